@@ -1,0 +1,36 @@
+"""Alembic environment: async engine, one advisory lock so concurrent starts migrate once."""
+
+import asyncio
+
+from alembic import context
+from sqlalchemy import pool, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+config = context.config
+
+
+def _run(connection) -> None:
+    context.configure(connection=connection, target_metadata=None, transaction_per_migration=False)
+    with context.begin_transaction():
+        lock_key = config.attributes.get("lock_key")
+        if lock_key is not None:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key})
+        context.run_migrations()
+
+
+async def _run_online() -> None:
+    engine = create_async_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    context.configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    asyncio.run(_run_online())

@@ -1,0 +1,52 @@
+"""Shared fixtures: one real PostgreSQL per test session (embedded unless
+DOCSDESK_TEST_DATABASE_URL names one), migrated once; tests isolate themselves by
+using fresh user/tenant ids and collection names rather than fresh databases."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from database import Database, open_database
+from settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def base_settings(tmp_path_factory) -> Settings:
+    data_dir = tmp_path_factory.mktemp("docsdesk-data")
+    return Settings(
+        _env_file=None,
+        data_dir=data_dir,
+        database_url=os.environ.get("DOCSDESK_TEST_DATABASE_URL"),
+        secret_key="test-secret-key-0123456789abcdef0123456789",
+        model="offline",
+        embeddings="none",
+    )
+
+
+@pytest.fixture(scope="session")
+async def database(base_settings) -> Database:
+    db = await open_database(base_settings)
+    yield db
+    await db.close()
+
+
+@pytest.fixture(scope="session")
+def settings(base_settings, database) -> Settings:
+    """Settings pointing at the session database (so apps attach to it, not start one)."""
+    return base_settings.model_copy(update={"database_url": database.url})
+
+
+@pytest.fixture
+def engine(database):
+    return database.engine
+
+
+def new_id(prefix: str = "u") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
