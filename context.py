@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 @dataclass
@@ -20,3 +23,63 @@ class RequestContext:
     request_id: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     request_type: str = ""
+    page: PageContext | None = None
+    # Filled in while a turn streams, for logs and metrics.
+    first_delta_seconds: float | None = None
+
+
+class PageContext(BaseModel):
+    """What the reader is looking at, as the widget reports it in `metadata.page`.
+
+    Untrusted: it is shown to the model as delimited data, never as instructions."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    url: str | None = Field(default=None, max_length=2048)
+    title: str | None = Field(default=None, max_length=300)
+    path: str | None = Field(default=None, max_length=2048)
+    headings: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=50)
+    description: str | None = Field(default=None, max_length=1000)
+
+    def is_empty(self) -> bool:
+        return not (self.url or self.title or self.path or self.headings or self.description)
+
+    def render(self) -> str:
+        """The page as a delimited block of data for the model."""
+        lines = ["<page_context>"]
+        for key in ("title", "url", "path", "description"):
+            value = getattr(self, key)
+            if value:
+                lines.append(f"{key}: {_one_line(value)}")
+        if self.headings:
+            lines.append("headings: " + " | ".join(_one_line(h) for h in self.headings))
+        lines.append("</page_context>")
+        return "\n".join(lines)
+
+
+def _one_line(value: str) -> str:
+    # Keep the block's structure intact whatever the page sends: no newlines, no closing tag.
+    return " ".join(value.split()).replace("</page_context>", "")
+
+
+class PageContextError(ValueError):
+    pass
+
+
+def parse_page_context(metadata: dict[str, Any], max_bytes: int) -> PageContext | None:
+    """Validate `metadata.page`; None when absent. Raises PageContextError naming the problem."""
+    raw = metadata.get("page")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise PageContextError("metadata.page must be an object")
+    size = len(json.dumps(raw, ensure_ascii=False).encode())
+    if size > max_bytes:
+        raise PageContextError(f"metadata.page is {size} bytes; the limit is {max_bytes}")
+    try:
+        page = PageContext.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PageContextError(f"metadata.page.{where}: {first['msg']}") from None
+    return None if page.is_empty() else page

@@ -13,7 +13,7 @@ AuthMode = Literal["anonymous", "jwt", "trusted-header"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DOCSDESK_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="DOCSDESK_", extra="ignore", populate_by_name=True)
 
     # --- database -------------------------------------------------------------
     database_url: str | None = Field(

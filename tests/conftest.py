@@ -50,3 +50,44 @@ def engine(database):
 
 def new_id(prefix: str = "u") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class LiveServer:
+    """A real uvicorn server for an app, on a free loopback port, in this event loop."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        self.config = uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
+            proxy_headers=False,  # as `docsdesk serve`: client IPs follow DOCSDESK_TRUSTED_PROXIES
+        )
+        self.server = uvicorn.Server(self.config)
+        self.task = None
+        self.url = ""
+
+    async def __aenter__(self) -> "LiveServer":
+        import asyncio
+
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()  # start-up failed: raise its error
+            await asyncio.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+@pytest.fixture
+async def live_app(settings):
+    """(url, app) of the full docsdesk app served over real HTTP."""
+    from app import create_app
+
+    app = create_app(settings)
+    async with LiveServer(app) as live:
+        yield live.url, app

@@ -1,0 +1,189 @@
+"""The FastAPI application: `POST /chatkit`, `POST /session`."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from chatkit.server import StreamingResult
+from chatkit.store import NotFoundError
+from chatkit.types import ChatKitReq
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import TypeAdapter, ValidationError
+
+from auth import AuthError, Identity
+from context import PageContextError, RequestContext, parse_page_context
+from errors import ApiError, error_response
+from lifespan import Services, lifespan_for
+from observability import install as install_operations
+from ratelimit import RateLimits
+from settings import Settings, get_settings
+
+_REQUEST = TypeAdapter(ChatKitReq)
+_ROOT = Path(__file__).resolve().parent
+OWN_DOCS = {"README.md": _ROOT / "README.md"} | {
+    p.name: p for p in sorted((_ROOT / "docs").glob("*.md"))
+}
+SSE_HEADERS = {
+    "Cache-Control": "no-cache, no-transform",
+    "X-Accel-Buffering": "no",
+    "Connection": "keep-alive",
+}
+_STREAM_FAILED = (
+    b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
+)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing (413) anything over `limit` bytes without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "body_too_large", f"request body is over the {limit}-byte limit")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, "body_too_large", f"request body is over the {limit}-byte limit")
+    return bytes(body)
+
+
+def parse_request(body: bytes) -> ChatKitReq:
+    try:
+        return _REQUEST.validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        kind = errors[0]["type"]
+        if kind == "json_invalid":
+            raise ApiError(400, "invalid_json", f"body is not valid JSON: {errors[0]['msg']}") from None
+        if kind in ("union_tag_invalid", "union_tag_not_found"):
+            raise ApiError(400, "unknown_request_type", errors[0]["msg"]) from None
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in errors[:5]
+        )
+        raise ApiError(400, "invalid_request", detail) from None
+
+
+def services_of(request: Request) -> Services:
+    return request.app.state.services
+
+
+async def identify(request: Request) -> Identity:
+    try:
+        return await services_of(request).authenticator.authenticate(request.headers)
+    except AuthError as exc:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        raise ApiError(exc.status_code, exc.code, exc.message, headers) from None
+
+
+def request_id_of(request: Request) -> str:
+    return getattr(request.state, "request_id", None) or uuid.uuid4().hex
+
+
+_background: set[asyncio.Task] = set()
+
+
+async def _stream(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Relay the ChatKit stream. The SDK's generator runs in its own task: when the client
+    goes away, that task gets one plain cancellation, so the SDK can still save the partial
+    answer (Starlette's cancel scope would cancel every await of that clean-up)."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=64)
+
+    async def pump() -> None:
+        try:
+            async for chunk in rest:
+                await queue.put(chunk)
+        except Exception:
+            # The SDK already logged it; the client gets a terminal error event, not a cut stream.
+            await queue.put(_STREAM_FAILED)
+        await queue.put(None)
+
+    producer = asyncio.create_task(pump())
+    _background.add(producer)
+    producer.add_done_callback(_background.discard)
+    try:
+        yield first
+        while (chunk := await queue.get()) is not None:
+            yield chunk
+    finally:
+        if not producer.done():
+            producer.cancel()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="docsdesk", lifespan=lifespan_for(settings))
+    app.state.rate_limits = RateLimits(settings)
+    install_operations(app, settings)  # probes, /metrics, CORS, request ids, access log
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        return exc.response()
+
+    @app.post("/session")
+    async def session(request: Request) -> Response:
+        await request.app.state.rate_limits.check_session(request)
+        authenticator = services_of(request).authenticator
+        if settings.auth_mode != "anonymous":
+            raise ApiError(
+                404, "not_found", f"sessions are issued only in anonymous mode (mode: {settings.auth_mode})"
+            )
+        return JSONResponse(authenticator.issue_session())
+
+    @app.get("/about/{name}")
+    async def about(name: str) -> Response:
+        """docsdesk's own documentation (what a fresh server indexes and cites)."""
+        path = OWN_DOCS.get(name)
+        if path is None or not path.is_file():
+            raise ApiError(404, "not_found", f"no document named {name!r}")
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        return Response(text, media_type="text/markdown; charset=utf-8")
+
+    @app.post("/chatkit")
+    async def chatkit(request: Request) -> Response:
+        identity = await identify(request)
+        body = await read_body(request, settings.max_body_bytes)
+        parsed = parse_request(body)
+        try:
+            page = parse_page_context(parsed.metadata, settings.max_page_context_bytes)
+        except PageContextError as exc:
+            raise ApiError(400, "invalid_page_context", str(exc)) from None
+        ctx = RequestContext(
+            user_id=identity.user_id,
+            tenant_id=identity.tenant_id,
+            request_id=request_id_of(request),
+            metadata=parsed.metadata,
+            request_type=parsed.type,
+            page=page,
+        )
+        request.state.chatkit_type = parsed.type
+        request.state.context = ctx  # for the access log, read when the response ends
+        request.state.thread_id = getattr(parsed.params, "thread_id", None)
+        await request.app.state.rate_limits.admit_chatkit(request, identity, parsed.type)
+        server = services_of(request).server
+        try:
+            result = await server.process_request(parsed, ctx)
+            if isinstance(result, StreamingResult):
+                stream = aiter(result)
+                # Pull the first event before answering 200: a missing or foreign thread,
+                # or an invalid request, must be a 4xx, not a broken stream.
+                first = await anext(stream, b"")
+                return StreamingResponse(
+                    _stream(first, stream), media_type="text/event-stream", headers=SSE_HEADERS
+                )
+            return Response(content=result.json, media_type="application/json")
+        except NotFoundError as exc:
+            raise ApiError(404, "not_found", str(exc) or "not found") from None
+        except ValueError as exc:
+            raise ApiError(400, "invalid_request", str(exc)) from None
+
+    return app
+
+
+def __getattr__(name: str):
+    # `uvicorn app:app` works too; the app is built on first access with the environment's settings.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

@@ -1,0 +1,360 @@
+"""The ChatKitServer subclass: request checks the SDK leaves to us, and the documentation
+assistant's respond()."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from agents import Agent, Model, Runner
+from agents.items import TResponseInputItem
+from chatkit.agents import ThreadItemConverter, stream_agent_response
+from chatkit.errors import CustomStreamError, ErrorCode, StreamError
+from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
+from chatkit.types import (
+    AssistantMessageContentPartAnnotationAdded,
+    AssistantMessageContentPartTextDelta,
+    AssistantMessageItem,
+    Attachment,
+    AttachmentsCreateReq,
+    AttachmentsDeleteReq,
+    ChatKitReq,
+    FeedbackKind,
+    HiddenContextItem,
+    InputTranscribeReq,
+    ThreadItem,
+    ThreadItemDoneEvent,
+    ThreadItemUpdatedEvent,
+    ThreadMetadata,
+    ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
+    ThreadsCustomActionReq,
+    ThreadsRetryAfterItemReq,
+    ThreadsSyncCustomActionReq,
+    ThreadStreamEvent,
+    ThreadsUpdateReq,
+    UserMessageInput,
+    UserMessageItem,
+    UserMessageTagContent,
+    UserMessageTextContent,
+    is_streaming_req,
+)
+from openai.types.responses import ResponseInputTextParam
+from openai.types.responses.response_input_item_param import Message
+
+from chatkit_store import PostgresStore
+from citations import annotate
+from context import PageContext, RequestContext
+from errors import ApiError
+from llm import build_model, is_offline, model_settings
+from observability import observe_first_delta, observe_model_run, observe_tokens
+from prompts import SYSTEM_PROMPT, TITLE_PROMPT
+from rag.search import DocsSearch
+from rag.tools import DocsAgentContext, search_docs
+from settings import Settings
+
+log = logging.getLogger("docsdesk.assistant")
+
+MAX_TITLE_CHARS = 200
+MAX_AGENT_TURNS = 6
+_HISTORY_PAGE = 50
+
+
+class DocsConverter(ThreadItemConverter):
+    """Thread items -> model input. Page-context items become a delimited data block."""
+
+    async def hidden_context_to_input(self, item: HiddenContextItem):
+        if isinstance(item.content, dict) and "page" in item.content:
+            page = PageContext.model_validate(item.content["page"])
+            return _user_text(page.render())
+        return await super().hidden_context_to_input(item)
+
+    async def tag_to_message_content(self, tag: UserMessageTagContent):
+        return ResponseInputTextParam(type="input_text", text=f"@{tag.text}")
+
+    async def attachment_to_message_content(self, attachment: Attachment):
+        return ResponseInputTextParam(type="input_text", text=f"[attachment: {attachment.name}]")
+
+
+def _user_text(text: str) -> Message:
+    return Message(role="user", type="message", content=[{"type": "input_text", "text": text}])
+
+
+def _input_tokens(items: list[TResponseInputItem]) -> int:
+    return max(1, len(repr(items)) // 4)
+
+
+def message_text(content: list[Any]) -> str:
+    return "".join(
+        part.text if isinstance(part, UserMessageTextContent) else f"@{part.text}"
+        for part in content
+    )
+
+
+def heuristic_title(text: str) -> str:
+    words = " ".join(text.split())
+    if len(words) <= 60:
+        return words.rstrip(" ?.!") or "New conversation"
+    return words[:60].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+
+
+class DocsDeskServer(ChatKitServer[RequestContext]):
+    def __init__(
+        self,
+        store: PostgresStore,
+        search: DocsSearch,
+        settings: Settings,
+        model: Model | None = None,
+    ) -> None:
+        super().__init__(store)
+        self.store: PostgresStore = store
+        self.search = search
+        self.settings = settings
+        self.model = model if model is not None else build_model(settings)
+        self.model_label = settings.resolved_model.split(":", 1)[0]
+        self.model_settings = model_settings(settings)
+        self.converter = DocsConverter()
+
+    # --- request handling ---------------------------------------------------------
+
+    async def process_request(
+        self, request: ChatKitReq, context: RequestContext
+    ) -> StreamingResult | NonStreamingResult:
+        """Like `process()`, for a request the caller already parsed, after the checks that
+        must fail before anything is written or streamed."""
+        await self._check(request, context)
+        match request:
+            case AttachmentsCreateReq():
+                raise ApiError(400, "unsupported", "file attachments are not enabled on this server")
+            case AttachmentsDeleteReq():
+                # Metadata only: no file store is configured, so there is no file to delete.
+                await self.store.delete_attachment(request.params.attachment_id, context)
+                return NonStreamingResult(b"{}")
+            case InputTranscribeReq():
+                raise ApiError(400, "unsupported", "dictation (input.transcribe) is not enabled on this server")
+        if is_streaming_req(request):
+            return StreamingResult(self._process_streaming(request, context))
+        return NonStreamingResult(await self._process_non_streaming(request, context))
+
+    async def _check(self, request: ChatKitReq, context: RequestContext) -> None:
+        match request:
+            case ThreadsCreateReq():
+                await self._check_input(request.params.input, context)
+            case ThreadsAddUserMessageReq():
+                await self.store.load_thread(request.params.thread_id, context)
+                await self._check_input(request.params.input, context)
+            case ThreadsRetryAfterItemReq():
+                item = await self.store.load_item(
+                    request.params.thread_id, request.params.item_id, context
+                )
+                if not isinstance(item, UserMessageItem):
+                    raise ApiError(400, "invalid_request", f"item {item.id} is not a user message")
+            case ThreadsCustomActionReq() | ThreadsSyncCustomActionReq():
+                await self.store.load_thread(request.params.thread_id, context)
+                if request.params.item_id:
+                    await self.store.load_item(
+                        request.params.thread_id, request.params.item_id, context
+                    )
+                raise ApiError(400, "unsupported", "this server defines no widget actions")
+            case ThreadsUpdateReq():
+                if len(request.params.title) > MAX_TITLE_CHARS:
+                    raise ApiError(
+                        400, "invalid_request", f"title is longer than {MAX_TITLE_CHARS} characters"
+                    )
+
+    async def _check_input(self, user_input: UserMessageInput, context: RequestContext) -> None:
+        text = message_text(user_input.content)
+        if not text.strip():
+            raise ApiError(400, "invalid_request", "the message has no text")
+        size = len(text) + len(user_input.quoted_text or "")
+        if size > self.settings.max_message_chars:
+            raise ApiError(
+                400,
+                "message_too_long",
+                f"the message is {size} characters; the limit is {self.settings.max_message_chars}",
+            )
+        for attachment_id in user_input.attachments:
+            await self.store.load_attachment(attachment_id, context)
+
+    async def add_feedback(
+        self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext
+    ) -> None:
+        await self.store.add_feedback(thread_id, item_ids, feedback, context)
+
+    # --- the assistant --------------------------------------------------------------
+
+    async def respond(
+        self,
+        thread: ThreadMetadata,
+        input_user_message: UserMessageItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        started = time.perf_counter()
+        if context.page is not None and input_user_message is not None:
+            # Recorded in the thread so later turns know what page each question was asked on.
+            yield ThreadItemDoneEvent(
+                item=HiddenContextItem(
+                    id=self.store.generate_item_id("message", thread, context),
+                    thread_id=thread.id,
+                    created_at=datetime.now(),
+                    content={"page": context.page.model_dump(exclude_none=True)},
+                )
+            )
+        title_task = None
+        if thread.title is None and input_user_message is not None:
+            title_task = asyncio.create_task(
+                self._make_title(message_text(input_user_message.content))
+            )
+
+        input_items = await self._history(thread, context)
+        agent_context = DocsAgentContext(
+            thread=thread,
+            store=self.store,
+            request_context=context,
+            search=self.search,
+            page=context.page,
+            collection=self.settings.collection,
+            results_per_search=self.settings.search_results,
+        )
+        agent = Agent[DocsAgentContext](
+            name="docsdesk",
+            instructions=SYSTEM_PROMPT,
+            model=self.model,
+            model_settings=self.model_settings,
+            tools=[search_docs],
+        )
+        result = Runner.run_streamed(
+            agent, input_items, context=agent_context, max_turns=MAX_AGENT_TURNS
+        )
+        outcome = "error"
+        try:
+            async for event in self._timed(stream_agent_response(agent_context, result)):
+                if context.first_delta_seconds is None and _is_text_delta(event):
+                    context.first_delta_seconds = time.perf_counter() - started
+                    observe_first_delta(context.first_delta_seconds)
+                if isinstance(event, ThreadItemDoneEvent) and isinstance(
+                    event.item, AssistantMessageItem
+                ):
+                    for update in self._cite(event.item, agent_context):
+                        yield update
+                yield event
+            outcome = "ok"
+            usage = result.context_wrapper.usage
+            observe_tokens(usage.input_tokens, usage.output_tokens)
+        except asyncio.TimeoutError:
+            outcome = "timeout"
+            log.warning("turn timed out", extra={"request_id": context.request_id})
+            raise CustomStreamError(
+                "The assistant took too long to answer. Please try again.", allow_retry=True
+            ) from None
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        except Exception:
+            log.exception("turn failed", extra={"request_id": context.request_id})
+            raise StreamError(ErrorCode.STREAM_ERROR, allow_retry=True) from None
+        finally:
+            observe_model_run(self.model_label, outcome, time.perf_counter() - started)
+            if outcome != "ok":
+                result.cancel()
+                if title_task is not None:
+                    title_task.cancel()
+        if title_task is not None:
+            thread.title = await title_task
+
+    async def _timed(self, events: AsyncIterator[ThreadStreamEvent]) -> AsyncIterator[ThreadStreamEvent]:
+        """Iterate `events` under the per-turn deadline (raises asyncio.TimeoutError)."""
+        deadline = time.monotonic() + self.settings.turn_timeout_seconds
+        iterator = aiter(events)
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise asyncio.TimeoutError
+                try:
+                    event = await asyncio.wait_for(anext(iterator), remaining)
+                except StopAsyncIteration:
+                    return
+                yield event
+        finally:
+            await iterator.aclose()
+
+    def _cite(
+        self, item: AssistantMessageItem, agent_context: DocsAgentContext
+    ) -> list[ThreadItemUpdatedEvent]:
+        """Rewrite the finished message's markers; return its annotation_added events."""
+        item.content = annotate(item.content, agent_context.sources)
+        return [
+            ThreadItemUpdatedEvent(
+                item_id=item.id,
+                update=AssistantMessageContentPartAnnotationAdded(
+                    content_index=content_index,
+                    annotation_index=annotation_index,
+                    annotation=annotation,
+                ),
+            )
+            for content_index, content in enumerate(item.content)
+            for annotation_index, annotation in enumerate(content.annotations)
+        ]
+
+    async def _history(
+        self, thread: ThreadMetadata, context: RequestContext
+    ) -> list[TResponseInputItem]:
+        """The newest items that fit the token budget, oldest dropped first, in order.
+
+        The SDK stored the current user message before respond(), so it is already here."""
+        budget = self.settings.history_tokens
+        kept: list[list[TResponseInputItem]] = []
+        newest_user_seen = False
+        after = None
+        while True:
+            page = await self.store.load_thread_items(thread.id, after, _HISTORY_PAGE, "desc", context)
+            for item in page.data:
+                is_current = isinstance(item, UserMessageItem) and not newest_user_seen
+                newest_user_seen = newest_user_seen or isinstance(item, UserMessageItem)
+                converted = await self._convert(item, is_current)
+                cost = _input_tokens(converted) if converted else 0
+                if cost > budget and not is_current and kept:
+                    return [entry for chunk in reversed(kept) for entry in chunk]
+                budget -= cost
+                if converted:
+                    kept.append(converted)
+            if not page.has_more:
+                break
+            after = page.after
+        return [entry for chunk in reversed(kept) for entry in chunk]
+
+    async def _convert(self, item: ThreadItem, is_current: bool) -> list[TResponseInputItem]:
+        # The SDK's per-item conversion; `is_current` decides whether the quoted selection of a
+        # user message is shown (only for the message being answered).
+        return await self.converter._thread_item_to_input_item(item, is_last_message=is_current)
+
+    async def _make_title(self, first_message: str) -> str:
+        fallback = heuristic_title(first_message)
+        if is_offline(self.model):
+            return fallback
+        titler = Agent(
+            name="docsdesk-title",
+            instructions=TITLE_PROMPT,
+            model=self.model,
+            model_settings=self.model_settings.resolve(
+                type(self.model_settings)(max_tokens=24, temperature=0.2)
+            ),
+        )
+        try:
+            result = await asyncio.wait_for(Runner.run(titler, first_message[:2000]), 15)
+            title = " ".join(str(result.final_output).split()).strip("\"'“” .")
+        except Exception:  # noqa: BLE001 - a title is a nicety; never fail the turn for it
+            log.warning("title generation failed; using a heuristic title", exc_info=True)
+            return fallback
+        return title[:80] or fallback
+
+
+def _is_text_delta(event: ThreadStreamEvent) -> bool:
+    return isinstance(event, ThreadItemUpdatedEvent) and isinstance(
+        event.update, AssistantMessageContentPartTextDelta
+    )

@@ -1,0 +1,705 @@
+"""Operations: Prometheus metrics, structured logs with request ids, health and readiness
+probes, CORS, and the pure-ASGI middleware that ties them to every request.
+
+Several worker processes: when PROMETHEUS_MULTIPROC_DIR is set before this module is first
+imported (``docsdesk serve --workers N`` creates a fresh one), every worker writes its samples
+there and GET /metrics sums them with prometheus-client's MultiProcessCollector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timezone
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from database import current_revision, head_revision
+from settings import Settings
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+READINESS_TIMEOUT_SECONDS = 2.0
+
+# --- metrics ------------------------------------------------------------------------------
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_SIZE_BUCKETS = (256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
+
+REQUESTS = Counter(
+    "docsdesk_requests_total",
+    "HTTP requests by route, ChatKit request type and outcome (error code, else status class).",
+    ["route", "type", "outcome"],
+)
+REQUEST_SECONDS = Histogram(
+    "docsdesk_request_duration_seconds",
+    "From the request's arrival to the end of its response (whole stream included).",
+    ["route", "type"],
+    buckets=_LATENCY_BUCKETS,
+)
+REQUEST_BYTES = Histogram(
+    "docsdesk_request_size_bytes", "Declared request body size.", ["route"], buckets=_SIZE_BUCKETS
+)
+STREAM_SECONDS = Histogram(
+    "docsdesk_stream_duration_seconds",
+    "Duration of streaming (SSE) responses, from the first byte to the end.",
+    ["type"],
+    buckets=_LATENCY_BUCKETS,
+)
+ACTIVE_STREAMS = Gauge(
+    "docsdesk_active_streams", "Streaming responses in progress.", multiprocess_mode="livesum"
+)
+ERRORS = Counter(
+    "docsdesk_errors_total",
+    "Errors returned to clients, by code: error responses and stream error events.",
+    ["code"],
+)
+RATE_LIMITED = Counter(
+    "docsdesk_rate_limited_total", "Requests refused by a rate or concurrency limit.", ["limit"]
+)
+DB_POOL_IN_USE = Gauge(
+    "docsdesk_db_pool_connections_in_use",
+    "Database connections checked out of the pool.",
+    multiprocess_mode="livesum",
+)
+DB_POOL_SIZE = Gauge(
+    "docsdesk_db_pool_size", "Configured database pool size.", multiprocess_mode="livesum"
+)
+BUILD_INFO = Gauge(
+    "docsdesk_build_info", "Always 1; labelled with the version and model kind.",
+    ["version", "model"], multiprocess_mode="max",
+)
+SEARCH_SECONDS = Histogram(
+    "docsdesk_search_duration_seconds",
+    "Documentation search duration (the search_docs tool's work).",
+    buckets=_LATENCY_BUCKETS,
+)
+SEARCH_RESULTS = Histogram(
+    "docsdesk_search_results", "Passages returned per search.", buckets=(0, 1, 2, 3, 5, 8, 13, 20)
+)
+MODEL_CALL_SECONDS = Histogram(
+    "docsdesk_model_call_duration_seconds",
+    "Duration of one assistant turn's model run (all model calls and tools).",
+    ["model", "outcome"],
+    buckets=_LATENCY_BUCKETS,
+)
+FIRST_DELTA_SECONDS = Histogram(
+    "docsdesk_time_to_first_text_delta_seconds",
+    "From the start of a turn to the first assistant text delta.",
+    buckets=_LATENCY_BUCKETS,
+)
+TOKENS = Counter("docsdesk_model_tokens_total", "Tokens reported by the model.", ["direction"])
+
+
+def observe_search(seconds: float, results: int) -> None:
+    SEARCH_SECONDS.observe(seconds)
+    SEARCH_RESULTS.observe(results)
+
+
+def observe_model_run(model: str, outcome: str, seconds: float) -> None:
+    MODEL_CALL_SECONDS.labels(model=model, outcome=outcome).observe(seconds)
+
+
+def observe_first_delta(seconds: float) -> None:
+    FIRST_DELTA_SECONDS.observe(seconds)
+
+
+def observe_tokens(input_tokens: int, output_tokens: int) -> None:
+    if input_tokens:
+        TOKENS.labels(direction="input").inc(input_tokens)
+    if output_tokens:
+        TOKENS.labels(direction="output").inc(output_tokens)
+
+
+def observe_rate_limited(limit: str) -> None:
+    RATE_LIMITED.labels(limit=limit).inc()
+
+
+def render_metrics() -> bytes:
+    """The exposition text; in multiprocess mode the sum over every worker's files."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+@contextmanager
+def multiprocess_metrics(workers: int) -> Iterator[Path | None]:
+    """For a supervisor about to start `workers` processes: make sure PROMETHEUS_MULTIPROC_DIR
+    names an empty directory (a fresh temporary one unless the operator chose one, which is
+    emptied), and remove the temporary one afterwards. Does nothing for a single worker
+    without the variable."""
+    chosen = os.environ.get(MULTIPROC_ENV)
+    if chosen:
+        path = Path(chosen)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        yield path
+        return
+    if workers <= 1:
+        yield None
+        return
+    path = Path(tempfile.mkdtemp(prefix="docsdesk-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(path)
+    try:
+        yield path
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _pool_listeners() -> dict[str, Callable[..., None]]:
+    return {
+        "checkout": lambda *_: DB_POOL_IN_USE.inc(),
+        "checkin": lambda *_: DB_POOL_IN_USE.dec(),
+        # A connection detached while checked out never comes back.
+        "detach": lambda *_: DB_POOL_IN_USE.dec(),
+    }
+
+
+@asynccontextmanager
+async def operating(settings: Settings, engine: AsyncEngine) -> AsyncIterator[None]:
+    """While the app serves: build info and pool gauges; at the end, this process's live
+    gauges are removed from the multiprocess directory."""
+    BUILD_INFO.labels(version=_version(), model=settings.resolved_model.split(":", 1)[0]).set(1)
+    pool = engine.sync_engine.pool
+    listeners = _pool_listeners()
+    for name, listener in listeners.items():
+        event.listen(pool, name, listener)
+    size = pool.size()
+    DB_POOL_SIZE.inc(size)
+    try:
+        yield
+    finally:
+        DB_POOL_SIZE.dec(size)
+        for name, listener in listeners.items():
+            event.remove(pool, name, listener)
+        if os.environ.get(MULTIPROC_ENV):
+            multiprocess.mark_process_dead(os.getpid())
+
+
+@cache
+def _version() -> str:
+    try:
+        return metadata.version("docsdesk")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# --- logs ---------------------------------------------------------------------------------
+
+_request_id: ContextVar[str | None] = ContextVar("docsdesk_request_id", default=None)
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message", "asctime", "fields", "color_message", "taskName",
+}
+
+
+def current_request_id() -> str | None:
+    """The id of the request being handled in this task, if any."""
+    return _request_id.get()
+
+
+def _record_fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    request_id = getattr(record, "request_id", None) or _request_id.get()
+    if request_id:
+        fields["request_id"] = request_id
+    for key, value in record.__dict__.items():
+        if key not in _RESERVED and not key.startswith("_") and key != "request_id":
+            fields[key] = value
+    fields.update(getattr(record, "fields", None) or {})
+    return fields
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, pid, message, request_id and any fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        line.update(_record_fields(record))
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger: message key=value ...`` on one line (tracebacks follow)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created).strftime("%Y-%m-%d %H:%M:%S")
+        parts = [f"{stamp} {record.levelname} {record.name}: {record.getMessage()}"]
+        parts += [f"{k}={_text_value(v)}" for k, v in _record_fields(record).items() if v is not None]
+        out = " ".join(parts)
+        if record.exc_info:
+            out += "\n" + self.formatException(record.exc_info)
+        return out
+
+
+def _text_value(value: Any) -> str:
+    value = str(value)
+    return json.dumps(value) if (not value or " " in value or '"' in value) else value
+
+
+class LogHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at emit time (safe under test capture)."""
+
+    def __init__(self, log_format: str = "text") -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def configure_logging(settings: Settings) -> None:
+    """Install docsdesk's handler on the root logger (replacing an earlier one of ours, and
+    leaving any other handler alone) and route uvicorn's loggers through it."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, LogHandler):
+            root.removeHandler(handler)
+    root.addHandler(LogHandler(settings.log_format))
+    root.setLevel(settings.log_level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+
+
+def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
+    """A logging dictConfig for uvicorn.run(log_config=...): every process, workers included,
+    logs through docsdesk's handler from its first line."""
+    level = settings.log_level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"docsdesk": {"()": LogHandler, "log_format": settings.log_format}},
+        "root": {"handlers": ["docsdesk"], "level": level},
+        "loggers": {
+            name: {"handlers": [], "propagate": True, "level": level}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    }
+
+
+def log_salt(settings: Settings) -> bytes:
+    """The secret salt for user-id hashes: derived from DOCSDESK_SECRET_KEY (stable across
+    processes and restarts), else random per process."""
+    if settings.secret_key is None:
+        return secrets.token_bytes(32)
+    return hashlib.sha256(b"docsdesk log salt\0" + settings.secret_key.get_secret_value().encode()).digest()
+
+
+def hash_user(salt: bytes, user_id: str) -> str:
+    """What the logs show instead of a user id: sha256(salt + user id), 16 hex digits."""
+    return hashlib.sha256(salt + user_id.encode()).hexdigest()[:16]
+
+
+# --- client address -----------------------------------------------------------------------
+
+
+class ClientAddress:
+    """The client's IP: the socket peer, unless the peer is a trusted proxy; then the
+    right-most X-Forwarded-For address that is not itself a trusted proxy."""
+
+    def __init__(self, trusted_proxies: list[str]) -> None:
+        try:
+            self.networks = [ipaddress.ip_network(p.strip(), strict=False) for p in trusted_proxies]
+        except ValueError as exc:
+            raise ValueError(f"DOCSDESK_TRUSTED_PROXIES: {exc}") from None
+
+    def _trusted(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+        return address is not None and any(address in network for network in self.networks)
+
+    def resolve(self, peer: str, forwarded_for: list[str]) -> str:
+        if not self.networks or not self._trusted(_ip(peer)):
+            return peer
+        hops = [hop.strip() for header in forwarded_for for hop in header.split(",")]
+        for hop in reversed(hops):
+            address = _ip(hop)
+            if address is None:
+                return peer  # garbage from the proxy next to us: trust nothing further
+            if not self._trusted(address):
+                return str(address)
+        return peer
+
+
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    value = value.strip()
+    if value.startswith("["):  # [v6]:port
+        value = value[1 : value.find("]")]
+    elif value.count(":") == 1:  # v4:port
+        value = value.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+# --- the middleware -----------------------------------------------------------------------
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+_ON_END = "docsdesk.on_end"
+
+
+def call_at_end(request: Request, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run `callback` when the response is over: sent, streamed to the end, failed, or the
+    client went away. Needs RequestObserver in the middleware stack."""
+    request.scope.setdefault("state", {}).setdefault(_ON_END, []).append(callback)
+
+
+class RequestObserver:
+    """Pure ASGI middleware: request id (honoured from X-Request-ID when sane, echoed back),
+    client IP, metrics, one access-log line per request (for a stream: when it ends), the
+    end-of-response callbacks, and a JSON 500 for an unhandled error."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.addresses = ClientAddress(settings.trusted_proxies)
+        self.salt = log_salt(settings)
+        self.log = logging.getLogger("docsdesk.access")
+        self.error_log = logging.getLogger("docsdesk.errors")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = declared = None
+        forwarded: list[str] = []
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if _REQUEST_ID.fullmatch(candidate):
+                    request_id = candidate
+            elif name == b"content-length" and value.isdigit():
+                declared = int(value)
+            elif name == b"x-forwarded-for":
+                forwarded.append(value.decode("latin-1"))
+        request_id = request_id or uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        client = scope.get("client")
+        state["client_ip"] = self.addresses.resolve(client[0] if client else "", forwarded)
+        token = _request_id.set(request_id)
+        exchange = _Exchange(request_id.encode())
+
+        async def observed_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.disconnect" and exchange.ended is None:
+                exchange.disconnected = True
+            return message
+
+        try:
+            await self.app(scope, observed_receive, lambda m: exchange.send(m, send))
+        except Exception:
+            self.error_log.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            if exchange.status:
+                exchange.code = exchange.code or "internal_error"
+                raise
+            body = b'{"error":{"code":"internal_error","message":"internal server error"}}'
+            await exchange.send(
+                {"type": "http.response.start", "status": 500,
+                 "headers": [(b"content-type", b"application/json"),
+                             (b"content-length", str(len(body)).encode())]},
+                send,
+            )
+            await exchange.send({"type": "http.response.body", "body": body}, send)
+        finally:
+            try:
+                for callback in state.pop(_ON_END, ()):
+                    await callback()
+            finally:
+                if exchange.stream_started is not None:
+                    ACTIVE_STREAMS.dec()
+                self._record(scope, state, exchange, started, declared)
+                _request_id.reset(token)
+
+    def _record(
+        self, scope: Scope, state: dict[str, Any], exchange: _Exchange, started: float,
+        declared: int | None,
+    ) -> None:
+        done = time.perf_counter()
+        route_obj = scope.get("route")
+        route = getattr(route_obj, "path", None) or (
+            "preflight" if scope["method"] == "OPTIONS" else "unmatched"
+        )
+        kind = state.get("chatkit_type") or ""
+        status = exchange.status or 500
+        if exchange.disconnected and exchange.ended is None:
+            outcome = "client_disconnected"
+        else:
+            outcome = exchange.code or f"{status // 100}xx"
+        REQUESTS.labels(route, kind, outcome).inc()
+        REQUEST_SECONDS.labels(route, kind).observe(done - started)
+        if declared is not None:
+            REQUEST_BYTES.labels(route).observe(declared)
+        if exchange.code:
+            ERRORS.labels(exchange.code).inc()
+        if exchange.stream_started is not None:
+            STREAM_SECONDS.labels(kind).observe(done - exchange.stream_started)
+
+        level = logging.DEBUG if route in _QUIET_ROUTES else (
+            logging.ERROR if status >= 500 else logging.INFO
+        )
+        if not self.log.isEnabledFor(level):
+            return
+        context = state.get("context")
+        fields: dict[str, Any] = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round((done - started) * 1000, 1),
+            "client_ip": state.get("client_ip"),
+            "bytes_out": exchange.size,
+        }
+        if kind:
+            fields["chatkit_type"] = kind
+        thread_id = state.get("thread_id") or exchange.thread_id
+        if thread_id:
+            fields["thread_id"] = thread_id
+        if context is not None:
+            fields["user"] = hash_user(self.salt, context.user_id)
+            if context.tenant_id:
+                fields["tenant"] = context.tenant_id
+            if context.first_delta_seconds is not None:
+                fields["ttft_ms"] = round(context.first_delta_seconds * 1000, 1)
+        if exchange.stream_started is not None:
+            fields["stream_ms"] = round((done - exchange.stream_started) * 1000, 1)
+        if outcome != f"{status // 100}xx":
+            fields["outcome"] = outcome
+        self.log.log(
+            level, "%s %s %d", scope["method"], scope["path"], status,
+            extra={"fields": fields, "request_id": state["request_id"]},
+        )
+
+
+class _Exchange:
+    """What the middleware learns from the response messages as they pass."""
+
+    __slots__ = ("request_id", "status", "code", "size", "stream_started", "ended",
+                 "disconnected", "thread_id")
+
+    def __init__(self, request_id: bytes) -> None:
+        self.request_id = request_id
+        self.status = 0
+        self.code: str | None = None
+        self.size = 0
+        self.stream_started: float | None = None
+        self.ended: float | None = None
+        self.disconnected = False
+        self.thread_id: str | None = None
+
+    async def send(self, message: Message, send: Send) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+            headers = list(message.get("headers", ()))
+            for name, value in headers:
+                if name == b"content-type" and value.startswith(b"text/event-stream"):
+                    self.stream_started = time.perf_counter()
+                    ACTIVE_STREAMS.inc()
+            headers.append((b"x-request-id", self.request_id))
+            message = {**message, "headers": headers}
+        elif kind == "http.response.body":
+            body = message.get("body", b"")
+            self.size += len(body)
+            if self.stream_started is not None:
+                self._sniff_stream(body)
+            elif self.status >= 400 and self.code is None and body:
+                self.code = _error_code(body)
+            if not message.get("more_body", False):
+                self.ended = time.perf_counter()
+        await send(message)
+
+    def _sniff_stream(self, body: bytes) -> None:
+        # ChatKit's SSE: one `data: {json}` event per chunk, compact JSON, `type` first.
+        if b'{"type":"error"' in body:
+            self.code = _event(body).get("code") or "stream_error"
+        elif self.thread_id is None and b'{"type":"thread.created"' in body:
+            self.thread_id = (_event(body).get("thread") or {}).get("id")
+
+
+def _event(chunk: bytes) -> dict[str, Any]:
+    for line in chunk.splitlines():
+        if line.startswith(b"data: "):
+            try:
+                value = json.loads(line[6:])
+            except ValueError:
+                return {}
+            return value if isinstance(value, dict) else {}
+    return {}
+
+
+def _error_code(body: bytes) -> str | None:
+    if len(body) > 4096 or not body.startswith(b"{"):
+        return None
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) and len(code) <= 64 else None
+
+
+# --- routes: probes and metrics -----------------------------------------------------------
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: database reachable, schema at head, search index state; 503 when not ready."""
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        return JSONResponse({"status": "not_ready", "components": {}}, status_code=503)
+    components = await readiness(services.database.engine, services.search)
+    ready = all(c["status"] in ("ok", "empty") for c in components.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "components": components},
+        status_code=200 if ready else 503,
+    )
+
+
+async def readiness(engine: AsyncEngine, search: Any) -> dict[str, dict[str, Any]]:
+    """Each component's state; a check that cannot run because the database is down says so."""
+    components: dict[str, dict[str, Any]] = {}
+    try:
+        await asyncio.wait_for(_select_one(engine), READINESS_TIMEOUT_SECONDS)
+        components["database"] = {"status": "ok"}
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        components["database"] = {"status": "error", "error": _one_line(exc)}
+        components["migrations"] = {"status": "unknown"}
+        components["search"] = {"status": "unknown"}
+        return components
+    try:
+        head = await _head_revision()
+        current = await asyncio.wait_for(current_revision(engine), READINESS_TIMEOUT_SECONDS)
+        components["migrations"] = {
+            "status": "ok" if current == head else "error", "current": current, "head": head,
+        }
+    except Exception as exc:  # noqa: BLE001
+        components["migrations"] = {"status": "error", "error": _one_line(exc)}
+    try:
+        stats = await asyncio.wait_for(search.stats(), READINESS_TIMEOUT_SECONDS)
+        components["search"] = {
+            # An empty index still serves (answers say nothing was found): reported, not fatal.
+            "status": "ok" if stats.get("chunks") else "empty",
+            "chunks": stats.get("chunks"),
+            "vector": bool(stats.get("vector")),
+        }
+    except Exception as exc:  # noqa: BLE001
+        components["search"] = {"status": "error", "error": _one_line(exc)}
+    return components
+
+
+async def _select_one(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+_head: dict[str, str | None] = {}
+
+
+async def _head_revision() -> str | None:
+    # Reading the migration scripts is file I/O: once per process, off the event loop.
+    if "head" not in _head:
+        _head["head"] = await asyncio.to_thread(head_revision)
+    return _head["head"]
+
+
+def _one_line(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()
+    return message[0][:300] if message else type(exc).__name__
+
+
+def metrics_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
+    token = settings.metrics_token.get_secret_value().encode() if settings.metrics_token else None
+
+    async def metrics(request: Request) -> Response:
+        """Prometheus exposition; a bearer token is required when DOCSDESK_METRICS_TOKEN is set."""
+        if token is not None:
+            given = request.headers.get("authorization", "")
+            scheme, _, value = given.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token):
+                return JSONResponse(
+                    {"error": {"code": "unauthorized", "message": "a valid metrics bearer token is required"}},
+                    status_code=401, headers={"WWW-Authenticate": "Bearer"},
+                )
+        if os.environ.get(MULTIPROC_ENV):
+            body = await asyncio.to_thread(render_metrics)  # reads every worker's files
+        else:
+            body = render_metrics()
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the probes, /metrics, CORS and the request observer (outermost) to `app`."""
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/metrics", metrics_endpoint(settings), methods=["GET"], include_in_schema=False)
+    origins = [o.strip() for o in settings.cors_origins if o.strip()]
+    if origins:
+        any_origin = "*" in origins
+        app.add_middleware(
+            CORSMiddleware,
+            # Never a wildcard together with credentials: "*" means any origin, no credentials.
+            allow_origins=["*"] if any_origin else origins,
+            allow_credentials=not any_origin,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(RequestObserver, settings=settings)

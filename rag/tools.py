@@ -1,0 +1,78 @@
+"""The agent's `search_docs` tool and the per-turn context it records sources on."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from agents import RunContextWrapper, function_tool
+from chatkit.agents import AgentContext
+from chatkit.types import ProgressUpdateEvent
+from pydantic import Field, SkipValidation
+
+from context import PageContext, RequestContext
+from observability import observe_search
+from rag.search import DocsSearch, SearchResult
+
+MAX_PASSAGE_CHARS = 1500
+NO_RESULTS = "No matching documentation found for: "
+
+
+class DocsAgentContext(AgentContext[RequestContext]):
+    """ChatKit's agent context plus what this turn's searches found.
+
+    `sources` is numbered from 1 in the order passages were first returned; the numbers the
+    model sees in tool output are the numbers its [n] markers refer to."""
+
+    search: Annotated[DocsSearch, SkipValidation]
+    page: PageContext | None = None
+    collection: str | None = None
+    results_per_search: int = 5
+    sources: list[SearchResult] = Field(default_factory=list)
+
+    def number_of(self, result: SearchResult) -> int:
+        """The citation number of `result`, registering it on first sight (deduplicated by URL)."""
+        for number, known in enumerate(self.sources, start=1):
+            if known.url == result.url:
+                return number
+        self.sources.append(result)
+        return len(self.sources)
+
+
+def format_passages(numbered: list[tuple[int, SearchResult]]) -> str:
+    blocks = []
+    for number, result in numbered:
+        heading = " › ".join([result.title, *[h for h in result.heading_path if h != result.title]])
+        text = result.text.strip()
+        if len(text) > MAX_PASSAGE_CHARS:
+            text = text[:MAX_PASSAGE_CHARS].rsplit(" ", 1)[0] + " …"
+        blocks.append(f"[{number}] {heading}\nURL: {result.url}\n{text}")
+    return "\n\n".join(blocks)
+
+
+async def run_search(ctx: DocsAgentContext, query: str) -> str:
+    query = " ".join(query.split())[:500]
+    if not query:
+        return NO_RESULTS + "(empty query)"
+    await ctx.stream(ProgressUpdateEvent(icon="search", text=f"Searching the docs for “{query}”"))
+    started = time.perf_counter()
+    results = await ctx.search.search(
+        query,
+        k=ctx.results_per_search,
+        collection=ctx.collection,
+        prefer_url=ctx.page.url if ctx.page else None,
+    )
+    observe_search(time.perf_counter() - started, len(results))
+    if not results:
+        return NO_RESULTS + query
+    return format_passages([(ctx.number_of(r), r) for r in results])
+
+
+@function_tool
+async def search_docs(ctx: RunContextWrapper[DocsAgentContext], query: str) -> str:
+    """Search the documentation and return numbered passages with their title and URL.
+
+    Args:
+        query: What to look for, in a few words or a short question.
+    """
+    return await run_search(ctx.context, query)
