@@ -19,7 +19,7 @@ import math
 import struct
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Callable, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from secrets import token_hex
 from typing import Any
@@ -75,6 +75,8 @@ class FakeOpenAI:
 
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
+        # Optional: answer some requests out of band (e.g. concurrent title calls), by body.
+        self.side_replies: Callable[[dict[str, Any]], Reply | None] | None = None
         self.requests: list[RecordedRequest] = []
         self.base_url = ""
         self._server: uvicorn.Server | None = None
@@ -120,6 +122,9 @@ class FakeOpenAI:
     async def _take(self, request: Request) -> tuple[dict[str, Any], Reply | Response]:
         body = await request.json()
         self.requests.append(RecordedRequest(request.url.path, body))
+        side = self.side_replies(body) if self.side_replies else None
+        if side is not None:
+            return body, side
         if not self.replies:
             return body, _error(400, "fake OpenAI: no scripted reply left")
         reply = self.replies.popleft()

@@ -1,0 +1,123 @@
+"""The acceptance path: a server over the real ChatKit docs answers with cited, annotated
+sources, offline and through an OpenAI-compatible endpoint, and `docsdesk serve --docs` works."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from app import create_app
+from prompts import TITLE_PROMPT
+from rag.ingest import ingest
+from tests.chatkit_client import ChatKitClient, done_items
+from tests.conftest import CORPUS, REPO, LiveServer, new_id
+from tests.fake_openai import FakeOpenAI, Reply, ToolCall
+
+BASE = "https://openai.github.io/chatkit-python/"
+ANNOTATIONS = BASE + "guides/add-annotations/"
+QUESTION = "How do I show sources under an answer?"
+
+pytestmark = pytest.mark.skipif(not (CORPUS / "chatkit-python").is_dir(), reason="../shared/corpus is absent")
+
+
+@pytest.fixture(scope="module")
+async def chatkit_docs(database) -> str:
+    collection = new_id("chatkit-docs")
+    await ingest(database.engine, [CORPUS / "chatkit-python"], base_url=BASE, collection=collection)
+    return collection
+
+
+def annotations_of(events: list[dict]) -> list[dict]:
+    answer = done_items(events, "assistant_message")[-1]
+    return [a for part in answer["content"] for a in part["annotations"]]
+
+
+async def test_offline_model_answers_with_the_annotations_guide(settings, chatkit_docs):
+    app = create_app(settings.model_copy(update={"collection": chatkit_docs, "model": "offline"}))
+    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
+        await client.login()
+        _, events = await client.new_thread(QUESTION)
+    answer = done_items(events, "assistant_message")[-1]["content"][0]["text"]
+    assert "No language model is configured" in answer
+    assert "[1]" in answer
+    urls = [a["source"]["url"] for a in annotations_of(events)]
+    assert urls and urls[0].startswith(ANNOTATIONS), urls
+
+
+async def test_openai_compatible_endpoint_works_unchanged(settings, chatkit_docs):
+    async with FakeOpenAI() as fake:
+        fake.side_replies = lambda body: Reply(text="Sources help") if TITLE_PROMPT in str(body) else None
+        fake.enqueue(
+            Reply(tool_calls=[ToolCall("search_docs", {"query": "show sources annotations"})]),
+            "Add URL sources as annotations on the assistant message [1].",
+            Reply(tool_calls=[ToolCall("search_docs", {"query": "annotations"})]),
+            "Same again [1].",
+        )
+        app = create_app(settings.model_copy(update={
+            "collection": chatkit_docs, "model": "openai-chat:local-llm",
+            "openai_api_key": "sk-local", "openai_base_url": fake.base_url,
+        }))
+        async with LiveServer(app) as live, ChatKitClient(live.url) as client:
+            await client.login()
+            thread_id, first = await client.new_thread(QUESTION)
+            second = await client.call("threads.add_user_message", {
+                "thread_id": thread_id,
+                "input": {"content": [{"type": "input_text", "text": "Again?"}], "attachments": [],
+                          "inference_options": {}},
+            })
+            thread = await client.call("threads.get_by_id", {"thread_id": thread_id})
+    assert annotations_of(first)[0]["source"]["url"].startswith(ANNOTATIONS)
+    assert [e["thread"]["title"] for e in first if e["type"] == "thread.updated"] == ["Sources help"]
+    ids = [done_items(first, "assistant_message")[-1]["id"], done_items(second, "assistant_message")[-1]["id"]]
+    assert len(set(ids)) == 2 and "__fake_id__" not in ids
+    kinds = [i["type"] for i in thread["items"]["data"]]
+    assert kinds.count("assistant_message") == 2  # turns never overwrite each other
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_cli_serve_indexes_docs_then_answers(database, tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database.url,
+        "DOCSDESK_DATA_DIR": str(tmp_path),
+        "DOCSDESK_COLLECTION": new_id("cli"),
+        "DOCSDESK_MODEL": "offline",
+    }
+    env.pop("OPENAI_API_KEY", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--port", str(port),
+         "--docs", str(CORPUS / "chatkit-python"), "--base-url", BASE],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url) as http:
+            for _ in range(300):
+                if process.poll() is not None:
+                    pytest.fail(process.stdout.read().decode())
+                try:
+                    if (await http.post("/session")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        async with ChatKitClient(url) as client:
+            await client.login()
+            _, events = await client.new_thread(QUESTION)
+        assert annotations_of(events)[0]["source"]["url"].startswith(ANNOTATIONS)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0].decode()
+    assert "docs indexed" in output
