@@ -43,7 +43,7 @@ from chatkit.types import (
     UserMessageTextContent,
     is_streaming_req,
 )
-from openai.types.responses import ResponseInputTextParam
+from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
 from openai.types.responses.response_input_item_param import Message
 
 from chatkit_store import PostgresStore
@@ -72,6 +72,12 @@ class DocsConverter(ThreadItemConverter):
             page = PageContext.model_validate(item.content["page"])
             return _user_text(page.render())
         return await super().hidden_context_to_input(item)
+
+    async def assistant_message_to_input(self, item: AssistantMessageItem):
+        # Plain string content: the SDK's default (output_text parts) is rejected by the
+        # Agents SDK's Chat Completions converter, and the Responses API takes either.
+        text = "".join(part.text for part in item.content)
+        return EasyInputMessageParam(type="message", role="assistant", content=text)
 
     async def tag_to_message_content(self, tag: UserMessageTagContent):
         return ResponseInputTextParam(type="input_text", text=f"@{tag.text}")

@@ -4,6 +4,7 @@ sources, offline and through an OpenAI-compatible endpoint, and `docsdesk serve 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import sys
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from app import create_app
 from prompts import TITLE_PROMPT
@@ -50,7 +52,8 @@ async def test_offline_model_answers_with_the_annotations_guide(settings, chatki
     assert urls and urls[0].startswith(ANNOTATIONS), urls
 
 
-async def test_openai_compatible_endpoint_works_unchanged(settings, chatkit_docs):
+@pytest.mark.parametrize("model", ["openai-chat:local-llm", "openai:gpt-test"])
+async def test_openai_compatible_endpoint_works_unchanged(settings, chatkit_docs, model):
     async with FakeOpenAI() as fake:
         fake.side_replies = lambda body: Reply(text="Sources help") if TITLE_PROMPT in str(body) else None
         fake.enqueue(
@@ -60,8 +63,8 @@ async def test_openai_compatible_endpoint_works_unchanged(settings, chatkit_docs
             "Same again [1].",
         )
         app = create_app(settings.model_copy(update={
-            "collection": chatkit_docs, "model": "openai-chat:local-llm",
-            "openai_api_key": "sk-local", "openai_base_url": fake.base_url,
+            "collection": chatkit_docs, "model": model,
+            "openai_api_key": SecretStr("sk-local"), "openai_base_url": fake.base_url,
         }))
         async with LiveServer(app) as live, ChatKitClient(live.url) as client:
             await client.login()
@@ -78,6 +81,10 @@ async def test_openai_compatible_endpoint_works_unchanged(settings, chatkit_docs
     assert len(set(ids)) == 2 and "__fake_id__" not in ids
     kinds = [i["type"] for i in thread["items"]["data"]]
     assert kinds.count("assistant_message") == 2  # turns never overwrite each other
+    path = "/v1/chat/completions" if model.startswith("openai-chat:") else "/v1/responses"
+    last = json.dumps(fake.bodies(path)[-1])
+    # The second turn's request carried the first answer as history, once.
+    assert last.count("Add URL sources as annotations on the assistant message") == 1
 
 
 def free_port() -> int:
