@@ -32,6 +32,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from settings import Settings
 
+VERIFIED_TOKEN_TTL_SECONDS = 60.0
+VERIFIED_TOKEN_CACHE_SIZE = 10_000
+
 log = logging.getLogger("docsdesk.auth")
 
 SESSION_ISSUER = "docsdesk"
@@ -82,6 +85,7 @@ class Authenticator:
         self.mode = settings.auth_mode
         self._settings = settings
         self._clock = clock
+        self._verified: dict[str, tuple[Identity, float, float]] = {}
         self._session_secret = b""
         self._jwt_key: Any = None
         self._jwt_algorithms: list[str] = []
@@ -155,6 +159,12 @@ class Authenticator:
         if self.mode == "trusted-header":
             return _trusted_identity(headers)
         token = _bearer_token(headers)
+        cached = self._verified.get(token)
+        if cached is not None:
+            identity, expires_at, verified_at = cached
+            if time.time() < expires_at and self._clock() - verified_at < VERIFIED_TOKEN_TTL_SECONDS:
+                return identity
+            del self._verified[token]
         if self.mode == "anonymous":
             claims = _decode(
                 token,
@@ -165,10 +175,18 @@ class Authenticator:
                 leeway=0,
                 require=["exp", "iat", "sub"],
             )
-            return Identity(user_id=_claim_identifier(claims, "sub"))
-        return await self._jwt_identity(token)
+            identity, expires_at = Identity(user_id=_claim_identifier(claims, "sub")), claims["exp"]
+        else:
+            identity, claims = await self._jwt_identity(token)
+            expires_at = claims["exp"] + self._settings.jwt_leeway_seconds
+        # The widget sends the same token with every request: remember it was good, briefly
+        # (never past its expiry; a key rotation is seen within VERIFIED_TOKEN_TTL_SECONDS).
+        if len(self._verified) >= VERIFIED_TOKEN_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = (identity, float(expires_at), self._clock())
+        return identity
 
-    async def _jwt_identity(self, token: str) -> Identity:
+    async def _jwt_identity(self, token: str) -> tuple[Identity, dict[str, Any]]:
         settings = self._settings
         key, algorithms = self._jwt_key, self._jwt_algorithms
         if self._jwks is not None:
@@ -186,7 +204,7 @@ class Authenticator:
         tenant_id = ""
         if settings.jwt_tenant_claim:
             tenant_id = _claim_identifier(claims, settings.jwt_tenant_claim)
-        return Identity(user_id=_claim_identifier(claims, "sub"), tenant_id=tenant_id)
+        return Identity(user_id=_claim_identifier(claims, "sub"), tenant_id=tenant_id), claims
 
     def issue_session(self) -> dict[str, str]:
         """A new anonymous user and its signed session token (anonymous mode only)."""

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -67,6 +68,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         # Workers attach to the server this process keeps running, and it stops it at the end.
         os.environ["DATABASE_URL"] = embedded.url
         get_settings.cache_clear()
+    # After a graceful shutdown, uvicorn re-raises the signal that stopped it, which by
+    # default kills the process before the `finally` below: make that re-raise a no-op.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     try:
         with multiprocess_metrics(args.workers):  # workers share one metrics directory
             uvicorn.run(

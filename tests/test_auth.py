@@ -571,3 +571,29 @@ def test_secret_file_permissions_warning(tmp_path, caplog):
         auth = Authenticator(settings)
     assert signed_by(auth, "s" * 64)
     assert "readable by other users" in caplog.text
+
+
+async def test_verified_tokens_are_cached_but_never_past_expiry(tmp_path, monkeypatch):
+    import auth as auth_module
+
+    clock = [0.0]
+    auth = Authenticator(
+        make_settings(tmp_path, auth_mode="jwt", jwt_secret=HS_SECRET, jwt_leeway_seconds=0),
+        clock=lambda: clock[0],
+    )
+    token = jwt.encode(claims(exp=int(time.time()) + 100), HS_SECRET, algorithm="HS256")
+    decodes = []
+    real_decode = auth_module._decode
+    monkeypatch.setattr(auth_module, "_decode", lambda *a, **k: decodes.append(1) or real_decode(*a, **k))
+
+    first = await auth.authenticate(bearer(token))
+    assert await auth.authenticate(bearer(token)) == first
+    assert len(decodes) == 1  # the second request reused the verification
+    clock[0] += auth_module.VERIFIED_TOKEN_TTL_SECONDS
+    await auth.authenticate(bearer(token))
+    assert len(decodes) == 2  # re-verified once the cache entry aged out
+    # Past the token's own expiry the cached entry is not trusted: it is verified again
+    # (and PyJWT, on its own clock, is what refuses a really expired token).
+    monkeypatch.setattr(auth_module.time, "time", lambda: time.time_ns() / 1e9 + 101)
+    await auth.authenticate(bearer(token))
+    assert len(decodes) == 3
