@@ -68,7 +68,9 @@ async def run_search(ctx: DocsAgentContext, query: str) -> str:
     return format_passages([(ctx.number_of(r), r) for r in results])
 
 
-@function_tool
+# failure_error_function=None: a failing search ends the turn with a retryable error event
+# (logged with the request id) instead of letting the model improvise around it.
+@function_tool(failure_error_function=None)
 async def search_docs(ctx: RunContextWrapper[DocsAgentContext], query: str) -> str:
     """Search the documentation and return numbered passages with their title and URL.
 

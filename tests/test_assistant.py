@@ -200,6 +200,22 @@ async def test_model_failure_ends_with_retryable_error_and_writes_nothing(served
     assert done_items(retried, "assistant_message")[0]["content"][0]["text"] == "Recovered answer."
 
 
+async def test_tool_failure_ends_with_retryable_error(served, monkeypatch, caplog):
+    client, app = served
+    use(app, TitledScript([Call("search_docs", {"query": "anything"}), "never reached"]))
+
+    async def broken_search(*args, **kwargs):
+        raise RuntimeError("search backend down")
+
+    monkeypatch.setattr(app.state.services.search, "search", broken_search)
+    thread_id, events = await client.new_thread("Search please")
+    errors = [e for e in events if e["type"] == "error"]
+    assert errors and errors[-1]["allow_retry"] is True
+    assert not done_items(events, "assistant_message")
+    failure = [r for r in caplog.records if r.getMessage() == "turn failed"]
+    assert failure and failure[0].request_id  # logged with the request id
+
+
 class SlowModel(agents.Model):
     """Streams a long answer slowly, so a client can hang up half-way."""
 
