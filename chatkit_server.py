@@ -51,7 +51,7 @@ from citations import annotate
 from context import PageContext, RequestContext
 from errors import ApiError
 from llm import build_model, is_offline, model_settings
-from observability import observe_first_delta, observe_model_run, observe_tokens
+from metrics import observe_first_delta, observe_model_run, observe_tokens
 from prompts import SYSTEM_PROMPT, TITLE_PROMPT
 from rag.search import DocsSearch
 from rag.tools import DocsAgentContext, search_docs
@@ -148,10 +148,8 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
 
     async def _check(self, request: ChatKitReq, context: RequestContext) -> None:
         match request:
-            case ThreadsCreateReq():
-                await self._check_input(request.params.input, context)
-            case ThreadsAddUserMessageReq():
-                await self.store.load_thread(request.params.thread_id, context)
+            case ThreadsCreateReq() | ThreadsAddUserMessageReq():
+                # For add_user_message the SDK loads the thread (404) before writing anything.
                 await self._check_input(request.params.input, context)
             case ThreadsRetryAfterItemReq():
                 item = await self.store.load_item(

@@ -60,7 +60,8 @@ async def _prepare_serving(settings: Settings, args: argparse.Namespace) -> Embe
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from observability import multiprocess_metrics, uvicorn_log_config
+    from metrics import multiprocess_metrics
+    from observability import uvicorn_log_config
 
     settings = get_settings()
     embedded = asyncio.run(_prepare_serving(settings, args))

@@ -13,7 +13,8 @@ from auth import Authenticator
 from chatkit_server import DocsDeskServer
 from chatkit_store import PostgresStore
 from database import Database, open_database
-from observability import configure_logging, operating
+from metrics import operating
+from observability import configure_logging
 from rag.embeddings import build_embedder
 from rag.search import DocsSearch
 from settings import Settings

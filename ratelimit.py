@@ -31,7 +31,8 @@ from slowapi import Limiter
 
 from auth import Identity
 from errors import ApiError
-from observability import call_at_end, observe_rate_limited
+from metrics import observe_rate_limited
+from observability import call_at_end
 from settings import Settings
 
 log = logging.getLogger("docsdesk.ratelimit")

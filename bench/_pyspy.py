@@ -39,6 +39,8 @@ FEATURES = (
     ("auth.py", "auth"),
     ("ratelimit.py", "rate limits"),
     ("observability.py", "observability (middleware, metrics)"),
+    ("metrics.py", "observability (middleware, metrics)"),
+    ("probes.py", "observability (middleware, metrics)"),
     ("llm.py", "offline model"),
     ("citations.py", "citations"),
     ("chatkit_server.py", "DocsDeskServer (checks, history)"),

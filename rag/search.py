@@ -161,10 +161,19 @@ class DocsSearch:
         depth = max(50, 4 * k)
         params = {"query": query, "collection": collection}
         use_vectors = self.vector and self.embedder is not None
-        lexical, semantic = await asyncio.gather(
-            self._full_text(params, k, depth),
-            self._nearest(query, collection, depth) if use_vectors else _nothing(),
-        )
+        # One connection for the whole full-text path (lexemes, ranked lists, result rows);
+        # the vector list, when there is one, runs alongside on its own.
+        async with self.engine.connect() as conn:
+            lexical, semantic = await asyncio.gather(
+                self._full_text(conn, params, k, depth),
+                self._nearest(query, collection, depth) if use_vectors else _nothing(),
+            )
+            return await self._fuse(conn, lexical, semantic, k, params, prefer_url)
+
+    async def _fuse(
+        self, conn, lexical, semantic, k: int, params: dict, prefer_url: str | None
+    ) -> tuple[list[SearchResult], bool]:
+        """Fuse the ranked lists (RRF), boost the reader's page, read the best `k` rows."""
         pages: dict[int, str] = {}
         lists: list[list[int]] = []
         for ranked in (*lexical, semantic):
@@ -176,15 +185,15 @@ class DocsSearch:
                 if same_page(pages[chunk_id], prefer_url):
                     scores[chunk_id] *= PREFER_URL_BOOST
         best = sorted(scores, key=lambda cid: (-scores[cid], pages[cid], cid))[:k]
-        results = await self._fetch(best, scores, params)
+        results = await self._fetch(conn, best, scores, params)
         return results, len(results) == len(best)
 
-    async def _lexemes(self, text_: str) -> list[str]:
+    @staticmethod
+    async def _lexemes(conn, text_: str) -> list[str]:
         """The normalised search terms of `text_` (English stemming, stop words dropped)."""
-        async with self.engine.connect() as conn:
-            terms = await conn.scalar(
-                text("SELECT tsvector_to_array(to_tsvector('english', :t))"), {"t": text_}
-            )
+        terms = await conn.scalar(
+            text("SELECT tsvector_to_array(to_tsvector('english', :t))"), {"t": text_}
+        )
         return list(terms or [])
 
     async def _common_lexemes(self) -> frozenset[str]:
@@ -213,7 +222,7 @@ class DocsSearch:
         return common
 
     async def _full_text(
-        self, params: dict, k: int, depth: int
+        self, conn, params: dict, k: int, depth: int
     ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
         """The all-terms list and the any-term list: (chunk id, page URL), best first.
 
@@ -223,16 +232,16 @@ class DocsSearch:
         among some of the chunks holding them all. Each list ranks at most MAX_RANKED
         matches, so common words cannot make a query slow on a large corpus."""
         positive, params["negated"] = split_query(params["query"])
-        terms = await self._lexemes(positive)
+        terms = await self._lexemes(conn, positive)
         common = await self._common_lexemes()
         informative = [lex for lex in terms if lex not in common]
         params["any"] = tsquery_any(informative or terms)
         params["highlight"] = tsquery_any(terms)
         params["terms"] = [tsquery_any([lex]) for lex in (informative or terms)[:MAX_COORDINATION_TERMS]]
         column = "tsv" if informative or not terms else "heading_tsv"
-        rows = await self._ranked(self._full_text_sql(params, column), params, depth)
+        rows = await self._ranked(conn, self._full_text_sql(params, column), params, depth)
         if column == "heading_tsv" and len({r.id for r in rows}) < k:
-            body = await self._ranked(self._full_text_sql(params, "tsv")[:1], params, depth)
+            body = await self._ranked(conn, self._full_text_sql(params, "tsv")[:1], params, depth)
             seen = {r.id for r in rows if r.list == "a"}
             rows += [r for r in body if r.id not in seen]
         rows.sort(key=lambda r: (r.list, -r.matched, -r.rank, r.page_url, r.id))
@@ -266,11 +275,11 @@ class DocsSearch:
             for name, tsquery, coordination in queries
         ]
 
-    async def _ranked(self, lists: list[str], params: dict, depth: int) -> list:
+    @staticmethod
+    async def _ranked(conn, lists: list[str], params: dict, depth: int) -> list:
         """Run the ranked-list SELECTs as one statement: rows of (list, id, page_url, matched, rank)."""
-        async with self.engine.connect() as conn:
-            values = {**params, "depth": depth, **{f"term{i}": t for i, t in enumerate(params["terms"])}}
-            return list((await conn.execute(text(" UNION ALL ".join(lists)), values)).all())
+        values = {**params, "depth": depth, **{f"term{i}": t for i, t in enumerate(params["terms"])}}
+        return list((await conn.execute(text(" UNION ALL ".join(lists)), values)).all())
 
     async def _nearest(self, query: str, collection: str | None, depth: int) -> list[tuple[int, str]]:
         """The chunks nearest to the query's embedding: (chunk id, page URL), nearest first."""
@@ -327,7 +336,8 @@ class DocsSearch:
                 )
         return rows[0].dimensions if rows else None
 
-    async def _fetch(self, ids: list[int], scores: dict[int, float], params: dict) -> list[SearchResult]:
+    @staticmethod
+    async def _fetch(conn, ids: list[int], scores: dict[int, float], params: dict) -> list[SearchResult]:
         """The result rows for `ids`, with highlighted snippets (for these rows only)."""
         if not ids:
             return []
@@ -338,8 +348,7 @@ class DocsSearch:
             FROM docs_chunks c JOIN docs_documents d ON d.id = c.document_id
             WHERE c.id = ANY(:ids)
         """
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(text(sql), {**params, "ids": ids, "options": HEADLINE_OPTIONS})).all()
+        rows = (await conn.execute(text(sql), {**params, "ids": ids, "options": HEADLINE_OPTIONS})).all()
         by_id = {row.id: row for row in rows}
         return [
             SearchResult(

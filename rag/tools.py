@@ -11,7 +11,7 @@ from chatkit.types import ProgressUpdateEvent
 from pydantic import Field, SkipValidation
 
 from context import PageContext, RequestContext
-from observability import observe_search
+from metrics import observe_search
 from rag.search import DocsSearch, SearchResult
 
 MAX_PASSAGE_CHARS = 1500

@@ -101,6 +101,40 @@ async def test_history_holds_each_message_exactly_once(served):
     assert model.calls[-1].system_instructions == SYSTEM_PROMPT
 
 
+async def test_history_budget_drops_the_oldest_first(served):
+    client, app = served
+    app.state.services.server.settings = app.state.services.server.settings.model_copy(
+        update={"history_tokens": 120}
+    )
+    model = use(app, TitledScript([f"Answer {i}. " + "filler " * 30 for i in range(4)]))
+    thread_id, _ = await client.new_thread("Question 0")
+    for i in range(1, 4):
+        await client.call("threads.add_user_message", {"thread_id": thread_id, "input": user_input(f"Question {i}")})
+    seen = texts(model.calls[-1].input)
+    assert "Question 3" in seen  # the message being answered is always there
+    assert "Question 0" not in seen and not any(t.startswith("Answer 0.") for t in seen)
+    assert any(t.startswith("Answer 2.") for t in seen)  # the newest history fits
+
+
+async def test_pending_client_tool_calls_stay_out_of_history(served):
+    from datetime import datetime
+
+    from chatkit.types import ClientToolCallItem
+
+    client, app = served
+    model = use(app, TitledScript(["One.", "Two."]))
+    thread_id, _ = await client.new_thread("First")
+    store = app.state.services.store
+    ctx = RequestContext(user_id=client.user_id)
+    thread = await store.load_thread(thread_id, ctx)
+    await store.add_thread_item(thread_id, ClientToolCallItem(
+        id=store.generate_item_id("tool_call", thread, ctx), thread_id=thread_id, created_at=datetime.now(),
+        status="pending", call_id="call_pending", name="pick_color", arguments={},
+    ), ctx)
+    await client.call("threads.add_user_message", {"thread_id": thread_id, "input": user_input("Second")})
+    assert "call_pending" not in json.dumps(model.calls[-1].input, default=str)
+
+
 async def test_page_context_is_data_outside_the_instructions(served):
     client, app = served
     model = use(app, TitledScript(["Answer."]))

@@ -15,14 +15,8 @@ import pytest
 
 from auth import Identity
 from errors import ApiError
-from observability import (
-    MULTIPROC_ENV,
-    ClientAddress,
-    LineFormatter,
-    hash_user,
-    log_salt,
-    multiprocess_metrics,
-)
+from metrics import MULTIPROC_ENV, multiprocess_metrics
+from observability import ClientAddress, LineFormatter, hash_user, log_salt
 from ratelimit import RateLimits, identity_key
 from settings import Settings
 
