@@ -95,7 +95,7 @@ class Authenticator:
         if self.mode == "anonymous":
             if settings.session_ttl_seconds <= 0:
                 raise ValueError("DOCSDESK_SESSION_TTL_SECONDS must be > 0")
-            self._session_secret = _session_secret(settings)
+            self._session_secret = server_secret(settings)
         elif self.mode == "jwt":
             self._configure_jwt(settings)
 
@@ -313,7 +313,8 @@ def _signing_jwk(entry: object) -> jwt.PyJWK | None:
     return key
 
 
-def _session_secret(settings: Settings) -> bytes:
+def server_secret(settings: Settings) -> bytes:
+    """DOCSDESK_SECRET_KEY, else the secret generated once into the data dir."""
     if settings.secret_key is not None:
         secret = settings.secret_key.get_secret_value()
         if len(secret.encode()) < MIN_SECRET_BYTES:
@@ -461,10 +462,10 @@ def _bearer_token(headers: Mapping[str, str]) -> str:
     if scheme.lower() != "bearer":
         raise AuthError("invalid_credentials", "Authorization header is not a Bearer token")
     token = token.strip()
-    if not token or any(ch.isspace() for ch in token):
-        raise AuthError("invalid_credentials", "Authorization header has no single Bearer token")
     if len(token) > MAX_TOKEN_CHARS:
         raise AuthError("invalid_token", f"token is longer than {MAX_TOKEN_CHARS} characters")
+    if len(token.split()) != 1:  # empty, or several words
+        raise AuthError("invalid_credentials", "Authorization header has no single Bearer token")
     return token
 
 

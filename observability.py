@@ -11,18 +11,19 @@ import json
 import logging
 import os
 import re
-import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from auth import server_secret
 from metrics import (
     ACTIVE_STREAMS,
     ERRORS,
@@ -160,13 +161,12 @@ def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
 
 
 def log_salt(settings: Settings) -> bytes:
-    """The secret salt for user-id hashes: derived from DOCSDESK_SECRET_KEY (stable across
-    processes and restarts), else random per process."""
-    if settings.secret_key is None:
-        return secrets.token_bytes(32)
-    return hashlib.sha256(b"docsdesk log salt\0" + settings.secret_key.get_secret_value().encode()).digest()
+    """The secret salt for user-id hashes, derived from the server secret (DOCSDESK_SECRET_KEY
+    or the one kept in the data dir), so every worker and restart hashes a user alike."""
+    return hashlib.sha256(b"docsdesk log salt\0" + server_secret(settings)).digest()
 
 
+@lru_cache(maxsize=65_536)
 def hash_user(salt: bytes, user_id: str) -> str:
     """What the logs show instead of a user id: sha256(salt + user id), 16 hex digits."""
     return hashlib.sha256(salt + user_id.encode()).hexdigest()[:16]
