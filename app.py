@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from auth import AuthError, Identity
 from context import PageContextError, RequestContext, parse_page_context
-from errors import ApiError, error_response
+from errors import ApiError
 from lifespan import Services, lifespan_for
 from observability import install as install_operations
 from ratelimit import RateLimits
@@ -95,7 +95,7 @@ async def _stream(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[byt
         try:
             async for chunk in rest:
                 await queue.put(chunk)
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever broke the stream, end it cleanly
             # The SDK already logged it; the client gets a terminal error event, not a cut stream.
             await queue.put(_STREAM_FAILED)
         await queue.put(None)

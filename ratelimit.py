@@ -98,7 +98,7 @@ class RateLimits:
                 storage_options=options,
                 strategy=STRATEGY,
             )
-        except Exception as exc:  # limits raises ValueError or ConfigurationError
+        except Exception as exc:  # noqa: BLE001 - limits raises ValueError or ConfigurationError
             raise ValueError(f"invalid rate-limit settings: {exc}") from None
         self.strategy: RateLimiter = self.limiter.limiter
         self.storage: Storage = self.strategy.storage
@@ -169,7 +169,7 @@ class RateLimits:
                     await asyncio.to_thread(storage.clear, slot)
                 else:
                     storage.clear(slot)
-            except Exception:  # noqa: BLE001 - the lease expires on its own
+            except Exception:
                 log.warning("could not release stream slot %s; its lease will expire", slot, exc_info=True)
 
         return release

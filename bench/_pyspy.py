@@ -41,6 +41,8 @@ FEATURES = (
     ("observability.py", "observability (middleware, metrics)"),
     ("metrics.py", "observability (middleware, metrics)"),
     ("probes.py", "observability (middleware, metrics)"),
+    ("offline_model.py", "offline model"),
+    ("model_stream.py", "offline model"),
     ("llm.py", "offline model"),
     ("citations.py", "citations"),
     ("chatkit_server.py", "DocsDeskServer (checks, history)"),

@@ -169,8 +169,8 @@ async def measure(args: argparse.Namespace) -> dict[tuple[str, str], list[float]
                     clients[("loopback", name)] = httpx.AsyncClient(base_url=url)
                 for client in clients.values():
                     await stack.enter_async_context(client)
-                with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
-                    for key, client in clients.items():  # warm-up
+                with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):  # noqa: ASYNC230
+                    for client in clients.values():  # warm-up
                         await timed_requests(client, body, who["headers"], 50)
                     for round_no in range(args.rounds):
                         keys = list(clients) if round_no % 2 == 0 else list(reversed(clients))

@@ -39,21 +39,16 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from database import open_database  # noqa: E402
-from rag import schema  # noqa: E402
-from rag.ingest import ingest  # noqa: E402
-from rag.search import DocsSearch, nearest_sql  # noqa: E402
-from settings import Settings  # noqa: E402
+from database import open_database
+from rag import schema
+from rag.ingest import ingest
+from rag.search import DocsSearch, nearest_sql
+from settings import Settings
 
 DIMS = 384
 CONTENT_WORDS = 30_000
 CHUNKS_PER_PAGE = 10
-STOP_WORDS = (
-    "the of and to a in is it you that he was for on are with as i his they be at one have this "
-    "from or had by not but what some we can out other were all there when up use your how said an "
-    "each she which do their if will way about many then them would like so these her see him has "
-    "more could go come did my no most who over know than call first down side been now find"
-).split()
+STOP_WORDS = ["the", "of", "and", "to", "a", "in", "is", "it", "you", "that", "he", "was", "for", "on", "are", "with", "as", "i", "his", "they", "be", "at", "one", "have", "this", "from", "or", "had", "by", "not", "but", "what", "some", "we", "can", "out", "other", "were", "all", "there", "when", "up", "use", "your", "how", "said", "an", "each", "she", "which", "do", "their", "if", "will", "way", "about", "many", "then", "them", "would", "like", "so", "these", "her", "see", "him", "has", "more", "could", "go", "come", "did", "my", "no", "most", "who", "over", "know", "than", "call", "first", "down", "side", "been", "now", "find"]
 SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
 
 

@@ -38,11 +38,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chatkit_store import PostgresStore  # noqa: E402
-from chatkit_store.schema import items, threads  # noqa: E402
-from context import RequestContext  # noqa: E402
-from database import open_database  # noqa: E402
-from settings import Settings  # noqa: E402
+from chatkit_store import PostgresStore
+from chatkit_store.schema import items, threads
+from context import RequestContext
+from database import open_database
+from settings import Settings
 
 SMALL, LARGE = 10, 10_000
 SIZES = {"small": SMALL, "large": LARGE}

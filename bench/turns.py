@@ -298,7 +298,7 @@ class AppServer:
         self.process.terminate()
         try:
             await asyncio.wait_for(self.process.wait(), 30)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.process.kill()
             await self.process.wait()
 

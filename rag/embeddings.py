@@ -167,7 +167,7 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local copy: never ask the Hub
         try:
             return SentenceTransformer(self.model_path, device="cpu")
-        except Exception as exc:  # noqa: BLE001 - any loading failure is a configuration error
+        except Exception as exc:
             raise EmbeddingError(f"cannot load {self.name} from {self.model_path}: {exc}") from exc
 
     async def embed(self, texts: list[str]) -> list[list[float]]:

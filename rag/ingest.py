@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import func, text
-from sqlalchemy.dialects.postgresql import Insert, insert as pg_insert
+from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -422,7 +423,7 @@ class _Run:
                 url_style=self.url_style,
                 collection=self.collection,
             )
-        except Exception as exc:  # noqa: BLE001 - name the file whatever the chunker raised
+        except Exception as exc:
             raise IngestError(f"{source.path}: cannot be chunked: {exc}") from exc
         return _Prepared(source, stored, content_hash, len(data), chunks)
 

@@ -80,7 +80,7 @@ def parse_front_matter(text: str) -> tuple[dict[str, str], str]:
     if first_end < 0 or text[:first_end].strip() != "---":
         return {}, text
     lines = text[first_end + 1 :].split("\n")
-    for end, line in enumerate(lines):
+    for end, line in enumerate(lines):  # noqa: B007 - `end` is used after the loop
         if line.rstrip() in ("---", "..."):
             break
     else:
@@ -107,12 +107,7 @@ def parse_front_matter(text: str) -> tuple[dict[str, str], str]:
 # --------------------------------------------------------------------------- inline cleaning
 
 _HTML_TAGS = frozenset(
-    """a abbr address article aside audio b bdi bdo big blockquote body br button canvas caption
-    center cite code col colgroup dd del details dfn div dl dt em embed fieldset figcaption figure
-    font footer form h1 h2 h3 h4 h5 h6 head header hr html i iframe img input ins kbd label legend
-    li main mark meter nav noscript object ol optgroup option output p picture pre progress q s samp
-    section select small source span strike strong sub summary sup svg table tbody td template
-    textarea tfoot th thead time tr track tt u ul var video wbr""".split()
+    ["a", "abbr", "address", "article", "aside", "audio", "b", "bdi", "bdo", "big", "blockquote", "body", "br", "button", "canvas", "caption", "center", "cite", "code", "col", "colgroup", "dd", "del", "details", "dfn", "div", "dl", "dt", "em", "embed", "fieldset", "figcaption", "figure", "font", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "head", "header", "hr", "html", "i", "iframe", "img", "input", "ins", "kbd", "label", "legend", "li", "main", "mark", "meter", "nav", "noscript", "object", "ol", "optgroup", "option", "output", "p", "picture", "pre", "progress", "q", "s", "samp", "section", "select", "small", "source", "span", "strike", "strong", "sub", "summary", "sup", "svg", "table", "tbody", "td", "template", "textarea", "tfoot", "th", "thead", "time", "tr", "track", "tt", "u", "ul", "var", "video", "wbr"]
 )
 _JSX_ATTR = (
     r"(?:\s+(?:[^\s\"'{}<>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|\{(?:[^{}]|\{[^{}]*\})*\}|[^\s\"'=<>`]+))?"
@@ -215,7 +210,7 @@ _TAB = re.compile(r"===\+?[ \t]+\"(.*?)\"[ \t]*$")
 _DOCUSAURUS = re.compile(r"(:{3,})([A-Za-z][\w-]*)(?:\[(.*?)\]|[ \t]+(.*?))?[ \t]*(?:\{[^}]*\})?[ \t]*$")
 _DOCUSAURUS_SPACED = re.compile(r"(:{3,})[ \t]+([A-Za-z][\w-]*)(?:[ \t]+(.*?))?[ \t]*$")
 _DOCUSAURUS_TYPES = frozenset(
-    "note tip info warning danger caution important success secondary details".split()
+    ["note", "tip", "info", "warning", "danger", "caution", "important", "success", "secondary", "details"]
 )
 _API_STUB = re.compile(r":::[ \t]+[\w.:-]+[ \t]*$")
 _REF_DEF = re.compile(r"\[(?!\^)[^\]]+\]:[ \t]*\S+(?:[ \t]+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?[ \t]*$")
@@ -548,13 +543,12 @@ def parse_markdown(text: str, *, mdx: bool = False) -> ParsedPage:
 # --------------------------------------------------------------------------- HTML pages
 
 _HTML_SKIP = frozenset(
-    "script style nav noscript template svg iframe button footer form select canvas object dialog".split()
+    ["script", "style", "nav", "noscript", "template", "svg", "iframe", "button", "footer", "form", "select", "canvas", "object", "dialog"]
 )
 _HTML_BLOCKS = frozenset(
-    """address article aside blockquote body dd details div dl dt fieldset figcaption figure footer
-    form header hr html li main ol p section summary table tbody tfoot thead tr ul""".split()
+    ["address", "article", "aside", "blockquote", "body", "dd", "details", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "header", "hr", "html", "li", "main", "ol", "p", "section", "summary", "table", "tbody", "tfoot", "thead", "tr", "ul"]
 )
-_HTML_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+_HTML_VOID = frozenset(["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"])
 _HEADING_TAGS = {f"h{level}": level for level in range(1, 7)}
 _HEADERLINK_CLASSES = frozenset({"headerlink", "hash-link", "anchor", "anchorjs-link"})
 _CODE_LANG = re.compile(r"\b(?:language|lang|highlight-source)-([\w+#.-]+)")

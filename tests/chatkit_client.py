@@ -42,13 +42,13 @@ class ChatKitClient:
         self.http = httpx.AsyncClient(base_url=base_url, timeout=60)
         self.headers = dict(headers or {})
 
-    async def __aenter__(self) -> "ChatKitClient":
+    async def __aenter__(self) -> ChatKitClient:
         return self
 
     async def __aexit__(self, *exc) -> None:
         await self.http.aclose()
 
-    async def login(self) -> "ChatKitClient":
+    async def login(self) -> ChatKitClient:
         """Anonymous mode: take a session token."""
         response = await self.http.post("/session")
         response.raise_for_status()

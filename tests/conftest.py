@@ -66,7 +66,7 @@ class LiveServer:
         self.task = None
         self.url = ""
 
-    async def __aenter__(self) -> "LiveServer":
+    async def __aenter__(self) -> LiveServer:
         import asyncio
 
         self.task = asyncio.create_task(self.server.serve())

@@ -19,7 +19,7 @@ import math
 import struct
 import time
 from collections import deque
-from collections.abc import Callable, AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from secrets import token_hex
 from typing import Any
@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from llm import function_call_item, message_item, response_events, split_deltas, usage_for
+from model_stream import function_call_item, message_item, response_events, split_deltas, usage_for
 
 
 @dataclass

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import agents
 from agents import ModelResponse, ModelSettings
 from openai.types.responses import ResponseOutputItem, ResponseStreamEvent
 
-from llm import function_call_item, message_item, model_response, response_events, usage_for
+from model_stream import function_call_item, message_item, model_response, response_events, usage_for
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Call:
     call_id: str | None = None
 
 
-Step = Union[str, Call, list[Union[str, Call]], BaseException, Callable[..., Any]]
+Step = str | Call | list[str | Call] | BaseException | Callable[..., Any]
 
 
 @dataclass

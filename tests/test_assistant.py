@@ -10,15 +10,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import agents
-import httpx
 import pytest
 
 from app import create_app
 from context import RequestContext
-from llm import message_item, response_events
+from model_stream import message_item, response_events
 from prompts import SYSTEM_PROMPT, TITLE_PROMPT
 from rag.ingest import ingest
-from tests.chatkit_client import ChatKitClient, done_items, parse_sse, user_input
+from tests.chatkit_client import ChatKitClient, done_items, user_input
 from tests.conftest import LiveServer, new_id
 from tests.scripted_model import Call, ScriptedModel
 

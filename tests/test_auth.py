@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from starlette.datastructures import Headers
 
-from auth import SESSION_AUDIENCE, SESSION_ISSUER, AuthError, Authenticator, Identity
+from auth import SESSION_AUDIENCE, SESSION_ISSUER, Authenticator, AuthError, Identity
 from settings import Settings
 
 HS_SECRET = "hs256-shared-secret-for-tests-0123456789"

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS
+
 from rag.chunking import Chunk, chunk_document, token_count
 from rag.markdown import parse_front_matter
 

@@ -35,7 +35,7 @@ class FakeEmbeddings:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
                 if fake.failures:
@@ -66,7 +66,7 @@ class FakeEmbeddings:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "FakeEmbeddings":
+    def __enter__(self) -> FakeEmbeddings:
         self.thread.start()
         return self
 

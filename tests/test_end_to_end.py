@@ -103,7 +103,7 @@ async def test_cli_serve_indexes_docs_then_answers(database, tmp_path):
         "DOCSDESK_MODEL": "offline",
     }
     env.pop("OPENAI_API_KEY", None)
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
         [sys.executable, "-m", "cli", "serve", "--port", str(port),
          "--docs", str(CORPUS / "chatkit-python"), "--base-url", BASE],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

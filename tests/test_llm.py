@@ -29,6 +29,8 @@ from chatkit.types import (
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage
 
 import llm
+import model_stream
+import offline_model
 from chatkit_store import PostgresStore
 from context import RequestContext
 from settings import Settings
@@ -150,7 +152,7 @@ def message_ids(events: list[Any]) -> set[str]:
 
 async def test_build_model_forms(fake):
     offline = llm.build_model(Settings(_env_file=None, model="offline"))
-    assert isinstance(offline, llm.OfflineModel) and llm.is_offline(offline)
+    assert isinstance(offline, offline_model.OfflineModel) and llm.is_offline(offline)
 
     responses = llm.build_model(llm_settings(fake, "openai:gpt-test"))
     assert isinstance(responses, agents.OpenAIResponsesModel) and not llm.is_offline(responses)
@@ -175,7 +177,7 @@ async def test_build_model_forms(fake):
     "spec", ["anthropic:claude", "openai:", "gpt-4.1", "openai-chat:  ", "off"]
 )
 def test_build_model_rejects_unknown_forms(spec):
-    with pytest.raises(ValueError, match="offline.*openai:<model>.*openai-chat:<model>"):
+    with pytest.raises(ValueError, match=r"offline.*openai:<model>.*openai-chat:<model>"):
         llm.build_model(Settings(_env_file=None, model=spec, OPENAI_API_KEY="sk-test"))
 
 
@@ -373,7 +375,7 @@ async def test_offline_searches_then_quotes_passages():
     assert json.loads(call.arguments) == {"query": "How do I install docsdesk?"}
 
     text = result.final_output
-    assert text.startswith(llm.OFFLINE_INTRO)
+    assert text.startswith(offline_model.OFFLINE_INTRO)
     assert "Docsdesk needs Python 3.11 or newer. Install it with pip. [1]" in text
     assert "`DOCSDESK_MODEL=offline` [2]" in text
     assert "[3]" in text and "[4]" not in text and "fourth passage" not in text
@@ -407,7 +409,7 @@ async def test_offline_focuses_the_query_with_quote_and_page_title():
     long_question = "Why " * 200 + "?"
     queries.clear()
     await run_streamed(offline_agent(PASSAGES, queries), [_user(long_question), page])
-    assert len(queries[0]) <= llm.QUERY_LIMIT and queries[0].endswith("Configuration guide")
+    assert len(queries[0]) <= offline_model.QUERY_LIMIT and queries[0].endswith("Configuration guide")
 
 
 async def test_offline_no_results():
@@ -416,13 +418,13 @@ async def test_offline_no_results():
         offline_agent("No matching documentation found for: warp drive", queries),
         [_user("warp drive?")],
     )
-    assert result.final_output == llm.OFFLINE_NOTHING_FOUND
+    assert result.final_output == offline_model.OFFLINE_NOTHING_FOUND
     assert "[" not in result.final_output
     for group in split_responses(raw):
         assert_well_formed(group)
     # The non-streaming path (get_response) behaves the same.
     agent = offline_agent("No matching documentation found for: warp drive", queries)
-    assert (await Runner.run(agent, "warp drive?")).final_output == llm.OFFLINE_NOTHING_FOUND
+    assert (await Runner.run(agent, "warp drive?")).final_output == offline_model.OFFLINE_NOTHING_FOUND
     assert queries == ["warp drive?", "warp drive?"]
 
 
@@ -435,17 +437,17 @@ def test_offline_searches_again_on_a_new_turn():
         _user("Second question?"),
     ]
     tools = [search_stub("", [])]
-    [item] = llm.OfflineModel().reply(history, tools)
+    [item] = offline_model.OfflineModel().reply(history, tools)
     assert isinstance(item, ResponseFunctionToolCall)
     assert json.loads(item.arguments) == {"query": "Second question?"}
-    [answer] = llm.OfflineModel().reply(
+    [answer] = offline_model.OfflineModel().reply(
         [*history, {**history[1], "call_id": "c2"}, {**history[2], "call_id": "c2"}], tools
     )
     assert isinstance(answer, ResponseOutputMessage)
-    assert answer.content[0].text.startswith(llm.OFFLINE_INTRO)
+    assert answer.content[0].text.startswith(offline_model.OFFLINE_INTRO)
     # Without a search tool it says so instead of calling a tool that does not exist.
-    [plain] = llm.OfflineModel().reply([_user("Hi?")], [])
-    assert plain.content[0].text == llm.OFFLINE_NO_SEARCH
+    [plain] = offline_model.OfflineModel().reply([_user("Hi?")], [])
+    assert plain.content[0].text == offline_model.OFFLINE_NO_SEARCH
 
 
 async def test_offline_stream_converts_to_chatkit_thread_events(engine):
@@ -479,27 +481,27 @@ def test_parse_search_output_is_robust():
         "[2] C\nURL: https://x/c\nSee [3] below.\n\n[7] Cut off\nURL: https://x/cut\n"
         "```py\nunclosed = True\n\n[8] After cut\nURL: https://x/after\nStill found.\n"
     )
-    passages = llm.parse_search_output(text)
+    passages = offline_model.parse_search_output(text)
     assert [(p.number, p.title, p.url) for p in passages] == [
         (1, "A › B", "https://x/a"), (2, "C", "https://x/c"),
         (7, "Cut off", "https://x/cut"), (8, "After cut", "https://x/after"),
     ]
     assert "[2] not a header" in passages[0].text and passages[1].text == "See [3] below."
-    assert llm.parse_search_output("No matching documentation found for: x") == []
-    assert llm.parse_search_output("") == [] and llm.parse_search_output("garbage\n[x] y") == []
-    assert llm.offline_answer("garbage") == llm.OFFLINE_NOTHING_FOUND
+    assert offline_model.parse_search_output("No matching documentation found for: x") == []
+    assert offline_model.parse_search_output("") == [] and offline_model.parse_search_output("garbage\n[x] y") == []
+    assert offline_model.offline_answer("garbage") == offline_model.OFFLINE_NOTHING_FOUND
 
 
 def test_excerpt_and_deltas():
-    assert llm.excerpt("One. Two. Three.") == "One. Two."
-    long = llm.excerpt("word " * 100)
+    assert offline_model.excerpt("One. Two. Three.") == "One. Two."
+    long = offline_model.excerpt("word " * 100)
     assert len(long) <= 280 and long.endswith("word…")
-    assert llm.excerpt("```\n" + "x" * 500 + "\n```") == "`" + "x" * 119 + "…`"
+    assert offline_model.excerpt("```\n" + "x" * 500 + "\n```") == "`" + "x" * 119 + "…`"
     # Split per sentence / line, but never between a sentence and its [n] marker.
-    assert llm.split_deltas("Quoted passage. [1]\nNext one! Done") == [
+    assert model_stream.split_deltas("Quoted passage. [1]\nNext one! Done") == [
         "Quoted passage. [1]\n", "Next one! ", "Done"
     ]
-    assert llm.split_deltas("") == []
+    assert model_stream.split_deltas("") == []
 
 
 # --- the scripted model ------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from app import create_app
-from llm import message_item, model_response, response_events, usage_for
+from model_stream import message_item, model_response, response_events, usage_for
 from observability import hash_user, log_salt
 from tests.chatkit_client import ChatKitClient, parse_sse, user_input
 from tests.conftest import LiveServer
@@ -347,8 +347,8 @@ async def test_unhandled_error_is_a_json_500_with_the_request_id(settings, capsy
         scraped = (await client.http.get("/metrics")).text
     assert_error(response, 500, "internal_error")
     request_id = response.headers["X-Request-ID"]
-    logged = [json.loads(l) for l in capsys.readouterr().err.splitlines() if l.startswith("{")]
-    failure = next(l for l in logged if l["logger"] == "docsdesk.errors")
+    logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    failure = next(line for line in logged if line["logger"] == "docsdesk.errors")
     assert failure["request_id"] == request_id and "boom" in failure["exc"]
     assert metric(scraped, "docsdesk_errors_total", code="internal_error") >= 1
 

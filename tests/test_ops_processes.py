@@ -61,13 +61,13 @@ def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 async def running(args: list[str], env: dict[str, str], port: int, log: Path) -> AsyncIterator[subprocess.Popen]:
     """A server subprocess, ready once GET /healthz answers; SIGTERM (then kill) at the end."""
     with log.open("wb") as out:
-        process = subprocess.Popen(args, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)  # noqa: ASYNC220
     try:
         deadline = time.monotonic() + 90
         async with httpx.AsyncClient() as http:
             while True:
-                assert process.poll() is None, log.read_text()[-3000:]
-                assert time.monotonic() < deadline, "server did not start:\n" + log.read_text()[-3000:]
+                assert process.poll() is None, log.read_text()[-3000:]  # noqa: ASYNC240
+                assert time.monotonic() < deadline, "server did not start:\n" + log.read_text()[-3000:]  # noqa: ASYNC240
                 try:
                     if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
                         break
@@ -101,7 +101,7 @@ def tiny_docs(tmp_path) -> Path:
 
 
 def log_lines(log: Path) -> list[dict]:
-    return [json.loads(l) for l in log.read_text().splitlines() if l.startswith("{")]
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -127,7 +127,7 @@ async def test_metrics_are_summed_across_two_workers(database, tmp_path, tiny_do
                 assert (await http.post(f"http://127.0.0.1:{port}/session")).status_code == 200
                 sent += 1
                 await asyncio.sleep(0.01)
-                served_by = {l["pid"] for l in log_lines(log) if l.get("path") == "/session"}
+                served_by = {line["pid"] for line in log_lines(log) if line.get("path") == "/session"}
             assert len(served_by) == 2, "one worker served every request"
             scraped = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
     assert metric(scraped, "docsdesk_requests_total", route="/session", outcome="2xx") == sent
@@ -278,7 +278,7 @@ async def test_sigterm_lets_the_stream_finish_then_stops_embedded_postgres(tmp_p
             assert streamed_after_signal > 1.0  # the answer really was in flight
             assert await asyncio.to_thread(process.wait, 60) == 0
     assert not postgres_processes(pgdata), "PostgreSQL still running after shutdown"
-    access = [l for l in log_lines(log) if l.get("chatkit_type") == "threads.create"]
+    access = [line for line in log_lines(log) if line.get("chatkit_type") == "threads.create"]
     assert access and access[0]["status"] == 200 and access[0]["stream_ms"] > 1000
 
 

@@ -16,6 +16,7 @@ from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageItem,
     ClientToolCallItem,
+    CustomTask,
     EndOfTurnItem,
     FileAttachment,
     HiddenContextItem,
@@ -33,7 +34,6 @@ from chatkit.types import (
     WidgetItem,
     Workflow,
     WorkflowItem,
-    CustomTask,
 )
 from chatkit.widgets import Card, Text
 from sqlalchemy import text
