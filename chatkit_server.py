@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from agents import Agent, Model, Runner
+from agents import Agent, Model, ModelSettings, Runner
 from agents.items import TResponseInputItem
 from chatkit.agents import ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError, ErrorCode, StreamError
@@ -84,6 +84,17 @@ class DocsConverter(ThreadItemConverter):
 
     async def attachment_to_message_content(self, attachment: Attachment):
         return ResponseInputTextParam(type="input_text", text=f"[attachment: {attachment.name}]")
+
+
+def build_agent(model: Model, settings: ModelSettings) -> Agent[DocsAgentContext]:
+    """The documentation assistant: fixed instructions, one tool."""
+    return Agent[DocsAgentContext](
+        name="docsdesk",
+        instructions=SYSTEM_PROMPT,
+        model=model,
+        model_settings=settings,
+        tools=[search_docs],
+    )
 
 
 def _user_text(text: str) -> Message:
@@ -224,13 +235,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             collection=self.settings.collection,
             results_per_search=self.settings.search_results,
         )
-        agent = Agent[DocsAgentContext](
-            name="docsdesk",
-            instructions=SYSTEM_PROMPT,
-            model=self.model,
-            model_settings=self.model_settings,
-            tools=[search_docs],
-        )
+        agent = build_agent(self.model, self.model_settings)
         result = Runner.run_streamed(
             agent, input_items, context=agent_context, max_turns=MAX_AGENT_TURNS
         )

@@ -7,11 +7,12 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from secrets import token_hex
 from typing import Any
 
-from agents import ModelResponse, Usage
+import agents
+from agents import ModelResponse, ModelSettings, Usage
 from openai.types.responses import (
     Response,
     ResponseCompletedEvent,
@@ -223,3 +224,68 @@ def _item_text(item: ResponseOutputItem) -> str:
         return item.name + item.arguments
     return ""
 
+
+
+def as_dict(item: Any) -> dict[str, Any]:
+    """An input item as a plain dict (the runner passes dicts or pydantic models)."""
+    if isinstance(item, dict):
+        return item
+    dump = getattr(item, "model_dump", None)
+    return dump(exclude_unset=True) if callable(dump) else {}
+
+
+def prompt_text(system_instructions: str | None, input: str | list[Any]) -> str:
+    """Everything the model was sent, as text (for token estimates)."""
+    if isinstance(input, str):
+        items = input
+    else:
+        items = "\n".join(json.dumps(as_dict(item), default=str) for item in input)
+    return f"{system_instructions or ''}\n{items}"
+
+
+class SynthesizedModel(agents.Model):
+    """An Agents SDK model whose reply is computed locally as finished output items, served
+    as a plain response or as a well-formed Responses stream. Subclasses define `reply`."""
+
+    name = "synthesized"
+
+    def reply(
+        self, system_instructions: str | None, input: str | list[Any], tools: Sequence[Any]
+    ) -> list[ResponseOutputItem]:
+        raise NotImplementedError
+
+    async def get_response(
+        self,
+        system_instructions: str | None,
+        input: str | list[Any],
+        model_settings: ModelSettings,
+        tools: list[Any],
+        output_schema: Any,
+        handoffs: list[Any],
+        tracing: Any,
+        *,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        prompt: Any = None,
+    ) -> ModelResponse:
+        output = self.reply(system_instructions, input, tools)
+        return model_response(output, usage_for(prompt_text(system_instructions, input), output))
+
+    async def stream_response(  # type: ignore[override]
+        self,
+        system_instructions: str | None,
+        input: str | list[Any],
+        model_settings: ModelSettings,
+        tools: list[Any],
+        output_schema: Any,
+        handoffs: list[Any],
+        tracing: Any,
+        *,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        prompt: Any = None,
+    ) -> AsyncIterator[ResponseStreamEvent]:
+        output = self.reply(system_instructions, input, tools)
+        usage = usage_for(prompt_text(system_instructions, input), output)
+        for event in response_events(output, model=self.name, usage=usage):
+            yield event

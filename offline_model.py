@@ -2,26 +2,16 @@
 the best passages, cited, so a fresh install works with no API key."""
 
 
-import json
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import agents
-from agents import ModelResponse, ModelSettings
 from openai.types.responses import (
     ResponseOutputItem,
-    ResponseStreamEvent,
 )
 
-from model_stream import (
-    function_call_item,
-    message_item,
-    model_response,
-    response_events,
-    usage_for,
-)
+from model_stream import SynthesizedModel, as_dict, function_call_item, message_item
 
 SEARCH_TOOL = "search_docs"
 
@@ -31,20 +21,13 @@ QUOTE_PREFIX = "The user is referring to this in particular:"
 PAGE_CONTEXT_PREFIX = "<page_context>"
 
 
-def _as_dict(item: Any) -> dict[str, Any]:
-    if isinstance(item, dict):
-        return item
-    dump = getattr(item, "model_dump", None)
-    return dump(exclude_unset=True) if callable(dump) else {}
-
-
 def _content_text(content: Any) -> str:
     """The text of a message's content (a string or a list of text parts)."""
     if isinstance(content, str):
         return content
     texts = []
     for part in content or []:
-        part = _as_dict(part)
+        part = as_dict(part)
         if isinstance(part.get("text"), str):
             texts.append(part["text"])
     return "\n".join(texts)
@@ -52,15 +35,6 @@ def _content_text(content: Any) -> str:
 
 def _is_user_message(item: dict[str, Any]) -> bool:
     return item.get("role") == "user" and item.get("type", "message") == "message"
-
-
-def _prompt_text(system_instructions: str | None, input: str | list[Any]) -> str:
-    """Everything the model was sent, as text (for token estimates)."""
-    if isinstance(input, str):
-        items = input
-    else:
-        items = "\n".join(json.dumps(_as_dict(item), default=str) for item in input)
-    return f"{system_instructions or ''}\n{items}"
 
 
 @dataclass
@@ -77,7 +51,7 @@ def read_turn(input: str | list[Any]) -> Turn:
     """Extract the question, its quoted selection / page title and this turn's search output."""
     if isinstance(input, str):
         return Turn(question=input.strip(), quote="", page_title="", search_output=None)
-    items = [_as_dict(item) for item in input]
+    items = [as_dict(item) for item in input]
     user_indexes = [i for i, item in enumerate(items) if _is_user_message(item)]
     if not user_indexes:
         return Turn(question="", quote="", page_title="", search_output=None)
@@ -237,13 +211,15 @@ def offline_answer(search_output: str) -> str:
     return "\n\n".join(lines)
 
 
-class OfflineModel(agents.Model):
+class OfflineModel(SynthesizedModel):
     """A model that needs no LLM: it calls `search_docs` with the user's question, then
     answers by quoting the best passages. Deterministic, no I/O, no waiting."""
 
     name = "offline"
 
-    def reply(self, input: str | list[Any], tools: Sequence[Any]) -> list[ResponseOutputItem]:
+    def reply(
+        self, system_instructions: str | None, input: str | list[Any], tools: Sequence[Any]
+    ) -> list[ResponseOutputItem]:
         """The output items for this input: a search call, or the quoted answer."""
         turn = read_turn(input)
         if turn.search_output is not None:
@@ -254,40 +230,3 @@ class OfflineModel(agents.Model):
         if not query:
             return [message_item(OFFLINE_NO_QUESTION)]
         return [function_call_item(SEARCH_TOOL, {"query": query})]
-
-    async def get_response(
-        self,
-        system_instructions: str | None,
-        input: str | list[Any],
-        model_settings: ModelSettings,
-        tools: list[Any],
-        output_schema: Any,
-        handoffs: list[Any],
-        tracing: Any,
-        *,
-        previous_response_id: str | None = None,
-        conversation_id: str | None = None,
-        prompt: Any = None,
-    ) -> ModelResponse:
-        output = self.reply(input, tools)
-        return model_response(output, usage_for(_prompt_text(system_instructions, input), output))
-
-    async def stream_response(  # type: ignore[override]
-        self,
-        system_instructions: str | None,
-        input: str | list[Any],
-        model_settings: ModelSettings,
-        tools: list[Any],
-        output_schema: Any,
-        handoffs: list[Any],
-        tracing: Any,
-        *,
-        previous_response_id: str | None = None,
-        conversation_id: str | None = None,
-        prompt: Any = None,
-    ) -> AsyncIterator[ResponseStreamEvent]:
-        output = self.reply(input, tools)
-        usage = usage_for(_prompt_text(system_instructions, input), output)
-        for event in response_events(output, model=self.name, usage=usage):
-            yield event
-

@@ -21,8 +21,9 @@ import math
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
+from chatkit.types import StreamingReq
 from fastapi import Request
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, Storage
@@ -37,16 +38,8 @@ from settings import Settings
 
 log = logging.getLogger("docsdesk.ratelimit")
 
-STREAMING_TYPES = frozenset(
-    {
-        "threads.create",
-        "threads.add_user_message",
-        "threads.add_client_tool_output",
-        "threads.add_structured_input",
-        "threads.retry_after_item",
-        "threads.custom_action",
-    }
-)
+# The request types that answer with a stream (a turn), straight from the SDK's union.
+STREAMING_TYPES = frozenset(req.model_fields["type"].default for req in get_args(StreamingReq))
 STRATEGY = "fixed-window"
 STORAGE_RETRY_SECONDS = 5.0
 STREAM_SLOT_MARGIN_SECONDS = 60

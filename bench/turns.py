@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
-from agents import Agent, Runner  # noqa: E402
+from agents import Runner  # noqa: E402
 from chatkit.agents import simple_to_agent_input, stream_agent_response  # noqa: E402
 from chatkit.server import ChatKitServer, StreamingResult  # noqa: E402
 from chatkit.types import ChatKitReq, ThreadMetadata, ThreadStreamEvent, UserMessageItem  # noqa: E402
@@ -51,13 +51,13 @@ from pydantic import TypeAdapter  # noqa: E402
 
 from bench._memory_store import MemoryStore  # noqa: E402
 from bench._pyspy import PySpy, PySpyError, summarize  # noqa: E402
+from chatkit_server import MAX_AGENT_TURNS, build_agent  # noqa: E402
 from context import RequestContext  # noqa: E402
 from database import Database, open_database  # noqa: E402
 from llm import build_model, model_settings  # noqa: E402
-from prompts import SYSTEM_PROMPT  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
-from rag.tools import DocsAgentContext, search_docs  # noqa: E402
+from rag.tools import DocsAgentContext  # noqa: E402
 from settings import Settings  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus" / "chatkit-python"
@@ -69,7 +69,6 @@ DEFAULT_LEVELS = (1, 8, 32)
 DEFAULT_TURNS = {1: 200, 8: 400, 32: 800}  # per level; enough samples for a stable p95
 WARMUP_TURNS = 60
 HISTORY_ITEMS = 50  # the floor's history window (docsdesk pages its history 50 at a time)
-MAX_AGENT_TURNS = 6
 UNLIMITED = "1000000/minute"
 SERVER_START_SECONDS = 60.0
 
@@ -363,13 +362,7 @@ class FloorServer(ChatKitServer[RequestContext]):
             collection=self.settings.collection,
             results_per_search=self.settings.search_results,
         )
-        agent = Agent[DocsAgentContext](
-            name="docsdesk",
-            instructions=SYSTEM_PROMPT,
-            model=self.model,
-            model_settings=self.model_settings,
-            tools=[search_docs],
-        )
+        agent = build_agent(self.model, self.model_settings)
         result = Runner.run_streamed(agent, input_items, context=agent_context, max_turns=MAX_AGENT_TURNS)
         async for event in stream_agent_response(agent_context, result):
             yield event

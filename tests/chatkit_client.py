@@ -7,14 +7,9 @@ from typing import Any
 
 import httpx
 
-STREAMING = {
-    "threads.create",
-    "threads.add_user_message",
-    "threads.add_client_tool_output",
-    "threads.add_structured_input",
-    "threads.retry_after_item",
-    "threads.custom_action",
-}
+from ratelimit import STREAMING_TYPES
+
+STREAMING = STREAMING_TYPES
 
 
 def user_input(text: str, quoted_text: str | None = None, attachments: list[str] | None = None) -> dict:

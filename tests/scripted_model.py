@@ -13,15 +13,13 @@ Every call's `system_instructions`, `input` and `tools` are kept in `model.calls
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import agents
-from agents import ModelResponse, ModelSettings
-from openai.types.responses import ResponseOutputItem, ResponseStreamEvent
+from openai.types.responses import ResponseOutputItem
 
-from model_stream import function_call_item, message_item, model_response, response_events, usage_for
+from model_stream import SynthesizedModel, function_call_item, message_item
 
 
 @dataclass
@@ -45,14 +43,16 @@ class ModelCall:
     tools: list[Any]
 
 
-class ScriptedModel(agents.Model):
+class ScriptedModel(SynthesizedModel):
     """Plays `steps` in order, one per `get_response` / `stream_response` call."""
 
     def __init__(self, steps: list[Step]) -> None:
         self.steps = list(steps)
         self.calls: list[ModelCall] = []
 
-    def _next_output(
+    name = "scripted"
+
+    def reply(
         self, system_instructions: str | None, input: str | list[Any], tools: list[Any]
     ) -> list[ResponseOutputItem]:
         self.calls.append(ModelCall(system_instructions, _snapshot(input), list(tools)))
@@ -73,41 +73,6 @@ class ScriptedModel(agents.Model):
             else:
                 raise TypeError(f"Unsupported ScriptedModel step part: {part!r}")
         return output
-
-    async def get_response(
-        self,
-        system_instructions: str | None,
-        input: str | list[Any],
-        model_settings: ModelSettings,
-        tools: list[Any],
-        output_schema: Any,
-        handoffs: list[Any],
-        tracing: Any,
-        *,
-        previous_response_id: str | None = None,
-        conversation_id: str | None = None,
-        prompt: Any = None,
-    ) -> ModelResponse:
-        output = self._next_output(system_instructions, input, tools)
-        return model_response(output, usage_for(str(input), output))
-
-    async def stream_response(  # type: ignore[override]
-        self,
-        system_instructions: str | None,
-        input: str | list[Any],
-        model_settings: ModelSettings,
-        tools: list[Any],
-        output_schema: Any,
-        handoffs: list[Any],
-        tracing: Any,
-        *,
-        previous_response_id: str | None = None,
-        conversation_id: str | None = None,
-        prompt: Any = None,
-    ) -> AsyncIterator[ResponseStreamEvent]:
-        output = self._next_output(system_instructions, input, tools)
-        for event in response_events(output, model="scripted", usage=usage_for(str(input), output)):
-            yield event
 
 
 def _snapshot(input: str | list[Any]) -> str | list[Any]:

@@ -43,10 +43,10 @@ class TitledScript(ScriptedModel):
 
     title = "Annotation help"
 
-    def _next_output(self, system_instructions, input, tools):
+    def reply(self, system_instructions, input, tools):
         if system_instructions == TITLE_PROMPT:
             return [message_item(self.title)]
-        return super()._next_output(system_instructions, input, tools)
+        return super().reply(system_instructions, input, tools)
 
 
 def texts(model_input: list[Any]) -> list[str]:

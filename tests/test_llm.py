@@ -437,16 +437,16 @@ def test_offline_searches_again_on_a_new_turn():
         _user("Second question?"),
     ]
     tools = [search_stub("", [])]
-    [item] = offline_model.OfflineModel().reply(history, tools)
+    [item] = offline_model.OfflineModel().reply(None, history, tools)
     assert isinstance(item, ResponseFunctionToolCall)
     assert json.loads(item.arguments) == {"query": "Second question?"}
     [answer] = offline_model.OfflineModel().reply(
-        [*history, {**history[1], "call_id": "c2"}, {**history[2], "call_id": "c2"}], tools
+        None, [*history, {**history[1], "call_id": "c2"}, {**history[2], "call_id": "c2"}], tools
     )
     assert isinstance(answer, ResponseOutputMessage)
     assert answer.content[0].text.startswith(offline_model.OFFLINE_INTRO)
     # Without a search tool it says so instead of calling a tool that does not exist.
-    [plain] = offline_model.OfflineModel().reply([_user("Hi?")], [])
+    [plain] = offline_model.OfflineModel().reply(None, [_user("Hi?")], [])
     assert plain.content[0].text == offline_model.OFFLINE_NO_SEARCH
 
 
