@@ -164,10 +164,15 @@ class DocsSearch:
         # One connection for the whole full-text path (lexemes, ranked lists, result rows);
         # the vector list, when there is one, runs alongside on its own.
         async with self.engine.connect() as conn:
+            # Both must finish before the connection goes back to the pool, even if one fails.
             lexical, semantic = await asyncio.gather(
                 self._full_text(conn, params, k, depth),
                 self._nearest(query, collection, depth) if use_vectors else _nothing(),
+                return_exceptions=True,
             )
+            for outcome in (lexical, semantic):
+                if isinstance(outcome, BaseException):
+                    raise outcome
             return await self._fuse(conn, lexical, semantic, k, params, prefer_url)
 
     async def _fuse(

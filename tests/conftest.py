@@ -48,6 +48,15 @@ def engine(database):
     return database.engine
 
 
+def write_pages(root: Path, pages: dict[str, str]) -> Path:
+    """Write {relative path: text} under `root`; return `root`."""
+    for name, body in pages.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+    return root
+
+
 def new_id(prefix: str = "u") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 

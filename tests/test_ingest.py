@@ -4,14 +4,13 @@ and swap each file's chunks in one transaction."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from rag.ingest import IngestError, collection_document_count, ingest
 from rag.search import DocsSearch
-from tests.conftest import new_id
+from tests.conftest import new_id, write_pages
 
 BASE = "https://docs.example.test/"
 
@@ -21,14 +20,6 @@ PAGES = {
     "guides/configure.md": "# Configure\n\nSet the flux capacitor level.\n\n## Logging\n\nTurn on verbose logging.\n",
     "reference/api.md": "# API\n\nThe frobnicate call returns a widget.\n",
 }
-
-
-def write_pages(root: Path, pages: dict[str, str]) -> Path:
-    for name, body in pages.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(body)
-    return root
 
 
 async def rows(engine, collection: str) -> dict[str, dict]:

@@ -22,7 +22,7 @@ from database import migrate
 from rag.embeddings import EmbedderMismatch
 from rag.ingest import ingest
 from rag.search import MAX_RANKED, DocsSearch, nearest_sql, rrf_fuse, split_query, tsquery_any
-from tests.conftest import CORPUS, REPO, new_id
+from tests.conftest import CORPUS, REPO, new_id, write_pages
 
 BASE = "https://docs.example.test/"
 
@@ -45,14 +45,6 @@ PAGES = {
         "# Deploy to production\n\nRun behind a reverse proxy and keep the palette of secrets out of git.\n"
     ),
 }
-
-
-def write_pages(root: Path, pages: dict[str, str]) -> Path:
-    for name, body in pages.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(body)
-    return root
 
 
 class TrigramEmbedder:
