@@ -106,6 +106,18 @@ FIRST_DELTA_SECONDS = Histogram(
 TOKENS = Counter("docsdesk_model_tokens_total", "Tokens reported by the model.", ["direction"])
 
 
+TOOL_SECONDS = Histogram(
+    "docsdesk_tool_duration_seconds",
+    "Duration of one agent tool call, whatever its outcome.",
+    ["tool", "outcome"],
+    buckets=_LATENCY_BUCKETS,
+)
+
+
+def observe_tool(tool: str, outcome: str, seconds: float) -> None:
+    TOOL_SECONDS.labels(tool=tool, outcome=outcome).observe(seconds)
+
+
 def observe_search(seconds: float, results: int) -> None:
     SEARCH_SECONDS.observe(seconds)
     SEARCH_RESULTS.observe(results)

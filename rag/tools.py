@@ -11,7 +11,7 @@ from chatkit.types import ProgressUpdateEvent
 from pydantic import Field, SkipValidation
 
 from context import PageContext, RequestContext
-from metrics import observe_search
+from metrics import observe_search, observe_tool
 from rag.search import DocsSearch, SearchResult
 
 MAX_PASSAGE_CHARS = 1500
@@ -77,4 +77,10 @@ async def search_docs(ctx: RunContextWrapper[DocsAgentContext], query: str) -> s
     Args:
         query: What to look for, in a few words or a short question.
     """
-    return await run_search(ctx.context, query)
+    started, outcome = time.perf_counter(), "error"
+    try:
+        result = await run_search(ctx.context, query)
+        outcome = "ok"
+        return result
+    finally:
+        observe_tool("search_docs", outcome, time.perf_counter() - started)

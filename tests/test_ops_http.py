@@ -244,6 +244,7 @@ async def test_metrics_after_a_scripted_turn(settings):
     assert grew("docsdesk_time_to_first_text_delta_seconds_count") == 1
     assert grew("docsdesk_model_call_duration_seconds_count", model="offline", outcome="ok") == 1
     assert grew("docsdesk_search_duration_seconds_count") >= 1
+    assert grew("docsdesk_tool_duration_seconds_count", tool="search_docs", outcome="ok") >= 1
     assert grew("docsdesk_model_tokens_total", direction="input") > 0
     assert grew("docsdesk_model_tokens_total", direction="output") > 0
     assert metric(after, "docsdesk_active_streams") == 0
