@@ -168,7 +168,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tenant_id=identity.tenant_id,
             request_id=request_id_of(request),
             metadata=parsed.metadata,
-            request_type=parsed.type,
             page=page,
         )
         request.state.context = ctx  # the access log reads first_delta_seconds at the end

@@ -70,10 +70,6 @@ class AuthError(Exception):
         self.message = message
         self.status_code = status_code or (503 if code == "jwks_unavailable" else 401)
 
-    def to_dict(self) -> dict[str, dict[str, str]]:
-        """The JSON error body."""
-        return {"error": {"code": self.code, "message": self.message}}
-
 
 class Authenticator:
     """Turns request headers into an `Identity` according to ``settings.auth_mode``."""

@@ -22,7 +22,6 @@ class RequestContext:
     tenant_id: str = ""
     request_id: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
-    request_type: str = ""
     page: PageContext | None = None
     # Filled in while a turn streams, for logs and metrics.
     first_delta_seconds: float | None = None

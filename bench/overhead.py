@@ -68,7 +68,7 @@ def bare_app(server, user_id: str, authenticator=None) -> FastAPI:
         if authenticator is not None:
             user = (await authenticator.authenticate(request.headers)).user_id
         parsed = _REQUEST.validate_json(await request.body())
-        ctx = RequestContext(user_id=user, request_type=parsed.type, metadata=parsed.metadata)
+        ctx = RequestContext(user_id=user, metadata=parsed.metadata)
         result = await server.process_request(parsed, ctx)
         return Response(content=result.json, media_type="application/json")
 
