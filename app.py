@@ -5,28 +5,26 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import ChatKitReq
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from auth import AuthError, Identity
-from context import PageContextError, RequestContext, parse_page_context
-from errors import ApiError
+from docsdesk.auth import AuthError, Identity
+from docsdesk.context import PageContextError, RequestContext, parse_page_context
+from docsdesk.errors import ApiError
+from docsdesk.ops.observability import install as install_operations
+from docsdesk.ops.ratelimit import RateLimits
+from docsdesk.own_docs import own_docs
+from docsdesk.settings import Settings, get_settings
 from lifespan import Services, lifespan_for
-from observability import install as install_operations
-from ratelimit import RateLimits
-from settings import Settings, get_settings
 
 _REQUEST = TypeAdapter(ChatKitReq)
-_ROOT = Path(__file__).resolve().parent
-OWN_DOCS = {"README.md": _ROOT / "README.md"} | {
-    p.name: p for p in sorted((_ROOT / "docs").glob("*.md"))
-}
 SSE_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
     "X-Accel-Buffering": "no",
@@ -131,6 +129,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return exc.response()
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Unknown routes, wrong methods: the documented error shape, not FastAPI's {"detail"}.
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = {
+            404: f"no route {request.url.path}",
+            405: f"{request.method} is not allowed on {request.url.path}",
+        }.get(exc.status_code, str(exc.detail))
+        return ApiError(exc.status_code, code, message, dict(exc.headers or {})).response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        return ApiError(400, "invalid_request", detail).response()
+
     @app.post("/session")
     async def session(request: Request) -> Response:
         await request.app.state.rate_limits.check_session(request)
@@ -144,10 +159,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/about/{name}")
     async def about(name: str) -> Response:
         """docsdesk's own documentation (what a fresh server indexes and cites)."""
-        path = OWN_DOCS.get(name)
-        if path is None or not path.is_file():
+        page = own_docs().get(name)
+        if page is None:
             raise ApiError(404, "not_found", f"no document named {name!r}")
-        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        text = await asyncio.to_thread(page.read_text, encoding="utf-8")
         return Response(text, media_type="text/markdown; charset=utf-8")
 
     @app.post("/chatkit")

@@ -47,15 +47,16 @@ from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
 from openai.types.responses.response_input_item_param import Message
 
 from chatkit_store import PostgresStore
-from citations import annotate
-from context import PageContext, RequestContext
-from errors import ApiError
-from llm import build_model, is_offline, model_settings
-from metrics import observe_first_delta, observe_model_run, observe_tokens
+from docsdesk.citations import annotate
+from docsdesk.context import PageContext, RequestContext
+from docsdesk.errors import ApiError
+from docsdesk.llm.models import build_model, is_offline, model_settings
+from docsdesk.ops.metrics import observe_first_delta, observe_model_run, observe_tokens
+from docsdesk.settings import Settings
 from prompts import SYSTEM_PROMPT, TITLE_PROMPT
+from rag.collections import ServingCollection
 from rag.search import DocsSearch
 from rag.tools import DocsAgentContext, search_docs
-from settings import Settings
 
 log = logging.getLogger("docsdesk.assistant")
 
@@ -135,6 +136,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         self.model_label = settings.resolved_model.split(":", 1)[0]
         self.model_settings = model_settings(settings)
         self.converter = DocsConverter()
+        self.collection = ServingCollection(search.engine, settings.collection)
 
     # --- request handling ---------------------------------------------------------
 
@@ -232,7 +234,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             request_context=context,
             search=self.search,
             page=context.page,
-            collection=self.settings.collection,
+            collection=await self.collection.name(),
             results_per_search=self.settings.search_results,
         )
         agent = build_agent(self.model, self.model_settings)

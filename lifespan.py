@@ -9,17 +9,20 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from auth import Authenticator
 from chatkit_server import DocsDeskServer
 from chatkit_store import PostgresStore
-from database import Database, open_database
-from metrics import operating
-from observability import configure_logging
+from docsdesk.auth import Authenticator
+from docsdesk.database import Database, open_database
+from docsdesk.ops.metrics import operating
+from docsdesk.ops.observability import configure_logging
+from docsdesk.settings import Settings
 from rag.embeddings import build_embedder
 from rag.search import DocsSearch
-from settings import Settings
 
 log = logging.getLogger("docsdesk")
+
+# Own-docs links when neither DOCSDESK_PUBLIC_URL nor `docsdesk serve` says where we are.
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 @dataclass
@@ -38,11 +41,14 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
     database = await open_database(settings)
     try:
         store = PostgresStore(database.engine)
-        search = DocsSearch(database.engine, build_embedder(settings.embeddings, settings))
+        search = DocsSearch(
+            database.engine, build_embedder(settings.embeddings, settings),
+            public_url=settings.public_url or DEFAULT_PUBLIC_URL,
+        )
         await search.startup()
         await authenticator.startup()
         server = DocsDeskServer(store, search, settings)
-        log.info("docsdesk ready (model: %s, auth: %s)", settings.resolved_model, settings.auth_mode)
+        log.debug("docsdesk started (model: %s, auth: %s)", settings.resolved_model, settings.auth_mode)
         try:
             yield Services(settings, database, store, authenticator, search, server)
         finally:

@@ -29,11 +29,11 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
-from database import open_database  # noqa: E402
+from docsdesk.database import open_database  # noqa: E402
+from docsdesk.settings import Settings  # noqa: E402
 from rag.embeddings import Embedder, build_embedder  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
-from settings import Settings  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.json"

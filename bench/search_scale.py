@@ -39,11 +39,11 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from database import open_database
+from docsdesk.database import open_database
+from docsdesk.settings import Settings
 from rag import schema
 from rag.ingest import ingest
 from rag.search import DocsSearch, nearest_sql
-from settings import Settings
 
 DIMS = 384
 CONTENT_WORDS = 30_000

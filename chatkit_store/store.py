@@ -46,7 +46,7 @@ from chatkit_store.schema import (
     items,
     threads,
 )
-from context import RequestContext
+from docsdesk.context import RequestContext
 
 #: Largest page `load_thread_items` / `load_threads` will serve.
 MAX_PAGE_LIMIT = 1000

@@ -1,7 +1,8 @@
 """`docsdesk ingest` and `docsdesk search`: the documentation-search commands.
 
-`register(subparsers)` adds both to the docsdesk argparse parser; each sets `func`, which
-runs the command and raises SystemExit(1) (after one line on stderr) when it fails.
+`register(subparsers, formatter)` adds them to the docsdesk argparse parser; each sets `func`.
+Heavy modules (SQLAlchemy, rich, the search code) are imported when a command runs, not when
+the parser is built. Expected failures propagate to `docsdesk.cli.main`, which prints one line.
 """
 
 from __future__ import annotations
@@ -12,28 +13,25 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
-
-from database import DatabaseUnavailable, open_database
-from rag.embeddings import EmbeddingError, build_embedder
-from rag.ingest import IngestError, IngestSummary, ingest
-from rag.search import DocsSearch, SearchResult
 from rag.urls import URL_STYLES
-from settings import get_settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from rag.search import SearchResult
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `ingest` and `search` subcommands."""
+def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
+    """Add the `ingest`, `search` and `collections` subcommands."""
     ingest_parser = subparsers.add_parser(
         "ingest",
         help="index documentation files (incremental: unchanged files are skipped)",
         description="Index the .md/.markdown/.mdx/.html/.htm files under PATH... into a collection.",
+        formatter_class=formatter,
     )
     ingest_parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     ingest_parser.add_argument("--base-url", required=True, help="the published site's URL, e.g. https://docs.example.com/")
@@ -41,46 +39,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ingest_parser.add_argument("--url-style", choices=URL_STYLES, default="mkdocs", help="how file paths map to URLs")
     ingest_parser.set_defaults(func=run_ingest)
 
-    search_parser = subparsers.add_parser("search", help="search the indexed documentation")
+    search_parser = subparsers.add_parser(
+        "search", help="search the indexed documentation", formatter_class=formatter,
+        description="Search as the assistant does: by default the collection the server answers from.",
+    )
     search_parser.add_argument("query")
-    search_parser.add_argument("-k", type=int, default=5, help="number of results (default 5)")
-    search_parser.add_argument("--collection", help="search one collection (default: all)")
+    search_parser.add_argument("-k", type=int, default=5, help="number of results")
+    search_parser.add_argument(
+        "--collection", help="collection to search (default: the one the server answers from: "
+        "DOCSDESK_COLLECTION, or docsdesk's own docs while that is empty)",
+    )
     search_parser.add_argument("--json", action="store_true", help="print a JSON list")
     search_parser.set_defaults(func=run_search)
 
+    collections_parser = subparsers.add_parser(
+        "collections", help="list or remove documentation collections", formatter_class=formatter,
+        description="List the collections (files, chunks, embedder, last ingest), or remove one.",
+    )
+    collections_parser.set_defaults(func=run_collections, action=None)
+    actions = collections_parser.add_subparsers(dest="action", metavar="ACTION")
+    remove = actions.add_parser("remove", help="remove a collection and everything indexed in it", formatter_class=formatter)
+    remove.add_argument("name")
+    remove.set_defaults(func=run_collections)
+    actions.add_parser("list", help="list the collections (the default)", formatter_class=formatter).set_defaults(
+        func=run_collections
+    )
+
 
 def run_ingest(args: argparse.Namespace) -> None:
-    _run(_ingest(args))
+    asyncio.run(_ingest(args))
 
 
 def run_search(args: argparse.Namespace) -> None:
-    _run(_search(args))
+    asyncio.run(_search(args))
 
 
-def _run(coroutine) -> None:
-    """Run a command; expected failures print one line to stderr and exit 1."""
-    try:
-        asyncio.run(coroutine)
-        return
-    except (DatabaseUnavailable, IngestError, EmbeddingError) as exc:
-        print(f"docsdesk: error: {_first_line(exc)}", file=sys.stderr)
-    except SQLAlchemyError as exc:
-        print(f"docsdesk: error: database: {_first_line(getattr(exc, 'orig', None) or exc)}", file=sys.stderr)
-    except ValueError as exc:  # invalid settings (pydantic names the field on the next lines)
-        lines = [line.split(" [type=")[0].strip() for line in str(exc).strip().splitlines()[:3]]
-        print(f"docsdesk: error: {'; '.join(lines) or type(exc).__name__}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("docsdesk: interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
-    raise SystemExit(1)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+def run_collections(args: argparse.Namespace) -> None:
+    asyncio.run(_collections(args))
 
 
 async def _ingest(args: argparse.Namespace) -> None:
+    from docsdesk.database import open_database
+    from docsdesk.settings import get_settings
+    from rag.embeddings import build_embedder
+    from rag.ingest import ingest
+
     settings = get_settings()
     embedder = build_embedder(settings.embeddings, settings)
     db = await open_database(settings)
@@ -96,39 +99,57 @@ async def _ingest(args: argparse.Namespace) -> None:
         )
     finally:
         await db.close()
-    Console().print(summary_table(summary))
-
-
-def summary_table(summary: IngestSummary) -> Table:
-    """One row: files added/changed/removed/unchanged, chunks written, seconds, MB/s."""
-    table = Table("added", "changed", "removed", "unchanged", "re-embedded", "chunks", "seconds", "MB/s", title="ingest")
-    table.add_row(
-        str(summary.added),
-        str(summary.changed),
-        str(summary.removed),
-        str(summary.unchanged),
-        str(summary.reembedded),
-        str(summary.chunks),
-        f"{summary.seconds:.2f}",
-        f"{summary.mb_per_second:.2f}",
-    )
-    return table
+    collection = args.collection or settings.collection
+    print(f"docsdesk: indexed {', '.join(map(str, args.paths))} into collection '{collection}': {summary.describe()}")
 
 
 async def _search(args: argparse.Namespace) -> None:
+    from docsdesk.database import open_database
+    from docsdesk.settings import get_settings
+    from rag.collections import serving_collection
+    from rag.embeddings import build_embedder
+    from rag.search import DocsSearch
+
     settings = get_settings()
     embedder = build_embedder(settings.embeddings, settings)
     db = await open_database(settings)
     try:
-        search = DocsSearch(db.engine, embedder)
-        await search.startup()
-        results = await search.search(args.query, k=args.k, collection=args.collection)
+        search = DocsSearch(db.engine, embedder, public_url=settings.public_url or "http://127.0.0.1:8000")
+        collection = args.collection or await serving_collection(db.engine, settings.collection)
+        results = await search.search(args.query, k=args.k, collection=collection)
     finally:
         await db.close()
     if args.json:
         print(json.dumps([result_json(r) for r in results], ensure_ascii=False, indent=2))
     else:
+        from rich.console import Console
+
         print_results(Console(), results)
+
+
+async def _collections(args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from docsdesk.database import open_database
+    from docsdesk.settings import get_settings
+    from rag.collections import list_collections, remove_collection
+
+    db = await open_database(get_settings())
+    try:
+        if args.action == "remove":
+            if not await remove_collection(db.engine, args.name):
+                raise ValueError(f"no collection named {args.name!r}")
+            print(f"docsdesk: removed collection {args.name!r}")
+            return
+        rows = await list_collections(db.engine)
+    finally:
+        await db.close()
+    table = Table("collection", "files", "chunks", "embedder", "last ingest", title="collections")
+    for row in rows:
+        last = row.last_ingest.astimezone().strftime("%Y-%m-%d %H:%M") if row.last_ingest else "-"
+        table.add_row(row.name, str(row.files), str(row.chunks), row.embedder or "none (full-text)", last)
+    Console().print(table if rows else "no collections: index documentation with `docsdesk ingest`")
 
 
 def result_json(result: SearchResult) -> dict:
@@ -142,6 +163,8 @@ def result_json(result: SearchResult) -> dict:
 
 
 def print_results(console: Console, results: list[SearchResult]) -> None:
+    from rich.markup import escape
+
     if not results:
         console.print("no results")
         return

@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import openai
+from docsdesk.settings import Settings
 
-from settings import Settings
+if TYPE_CHECKING:
+    import openai
+
+# The OpenAI client retries connection errors, 408/409/429 and 5xx with backoff and Retry-After.
+OPENAI_MAX_RETRIES = 6
 
 log = logging.getLogger("docsdesk.embeddings")
 
@@ -56,30 +59,16 @@ def _check_sizes(name: str, vectors: list[list[float]], dimensions: int) -> int:
 
 class OpenAIEmbedder:
     """Embeddings from an OpenAI-compatible API, `batch_size` inputs per request, up to
-    `concurrency` requests at once, each retried `max_retries` times with backoff."""
+    `concurrency` requests at once. Retries (with backoff and `Retry-After`) are the OpenAI
+    client's own (`max_retries` where the client is built)."""
 
-    RETRY_STATUS = {408, 409, 429}
-
-    def __init__(
-        self,
-        model: str,
-        client: openai.AsyncOpenAI,
-        *,
-        batch_size: int = 96,
-        concurrency: int = 4,
-        max_retries: int = 6,
-        backoff_seconds: float = 0.5,
-        max_backoff_seconds: float = 20.0,
-    ) -> None:
+    def __init__(self, model: str, client: openai.AsyncOpenAI, *, batch_size: int = 96, concurrency: int = 4) -> None:
         self.model = model
         self.name = f"openai:{model}"
         self.dimensions = OPENAI_DIMENSIONS.get(model, 0)
         self._client = client
         self._batch_size = batch_size
         self._semaphore = asyncio.Semaphore(concurrency)
-        self._max_retries = max_retries
-        self._backoff = backoff_seconds
-        self._max_backoff = max_backoff_seconds
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         batches = [texts[i : i + self._batch_size] for i in range(0, len(texts), self._batch_size)]
@@ -96,40 +85,21 @@ class OpenAIEmbedder:
         return vectors
 
     async def _embed_batch(self, batch: list[str]) -> list[list[float]]:
+        import openai
+
         # Empty strings are rejected by the API; a single space embeds as "nothing".
         inputs = [t if t.strip() else " " for t in batch]
-        attempt = 0
-        while True:
-            try:
-                async with self._semaphore:
-                    response = await self._client.embeddings.create(
-                        model=self.model, input=inputs, encoding_format="float"
-                    )
-                data = sorted(response.data, key=lambda item: item.index)
-                if len(data) != len(inputs):
-                    raise EmbeddingError(f"{self.name}: {len(data)} embeddings for {len(inputs)} inputs")
-                return [list(item.embedding) for item in data]
-            except (openai.APIConnectionError, openai.APIStatusError) as exc:
-                retryable = isinstance(exc, openai.APIConnectionError) or (
-                    exc.status_code in self.RETRY_STATUS or exc.status_code >= 500
+        try:
+            async with self._semaphore:
+                response = await self._client.embeddings.create(
+                    model=self.model, input=inputs, encoding_format="float"
                 )
-                if not retryable or attempt >= self._max_retries:
-                    raise EmbeddingError(f"{self.name}: {_describe(exc)}") from exc
-                delay = self._delay(attempt, exc)
-                attempt += 1
-                log.warning("%s: %s; retry %d in %.1fs", self.name, _describe(exc), attempt, delay)
-                await asyncio.sleep(delay)
-
-    def _delay(self, attempt: int, exc: Exception) -> float:
-        delay = min(self._max_backoff, self._backoff * 2**attempt) * (0.5 + random.random() / 2)
-        response = getattr(exc, "response", None)
-        retry_after = response.headers.get("retry-after") if response is not None else None
-        if retry_after:
-            try:
-                delay = max(delay, min(float(retry_after), self._max_backoff))
-            except ValueError:
-                pass  # an HTTP date: keep the computed backoff
-        return delay
+        except (openai.APIConnectionError, openai.APIStatusError) as exc:
+            raise EmbeddingError(f"{self.name}: {_describe(exc)}") from exc
+        data = sorted(response.data, key=lambda item: item.index)
+        if len(data) != len(inputs):
+            raise EmbeddingError(f"{self.name}: {len(data)} embeddings for {len(inputs)} inputs")
+        return [list(item.embedding) for item in data]
 
 
 def _describe(exc: Exception) -> str:
@@ -206,8 +176,11 @@ def build_embedder(spec: str, settings: Settings) -> Embedder | None:
         api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         if api_key is None and settings.openai_base_url is None:
             raise EmbeddingError("openai embeddings need OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)")
+        import openai
+
         client = openai.AsyncOpenAI(
-            api_key=api_key or "unused", base_url=settings.openai_base_url, max_retries=0, timeout=60.0
+            api_key=api_key or "unused", base_url=settings.openai_base_url,
+            max_retries=OPENAI_MAX_RETRIES, timeout=60.0,
         )
         return OpenAIEmbedder(model, client)
     if kind == "sentence-transformers":

@@ -73,6 +73,13 @@ class IngestSummary:
     bytes: int = 0  # bytes read from disk
     reembedded: int = 0  # unchanged documents given vectors from a new embedder
 
+    def describe(self) -> str:
+        """One line for people: what changed, and how long it took."""
+        parts = [f"{self.added} files added", f"{self.changed} changed", f"{self.removed} removed", f"{self.unchanged} unchanged"]
+        if self.reembedded:
+            parts.append(f"{self.reembedded} re-embedded")
+        return f"{', '.join(parts)}; {self.chunks} chunks written in {self.seconds:.1f} s"
+
     @property
     def mb_per_second(self) -> float:
         return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0

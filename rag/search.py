@@ -30,6 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from rag import schema
 from rag.embeddings import Embedder, EmbedderMismatch
 
+
+def absolute_url(url: str, public_url: str | None) -> str:
+    """A stored site-relative URL (docsdesk's own docs) made absolute with the public URL."""
+    if url.startswith("/") and public_url:
+        return public_url.rstrip("/") + url
+    return url
+
 log = logging.getLogger("docsdesk.search")
 
 RRF_K = 60
@@ -111,9 +118,10 @@ def nearest_sql(dims: int, *, scoped: bool) -> str:
 class DocsSearch:
     """Searches the ingested documentation; one instance per process."""
 
-    def __init__(self, engine: AsyncEngine, embedder: Embedder | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, embedder: Embedder | None = None, *, public_url: str | None = None) -> None:
         self.engine = engine
         self.embedder = embedder
+        self.public_url = public_url  # makes the own docs' site-relative URLs absolute
         self.vector = False
         self._started = False
         self._start_lock = asyncio.Lock()
@@ -151,6 +159,8 @@ class DocsSearch:
             results, complete = await self._search_once(query, k, collection, prefer_url)
             if complete:
                 break
+        for result in results:
+            result.url = absolute_url(result.url, self.public_url)
         return results
 
     async def _search_once(

@@ -10,8 +10,8 @@ from chatkit.agents import AgentContext
 from chatkit.types import ProgressUpdateEvent
 from pydantic import Field, SkipValidation
 
-from context import PageContext, RequestContext
-from metrics import observe_search, observe_tool
+from docsdesk.context import PageContext, RequestContext
+from docsdesk.ops.metrics import observe_search, observe_tool
 from rag.search import DocsSearch, SearchResult
 
 MAX_PASSAGE_CHARS = 1500

@@ -5,16 +5,12 @@ using fresh user/tenant ids and collection names rather than fresh databases."""
 from __future__ import annotations
 
 import os
-import uuid
-from pathlib import Path
 
 import pytest
 
-from database import Database, open_database
-from settings import Settings
-
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus"
+from docsdesk.database import Database, open_database
+from docsdesk.settings import Settings
+from tests.support import LiveServer
 
 
 @pytest.fixture(scope="session")
@@ -46,50 +42,6 @@ def settings(base_settings, database) -> Settings:
 @pytest.fixture
 def engine(database):
     return database.engine
-
-
-def write_pages(root: Path, pages: dict[str, str]) -> Path:
-    """Write {relative path: text} under `root`; return `root`."""
-    for name, body in pages.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(body)
-    return root
-
-
-def new_id(prefix: str = "u") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-class LiveServer:
-    """A real uvicorn server for an app, on a free loopback port, in this event loop."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        self.config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
-            proxy_headers=False,  # as `docsdesk serve`: client IPs follow DOCSDESK_TRUSTED_PROXIES
-        )
-        self.server = uvicorn.Server(self.config)
-        self.task = None
-        self.url = ""
-
-    async def __aenter__(self) -> LiveServer:
-        import asyncio
-
-        self.task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
-            if self.task.done():
-                self.task.result()  # start-up failed: raise its error
-            await asyncio.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        self.server.should_exit = True
-        await self.task
 
 
 @pytest.fixture

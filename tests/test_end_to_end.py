@@ -1,37 +1,51 @@
-"""The acceptance path: a server over the real ChatKit docs answers with cited, annotated
-sources, offline and through an OpenAI-compatible endpoint, and `docsdesk serve --docs` works."""
+"""The acceptance path: a server over a documentation set answers with cited, annotated
+sources, offline and through an OpenAI-compatible endpoint, and `docsdesk serve --docs` works.
+
+Here over the small documentation set the tests ship (tests/fixtures/docs); the corpus tier
+(tests/corpus_tier) runs the same tests over the real ChatKit docs by overriding `doc_set`."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
 from app import create_app
 from prompts import TITLE_PROMPT
 from rag.ingest import ingest
-from tests.chatkit_client import ChatKitClient, done_items
-from tests.conftest import CORPUS, REPO, LiveServer, new_id
-from tests.fake_openai import FakeOpenAI, Reply, ToolCall
+from tests.support import FIXTURE_DOCS, REPO, LiveServer, new_id, wait_ready
+from tests.support.chatkit_client import ChatKitClient, done_items
+from tests.support.fake_openai import FakeOpenAI, Reply, ToolCall
 
-BASE = "https://openai.github.io/chatkit-python/"
-ANNOTATIONS = BASE + "guides/add-annotations/"
 QUESTION = "How do I show sources under an answer?"
 
-pytestmark = pytest.mark.skipif(not (CORPUS / "chatkit-python").is_dir(), reason="../shared/corpus is absent")
+
+@dataclass(frozen=True)
+class DocSet:
+    path: Path
+    base_url: str
+
+    @property
+    def annotations_page(self) -> str:  # the page that answers QUESTION
+        return self.base_url + "guides/add-annotations/"
 
 
 @pytest.fixture(scope="module")
-async def chatkit_docs(database) -> str:
-    collection = new_id("chatkit-docs")
-    await ingest(database.engine, [CORPUS / "chatkit-python"], base_url=BASE, collection=collection)
+def doc_set() -> DocSet:
+    return DocSet(FIXTURE_DOCS, "https://lantern.test/")
+
+
+@pytest.fixture(scope="module")
+async def chatkit_docs(database, doc_set) -> str:
+    collection = new_id("docs")
+    await ingest(database.engine, [doc_set.path], base_url=doc_set.base_url, collection=collection)
     return collection
 
 
@@ -40,7 +54,7 @@ def annotations_of(events: list[dict]) -> list[dict]:
     return [a for part in answer["content"] for a in part["annotations"]]
 
 
-async def test_offline_model_answers_with_the_annotations_guide(settings, chatkit_docs):
+async def test_offline_model_answers_with_the_annotations_guide(settings, chatkit_docs, doc_set):
     app = create_app(settings.model_copy(update={"collection": chatkit_docs, "model": "offline"}))
     async with LiveServer(app) as live, ChatKitClient(live.url) as client:
         await client.login()
@@ -49,11 +63,11 @@ async def test_offline_model_answers_with_the_annotations_guide(settings, chatki
     assert "No language model is configured" in answer
     assert "[1]" in answer
     urls = [a["source"]["url"] for a in annotations_of(events)]
-    assert urls and urls[0].startswith(ANNOTATIONS), urls
+    assert urls and urls[0].startswith(doc_set.annotations_page), urls
 
 
 @pytest.mark.parametrize("model", ["openai-chat:local-llm", "openai:gpt-test"])
-async def test_openai_compatible_endpoint_works_unchanged(settings, chatkit_docs, model):
+async def test_openai_compatible_endpoint_works_unchanged(settings, chatkit_docs, doc_set, model):
     async with FakeOpenAI() as fake:
         fake.side_replies = lambda body: Reply(text="Sources help") if TITLE_PROMPT in str(body) else None
         fake.enqueue(
@@ -75,7 +89,7 @@ async def test_openai_compatible_endpoint_works_unchanged(settings, chatkit_docs
                           "inference_options": {}},
             })
             thread = await client.call("threads.get_by_id", {"thread_id": thread_id})
-    assert annotations_of(first)[0]["source"]["url"].startswith(ANNOTATIONS)
+    assert annotations_of(first)[0]["source"]["url"].startswith(doc_set.annotations_page)
     assert [e["thread"]["title"] for e in first if e["type"] == "thread.updated"] == ["Sources help"]
     ids = [done_items(first, "assistant_message")[-1]["id"], done_items(second, "assistant_message")[-1]["id"]]
     assert len(set(ids)) == 2 and "__fake_id__" not in ids
@@ -93,7 +107,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def test_cli_serve_indexes_docs_then_answers(database, tmp_path):
+async def test_cli_serve_indexes_docs_then_answers(database, tmp_path, doc_set):
     port = free_port()
     env = {
         **os.environ,
@@ -104,27 +118,19 @@ async def test_cli_serve_indexes_docs_then_answers(database, tmp_path):
     }
     env.pop("OPENAI_API_KEY", None)
     process = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
-        [sys.executable, "-m", "cli", "serve", "--port", str(port),
-         "--docs", str(CORPUS / "chatkit-python"), "--base-url", BASE],
+        [sys.executable, "-m", "docsdesk", "serve", "--port", str(port),
+         "--docs", str(doc_set.path), "--base-url", doc_set.base_url],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=url) as http:
-            for _ in range(300):
-                if process.poll() is not None:
-                    pytest.fail(process.stdout.read().decode())
-                try:
-                    if (await http.post("/session")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+        await wait_ready(url, process, deadline_seconds=120)
         async with ChatKitClient(url) as client:
             await client.login()
             _, events = await client.new_thread(QUESTION)
-        assert annotations_of(events)[0]["source"]["url"].startswith(ANNOTATIONS)
+        assert annotations_of(events)[0]["source"]["url"].startswith(doc_set.annotations_page)
     finally:
         process.terminate()
         output = process.communicate(timeout=30)[0].decode()
-    assert "docs indexed" in output
+    assert f"indexed {doc_set.path}" in output
+    assert f"ready at {url}" in output

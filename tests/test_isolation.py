@@ -8,9 +8,9 @@ import base64
 import pytest
 from chatkit.types import FileAttachment
 
-from context import RequestContext
-from tests.chatkit_client import ChatKitClient, done_items, user_input
-from tests.conftest import LiveServer, new_id
+from docsdesk.context import RequestContext
+from tests.support import LiveServer, new_id
+from tests.support.chatkit_client import ChatKitClient, done_items, user_input
 
 
 async def victim_state(victim: ChatKitClient, thread_id: str) -> dict:

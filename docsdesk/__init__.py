@@ -1,0 +1,3 @@
+"""docsdesk: a self-hosted ChatKit backend for documentation assistants."""
+
+__version__ = "0.2.0"

@@ -1,0 +1,5 @@
+"""`python -m docsdesk` runs the `docsdesk` command."""
+
+from docsdesk.cli import main
+
+main()

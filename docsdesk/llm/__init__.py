@@ -1,0 +1,1 @@
+"""The model layer: building models, synthesised Responses streams, the offline answerer."""

@@ -1,0 +1,1 @@
+"""Operations: metrics, probes, rate limits, the request observer and access log."""

@@ -1,0 +1,466 @@
+"""Operations: structured logs with request ids, client addresses behind proxies, CORS, and
+the pure-ASGI middleware that ties logs and metrics to every request; `install` adds it all,
+with the probes (probes.py) and /metrics (metrics.py), to the app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from docsdesk.auth import server_secret
+from docsdesk.ops.metrics import (
+    ACTIVE_STREAMS,
+    ERRORS,
+    REQUEST_BYTES,
+    REQUEST_SECONDS,
+    REQUESTS,
+    STREAM_SECONDS,
+    metrics_endpoint,
+)
+from docsdesk.ops.probes import healthz, readyz
+from docsdesk.settings import Settings
+
+# --- logs ---------------------------------------------------------------------------------
+
+_request_id: ContextVar[str | None] = ContextVar("docsdesk_request_id", default=None)
+_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message", "asctime", "fields", "color_message", "taskName",
+}
+
+
+def _record_fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    request_id = getattr(record, "request_id", None) or _request_id.get()
+    if request_id:
+        fields["request_id"] = request_id
+    for key, value in record.__dict__.items():
+        if key not in _RESERVED and not key.startswith("_") and key != "request_id":
+            fields[key] = value
+    fields.update(getattr(record, "fields", None) or {})
+    return fields
+
+
+def json_line(created: float, level: str, logger: str, message: str, fields: dict[str, Any],
+              exc: str | None = None) -> str:
+    """One JSON object: ts, level, logger, pid, message, then the fields (and a traceback)."""
+    line: dict[str, Any] = {
+        "ts": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "level": level.lower(),
+        "logger": logger,
+        "pid": os.getpid(),
+        "message": message,
+    }
+    line.update(fields)
+    if exc:
+        line["exc"] = exc
+    return _JSON.encode(line)
+
+
+def text_line(created: float, level: str, logger: str, message: str, fields: dict[str, Any],
+              exc: str | None = None) -> str:
+    """``time LEVEL logger: message key=value ...`` (a traceback on the following lines)."""
+    stamp = datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M:%S")
+    parts = [f"{stamp} {level} {logger}: {message}"]
+    parts += [f"{k}={_text_value(v)}" for k, v in fields.items() if v is not None]
+    out = " ".join(parts)
+    return f"{out}\n{exc}" if exc else out
+
+
+def _text_value(value: Any) -> str:
+    value = str(value)
+    return json.dumps(value) if (not value or " " in value or '"' in value) else value
+
+
+LINE_FORMATS = {"json": json_line, "text": text_line}
+
+
+class LineFormatter(logging.Formatter):
+    """Formats every log record as one json or text line (see json_line, text_line)."""
+
+    def __init__(self, log_format: str = "text") -> None:
+        super().__init__()
+        self.render = LINE_FORMATS[log_format]
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        return self.render(
+            record.created, record.levelname, record.name, record.getMessage(),
+            _record_fields(record), record.exc_text,
+        )
+
+
+_UVICORN_LOGGERS = {"uvicorn": True, "uvicorn.error": True, "uvicorn.access": False}
+
+
+class LogHandler(logging.StreamHandler):
+    """docsdesk's root handler: one line per record (json or text) to whatever sys.stderr is
+    at emit time (safe under test capture)."""
+
+    def __init__(self, log_format: str = "text") -> None:
+        super().__init__()
+        self.setFormatter(LineFormatter(log_format))
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def configure_logging(settings: Settings) -> None:
+    """Install docsdesk's handler on the root logger (replacing an earlier one of ours, and
+    leaving any other handler alone), route uvicorn's loggers through it and silence
+    uvicorn's access log (docsdesk writes its own access line)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, LogHandler):
+            root.removeHandler(handler)
+    root.addHandler(LogHandler(settings.log_format))
+    root.setLevel(settings.log_level.upper())
+    for name, propagate in _UVICORN_LOGGERS.items():
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = propagate
+
+
+def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
+    """A logging dictConfig for uvicorn.run(log_config=...): every process, workers included,
+    logs through docsdesk's handler from its first line."""
+    level = settings.log_level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"docsdesk": {"()": LogHandler, "log_format": settings.log_format}},
+        "root": {"handlers": ["docsdesk"], "level": level},
+        "loggers": {
+            # uvicorn's start-up chatter ("Started server process", ...) only when debugging:
+            # `docsdesk serve` prints its own start-up lines.
+            name: {"handlers": [], "propagate": propagate, "level": level if level == "DEBUG" else max_level(level, "WARNING")}
+            for name, propagate in _UVICORN_LOGGERS.items()
+        },
+    }
+
+
+def max_level(a: str, b: str) -> str:
+    return a if logging.getLevelName(a) >= logging.getLevelName(b) else b
+
+
+def log_salt(settings: Settings) -> bytes:
+    """The secret salt for user-id hashes, derived from the server secret (DOCSDESK_SECRET_KEY
+    or the one kept in the data dir), so every worker and restart hashes a user alike."""
+    return hashlib.sha256(b"docsdesk log salt\0" + server_secret(settings)).digest()
+
+
+@lru_cache(maxsize=65_536)
+def hash_user(salt: bytes, user_id: str) -> str:
+    """What the logs show instead of a user id: sha256(salt + user id), 16 hex digits."""
+    return hashlib.sha256(salt + user_id.encode()).hexdigest()[:16]
+
+
+# --- client address -----------------------------------------------------------------------
+
+
+class ClientAddress:
+    """The client's IP: the socket peer, unless the peer is a trusted proxy; then the
+    right-most X-Forwarded-For address that is not itself a trusted proxy."""
+
+    def __init__(self, trusted_proxies: list[str]) -> None:
+        try:
+            self.networks = [ipaddress.ip_network(p.strip(), strict=False) for p in trusted_proxies]
+        except ValueError as exc:
+            raise ValueError(f"DOCSDESK_TRUSTED_PROXIES: {exc}") from None
+
+    def _trusted(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+        return address is not None and any(address in network for network in self.networks)
+
+    def resolve(self, peer: str, forwarded_for: list[str]) -> str:
+        if not self.networks or not self._trusted(_ip(peer)):
+            return peer
+        hops = [hop.strip() for header in forwarded_for for hop in header.split(",")]
+        for hop in reversed(hops):
+            address = _ip(hop)
+            if address is None:
+                return peer  # garbage from the proxy next to us: trust nothing further
+            if not self._trusted(address):
+                return str(address)
+        return peer
+
+
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    value = value.strip()
+    if value.startswith("["):  # [v6]:port
+        value = value[1 : value.find("]")]
+    elif value.count(":") == 1:  # v4:port
+        value = value.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+# --- the middleware -----------------------------------------------------------------------
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+_ON_END = "docsdesk.on_end"
+
+
+def call_at_end(request: Request, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run `callback` when the response is over: sent, streamed to the end, failed, or the
+    client went away. Needs RequestObserver in the middleware stack."""
+    request.scope.setdefault("state", {}).setdefault(_ON_END, []).append(callback)
+
+
+class RequestObserver:
+    """Pure ASGI middleware: request id (honoured from X-Request-ID when sane, echoed back),
+    client IP, metrics, one access-log line per request (for a stream: when it ends), the
+    end-of-response callbacks, and a JSON 500 for an unhandled error.
+
+    The access line is the hot path: it honours the level of the ``docsdesk.access`` logger
+    but is rendered and written to stderr directly, in the configured format, rather than
+    through logging's record and handler machinery (several times cheaper per request)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.addresses = ClientAddress(settings.trusted_proxies)
+        self.salt = log_salt(settings)
+        self.log = logging.getLogger("docsdesk.access")
+        self.render = LINE_FORMATS[settings.log_format]
+        self.error_log = logging.getLogger("docsdesk.errors")
+        # (route, type, outcome) -> metric children; labels() on every request costs more.
+        self._series: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = declared = None
+        forwarded: list[str] = []
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if _REQUEST_ID.fullmatch(candidate):
+                    request_id = candidate
+            elif name == b"content-length" and value.isdigit():
+                declared = int(value)
+            elif name == b"x-forwarded-for":
+                forwarded.append(value.decode("latin-1"))
+        request_id = request_id or os.urandom(16).hex()
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        client = scope.get("client")
+        state["client_ip"] = self.addresses.resolve(client[0] if client else "", forwarded)
+        token = _request_id.set(request_id)
+        exchange = _Exchange(request_id.encode(), send)
+        try:
+            await self.app(scope, receive, exchange.send)
+        except Exception:
+            self.error_log.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            if exchange.status:
+                exchange.code = exchange.code or "internal_error"
+                raise
+            body = b'{"error":{"code":"internal_error","message":"internal server error"}}'
+            await exchange.send(
+                {"type": "http.response.start", "status": 500,
+                 "headers": [(b"content-type", b"application/json"),
+                             (b"content-length", str(len(body)).encode())]}
+            )
+            await exchange.send({"type": "http.response.body", "body": body})
+        finally:
+            try:
+                for callback in state.pop(_ON_END, ()):
+                    await callback()
+            finally:
+                if exchange.stream_started is not None:
+                    ACTIVE_STREAMS.dec()
+                self._record(scope, state, exchange, started, declared)
+                _request_id.reset(token)
+
+    def _record(
+        self, scope: Scope, state: dict[str, Any], exchange: _Exchange, started: float,
+        declared: int | None,
+    ) -> None:
+        done = time.perf_counter()
+        route_obj = scope.get("route")
+        route = getattr(route_obj, "path", None) or (
+            "preflight" if scope["method"] == "OPTIONS" else "unmatched"
+        )
+        kind = state.get("chatkit_type") or ""
+        status = exchange.status or 500
+        if exchange.code:
+            outcome = exchange.code
+        elif exchange.ended is None and exchange.status:
+            outcome = "client_disconnected"  # started, never finished, nothing raised
+        else:
+            outcome = f"{status // 100}xx"
+        series = self._series.get((route, kind, outcome))
+        if series is None:
+            series = self._series[(route, kind, outcome)] = (
+                REQUESTS.labels(route, kind, outcome),
+                REQUEST_SECONDS.labels(route, kind),
+                REQUEST_BYTES.labels(route),
+            )
+        series[0].inc()
+        series[1].observe(done - started)
+        if declared is not None:
+            series[2].observe(declared)
+        if exchange.code:
+            ERRORS.labels(exchange.code).inc()
+        if exchange.stream_started is not None:
+            STREAM_SECONDS.labels(kind).observe(done - exchange.stream_started)
+
+        level = logging.DEBUG if route in _QUIET_ROUTES else (
+            logging.ERROR if status >= 500 else logging.INFO
+        )
+        if not self.log.isEnabledFor(level):
+            return
+        identity, context = state.get("identity"), state.get("context")
+        fields: dict[str, Any] = {
+            "request_id": state["request_id"],
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round((done - started) * 1000, 1),
+            "client_ip": state.get("client_ip"),
+            "bytes_out": exchange.size,
+        }
+        if kind:
+            fields["chatkit_type"] = kind
+        thread_id = state.get("thread_id") or exchange.thread_id
+        if thread_id:
+            fields["thread_id"] = thread_id
+        if identity is not None:
+            fields["user"] = hash_user(self.salt, identity.user_id)
+            if identity.tenant_id:
+                fields["tenant"] = identity.tenant_id
+        if context is not None and context.first_delta_seconds is not None:
+            fields["ttft_ms"] = round(context.first_delta_seconds * 1000, 1)
+        if exchange.stream_started is not None:
+            fields["stream_ms"] = round((done - exchange.stream_started) * 1000, 1)
+        if outcome != f"{status // 100}xx":
+            fields["outcome"] = outcome
+        message = f"{scope['method']} {scope['path']} {status}"
+        line = self.render(time.time(), logging.getLevelName(level), self.log.name, message, fields)
+        sys.stderr.write(line + "\n")
+
+
+class _Exchange:
+    """What the middleware learns from the response messages as they pass."""
+
+    __slots__ = (
+        "code",
+        "downstream",
+        "ended",
+        "request_id",
+        "size",
+        "status",
+        "stream_started",
+        "thread_id",
+    )
+
+    def __init__(self, request_id: bytes, downstream: Send) -> None:
+        self.request_id = request_id
+        self.downstream = downstream
+        self.status = 0
+        self.code: str | None = None
+        self.size = 0
+        self.stream_started: float | None = None
+        self.ended: float | None = None
+        self.thread_id: str | None = None
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+            headers = list(message.get("headers", ()))
+            for name, value in headers:
+                if name == b"content-type" and value.startswith(b"text/event-stream"):
+                    self.stream_started = time.perf_counter()
+                    ACTIVE_STREAMS.inc()
+            headers.append((b"x-request-id", self.request_id))
+            message = {**message, "headers": headers}
+        elif kind == "http.response.body":
+            body = message.get("body", b"")
+            self.size += len(body)
+            if self.stream_started is not None:
+                self._sniff_stream(body)
+            elif self.status >= 400 and self.code is None and body:
+                self.code = _error_code(body)
+            if not message.get("more_body", False):
+                self.ended = time.perf_counter()
+        await self.downstream(message)
+
+    def _sniff_stream(self, body: bytes) -> None:
+        # ChatKit's SSE: `data: {json}` lines of compact JSON with `type` first; a chunk may
+        # carry several events.
+        if b'{"type":"error"' in body:
+            self.code = _event(body, b'{"type":"error"').get("code") or "stream_error"
+        if self.thread_id is None and b'{"type":"thread.created"' in body:
+            self.thread_id = (_event(body, b'{"type":"thread.created"').get("thread") or {}).get("id")
+
+
+def _event(chunk: bytes, marker: bytes) -> dict[str, Any]:
+    """The last event in `chunk` whose data line starts with `marker`."""
+    found: dict[str, Any] = {}
+    for line in chunk.split(b"\n"):
+        if line.startswith(b"data: " + marker):
+            try:
+                value = json.loads(line[6:])
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                found = value
+    return found
+
+
+def _error_code(body: bytes) -> str | None:
+    if len(body) > 4096 or not body.startswith(b"{"):
+        return None
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) and len(code) <= 64 else None
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the probes, /metrics, CORS and the request observer (outermost) to `app`."""
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/metrics", metrics_endpoint(settings), methods=["GET"], include_in_schema=False)
+    origins = [o.strip() for o in settings.cors_origins if o.strip()]
+    if origins:
+        any_origin = "*" in origins
+        app.add_middleware(
+            CORSMiddleware,
+            # Never a wildcard together with credentials: "*" means any origin, no credentials.
+            allow_origins=["*"] if any_origin else origins,
+            allow_credentials=not any_origin,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(RequestObserver, settings=settings)

@@ -1,0 +1,205 @@
+"""Rate limits and the per-user cap on concurrent streams.
+
+The mechanism is slowapi's `Limiter`: it owns the `limits` storage (``memory://`` by default,
+``redis://...`` to share limits across instances) and the strategy: fixed windows, slowapi's
+default (one counter per window, the cheapest check in memory and in Redis). The checks
+run after authentication and request parsing, which slowapi's route decorator cannot express,
+so they call the limiter's strategy directly. A networked storage is used from a worker
+thread (its client is synchronous); if it fails, limits fall back to this process's memory
+for a few seconds rather than refusing or blocking traffic.
+
+Concurrent streams are counted in the same storage, as numbered slots per user
+(``max_concurrent_streams_per_user`` of them). Each slot is a counter leased for longer than
+any turn can last, so a crashed worker cannot hold one forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, get_args
+
+from chatkit.types import StreamingReq
+from fastapi import Request
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, Storage
+from limits.strategies import STRATEGIES, RateLimiter
+from slowapi import Limiter
+
+from docsdesk.auth import Identity
+from docsdesk.errors import ApiError
+from docsdesk.ops.metrics import observe_rate_limited
+from docsdesk.ops.observability import call_at_end
+from docsdesk.settings import Settings
+
+log = logging.getLogger("docsdesk.ratelimit")
+
+# The request types that answer with a stream (a turn), straight from the SDK's union.
+STREAMING_TYPES = frozenset(req.model_fields["type"].default for req in get_args(StreamingReq))
+STRATEGY = "fixed-window"
+STORAGE_RETRY_SECONDS = 5.0
+STREAM_SLOT_MARGIN_SECONDS = 60
+TOO_MANY_STREAMS_RETRY_SECONDS = 5
+_REDIS_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+_LABELS = {"turns": "messages", "reads": "requests", "sessions": "new sessions"}
+
+T = TypeVar("T")
+Release = Callable[[], Awaitable[None]]
+
+
+class ProcessMemoryStorage(MemoryStorage):
+    """limits' in-process storage (what ``memory://`` means here), sweeping expired entries
+    from a timer thread at most once a second: the stock one starts a new thread every
+    10 ms while requests come in, which costs more than the whole rest of a rate-limit check."""
+
+    STORAGE_SCHEME = ["docsdesk+memory"]
+    SWEEP_SECONDS = 1.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # overrides the private hook
+        if not self.timer.is_alive():
+            self.timer = threading.Timer(self.SWEEP_SECONDS, self._MemoryStorage__expire_events)
+            self.timer.daemon = True
+            self.timer.start()
+
+
+def identity_key(identity: Identity) -> str:
+    """The rate-limit key of an authenticated caller: tenant and user, unambiguously joined."""
+    return f"{len(identity.tenant_id)}:{identity.tenant_id}:{identity.user_id}"
+
+
+class RateLimits:
+    """The limits of one process; its storage may be shared with other processes."""
+
+    def __init__(self, settings: Settings) -> None:
+        uri = settings.rate_limit_storage
+        if uri.startswith("memory://"):
+            uri = "docsdesk+memory://"
+        options: dict[str, Any] = dict(_REDIS_OPTIONS) if uri.startswith(("redis", "rediss")) else {}
+        try:
+            self.rules: dict[str, list[RateLimitItem]] = {
+                "turns": parse_many(settings.rate_limit_turns),
+                "reads": parse_many(settings.rate_limit_reads),
+                "sessions": parse_many(settings.rate_limit_sessions),
+            }
+            self.limiter = Limiter(
+                key_func=lambda request: request.state.client_ip,
+                storage_uri=uri,
+                storage_options=options,
+                strategy=STRATEGY,
+            )
+        except Exception as exc:  # noqa: BLE001 - limits raises ValueError or ConfigurationError
+            raise ValueError(f"invalid rate-limit settings: {exc}") from None
+        self.strategy: RateLimiter = self.limiter.limiter
+        self.storage: Storage = self.strategy.storage
+        self.local = isinstance(self.storage, MemoryStorage)
+        self.fallback: RateLimiter = (
+            self.strategy if self.local else STRATEGIES[STRATEGY](ProcessMemoryStorage())
+        )
+        self.max_streams = settings.max_concurrent_streams_per_user
+        self.stream_lease = int(settings.turn_timeout_seconds) + STREAM_SLOT_MARGIN_SECONDS
+        self._fallback_until = 0.0
+
+    # --- checks ---------------------------------------------------------------------------
+
+    async def check_session(self, request: Request) -> None:
+        """POST /session: limited per client IP; raises ApiError 429."""
+        address = getattr(request.state, "client_ip", None) or (
+            request.client.host if request.client else ""
+        )
+        await self._enforce("sessions", f"ip:{address}")
+
+    async def admit_chatkit(self, request: Request, identity: Identity, request_type: str) -> None:
+        """A parsed /chatkit request: streaming turns take a stream slot (released when the
+        response ends) and count against the turn limit; the rest against the read limit."""
+        key = identity_key(identity)
+        if request_type not in STREAMING_TYPES:
+            await self._enforce("reads", key)
+            return
+        release = await self._acquire_stream(key)
+        try:
+            await self._enforce("turns", key)
+        except BaseException:
+            if release is not None:
+                await release()
+            raise
+        if release is not None:
+            call_at_end(request, release)
+
+    async def _enforce(self, name: str, key: str) -> None:
+        retry_after = await self._run(_hit, self.rules[name], name, key)
+        if retry_after is not None:
+            observe_rate_limited(name)
+            limit = "; ".join(str(item) for item in self.rules[name])
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many {_LABELS[name]} (limit: {limit}); retry in {retry_after} s",
+                {"Retry-After": str(retry_after)},
+            )
+
+    async def _acquire_stream(self, key: str) -> Release | None:
+        if self.max_streams <= 0:
+            return None
+        acquired = await self._run(_take_slot, key, self.max_streams, self.stream_lease)
+        if acquired is None:
+            observe_rate_limited("streams")
+            raise ApiError(
+                429,
+                "too_many_streams",
+                f"too many answers in progress for this user (limit: {self.max_streams}); "
+                "wait for one to finish",
+                {"Retry-After": str(TOO_MANY_STREAMS_RETRY_SECONDS)},
+            )
+        storage, slot = acquired
+
+        async def release() -> None:
+            try:
+                if storage is self.storage and not self.local:
+                    await asyncio.to_thread(storage.clear, slot)
+                else:
+                    storage.clear(slot)
+            except Exception:
+                log.warning("could not release stream slot %s; its lease will expire", slot, exc_info=True)
+
+        return release
+
+    # --- storage access -------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(strategy, *args)` on the configured storage (off the event loop when it is
+        networked), or on the in-process fallback while that storage is failing."""
+        if self.local or time.monotonic() < self._fallback_until:
+            return fn(self.fallback, *args)
+        try:
+            return await asyncio.to_thread(fn, self.strategy, *args)
+        except Exception as exc:  # noqa: BLE001 - any storage failure
+            log.warning(
+                "rate-limit storage unavailable (%s); using per-process limits for %.0f s",
+                exc, STORAGE_RETRY_SECONDS,
+            )
+            self._fallback_until = time.monotonic() + STORAGE_RETRY_SECONDS
+            return fn(self.fallback, *args)
+
+
+def _hit(strategy: RateLimiter, items: list[RateLimitItem], name: str, key: str) -> int | None:
+    """Count one request; None when allowed, else the seconds until it would be."""
+    for item in items:
+        if not strategy.hit(item, "docsdesk", name, key):
+            reset_at, _ = strategy.get_window_stats(item, "docsdesk", name, key)
+            return max(1, math.ceil(reset_at - time.time()))
+    return None
+
+
+def _take_slot(strategy: RateLimiter, key: str, slots: int, lease: int) -> tuple[Storage, str] | None:
+    """Claim the first free stream slot: a slot counter incremented to 1 is ours; a held slot
+    just counts the failed attempt (its holder clears it on release)."""
+    storage = strategy.storage
+    for index in range(slots):
+        slot = f"docsdesk/streams/{key}/{index}"
+        if storage.incr(slot, lease) == 1:
+            return storage, slot
+    return None

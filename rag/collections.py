@@ -1,0 +1,135 @@
+"""Collections: what is indexed, which collection the assistant serves, and the demo docs.
+
+docsdesk's own documentation is a demo for a server started without documentation: it lives in
+its own collection (`docsdesk`), is served only while the configured collection is empty, and is
+never mixed into an operator's collection. Its URLs are stored site-relative (`/about/NAME`) and
+made absolute with the public URL when results are shown, so a changed host or port never leaves
+stale links behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from rag.embeddings import Embedder
+from rag.ingest import IngestSummary, ingest
+
+OWN_COLLECTION = "docsdesk"
+OWN_DOCS_PATH = "/about/"
+SERVING_RECHECK_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class CollectionSummary:
+    name: str
+    files: int
+    chunks: int
+    embedder: str | None
+    last_ingest: datetime | None
+
+
+async def list_collections(engine: AsyncEngine) -> list[CollectionSummary]:
+    """Every collection with its file and chunk counts, embedder and last ingest time."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    """
+                    SELECT c.name, count(d.id), coalesce(sum(d.chunk_count), 0), c.embedder,
+                           greatest(c.updated_at, max(d.updated_at))
+                    FROM docs_collections c LEFT JOIN docs_documents d ON d.collection = c.name
+                    GROUP BY c.name ORDER BY c.name
+                    """
+                )
+            )
+        ).all()
+    return [CollectionSummary(name, int(files), int(chunks), embedder, last) for name, files, chunks, embedder, last in rows]
+
+
+async def collection_summary(engine: AsyncEngine, name: str) -> CollectionSummary:
+    """One collection's summary (zeros for a collection that does not exist)."""
+    for summary in await list_collections(engine):
+        if summary.name == name:
+            return summary
+    return CollectionSummary(name, 0, 0, None, None)
+
+
+async def remove_collection(engine: AsyncEngine, name: str) -> bool:
+    """Delete a collection with its documents, chunks and vectors; False if there was none."""
+    async with engine.begin() as conn:
+        removed = await conn.execute(text("DELETE FROM docs_collections WHERE name = :n"), {"n": name})
+    return bool(removed.rowcount)
+
+
+def own_docs_root() -> Path:
+    """A directory holding docsdesk's own Markdown pages (the package's own_docs; copied to a
+    temporary directory when the package is not on a plain file system, e.g. a zip)."""
+    from docsdesk.own_docs import own_docs
+
+    pages = own_docs()
+    first = next(iter(pages.values()))
+    if isinstance(first, Path):
+        return first.parent
+    target = Path(tempfile.mkdtemp(prefix="docsdesk-own-docs-"))
+    for name, resource in pages.items():
+        with resource.open("rb") as source, (target / name).open("wb") as out:
+            shutil.copyfileobj(source, out)
+    return target
+
+
+async def ingest_own_docs(engine: AsyncEngine, embedder: Embedder | None) -> IngestSummary:
+    """Index docsdesk's own docs into their collection (incremental, like any ingest)."""
+    root = own_docs_root()
+    async with engine.begin() as conn:  # another install's copy (a different root) goes
+        await conn.execute(
+            text("DELETE FROM docs_documents WHERE collection = :c AND root <> :r"),
+            {"c": OWN_COLLECTION, "r": str(root.resolve())},
+        )
+    return await ingest(
+        engine, [root], base_url=OWN_DOCS_PATH, collection=OWN_COLLECTION, url_style="plain", embedder=embedder
+    )
+
+
+class ServingCollection:
+    """Which collection the assistant answers from: the configured one once it holds
+    documents, docsdesk's own docs until then. Re-checked every few seconds, so a first
+    `docsdesk ingest` beside a running server takes over without a restart."""
+
+    def __init__(self, engine: AsyncEngine, configured: str) -> None:
+        self.engine = engine
+        self.configured = configured
+        self._name: str | None = None
+        self._checked = 0.0
+
+    async def name(self) -> str:
+        if self._name == self.configured:
+            return self._name  # settled: the configured collection does not empty itself
+        now = time.monotonic()
+        if self._name is None or now - self._checked > SERVING_RECHECK_SECONDS:
+            self._checked = now
+            self._name = await serving_collection(self.engine, self.configured)
+        return self._name
+
+
+async def serving_collection(engine: AsyncEngine, configured: str) -> str:
+    """`configured` if it holds documents (or nothing else does), else the own docs."""
+    if configured == OWN_COLLECTION:
+        return configured
+    async with engine.connect() as conn:
+        has = await conn.scalar(
+            text("SELECT EXISTS (SELECT 1 FROM docs_documents WHERE collection = :c)"), {"c": configured}
+        )
+        if has:
+            return configured
+        own = await conn.scalar(
+            text("SELECT EXISTS (SELECT 1 FROM docs_documents WHERE collection = :c)"), {"c": OWN_COLLECTION}
+        )
+    return OWN_COLLECTION if own else configured

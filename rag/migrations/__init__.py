@@ -1,0 +1,1 @@
+"""Alembic versions of the documentation-search tables (declared in `rag.schema`)."""

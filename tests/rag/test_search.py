@@ -1,0 +1,400 @@
+"""Hybrid search on real PostgreSQL: weighted full-text ranking, the OR variant for questions,
+RRF fusion, the current-page boost, collection filters, pgvector (HNSW) with a deterministic
+embedder, embedder changes and mismatches, and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from docsdesk.database import migrate
+from rag.embeddings import EmbedderMismatch
+from rag.ingest import ingest
+from rag.search import MAX_RANKED, DocsSearch, nearest_sql, rrf_fuse, split_query, tsquery_any
+from tests.support import REPO, new_id, write_pages
+
+BASE = "https://docs.example.test/"
+
+PAGES = {
+    "guides/add-annotations.md": (
+        "# Add annotations\n\nAttach citations and sources to assistant messages so readers can "
+        "check every claim.\n\n## Inline references\n\nReference an entity inline in the reply.\n"
+    ),
+    "concepts/widgets.md": (
+        "# Widgets\n\nBuild interactive cards, lists and forms that render inside the chat.\n"
+    ),
+    "guides/theming.md": (
+        "# Theming\n\nChange the colour palette, fonts and radius of the chat window. "
+        "Cards and widgets follow the palette.\n"
+    ),
+    "concepts/threads.md": (
+        "# Threads\n\nThreads hold the items of a conversation: messages, widgets and tasks.\n"
+    ),
+    "guides/deploy.md": (
+        "# Deploy to production\n\nRun behind a reverse proxy and keep the palette of secrets out of git.\n"
+    ),
+}
+
+
+class TrigramEmbedder:
+    """Deterministic test embedder: character trigrams hashed into `dimensions` buckets,
+    normalised, so typos stay close to the word they miss."""
+
+    def __init__(self, dimensions: int = 64, name: str = "test:trigram") -> None:
+        self.name = name
+        self.dimensions = dimensions
+        self.texts_embedded = 0
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        self.texts_embedded += len(texts)
+        return [self._vector(t) for t in texts]
+
+    def _vector(self, text_: str) -> list[float]:
+        vector = [0.0] * self.dimensions
+        for word in text_.lower().split():
+            padded = f"  {word} "
+            for i in range(len(padded) - 2):
+                digest = hashlib.blake2b(padded[i : i + 3].encode(), digest_size=4).digest()
+                vector[int.from_bytes(digest, "big") % self.dimensions] += 1.0
+        norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+        return [v / norm for v in vector]
+
+
+@pytest.fixture(scope="module")
+async def site(database, tmp_path_factory):
+    """The five pages ingested (full-text only) into a fresh collection."""
+    collection = new_id("c")
+    root = write_pages(tmp_path_factory.mktemp("site"), PAGES)
+    await ingest(database.engine, [root], base_url=BASE, collection=collection)
+    return collection, root
+
+
+async def test_title_and_heading_matches_outrank_body_mentions(engine, site):
+    collection, _ = site
+    results = await DocsSearch(engine).search("widgets", collection=collection)
+    assert results[0].url == BASE + "concepts/widgets/#widgets"
+    assert results[0].title == "Widgets"
+    assert {r.source_path for r in results} == {"concepts/widgets.md", "guides/theming.md", "concepts/threads.md"}
+    assert results[0].score > results[1].score
+
+
+async def test_question_finds_pages_holding_only_some_of_its_words(engine, site):
+    collection, _ = site
+    question = "how would I quickly attach citations to my answers"
+    async with engine.connect() as conn:
+        all_terms = await conn.scalar(
+            text(
+                "SELECT count(*) FROM docs_chunks WHERE collection = :c"
+                " AND tsv @@ websearch_to_tsquery('english', :q)"
+            ),
+            {"c": collection, "q": question},
+        )
+    assert all_terms == 0  # the AND query alone finds nothing
+
+    results = await DocsSearch(engine).search(question, collection=collection)
+    assert results[0].url.startswith(BASE + "guides/add-annotations/")
+    assert "**citations**" in results[0].snippet
+    assert results[0].heading_path[0] == "Add annotations"
+
+
+async def test_negated_words_exclude_pages(engine, site):
+    collection, _ = site
+    search = DocsSearch(engine)
+    with_palette = {r.source_path for r in await search.search("palette", collection=collection)}
+    assert with_palette == {"guides/theming.md", "guides/deploy.md"}
+    assert {r.source_path for r in await search.search("palette -secrets", collection=collection)} == {
+        "guides/theming.md"
+    }
+
+
+async def test_empty_and_stop_word_queries(engine, site):
+    collection, _ = site
+    search = DocsSearch(engine)
+    assert await search.search("", collection=collection) == []
+    assert await search.search("the of and", collection=collection) == []
+    assert await search.search("widgets", k=0, collection=collection) == []
+    assert len(await search.search("widgets palette cards", k=2, collection=collection)) == 2
+
+
+async def test_collection_filter(engine, site, tmp_path):
+    collection, root = site
+    other = new_id("c")
+    await ingest(engine, [root], base_url="https://other.test/", collection=other)
+    search = DocsSearch(engine)
+
+    mine = await search.search("theming palette", collection=collection)
+    theirs = await search.search("theming palette", collection=other)
+    everywhere = await search.search("theming palette", k=50)
+
+    assert mine and {r.collection for r in mine} == {collection}
+    assert theirs and {r.collection for r in theirs} == {other}
+    assert {collection, other} <= {r.collection for r in everywhere}
+    assert theirs[0].url.startswith("https://other.test/")
+
+
+async def test_prefer_url_boosts_the_readers_page_when_it_matches(engine, tmp_path):
+    collection = new_id("c")
+    twins = {
+        "a.md": "# Palette A\n\nPick a palette for charts. The palette matters.\n",
+        "b.md": "# Palette B\n\nPick a palette for charts.\n",
+        "c.md": "# Fonts\n\nPick fonts for charts.\n",
+    }
+    await ingest(engine, [write_pages(tmp_path, twins)], base_url=BASE, collection=collection)
+    search = DocsSearch(engine)
+
+    plain = await search.search("palette", collection=collection)
+    boosted = await search.search("palette", collection=collection, prefer_url=BASE + "b?tab=1#palette-b")
+    elsewhere = await search.search("palette", collection=collection, prefer_url=BASE + "c/")
+
+    assert [r.source_path for r in plain] == ["a.md", "b.md"]
+    assert [r.source_path for r in boosted] == ["b.md", "a.md"]
+    assert math.isclose(boosted[0].score, plain[1].score * 1.3, rel_tol=1e-9)
+    assert [r.source_path for r in elsewhere] == ["a.md", "b.md"]  # c does not match: no boost
+
+
+async def test_queries_of_only_common_words_look_in_headings(engine, tmp_path):
+    collection = new_id("c")
+    pages = {f"p{n:03}.md": f"# Page {n}\n\nLorem text number {n} about ipsum.\n" for n in range(MAX_RANKED + 60)}
+    pages["guide.md"] = "# Lorem guide\n\nHow lorem works, with a zebra.\n"
+    await ingest(engine, [write_pages(tmp_path, pages)], base_url=BASE, collection=collection)
+    async with engine.connect() as conn:
+        await conn.execute(text("ANALYZE docs_chunks"))
+    search = DocsSearch(engine)
+    assert "lorem" in await search._common_lexemes()  # from the planner's statistics
+
+    assert (await search.search("lorem", collection=collection))[0].source_path == "guide.md"
+    # A rare word leads the any-term list; the common one still counts in the all-terms list.
+    assert (await search.search("lorem zebra", collection=collection))[0].source_path == "guide.md"
+    # Common words in no heading: some chunks holding them all are ranked.
+    assert len(await search.search("ipsum lorem", k=5, collection=collection)) == 5
+
+
+def test_rrf_fuse():
+    scores = rrf_fuse([[1, 2, 3], [3, 1], []])
+    assert scores == pytest.approx({1: 1 / 61 + 1 / 62, 2: 1 / 62, 3: 1 / 63 + 1 / 61})
+    assert sorted(scores, key=scores.get, reverse=True) == [1, 3, 2]
+    assert rrf_fuse([[7]], k=0) == {7: 1.0}
+
+
+async def test_query_helpers_build_valid_tsqueries(engine):
+    assert split_query('add "inline refs" -widgets -"x y"') == ('add "inline refs"', 'widgets or "x y"')
+    assert split_query("add-on - plain") == ("add-on - plain", "")
+    query = tsquery_any(["it's", "back\\slash", "plain"])
+    async with engine.connect() as conn:
+        parsed = await conn.scalar(text("SELECT CAST(:q AS tsquery)::text"), {"q": query})
+    assert parsed == "'it''s' | 'back\\\\slash' | 'plain'"
+    assert tsquery_any([]) is None
+
+
+async def test_stats(engine, site):
+    collection, _ = site
+    stats = await DocsSearch(engine).stats()
+    assert collection in stats["collections"]
+    assert stats["chunks"] >= len(PAGES) and stats["documents"] >= len(PAGES)
+    assert stats["vector"] is True and stats["embedder"] is None
+
+
+# --- pgvector ---------------------------------------------------------------------------
+
+
+async def test_hybrid_search_finds_a_misspelt_word(engine, tmp_path):
+    collection = new_id("c")
+    embedder = TrigramEmbedder()
+    summary = await ingest(engine, [write_pages(tmp_path, PAGES)], base_url=BASE, collection=collection, embedder=embedder)
+    async with engine.connect() as conn:
+        vectors = await conn.scalar(
+            text("SELECT count(*) FROM docs_embeddings WHERE collection = :c AND dims = 64"), {"c": collection}
+        )
+        stored = (await conn.execute(
+            text("SELECT embedder, dimensions FROM docs_collections WHERE name = :c"), {"c": collection}
+        )).one()
+    assert vectors == summary.chunks
+    assert tuple(stored) == ("test:trigram", 64)
+
+    assert await DocsSearch(engine).search("anotations", collection=collection) == []
+    results = await DocsSearch(engine, embedder).search("anotations", collection=collection)
+    assert results[0].source_path == "guides/add-annotations.md"
+    # Both lists agree on an exact word: it ranks first.
+    assert (await DocsSearch(engine, embedder).search("theming", collection=collection))[0].title == "Theming"
+
+
+async def test_vector_query_uses_the_hnsw_index(engine, tmp_path):
+    collection = new_id("c")
+    await ingest(engine, [write_pages(tmp_path, PAGES)], base_url=BASE, collection=collection, embedder=TrigramEmbedder())
+    [vector] = await TrigramEmbedder().embed(["palette"])
+    async with engine.begin() as conn:
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))  # tiny table: make the planner show its index
+        plan = "\n".join(
+            (
+                await conn.execute(
+                    text("EXPLAIN " + nearest_sql(64, scoped=True)),
+                    {"vector": str(vector), "collection": collection, "depth": 10},
+                )
+            ).scalars()
+        )
+    assert "docs_embeddings_hnsw_64" in plan
+
+
+async def test_dimension_and_embedder_mismatches_are_refused(engine, tmp_path):
+    collection = new_id("c")
+    root = write_pages(tmp_path, PAGES)
+    await ingest(engine, [root], base_url=BASE, collection=collection, embedder=TrigramEmbedder(64))
+
+    with pytest.raises(EmbedderMismatch, match="64"):
+        await DocsSearch(engine, TrigramEmbedder(32)).search("palette", collection=collection)
+    with pytest.raises(EmbedderMismatch, match="test:trigram"):
+        await DocsSearch(engine, TrigramEmbedder(64, name="test:other")).search("palette", collection=collection)
+    (root / "guides/theming.md").write_text("# Theming\n\nA new palette.\n")
+    with pytest.raises(EmbedderMismatch, match="64-dimension"):
+        await ingest(engine, [root], base_url=BASE, collection=collection, embedder=TrigramEmbedder(32))
+    # Nothing was lost: the right embedder still searches the old content.
+    results = await DocsSearch(engine, TrigramEmbedder(64)).search("colour palette", collection=collection)
+    assert results[0].source_path == "guides/theming.md" and "colour" in results[0].text
+
+
+async def test_changing_embedder_reembeds_without_rechunking(engine, tmp_path):
+    collection = new_id("c")
+    root = write_pages(tmp_path, PAGES)
+    first = TrigramEmbedder(64, name="test:trigram-a")
+    await ingest(engine, [root], base_url=BASE, collection=collection, embedder=first)
+
+    async def chunk_versions() -> list[tuple]:
+        async with engine.connect() as conn:
+            return (await conn.execute(
+                text("SELECT id, xmin::text FROM docs_chunks WHERE collection = :c ORDER BY id"), {"c": collection}
+            )).all()
+
+    async def vector_dims() -> list[int]:
+        async with engine.connect() as conn:
+            return (await conn.execute(
+                text("SELECT DISTINCT dims FROM docs_embeddings WHERE collection = :c"), {"c": collection}
+            )).scalars().all()
+
+    chunks = await chunk_versions()
+    second = TrigramEmbedder(32, name="test:trigram-b")
+    summary = await ingest(engine, [root], base_url=BASE, collection=collection, embedder=second)
+
+    assert (summary.unchanged, summary.reembedded, summary.chunks) == (len(PAGES), len(PAGES), 0)
+    assert await chunk_versions() == chunks  # not re-chunked
+    assert await vector_dims() == [32]
+    assert (await DocsSearch(engine, second).search("anotations", collection=collection))[0].title == "Add annotations"
+    with pytest.raises(EmbedderMismatch):
+        await DocsSearch(engine, first).search("anotations", collection=collection)
+
+    again = await ingest(engine, [root], base_url=BASE, collection=collection, embedder=second)
+    assert (again.unchanged, again.reembedded) == (len(PAGES), 0)
+
+    dropped = await ingest(engine, [root], base_url=BASE, collection=collection, embedder=None)
+    assert dropped.unchanged == len(PAGES)
+    assert await vector_dims() == []
+    # No vectors left: any embedder searches full-text only.
+    assert (await DocsSearch(engine, first).search("theming", collection=collection))[0].title == "Theming"
+
+
+async def test_changed_file_reuses_vectors_of_unchanged_chunks(engine, tmp_path):
+    collection = new_id("c")
+    filler = "Plain filler words describe the engine at length. " * 40
+    sections = [f"## Part {n}\n\nPart {n} of the manual. {filler}\n" for n in range(4)]
+    root = write_pages(tmp_path, {"manual.md": "# Manual\n\n" + "\n".join(sections)})
+    embedder = TrigramEmbedder()
+    first = await ingest(engine, [root], base_url=BASE, collection=collection, embedder=embedder)
+    assert first.chunks >= 3
+    embedded = embedder.texts_embedded
+
+    sections[2] = f"## Part 2\n\nPart 2 now covers turbines. {filler}\n"
+    (root / "manual.md").write_text("# Manual\n\n" + "\n".join(sections))
+    second = await ingest(engine, [root], base_url=BASE, collection=collection, embedder=embedder)
+
+    assert second.changed == 1
+    assert embedder.texts_embedded - embedded == 1  # only the edited chunk
+    results = await DocsSearch(engine, embedder).search("turbines", collection=collection)
+    assert results[0].url.endswith("#part-2")
+
+
+async def test_without_pgvector_the_schema_works_and_search_is_full_text_only(database, tmp_path, caplog):
+    """A role that may not create the (untrusted) vector extension migrates a database of its
+    own: no embeddings table, a warning once at startup, full-text search and ingestion."""
+    name = new_id("novector").replace("-", "_")
+    admin = database.engine.execution_options(isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f"CREATE ROLE {name} LOGIN"))
+        await conn.execute(text(f"CREATE DATABASE {name} OWNER {name}"))
+    url = make_url(database.url).set(username=name, database=name).render_as_string(hide_password=False)
+    engine = create_async_engine(url)
+    try:
+        await migrate(url)
+        search = DocsSearch(engine, TrigramEmbedder())
+        with caplog.at_level(logging.WARNING, logger="docsdesk.search"):
+            await search.startup()
+            await search.startup()
+        assert search.vector is False
+        assert caplog.text.count("full-text only") == 1
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT to_regclass('docs_embeddings')")) is None
+
+        summary = await ingest(engine, [write_pages(tmp_path, PAGES)], base_url=BASE, collection="docs", embedder=TrigramEmbedder())
+        assert summary.added == len(PAGES)
+        assert (await search.search("colour palette", collection="docs"))[0].title == "Theming"
+        assert (await search.stats())["vector"] is False
+    finally:
+        await engine.dispose()
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            await conn.execute(text(f"DROP ROLE IF EXISTS {name}"))
+
+
+# --- CLI and acceptance ------------------------------------------------------------------
+
+
+async def run_cli(database, tmp_path: Path, *args: str, database_url: str | None = None) -> tuple[int, str, str]:
+    """Run the `docsdesk` console script (python -m cli) against the test database."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url or database.url,
+        "DOCSDESK_EMBEDDINGS": "none",
+        "DOCSDESK_DATA_DIR": str(tmp_path / "data"),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "docsdesk", *args, cwd=REPO, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_cli_ingest_and_search_json(database, tmp_path):
+    collection = new_id("c")
+    root = write_pages(tmp_path, PAGES)
+    status, out, err = await run_cli(database, tmp_path, "ingest", str(root), "--base-url", BASE, "--collection", collection)
+    assert status == 0, err
+    assert "added" in out and "5" in out
+
+    status, out, err = await run_cli(database, tmp_path, "search", "theming palette", "-k", "2", "--collection", collection, "--json")
+    assert status == 0, err
+    results = json.loads(out)
+    assert len(results) == 2
+    assert set(results[0]) == {"title", "heading_path", "url", "snippet", "score"}
+    assert results[0]["title"] == "Theming" and results[0]["url"].startswith(BASE + "guides/theming/")
+    assert "**palette**" in results[0]["snippet"] and results[0]["score"] > 0
+
+    status, out, err = await run_cli(database, tmp_path, "search", "theming", "--collection", collection)
+    assert status == 0 and "Theming" in out and BASE + "guides/theming/" in out
+
+
+async def test_cli_reports_an_unreachable_database_in_one_line(database, tmp_path):
+    status, out, err = await run_cli(
+        database, tmp_path, "search", "anything", database_url=f"postgresql://nobody@/none?host={tmp_path}"
+    )
+    assert status == 1
+    assert err.strip().count("\n") == 0 and err.startswith("docsdesk: error: cannot reach the database")

@@ -1,0 +1,84 @@
+"""Helpers shared by the tests: paths, ids, documentation fixtures, a live uvicorn server."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+# The shared documentation corpus beside the repository (the optional corpus tier).
+CORPUS = REPO.parent / "shared" / "corpus"
+# A small documentation set the tests own (a fictional job queue, mkdocs layout).
+FIXTURE_DOCS = Path(__file__).resolve().parents[1] / "fixtures" / "docs"
+
+
+def write_pages(root: Path, pages: dict[str, str]) -> Path:
+    """Write {relative path: text} under `root`; return `root`."""
+    for name, body in pages.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+    return root
+
+
+def new_id(prefix: str = "u") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class LiveServer:
+    """A real uvicorn server for an app, on a free loopback port, in this event loop."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        self.config = uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
+            proxy_headers=False,  # as `docsdesk serve`: client IPs follow DOCSDESK_TRUSTED_PROXIES
+        )
+        self.server = uvicorn.Server(self.config)
+        self.task = None
+        self.url = ""
+
+    async def __aenter__(self) -> LiveServer:
+        import asyncio
+
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()  # start-up failed: raise its error
+            await asyncio.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+
+
+async def wait_ready(url: str, process=None, *, deadline_seconds: float = 60.0, path: str = "/readyz") -> None:
+    """Wait until `url + path` answers 200; fail loudly (with the process's output, if it
+    died) at the deadline, never fall through."""
+    import asyncio
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + deadline_seconds
+    last = "no answer"
+    async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                output = process.stdout.read().decode() if process.stdout else ""
+                raise AssertionError(f"server exited with {process.returncode} before it was ready:\n{output}")
+            try:
+                response = await http.get(path)
+                if response.status_code == 200:
+                    return
+                last = f"{response.status_code} {response.text[:200]}"
+            except httpx.TransportError as exc:
+                last = repr(exc)
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{url}{path} not ready after {deadline_seconds:.0f} s (last: {last})")
