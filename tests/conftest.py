@@ -52,3 +52,13 @@ async def live_app(settings):
     app = create_app(settings)
     async with LiveServer(app) as live:
         yield live.url, app
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium session (selenium); fails, does not skip, when Chromium is missing:
+    browser tests are part of the default tier."""
+    from tests.support.browser import chromium
+
+    with chromium() as session:
+        yield session
