@@ -160,6 +160,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         os.environ["DATABASE_URL"] = db.embedded.url
     os.environ["DOCSDESK_PUBLIC_URL"] = public_url
     os.environ["DOCSDESK_SKIP_MIGRATIONS"] = "1"  # migrated above, once
+    from docsdesk.settings import get_settings
+
+    get_settings.cache_clear()  # the app (in this process with one worker) reads them anew
     # After a graceful shutdown, uvicorn re-raises the signal that stopped it, which by
     # default kills the process before the `finally` below: make that re-raise a no-op.
     for sig in (signal.SIGINT, signal.SIGTERM):

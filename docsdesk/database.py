@@ -224,7 +224,10 @@ async def open_database(settings: Settings, *, run_migrations: bool = True) -> D
     try:
         await check_connection(engine)
         if run_migrations and not settings.skip_migrations:
-            await migrate(url)
+            # Alembic's upgrade opens its own engine and event loop: only when there is work.
+            head = await asyncio.to_thread(head_revision)
+            if await current_revision(engine) != head:
+                await migrate(url)
         await warm_pool(engine, min(settings.db_pool_size, 4))
     except BaseException:
         await engine.dispose()
