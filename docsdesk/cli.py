@@ -65,6 +65,16 @@ def model_line(config: Settings) -> str:
     return model
 
 
+def local_url_for(host: str, port: int) -> str:
+    """The URL this machine reaches a server bound to host:port at (a wildcard address is
+    reached on loopback)."""
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound before anything is announced, so a busy port is one
     clear error rather than a 'ready' followed by a traceback."""
@@ -151,8 +161,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from docsdesk.ops.metrics import multiprocess_metrics
     from docsdesk.ops.observability import uvicorn_log_config
 
-    local_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else ("[::1]" if args.host == "::" else args.host)
-    local_url = f"http://{local_host}:{args.port}"
+    local_url = local_url_for(args.host, args.port)
     public_url = config.public_url or local_url
     # Workers (and this process, for uvicorn) see the same settings: the embedded server
     # this process keeps running, and the public URL citations of own docs use.

@@ -5,6 +5,9 @@ using fresh user/tenant ids and collection names rather than fresh databases."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -14,9 +17,11 @@ from tests.support import LiveServer
 
 
 @pytest.fixture(scope="session")
-def base_settings(tmp_path_factory) -> Settings:
-    data_dir = tmp_path_factory.mktemp("docsdesk-data")
-    return Settings(
+def base_settings() -> Settings:
+    # Not under pytest's own temporary root: pytest makes that 0700 at every session start,
+    # which would lock the embedded server's system user out of a running session's data.
+    data_dir = Path(tempfile.mkdtemp(prefix="docsdesk-test-data-"))
+    yield Settings(
         _env_file=None,
         data_dir=data_dir,
         database_url=os.environ.get("DOCSDESK_TEST_DATABASE_URL"),
@@ -24,6 +29,7 @@ def base_settings(tmp_path_factory) -> Settings:
         model="offline",
         embeddings="none",
     )
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -221,3 +221,25 @@ async def test_authentication_is_required(live_app):
             json.dumps({"type": "threads.list", "params": {}}), headers={"X-User-ID": "alice"}
         )
         assert spoofed.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/no-such-route", 404, "not_found"),
+        ("DELETE", "/chatkit", 405, "method_not_allowed"),
+        ("GET", "/session", 405, "method_not_allowed"),
+        ("GET", "/about/no-such-page.md", 404, "not_found"),
+    ],
+)
+async def test_every_route_answers_the_documented_error_shape(client, method, path, status, code):
+    response = await client.http.request(method, path)
+    assert response.status_code == status
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"]
+
+
+async def test_own_docs_are_served_as_markdown(client):
+    response = await client.http.get("/about/deployment.md")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/markdown")
+    assert response.text.startswith("# ")

@@ -43,10 +43,7 @@ class LiveServer:
         import asyncio
 
         self.task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
-            if self.task.done():
-                self.task.result()  # start-up failed: raise its error
-            await asyncio.sleep(0.02)
+        await wait_started(self.server, self.task)
         port = self.server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         return self
@@ -82,3 +79,20 @@ async def wait_ready(url: str, process=None, *, deadline_seconds: float = 60.0, 
                 last = repr(exc)
             await asyncio.sleep(0.1)
     raise AssertionError(f"{url}{path} not ready after {deadline_seconds:.0f} s (last: {last})")
+
+
+async def wait_started(server, task, deadline_seconds: float = 60.0) -> None:
+    """Wait for an in-loop uvicorn server to start; raise its start-up error, or fail loudly
+    at the deadline."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + deadline_seconds
+    while not server.started:
+        if task.done():
+            task.result()  # start-up failed: raise its error
+            raise AssertionError("the server stopped before it started")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            raise AssertionError(f"the server did not start within {deadline_seconds:.0f} s")
+        await asyncio.sleep(0.02)

@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from docsdesk.llm.stream import function_call_item, message_item, response_events, split_deltas, usage_for
+from tests.support import wait_started
 
 
 @dataclass
@@ -104,10 +105,7 @@ class FakeOpenAI:
         )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.01)
+        await wait_started(self._server, self._task)
         port = self._server.servers[0].sockets[0].getsockname()[1]
         self.base_url = f"http://127.0.0.1:{port}/v1"
         return self
