@@ -7,9 +7,6 @@ Here over the small documentation set the tests ship (tests/fixtures/docs); the 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +17,7 @@ from pydantic import SecretStr
 from app import create_app
 from prompts import TITLE_PROMPT
 from rag.ingest import ingest
-from tests.support import FIXTURE_DOCS, REPO, LiveServer, new_id, wait_ready
+from tests.support import FIXTURE_DOCS, LiveServer, ServeProcess, new_id
 from tests.support.chatkit_client import ChatKitClient, done_items
 from tests.support.fake_openai import FakeOpenAI, Reply, ToolCall
 
@@ -101,36 +98,14 @@ async def test_openai_compatible_endpoint_works_unchanged(settings, chatkit_docs
     assert last.count("Add URL sources as annotations on the assistant message") == 1
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def test_cli_serve_indexes_docs_then_answers(database, tmp_path, doc_set):
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database.url,
-        "DOCSDESK_DATA_DIR": str(tmp_path),
-        "DOCSDESK_COLLECTION": new_id("cli"),
-        "DOCSDESK_MODEL": "offline",
-    }
-    env.pop("OPENAI_API_KEY", None)
-    process = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
-        [sys.executable, "-m", "docsdesk", "serve", "--port", str(port),
-         "--docs", str(doc_set.path), "--base-url", doc_set.base_url],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await wait_ready(url, process, deadline_seconds=120)
-        async with ChatKitClient(url) as client:
-            await client.login()
-            _, events = await client.new_thread(QUESTION)
+    server = ServeProcess(
+        [sys.executable, "-m", "docsdesk"],
+        {"DATABASE_URL": database.url, "DOCSDESK_DATA_DIR": str(tmp_path), "DOCSDESK_COLLECTION": new_id("cli")},
+    ).with_args("--docs", str(doc_set.path), "--base-url", doc_set.base_url)
+    async with server, ChatKitClient(server.url) as client:
+        await client.login()
+        _, events = await client.new_thread(QUESTION)
         assert annotations_of(events)[0]["source"]["url"].startswith(doc_set.annotations_page)
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=30)[0].decode()
-    assert f"indexed {doc_set.path}" in output
-    assert f"ready at {url}" in output
+    assert f"indexed {doc_set.path}" in server.output
+    assert f"ready at {server.url}" in server.output

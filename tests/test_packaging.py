@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REPO, new_id, wait_ready
+from tests.support import REPO, ServeProcess, new_id
 from tests.support.chatkit_client import ChatKitClient, done_items
 
 # The design card's top-level names, plus the docsdesk package: nothing else.
@@ -100,33 +100,21 @@ def test_installed_wheel_imports_beside_ratelimit_and_llm(installed: Path, tmp_p
 
 
 async def test_installed_wheel_serves_and_answers_about_its_own_docs(installed: Path, tmp_path: Path, database) -> None:
-    from tests.test_end_to_end import free_port
-
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database.url,
-        "DOCSDESK_DATA_DIR": str(tmp_path / "data"),
-        "DOCSDESK_COLLECTION": new_id("empty"),  # nothing indexed: the own docs are served
-        "DOCSDESK_MODEL": "offline",
-    }
-    env.pop("OPENAI_API_KEY", None)
-    process = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
-        [str(installed / "bin" / "docsdesk"), "serve", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    server = ServeProcess(
+        [str(installed / "bin" / "docsdesk")],
+        {
+            "DATABASE_URL": database.url,
+            "DOCSDESK_DATA_DIR": str(tmp_path / "data"),
+            "DOCSDESK_COLLECTION": new_id("empty"),  # nothing indexed: the own docs are served
+        },
+        cwd=tmp_path,  # any working directory: nothing is read from a checkout
     )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await wait_ready(url, process, deadline_seconds=120)
-        async with ChatKitClient(url) as client:
-            await client.login()
-            _, events = await client.new_thread("How do I deploy docsdesk in production?")
-            answer = done_items(events, "assistant_message")[-1]
-            sources = [a["source"]["url"] for part in answer["content"] for a in part["annotations"]]
-            assert sources and all(s.startswith(f"{url}/about/") for s in sources), sources
-            page = await client.http.get(sources[0].split("#")[0].removeprefix(url))
-            assert page.status_code == 200 and page.headers["content-type"].startswith("text/markdown")
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=60)[0].decode()
-    assert "serving docsdesk's own docs" in output, output
+    async with server, ChatKitClient(server.url) as client:
+        await client.login()
+        _, events = await client.new_thread("How do I deploy docsdesk in production?")
+        answer = done_items(events, "assistant_message")[-1]
+        sources = [a["source"]["url"] for part in answer["content"] for a in part["annotations"]]
+        assert sources and all(s.startswith(f"{server.url}/about/") for s in sources), sources
+        page = await client.http.get(sources[0].split("#")[0].removeprefix(server.url))
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/markdown")
+    assert "serving docsdesk's own docs" in server.output, server.output

@@ -96,3 +96,51 @@ async def wait_started(server, task, deadline_seconds: float = 60.0) -> None:
             server.should_exit = True
             raise AssertionError(f"the server did not start within {deadline_seconds:.0f} s")
         await asyncio.sleep(0.02)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServeProcess:
+    """`docsdesk serve` as a real process on a free port, offline model, ready (/readyz 200) on
+    entry; terminated on exit, after which `output` holds what it printed."""
+
+    def __init__(self, command: list[str], env: dict[str, str], *, cwd: Path = REPO) -> None:
+        import os
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.command = [*command, "serve", "--port", str(self.port)]
+        self.env = {**os.environ, "DOCSDESK_MODEL": "offline", **env}
+        self.env.pop("OPENAI_API_KEY", None)
+        self.cwd = cwd
+        self.output = ""
+
+    def with_args(self, *args: str) -> ServeProcess:
+        self.command.extend(args)
+        return self
+
+    async def __aenter__(self) -> ServeProcess:
+        import subprocess
+
+        self.process = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
+            self.command, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        try:
+            await wait_ready(self.url, self.process, deadline_seconds=120)
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        import asyncio
+
+        self.process.terminate()
+        output, _ = await asyncio.to_thread(self.process.communicate, timeout=60)
+        self.output = output.decode(errors="replace")
