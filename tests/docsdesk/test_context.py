@@ -37,7 +37,7 @@ def test_a_page_with_only_a_language_is_not_empty():
 
 
 def test_language_is_bounded():
-    with pytest.raises(PageContextError, match="metadata.page.language"):
+    with pytest.raises(PageContextError, match=r"metadata\.page\.language"):
         parse_page_context({"page": {"language": "x" * 36}}, LIMIT)
 
 
