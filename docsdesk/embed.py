@@ -6,6 +6,7 @@ cached for a year; the plain URL is revalidated every few minutes with its ETag.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
 from dataclasses import dataclass
@@ -22,27 +23,37 @@ _VERSION = re.compile(rb'\bvar VERSION = "([0-9]+\.[0-9]+\.[0-9]+)";')
 @dataclass(frozen=True)
 class EmbedScript:
     body: bytes
+    gzipped: bytes
     version: str
     etag: str
 
     def response(self, request: Request) -> Response:
         """The script, or 304 when the client's copy (If-None-Match) is this one."""
         pinned = request.query_params.get("v") == self.version
+        compressed = _accepts_gzip(request.headers.get("accept-encoding", ""))
+        body = self.gzipped if compressed else self.body
         headers = {
-            "ETag": self.etag,
+            # One ETag per representation: a cache must not answer a gzip request with plain bytes.
+            "ETag": self.etag[:-1] + '-gz"' if compressed else self.etag,
             "Cache-Control": IMMUTABLE if pinned else REVALIDATE,
+            "Vary": "Accept-Encoding",
             "X-Docsdesk-Embed-Version": self.version,
             "X-Content-Type-Options": "nosniff",
             # Public code: loadable by any page, also as an ES module (a CORS request).
             "Access-Control-Allow-Origin": "*",
             "Cross-Origin-Resource-Policy": "cross-origin",
         }
-        if _matches(request.headers.get("if-none-match"), self.etag):
+        if compressed:
+            headers["Content-Encoding"] = "gzip"
+        if _matches(request.headers.get("if-none-match"), headers["ETag"]):
             return Response(status_code=304, headers=headers)
-        body = b"" if request.method == "HEAD" else self.body
-        response = Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+        response = Response(
+            b"" if request.method == "HEAD" else body,
+            media_type="text/javascript; charset=utf-8",
+            headers=headers,
+        )
         if request.method == "HEAD":
-            response.headers["Content-Length"] = str(len(self.body))
+            response.headers["Content-Length"] = str(len(body))
         return response
 
 
@@ -53,7 +64,12 @@ def load_embed_script() -> EmbedScript:
     if match is None:
         raise ValueError(f"docsdesk/static/{SCRIPT_NAME} declares no VERSION")
     digest = hashlib.sha256(body).hexdigest()[:32]
-    return EmbedScript(body=body, version=match.group(1).decode(), etag=f'"{digest}"')
+    return EmbedScript(
+        body=body,
+        gzipped=gzip.compress(body, compresslevel=9, mtime=0),
+        version=match.group(1).decode(),
+        etag=f'"{digest}"',
+    )
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -61,3 +77,18 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
         return False
     candidates = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
     return "*" in candidates or etag in candidates
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    """Whether Accept-Encoding allows gzip (listed, or `*`, without q=0)."""
+    for entry in accept_encoding.lower().split(","):
+        coding, *params = [part.strip() for part in entry.split(";")]
+        if coding in ("gzip", "*"):
+            for param in params:
+                if param.startswith("q="):
+                    try:
+                        return float(param[2:]) > 0
+                    except ValueError:
+                        return False
+            return True
+    return False

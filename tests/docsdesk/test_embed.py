@@ -49,32 +49,58 @@ def test_the_script_declares_its_version_and_each_version_has_one_content():
 
 async def test_embed_js_is_served_with_caching_headers(settings):
     script = load_embed_script()
+    identity = {"Accept-Encoding": "identity"}
     async with served(settings) as http:
-        plain = await http.get("/embed.js")
+        plain = await http.get("/embed.js", headers=identity)
         assert plain.status_code == 200
         assert plain.headers["content-type"] == "text/javascript; charset=utf-8"
+        assert "content-encoding" not in plain.headers
         assert plain.content == SCRIPT.read_bytes()
         assert plain.headers["etag"] == script.etag
         assert plain.headers["cache-control"] == REVALIDATE
+        assert plain.headers["vary"].startswith("Accept-Encoding")
         assert plain.headers["x-docsdesk-embed-version"] == script.version
         assert plain.headers["access-control-allow-origin"] == "*"
 
-        pinned = await http.get("/embed.js", params={"v": script.version})
+        pinned = await http.get("/embed.js", params={"v": script.version}, headers=identity)
         assert pinned.headers["cache-control"] == IMMUTABLE and pinned.content == plain.content
         # A page still pinned to an older version gets today's script, revalidated, not a 404.
-        old = await http.get("/embed.js", params={"v": "0.0.1"})
+        old = await http.get("/embed.js", params={"v": "0.0.1"}, headers=identity)
         assert old.status_code == 200 and old.headers["cache-control"] == REVALIDATE
 
-        again = await http.get("/embed.js", headers={"If-None-Match": f'W/"x", {script.etag}'})
+        again = await http.get("/embed.js", headers={**identity, "If-None-Match": f'W/"x", {script.etag}'})
         assert again.status_code == 304 and again.content == b""
         assert again.headers["etag"] == script.etag
-        changed = await http.get("/embed.js", headers={"If-None-Match": '"something-else"'})
+        changed = await http.get("/embed.js", headers={**identity, "If-None-Match": '"something-else"'})
         assert changed.status_code == 200 and changed.content == plain.content
 
-        head = await http.head("/embed.js")
+        head = await http.head("/embed.js", headers=identity)
         assert head.status_code == 200 and head.content == b""
         assert head.headers["content-length"] == str(len(plain.content))
         assert (await http.post("/embed.js")).status_code == 405
+
+
+async def test_embed_js_is_sent_compressed_to_browsers_that_take_gzip(settings):
+    script = load_embed_script()
+    async with served(settings) as http:
+        packed = await http.get("/embed.js", headers={"Accept-Encoding": "gzip, deflate, br"})
+        assert packed.headers["content-encoding"] == "gzip"
+        assert packed.content == SCRIPT.read_bytes()  # httpx decoded it
+        assert int(packed.headers["content-length"]) < len(script.body) / 2
+        assert packed.headers["etag"] != script.etag  # another representation, another tag
+        again = await http.get(
+            "/embed.js", headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["etag"]}
+        )
+        assert again.status_code == 304
+        refused = await http.get("/embed.js", headers={"Accept-Encoding": "gzip;q=0"})
+        assert "content-encoding" not in refused.headers
+
+
+def test_the_docs_load_the_current_version():
+    version = load_embed_script().version
+    for doc in (REPO / "README.md", REPO / "docsdesk" / "own_docs" / "embedding.md"):
+        pinned = set(re.findall(r"embed\.js\?v=([0-9.]+)", doc.read_text()))
+        assert pinned == {version}, f"{doc.name} loads embed.js?v={pinned}; the script is {version}"
 
 
 # --- POST /session renewals ----------------------------------------------------------------

@@ -356,3 +356,18 @@ async def test_two_concurrent_first_requests_create_one_reader(settings, tmp_pat
         assert [result["status"] for result in results] == [200, 200, 200, 200]
         assert len(kit.new_users) == 1
         assert (await kit.stored_session())["userId"] == kit.new_users[0]
+
+
+async def test_the_script_also_loads_as_an_es_module_from_another_origin(settings, tmp_path, browser):
+    async with embedded(settings, tmp_path, browser) as kit:
+        url = kit.site.write(
+            "module.html",
+            f'<!doctype html><script type="module">import "{kit.url}/embed.js?v=1.0.0";'
+            "window.loaded = [docsdesk.version, typeof docsdesk.createFetch];</script>",
+        )
+        await kit.open(url)
+        loaded = await asyncio.to_thread(
+            browser.execute_async_script,
+            "const done = arguments[0]; (function wait() { window.loaded ? done(window.loaded) : setTimeout(wait, 10); })();",
+        )
+        assert loaded == ["1.0.0", "function"]

@@ -296,3 +296,13 @@ return { sessions: h.calls.filter((c) => !c.url.includes("chatkit")).map((c) => 
 def test_a_missing_url_is_a_clear_error(page):
     result = run(page, "try { docsdesk.createFetch({}); } catch (e) { return String(e); }")
     assert "options.url" in result
+
+
+def test_behind_a_gateway_an_empty_token_sends_no_authorization(page):
+    result = run(page, """
+const h = harness({});
+const f = docsdesk.createFetch({ url: "http://docsdesk.test/chatkit", fetch: h.fetch, getToken: () => "" });
+await f("http://docsdesk.test/chatkit", { method: "POST", body: "{}" });
+return h.calls.map((c) => [c.url.split("/").pop(), c.headers.authorization || null]);
+""")
+    assert result == [["chatkit", None]]
