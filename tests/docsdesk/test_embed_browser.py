@@ -28,7 +28,8 @@ from app import create_app
 from docsdesk.auth import SESSION_AUDIENCE, SESSION_ISSUER
 from docsdesk.llm.stream import message_item
 from prompts import TITLE_PROMPT
-from tests.support import REPO, LiveServer
+from rag.ingest import ingest
+from tests.support import FIXTURE_DOCS, REPO, LiveServer, new_id
 from tests.support.chatkit_client import parse_sse, user_input
 from tests.support.scripted_model import ModelCall, ScriptedModel
 from tests.support.static_site import StaticSite
@@ -131,7 +132,7 @@ class Embedded:
 
     def page(self, name: str, page: Page) -> str:
         embedding = readme_html_embedding().replace(README_HOST, self.url).replace(
-            CDN_SCRIPT, '<script src="chatkit-stand-in.js" async></script>'
+            CDN_SCRIPT, '<script src="/chatkit-stand-in.js" async></script>'
         )
         assert CDN_SCRIPT not in embedding and self.url in embedding
         return self.site.write(name, page_html(page, embedding))
@@ -216,12 +217,16 @@ Promise.all(frames.map(ready))
 
 
 @asynccontextmanager
-async def embedded(settings, tmp_path, browser, **overrides) -> AsyncIterator[Embedded]:
+async def embedded(
+    settings, tmp_path, browser, *, scripted: bool = True, **overrides
+) -> AsyncIterator[Embedded]:
     with StaticSite(tmp_path / "site") as site:
         site.write("chatkit-stand-in.js", STAND_IN)
         app = create_app(settings.model_copy(update={"cors_origins": [site.origin], **overrides}))
         async with LiveServer(app) as live:
-            model = app.state.services.server.model = PageReader()
+            model = PageReader()
+            if scripted:
+                app.state.services.server.model = model
             authenticator = app.state.services.authenticator
             issue, new_users = authenticator.issue_session, []
 
@@ -246,6 +251,17 @@ def answer_of(events: list[dict]) -> str:
     ]
     assert len(done) == 1, events
     return "".join(part["text"] for part in done[0]["content"])
+
+
+def sources_of(events: list[dict]) -> list[str]:
+    """The URLs the assistant's answer cites, in order."""
+    return [
+        annotation["source"]["url"]
+        for e in events
+        if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
+        for part in e["item"]["content"]
+        for annotation in part.get("annotations", [])
+    ]
 
 
 def thread_id_of(events: list[dict]) -> str:
@@ -371,3 +387,34 @@ async def test_the_script_also_loads_as_an_es_module_from_another_origin(setting
             "const done = arguments[0]; (function wait() { window.loaded ? done(window.loaded) : setTimeout(wait, 10); })();",
         )
         assert loaded == ["1.0.0", "function"]
+
+
+async def test_the_offline_model_answers_from_the_docs_of_the_page_the_reader_is_on(
+    settings, database, tmp_path, browser
+):
+    """No scripted model: the offline model (no API key) over the fixture doc set, published at
+    the test site's origin, so the page the browser is on is one of the indexed pages."""
+    collection = new_id("embed")
+    async with embedded(settings, tmp_path, browser, scripted=False, collection=collection) as kit:
+        await ingest(database.engine, [FIXTURE_DOCS], base_url=kit.site.origin + "/", collection=collection)
+        (kit.site.root / "concepts" / "retries").mkdir(parents=True)
+        (kit.site.root / "concepts" / "workers").mkdir(parents=True)
+        retries = kit.page("concepts/retries/index.html", RETRIES)
+        workers = kit.page("concepts/workers/index.html", WORKERS)
+
+        await kit.open(retries.removesuffix("index.html"))
+        events = await kit.turn(create_thread("What is this page about?"))
+        thread_id = thread_id_of(events)
+        answer = answer_of(events)
+        assert "A job that raises an exception is retried" in answer, answer
+        assert sources_of(events)[0].startswith(f"{kit.site.origin}/concepts/retries/")
+
+        await kit.open(workers.removesuffix("index.html"))
+        events = await kit.turn({
+            "type": "threads.add_user_message",
+            "params": {"thread_id": thread_id, "input": user_input("And this one?")},
+        })
+        answer = answer_of(events)
+        assert "Start a worker with" in answer, answer
+        # The page the reader is on now comes first.
+        assert sources_of(events)[0].startswith(f"{kit.site.origin}/concepts/workers/"), answer
