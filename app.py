@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from docsdesk.auth import AuthError, Identity
 from docsdesk.context import PageContextError, RequestContext, parse_page_context
+from docsdesk.embed import load_embed_script
 from docsdesk.errors import ApiError
 from docsdesk.ops.observability import install as install_operations
 from docsdesk.ops.ratelimit import RateLimits
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title="docsdesk", lifespan=lifespan_for(settings))
     app.state.rate_limits = RateLimits(settings)
+    embed = load_embed_script()
     install_operations(app, settings)  # probes, /metrics, CORS, request ids, access log
 
     @app.exception_handler(ApiError)
@@ -148,13 +150,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/session")
     async def session(request: Request) -> Response:
-        await request.app.state.rate_limits.check_session(request)
+        """A new anonymous session; with `Authorization: Bearer <current token>`, the same
+        reader's session renewed (see docs/embedding.md)."""
         authenticator = services_of(request).authenticator
         if settings.auth_mode != "anonymous":
             raise ApiError(
                 404, "not_found", f"sessions are issued only in anonymous mode (mode: {settings.auth_mode})"
             )
-        return JSONResponse(authenticator.issue_session())
+        if "authorization" not in request.headers:
+            await request.app.state.rate_limits.check_session(request)
+            return JSONResponse(authenticator.issue_session(), headers={"Cache-Control": "no-store"})
+        try:
+            renewed = authenticator.renew_session(request.headers)
+        except AuthError as exc:
+            raise ApiError(exc.status_code, exc.code, exc.message, {"WWW-Authenticate": "Bearer"}) from None
+        await request.app.state.rate_limits.check_renewal(Identity(user_id=renewed["user_id"]))
+        return JSONResponse(renewed, headers={"Cache-Control": "no-store"})
+
+    @app.api_route("/embed.js", methods=["GET", "HEAD"], include_in_schema=False)
+    async def embed_script(request: Request) -> Response:
+        """The browser script that connects ChatKit to docsdesk (docsdesk/static/embed.js)."""
+        return embed.response(request)
 
     @app.get("/about/{name}")
     async def about(name: str) -> Response:

@@ -202,17 +202,45 @@ class Authenticator:
             tenant_id = _claim_identifier(claims, settings.jwt_tenant_claim)
         return Identity(user_id=_claim_identifier(claims, "sub"), tenant_id=tenant_id), claims
 
-    def issue_session(self) -> dict[str, str]:
-        """A new anonymous user and its signed session token (anonymous mode only)."""
+    def issue_session(self, user_id: str | None = None) -> dict[str, Any]:
+        """A signed session token for a new anonymous user (or for `user_id`, when renewing)."""
         if self.mode != "anonymous":
             raise RuntimeError(f"sessions are issued only in anonymous mode (auth mode is {self.mode!r})")
-        user_id = "anon_" + secrets.token_hex(16)
+        user_id = user_id or "anon_" + secrets.token_hex(16)
         now = int(time.time())
-        expires = now + self._settings.session_ttl_seconds
-        claims = {"iss": SESSION_ISSUER, "aud": SESSION_AUDIENCE, "sub": user_id, "iat": now, "exp": expires}
+        ttl = self._settings.session_ttl_seconds
+        claims = {"iss": SESSION_ISSUER, "aud": SESSION_AUDIENCE, "sub": user_id, "iat": now, "exp": now + ttl}
         token = jwt.encode(claims, self._session_secret, algorithm="HS256")
-        expires_at = datetime.fromtimestamp(expires, UTC).isoformat().replace("+00:00", "Z")
-        return {"token": token, "user_id": user_id, "expires_at": expires_at}
+        expires_at = datetime.fromtimestamp(now + ttl, UTC).isoformat().replace("+00:00", "Z")
+        return {"token": token, "user_id": user_id, "expires_at": expires_at, "expires_in": ttl}
+
+    def renew_session(self, headers: Mapping[str, str]) -> dict[str, Any]:
+        """A new token for the same anonymous user, from the request's current session token.
+
+        The token must be one this server signed; it may have expired, but not longer ago than
+        ``session_renew_grace_seconds`` (a token older than that is refused with
+        ``session_expired``, and the reader starts a new session). Raises AuthError."""
+        if self.mode != "anonymous":
+            raise RuntimeError(f"sessions are renewed only in anonymous mode (auth mode is {self.mode!r})")
+        grace = self._settings.session_renew_grace_seconds
+        try:
+            claims = _decode(
+                _bearer_token(headers),
+                self._session_secret,
+                ["HS256"],
+                audience=SESSION_AUDIENCE,
+                issuer=SESSION_ISSUER,
+                leeway=grace,  # PyJWT applies it to `exp`: accepted until exp + grace
+                require=["exp", "iat", "sub"],
+            )
+        except AuthError as exc:
+            if exc.code != "token_expired":
+                raise
+            raise AuthError(
+                "session_expired",
+                f"the session expired more than {grace} s ago and cannot be renewed; start a new one",
+            ) from None
+        return self.issue_session(_claim_identifier(claims, "sub"))
 
 
 class _JwksCache:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -39,14 +40,18 @@ class PageContext(BaseModel):
     path: str | None = Field(default=None, max_length=2048)
     headings: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=50)
     description: str | None = Field(default=None, max_length=1000)
+    # The page's language (its <html lang>, a BCP 47 tag such as "en" or "pt-BR").
+    language: str | None = Field(default=None, max_length=35)
 
     def is_empty(self) -> bool:
-        return not (self.url or self.title or self.path or self.headings or self.description)
+        return not (
+            self.url or self.title or self.path or self.headings or self.description or self.language
+        )
 
     def render(self) -> str:
         """The page as a delimited block of data for the model."""
         lines = ["<page_context>"]
-        for key in ("title", "url", "path", "description"):
+        for key in ("title", "url", "path", "language", "description"):
             value = getattr(self, key)
             if value:
                 lines.append(f"{key}: {_one_line(value)}")
@@ -56,9 +61,18 @@ class PageContext(BaseModel):
         return "\n".join(lines)
 
 
+_TAG = re.compile(r"<\s*/?\s*page_context\b[^>]*>?", re.IGNORECASE)
+
+
 def _one_line(value: str) -> str:
-    # Keep the block's structure intact whatever the page sends: no newlines, no closing tag.
-    return " ".join(value.split()).replace("</page_context>", "")
+    # Keep the block's structure intact whatever the page sends: no newlines, and no opening or
+    # closing tag in any spelling (removed until none is left, so pieces cannot rejoin into one).
+    value = " ".join(value.split())
+    while True:
+        cleaned = _TAG.sub("", value)
+        if cleaned == value:
+            return value
+        value = cleaned
 
 
 class PageContextError(ValueError):

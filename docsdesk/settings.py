@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     # --- operations -----------------------------------------------------------
     rate_limit_turns: str = "20/minute"
     rate_limit_reads: str = "120/minute"
-    rate_limit_sessions: str = "10/minute"
+    rate_limit_sessions: str = "60/minute"
     rate_limit_storage: str = "memory://"
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     metrics_token: SecretStr | None = None
@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     # this size are refused.
     http_keep_alive_seconds: int = 5
     http_max_header_bytes: int = 16 * 1024
+
+    # --- embed kit: readers who come back (issue #9) ----------------------------
+    # An anonymous session token that expired at most this long ago can still be renewed for
+    # the same reader (POST /session with it); older ones start a new anonymous reader.
+    session_renew_grace_seconds: int = Field(default=30 * 24 * 3600, ge=0)
 
     @field_validator("database_url")
     @classmethod

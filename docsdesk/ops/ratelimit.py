@@ -112,6 +112,11 @@ class RateLimits:
         )
         await self._enforce("sessions", f"ip:{address}")
 
+    async def check_renewal(self, identity: Identity) -> None:
+        """POST /session renewing a valid session: counted per reader against the read limit,
+        not per IP (readers behind one address each renew their own); raises ApiError 429."""
+        await self._enforce("reads", identity_key(identity))
+
     async def admit_chatkit(self, request: Request, identity: Identity, request_type: str) -> None:
         """A parsed /chatkit request: streaming turns take a stream slot (released when the
         response ends) and count against the turn limit; the rest against the read limit."""

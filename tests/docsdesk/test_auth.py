@@ -596,3 +596,60 @@ async def test_verified_tokens_are_cached_but_never_past_expiry(tmp_path, monkey
     monkeypatch.setattr(auth_module.time, "time", lambda: time.time_ns() / 1e9 + 101)
     await auth.authenticate(bearer(token))
     assert len(decodes) == 3
+
+
+# --- renewing anonymous sessions (the embed script keeps a reader across page loads) --------
+
+
+def session_token(secret: str, **overrides: Any) -> str:
+    payload = claims(iss=SESSION_ISSUER, aud=SESSION_AUDIENCE, sub="anon_" + "ab" * 16, **overrides)
+    return jwt.encode(payload, secret, algorithm="HS256")
+
+
+def renewing(tmp_path, grace: int = 3600) -> Authenticator:
+    return Authenticator(
+        make_settings(tmp_path, secret_key="k" * 40, session_ttl_seconds=3600, session_renew_grace_seconds=grace)
+    )
+
+
+async def test_renewal_keeps_the_reader_and_extends_the_session(tmp_path):
+    auth = renewing(tmp_path)
+    old = session_token("k" * 40, iat=int(time.time()) - 3000, exp=int(time.time()) + 600)
+    renewed = auth.renew_session(bearer(old))
+    assert renewed["user_id"] == "anon_" + "ab" * 16
+    assert renewed["token"] != old and renewed["expires_in"] == 3600
+    assert (await auth.authenticate(bearer(renewed["token"]))).user_id == renewed["user_id"]
+
+
+def test_an_expired_session_renews_within_the_grace_period_only(tmp_path):
+    auth = renewing(tmp_path, grace=3600)
+    now = int(time.time())
+    recent = session_token("k" * 40, iat=now - 7200, exp=now - 3000)
+    assert auth.renew_session(bearer(recent))["user_id"] == "anon_" + "ab" * 16
+    stale = session_token("k" * 40, iat=now - 9000, exp=now - 3700)
+    with pytest.raises(AuthError) as caught:
+        auth.renew_session(bearer(stale))
+    assert caught.value.code == "session_expired" and caught.value.status_code == 401
+    no_grace = renewing(tmp_path, grace=0)
+    with pytest.raises(AuthError, match="session_expired"):
+        no_grace.renew_session(bearer(recent))
+
+
+@pytest.mark.parametrize(
+    "token, code",
+    [
+        (session_token("z" * 40), "invalid_token"),  # another server's secret
+        (jwt.encode(claims(iss=SESSION_ISSUER, aud="other"), "k" * 40, algorithm="HS256"), "invalid_audience"),
+        (jwt.encode(claims(aud=SESSION_AUDIENCE), "k" * 40, algorithm="HS256"), "invalid_issuer"),
+        ("not-a-token", "invalid_token"),
+    ],
+)
+def test_renewal_needs_a_session_token_this_server_signed(tmp_path, token, code):
+    with pytest.raises(AuthError) as caught:
+        renewing(tmp_path).renew_session(bearer(token))
+    assert caught.value.code == code
+
+
+def test_renewal_grace_must_not_be_negative(tmp_path):
+    with pytest.raises(ValueError, match="session_renew_grace_seconds"):
+        make_settings(tmp_path, session_renew_grace_seconds=-1)
