@@ -149,7 +149,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     config = settings()
     say(f"{__version__}: data: {where_data_lives(config)}")
     # The SDKs take a few seconds to import: do it while the database starts.
-    importer = threading.Thread(target=__import__, args=("app",), daemon=True)
+    # Not a daemon: a failure below waits for the import to finish rather than killing the
+    # thread mid-import at exit (which aborts the interpreter).
+    importer = threading.Thread(target=__import__, args=("app",), name="docsdesk-import")
     importer.start()
     sock = bind(args.host, args.port)
     db = asyncio.run(prepare_serving(config, args))
