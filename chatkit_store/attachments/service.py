@@ -30,6 +30,7 @@ from chatkit.types import (
     FileAttachment,
     ImageAttachment,
 )
+from pydantic import AnyUrl
 from sqlalchemy import and_, bindparam, case, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
@@ -186,7 +187,7 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
             path = urlsplit(str(attachment.preview_url)).path
             if path.endswith(f"/attachments/{attachment.id}/preview"):
                 url = self._url("preview", attachment.id, context)
-                return attachment.model_copy(update={"preview_url": url})
+                return attachment.model_copy(update={"preview_url": AnyUrl(url)})
         return attachment
 
     def _build(self, attachment_id: str, name: str, kind: Kind, context: RequestContext, upload: bool) -> Attachment:
