@@ -63,13 +63,37 @@ def files_of(client):
     return client.app.state.services.attachments
 
 
-async def two_phase(client: ChatKitClient, name: str, data: bytes, mime: str) -> tuple[dict, httpx.Response]:
-    created = await client.call("attachments.create", {"name": name, "size": len(data), "mime_type": mime})
+async def two_phase(
+    client: ChatKitClient, name: str, data: bytes, mime: str, declared: int | None = None
+) -> tuple[dict, httpx.Response]:
+    size = len(data) if declared is None else declared
+    created = await client.call("attachments.create", {"name": name, "size": size, "mime_type": mime})
     descriptor = created["upload_descriptor"]
     assert descriptor["method"] == "POST"
     async with httpx.AsyncClient() as http:  # no bearer token: the signed URL is the authority
         response = await http.post(descriptor["url"], files={"file": (name, data, mime)})
     return created, response
+
+
+async def chunked_upload(url: str, name: str, data: bytes, mime: str) -> httpx.Response:
+    """A multipart upload without Content-Length (chunked), so only the streamed size counts."""
+    boundary = "bench-boundary-7d1f"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        f"Content-Type: {mime}\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+
+    async def body():
+        yield head
+        for i in range(0, len(data), 64 * 1024):
+            yield data[i : i + 64 * 1024]
+        yield tail
+
+    async with httpx.AsyncClient(timeout=60) as http:
+        return await http.post(
+            url, content=body(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        )
 
 
 async def direct(client: ChatKitClient, name: str, data: bytes, mime: str) -> httpx.Response:
@@ -294,6 +318,35 @@ async def test_oversized_declared_and_actual(settings, tmp_path):
                 assert not any(files_of(client).disk.partial.iterdir())
             ok = await direct(client, "small.log", b"x" * 1000, "text/plain")
             assert ok.status_code == 200
+
+
+async def test_refused_mid_stream_after_chunks_were_stored(settings, tmp_path):
+    """Limits and content checks that fail after the first chunks were written keep nothing."""
+    limit = 3 * 1024 * 1024  # past the first batches of chunks written to PostgreSQL
+    for update in ({}, {"attachments_dir": tmp_path / "files"}):
+        app = create_app(settings.model_copy(update={"max_attachment_bytes": limit, **update}))
+        async with LiveServer(app) as live, ChatKitClient(live.url) as client:
+            await client.login()
+            client.app = app
+            for body, status in [
+                (b"a" * (4 * 1024 * 1024), 413),
+                (b"a" * (2600 * 1024) + b"\x00", 415),
+            ]:
+                created = await client.call(
+                    "attachments.create", {"name": "big.log", "size": 1000, "mime_type": "text/plain"}
+                )
+                response = await chunked_upload(created["upload_descriptor"]["url"], "big.log", body, "text/plain")
+                assert response.status_code == status, response.text
+                rows = await db_rows(client, created["id"])
+                assert rows["state"] == "failed" and not stored_anywhere(client, rows, created["id"])
+            engine = app.state.services.database.engine
+            async with engine.connect() as conn:
+                leftover = await conn.scalar(text(
+                    "SELECT count(*) FROM attachment_chunks c JOIN attachment_files f USING (attachment_id) "
+                    "WHERE f.user_id = :u"), {"u": client.user_id})
+            assert leftover == 0
+            if files_of(client).disk is not None:
+                assert not any(files_of(client).disk.partial.iterdir())
 
 
 async def test_quota_per_user(settings):

@@ -17,12 +17,13 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatkit_store.attachments.schema import attachment_chunks
 
 CHUNK_BYTES = 256 * 1024
+BATCH_CHUNKS = 4  # rows per statement, in and out
 _SAFE_ID = re.compile(r"^atc_[0-9a-f]{32}$")
 
 
@@ -70,9 +71,18 @@ class _Buffered:
 # --- PostgreSQL -----------------------------------------------------------------------
 
 _INSERT_CHUNK = insert(attachment_chunks)
-_CHUNK = select(attachment_chunks.c.data).where(
-    attachment_chunks.c.attachment_id == bindparam("id"), attachment_chunks.c.seq == bindparam("seq")
+_CHUNKS = (
+    select(attachment_chunks.c.seq, attachment_chunks.c.data)
+    .where(
+        attachment_chunks.c.attachment_id == bindparam("id"),
+        attachment_chunks.c.seq >= bindparam("first"),
+        attachment_chunks.c.seq < bindparam("upto"),
+    )
+    .order_by(attachment_chunks.c.seq)
 )
+# Chunk writes need not wait for the WAL flush: the upload's final commit (marking the file
+# ready) is synchronous, and WAL is flushed in order, so it makes every chunk before it durable.
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO off")
 _DELETE_CHUNKS = delete(attachment_chunks).where(attachment_chunks.c.attachment_id == bindparam("id"))
 
 
@@ -82,28 +92,35 @@ class PostgresBlobs:
     name = "postgres"
 
     def __init__(self, engine: AsyncEngine) -> None:
+        self._writes = engine
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def writer(self, attachment_id: str) -> BlobWriter:
-        return _PostgresWriter(self._engine, attachment_id)
+        return _PostgresWriter(self._writes, attachment_id)
 
     async def read(self, attachment_id: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         seq, skip = divmod(start, CHUNK_BYTES)
         position = seq * CHUNK_BYTES
         while end is None or position < end:
+            # BATCH_CHUNKS rows per short read; the connection goes back before we yield.
             async with self._engine.connect() as conn:
-                data = await conn.scalar(_CHUNK, {"id": attachment_id, "seq": seq})
-            if data is None:
+                rows = (await conn.execute(_CHUNKS, {"id": attachment_id, "first": seq, "upto": seq + BATCH_CHUNKS})).all()
+            if not rows:
                 return
-            piece = bytes(data)
-            stop = len(piece) if end is None else min(len(piece), end - position)
-            if skip or stop < len(piece):
-                piece = piece[skip:stop]
-            skip = 0
-            if piece:
-                yield piece
-            position += CHUNK_BYTES
-            seq += 1
+            for row in rows:
+                if row.seq != seq or (end is not None and position >= end):
+                    return
+                piece = bytes(row.data)
+                stop = len(piece) if end is None else min(len(piece), end - position)
+                if skip or stop < len(piece):
+                    piece = piece[skip:stop]
+                skip = 0
+                if piece:
+                    yield piece
+                position += CHUNK_BYTES
+                seq += 1
+            if len(rows) < BATCH_CHUNKS:
+                return
 
     async def delete(self, attachment_ids: Iterable[str]) -> None:
         # The rows go with their attachment (ON DELETE CASCADE); nothing else to do.
@@ -111,21 +128,50 @@ class PostgresBlobs:
 
 
 class _PostgresWriter(_Buffered):
+    """Writes BATCH_CHUNKS rows per short transaction, in the background: the next piece
+    is received from the client while the previous batch is being inserted (at most one
+    batch in flight, so an upload holds at most two batches in memory)."""
+
     def __init__(self, engine: AsyncEngine, attachment_id: str) -> None:
         super().__init__()
         self._engine = engine
         self._id = attachment_id
+        self._batch: list[dict] = []
+        self._inflight: asyncio.Task | None = None
 
     async def _put(self, piece: bytes) -> None:
-        async with self._engine.connect() as conn:
-            await conn.execute(_INSERT_CHUNK, {"attachment_id": self._id, "seq": self.seq, "data": piece})
+        self._batch.append({"attachment_id": self._id, "seq": self.seq, "data": piece})
         self.seq += 1
+        if len(self._batch) >= BATCH_CHUNKS:
+            await self._send()
+
+    async def _send(self) -> None:
+        await self._settle()
+        rows, self._batch = self._batch, []
+        if rows:
+            self._inflight = asyncio.create_task(self._insert(rows))
+
+    async def _insert(self, rows: list[dict]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(_ASYNC_COMMIT)
+            await conn.execute(_INSERT_CHUNK, rows)
+
+    async def _settle(self) -> None:
+        task, self._inflight = self._inflight, None
+        if task is not None:
+            await task
 
     async def finish(self) -> None:
         await self._flush()
+        await self._send()
+        await self._settle()
 
     async def abort(self) -> None:
-        async with self._engine.connect() as conn:
+        task, self._inflight = self._inflight, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        async with self._engine.begin() as conn:
             await conn.execute(_DELETE_CHUNKS, {"id": self._id})
 
 
