@@ -132,6 +132,8 @@ async def test_two_phase_upload_then_send_then_preview(served):
     uploaded = response.json()
     assert uploaded["id"] == created["id"] and uploaded["type"] == "image"
     assert "upload_descriptor" not in uploaded
+    assert uploaded["preview_url"].startswith(str(client.http.base_url).rstrip("/") + "/")
+    assert (await client.http.get(uploaded["preview_url"])).content == image
     rows = await db_rows(client, created["id"])
     assert rows["state"] == "ready" and stored_anywhere(client, rows, created["id"])
     if files_of(client).disk is not None:
@@ -571,3 +573,52 @@ async def test_items_list_refreshes_preview_urls(pg_client):
     assert int(query["expires"][0]) > time.time() + 60
     assert (await pg_client.http.get(url)).status_code == 200
     assert json.loads((await pg_client.http.get(url.split("?")[0])).text)["error"]["code"] == "invalid_signature"
+
+
+# --- in a browser ---------------------------------------------------------------------------
+
+BROWSER_UPLOAD = """
+const [uploadUrl, b64, done] = arguments;
+const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+const form = new FormData();
+form.append("file", new Blob([bytes], {type: "image/png"}), "screen.png");
+fetch(uploadUrl, {method: "POST", body: form})
+  .then(async (r) => {
+    const body = await r.json();
+    const img = new Image();
+    img.onload = () => done({status: r.status, body, width: img.naturalWidth});
+    img.onerror = () => done({status: r.status, body, width: -1});
+    img.src = body.preview_url;
+    document.body.appendChild(img);
+  })
+  .catch((e) => done({error: String(e)}));
+"""
+
+
+async def test_browser_uploads_through_the_signed_url_and_shows_the_preview(settings, browser):
+    """What the widget does with two-phase uploads, from a page on another origin: a
+    multipart POST with no credentials, then the preview as an <img>."""
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    site = Starlette(routes=[Route("/", lambda request: HTMLResponse("<html><body></body></html>"))])
+    app = create_app(settings.model_copy(update={"cors_origins": ["*"]}))
+    async with LiveServer(app) as live, LiveServer(site) as page, ChatKitClient(live.url) as client:
+        await client.login()
+        image = png_bytes(5, 3)
+        created = await client.call(
+            "attachments.create", {"name": "screen.png", "size": len(image), "mime_type": "image/png"}
+        )
+        await asyncio.to_thread(browser.get, page.url + "/")
+        result = await asyncio.to_thread(
+            browser.execute_async_script,
+            BROWSER_UPLOAD,
+            created["upload_descriptor"]["url"],
+            base64.b64encode(image).decode(),
+        )
+        assert result.get("status") == 200, result
+        assert result["body"]["id"] == created["id"]
+        assert result["width"] == 5, result

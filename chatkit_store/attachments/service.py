@@ -312,7 +312,9 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
             claimed = await conn.scalar(_CLAIM, {"id": attachment_id})
         if claimed is None:
             raise ApiError(409, "upload_url_used", "this upload URL was already used; create a new attachment")
-        context = RequestContext(user_id=record.user_id, tenant_id=record.tenant_id)
+        context = RequestContext(
+            user_id=record.user_id, tenant_id=record.tenant_id, base_url=str(request.base_url).rstrip("/")
+        )
         try:
             await field.open()
             await self._receive(record, field)
