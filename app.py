@@ -1,14 +1,16 @@
-"""The FastAPI application: `POST /chatkit`, `POST /session`."""
+"""The FastAPI application: `POST /chatkit`, `POST /session`, attachment uploads and previews."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
-from chatkit.types import ChatKitReq
+from chatkit.types import Attachment, ChatKitReq
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -81,6 +83,27 @@ def request_id_of(request: Request) -> str:
     return getattr(request.state, "request_id", None) or uuid.uuid4().hex
 
 
+def context_of(request: Request, identity: Identity, **fields) -> RequestContext:
+    return RequestContext(
+        user_id=identity.user_id,
+        tenant_id=identity.tenant_id,
+        request_id=request_id_of(request),
+        base_url=str(request.base_url).rstrip("/"),
+        **fields,
+    )
+
+
+def attachment_response(attachment: Attachment) -> Response:
+    body = attachment.model_dump_json(exclude_none=True, context={"exclude_metadata": True})
+    return Response(body, media_type="application/json")
+
+
+def content_disposition(name: str) -> str:
+    """`inline` with the file name, ASCII fallback and RFC 5987 UTF-8 form."""
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in name)
+    return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 _background: set[asyncio.Task] = set()
 
 
@@ -130,6 +153,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return exc.response()
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> Response:
+        return ApiError(404, "not_found", str(exc) or "not found").response()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -194,13 +221,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             page = parse_page_context(parsed.metadata, settings.max_page_context_bytes)
         except PageContextError as exc:
             raise ApiError(400, "invalid_page_context", str(exc)) from None
-        ctx = RequestContext(
-            user_id=identity.user_id,
-            tenant_id=identity.tenant_id,
-            request_id=request_id_of(request),
-            metadata=parsed.metadata,
-            page=page,
-        )
+        ctx = context_of(request, identity, metadata=parsed.metadata, page=page)
         request.state.context = ctx  # the access log reads first_delta_seconds at the end
         server = services_of(request).server
         try:
@@ -218,6 +239,51 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise ApiError(404, "not_found", str(exc) or "not found") from None
         except ValueError as exc:
             raise ApiError(400, "invalid_request", str(exc)) from None
+
+    # --- attachments: direct upload, two-phase upload, previews --------------------------
+
+    @app.post("/attachments")
+    async def upload_direct(request: Request) -> Response:
+        """Direct strategy: the reader's bearer token, multipart `file` -> the attachment JSON."""
+        identity = await identify(request)
+        request.state.identity = identity
+        await request.app.state.rate_limits.check_upload(identity)
+        files = services_of(request).attachments
+        attachment = await files.direct_upload(request, context_of(request, identity))
+        return attachment_response(attachment)
+
+    @app.post("/attachments/{attachment_id}/upload")
+    async def upload_signed(
+        attachment_id: str, request: Request, expires: str | None = None, signature: str | None = None
+    ) -> Response:
+        """Two-phase strategy: the bytes for an attachment created by attachments.create,
+        authorised by the signed URL alone (single-use, short-lived)."""
+        files = services_of(request).attachments
+        attachment = await files.upload(attachment_id, expires, signature, request)
+        return attachment_response(attachment)
+
+    @app.get("/attachments/{attachment_id}/preview")
+    async def preview(
+        attachment_id: str, request: Request, expires: str | None = None, signature: str | None = None
+    ) -> Response:
+        """An image attachment through its signed, expiring preview URL: served with its
+        checked raster type only, never sniffed, never as a document."""
+        files = services_of(request).attachments
+        record = await files.preview(attachment_id, expires, signature)
+        attachment = await files.store.load_attachment(
+            attachment_id, RequestContext(user_id=record.user_id, tenant_id=record.tenant_id)
+        )
+        max_age = max(0, min(int(expires or 0) - int(time.time()), 3600))
+        headers = {
+            "Content-Length": str(record.size),
+            "Content-Disposition": content_disposition(attachment.name),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+            "Cache-Control": f"private, max-age={max_age}",
+            "Referrer-Policy": "no-referrer",
+        }
+        return StreamingResponse(files.read(record), media_type=record.kind.mime, headers=headers)
 
     return app
 

@@ -47,6 +47,8 @@ from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
 from openai.types.responses.response_input_item_param import Message
 
 from chatkit_store import PostgresStore
+from chatkit_store.attachments import AttachmentFiles
+from chatkit_store.attachments.content import EARLIER, AttachmentInput, reference
 from docsdesk.citations import annotate
 from docsdesk.context import PageContext, RequestContext
 from docsdesk.errors import ApiError
@@ -66,7 +68,21 @@ _HISTORY_PAGE = 50
 
 
 class DocsConverter(ThreadItemConverter):
-    """Thread items -> model input. Page-context items become a delimited data block."""
+    """Thread items -> model input. Page-context items become a delimited data block.
+
+    Attachments: those of the message being answered (`expand`) go in whole (images as
+    image inputs, text as data blocks, see chatkit_store/attachments/content.py); earlier
+    ones by name only, so a large file is not re-sent on every turn. One converter per turn."""
+
+    def __init__(
+        self,
+        attachments: AttachmentInput | None = None,
+        context: RequestContext | None = None,
+        expand: frozenset[str] = frozenset(),
+    ) -> None:
+        self.attachments = attachments
+        self.context = context
+        self.expand = expand
 
     async def hidden_context_to_input(self, item: HiddenContextItem):
         if isinstance(item.content, dict) and "page" in item.content:
@@ -84,7 +100,9 @@ class DocsConverter(ThreadItemConverter):
         return ResponseInputTextParam(type="input_text", text=f"@{tag.text}")
 
     async def attachment_to_message_content(self, attachment: Attachment):
-        return ResponseInputTextParam(type="input_text", text=f"[attachment: {attachment.name}]")
+        if self.attachments is not None and self.context is not None and attachment.id in self.expand:
+            return await self.attachments.content(attachment, self.context)
+        return reference(attachment, EARLIER)
 
 
 def build_agent(model: Model, settings: ModelSettings) -> Agent[DocsAgentContext]:
@@ -102,8 +120,23 @@ def _user_text(text: str) -> Message:
     return Message(role="user", type="message", content=[{"type": "input_text", "text": text}])
 
 
+IMAGE_TOKENS = 1_000  # what an image input costs, roughly, whatever its data URL's length
+
+
 def _input_tokens(items: list[TResponseInputItem]) -> int:
-    return max(1, len(repr(items)) // 4)
+    images = 0
+    chars = 0
+    for item in items:
+        content = item.get("content") if isinstance(item, dict) else None
+        if isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and part.get("type") == "input_image":
+                    images += 1
+                else:
+                    chars += len(repr(part))
+        else:
+            chars += len(repr(item))
+    return max(1, chars // 4 + images * IMAGE_TOKENS)
 
 
 def message_text(content: list[Any]) -> str:
@@ -127,15 +160,21 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         search: DocsSearch,
         settings: Settings,
         model: Model | None = None,
+        attachments: AttachmentFiles | None = None,
     ) -> None:
-        super().__init__(store)
+        super().__init__(store, attachment_store=attachments)
         self.store: PostgresStore = store
+        self.attachments = attachments
+        self.attachment_input = (
+            AttachmentInput(attachments, settings.attachment_text_chars, settings.model_accepts_images)
+            if attachments is not None
+            else None
+        )
         self.search = search
         self.settings = settings
         self.model = model if model is not None else build_model(settings)
         self.model_label = settings.resolved_model.split(":", 1)[0]
         self.model_settings = model_settings(settings)
-        self.converter = DocsConverter()
         self.collection = ServingCollection(search.engine, settings.collection)
 
     # --- request handling ---------------------------------------------------------
@@ -147,9 +186,9 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         must fail before anything is written or streamed."""
         await self._check(request, context)
         match request:
-            case AttachmentsCreateReq():
+            case AttachmentsCreateReq() if self.attachments is None:
                 raise ApiError(400, "unsupported", "file attachments are not enabled on this server")
-            case AttachmentsDeleteReq():
+            case AttachmentsDeleteReq() if self.attachments is None:
                 # Metadata only: no file store is configured, so there is no file to delete.
                 await self.store.delete_attachment(request.params.attachment_id, context)
                 return NonStreamingResult(b"{}")
@@ -161,9 +200,11 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
 
     async def _check(self, request: ChatKitReq, context: RequestContext) -> None:
         match request:
-            case ThreadsCreateReq() | ThreadsAddUserMessageReq():
-                # For add_user_message the SDK loads the thread (404) before writing anything.
-                await self._check_input(request.params.input, context)
+            case ThreadsCreateReq():
+                await self._check_input(request.params.input, None, context)
+            case ThreadsAddUserMessageReq():
+                # The SDK loads the thread (404) before writing anything.
+                await self._check_input(request.params.input, request.params.thread_id, context)
             case ThreadsRetryAfterItemReq():
                 item = await self.store.load_item(
                     request.params.thread_id, request.params.item_id, context
@@ -183,9 +224,11 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                         400, "invalid_request", f"title is longer than {MAX_TITLE_CHARS} characters"
                     )
 
-    async def _check_input(self, user_input: UserMessageInput, context: RequestContext) -> None:
+    async def _check_input(
+        self, user_input: UserMessageInput, thread_id: str | None, context: RequestContext
+    ) -> None:
         text = message_text(user_input.content)
-        if not text.strip():
+        if not text.strip() and not user_input.attachments:
             raise ApiError(400, "invalid_request", "the message has no text")
         size = len(text) + len(user_input.quoted_text or "")
         if size > self.settings.max_message_chars:
@@ -194,8 +237,11 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                 "message_too_long",
                 f"the message is {size} characters; the limit is {self.settings.max_message_chars}",
             )
-        for attachment_id in user_input.attachments:
-            await self.store.load_attachment(attachment_id, context)
+        if self.attachments is not None:
+            await self.attachments.check_sendable(list(user_input.attachments), thread_id, context)
+        else:
+            for attachment_id in user_input.attachments:
+                await self.store.load_attachment(attachment_id, context)
 
     async def add_feedback(
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext
@@ -227,7 +273,12 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                 self._make_title(message_text(input_user_message.content))
             )
 
-        input_items = await self._history(thread, context)
+        converter = DocsConverter(
+            self.attachment_input,
+            context,
+            frozenset(a.id for a in input_user_message.attachments) if input_user_message else frozenset(),
+        )
+        input_items = await self._history(thread, converter, context)
         agent_context = DocsAgentContext(
             thread=thread,
             store=self.store,
@@ -313,7 +364,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         ]
 
     async def _history(
-        self, thread: ThreadMetadata, context: RequestContext
+        self, thread: ThreadMetadata, converter: DocsConverter, context: RequestContext
     ) -> list[TResponseInputItem]:
         """The newest items that fit the token budget, oldest dropped first, in order.
 
@@ -327,7 +378,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             for item in page.data:
                 is_current = isinstance(item, UserMessageItem) and not newest_user_seen
                 newest_user_seen = newest_user_seen or isinstance(item, UserMessageItem)
-                converted = await self._convert(item, is_current)
+                converted = await self._convert(converter, item, is_current)
                 cost = _input_tokens(converted) if converted else 0
                 if cost > budget and not is_current and kept:
                     return [entry for chunk in reversed(kept) for entry in chunk]
@@ -339,10 +390,12 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             after = page.after
         return [entry for chunk in reversed(kept) for entry in chunk]
 
-    async def _convert(self, item: ThreadItem, is_current: bool) -> list[TResponseInputItem]:
+    async def _convert(
+        self, converter: DocsConverter, item: ThreadItem, is_current: bool
+    ) -> list[TResponseInputItem]:
         # The SDK's per-item conversion; `is_current` decides whether the quoted selection of a
         # user message is shown (only for the message being answered).
-        return await self.converter._thread_item_to_input_item(item, is_last_message=is_current)
+        return await converter._thread_item_to_input_item(item, is_last_message=is_current)
 
     async def _make_title(self, first_message: str) -> str:
         fallback = heuristic_title(first_message)

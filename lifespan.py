@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +13,9 @@ from fastapi import FastAPI
 
 from chatkit_server import DocsDeskServer
 from chatkit_store import PostgresStore
-from docsdesk.auth import Authenticator
+from chatkit_store.attachments import AttachmentFiles
+from chatkit_store.attachments.cleanup import run_periodically
+from docsdesk.auth import Authenticator, server_secret
 from docsdesk.database import Database, open_database
 from docsdesk.ops.metrics import operating
 from docsdesk.ops.observability import configure_logging
@@ -33,6 +37,7 @@ class Services:
     authenticator: Authenticator
     search: DocsSearch
     server: DocsDeskServer
+    attachments: AttachmentFiles
 
 
 @asynccontextmanager
@@ -47,11 +52,20 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         )
         await search.startup()
         await authenticator.startup()
-        server = DocsDeskServer(store, search, settings)
+        secret = await asyncio.to_thread(server_secret, settings)
+        attachments = AttachmentFiles(
+            database.engine, store, settings, secret, settings.public_url or DEFAULT_PUBLIC_URL
+        )
+        await attachments.startup()
+        server = DocsDeskServer(store, search, settings, attachments=attachments)
+        cleanup = asyncio.create_task(run_periodically(attachments))
         log.debug("docsdesk started (model: %s, auth: %s)", settings.resolved_model, settings.auth_mode)
         try:
-            yield Services(settings, database, store, authenticator, search, server)
+            yield Services(settings, database, store, authenticator, search, server, attachments)
         finally:
+            cleanup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await cleanup
             await authenticator.aclose()
     finally:
         await database.close()

@@ -12,12 +12,12 @@ construction or cache-key work on the hot read paths.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 from chatkit.store import _ID_PREFIXES, NotFoundError, Store, StoreItemType
-from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
+from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata, UserMessageItem
 from pydantic import TypeAdapter
 from sqlalchemy import (
     ColumnElement,
@@ -179,6 +179,7 @@ _DELETE_THREAD = (
     .where(threads.c.id == bindparam("thread"), _owned(threads))
     .returning(threads.c.id)
 )
+_LOCK_THREAD_FOR_DELETE = _THREAD_BY_ID.with_for_update()
 
 _ITEM_WHERE = (items.c.id == bindparam("item"), items.c.thread_id == bindparam("thread"), _owned(items))
 _LOAD_ITEM = select(cast(items.c.data, Text)).where(*_ITEM_WHERE)
@@ -194,6 +195,11 @@ _SAVE_ITEM = _upsert(
 _ATTACHMENT_WHERE = (attachments.c.id == bindparam("attachment"), _owned(attachments))
 _LOAD_ATTACHMENT = select(cast(attachments.c.data, Text)).where(*_ATTACHMENT_WHERE)
 _DELETE_ATTACHMENT = delete(attachments).where(*_ATTACHMENT_WHERE).returning(attachments.c.id)
+_DELETE_THREAD_ATTACHMENTS = (
+    delete(attachments)
+    .where(attachments.c.thread_id == bindparam("thread"), _owned(attachments))
+    .returning(attachments.c.id)
+)
 _SAVE_ATTACHMENT = _upsert(
     attachments, "id", ["thread_id", "data"], where=lambda new: _same_owner(attachments, new)
 )
@@ -266,6 +272,11 @@ class PostgresStore(Store[RequestContext]):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        #: Told, after the commit, which attachments a delete removed (their bytes outside
+        #: the database go too); set by the attachment file store.
+        self.on_attachments_deleted: Callable[[list[str]], Awaitable[None]] | None = None
+        #: Applied to every attachment returned (fresh expiring preview URLs).
+        self.attachment_view: Callable[[Attachment, RequestContext], Attachment] | None = None
 
     # --- ids ---------------------------------------------------------------------
 
@@ -346,10 +357,26 @@ class PostgresStore(Store[RequestContext]):
         return _page(rows, limit, ThreadMetadata.model_validate_json)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
-        """Delete the thread; its items, attachments and feedback go with it (ON DELETE CASCADE)."""
-        await self._write_one(
-            _DELETE_THREAD, {"thread": thread_id, **_owner(context)}, f"thread {thread_id} not found"
-        )
+        """Delete the thread; its items, attachments (and their bytes) and feedback go with it."""
+        where = {"thread": thread_id, **_owner(context)}
+        async with self._begin() as conn:
+            if await conn.scalar(_LOCK_THREAD_FOR_DELETE, where) is None:
+                raise NotFoundError(f"thread {thread_id} not found")
+            gone = list(await conn.scalars(_DELETE_THREAD_ATTACHMENTS, where))
+            await conn.execute(_DELETE_THREAD, where)  # items and feedback: ON DELETE CASCADE
+        await self._deleted_attachments(gone)
+
+    async def _deleted_attachments(self, attachment_ids: list[str]) -> None:
+        if attachment_ids and self.on_attachments_deleted is not None:
+            await self.on_attachments_deleted(attachment_ids)
+
+    def _view(self, attachment: Attachment, context: RequestContext) -> Attachment:
+        return attachment if self.attachment_view is None else self.attachment_view(attachment, context)
+
+    def _view_item(self, item: ThreadItem, context: RequestContext) -> ThreadItem:
+        if self.attachment_view is not None and isinstance(item, UserMessageItem) and item.attachments:
+            item.attachments = [self.attachment_view(a, context) for a in item.attachments]
+        return item
 
     # --- items -------------------------------------------------------------------
 
@@ -370,7 +397,10 @@ class PostgresStore(Store[RequestContext]):
             raise NotFoundError(f"thread {thread_id} not found")
         if after is not None and rows[0].cursor_id is None:
             raise NotFoundError(f"item {after} not found in thread {thread_id}")
-        return _page([row for row in rows if row.id is not None], limit, _ITEM.validate_json)
+        page = _page([row for row in rows if row.id is not None], limit, _ITEM.validate_json)
+        if self.attachment_view is not None:
+            page.data = [self._view_item(item, context) for item in page.data]
+        return page
 
     async def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: RequestContext
@@ -407,7 +437,7 @@ class PostgresStore(Store[RequestContext]):
             {"item": item_id, "thread": thread_id, **_owner(context)},
             f"item {item_id} not found in thread {thread_id}",
         )
-        return _ITEM.validate_json(data)
+        return self._view_item(_ITEM.validate_json(data), context)
 
     async def delete_thread_item(
         self, thread_id: str, item_id: str, context: RequestContext
@@ -444,14 +474,16 @@ class PostgresStore(Store[RequestContext]):
             {"attachment": attachment_id, **_owner(context)},
             f"attachment {attachment_id} not found",
         )
-        return _ATTACHMENT.validate_json(data)
+        return self._view(_ATTACHMENT.validate_json(data), context)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        """Delete the attachment's metadata and bytes."""
         await self._write_one(
             _DELETE_ATTACHMENT,
             {"attachment": attachment_id, **_owner(context)},
             f"attachment {attachment_id} not found",
         )
+        await self._deleted_attachments([attachment_id])
 
     # --- feedback ----------------------------------------------------------------
 

@@ -24,6 +24,8 @@ class RequestContext:
     request_id: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     page: PageContext | None = None
+    # Where the reader reached this server (for the signed attachment URLs we hand out).
+    base_url: str = ""
     # Filled in while a turn streams, for logs and metrics.
     first_delta_seconds: float | None = None
 

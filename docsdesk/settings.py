@@ -10,6 +10,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 AuthMode = Literal["anonymous", "jwt", "trusted-header"]
+# The attachment kinds docsdesk knows (chatkit_store/attachments/kinds.py defines each).
+ATTACHMENT_KINDS = ("png", "jpeg", "webp", "gif", "text", "markdown", "json", "yaml", "csv", "log", "pdf")
 
 
 class Settings(BaseSettings):
@@ -90,6 +92,42 @@ class Settings(BaseSettings):
     # An anonymous session token that expired at most this long ago can still be renewed for
     # the same reader (POST /session with it); older ones start a new anonymous reader.
     session_renew_grace_seconds: int = Field(default=30 * 24 * 3600, ge=0)
+
+    # --- attachments (issue 13: uploads, storage, limits) ---------------------
+    # Where attachment bytes live: unset = PostgreSQL; a directory = files on this node.
+    attachments_dir: Path | None = None
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    # Allowed kinds: png, jpeg, webp, gif, pdf, text, markdown, json, yaml, csv, log.
+    attachment_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(ATTACHMENT_KINDS)
+    )
+    attachment_quota_bytes: int = 100 * 1024 * 1024  # per user (and tenant), all attachments
+    rate_limit_uploads: str = "30/minute"
+    attachment_upload_url_seconds: int = 600
+    attachment_preview_url_seconds: int = 3600
+    attachment_text_chars: int = 20_000  # per text/PDF attachment shown to the model
+    model_accepts_images: bool = True  # images go to the model as image inputs
+
+    @field_validator("attachment_types", mode="before")
+    @classmethod
+    def _check_attachment_types(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            unknown = [name for name in value if name not in ATTACHMENT_KINDS]
+            if unknown:
+                raise ValueError(
+                    f"DOCSDESK_ATTACHMENT_TYPES: unknown {', '.join(map(str, unknown))} (known: {', '.join(ATTACHMENT_KINDS)})"
+                )
+        return value
+
+    @field_validator("max_attachment_bytes", "attachment_quota_bytes", "attachment_upload_url_seconds",
+                     "attachment_preview_url_seconds", "attachment_text_chars")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be > 0")
+        return value
 
     @field_validator("database_url")
     @classmethod

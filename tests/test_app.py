@@ -151,7 +151,6 @@ async def test_unsupported_request_types_answer_clear_4xx(client):
     for type_, params in [
         ("threads.custom_action", {"thread_id": thread_id, "item_id": None, "action": action}),
         ("threads.sync_custom_action", {"thread_id": thread_id, "item_id": None, "action": action}),
-        ("attachments.create", {"name": "a.txt", "size": 3, "mime_type": "text/plain"}),
         ("input.transcribe", {"audio_base64": base64.b64encode(b"x").decode(), "mime_type": "audio/webm"}),
     ]:
         response = await client.request(type_, params)

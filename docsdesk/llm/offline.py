@@ -4,13 +4,14 @@ the best passages, cited, so a fresh install works with no API key."""
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from openai.types.responses import (
     ResponseOutputItem,
 )
 
+from docsdesk.blocks import parse_block
 from docsdesk.llm.stream import SynthesizedModel, as_dict, function_call_item, message_item
 
 SEARCH_TOOL = "search_docs"
@@ -21,15 +22,20 @@ QUOTE_PREFIX = "The user is referring to this in particular:"
 PAGE_CONTEXT_PREFIX = "<page_context>"
 
 
-def _content_text(content: Any) -> str:
-    """The text of a message's content (a string or a list of text parts)."""
+def _content_text(content: Any, attachments: list[dict[str, Any]] | None = None) -> str:
+    """The text of a message's content (a string or a list of text parts). Attachment data
+    blocks are not part of it: they go to `attachments` when given."""
     if isinstance(content, str):
         return content
     texts = []
     for part in content or []:
         part = as_dict(part)
         if isinstance(part.get("text"), str):
-            texts.append(part["text"])
+            block = parse_block(part["text"])
+            if block is None:
+                texts.append(part["text"])
+            elif attachments is not None:
+                attachments.append(block)
     return "\n".join(texts)
 
 
@@ -45,6 +51,7 @@ class Turn:
     quote: str
     page_title: str
     search_output: str | None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
 def read_turn(input: str | list[Any]) -> Turn:
@@ -61,8 +68,9 @@ def read_turn(input: str | list[Any]) -> Turn:
         block_start -= 1
 
     question = quote = page_title = ""
+    attachments: list[dict[str, Any]] = []
     for item in items[block_start : last_user + 1]:
-        text = _content_text(item.get("content"))
+        text = _content_text(item.get("content"), attachments)
         stripped = text.lstrip()
         if stripped.startswith(QUOTE_PREFIX):
             quote = stripped[len(QUOTE_PREFIX) :].strip()
@@ -80,7 +88,10 @@ def read_turn(input: str | list[Any]) -> Turn:
     for item in items[last_user + 1 :]:
         if item.get("type") == "function_call_output" and item.get("call_id") in search_calls:
             search_output = _content_text(item.get("output"))
-    return Turn(question=question, quote=quote, page_title=page_title, search_output=search_output)
+    return Turn(
+        question=question, quote=quote, page_title=page_title, search_output=search_output,
+        attachments=attachments,
+    )
 
 
 def _page_title(page_context: str) -> str:
@@ -191,21 +202,71 @@ QUERY_LIMIT = 300
 TOP_PASSAGES = 3
 
 
+_ERROR_LINE = re.compile(
+    r"\b(error|exception|traceback|fatal|failed|failure|panic|denied|refused|timed? ?out|"
+    r"not found|cannot|can't|unable|invalid|missing)\b",
+    re.IGNORECASE,
+)
+_LOG_PREFIX = re.compile(
+    r"^\s*(\[?\d{4}-\d\d-\d\d[T ][\d:.,]+(Z|[+-]\d\d:?\d\d)?\]?\s*)?"
+    r"(\[?(TRACE|DEBUG|INFO|WARN|WARNING|ERROR|CRITICAL|FATAL)\]?:?\s+)?"
+)
+EXCERPT_LIMIT = 160
+
+
+@dataclass
+class Excerpt:
+    """The line of an attached file the offline model searches with."""
+
+    attachment: str
+    text: str
+
+
+def attachment_excerpt(turn: Turn) -> Excerpt | None:
+    """From the first attached text file: its last error-looking line (the final line of a
+    traceback names the exception), else its last non-empty line; None without text files."""
+    for block in turn.attachments:
+        text = block.get("text")
+        if not isinstance(text, str) or not text.strip():
+            continue
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        errors = [
+            line for line in lines
+            if _ERROR_LINE.search(line) and not line.lower().startswith("traceback (most recent")
+        ]
+        chosen = (errors or lines)[-1]
+        chosen = " ".join(_LOG_PREFIX.sub("", chosen).split()) or chosen
+        return Excerpt(str(block.get("name") or "attachment"), clip(chosen, EXCERPT_LIMIT))
+    return None
+
+
 def search_query(turn: Turn) -> str:
-    """The question, focused by the quoted selection and the page title (<= QUERY_LIMIT)."""
-    extras = [clip(" ".join(turn.quote.split()), 120), clip(" ".join(turn.page_title.split()), 80)]
+    """The question, focused by an attached error line, the quoted selection and the page
+    title (<= QUERY_LIMIT)."""
+    found = attachment_excerpt(turn)
+    extras = [
+        found.text if found else "",
+        clip(" ".join(turn.quote.split()), 120),
+        clip(" ".join(turn.page_title.split()), 80),
+    ]
     extras = [extra for extra in extras if extra]
     budget = QUERY_LIMIT - sum(len(extra) + 1 for extra in extras)
     question = clip(" ".join(turn.question.split()), budget)
     return " ".join(part for part in [question, *extras] if part)
 
 
-def offline_answer(search_output: str) -> str:
-    """Quote the top passages with their [n] markers, or say nothing was found."""
+def offline_answer(search_output: str, used: Excerpt | None = None) -> str:
+    """Quote the top passages with their [n] markers, or say nothing was found; name the
+    attachment whose line was searched for, if any."""
     passages = [p for p in parse_search_output(search_output) if excerpt(p.text)]
+    note = (
+        f"I searched with this line from your attachment “{used.attachment}”: `{used.text.replace('`', chr(39))}`"
+        if used
+        else ""
+    )
     if not passages:
-        return OFFLINE_NOTHING_FOUND
-    lines = [OFFLINE_INTRO]
+        return f"{note}\n\n{OFFLINE_NOTHING_FOUND}" if note else OFFLINE_NOTHING_FOUND
+    lines = [note, OFFLINE_INTRO] if note else [OFFLINE_INTRO]
     for passage in passages[:TOP_PASSAGES]:
         lines.append(f"- **{passage.title}**: {excerpt(passage.text)} [{passage.number}]")
     return "\n\n".join(lines)
@@ -223,7 +284,7 @@ class OfflineModel(SynthesizedModel):
         """The output items for this input: a search call, or the quoted answer."""
         turn = read_turn(input)
         if turn.search_output is not None:
-            return [message_item(offline_answer(turn.search_output))]
+            return [message_item(offline_answer(turn.search_output, attachment_excerpt(turn)))]
         if not any(getattr(tool, "name", None) == SEARCH_TOOL for tool in tools):
             return [message_item(OFFLINE_NO_SEARCH)]
         query = search_query(turn)

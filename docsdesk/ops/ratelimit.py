@@ -45,7 +45,8 @@ STORAGE_RETRY_SECONDS = 5.0
 STREAM_SLOT_MARGIN_SECONDS = 60
 TOO_MANY_STREAMS_RETRY_SECONDS = 5
 _REDIS_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
-_LABELS = {"turns": "messages", "reads": "requests", "sessions": "new sessions"}
+_LABELS = {"turns": "messages", "reads": "requests", "sessions": "new sessions", "uploads": "attachments"}
+UPLOAD_TYPES = frozenset({"attachments.create"})
 
 T = TypeVar("T")
 Release = Callable[[], Awaitable[None]]
@@ -84,6 +85,7 @@ class RateLimits:
                 "turns": parse_many(settings.rate_limit_turns),
                 "reads": parse_many(settings.rate_limit_reads),
                 "sessions": parse_many(settings.rate_limit_sessions),
+                "uploads": parse_many(settings.rate_limit_uploads),
             }
             self.limiter = Limiter(
                 key_func=lambda request: request.state.client_ip,
@@ -123,6 +125,8 @@ class RateLimits:
         key = identity_key(identity)
         if request_type not in STREAMING_TYPES:
             await self._enforce("reads", key)
+            if request_type in UPLOAD_TYPES:
+                await self._enforce("uploads", key)
             return
         release = await self._acquire_stream(key)
         try:
@@ -133,6 +137,10 @@ class RateLimits:
             raise
         if release is not None:
             call_at_end(request, release)
+
+    async def check_upload(self, identity: Identity) -> None:
+        """A direct upload (POST /attachments): the per-user attachment limit; raises ApiError 429."""
+        await self._enforce("uploads", identity_key(identity))
 
     async def _enforce(self, name: str, key: str) -> None:
         retry_after = await self._run(_hit, self.rules[name], name, key)
