@@ -10,7 +10,14 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from agents import Agent, Model, ModelSettings, Runner
+from agents import (
+    Agent,
+    InputGuardrailTripwireTriggered,
+    Model,
+    ModelSettings,
+    OutputGuardrailTripwireTriggered,
+    Runner,
+)
 from agents.items import TResponseInputItem
 from chatkit.agents import ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError, ErrorCode, StreamError
@@ -63,6 +70,7 @@ log = logging.getLogger("docsdesk.assistant")
 MAX_TITLE_CHARS = 200
 MAX_AGENT_TURNS = 6
 _HISTORY_PAGE = 50
+GUARDRAIL_MESSAGE = "This answer was withheld by a safety check. Try rephrasing your question."
 
 
 class DocsConverter(ThreadItemConverter):
@@ -151,6 +159,8 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                 raise ApiError(400, "unsupported", "file attachments are not enabled on this server")
             case AttachmentsDeleteReq():
                 # Metadata only: no file store is configured, so there is no file to delete.
+                # Loaded first: someone else's or a missing attachment is a 404.
+                await self.store.load_attachment(request.params.attachment_id, context)
                 await self.store.delete_attachment(request.params.attachment_id, context)
                 return NonStreamingResult(b"{}")
             case InputTranscribeReq():
@@ -262,6 +272,15 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             raise CustomStreamError(
                 "The assistant took too long to answer. Please try again.", allow_retry=True
             ) from None
+        except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered) as exc:
+            # An expected outcome: stream_agent_response already removed what the turn produced.
+            outcome = "guardrail"
+            log.info(
+                "guardrail %s tripped; the answer was withheld",
+                exc.guardrail_result.guardrail.get_name(),
+                extra={"request_id": context.request_id},
+            )
+            raise CustomStreamError(GUARDRAIL_MESSAGE, allow_retry=False) from None
         except asyncio.CancelledError:
             outcome = "cancelled"
             raise

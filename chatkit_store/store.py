@@ -236,12 +236,16 @@ def _check_page_args(limit: int, order: str) -> None:
 
 
 def _page(rows: Sequence[Row[Any]], limit: int, parse: Callable[[str], T]) -> Page[T]:
-    """Rows (id, data as JSON text), fetched with limit + 1 to learn whether more follow."""
+    """Rows (id, data as JSON text), fetched with limit + 1 to learn whether more follow.
+
+    As in the SDK's contract: `after` (the cursor of the next page) is set only when there
+    is a next page."""
     shown = rows[:limit]
+    has_more = len(rows) > limit
     return Page(
         data=[parse(row.data) for row in shown],
-        has_more=len(rows) > limit,
-        after=shown[-1].id if shown else None,
+        has_more=has_more,
+        after=shown[-1].id if has_more else None,
     )
 
 
@@ -316,7 +320,7 @@ class PostgresStore(Store[RequestContext]):
 
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         data = await self._fetch_one(
-            _LOAD_THREAD, {"thread": thread_id, **_owner(context)}, f"thread {thread_id} not found"
+            _LOAD_THREAD, {"thread": thread_id, **_owner(context)}, f"Thread {thread_id} not found"
         )
         return ThreadMetadata.model_validate_json(data)
 
@@ -329,7 +333,7 @@ class PostgresStore(Store[RequestContext]):
             "user_id": context.user_id,
             "data": thread.model_dump(mode="json", include=_THREAD_FIELDS),
         }
-        await self._write_one(_SAVE_THREAD, row, f"thread {thread.id} not found")
+        await self._write_one(_SAVE_THREAD, row, f"Thread {thread.id} not found")
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
@@ -341,14 +345,14 @@ class PostgresStore(Store[RequestContext]):
             rows = (await conn.execute(_THREADS_PAGE[order, after is not None], params)).all()
         if after is not None:
             if not rows:
-                raise NotFoundError(f"thread {after} not found")
+                raise NotFoundError(f"Thread {after} not found")
             rows = [row for row in rows if row.id is not None]
         return _page(rows, limit, ThreadMetadata.model_validate_json)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
         """Delete the thread; its items, attachments and feedback go with it (ON DELETE CASCADE)."""
         await self._write_one(
-            _DELETE_THREAD, {"thread": thread_id, **_owner(context)}, f"thread {thread_id} not found"
+            _DELETE_THREAD, {"thread": thread_id, **_owner(context)}, f"Thread {thread_id} not found"
         )
 
     # --- items -------------------------------------------------------------------
@@ -367,9 +371,9 @@ class PostgresStore(Store[RequestContext]):
         async with self._read() as conn:
             rows = (await conn.execute(_ITEMS_PAGE[order, after is not None], params)).all()
         if not rows:
-            raise NotFoundError(f"thread {thread_id} not found")
+            raise NotFoundError(f"Thread {thread_id} not found")
         if after is not None and rows[0].cursor_id is None:
-            raise NotFoundError(f"item {after} not found in thread {thread_id}")
+            raise NotFoundError(f"Item {after} not found in thread {thread_id}")
         return _page([row for row in rows if row.id is not None], limit, _ITEM.validate_json)
 
     async def add_thread_item(
@@ -395,9 +399,9 @@ class PostgresStore(Store[RequestContext]):
         async with self._begin() as conn:
             # Locks the thread row: it cannot be deleted under us, writes to it are serialised.
             if await conn.scalar(_BUMP_THREAD, {"thread": thread_id, **_owner(ctx)}) is None:
-                raise NotFoundError(f"thread {thread_id} not found")
+                raise NotFoundError(f"Thread {thread_id} not found")
             if await conn.scalar(_SAVE_ITEM, row) is None:
-                raise NotFoundError(f"item {item.id} not found in thread {thread_id}")
+                raise NotFoundError(f"Item {item.id} not found in thread {thread_id}")
 
     async def load_item(
         self, thread_id: str, item_id: str, context: RequestContext
@@ -405,19 +409,23 @@ class PostgresStore(Store[RequestContext]):
         data = await self._fetch_one(
             _LOAD_ITEM,
             {"item": item_id, "thread": thread_id, **_owner(context)},
-            f"item {item_id} not found in thread {thread_id}",
+            f"Item {item_id} not found in thread {thread_id}",
         )
         return _ITEM.validate_json(data)
 
     async def delete_thread_item(
         self, thread_id: str, item_id: str, context: RequestContext
     ) -> None:
-        """Delete the item and its feedback (ON DELETE CASCADE)."""
-        await self._write_one(
-            _DELETE_ITEM,
-            {"item": item_id, "thread": thread_id, **_owner(context)},
-            f"item {item_id} not found in thread {thread_id}",
-        )
+        """Delete the item and its feedback (ON DELETE CASCADE). An item that is not in the
+        caller's thread (never stored, or already deleted) is a no-op, as in the SDK's
+        reference stores: the SDK's guardrail clean-up sends a removal for every item a turn
+        produced, stored or not. A thread that is not the caller's is NotFoundError."""
+        where = {"thread": thread_id, **_owner(context)}
+        async with self._begin() as conn:
+            if await conn.scalar(_DELETE_ITEM, {"item": item_id, **where}) is not None:
+                return
+            if await conn.scalar(_THREAD_BY_ID, where) is None:
+                raise NotFoundError(f"Thread {thread_id} not found")
 
     # --- attachments -------------------------------------------------------------
 
@@ -434,24 +442,24 @@ class PostgresStore(Store[RequestContext]):
             if attachment.thread_id is not None:
                 locked = {"thread": attachment.thread_id, **_owner(context)}
                 if await conn.scalar(_LOCK_THREAD, locked) is None:
-                    raise NotFoundError(f"thread {attachment.thread_id} not found")
+                    raise NotFoundError(f"Thread {attachment.thread_id} not found")
             if await conn.scalar(_SAVE_ATTACHMENT, row) is None:
-                raise NotFoundError(f"attachment {attachment.id} not found")
+                raise NotFoundError(f"Attachment {attachment.id} not found")
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
         data = await self._fetch_one(
             _LOAD_ATTACHMENT,
             {"attachment": attachment_id, **_owner(context)},
-            f"attachment {attachment_id} not found",
+            f"Attachment {attachment_id} not found",
         )
         return _ATTACHMENT.validate_json(data)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
-        await self._write_one(
-            _DELETE_ATTACHMENT,
-            {"attachment": attachment_id, **_owner(context)},
-            f"attachment {attachment_id} not found",
-        )
+        """Delete the caller's attachment metadata; an id the caller does not own is a no-op
+        (the SDK deletes the metadata after the attachment store deleted the file, whether
+        or not metadata was saved). Callers that must answer 404 load it first."""
+        async with self._begin() as conn:
+            await conn.execute(_DELETE_ATTACHMENT, {"attachment": attachment_id, **_owner(context)})
 
     # --- feedback ----------------------------------------------------------------
 
@@ -470,13 +478,13 @@ class PostgresStore(Store[RequestContext]):
         where = {"thread": thread_id, **_owner(context)}
         async with self._begin() as conn:
             if await conn.scalar(_LOCK_THREAD, where) is None:
-                raise NotFoundError(f"thread {thread_id} not found")
+                raise NotFoundError(f"Thread {thread_id} not found")
             if not wanted:
                 return
             found = set(await conn.scalars(_LOCK_FEEDBACK_ITEMS, {"items": wanted, **where}))
             missing = [item_id for item_id in wanted if item_id not in found]
             if missing:
-                raise NotFoundError(f"items not found in thread {thread_id}: {', '.join(missing)}")
+                raise NotFoundError(f"Items not found in thread {thread_id}: {', '.join(missing)}")
             rows = [
                 {
                     "item_id": item_id,
@@ -494,6 +502,6 @@ class PostgresStore(Store[RequestContext]):
         where = {"thread": thread_id, **_owner(context)}
         async with self._begin() as conn:
             if await conn.scalar(_THREAD_BY_ID, where) is None:
-                raise NotFoundError(f"thread {thread_id} not found")
+                raise NotFoundError(f"Thread {thread_id} not found")
             rows = (await conn.execute(_LOAD_FEEDBACK, where)).mappings().all()
         return [dict(row) for row in rows]

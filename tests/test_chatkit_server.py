@@ -298,3 +298,41 @@ async def test_cancelled_stream_keeps_the_partial_answer(served):
     partial = [i for i in items if i.type == "assistant_message"][-1]
     assert partial.content[0].text.startswith("Sentence 0. Sentence 1.")
     assert "Sentence 399." not in partial.content[0].text
+
+
+async def test_output_guardrail_withdraws_the_answer_and_ends_the_turn_cleanly(served, monkeypatch, caplog):
+    """A real Agents SDK output guardrail trips after a tool call and a streamed answer: the
+    SDK's clean-up removes every item the turn produced (including the function call, which
+    was never stored); the turn ends with the guardrail's message, not a stream error, and
+    the blocked answer is not stored."""
+    import chatkit_server
+
+    client, app = served
+
+    @agents.output_guardrail
+    async def no_secrets(ctx, agent, output):
+        return agents.GuardrailFunctionOutput(output_info=None, tripwire_triggered="SECRET" in str(output))
+
+    plain = chatkit_server.build_agent
+    monkeypatch.setattr(
+        chatkit_server, "build_agent", lambda model, settings: plain(model, settings).clone(output_guardrails=[no_secrets])
+    )
+    use(app, TitledScript([Call("search_docs", {"query": "annotations"}), "The SECRET answer [1]."]))
+    thread_id, events = await client.new_thread("Tell me the secret")
+    removed = [e["item_id"] for e in events if e["type"] == "thread.item.removed"]
+    blocked = {e["item"]["id"] for e in events if e["type"] in ("thread.item.added", "thread.item.done")
+               and e["item"]["type"] == "assistant_message"}
+    assert blocked and blocked <= set(removed)  # the streamed answer is withdrawn
+    assert any(i.startswith("fc_") for i in removed)  # so is the function call, never stored
+    errors = [e for e in events if e["type"] == "error"]
+    assert len(errors) == 1 and errors[0]["code"] == "custom", errors  # not stream.error
+    assert errors[0]["allow_retry"] is False and "withheld" in errors[0]["message"]
+    thread = await client.call("threads.get_by_id", {"thread_id": thread_id})
+    assert [i["type"] for i in thread["items"]["data"]] == ["user_message"]
+    assert "SECRET" not in json.dumps(thread)
+    assert not [r for r in caplog.records if r.exc_info]  # an expected outcome, no traceback
+
+    # The conversation goes on.
+    use(app, TitledScript(["A fine answer."]))
+    events = await client.call("threads.add_user_message", {"thread_id": thread_id, "input": user_input("Again")})
+    assert done_items(events, "assistant_message")[0]["content"][0]["text"] == "A fine answer."

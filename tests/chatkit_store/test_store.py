@@ -97,6 +97,7 @@ async def collect_items(store, thread_id, ctx, limit, order) -> list[str]:
         assert len(page.data) <= limit
         seen.extend(item.id for item in page.data)
         if not page.has_more:
+            assert page.after is None  # the SDK's contract: no cursor on the last page
             return seen
         assert page.after == page.data[-1].id
         after = page.after
@@ -109,6 +110,7 @@ async def collect_threads(store, ctx, limit, order) -> list[str]:
         assert len(page.data) <= limit
         seen.extend(thread.id for thread in page.data)
         if not page.has_more:
+            assert page.after is None  # the SDK's contract: no cursor on the last page
             return seen
         assert page.after == page.data[-1].id
         after = page.after
@@ -332,8 +334,7 @@ async def test_items_belong_to_one_thread(store):
     for write in (store.save_item, store.add_thread_item):
         with pytest.raises(NotFoundError):
             await write(other.id, moved, ctx)
-    with pytest.raises(NotFoundError):
-        await store.delete_thread_item(other.id, item.id, ctx)
+    await store.delete_thread_item(other.id, item.id, ctx)  # not in `other`: a no-op
     with pytest.raises(NotFoundError):  # a cursor from another thread
         await store.load_thread_items(other.id, item.id, 10, "asc", ctx)
     with pytest.raises(ValueError):  # the item says it belongs to a different thread
@@ -355,11 +356,9 @@ async def test_missing_things_raise_not_found(store):
         lambda: store.load_thread_items(thread.id, "msg_missing", 10, "asc", ctx),
         lambda: store.load_threads(10, "thr_missing", "desc", ctx),
         lambda: store.load_item(thread.id, "msg_missing", ctx),
-        lambda: store.delete_thread_item(thread.id, "msg_missing", ctx),
         lambda: store.add_thread_item("thr_missing", item, ctx),
         lambda: store.save_item("thr_missing", item, ctx),
         lambda: store.load_attachment("atc_missing", ctx),
-        lambda: store.delete_attachment("atc_missing", ctx),
         lambda: store.save_attachment(
             FileAttachment(id="atc_x", name="n", mime_type="text/plain", thread_id="thr_missing"), ctx
         ),
@@ -370,6 +369,11 @@ async def test_missing_things_raise_not_found(store):
     for call in calls:
         with pytest.raises(NotFoundError):
             await call()
+    # Deleting what is not there, in the caller's own thread, is a no-op (the SDK's contract:
+    # its guardrail clean-up removes items that were never stored).
+    await store.delete_thread_item(thread.id, "msg_missing", ctx)
+    await store.delete_attachment("atc_missing", ctx)
+    assert (await store.load_thread(thread.id, ctx)).id == thread.id
 
 
 async def test_delete_thread_item_removes_it_and_its_feedback(store, engine):
@@ -457,8 +461,7 @@ async def test_attachments_upsert_round_trip_and_delete(store, engine):
     await store.delete_attachment(attachment.id, ctx)
     with pytest.raises(NotFoundError):
         await store.load_attachment(attachment.id, ctx)
-    with pytest.raises(NotFoundError):
-        await store.delete_attachment(attachment.id, ctx)
+    await store.delete_attachment(attachment.id, ctx)  # already gone: a no-op
 
 
 # --- feedback ----------------------------------------------------------------------
@@ -551,7 +554,6 @@ async def test_foreign_owner_gets_not_found_everywhere_and_changes_nothing(store
             ),
             intruder,
         ),
-        "delete_attachment": lambda: store.delete_attachment(attachment.id, intruder),
         "add_feedback": lambda: store.add_feedback(thread.id, item_ids, "negative", intruder),
         "add_feedback foreign item": lambda: store.add_feedback(
             own_thread.id, item_ids[:1], "negative", intruder
@@ -562,6 +564,8 @@ async def test_foreign_owner_gets_not_found_everywhere_and_changes_nothing(store
         with pytest.raises(NotFoundError):
             await call()
             pytest.fail(f"{name} did not raise NotFoundError")
+    # Deleting an attachment id the intruder does not own touches nothing (checked below).
+    await store.delete_attachment(attachment.id, intruder)
 
     assert await owned_rows(engine, owner) == before
     assert (await store.load_threads(10, None, "desc", intruder)).data == [own_thread]
