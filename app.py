@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from docsdesk.auth import AuthError, Identity
 from docsdesk.context import PageContextError, RequestContext, parse_page_context
 from docsdesk.errors import ApiError
+from docsdesk.input_limits import check_fields, check_no_nul
 from docsdesk.ops.observability import install as install_operations
 from docsdesk.ops.ratelimit import RateLimits
 from docsdesk.own_docs import own_docs
@@ -167,17 +168,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/chatkit")
     async def chatkit(request: Request) -> Response:
+        # Authenticate, then count the request against its user's limit, then read and
+        # parse: a request that fails parsing still counts.
         identity = await identify(request)
         request.state.identity = identity  # for the access log (hashed there)
+        await request.app.state.rate_limits.admit_request(identity)
         body = await read_body(request, settings.max_body_bytes)
+        check_no_nul(body)
         parsed = parse_request(body)
         request.state.chatkit_type = parsed.type
         request.state.thread_id = getattr(parsed.params, "thread_id", None)
-        await request.app.state.rate_limits.admit_chatkit(request, identity, parsed.type)
+        check_fields(parsed, settings.max_message_chars)
         try:
             page = parse_page_context(parsed.metadata, settings.max_page_context_bytes)
         except PageContextError as exc:
             raise ApiError(400, "invalid_page_context", str(exc)) from None
+        await request.app.state.rate_limits.admit_chatkit(request, identity, parsed.type)
         ctx = RequestContext(
             user_id=identity.user_id,
             tenant_id=identity.tenant_id,

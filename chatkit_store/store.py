@@ -26,6 +26,7 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
+    any_,
     bindparam,
     cast,
     delete,
@@ -34,6 +35,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -50,6 +52,8 @@ from docsdesk.context import RequestContext
 
 #: Largest page `load_thread_items` / `load_threads` will serve.
 MAX_PAGE_LIMIT = 1000
+#: The item types feedback may rate (what the widget shows thumbs on).
+RATABLE = frozenset({"assistant_message"})
 ORDERS = ("asc", "desc")
 
 _ITEM: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
@@ -199,9 +203,11 @@ _SAVE_ATTACHMENT = _upsert(
 )
 
 _LOCK_FEEDBACK_ITEMS = (
-    select(items.c.id)
+    select(items.c.id, items.c.data["type"].astext.label("type"))
     .where(
-        items.c.id.in_(bindparam("items", expanding=True)),
+        # One array parameter, however many ids (an IN list binds one parameter per id,
+        # and asyncpg takes at most 32,767).
+        items.c.id == any_(bindparam("items", type_=ARRAY(Text))),
         items.c.thread_id == bindparam("thread"),
         _owned(items),
     )
@@ -471,7 +477,8 @@ class PostgresStore(Store[RequestContext]):
         context: RequestContext,
     ) -> None:
         """Record `kind` for each item (replacing earlier feedback on it). All items must be
-        in the caller's thread; otherwise NotFoundError and nothing is written."""
+        in the caller's thread (otherwise NotFoundError) and be assistant messages (otherwise
+        ValueError); if not, nothing is written."""
         if kind not in FEEDBACK_KINDS:
             raise ValueError(f"feedback kind must be one of {FEEDBACK_KINDS}, not {kind!r}")
         wanted = list(dict.fromkeys(item_ids))
@@ -481,10 +488,13 @@ class PostgresStore(Store[RequestContext]):
                 raise NotFoundError(f"Thread {thread_id} not found")
             if not wanted:
                 return
-            found = set(await conn.scalars(_LOCK_FEEDBACK_ITEMS, {"items": wanted, **where}))
+            found = dict((await conn.execute(_LOCK_FEEDBACK_ITEMS, {"items": wanted, **where})).all())
             missing = [item_id for item_id in wanted if item_id not in found]
             if missing:
                 raise NotFoundError(f"Items not found in thread {thread_id}: {', '.join(missing)}")
+            unratable = [f"{item_id} ({found[item_id]})" for item_id in wanted if found[item_id] not in RATABLE]
+            if unratable:
+                raise ValueError(f"only assistant messages can be rated, not {', '.join(unratable)}")
             rows = [
                 {
                     "item_id": item_id,

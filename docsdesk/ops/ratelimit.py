@@ -2,9 +2,11 @@
 
 The mechanism is slowapi's `Limiter`: it owns the `limits` storage (``memory://`` by default,
 ``redis://...`` to share limits across instances) and the strategy: fixed windows, slowapi's
-default (one counter per window, the cheapest check in memory and in Redis). The checks
-run after authentication and request parsing, which slowapi's route decorator cannot express,
-so they call the limiter's strategy directly. A networked storage is used from a worker
+default (one counter per window, the cheapest check in memory and in Redis). Every /chatkit
+request counts against its user's request limit right after authentication, before its body
+is parsed (invalid requests count too); a valid streaming turn then also takes a stream slot
+and counts against the turn limit. slowapi's route decorator cannot express per-identity keys
+or that order, so the checks call the limiter's strategy directly. A networked storage is used from a worker
 thread (its client is synchronous); if it fails, limits fall back to this process's memory
 for a few seconds rather than refusing or blocking traffic.
 
@@ -112,12 +114,17 @@ class RateLimits:
         )
         await self._enforce("sessions", f"ip:{address}")
 
+    async def admit_request(self, identity: Identity) -> None:
+        """Every /chatkit request, once authenticated and before its body is read or parsed
+        (so requests that fail parsing count too): the per-user request limit."""
+        await self._enforce("reads", identity_key(identity))
+
     async def admit_chatkit(self, request: Request, identity: Identity, request_type: str) -> None:
-        """A parsed /chatkit request: streaming turns take a stream slot (released when the
-        response ends) and count against the turn limit; the rest against the read limit."""
+        """A parsed, valid /chatkit request (already counted by `admit_request`): streaming
+        turns also take a stream slot (released when the response ends) and count against
+        the turn limit."""
         key = identity_key(identity)
         if request_type not in STREAMING_TYPES:
-            await self._enforce("reads", key)
             return
         release = await self._acquire_stream(key)
         try:

@@ -89,6 +89,16 @@ async def add_messages(store, thread, ctx, count: int) -> list[str]:
     return ids
 
 
+async def add_answers(store, thread, ctx, count: int) -> list[str]:
+    """Assistant messages: the items feedback may rate."""
+    ids = []
+    for n in range(count):
+        item = assistant_message(store, thread, ctx, f"answer {n}")
+        await store.add_thread_item(thread.id, item, ctx)
+        ids.append(item.id)
+    return ids
+
+
 async def collect_items(store, thread_id, ctx, limit, order) -> list[str]:
     """Walk every page, checking the cursor contract on the way."""
     seen, after = [], None
@@ -225,8 +235,8 @@ async def test_delete_thread_cascades_to_items_attachments_and_feedback(store, e
     ctx = new_ctx()
     thread = await new_thread(store, ctx)
     other = await new_thread(store, ctx)
-    item_ids = await add_messages(store, thread, ctx, 3)
-    kept_ids = await add_messages(store, other, ctx, 2)
+    item_ids = await add_answers(store, thread, ctx, 3)
+    kept_ids = await add_answers(store, other, ctx, 2)
     attachment = FileAttachment(
         id=store.generate_attachment_id("text/plain", ctx),
         name="a.txt",
@@ -379,7 +389,7 @@ async def test_missing_things_raise_not_found(store):
 async def test_delete_thread_item_removes_it_and_its_feedback(store, engine):
     ctx = new_ctx()
     thread = await new_thread(store, ctx)
-    ids = await add_messages(store, thread, ctx, 3)
+    ids = await add_answers(store, thread, ctx, 3)
     await store.add_feedback(thread.id, ids, "negative", ctx)
 
     await store.delete_thread_item(thread.id, ids[1], ctx)
@@ -470,7 +480,7 @@ async def test_attachments_upsert_round_trip_and_delete(store, engine):
 async def test_feedback_is_persisted_replaced_and_validated(store):
     ctx = new_ctx()
     thread = await new_thread(store, ctx)
-    ids = await add_messages(store, thread, ctx, 3)
+    ids = await add_answers(store, thread, ctx, 3)
 
     await store.add_feedback(thread.id, [ids[0], ids[1], ids[0]], "positive", ctx)
     rows = await store.load_feedback(thread.id, ctx)
@@ -498,6 +508,21 @@ async def test_feedback_is_persisted_replaced_and_validated(store):
     assert await store.load_feedback(other.id, ctx) == []
 
 
+async def test_feedback_rates_assistant_messages_only_and_takes_any_number_of_ids(store):
+    ctx = new_ctx()
+    thread = await new_thread(store, ctx)
+    answer = (await add_answers(store, thread, ctx, 1))[0]
+    question = (await add_messages(store, thread, ctx, 1))[0]
+    with pytest.raises(ValueError, match="only assistant messages"):
+        await store.add_feedback(thread.id, [answer, question], "positive", ctx)
+    assert await store.load_feedback(thread.id, ctx) == []  # nothing written
+    # One array parameter: more ids than asyncpg's 32,767 bind parameters is still one query.
+    with pytest.raises(NotFoundError):
+        await store.add_feedback(thread.id, [answer] + [f"msg_{n}" for n in range(40_000)], "positive", ctx)
+    await store.add_feedback(thread.id, [answer], "positive", ctx)
+    assert [r["item_id"] for r in await store.load_feedback(thread.id, ctx)] == [answer]
+
+
 # --- ownership ---------------------------------------------------------------------
 
 
@@ -510,7 +535,7 @@ async def test_foreign_owner_gets_not_found_everywhere_and_changes_nothing(store
         intruder = RequestContext(user_id=owner.user_id, tenant_id=new_id("tenant"))
 
     thread = await new_thread(store, owner, title="private", metadata={"secret": True})
-    item_ids = await add_messages(store, thread, owner, 3)
+    item_ids = await add_answers(store, thread, owner, 3)
     attachment = FileAttachment(
         id=store.generate_attachment_id("text/plain", owner),
         name="private.txt",

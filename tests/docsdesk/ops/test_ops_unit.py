@@ -111,12 +111,12 @@ async def test_limits_refuse_with_retry_after_and_keep_identities_apart():
     limits = RateLimits(make_settings(rate_limit_reads="3/minute"))
     alice, bob = Identity("alice", "t1"), Identity("bob", "t1")
     for _ in range(3):
-        await limits.admit_chatkit(_Req(), alice, "threads.list")
+        await limits.admit_request(alice)
     with pytest.raises(ApiError) as refused:
-        await limits.admit_chatkit(_Req(), alice, "items.list")
+        await limits.admit_request(alice)
     assert refused.value.status == 429 and refused.value.code == "rate_limited"
     assert 1 <= int(refused.value.headers["Retry-After"]) <= 60
-    await limits.admit_chatkit(_Req(), bob, "threads.list")  # another user: own budget
+    await limits.admit_request(bob)  # another user: own budget
     await limits.admit_chatkit(_Req(), alice, "threads.create")  # turns: a separate budget
 
 
@@ -161,7 +161,7 @@ async def test_memory_limits_do_not_start_a_thread_per_request(monkeypatch):
     limits = RateLimits(make_settings(rate_limit_reads="1000/minute"))
     monkeypatch.setattr(threading, "Timer", CountingTimer)
     for _ in range(15):  # spaced wider than limits' own 10 ms expiry timer
-        await limits.admit_chatkit(_Req(), Identity("alice", ""), "threads.list")
+        await limits.admit_request(Identity("alice", ""))
         await asyncio.sleep(0.015)
     assert len(started) <= 1
 
@@ -181,9 +181,9 @@ async def test_unreachable_storage_falls_back_to_process_limits():
     identity = Identity("alice", "")
     started = time.monotonic()
     for _ in range(2):
-        await limits.admit_chatkit(_Req(), identity, "threads.list")
+        await limits.admit_request(identity)
     with pytest.raises(ApiError):
-        await limits.admit_chatkit(_Req(), identity, "threads.list")
+        await limits.admit_request(identity)
     assert time.monotonic() - started < 5
 
 
