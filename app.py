@@ -194,7 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request.state.context = ctx  # the access log reads first_delta_seconds at the end
         server = services_of(request).server
         try:
-            result = await server.process_request(parsed, ctx)
+            result = await server.process_request(parsed, ctx, body)
             if isinstance(result, StreamingResult):
                 stream = aiter(result)
                 # Pull the first event before answering 200: a missing or foreign thread,

@@ -48,7 +48,6 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTagContent,
     UserMessageTextContent,
-    is_streaming_req,
 )
 from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
 from openai.types.responses.response_input_item_param import Message
@@ -66,6 +65,17 @@ from rag.search import DocsSearch
 from rag.tools import DocsAgentContext, search_docs
 
 log = logging.getLogger("docsdesk.assistant")
+
+
+class _NoRequestOpLine(logging.Filter):
+    """Drops the SDK's "Received request op: ..." INFO line, one per request: the access log
+    already records each request's type."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.INFO and str(record.msg).startswith("Received request op:"))
+
+
+logging.getLogger("chatkit").addFilter(_NoRequestOpLine())
 
 MAX_TITLE_CHARS = 200
 MAX_AGENT_TURNS = 6
@@ -149,10 +159,11 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
     # --- request handling ---------------------------------------------------------
 
     async def process_request(
-        self, request: ChatKitReq, context: RequestContext
+        self, request: ChatKitReq, context: RequestContext, body: bytes | None = None
     ) -> StreamingResult | NonStreamingResult:
-        """Like `process()`, for a request the caller already parsed, after the checks that
-        must fail before anything is written or streamed."""
+        """The SDK's public `process()` for a request the caller already parsed (from `body`,
+        the raw request), after the checks that must fail before anything is written or
+        streamed, and answering the request types this server does not hand to the SDK."""
         await self._check(request, context)
         match request:
             case AttachmentsCreateReq():
@@ -165,9 +176,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                 return NonStreamingResult(b"{}")
             case InputTranscribeReq():
                 raise ApiError(400, "unsupported", "dictation (input.transcribe) is not enabled on this server")
-        if is_streaming_req(request):
-            return StreamingResult(self._process_streaming(request, context))
-        return NonStreamingResult(await self._process_non_streaming(request, context))
+        return await self.process(body if body is not None else request.model_dump_json(), context)
 
     async def _check(self, request: ChatKitReq, context: RequestContext) -> None:
         match request:
@@ -359,9 +368,11 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         return [entry for chunk in reversed(kept) for entry in chunk]
 
     async def _convert(self, item: ThreadItem, is_current: bool) -> list[TResponseInputItem]:
-        # The SDK's per-item conversion; `is_current` decides whether the quoted selection of a
-        # user message is shown (only for the message being answered).
-        return await self.converter._thread_item_to_input_item(item, is_last_message=is_current)
+        """One item through the SDK's public `to_agent_input`. The quoted selection of a user
+        message is shown only for the message being answered: earlier ones go without it."""
+        if isinstance(item, UserMessageItem) and item.quoted_text and not is_current:
+            item = item.model_copy(update={"quoted_text": None})
+        return await self.converter.to_agent_input(item)
 
     async def _make_title(self, first_message: str) -> str:
         fallback = heuristic_title(first_message)

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
-from chatkit.store import _ID_PREFIXES, NotFoundError, Store, StoreItemType
+from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
 from sqlalchemy import (
@@ -63,9 +63,22 @@ _THREAD_FIELDS = frozenset(ThreadMetadata.model_fields)
 T = TypeVar("T")
 
 
+#: Id prefixes by kind: the ones the SDK's `default_generate_id` uses (the SDK's own table
+#: is private; tests/chatkit_store/test_store.py pins this one to it, kind by kind).
+ID_PREFIXES: dict[StoreItemType, str] = {
+    "thread": "thr",
+    "message": "msg",
+    "tool_call": "tc",
+    "workflow": "wf",
+    "task": "tsk",
+    "attachment": "atc",
+    "sdk_hidden_context": "shcx",
+}
+
+
 def new_id(kind: StoreItemType) -> str:
     """A fresh id with the SDK's prefix for `kind` and 128 random bits."""
-    return f"{_ID_PREFIXES[kind]}_{secrets.token_hex(16)}"
+    return f"{ID_PREFIXES[kind]}_{secrets.token_hex(16)}"
 
 
 # --- statements ----------------------------------------------------------------------

@@ -708,3 +708,21 @@ async def test_store_behind_the_real_chatkit_server(store):
 
     await call(server, ctx, {"type": "threads.delete", "params": {"thread_id": thread_id}})
     assert (await call(server, ctx, {"type": "threads.list", "params": {}}))["data"] == []
+
+
+def test_id_prefixes_are_the_sdks_for_every_kind():
+    """The store's own prefix table (the SDK's is private) matches what the SDK's public
+    `default_generate_id` produces, for every kind the SDK defines."""
+    from typing import get_args
+
+    from chatkit.store import StoreItemType, default_generate_id
+
+    from chatkit_store.store import ID_PREFIXES, new_id
+
+    kinds = get_args(StoreItemType)
+    assert set(ID_PREFIXES) == set(kinds)
+    for kind in kinds:
+        sdk_prefix = default_generate_id(kind).rsplit("_", 1)[0]
+        assert ID_PREFIXES[kind] == sdk_prefix, kind
+        assert re.fullmatch(rf"{sdk_prefix}_[0-9a-f]{{32}}", new_id(kind))
+

@@ -17,7 +17,7 @@ from docsdesk.auth import Identity
 from docsdesk.errors import ApiError
 from docsdesk.ops.metrics import MULTIPROC_ENV, multiprocess_metrics
 from docsdesk.ops.observability import ClientAddress, LineFormatter, hash_user, log_salt
-from docsdesk.ops.ratelimit import RateLimits, identity_key
+from docsdesk.ops.ratelimit import ProcessMemoryStorage, RateLimits, identity_key
 from docsdesk.settings import Settings
 
 
@@ -207,3 +207,21 @@ def test_chosen_multiprocess_dir_is_emptied(monkeypatch, tmp_path):
         assert path == tmp_path and not list(tmp_path.glob("*.db"))
     assert tmp_path.is_dir()
 
+
+
+def test_process_memory_storage_counts_fixed_windows_and_forgets_expired_ones():
+    """docsdesk's in-process storage, built on limits' public Storage interface."""
+    from limits.storage import storage_from_string
+
+    storage = storage_from_string("docsdesk+memory://")
+    assert isinstance(storage, ProcessMemoryStorage)
+    assert storage.incr("k", 0.2) == 1 and storage.incr("k", 0.2) == 2 and storage.get("k") == 2
+    assert time.time() < storage.get_expiry("k") <= time.time() + 0.2
+    storage.incr("gone", 0.05)
+    time.sleep(0.25)
+    assert storage.get("k") == 0 and storage.incr("k", 0.2) == 1  # a new window
+    storage._next_sweep = 0.0  # the next write sweeps
+    storage.incr("other", 10)
+    assert "gone" not in storage._counts  # swept, though never read again
+    storage.clear("k")
+    assert storage.get("k") == 0 and storage.reset() == 1 and storage.get("other") == 0
