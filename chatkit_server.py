@@ -53,6 +53,7 @@ from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
 from openai.types.responses.response_input_item_param import Message
 
 from chatkit_store import PostgresStore
+from docsdesk.blocks import QUOTE_BLOCK, QUOTE_INTRO, data_block
 from docsdesk.citations import annotate
 from docsdesk.context import PageContext, RequestContext
 from docsdesk.errors import ApiError
@@ -91,6 +92,17 @@ class DocsConverter(ThreadItemConverter):
             page = PageContext.model_validate(item.content["page"])
             return _user_text(page.render())
         return await super().hidden_context_to_input(item)
+
+    async def user_message_to_input(self, item: UserMessageItem, is_last_message: bool = True):
+        """The SDK's conversion, with the quoted selection (when shown) as a delimited data
+        block instead of the SDK's undelimited "The user is referring to this" text."""
+        converted = await super().user_message_to_input(
+            item.model_copy(update={"quoted_text": None}), is_last_message
+        )
+        items = [] if converted is None else converted if isinstance(converted, list) else [converted]
+        if item.quoted_text and is_last_message:
+            items.insert(1, _user_text(f"{QUOTE_INTRO}\n{data_block(QUOTE_BLOCK, item.quoted_text)}"))
+        return items
 
     async def assistant_message_to_input(self, item: AssistantMessageItem):
         # Plain string content: the SDK's default (output_text parts) is rejected by the

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from docsdesk.blocks import data_block
+
 
 @dataclass
 class RequestContext:
@@ -44,21 +46,23 @@ class PageContext(BaseModel):
         return not (self.url or self.title or self.path or self.headings or self.description)
 
     def render(self) -> str:
-        """The page as a delimited block of data for the model."""
-        lines = ["<page_context>"]
+        """The page as a delimited block of data for the model (docsdesk.blocks: JSON with
+        every <, > and & escaped, so nothing the page sends can close the block)."""
+        fields: dict[str, Any] = {}
         for key in ("title", "url", "path", "description"):
             value = getattr(self, key)
             if value:
-                lines.append(f"{key}: {_one_line(value)}")
+                fields[key] = _one_line(value)
         if self.headings:
-            lines.append("headings: " + " | ".join(_one_line(h) for h in self.headings))
-        lines.append("</page_context>")
-        return "\n".join(lines)
+            fields["headings"] = [_one_line(h) for h in self.headings]
+        return data_block(PAGE_BLOCK, fields)
+
+
+PAGE_BLOCK = "page_context"
 
 
 def _one_line(value: str) -> str:
-    # Keep the block's structure intact whatever the page sends: no newlines, no closing tag.
-    return " ".join(value.split()).replace("</page_context>", "")
+    return " ".join(value.split())
 
 
 class PageContextError(ValueError):
