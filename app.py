@@ -21,6 +21,7 @@ from docsdesk.auth import AuthError, Identity
 from docsdesk.context import PageContextError, RequestContext, parse_page_context
 from docsdesk.embed import load_embed_script
 from docsdesk.errors import ApiError
+from docsdesk.input_limits import check_fields, check_no_nul
 from docsdesk.ops.observability import install as install_operations
 from docsdesk.ops.ratelimit import RateLimits
 from docsdesk.own_docs import own_docs
@@ -210,22 +211,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/chatkit")
     async def chatkit(request: Request) -> Response:
+        # Authenticate, then count the request against its user's limit, then read and
+        # parse: a request that fails parsing still counts.
         identity = await identify(request)
         request.state.identity = identity  # for the access log (hashed there)
+        await request.app.state.rate_limits.admit_request(identity)
         body = await read_body(request, settings.max_body_bytes)
+        check_no_nul(body)
         parsed = parse_request(body)
         request.state.chatkit_type = parsed.type
         request.state.thread_id = getattr(parsed.params, "thread_id", None)
-        await request.app.state.rate_limits.admit_chatkit(request, identity, parsed.type)
+        check_fields(parsed, settings.max_message_chars)
         try:
             page = parse_page_context(parsed.metadata, settings.max_page_context_bytes)
         except PageContextError as exc:
             raise ApiError(400, "invalid_page_context", str(exc)) from None
+        await request.app.state.rate_limits.admit_chatkit(request, identity, parsed.type)
         ctx = context_of(request, identity, metadata=parsed.metadata, page=page)
         request.state.context = ctx  # the access log reads first_delta_seconds at the end
         server = services_of(request).server
         try:
-            result = await server.process_request(parsed, ctx)
+            result = await server.process_request(parsed, ctx, body)
             if isinstance(result, StreamingResult):
                 stream = aiter(result)
                 # Pull the first event before answering 200: a missing or foreign thread,

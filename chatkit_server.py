@@ -10,7 +10,14 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from agents import Agent, Model, ModelSettings, Runner
+from agents import (
+    Agent,
+    InputGuardrailTripwireTriggered,
+    Model,
+    ModelSettings,
+    OutputGuardrailTripwireTriggered,
+    Runner,
+)
 from agents.items import TResponseInputItem
 from chatkit.agents import ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError, ErrorCode, StreamError
@@ -41,7 +48,6 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTagContent,
     UserMessageTextContent,
-    is_streaming_req,
 )
 from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
 from openai.types.responses.response_input_item_param import Message
@@ -49,6 +55,7 @@ from openai.types.responses.response_input_item_param import Message
 from chatkit_store import PostgresStore
 from chatkit_store.attachments import AttachmentFiles
 from chatkit_store.attachments.content import EARLIER, AttachmentInput, reference
+from docsdesk.blocks import QUOTE_BLOCK, QUOTE_INTRO, data_block
 from docsdesk.citations import annotate
 from docsdesk.context import PageContext, RequestContext
 from docsdesk.errors import ApiError
@@ -62,9 +69,21 @@ from rag.tools import DocsAgentContext, search_docs
 
 log = logging.getLogger("docsdesk.assistant")
 
+
+class _NoRequestOpLine(logging.Filter):
+    """Drops the SDK's "Received request op: ..." INFO line, one per request: the access log
+    already records each request's type."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.INFO and str(record.msg).startswith("Received request op:"))
+
+
+logging.getLogger("chatkit").addFilter(_NoRequestOpLine())
+
 MAX_TITLE_CHARS = 200
 MAX_AGENT_TURNS = 6
 _HISTORY_PAGE = 50
+GUARDRAIL_MESSAGE = "This answer was withheld by a safety check. Try rephrasing your question."
 
 
 class DocsConverter(ThreadItemConverter):
@@ -89,6 +108,17 @@ class DocsConverter(ThreadItemConverter):
             page = PageContext.model_validate(item.content["page"])
             return _user_text(page.render())
         return await super().hidden_context_to_input(item)
+
+    async def user_message_to_input(self, item: UserMessageItem, is_last_message: bool = True):
+        """The SDK's conversion, with the quoted selection (when shown) as a delimited data
+        block instead of the SDK's undelimited "The user is referring to this" text."""
+        converted = await super().user_message_to_input(
+            item.model_copy(update={"quoted_text": None}), is_last_message
+        )
+        items = [] if converted is None else converted if isinstance(converted, list) else [converted]
+        if item.quoted_text and is_last_message:
+            items.insert(1, _user_text(f"{QUOTE_INTRO}\n{data_block(QUOTE_BLOCK, item.quoted_text)}"))
+        return items
 
     async def assistant_message_to_input(self, item: AssistantMessageItem):
         # Plain string content: the SDK's default (output_text parts) is rejected by the
@@ -180,23 +210,24 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
     # --- request handling ---------------------------------------------------------
 
     async def process_request(
-        self, request: ChatKitReq, context: RequestContext
+        self, request: ChatKitReq, context: RequestContext, body: bytes | None = None
     ) -> StreamingResult | NonStreamingResult:
-        """Like `process()`, for a request the caller already parsed, after the checks that
-        must fail before anything is written or streamed."""
+        """The SDK's public `process()` for a request the caller already parsed (from `body`,
+        the raw request), after the checks that must fail before anything is written or
+        streamed, and answering the request types this server does not hand to the SDK."""
         await self._check(request, context)
         match request:
             case AttachmentsCreateReq() if self.attachments is None:
                 raise ApiError(400, "unsupported", "file attachments are not enabled on this server")
             case AttachmentsDeleteReq() if self.attachments is None:
                 # Metadata only: no file store is configured, so there is no file to delete.
+                # Loaded first: someone else's or a missing attachment is a 404.
+                await self.store.load_attachment(request.params.attachment_id, context)
                 await self.store.delete_attachment(request.params.attachment_id, context)
                 return NonStreamingResult(b"{}")
             case InputTranscribeReq():
                 raise ApiError(400, "unsupported", "dictation (input.transcribe) is not enabled on this server")
-        if is_streaming_req(request):
-            return StreamingResult(self._process_streaming(request, context))
-        return NonStreamingResult(await self._process_non_streaming(request, context))
+        return await self.process(body if body is not None else request.model_dump_json(), context)
 
     async def _check(self, request: ChatKitReq, context: RequestContext) -> None:
         match request:
@@ -313,6 +344,15 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             raise CustomStreamError(
                 "The assistant took too long to answer. Please try again.", allow_retry=True
             ) from None
+        except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered) as exc:
+            # An expected outcome: stream_agent_response already removed what the turn produced.
+            outcome = "guardrail"
+            log.info(
+                "guardrail %s tripped; the answer was withheld",
+                exc.guardrail_result.guardrail.get_name(),
+                extra={"request_id": context.request_id},
+            )
+            raise CustomStreamError(GUARDRAIL_MESSAGE, allow_retry=False) from None
         except asyncio.CancelledError:
             outcome = "cancelled"
             raise
@@ -393,9 +433,11 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
     async def _convert(
         self, converter: DocsConverter, item: ThreadItem, is_current: bool
     ) -> list[TResponseInputItem]:
-        # The SDK's per-item conversion; `is_current` decides whether the quoted selection of a
-        # user message is shown (only for the message being answered).
-        return await converter._thread_item_to_input_item(item, is_last_message=is_current)
+        """One item through the SDK's public `to_agent_input`. The quoted selection of a user
+        message is shown only for the message being answered: earlier ones go without it."""
+        if isinstance(item, UserMessageItem) and item.quoted_text and not is_current:
+            item = item.model_copy(update={"quoted_text": None})
+        return await converter.to_agent_input(item)
 
     async def _make_title(self, first_message: str) -> str:
         fallback = heuristic_title(first_message)

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
-from chatkit.store import _ID_PREFIXES, NotFoundError, Store, StoreItemType
+from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata, UserMessageItem
 from pydantic import TypeAdapter
 from sqlalchemy import (
@@ -26,6 +26,7 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
+    any_,
     bindparam,
     cast,
     delete,
@@ -34,6 +35,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -50,6 +52,8 @@ from docsdesk.context import RequestContext
 
 #: Largest page `load_thread_items` / `load_threads` will serve.
 MAX_PAGE_LIMIT = 1000
+#: The item types feedback may rate (what the widget shows thumbs on).
+RATABLE = frozenset({"assistant_message"})
 ORDERS = ("asc", "desc")
 
 _ITEM: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
@@ -59,9 +63,22 @@ _THREAD_FIELDS = frozenset(ThreadMetadata.model_fields)
 T = TypeVar("T")
 
 
+#: Id prefixes by kind: the ones the SDK's `default_generate_id` uses (the SDK's own table
+#: is private; tests/chatkit_store/test_store.py pins this one to it, kind by kind).
+ID_PREFIXES: dict[StoreItemType, str] = {
+    "thread": "thr",
+    "message": "msg",
+    "tool_call": "tc",
+    "workflow": "wf",
+    "task": "tsk",
+    "attachment": "atc",
+    "sdk_hidden_context": "shcx",
+}
+
+
 def new_id(kind: StoreItemType) -> str:
     """A fresh id with the SDK's prefix for `kind` and 128 random bits."""
-    return f"{_ID_PREFIXES[kind]}_{secrets.token_hex(16)}"
+    return f"{ID_PREFIXES[kind]}_{secrets.token_hex(16)}"
 
 
 # --- statements ----------------------------------------------------------------------
@@ -205,9 +222,11 @@ _SAVE_ATTACHMENT = _upsert(
 )
 
 _LOCK_FEEDBACK_ITEMS = (
-    select(items.c.id)
+    select(items.c.id, items.c.data["type"].astext.label("type"))
     .where(
-        items.c.id.in_(bindparam("items", expanding=True)),
+        # One array parameter, however many ids (an IN list binds one parameter per id,
+        # and asyncpg takes at most 32,767).
+        items.c.id == any_(bindparam("items", type_=ARRAY(Text))),
         items.c.thread_id == bindparam("thread"),
         _owned(items),
     )
@@ -242,12 +261,16 @@ def _check_page_args(limit: int, order: str) -> None:
 
 
 def _page(rows: Sequence[Row[Any]], limit: int, parse: Callable[[str], T]) -> Page[T]:
-    """Rows (id, data as JSON text), fetched with limit + 1 to learn whether more follow."""
+    """Rows (id, data as JSON text), fetched with limit + 1 to learn whether more follow.
+
+    As in the SDK's contract: `after` (the cursor of the next page) is set only when there
+    is a next page."""
     shown = rows[:limit]
+    has_more = len(rows) > limit
     return Page(
         data=[parse(row.data) for row in shown],
-        has_more=len(rows) > limit,
-        after=shown[-1].id if shown else None,
+        has_more=has_more,
+        after=shown[-1].id if has_more else None,
     )
 
 
@@ -327,7 +350,7 @@ class PostgresStore(Store[RequestContext]):
 
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         data = await self._fetch_one(
-            _LOAD_THREAD, {"thread": thread_id, **_owner(context)}, f"thread {thread_id} not found"
+            _LOAD_THREAD, {"thread": thread_id, **_owner(context)}, f"Thread {thread_id} not found"
         )
         return ThreadMetadata.model_validate_json(data)
 
@@ -340,7 +363,7 @@ class PostgresStore(Store[RequestContext]):
             "user_id": context.user_id,
             "data": thread.model_dump(mode="json", include=_THREAD_FIELDS),
         }
-        await self._write_one(_SAVE_THREAD, row, f"thread {thread.id} not found")
+        await self._write_one(_SAVE_THREAD, row, f"Thread {thread.id} not found")
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
@@ -352,7 +375,7 @@ class PostgresStore(Store[RequestContext]):
             rows = (await conn.execute(_THREADS_PAGE[order, after is not None], params)).all()
         if after is not None:
             if not rows:
-                raise NotFoundError(f"thread {after} not found")
+                raise NotFoundError(f"Thread {after} not found")
             rows = [row for row in rows if row.id is not None]
         return _page(rows, limit, ThreadMetadata.model_validate_json)
 
@@ -361,7 +384,7 @@ class PostgresStore(Store[RequestContext]):
         where = {"thread": thread_id, **_owner(context)}
         async with self._begin() as conn:
             if await conn.scalar(_LOCK_THREAD_FOR_DELETE, where) is None:
-                raise NotFoundError(f"thread {thread_id} not found")
+                raise NotFoundError(f"Thread {thread_id} not found")
             gone = list(await conn.scalars(_DELETE_THREAD_ATTACHMENTS, where))
             await conn.execute(_DELETE_THREAD, where)  # items and feedback: ON DELETE CASCADE
         await self._deleted_attachments(gone)
@@ -394,9 +417,9 @@ class PostgresStore(Store[RequestContext]):
         async with self._read() as conn:
             rows = (await conn.execute(_ITEMS_PAGE[order, after is not None], params)).all()
         if not rows:
-            raise NotFoundError(f"thread {thread_id} not found")
+            raise NotFoundError(f"Thread {thread_id} not found")
         if after is not None and rows[0].cursor_id is None:
-            raise NotFoundError(f"item {after} not found in thread {thread_id}")
+            raise NotFoundError(f"Item {after} not found in thread {thread_id}")
         page = _page([row for row in rows if row.id is not None], limit, _ITEM.validate_json)
         if self.attachment_view is not None:
             page.data = [self._view_item(item, context) for item in page.data]
@@ -425,9 +448,9 @@ class PostgresStore(Store[RequestContext]):
         async with self._begin() as conn:
             # Locks the thread row: it cannot be deleted under us, writes to it are serialised.
             if await conn.scalar(_BUMP_THREAD, {"thread": thread_id, **_owner(ctx)}) is None:
-                raise NotFoundError(f"thread {thread_id} not found")
+                raise NotFoundError(f"Thread {thread_id} not found")
             if await conn.scalar(_SAVE_ITEM, row) is None:
-                raise NotFoundError(f"item {item.id} not found in thread {thread_id}")
+                raise NotFoundError(f"Item {item.id} not found in thread {thread_id}")
 
     async def load_item(
         self, thread_id: str, item_id: str, context: RequestContext
@@ -435,19 +458,23 @@ class PostgresStore(Store[RequestContext]):
         data = await self._fetch_one(
             _LOAD_ITEM,
             {"item": item_id, "thread": thread_id, **_owner(context)},
-            f"item {item_id} not found in thread {thread_id}",
+            f"Item {item_id} not found in thread {thread_id}",
         )
         return self._view_item(_ITEM.validate_json(data), context)
 
     async def delete_thread_item(
         self, thread_id: str, item_id: str, context: RequestContext
     ) -> None:
-        """Delete the item and its feedback (ON DELETE CASCADE)."""
-        await self._write_one(
-            _DELETE_ITEM,
-            {"item": item_id, "thread": thread_id, **_owner(context)},
-            f"item {item_id} not found in thread {thread_id}",
-        )
+        """Delete the item and its feedback (ON DELETE CASCADE). An item that is not in the
+        caller's thread (never stored, or already deleted) is a no-op, as in the SDK's
+        reference stores: the SDK's guardrail clean-up sends a removal for every item a turn
+        produced, stored or not. A thread that is not the caller's is NotFoundError."""
+        where = {"thread": thread_id, **_owner(context)}
+        async with self._begin() as conn:
+            if await conn.scalar(_DELETE_ITEM, {"item": item_id, **where}) is not None:
+                return
+            if await conn.scalar(_THREAD_BY_ID, where) is None:
+                raise NotFoundError(f"Thread {thread_id} not found")
 
     # --- attachments -------------------------------------------------------------
 
@@ -464,26 +491,26 @@ class PostgresStore(Store[RequestContext]):
             if attachment.thread_id is not None:
                 locked = {"thread": attachment.thread_id, **_owner(context)}
                 if await conn.scalar(_LOCK_THREAD, locked) is None:
-                    raise NotFoundError(f"thread {attachment.thread_id} not found")
+                    raise NotFoundError(f"Thread {attachment.thread_id} not found")
             if await conn.scalar(_SAVE_ATTACHMENT, row) is None:
-                raise NotFoundError(f"attachment {attachment.id} not found")
+                raise NotFoundError(f"Attachment {attachment.id} not found")
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
         data = await self._fetch_one(
             _LOAD_ATTACHMENT,
             {"attachment": attachment_id, **_owner(context)},
-            f"attachment {attachment_id} not found",
+            f"Attachment {attachment_id} not found",
         )
         return self._view(_ATTACHMENT.validate_json(data), context)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
-        """Delete the attachment's metadata and bytes."""
-        await self._write_one(
-            _DELETE_ATTACHMENT,
-            {"attachment": attachment_id, **_owner(context)},
-            f"attachment {attachment_id} not found",
-        )
-        await self._deleted_attachments([attachment_id])
+        """Delete the caller's attachment metadata and bytes; an id the caller does not own is
+        a no-op (the SDK deletes the metadata after the attachment store deleted the file,
+        whether or not metadata was saved). Callers that must answer 404 load it first."""
+        async with self._begin() as conn:
+            deleted = await conn.scalar(_DELETE_ATTACHMENT, {"attachment": attachment_id, **_owner(context)})
+        if deleted is not None:
+            await self._deleted_attachments([attachment_id])
 
     # --- feedback ----------------------------------------------------------------
 
@@ -495,20 +522,24 @@ class PostgresStore(Store[RequestContext]):
         context: RequestContext,
     ) -> None:
         """Record `kind` for each item (replacing earlier feedback on it). All items must be
-        in the caller's thread; otherwise NotFoundError and nothing is written."""
+        in the caller's thread (otherwise NotFoundError) and be assistant messages (otherwise
+        ValueError); if not, nothing is written."""
         if kind not in FEEDBACK_KINDS:
             raise ValueError(f"feedback kind must be one of {FEEDBACK_KINDS}, not {kind!r}")
         wanted = list(dict.fromkeys(item_ids))
         where = {"thread": thread_id, **_owner(context)}
         async with self._begin() as conn:
             if await conn.scalar(_LOCK_THREAD, where) is None:
-                raise NotFoundError(f"thread {thread_id} not found")
+                raise NotFoundError(f"Thread {thread_id} not found")
             if not wanted:
                 return
-            found = set(await conn.scalars(_LOCK_FEEDBACK_ITEMS, {"items": wanted, **where}))
+            found = dict((await conn.execute(_LOCK_FEEDBACK_ITEMS, {"items": wanted, **where})).all())
             missing = [item_id for item_id in wanted if item_id not in found]
             if missing:
-                raise NotFoundError(f"items not found in thread {thread_id}: {', '.join(missing)}")
+                raise NotFoundError(f"Items not found in thread {thread_id}: {', '.join(missing)}")
+            unratable = [f"{item_id} ({found[item_id]})" for item_id in wanted if found[item_id] not in RATABLE]
+            if unratable:
+                raise ValueError(f"only assistant messages can be rated, not {', '.join(unratable)}")
             rows = [
                 {
                     "item_id": item_id,
@@ -526,6 +557,6 @@ class PostgresStore(Store[RequestContext]):
         where = {"thread": thread_id, **_owner(context)}
         async with self._begin() as conn:
             if await conn.scalar(_THREAD_BY_ID, where) is None:
-                raise NotFoundError(f"thread {thread_id} not found")
+                raise NotFoundError(f"Thread {thread_id} not found")
             rows = (await conn.execute(_LOAD_FEEDBACK, where)).mappings().all()
         return [dict(row) for row in rows]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import secrets
 import stat
@@ -43,6 +44,7 @@ SECRET_FILE_NAME = "secret_key"
 MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key is at least 256 bits
 MAX_IDENTIFIER_CHARS = 256
 MAX_TOKEN_CHARS = 8_192
+TIME_CLAIMS = ("exp", "iat", "nbf")
 JWKS_REFETCH_SECONDS = 60.0  # at most one fetch per this interval after a successful fetch
 JWKS_RETRY_SECONDS = 5.0  # ... and per this interval after a failed one
 JWKS_MAX_AGE_SECONDS = 3_600.0  # keys older than this are refreshed (picks up revocations)
@@ -409,9 +411,11 @@ def _decode(
     """Verified claims, with every PyJWT failure turned into an AuthError that names it."""
     options = {"require": require, "verify_aud": audience is not None}
     try:
-        return jwt.decode(
+        claims = jwt.decode(
             token, key, algorithms=algorithms, audience=audience, issuer=issuer, leeway=leeway, options=options
         )
+    except (TypeError, ValueError, OverflowError) as exc:  # e.g. "exp": Infinity breaks int()
+        raise AuthError("invalid_token", f"token has a time claim of the wrong type: {exc}") from None
     except jwt.ExpiredSignatureError:
         raise AuthError("token_expired", "token has expired") from None
     except jwt.InvalidAudienceError:
@@ -430,6 +434,20 @@ def _decode(
         raise AuthError("invalid_token", f"token algorithm is not accepted (allowed: {allowed})") from None
     except jwt.PyJWTError as exc:
         raise AuthError("invalid_token", f"token is malformed or invalid: {exc}") from None
+    for name in TIME_CLAIMS:
+        if name in claims and not _is_timestamp(claims[name]):
+            raise AuthError("invalid_token", f"token claim {name!r} must be a number of seconds (RFC 7519 NumericDate)")
+    return claims
+
+
+def _is_timestamp(value: object) -> bool:
+    """A NumericDate: a JSON number (not a numeric string, not a boolean) that a float holds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _unverified_kid(token: str) -> str | None:

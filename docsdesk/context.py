@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from docsdesk.blocks import data_block
 
 
 @dataclass
@@ -51,30 +52,23 @@ class PageContext(BaseModel):
         )
 
     def render(self) -> str:
-        """The page as a delimited block of data for the model."""
-        lines = ["<page_context>"]
+        """The page as a delimited block of data for the model (docsdesk.blocks: JSON with
+        every <, > and & escaped, so nothing the page sends can close the block)."""
+        fields: dict[str, Any] = {}
         for key in ("title", "url", "path", "language", "description"):
             value = getattr(self, key)
             if value:
-                lines.append(f"{key}: {_one_line(value)}")
+                fields[key] = _one_line(value)
         if self.headings:
-            lines.append("headings: " + " | ".join(_one_line(h) for h in self.headings))
-        lines.append("</page_context>")
-        return "\n".join(lines)
+            fields["headings"] = [_one_line(h) for h in self.headings]
+        return data_block(PAGE_BLOCK, fields)
 
 
-_TAG = re.compile(r"<\s*/?\s*page_context\b[^>]*>?", re.IGNORECASE)
+PAGE_BLOCK = "page_context"
 
 
 def _one_line(value: str) -> str:
-    # Keep the block's structure intact whatever the page sends: no newlines, and no opening or
-    # closing tag in any spelling (removed until none is left, so pieces cannot rejoin into one).
-    value = " ".join(value.split())
-    while True:
-        cleaned = _TAG.sub("", value)
-        if cleaned == value:
-            return value
-        value = cleaned
+    return " ".join(value.split())
 
 
 class PageContextError(ValueError):

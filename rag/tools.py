@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from docsdesk.ops.metrics import observe_search, observe_tool
 from rag.search import DocsSearch, SearchResult
 
 MAX_PASSAGE_CHARS = 1500
-NO_RESULTS = "No matching documentation found for: "
+NO_RESULTS = "No matching documentation found."
 
 
 class DocsAgentContext(AgentContext[RequestContext]):
@@ -39,21 +40,27 @@ class DocsAgentContext(AgentContext[RequestContext]):
         return len(self.sources)
 
 
-def format_passages(numbered: list[tuple[int, SearchResult]]) -> str:
-    blocks = []
+def format_passages(query: str, numbered: list[tuple[int, SearchResult]]) -> str:
+    """The tool's output: JSON, so a passage's text (document content, data) stays inside its
+    own field and cannot forge another passage, number or URL."""
+    passages = []
     for number, result in numbered:
         heading = " › ".join([result.title, *[h for h in result.heading_path if h != result.title]])
         text = result.text.strip()
         if len(text) > MAX_PASSAGE_CHARS:
             text = text[:MAX_PASSAGE_CHARS].rsplit(" ", 1)[0] + " …"
-        blocks.append(f"[{number}] {heading}\nURL: {result.url}\n{text}")
-    return "\n\n".join(blocks)
+        passages.append({"number": number, "title": heading, "url": result.url, "text": text})
+    return json.dumps({"query": query, "passages": passages}, ensure_ascii=False, indent=1)
+
+
+def no_results(query: str) -> str:
+    return json.dumps({"query": query, "passages": [], "note": NO_RESULTS}, ensure_ascii=False)
 
 
 async def run_search(ctx: DocsAgentContext, query: str) -> str:
     query = " ".join(query.split())[:500]
     if not query:
-        return NO_RESULTS + "(empty query)"
+        return no_results("")
     await ctx.stream(ProgressUpdateEvent(icon="search", text=f"Searching the docs for “{query}”"))
     started = time.perf_counter()
     results = await ctx.search.search(
@@ -64,8 +71,8 @@ async def run_search(ctx: DocsAgentContext, query: str) -> str:
     )
     observe_search(time.perf_counter() - started, len(results))
     if not results:
-        return NO_RESULTS + query
-    return format_passages([(ctx.number_of(r), r) for r in results])
+        return no_results(query)
+    return format_passages(query, [(ctx.number_of(r), r) for r in results])
 
 
 # failure_error_function=None: a failing search ends the turn with a retryable error event

@@ -487,7 +487,7 @@ def parts_of(model_input) -> list[dict]:
 
 
 def blocks_in(parts: list[dict]) -> list[dict]:
-    from docsdesk.blocks import parse_block
+    from docsdesk.blocks import parse_attachment_block as parse_block
 
     return [b for p in parts if p.get("type") == "input_text" and (b := parse_block(p["text"])) is not None]
 

@@ -21,7 +21,7 @@ from chatkit.types import Attachment
 from openai.types.responses import ResponseInputImageParam, ResponseInputTextParam
 
 from chatkit_store.attachments.service import AttachmentFiles, FileRecord
-from docsdesk.blocks import data_block
+from docsdesk.blocks import attachment_block
 from docsdesk.context import RequestContext
 
 log = logging.getLogger("docsdesk.attachments")
@@ -34,7 +34,7 @@ EARLIER = "attached earlier in this conversation; its content is not repeated he
 def reference(attachment: Attachment, note: str) -> ResponseInputTextParam:
     """The attachment by name only."""
     fields = {"name": attachment.name, "type": attachment.mime_type, "note": note}
-    return ResponseInputTextParam(type="input_text", text=data_block(fields))
+    return ResponseInputTextParam(type="input_text", text=attachment_block(fields))
 
 
 def pdf_text(data: bytes, limit: int) -> tuple[str, int, bool]:
@@ -83,7 +83,7 @@ class AttachmentInput:
         else:
             text, truncated = await self._text(record)
             fields.update({"truncated": truncated, "text": text})
-        return ResponseInputTextParam(type="input_text", text=data_block(fields))
+        return ResponseInputTextParam(type="input_text", text=attachment_block(fields))
 
     async def _text(self, record: FileRecord) -> tuple[str, bool]:
         """The whole text, or its beginning and end when it is over the limit."""

@@ -2,6 +2,7 @@
 the best passages, cited, so a fresh install works with no API key."""
 
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,15 +12,16 @@ from openai.types.responses import (
     ResponseOutputItem,
 )
 
-from docsdesk.blocks import parse_block
+from docsdesk.blocks import QUOTE_BLOCK, QUOTE_INTRO, parse_attachment_block, read_block
+from docsdesk.context import PAGE_BLOCK
 from docsdesk.llm.stream import SynthesizedModel, as_dict, function_call_item, message_item
 
 SEARCH_TOOL = "search_docs"
 
 # --- reading Responses input ----------------------------------------------------------------
 
-QUOTE_PREFIX = "The user is referring to this in particular:"
-PAGE_CONTEXT_PREFIX = "<page_context>"
+QUOTE_PREFIX = QUOTE_INTRO
+PAGE_CONTEXT_PREFIX = f"<{PAGE_BLOCK}>"
 
 
 def _content_text(content: Any, attachments: list[dict[str, Any]] | None = None) -> str:
@@ -31,7 +33,7 @@ def _content_text(content: Any, attachments: list[dict[str, Any]] | None = None)
     for part in content or []:
         part = as_dict(part)
         if isinstance(part.get("text"), str):
-            block = parse_block(part["text"])
+            block = parse_attachment_block(part["text"])
             if block is None:
                 texts.append(part["text"])
             elif attachments is not None:
@@ -73,7 +75,8 @@ def read_turn(input: str | list[Any]) -> Turn:
         text = _content_text(item.get("content"), attachments)
         stripped = text.lstrip()
         if stripped.startswith(QUOTE_PREFIX):
-            quote = stripped[len(QUOTE_PREFIX) :].strip()
+            value = read_block(QUOTE_BLOCK, stripped[len(QUOTE_PREFIX) :])
+            quote = value if isinstance(value, str) else ""
         elif stripped.startswith(PAGE_CONTEXT_PREFIX):
             page_title = _page_title(stripped)
         elif text.strip():
@@ -95,8 +98,9 @@ def read_turn(input: str | list[Any]) -> Turn:
 
 
 def _page_title(page_context: str) -> str:
-    match = re.search(r"^\s*title:\s*(.+?)\s*$", page_context, re.MULTILINE)
-    return match.group(1) if match else ""
+    page = read_block(PAGE_BLOCK, page_context)
+    title = page.get("title") if isinstance(page, dict) else None
+    return title if isinstance(title, str) else ""
 
 
 # --- search output ---------------------------------------------------------------------------
@@ -112,46 +116,26 @@ class Passage:
     text: str
 
 
-_HEADER = re.compile(r"^\[(\d+)\][ \t]+(\S.*?)\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
 def parse_search_output(output: str) -> list[Passage]:
-    """Parse the tool's `[n] title / URL: ... / text` blocks; [] for no results or junk.
-
-    A header counts only at the start or after a blank line, with a number not seen
-    yet, and either a "URL:" line right after it or no open code fence (so a passage cut
-    off mid-fence cannot swallow the next one, and passage text that happens to contain
-    "[2] ..." stays text).
-    """
+    """The passages of the tool's JSON output (rag.tools.format_passages); [] for no
+    results or anything that is not that JSON."""
+    try:
+        document = json.loads(output)
+    except (TypeError, ValueError):
+        return []
+    entries = document.get("passages") if isinstance(document, dict) else None
     passages: list[Passage] = []
-    body: list[str] = []
-    in_fence = False
-    lines = output.splitlines()
-    for i, line in enumerate(lines):
-        match = _HEADER.match(line)
-        is_header = (
-            match is not None
-            and (i == 0 or not lines[i - 1].strip())
-            and int(match[1]) not in {p.number for p in passages}
-            and (not in_fence or (i + 1 < len(lines) and lines[i + 1].startswith("URL:")))
-        )
-        if is_header:
-            if passages:
-                passages[-1].text = "\n".join(body).strip()
-            passages.append(Passage(number=int(match[1]), title=match[2], url="", text=""))
-            body, in_fence = [], False
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
             continue
-        if not passages:
-            continue
-        if not body and not passages[-1].url and line.startswith("URL:"):
-            passages[-1].url = line[4:].strip()
-            continue
-        body.append(line)
-        if _FENCE.match(line):
-            in_fence = not in_fence
-    if passages:
-        passages[-1].text = "\n".join(body).strip()
+        number, title, url, text = (entry.get(k) for k in ("number", "title", "url", "text"))
+        if isinstance(number, int) and not isinstance(number, bool) and all(
+            isinstance(v, str) for v in (title, url, text)
+        ):
+            passages.append(Passage(number=number, title=title, url=url, text=text))
     return passages
 
 

@@ -2,9 +2,11 @@
 
 The mechanism is slowapi's `Limiter`: it owns the `limits` storage (``memory://`` by default,
 ``redis://...`` to share limits across instances) and the strategy: fixed windows, slowapi's
-default (one counter per window, the cheapest check in memory and in Redis). The checks
-run after authentication and request parsing, which slowapi's route decorator cannot express,
-so they call the limiter's strategy directly. A networked storage is used from a worker
+default (one counter per window, the cheapest check in memory and in Redis). Every /chatkit
+request counts against its user's request limit right after authentication, before its body
+is parsed (invalid requests count too); a valid streaming turn then also takes a stream slot
+and counts against the turn limit. slowapi's route decorator cannot express per-identity keys
+or that order, so the checks call the limiter's strategy directly. A networked storage is used from a worker
 thread (its client is synchronous); if it fails, limits fall back to this process's memory
 for a few seconds rather than refusing or blocking traffic.
 
@@ -26,7 +28,7 @@ from typing import Any, TypeVar, get_args
 from chatkit.types import StreamingReq
 from fastapi import Request
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage, Storage
+from limits.storage import Storage
 from limits.strategies import STRATEGIES, RateLimiter
 from slowapi import Limiter
 
@@ -52,19 +54,74 @@ T = TypeVar("T")
 Release = Callable[[], Awaitable[None]]
 
 
-class ProcessMemoryStorage(MemoryStorage):
-    """limits' in-process storage (what ``memory://`` means here), sweeping expired entries
-    from a timer thread at most once a second: the stock one starts a new thread every
-    10 ms while requests come in, which costs more than the whole rest of a rate-limit check."""
+class ProcessMemoryStorage(Storage):
+    """In-process counters for the fixed-window strategy (what ``memory://`` means here),
+    written against `limits`' public storage interface (`Storage`, registered by its
+    STORAGE_SCHEME). limits' own MemoryStorage starts a new expiry thread every 10 ms while
+    requests come in, which costs more than the whole rest of a rate-limit check; here an
+    expired counter is dropped when read and all of them in a sweep at most once a second,
+    on the calling thread."""
 
     STORAGE_SCHEME = ["docsdesk+memory"]
     SWEEP_SECONDS = 1.0
 
-    def _MemoryStorage__schedule_expiry(self) -> None:  # overrides the private hook
-        if not self.timer.is_alive():
-            self.timer = threading.Timer(self.SWEEP_SECONDS, self._MemoryStorage__expire_events)
-            self.timer.daemon = True
-            self.timer.start()
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any) -> None:
+        self._counts: dict[str, int] = {}
+        self._expires: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._next_sweep = 0.0
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return ValueError
+
+    def _live(self, key: str, now: float) -> int:
+        if self._expires.get(key, 0.0) <= now:
+            self._counts.pop(key, None)
+            self._expires.pop(key, None)
+            return 0
+        return self._counts[key]
+
+    def _sweep(self, now: float) -> None:
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_SECONDS
+            for key in [k for k, at in self._expires.items() if at <= now]:
+                self._counts.pop(key, None)
+                self._expires.pop(key, None)
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        now = time.time()
+        with self._lock:
+            self._sweep(now)
+            count = self._live(key, now) + amount
+            if count == amount:  # a new window starts with its first hit
+                self._expires[key] = now + expiry
+            self._counts[key] = count
+            return count
+
+    def get(self, key: str) -> int:
+        with self._lock:
+            return self._live(key, time.time())
+
+    def get_expiry(self, key: str) -> float:
+        with self._lock:
+            return self._expires.get(key, time.time())
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int | None:
+        with self._lock:
+            cleared = len(self._counts)
+            self._counts.clear()
+            self._expires.clear()
+            return cleared
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._counts.pop(key, None)
+            self._expires.pop(key, None)
 
 
 def identity_key(identity: Identity) -> str:
@@ -97,7 +154,7 @@ class RateLimits:
             raise ValueError(f"invalid rate-limit settings: {exc}") from None
         self.strategy: RateLimiter = self.limiter.limiter
         self.storage: Storage = self.strategy.storage
-        self.local = isinstance(self.storage, MemoryStorage)
+        self.local = isinstance(self.storage, ProcessMemoryStorage)
         self.fallback: RateLimiter = (
             self.strategy if self.local else STRATEGIES[STRATEGY](ProcessMemoryStorage())
         )
@@ -119,12 +176,17 @@ class RateLimits:
         not per IP (readers behind one address each renew their own); raises ApiError 429."""
         await self._enforce("reads", identity_key(identity))
 
+    async def admit_request(self, identity: Identity) -> None:
+        """Every /chatkit request, once authenticated and before its body is read or parsed
+        (so requests that fail parsing count too): the per-user request limit."""
+        await self._enforce("reads", identity_key(identity))
+
     async def admit_chatkit(self, request: Request, identity: Identity, request_type: str) -> None:
-        """A parsed /chatkit request: streaming turns take a stream slot (released when the
-        response ends) and count against the turn limit; the rest against the read limit."""
+        """A parsed, valid /chatkit request (already counted by `admit_request`): streaming
+        turns also take a stream slot (released when the response ends) and count against
+        the turn limit."""
         key = identity_key(identity)
         if request_type not in STREAMING_TYPES:
-            await self._enforce("reads", key)
             if request_type in UPLOAD_TYPES:
                 await self._enforce("uploads", key)
             return

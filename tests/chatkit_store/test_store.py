@@ -89,6 +89,16 @@ async def add_messages(store, thread, ctx, count: int) -> list[str]:
     return ids
 
 
+async def add_answers(store, thread, ctx, count: int) -> list[str]:
+    """Assistant messages: the items feedback may rate."""
+    ids = []
+    for n in range(count):
+        item = assistant_message(store, thread, ctx, f"answer {n}")
+        await store.add_thread_item(thread.id, item, ctx)
+        ids.append(item.id)
+    return ids
+
+
 async def collect_items(store, thread_id, ctx, limit, order) -> list[str]:
     """Walk every page, checking the cursor contract on the way."""
     seen, after = [], None
@@ -97,6 +107,7 @@ async def collect_items(store, thread_id, ctx, limit, order) -> list[str]:
         assert len(page.data) <= limit
         seen.extend(item.id for item in page.data)
         if not page.has_more:
+            assert page.after is None  # the SDK's contract: no cursor on the last page
             return seen
         assert page.after == page.data[-1].id
         after = page.after
@@ -109,6 +120,7 @@ async def collect_threads(store, ctx, limit, order) -> list[str]:
         assert len(page.data) <= limit
         seen.extend(thread.id for thread in page.data)
         if not page.has_more:
+            assert page.after is None  # the SDK's contract: no cursor on the last page
             return seen
         assert page.after == page.data[-1].id
         after = page.after
@@ -223,8 +235,8 @@ async def test_delete_thread_cascades_to_items_attachments_and_feedback(store, e
     ctx = new_ctx()
     thread = await new_thread(store, ctx)
     other = await new_thread(store, ctx)
-    item_ids = await add_messages(store, thread, ctx, 3)
-    kept_ids = await add_messages(store, other, ctx, 2)
+    item_ids = await add_answers(store, thread, ctx, 3)
+    kept_ids = await add_answers(store, other, ctx, 2)
     attachment = FileAttachment(
         id=store.generate_attachment_id("text/plain", ctx),
         name="a.txt",
@@ -332,8 +344,7 @@ async def test_items_belong_to_one_thread(store):
     for write in (store.save_item, store.add_thread_item):
         with pytest.raises(NotFoundError):
             await write(other.id, moved, ctx)
-    with pytest.raises(NotFoundError):
-        await store.delete_thread_item(other.id, item.id, ctx)
+    await store.delete_thread_item(other.id, item.id, ctx)  # not in `other`: a no-op
     with pytest.raises(NotFoundError):  # a cursor from another thread
         await store.load_thread_items(other.id, item.id, 10, "asc", ctx)
     with pytest.raises(ValueError):  # the item says it belongs to a different thread
@@ -355,11 +366,9 @@ async def test_missing_things_raise_not_found(store):
         lambda: store.load_thread_items(thread.id, "msg_missing", 10, "asc", ctx),
         lambda: store.load_threads(10, "thr_missing", "desc", ctx),
         lambda: store.load_item(thread.id, "msg_missing", ctx),
-        lambda: store.delete_thread_item(thread.id, "msg_missing", ctx),
         lambda: store.add_thread_item("thr_missing", item, ctx),
         lambda: store.save_item("thr_missing", item, ctx),
         lambda: store.load_attachment("atc_missing", ctx),
-        lambda: store.delete_attachment("atc_missing", ctx),
         lambda: store.save_attachment(
             FileAttachment(id="atc_x", name="n", mime_type="text/plain", thread_id="thr_missing"), ctx
         ),
@@ -370,12 +379,17 @@ async def test_missing_things_raise_not_found(store):
     for call in calls:
         with pytest.raises(NotFoundError):
             await call()
+    # Deleting what is not there, in the caller's own thread, is a no-op (the SDK's contract:
+    # its guardrail clean-up removes items that were never stored).
+    await store.delete_thread_item(thread.id, "msg_missing", ctx)
+    await store.delete_attachment("atc_missing", ctx)
+    assert (await store.load_thread(thread.id, ctx)).id == thread.id
 
 
 async def test_delete_thread_item_removes_it_and_its_feedback(store, engine):
     ctx = new_ctx()
     thread = await new_thread(store, ctx)
-    ids = await add_messages(store, thread, ctx, 3)
+    ids = await add_answers(store, thread, ctx, 3)
     await store.add_feedback(thread.id, ids, "negative", ctx)
 
     await store.delete_thread_item(thread.id, ids[1], ctx)
@@ -457,8 +471,7 @@ async def test_attachments_upsert_round_trip_and_delete(store, engine):
     await store.delete_attachment(attachment.id, ctx)
     with pytest.raises(NotFoundError):
         await store.load_attachment(attachment.id, ctx)
-    with pytest.raises(NotFoundError):
-        await store.delete_attachment(attachment.id, ctx)
+    await store.delete_attachment(attachment.id, ctx)  # already gone: a no-op
 
 
 # --- feedback ----------------------------------------------------------------------
@@ -467,7 +480,7 @@ async def test_attachments_upsert_round_trip_and_delete(store, engine):
 async def test_feedback_is_persisted_replaced_and_validated(store):
     ctx = new_ctx()
     thread = await new_thread(store, ctx)
-    ids = await add_messages(store, thread, ctx, 3)
+    ids = await add_answers(store, thread, ctx, 3)
 
     await store.add_feedback(thread.id, [ids[0], ids[1], ids[0]], "positive", ctx)
     rows = await store.load_feedback(thread.id, ctx)
@@ -495,6 +508,21 @@ async def test_feedback_is_persisted_replaced_and_validated(store):
     assert await store.load_feedback(other.id, ctx) == []
 
 
+async def test_feedback_rates_assistant_messages_only_and_takes_any_number_of_ids(store):
+    ctx = new_ctx()
+    thread = await new_thread(store, ctx)
+    answer = (await add_answers(store, thread, ctx, 1))[0]
+    question = (await add_messages(store, thread, ctx, 1))[0]
+    with pytest.raises(ValueError, match="only assistant messages"):
+        await store.add_feedback(thread.id, [answer, question], "positive", ctx)
+    assert await store.load_feedback(thread.id, ctx) == []  # nothing written
+    # One array parameter: more ids than asyncpg's 32,767 bind parameters is still one query.
+    with pytest.raises(NotFoundError):
+        await store.add_feedback(thread.id, [answer] + [f"msg_{n}" for n in range(40_000)], "positive", ctx)
+    await store.add_feedback(thread.id, [answer], "positive", ctx)
+    assert [r["item_id"] for r in await store.load_feedback(thread.id, ctx)] == [answer]
+
+
 # --- ownership ---------------------------------------------------------------------
 
 
@@ -507,7 +535,7 @@ async def test_foreign_owner_gets_not_found_everywhere_and_changes_nothing(store
         intruder = RequestContext(user_id=owner.user_id, tenant_id=new_id("tenant"))
 
     thread = await new_thread(store, owner, title="private", metadata={"secret": True})
-    item_ids = await add_messages(store, thread, owner, 3)
+    item_ids = await add_answers(store, thread, owner, 3)
     attachment = FileAttachment(
         id=store.generate_attachment_id("text/plain", owner),
         name="private.txt",
@@ -551,7 +579,6 @@ async def test_foreign_owner_gets_not_found_everywhere_and_changes_nothing(store
             ),
             intruder,
         ),
-        "delete_attachment": lambda: store.delete_attachment(attachment.id, intruder),
         "add_feedback": lambda: store.add_feedback(thread.id, item_ids, "negative", intruder),
         "add_feedback foreign item": lambda: store.add_feedback(
             own_thread.id, item_ids[:1], "negative", intruder
@@ -562,6 +589,8 @@ async def test_foreign_owner_gets_not_found_everywhere_and_changes_nothing(store
         with pytest.raises(NotFoundError):
             await call()
             pytest.fail(f"{name} did not raise NotFoundError")
+    # Deleting an attachment id the intruder does not own touches nothing (checked below).
+    await store.delete_attachment(attachment.id, intruder)
 
     assert await owned_rows(engine, owner) == before
     assert (await store.load_threads(10, None, "desc", intruder)).data == [own_thread]
@@ -679,3 +708,21 @@ async def test_store_behind_the_real_chatkit_server(store):
 
     await call(server, ctx, {"type": "threads.delete", "params": {"thread_id": thread_id}})
     assert (await call(server, ctx, {"type": "threads.list", "params": {}}))["data"] == []
+
+
+def test_id_prefixes_are_the_sdks_for_every_kind():
+    """The store's own prefix table (the SDK's is private) matches what the SDK's public
+    `default_generate_id` produces, for every kind the SDK defines."""
+    from typing import get_args
+
+    from chatkit.store import StoreItemType, default_generate_id
+
+    from chatkit_store.store import ID_PREFIXES, new_id
+
+    kinds = get_args(StoreItemType)
+    assert set(ID_PREFIXES) == set(kinds)
+    for kind in kinds:
+        sdk_prefix = default_generate_id(kind).rsplit("_", 1)[0]
+        assert ID_PREFIXES[kind] == sdk_prefix, kind
+        assert re.fullmatch(rf"{sdk_prefix}_[0-9a-f]{{32}}", new_id(kind))
+

@@ -17,7 +17,7 @@ from docsdesk.auth import Identity
 from docsdesk.errors import ApiError
 from docsdesk.ops.metrics import MULTIPROC_ENV, multiprocess_metrics
 from docsdesk.ops.observability import ClientAddress, LineFormatter, hash_user, log_salt
-from docsdesk.ops.ratelimit import RateLimits, identity_key
+from docsdesk.ops.ratelimit import ProcessMemoryStorage, RateLimits, identity_key
 from docsdesk.settings import Settings
 
 
@@ -111,12 +111,12 @@ async def test_limits_refuse_with_retry_after_and_keep_identities_apart():
     limits = RateLimits(make_settings(rate_limit_reads="3/minute"))
     alice, bob = Identity("alice", "t1"), Identity("bob", "t1")
     for _ in range(3):
-        await limits.admit_chatkit(_Req(), alice, "threads.list")
+        await limits.admit_request(alice)
     with pytest.raises(ApiError) as refused:
-        await limits.admit_chatkit(_Req(), alice, "items.list")
+        await limits.admit_request(alice)
     assert refused.value.status == 429 and refused.value.code == "rate_limited"
     assert 1 <= int(refused.value.headers["Retry-After"]) <= 60
-    await limits.admit_chatkit(_Req(), bob, "threads.list")  # another user: own budget
+    await limits.admit_request(bob)  # another user: own budget
     await limits.admit_chatkit(_Req(), alice, "threads.create")  # turns: a separate budget
 
 
@@ -161,7 +161,7 @@ async def test_memory_limits_do_not_start_a_thread_per_request(monkeypatch):
     limits = RateLimits(make_settings(rate_limit_reads="1000/minute"))
     monkeypatch.setattr(threading, "Timer", CountingTimer)
     for _ in range(15):  # spaced wider than limits' own 10 ms expiry timer
-        await limits.admit_chatkit(_Req(), Identity("alice", ""), "threads.list")
+        await limits.admit_request(Identity("alice", ""))
         await asyncio.sleep(0.015)
     assert len(started) <= 1
 
@@ -181,9 +181,9 @@ async def test_unreachable_storage_falls_back_to_process_limits():
     identity = Identity("alice", "")
     started = time.monotonic()
     for _ in range(2):
-        await limits.admit_chatkit(_Req(), identity, "threads.list")
+        await limits.admit_request(identity)
     with pytest.raises(ApiError):
-        await limits.admit_chatkit(_Req(), identity, "threads.list")
+        await limits.admit_request(identity)
     assert time.monotonic() - started < 5
 
 
@@ -207,3 +207,21 @@ def test_chosen_multiprocess_dir_is_emptied(monkeypatch, tmp_path):
         assert path == tmp_path and not list(tmp_path.glob("*.db"))
     assert tmp_path.is_dir()
 
+
+
+def test_process_memory_storage_counts_fixed_windows_and_forgets_expired_ones():
+    """docsdesk's in-process storage, built on limits' public Storage interface."""
+    from limits.storage import storage_from_string
+
+    storage = storage_from_string("docsdesk+memory://")
+    assert isinstance(storage, ProcessMemoryStorage)
+    assert storage.incr("k", 0.2) == 1 and storage.incr("k", 0.2) == 2 and storage.get("k") == 2
+    assert time.time() < storage.get_expiry("k") <= time.time() + 0.2
+    storage.incr("gone", 0.05)
+    time.sleep(0.25)
+    assert storage.get("k") == 0 and storage.incr("k", 0.2) == 1  # a new window
+    storage._next_sweep = 0.0  # the next write sweeps
+    storage.incr("other", 10)
+    assert "gone" not in storage._counts  # swept, though never read again
+    storage.clear("k")
+    assert storage.get("k") == 0 and storage.reset() == 1 and storage.get("other") == 0
