@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from docsdesk.context import PageContextError, parse_page_context
@@ -18,17 +20,16 @@ def test_every_field_the_embed_script_sends_is_kept_and_rendered():
         LIMIT,
     )
     assert page is not None and page.language == "pt-BR"
-    block = page.render()
-    assert block.splitlines() == [
-        "<page_context>",
-        "title: Retries",
-        "url: https://docs.example/retries#backoff",
-        "path: /retries",
-        "language: pt-BR",
-        "description: How jobs are retried.",
-        "headings: Retries | Backoff",
-        "</page_context>",
-    ]
+    opening, body, closing = page.render().splitlines()
+    assert (opening, closing) == ("<page_context>", "</page_context>")
+    assert json.loads(body) == {
+        "title": "Retries",
+        "url": "https://docs.example/retries#backoff",
+        "path": "/retries",
+        "language": "pt-BR",
+        "description": "How jobs are retried.",
+        "headings": ["Retries", "Backoff"],
+    }
 
 
 def test_a_page_with_only_a_language_is_not_empty():
@@ -53,8 +54,8 @@ def test_language_is_bounded():
 )
 def test_no_page_text_can_open_or_close_the_block(title):
     block = parse_page_context({"page": {"title": title, "headings": [title]}}, LIMIT).render()
-    lines = block.splitlines()
-    assert lines[0] == "<page_context>" and lines[-1] == "</page_context>"
-    inner = "\n".join(lines[1:-1]).lower()
-    assert "page_context" not in inner.replace(" ", "")
-    assert len(lines) == 4  # title and headings, one line each
+    opening, body, closing = block.splitlines()  # one line of data, whatever the page sent
+    assert (opening, closing) == ("<page_context>", "</page_context>")
+    assert "<" not in body and ">" not in body  # no tag of any spelling can form inside
+    value = json.loads(body)
+    assert value["title"] == " ".join(title.split())  # the page's text is kept, as data

@@ -26,6 +26,8 @@ import jwt
 
 from app import create_app
 from docsdesk.auth import SESSION_AUDIENCE, SESSION_ISSUER
+from docsdesk.blocks import read_block
+from docsdesk.context import PAGE_BLOCK
 from docsdesk.llm.stream import message_item
 from prompts import TITLE_PROMPT
 from rag.ingest import ingest
@@ -104,8 +106,8 @@ class PageReader(ScriptedModel):
         blocks = page_blocks(input)
         if not blocks:
             return [message_item("I cannot see which page you are on.")]
-        title = re.search(r"^title: (.*)$", blocks[-1], re.MULTILINE)
-        return [message_item(f"This page is about {title.group(1) if title else 'something untitled'}.")]
+        page = read_block(PAGE_BLOCK, blocks[-1]) or {}
+        return [message_item(f"This page is about {page.get('title', 'something untitled')}.")]
 
 
 def page_blocks(model_input: list[Any]) -> list[str]:
@@ -285,13 +287,15 @@ async def test_the_answer_streams_and_comes_from_the_page_the_reader_is_on(setti
         assert answer_of(events) == f"This page is about {RETRIES.title}."
 
         block = page_blocks(kit.model.calls[-1].input)[-1]
-        assert f"title: {RETRIES.title}" in block
-        assert f"url: {retries}#backoff-schedule" in block  # the query string is not sent
         assert "secret" not in block
-        assert "path: /retries.html" in block
-        assert "language: en-GB" in block
-        assert f"description: {RETRIES.description}" in block
-        assert "headings: " + " | ".join(RETRIES.headings) in block  # <main>'s, not the nav's
+        assert read_block(PAGE_BLOCK, block) == {
+            "title": RETRIES.title,
+            "url": f"{retries}#backoff-schedule",  # the query string is not sent
+            "path": "/retries.html",
+            "language": "en-GB",
+            "description": RETRIES.description,
+            "headings": RETRIES.headings,  # <main>'s, not the nav's
+        }
 
         # The reader moves on and asks again in the same thread: this turn sees the new page.
         thread_id = thread_id_of(events)
@@ -302,7 +306,8 @@ async def test_the_answer_streams_and_comes_from_the_page_the_reader_is_on(setti
         })
         assert answer_of(events) == f"This page is about {WORKERS.title}."
         blocks = page_blocks(kit.model.calls[-1].input)
-        assert f"title: {RETRIES.title}" in blocks[0] and f"title: {WORKERS.title}" in blocks[-1]
+        titles = [read_block(PAGE_BLOCK, b)["title"] for b in blocks]
+        assert titles[0] == RETRIES.title and titles[-1] == WORKERS.title
         assert len(kit.new_users) == 1
 
 

@@ -43,7 +43,7 @@ async def create(server_engine: AsyncEngine, settings: Settings) -> tuple[AsyncE
 
 async def empty() -> None:
     async with engine().begin() as conn:
-        await conn.execute(text("TRUNCATE threads, items, attachments, feedback"))
+        await conn.execute(text("TRUNCATE threads, items, attachments, feedback CASCADE"))
 
 
 async def drop(server_engine: AsyncEngine, name: str) -> None:
