@@ -33,6 +33,7 @@ from docsdesk.ops.metrics import (
     STREAM_SECONDS,
     metrics_endpoint,
 )
+from docsdesk.ops.outage import OutageLogFilter, outage_kind, unavailable
 from docsdesk.ops.probes import healthz, readyz
 from docsdesk.settings import Settings
 
@@ -117,6 +118,8 @@ class LogHandler(logging.StreamHandler):
     def __init__(self, log_format: str = "text") -> None:
         super().__init__()
         self.setFormatter(LineFormatter(log_format))
+        # A database outage: one short line per kind per interval, not a traceback per request.
+        self.addFilter(OutageLogFilter())
 
     @property
     def stream(self):  # type: ignore[override]
@@ -275,18 +278,25 @@ class RequestObserver:
         exchange = _Exchange(request_id.encode(), send)
         try:
             await self.app(scope, receive, exchange.send)
-        except Exception:
-            self.error_log.exception("unhandled error in %s %s", scope["method"], scope["path"])
-            if exchange.status:
-                exchange.code = exchange.code or "internal_error"
-                raise
-            body = b'{"error":{"code":"internal_error","message":"internal server error"}}'
-            await exchange.send(
-                {"type": "http.response.start", "status": 500,
-                 "headers": [(b"content-type", b"application/json"),
-                             (b"content-length", str(len(body)).encode())]}
+        except Exception as exc:
+            outage = outage_kind(exc)
+            # An outage is logged without its traceback, rate-limited (OutageLogFilter).
+            self.error_log.error(
+                "unhandled error in %s %s", scope["method"], scope["path"], exc_info=True
             )
-            await exchange.send({"type": "http.response.body", "body": body})
+            if exchange.status:
+                exchange.code = exchange.code or ("database_unavailable" if outage else "internal_error")
+                raise
+            if outage:
+                await unavailable().response()(scope, receive, exchange.send)
+            else:
+                body = b'{"error":{"code":"internal_error","message":"internal server error"}}'
+                await exchange.send(
+                    {"type": "http.response.start", "status": 500,
+                     "headers": [(b"content-type", b"application/json"),
+                                 (b"content-length", str(len(body)).encode())]}
+                )
+                await exchange.send({"type": "http.response.body", "body": body})
         finally:
             try:
                 for callback in state.pop(_ON_END, ()):
@@ -330,9 +340,14 @@ class RequestObserver:
         if exchange.stream_started is not None:
             STREAM_SECONDS.labels(kind).observe(done - exchange.stream_started)
 
-        level = logging.DEBUG if route in _QUIET_ROUTES else (
-            logging.ERROR if status >= 500 else logging.INFO
-        )
+        if route in _QUIET_ROUTES:
+            level = logging.DEBUG
+        elif status >= 500 and outcome != "database_unavailable":
+            level = logging.ERROR
+        elif status >= 500:
+            level = logging.WARNING  # an outage: the rate-limited line says why
+        else:
+            level = logging.INFO
         if not self.log.isEnabledFor(level):
             return
         identity, context = state.get("identity"), state.get("context")
