@@ -150,6 +150,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     from docsdesk.ops.metrics import multiprocess_metrics
     from docsdesk.ops.observability import uvicorn_log_config
+    from docsdesk.ops.slowclients import guard_slow_clients
 
     local_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else ("[::1]" if args.host == "::" else args.host)
     local_url = f"http://{local_host}:{args.port}"
@@ -180,6 +181,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 timeout_keep_alive=config.http_keep_alive_seconds,
                 h11_max_incomplete_event_size=config.http_max_header_bytes,
             )
+            # Deadlines and a size cap for request headers (slow clients), at the protocol.
+            guard_slow_clients(server_config, config)
             server = uvicorn.Server(server_config)
             if args.workers > 1:
                 Multiprocess(server_config, sockets=[sock]).run()
