@@ -155,7 +155,10 @@ async def timed_stream(chunks: AsyncIterator[bytes], started: float) -> tuple[Tu
             first_delta = now - started
     total = time.perf_counter() - started
     if first_byte is None or first_delta is None:
-        raise BenchError(f"stream ended without {'any byte' if first_byte is None else 'a text delta'}")
+        what = "any byte" if first_byte is None else "a text delta"
+        error = body.rfind(ERROR_MARK)
+        said = body[error - 6 : error + 200] if error >= 0 else body[-200:]
+        raise BenchError(f"stream ended without {what}: {bytes(said)!r}")
     return TurnSample(total, first_byte, first_delta), bytes(body)
 
 
