@@ -28,11 +28,13 @@ from docsdesk.database import EmbeddedPostgres
 from docsdesk.errors import ApiError
 from docsdesk.ops.ratelimit import RateLimits
 from docsdesk.settings import Settings
-from tests.support import LiveServer, new_id
+
+# The repository root: subprocesses run `python -m docsdesk` from there, so they run this
+# checkout's code (from tests/docsdesk they would import whatever docsdesk is installed).
+from tests.support import REPO, LiveServer, new_id
 from tests.support.chatkit_client import parse_sse, user_input
 from tests.support.fake_openai import FakeOpenAI
 
-REPO = Path(__file__).resolve().parent.parent
 SECRET = "process-test-secret-0123456789abcdef0123"
 ANSWER = " ".join(f"Sentence number {n} of the slow answer." for n in range(1, 9))
 
