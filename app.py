@@ -39,16 +39,25 @@ _STREAM_FAILED = (
 )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing (413) anything over `limit` bytes without reading it all."""
+async def read_body(request: Request, limit: int, deadline_seconds: float | None = None) -> bytes:
+    """The whole body, refusing (413) anything over `limit` bytes without reading it all, and
+    (408) a body still incomplete `deadline_seconds` after its headers: a client trickling its
+    body does not hold a connection and a worker's attention for ever."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "body_too_large", f"request body is over the {limit}-byte limit")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, "body_too_large", f"request body is over the {limit}-byte limit")
+    try:
+        async with asyncio.timeout(deadline_seconds):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise ApiError(413, "body_too_large", f"request body is over the {limit}-byte limit")
+    except TimeoutError:
+        raise ApiError(
+            408, "body_timeout", f"the request body did not arrive within {deadline_seconds:g} s",
+            {"Connection": "close"},
+        ) from None
     return bytes(body)
 
 
@@ -216,7 +225,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         identity = await identify(request)
         request.state.identity = identity  # for the access log (hashed there)
         await request.app.state.rate_limits.admit_request(identity)
-        body = await read_body(request, settings.max_body_bytes)
+        body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
         check_no_nul(body)
         parsed = parse_request(body)
         request.state.chatkit_type = parsed.type

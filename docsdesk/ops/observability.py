@@ -33,6 +33,7 @@ from docsdesk.ops.metrics import (
     STREAM_SECONDS,
     metrics_endpoint,
 )
+from docsdesk.ops.outage import OutageLogFilter, outage_kind, unavailable
 from docsdesk.ops.probes import healthz, readyz
 from docsdesk.settings import Settings
 
@@ -57,6 +58,32 @@ def _record_fields(record: logging.LogRecord) -> dict[str, Any]:
     return fields
 
 
+# Client values reach log lines (paths, thread ids, tenants, exception messages): each value is
+# capped and its control characters escaped, so none can start a line of its own or flood the log.
+MAX_VALUE_CHARS = 256
+MAX_MESSAGE_CHARS = 2_048
+MAX_EXC_CHARS = 16_384
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_PLAIN = re.compile(r"[^\s\"=\\]+")
+
+
+def clip(value: str, limit: int) -> str:
+    """`value`, cut to `limit` characters and saying how many more there were."""
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}…(+{len(value) - limit} chars)"
+
+
+def escape_controls(value: str) -> str:
+    """Control characters (and Unicode line separators) as visible escapes (\\n, \\u001b)."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\u{ord(m.group()):04x}"), value)
+
+
+def _safe_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: clip(v, MAX_VALUE_CHARS) if isinstance(v, str) else v for k, v in fields.items()}
+
+
 def json_line(created: float, level: str, logger: str, message: str, fields: dict[str, Any],
               exc: str | None = None) -> str:
     """One JSON object: ts, level, logger, pid, message, then the fields (and a traceback)."""
@@ -65,27 +92,33 @@ def json_line(created: float, level: str, logger: str, message: str, fields: dic
         "level": level.lower(),
         "logger": logger,
         "pid": os.getpid(),
-        "message": message,
+        "message": clip(message, MAX_MESSAGE_CHARS),
     }
-    line.update(fields)
+    line.update(_safe_fields(fields))
     if exc:
-        line["exc"] = exc
-    return _JSON.encode(line)
+        line["exc"] = clip(exc, MAX_EXC_CHARS)
+    # JSON escapes control characters; U+2028/2029 too, as some readers split lines on them.
+    return _JSON.encode(line).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def text_line(created: float, level: str, logger: str, message: str, fields: dict[str, Any],
               exc: str | None = None) -> str:
-    """``time LEVEL logger: message key=value ...`` (a traceback on the following lines)."""
+    """``time LEVEL logger: message key=value ...`` (a traceback on the following lines,
+    indented, so that no line of it can pass for a log line)."""
     stamp = datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M:%S")
-    parts = [f"{stamp} {level} {logger}: {message}"]
-    parts += [f"{k}={_text_value(v)}" for k, v in fields.items() if v is not None]
+    parts = [f"{stamp} {level} {logger}: {escape_controls(clip(message, MAX_MESSAGE_CHARS))}"]
+    parts += [f"{k}={_text_value(v)}" for k, v in _safe_fields(fields).items() if v is not None]
     out = " ".join(parts)
-    return f"{out}\n{exc}" if exc else out
+    if not exc:
+        return out
+    indented = "\n".join("    " + escape_controls(line) for line in clip(exc, MAX_EXC_CHARS).splitlines())
+    return f"{out}\n{indented}"
 
 
 def _text_value(value: Any) -> str:
     value = str(value)
-    return json.dumps(value) if (not value or " " in value or '"' in value) else value
+    # Quoted (JSON string escapes) unless plainly safe: no space, quote, '=', backslash or control.
+    return value if _PLAIN.fullmatch(value) and not _CONTROL.search(value) else json.dumps(value)
 
 
 LINE_FORMATS = {"json": json_line, "text": text_line}
@@ -107,6 +140,34 @@ class LineFormatter(logging.Formatter):
         )
 
 
+class ClientMistakeFilter(logging.Filter):
+    """For the ChatKit SDK's logger: it logs every exception out of a streaming request at ERROR
+    with a traceback, including a missing thread or an invalid request, which the app answers
+    as a 404 or 400 (app.py) and the access line already records. Those records are dropped;
+    anything else passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (exc is not None and is_client_mistake(exc))
+
+
+def is_client_mistake(exc: BaseException) -> bool:
+    """What app.py turns into a 4xx: the store's NotFoundError, a ValueError, an ApiError."""
+    from chatkit.store import NotFoundError
+
+    from docsdesk.errors import ApiError
+
+    if isinstance(exc, ApiError):
+        return exc.status < 500
+    return isinstance(exc, (NotFoundError, ValueError)) and not outage_kind(exc)
+
+
+def quiet_client_mistakes(logger_name: str = "chatkit") -> None:
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, ClientMistakeFilter) for f in logger.filters):
+        logger.addFilter(ClientMistakeFilter())
+
+
 _UVICORN_LOGGERS = {"uvicorn": True, "uvicorn.error": True, "uvicorn.access": False}
 
 
@@ -117,6 +178,8 @@ class LogHandler(logging.StreamHandler):
     def __init__(self, log_format: str = "text") -> None:
         super().__init__()
         self.setFormatter(LineFormatter(log_format))
+        # A database outage: one short line per kind per interval, not a traceback per request.
+        self.addFilter(OutageLogFilter())
 
     @property
     def stream(self):  # type: ignore[override]
@@ -275,18 +338,25 @@ class RequestObserver:
         exchange = _Exchange(request_id.encode(), send)
         try:
             await self.app(scope, receive, exchange.send)
-        except Exception:
-            self.error_log.exception("unhandled error in %s %s", scope["method"], scope["path"])
-            if exchange.status:
-                exchange.code = exchange.code or "internal_error"
-                raise
-            body = b'{"error":{"code":"internal_error","message":"internal server error"}}'
-            await exchange.send(
-                {"type": "http.response.start", "status": 500,
-                 "headers": [(b"content-type", b"application/json"),
-                             (b"content-length", str(len(body)).encode())]}
+        except Exception as exc:
+            outage = outage_kind(exc)
+            # An outage is logged without its traceback, rate-limited (OutageLogFilter).
+            self.error_log.error(
+                "unhandled error in %s %s", scope["method"], scope["path"], exc_info=True
             )
-            await exchange.send({"type": "http.response.body", "body": body})
+            if exchange.status:
+                exchange.code = exchange.code or ("database_unavailable" if outage else "internal_error")
+                raise
+            if outage:
+                await unavailable().response()(scope, receive, exchange.send)
+            else:
+                body = b'{"error":{"code":"internal_error","message":"internal server error"}}'
+                await exchange.send(
+                    {"type": "http.response.start", "status": 500,
+                     "headers": [(b"content-type", b"application/json"),
+                                 (b"content-length", str(len(body)).encode())]}
+                )
+                await exchange.send({"type": "http.response.body", "body": body})
         finally:
             try:
                 for callback in state.pop(_ON_END, ()):
@@ -330,9 +400,14 @@ class RequestObserver:
         if exchange.stream_started is not None:
             STREAM_SECONDS.labels(kind).observe(done - exchange.stream_started)
 
-        level = logging.DEBUG if route in _QUIET_ROUTES else (
-            logging.ERROR if status >= 500 else logging.INFO
-        )
+        if route in _QUIET_ROUTES:
+            level = logging.DEBUG
+        elif status >= 500 and outcome != "database_unavailable":
+            level = logging.ERROR
+        elif status >= 500:
+            level = logging.WARNING  # an outage: the rate-limited line says why
+        else:
+            level = logging.INFO
         if not self.log.isEnabledFor(level):
             return
         identity, context = state.get("identity"), state.get("context")
@@ -464,3 +539,4 @@ def install(app: FastAPI, settings: Settings) -> None:
             max_age=600,
         )
     app.add_middleware(RequestObserver, settings=settings)
+    quiet_client_mistakes()

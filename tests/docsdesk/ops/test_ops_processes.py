@@ -28,6 +28,9 @@ from docsdesk.database import EmbeddedPostgres
 from docsdesk.errors import ApiError
 from docsdesk.ops.ratelimit import RateLimits
 from docsdesk.settings import Settings
+
+# The repository root: subprocesses run `python -m docsdesk` from there, so they run this
+# checkout's code (from tests/docsdesk they would import whatever docsdesk is installed).
 from tests.support import REPO, LiveServer, new_id
 from tests.support.chatkit_client import parse_sse, user_input
 from tests.support.fake_openai import FakeOpenAI

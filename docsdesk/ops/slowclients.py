@@ -1,0 +1,127 @@
+"""Slow clients: a deadline for a request's headers and a cap on their size, at the HTTP protocol.
+
+uvicorn times out an idle keep-alive connection (`timeout_keep_alive`), but nothing else: a
+client that trickles its request headers a byte at a time holds its connection for as long as it
+likes, and the httptools parser (what uvicorn picks when installed) has no header size limit
+(`h11_max_incomplete_event_size` applies to h11 only). `GuardedHttpProtocol` is uvicorn's own
+HTTP protocol class with both bounds added: from the moment a connection opens, or a response
+on it completes, the next request's headers must arrive within `header_timeout_seconds`
+(else `408`) and within `http_max_header_bytes` (else `431`); the connection is then closed.
+The body has its own deadline in the app (app.py `read_body`, `body_timeout_seconds`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Preferred
+except ImportError:  # httptools is not installed: uvicorn uses h11
+    _Preferred = H11Protocol  # type: ignore[assignment,misc]
+
+HEADER_SECONDS_ATTR = "docsdesk_header_timeout_seconds"
+HEADER_BYTES_ATTR = "docsdesk_max_header_bytes"
+
+
+def _refusal(status: int, reason: str, code: str, message: str) -> bytes:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class _HeaderDeadline:
+    """Mixin over a uvicorn HTTP protocol class (which sets `self.cycle` once a request's
+    headers are parsed, and calls `on_response_complete` after each response)."""
+
+    def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self._header_seconds: float = getattr(config, HEADER_SECONDS_ATTR, 10.0)
+        self._header_limit: int = getattr(config, HEADER_BYTES_ATTR, 16 * 1024)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._awaited_after: Any = None  # the cycle in place when the deadline was armed
+        self._header_bytes = 0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)  # type: ignore[misc]
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        waiting = self._deadline is not None
+        if waiting:
+            self._header_bytes += len(data)
+        super().data_received(data)  # type: ignore[misc]
+        if not waiting:
+            return
+        if self.cycle is not self._awaited_after:  # type: ignore[attr-defined]
+            self._disarm()  # the headers are in: the request is under way
+        elif self._header_bytes > self._header_limit:
+            self._refuse(_refusal(
+                431, "Request Header Fields Too Large", "headers_too_large",
+                f"request headers are over the {self._header_limit}-byte limit",
+            ))
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        if not self.transport.is_closing():  # type: ignore[attr-defined]
+            self._arm()  # the next request on this keep-alive connection
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._header_bytes = 0
+        self._awaited_after = self.cycle  # type: ignore[attr-defined]
+        self._deadline = self.loop.call_later(self._header_seconds, self._expired)  # type: ignore[attr-defined]
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if self.cycle is not self._awaited_after:  # type: ignore[attr-defined]
+            return
+        if self._header_bytes == 0:
+            # Nothing sent yet (an idle keep-alive or a pre-opened connection): just close.
+            self.transport.close()  # type: ignore[attr-defined]
+            return
+        self._refuse(_refusal(
+            408, "Request Timeout", "request_timeout",
+            f"the request headers did not arrive within {self._header_seconds:g} s",
+        ))
+
+    def _refuse(self, response: bytes) -> None:
+        self._disarm()
+        transport = self.transport  # type: ignore[attr-defined]
+        if not transport.is_closing():
+            transport.write(response)
+            transport.close()
+
+
+class GuardedHttpProtocol(_HeaderDeadline, _Preferred):  # type: ignore[misc,valid-type]
+    """uvicorn's preferred HTTP protocol (httptools, else h11) with the header bounds."""
+
+
+class GuardedH11Protocol(_HeaderDeadline, H11Protocol):  # type: ignore[misc]
+    """The h11 protocol with the header bounds (tests use it to cover both parsers)."""
+
+
+def guard_slow_clients(config: Any, settings: Any, protocol: type = GuardedHttpProtocol) -> None:
+    """Configure a `uvicorn.Config` (before `load()`) with docsdesk's slow-client bounds. The
+    values ride on the config object, which uvicorn hands to every protocol instance (and
+    pickles for worker processes)."""
+    config.http = protocol
+    config.timeout_keep_alive = settings.http_keep_alive_seconds
+    config.h11_max_incomplete_event_size = settings.http_max_header_bytes
+    setattr(config, HEADER_SECONDS_ATTR, settings.header_timeout_seconds)
+    setattr(config, HEADER_BYTES_ATTR, settings.http_max_header_bytes)
