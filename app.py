@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from docsdesk.auth import AuthError, Identity
 from docsdesk.context import PageContextError, RequestContext, parse_page_context
 from docsdesk.errors import ApiError
+from docsdesk.insights.admin import install_admin
 from docsdesk.ops.observability import install as install_operations
 from docsdesk.ops.ratelimit import RateLimits
 from docsdesk.own_docs import own_docs
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="docsdesk", lifespan=lifespan_for(settings))
     app.state.rate_limits = RateLimits(settings)
     install_operations(app, settings)  # probes, /metrics, CORS, request ids, access log
+    install_admin(app, settings)  # /admin console and /admin/api/*, when DOCSDESK_ADMIN_TOKEN is set
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,8 +13,10 @@ from fastapi import FastAPI
 
 from chatkit_server import DocsDeskServer
 from chatkit_store import PostgresStore
+from chatkit_store.turns import TurnRecorder
 from docsdesk.auth import Authenticator
 from docsdesk.database import Database, open_database
+from docsdesk.insights.retention import retention_loop
 from docsdesk.ops.metrics import operating
 from docsdesk.ops.observability import configure_logging
 from docsdesk.settings import Settings
@@ -33,6 +37,7 @@ class Services:
     authenticator: Authenticator
     search: DocsSearch
     server: DocsDeskServer
+    recorder: TurnRecorder
 
 
 @asynccontextmanager
@@ -47,11 +52,21 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         )
         await search.startup()
         await authenticator.startup()
-        server = DocsDeskServer(store, search, settings)
+        recorder = TurnRecorder(database.engine, enabled=settings.record_turns)
+        recorder.start()
+        server = DocsDeskServer(store, search, settings, recorder=recorder)
+        retention = None
+        if settings.retention_days is not None:
+            retention = asyncio.create_task(retention_loop(database.engine, settings.retention_days))
         log.debug("docsdesk started (model: %s, auth: %s)", settings.resolved_model, settings.auth_mode)
         try:
-            yield Services(settings, database, store, authenticator, search, server)
+            yield Services(settings, database, store, authenticator, search, server, recorder)
         finally:
+            if retention is not None:
+                retention.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retention
+            await recorder.stop()
             await authenticator.aclose()
     finally:
         await database.close()

@@ -86,6 +86,23 @@ class Settings(BaseSettings):
     http_keep_alive_seconds: int = 5
     http_max_header_bytes: int = 16 * 1024
 
+    # --- insights (docs-team reports, admin API and console) ---------------------------
+    # Bearer token for /admin and /admin/api/*; unset = the admin API and console are off (404).
+    admin_token: SecretStr | None = None
+    # Record every turn (question, searches, sources, outcome) for the insights.
+    record_turns: bool = True
+    # Delete conversations, feedback and turn records older than this many days (unset = keep).
+    retention_days: int | None = Field(default=None, ge=1)
+
+    @field_validator("admin_token")
+    @classmethod
+    def _check_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("DOCSDESK_ADMIN_TOKEN must be at least 16 characters")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str | None) -> str | None:

@@ -1,0 +1,132 @@
+"""Turn records over HTTP with the real store: answered, not covered, error, cancelled;
+feedback linked to its turn; a deleted thread takes its records along."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from sqlalchemy import text
+
+from docsdesk.ops.observability import hash_user, log_salt
+from tests.docsdesk.insights.conftest import flush
+from tests.support.chatkit_client import ChatKitClient, done_items, user_input
+from tests.support.scripted_model import Call, ScriptedModel
+from tests.test_chatkit_server import SlowModel, TitledScript, use
+
+
+async def turns_of(engine, thread_id: str) -> list[dict]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT * FROM turns WHERE thread_id = :t ORDER BY created_at, id"), {"t": thread_id})
+        return [dict(r) for r in rows.mappings()]
+
+
+async def test_answered_turn_is_recorded_with_searches_sources_and_page(admin_app, engine, collection, settings):
+    url, app = admin_app
+    use(app, TitledScript([Call("search_docs", {"query": "install lantern"}), "Run `pip install lantern-queue` [1]."]))
+    page = {"url": "https://docs.example.com/guides/", "title": "Guides"}
+    async with ChatKitClient(url) as client:
+        await client.login()
+        thread_id, events = await client.new_thread("How do I install Lantern?", metadata={"page": page})
+    await flush(app)
+    [turn] = await turns_of(engine, thread_id)
+    answer = done_items(events, "assistant_message")[-1]
+    assert turn["outcome"] == "answered"
+    assert turn["question"] == "How do I install Lantern?"
+    assert turn["answer_item_id"] == answer["id"]
+    assert turn["page_url"] == page["url"] and turn["page_title"] == "Guides"
+    assert turn["collection"] == collection
+    [search] = turn["searches"]
+    assert search["query"] == "install lantern" and search["results"] > 0 and search["best_score"] > 0
+    assert turn["cited_urls"] and turn["cited_urls"][0].startswith("https://docs.example.com/")
+    assert turn["user_hash"] == hash_user(log_salt(settings), client.user_id)
+    assert client.user_id not in json.dumps({k: str(v) for k, v in turn.items()})
+    assert turn["first_text_ms"] is not None and turn["duration_ms"] >= turn["first_text_ms"]
+    assert turn["model"] == "offline"
+
+
+async def test_not_covered_when_search_finds_nothing_or_the_answer_says_so(admin_app, engine):
+    url, app = admin_app
+    async with ChatKitClient(url) as client:
+        await client.login()
+        use(app, TitledScript([Call("search_docs", {"query": "zxqv kubernetes helm chart"}), "Sorry."]))
+        empty, _ = await client.new_thread("Is there a Helm chart?")
+        use(app, TitledScript(["The documentation does not seem to cover Windows support."]))
+        says, _ = await client.new_thread("Does it run on Windows?")
+    await flush(app)
+    [first] = await turns_of(engine, empty)
+    [second] = await turns_of(engine, says)
+    assert first["outcome"] == "not_covered" and first["searches"][0]["results"] == 0
+    assert first["searches"][0]["best_score"] is None
+    assert second["outcome"] == "not_covered"
+
+
+async def test_error_turn_is_recorded(admin_app, engine):
+    url, app = admin_app
+    use(app, ScriptedModel([RuntimeError("model exploded")]))
+    async with ChatKitClient(url) as client:
+        await client.login()
+        thread_id, events = await client.new_thread("Break please")
+    assert any(e["type"] == "error" for e in events)
+    await flush(app)
+    [turn] = await turns_of(engine, thread_id)
+    assert turn["outcome"] == "error" and turn["answer"] == ""
+
+
+async def test_cancelled_turn_is_recorded(admin_app, engine):
+    url, app = admin_app
+    async with ChatKitClient(url) as client:
+        await client.login()
+        use(app, TitledScript(["Quick first answer."]))
+        thread_id, _ = await client.new_thread("warm-up")
+        model = use(app, SlowModel())
+        body = json.dumps({"type": "threads.add_user_message",
+                           "params": {"thread_id": thread_id, "input": user_input("Now cancel me")}})
+        async with client.http.stream("POST", "/chatkit", content=body,
+                                      headers={**client.headers, "Content-Type": "application/json"}) as response:
+            deltas = 0
+            async for line in response.aiter_lines():
+                if "text_delta" in line:
+                    deltas += 1
+                    if deltas >= 3:
+                        break
+    await asyncio.wait_for(model.cancelled.wait(), 10)
+    for _ in range(100):
+        await flush(app)
+        turns = await turns_of(engine, thread_id)
+        if len(turns) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [t["outcome"] for t in turns] == ["answered", "cancelled"]
+    assert turns[1]["question"] == "Now cancel me"
+
+
+async def test_feedback_links_to_its_turn_and_delete_cascades(admin_app, engine):
+    url, app = admin_app
+    use(app, TitledScript(["An answer."]))
+    async with ChatKitClient(url) as client:
+        await client.login()
+        thread_id, events = await client.new_thread("Rate me")
+        answer_id = done_items(events, "assistant_message")[-1]["id"]
+        await client.call("items.feedback", {"thread_id": thread_id, "item_ids": [answer_id], "kind": "negative"})
+        await flush(app)
+        async with engine.connect() as conn:
+            linked = (await conn.execute(text(
+                "SELECT t.question, f.kind FROM feedback f JOIN turns t ON t.answer_item_id = f.item_id "
+                "WHERE t.thread_id = :t"), {"t": thread_id})).all()
+        assert [tuple(r) for r in linked] == [("Rate me", "negative")]
+        await client.call("threads.delete", {"thread_id": thread_id})
+    assert await turns_of(engine, thread_id) == []
+
+
+async def test_recording_can_be_turned_off(settings, collection, engine):
+    from app import create_app
+    from tests.support import LiveServer
+
+    app = create_app(settings.model_copy(update={"record_turns": False, "collection": collection}))
+    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
+        use(app, TitledScript(["Fine."]))
+        await client.login()
+        thread_id, _ = await client.new_thread("Not recorded")
+        await flush(app)
+    assert await turns_of(engine, thread_id) == []
