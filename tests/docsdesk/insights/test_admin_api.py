@@ -88,8 +88,8 @@ async def test_export_streams_every_format_for_a_large_range(admin_app, engine, 
 
 async def test_conversation_view(admin_app, engine):
     from tests.support.chatkit_client import ChatKitClient, done_items
-    from tests.test_chatkit_server import TitledScript, use
     from tests.support.scripted_model import Call
+    from tests.test_chatkit_server import TitledScript, use
 
     url, app = admin_app
     use(app, TitledScript([Call("search_docs", {"query": "retries backoff"}), "Retries back off [1]."]))
