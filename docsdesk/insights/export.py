@@ -118,19 +118,25 @@ def _md(rows: list[dict]) -> str:
     return "".join(parts)
 
 
-async def export(engine: AsyncEngine, scope: Scope, fmt: str) -> AsyncIterator[str]:
-    """The export as text chunks (one per batch)."""
+async def export_chunks(engine: AsyncEngine, scope: Scope, fmt: str) -> AsyncIterator[tuple[str, int]]:
+    """The export as (text, number of turns in it) chunks, one per batch."""
     check_format(fmt)
     if fmt == "md":
-        yield f"# Conversations: {scope.collection}, last {scope.days} days\n\n"
+        yield f"# Conversations: {scope.collection}, last {scope.days} days\n\n", 0
     first = True
     async for rows in turn_rows(engine, scope):
         if fmt == "jsonl":
-            yield _jsonl(rows)
+            yield _jsonl(rows), len(rows)
         elif fmt == "csv":
-            yield _csv(rows, header=first)
+            yield _csv(rows, header=first), len(rows)
         else:
-            yield _md(rows)
+            yield _md(rows), len(rows)
         first = False
     if fmt == "csv" and first:
-        yield _csv([], header=True)
+        yield _csv([], header=True), 0
+
+
+async def export(engine: AsyncEngine, scope: Scope, fmt: str) -> AsyncIterator[str]:
+    """The export as text chunks (what the admin API streams)."""
+    async for chunk, _ in export_chunks(engine, scope, fmt):
+        yield chunk
