@@ -234,9 +234,10 @@ def postgres_cpu_seconds(pgdata: Path) -> float:
 class AppServer:
     """`uvicorn app:create_app --factory` (1 worker) in its own process, on the given database."""
 
-    def __init__(self, data_dir: Path, database_url: str) -> None:
+    def __init__(self, data_dir: Path, database_url: str, record_turns: bool = True) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
+        self.record_turns = record_turns
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "server.log"
@@ -256,6 +257,7 @@ class AppServer:
             DOCSDESK_RATE_LIMIT_READS=UNLIMITED,
             DOCSDESK_RATE_LIMIT_SESSIONS=UNLIMITED,
             DOCSDESK_LOG_LEVEL="WARNING",
+            DOCSDESK_RECORD_TURNS="1" if self.record_turns else "0",
         )
         return env
 
@@ -526,6 +528,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="afterwards, sample the server with py-spy during one more run at the top level; "
         "write the raw (collapsed) stacks to FILE and print a summary",
     )
+    parser.add_argument(
+        "--recording-cost", action="store_true",
+        help="instead: the cost of recording turns (insights), ours with DOCSDESK_RECORD_TURNS on vs off",
+    )
     args = parser.parse_args(argv)
     try:
         args.levels = [int(part) for part in args.levels.split(",") if part.strip()]
@@ -576,6 +582,50 @@ async def profile_server(
     print(summarize(output, REPO, spy.seconds))
 
 
+async def recording_cost(args: argparse.Namespace, db: Database, data_dir: Path, questions: list[str]) -> None:
+    """Two servers, turn recording on and off, run alternately (off, on, off, on) at each
+    level so load changes on the shared machine hit both alike; prints the per-turn cost."""
+    (data_dir / "off").mkdir()
+    servers = {True: AppServer(data_dir, db.url), False: AppServer(data_dir / "off", db.url, record_turns=False)}
+    drivers: dict[bool, HttpDriver] = {}
+    try:
+        for recording, server in servers.items():
+            await server.start()
+            drivers[recording] = HttpDriver(server, max(args.levels))
+            await run_level(drivers[recording], min(8, max(args.levels)), WARMUP_TURNS, args.per_conversation, questions)
+        print(f"warmed up ({WARMUP_TURNS} turns each); recording on: {servers[True].url}, off: {servers[False].url}")
+        print(f"\n{'c':>3}  {'recording':<9} {'turns':>6} {'turns/s':>8} {'mean ms':>8} {'p95 ms':>7}  server cpu ms/turn")
+        for level in args.levels:
+            turns = turns_for(level, args.turns)
+            results: dict[bool, list[LevelResult]] = {True: [], False: []}
+            for recording in (False, True, False, True):
+                meter = {"server": servers[recording].cpu_seconds}
+                results[recording].append(
+                    await run_level(drivers[recording], level, turns // 2, args.per_conversation, questions, meter)
+                )
+            for recording in (False, True):
+                samples = [s for r in results[recording] for s in r.samples]
+                wall = sum(r.wall for r in results[recording])
+                cpu = sum(r.cpu["server"] for r in results[recording])
+                mean = statistics.fmean(s.total for s in samples) * 1000
+                p95 = sorted(s.total for s in samples)[int(0.95 * (len(samples) - 1))] * 1000
+                print(f"{level:>3}  {'on' if recording else 'off':<9} {len(samples):>6} {len(samples) / wall:>8.1f} "
+                      f"{mean:>8.1f} {p95:>7.1f}  {1000 * cpu / len(samples):.2f}")
+                results[recording] = [LevelResult("", level, wall=wall, samples=samples, cpu={"server": cpu})]
+            on, off = results[True][0], results[False][0]
+            cost = on.mean_ms / off.mean_ms - 1
+            cpu_cost = on.cpu["server"] / off.cpu["server"] - 1
+            print(f"     recording cost at c={level}: per-turn ms {100 * cost:+.1f}%, server CPU {100 * cpu_cost:+.1f}% "
+                  f"[target < 5%: {verdict(cost < 0.05)}]")
+        print(f"\nload average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} core(s): a shared machine; "
+              "each level ran off/on/off/on to spread the noise")
+    finally:
+        for driver in drivers.values():
+            await driver.aclose()
+        for server in servers.values():
+            await server.stop()
+
+
 async def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     questions = load_questions()
@@ -583,6 +633,12 @@ async def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="docsdesk-bench-turns-") as tmp:
         data_dir = Path(tmp)
         db, settings = await prepare(data_dir)
+        if args.recording_cost:
+            try:
+                await recording_cost(args, db, data_dir, questions)
+            finally:
+                await db.close()
+            return
         server = AppServer(data_dir, db.url)
         search = DocsSearch(db.engine)
         await search.startup()
