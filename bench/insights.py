@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -144,8 +145,9 @@ async def time_report(engine, runs: int) -> tuple[float, list[float], dict]:
     return timings[0], timings[1:], report
 
 
-def export_in_child(fmt: str, days: int) -> tuple[int, float, float]:
-    """(rows, seconds, peak RSS MB) of a full export in a fresh process."""
+def export_in_child(fmt: str, days: int) -> tuple[int, float, float, float]:
+    """(rows, seconds, peak RSS MB, peak Python heap MB during the export) of a full export
+    in a fresh process (timed with tracemalloc on, which slows it somewhat)."""
     command = [sys.executable, __file__, "--export-child", fmt, "--days", str(days)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, env=os.environ.copy(), cwd=REPO)
     _, status, usage = os.wait4(process.pid, 0)
@@ -154,13 +156,14 @@ def export_in_child(fmt: str, days: int) -> tuple[int, float, float]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"export child failed: {out}")
     result = json.loads(out.strip().splitlines()[-1])
-    return result["rows"], result["seconds"], usage.ru_maxrss / 1024
+    return result["rows"], result["seconds"], usage.ru_maxrss / 1024, result["heap_mb"]
 
 
 async def child_export(fmt: str, days: int, sink) -> None:
     settings = child_settings()
     db = await open_database(settings, run_migrations=False)
     rows = 0
+    tracemalloc.start()
     started = time.perf_counter()
     try:
         async for chunk, n in export_chunks(db.engine, Scope(collection=COLLECTION, days=days), fmt):
@@ -168,7 +171,9 @@ async def child_export(fmt: str, days: int, sink) -> None:
             rows += n
     finally:
         await db.close()
-    print(json.dumps({"rows": rows, "seconds": time.perf_counter() - started}))
+    seconds = time.perf_counter() - started
+    heap = tracemalloc.get_traced_memory()[1] / 2**20
+    print(json.dumps({"rows": rows, "seconds": seconds, "heap_mb": heap}))
 
 
 def child_settings() -> Settings:
@@ -203,10 +208,11 @@ async def main(args: argparse.Namespace) -> None:
             peaks = []
             for fmt in FORMATS:
                 for days in (7, DAYS + 1):
-                    rows, seconds, peak = export_in_child(fmt, days)
+                    rows, seconds, peak, heap = export_in_child(fmt, days)
                     peaks.append(peak)
                     rate = rows / seconds if seconds else 0
-                    print(f"  {fmt:<5} {days:>3} days: {rows:>7} turns in {seconds:6.2f} s ({rate:,.0f}/s), peak RSS {peak:6.1f} MB")
+                    print(f"  {fmt:<5} {days:>3} days: {rows:>7} turns in {seconds:6.2f} s ({rate:,.0f}/s), "
+                          f"peak RSS {peak:6.1f} MB, peak heap allocated by the export {heap:5.1f} MB")
             print(f"  peak RSS range {min(peaks):.1f}-{max(peaks):.1f} MB over 7- and {DAYS + 1}-day windows "
                   f"[target flat, < {TARGET_EXPORT_MB:.0f} MB: {'PASS' if max(peaks) < TARGET_EXPORT_MB else 'MISS'}]")
             print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (the machine is shared: figures are under load)")

@@ -116,7 +116,7 @@ class TurnRecorder:
         enabled: bool = True,
         max_queue: int = 10_000,
         batch_size: int = 500,
-        linger_seconds: float = 0.2,
+        linger_seconds: float = 0.5,
     ) -> None:
         self.engine = engine
         self.enabled = enabled

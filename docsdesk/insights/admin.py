@@ -74,8 +74,8 @@ def install_admin(app: FastAPI, settings: Settings) -> None:
             n = check_days(days if days is not None else 30)
         except ValueError as exc:
             raise ApiError(400, "invalid_days", str(exc)) from None
-        if tenant is not None and not tenant.strip():
-            raise ApiError(400, "invalid_tenant", "tenant must not be empty")
+        if tenant is not None and not 1 <= len(tenant.strip()) <= 256:
+            raise ApiError(400, "invalid_tenant", "tenant must be 1-256 characters")
         if collection is not None and not _ID.fullmatch(collection):
             raise ApiError(400, "invalid_collection", "collection must be 1-128 letters, digits, _ or -")
         services = request.app.state.services
@@ -109,7 +109,11 @@ def install_admin(app: FastAPI, settings: Settings) -> None:
                 "record_turns": settings.record_turns,
                 "retention_days": settings.retention_days,
                 "trigram": await trigram_available(engine_of(request)),
-                "tenant_claim": settings.jwt_tenant_claim if settings.auth_mode == "jwt" else None,
+                # Where tenants come from, if anywhere: the console then offers a tenant filter.
+                "tenant_claim": (
+                    settings.jwt_tenant_claim if settings.auth_mode == "jwt"
+                    else "X-Tenant-ID" if settings.auth_mode == "trusted-header" else None
+                ),
             }
         )
 
