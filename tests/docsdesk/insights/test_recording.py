@@ -130,3 +130,40 @@ async def test_recording_can_be_turned_off(settings, collection, engine):
         thread_id, _ = await client.new_thread("Not recorded")
         await flush(app)
     assert await turns_of(engine, thread_id) == []
+
+
+async def test_jwt_tenant_claim_is_recorded_and_scopes_the_report(settings, collection, engine):
+    import time
+
+    import jwt
+    from pydantic import SecretStr
+
+    from app import create_app
+    from tests.docsdesk.insights.conftest import ADMIN_TOKEN, admin
+    from tests.support import LiveServer, new_id
+
+    secret = "jwt-secret-0123456789abcdef0123456789"
+    app = create_app(settings.model_copy(update={
+        "auth_mode": "jwt", "jwt_secret": SecretStr(secret), "jwt_tenant_claim": "org",
+        "collection": collection, "admin_token": SecretStr(ADMIN_TOKEN),
+    }))
+    tenant = new_id("org")
+
+    def token(user: str, org: str) -> str:
+        return jwt.encode({"sub": user, "org": org, "exp": int(time.time()) + 600}, secret, algorithm="HS256")
+
+    async with LiveServer(app) as live:
+        use(app, TitledScript(["Tenant answer.", "Other answer."]))
+        async with ChatKitClient(live.url, {"Authorization": f"Bearer {token('alice', tenant)}"}) as client:
+            thread_id, _ = await client.new_thread("A tenant question")
+        async with ChatKitClient(live.url, {"Authorization": f"Bearer {token('bob', tenant + 'x')}"}) as client:
+            await client.new_thread("Another tenant's question")
+        await flush(app)
+        async with admin(live.url) as http:
+            report = (await http.get("/admin/api/report", params={"tenant": tenant})).json()
+            info = (await http.get("/admin/api/info")).json()
+    [turn] = await turns_of(engine, thread_id)
+    assert turn["tenant_id"] == tenant
+    assert report["totals"]["turns"] == 1
+    assert [q["question"] for q in report["top_questions"]] == ["A tenant question"]
+    assert info["tenant_claim"] == "org"
