@@ -13,11 +13,15 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from docsdesk.errors import ApiError
 from docsdesk.insights.conversation import conversation
@@ -26,7 +30,34 @@ from docsdesk.insights.report import Scope, build_report, check_days, trigram_av
 from docsdesk.settings import Settings
 
 MAX_SEARCH_CHARS = 500
+# query canceled (statement timeout), admin/crash shutdown, cannot connect now, too many connections
+_UNAVAILABLE = frozenset({"57014", "57P01", "57P02", "57P03", "53300"})
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+@contextmanager
+def _database() -> Iterator[None]:
+    """A database that is down or saturated is a 503 with Retry-After, not a 500."""
+    try:
+        yield
+    except (DBAPIError, SQLAlchemyTimeoutError, OSError) as exc:
+        unavailable = not isinstance(exc, DBAPIError) or (
+            exc.connection_invalidated
+            or isinstance(exc, OperationalError | InterfaceError)
+            or getattr(exc.orig, "sqlstate", None) in _UNAVAILABLE
+        )
+        if not unavailable:
+            raise
+        raise ApiError(
+            503, "database_unavailable", "the database is not available; try again shortly",
+            {"Retry-After": "5"},
+        ) from None
+
+
+async def _chained(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 def _digest(value: str) -> bytes:
@@ -79,7 +110,8 @@ def install_admin(app: FastAPI, settings: Settings) -> None:
         if collection is not None and not _ID.fullmatch(collection):
             raise ApiError(400, "invalid_collection", "collection must be 1-128 letters, digits, _ or -")
         services = request.app.state.services
-        name = collection or await services.server.collection.name()
+        with _database():
+            name = collection or await services.server.collection.name()
         return Scope(collection=name, days=n, tenant=tenant)
 
     def engine_of(request: Request):
@@ -102,13 +134,16 @@ def install_admin(app: FastAPI, settings: Settings) -> None:
     async def info(request: Request) -> JSONResponse:
         authorise(request)
         services = request.app.state.services
+        with _database():
+            collection = await services.server.collection.name()
+            trigram = await trigram_available(engine_of(request))
         return JSONResponse(
             {
                 "auth_mode": settings.auth_mode,
-                "collection": await services.server.collection.name(),
+                "collection": collection,
                 "record_turns": settings.record_turns,
                 "retention_days": settings.retention_days,
-                "trigram": await trigram_available(engine_of(request)),
+                "trigram": trigram,
                 # Where tenants come from, if anywhere: the console then offers a tenant filter.
                 "tenant_claim": (
                     settings.jwt_tenant_claim if settings.auth_mode == "jwt"
@@ -123,7 +158,8 @@ def install_admin(app: FastAPI, settings: Settings) -> None:
     ) -> JSONResponse:
         authorise(request)
         scope = await scope_of(request, days, tenant, collection)
-        return JSONResponse(await build_report(engine_of(request), scope))
+        with _database():
+            return JSONResponse(await build_report(engine_of(request), scope))
 
     @router.get("/admin/api/export")
     async def export_(
@@ -140,8 +176,11 @@ def install_admin(app: FastAPI, settings: Settings) -> None:
             raise ApiError(400, "invalid_format", str(exc)) from None
         scope = await scope_of(request, days, tenant, collection)
         filename = f"docsdesk-{scope.collection}-{scope.days}d.{fmt}"
+        chunks = export(engine_of(request), scope, fmt)
+        with _database():  # the first batch is read before answering 200
+            first = await anext(chunks, "")
         return StreamingResponse(
-            export(engine_of(request), scope, fmt),
+            _chained(first, chunks),
             media_type=f"{FORMATS[fmt]}; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
         )
@@ -151,7 +190,8 @@ def install_admin(app: FastAPI, settings: Settings) -> None:
         authorise(request)
         if not _ID.fullmatch(thread_id):
             raise ApiError(400, "invalid_thread_id", "thread ids are 1-128 letters, digits, _ or -")
-        found = await conversation(engine_of(request), thread_id, tenant)
+        with _database():
+            found = await conversation(engine_of(request), thread_id, tenant)
         if found is None:
             raise ApiError(404, "not_found", f"no conversation {thread_id}")
         return JSONResponse(found)
@@ -168,8 +208,9 @@ def install_admin(app: FastAPI, settings: Settings) -> None:
         if not k.isdigit() or not 1 <= int(k) <= 20:
             raise ApiError(400, "invalid_k", "k must be a whole number from 1 to 20")
         services = request.app.state.services
-        collection = await services.server.collection.name()
-        results = await services.search.search(query, k=int(k), collection=collection)
+        with _database():
+            collection = await services.server.collection.name()
+            results = await services.search.search(query, k=int(k), collection=collection)
         return JSONResponse(
             {
                 "query": query,
