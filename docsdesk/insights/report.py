@@ -81,15 +81,25 @@ _TOTALS = text(
     FROM turns t WHERE {SCOPED}
     """
 )
+# One aggregate over the window's turns serves both lists: every question (top questions)
+# and the not-covered ones (coverage gaps); each keeps its GROUP_CANDIDATES biggest keys.
 _GROUPS = text(
     f"""
     WITH g AS (
-        SELECT t.question_key AS key, count(*) AS n, min(t.id) AS first_id, max(t.created_at) AS last
-        FROM turns t WHERE {SCOPED} AND t.outcome = ANY(:outcomes)
-        GROUP BY t.question_key ORDER BY n DESC, key LIMIT :candidates
+        SELECT t.question_key AS key, count(*) AS n, min(t.id) AS first_id, max(t.created_at) AS last,
+               count(*) FILTER (WHERE t.outcome = 'not_covered') AS gap_n,
+               min(t.id) FILTER (WHERE t.outcome = 'not_covered') AS gap_first_id,
+               max(t.created_at) FILTER (WHERE t.outcome = 'not_covered') AS gap_last
+        FROM turns t WHERE {SCOPED}
+        GROUP BY t.question_key
+    ), picked AS (
+        (SELECT 'top' AS list, key, n, last, first_id FROM g ORDER BY n DESC, key LIMIT :candidates)
+        UNION ALL
+        (SELECT 'gap', key, gap_n, gap_last, gap_first_id FROM g WHERE gap_n > 0
+         ORDER BY gap_n DESC, key LIMIT :candidates)
     )
-    SELECT g.key, g.n, g.last, e.question, e.page_url
-    FROM g JOIN turns e ON e.id = g.first_id ORDER BY g.n DESC, g.key
+    SELECT p.list, p.key, p.n, p.last, e.question, e.page_url
+    FROM picked p JOIN turns e ON e.id = p.first_id ORDER BY p.list, p.n DESC, p.key
     """
 )
 _SIMILAR = text(
@@ -133,9 +143,14 @@ async def trigram_available(engine: AsyncEngine) -> bool:
         )
 
 
+WORK_MEM = "64MB"  # the report's sorts and aggregates stay in memory
+
+
 async def _rows(engine: AsyncEngine, statement, params: dict[str, Any]) -> list[Any]:
-    # Each query checks out its own connection and holds only that one.
+    # Each query checks out its own connection and holds only that one; its transaction
+    # (rolled back at the end: nothing is written) carries the work_mem setting.
     async with engine.connect() as conn:
+        await conn.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         return list((await conn.execute(statement, params)).all())
 
 
@@ -157,10 +172,18 @@ def _per_day(rows: list[Any], scope: dict[str, Any]) -> tuple[list[dict], dict[s
 
 
 async def question_groups(
-    engine: AsyncEngine, params: dict[str, Any], outcomes: list[str], trigram: bool
-) -> list[dict[str, Any]]:
-    """The most asked questions among turns with `outcomes`, near-duplicates counted once."""
-    rows = await _rows(engine, _GROUPS, {**params, "outcomes": outcomes, "candidates": GROUP_CANDIDATES})
+    engine: AsyncEngine, params: dict[str, Any], trigram: bool
+) -> dict[str, list[dict[str, Any]]]:
+    """{"top": the most asked questions, "gap": the most asked not-covered ones}, with
+    near-duplicates counted once."""
+    rows = await _rows(engine, _GROUPS, {**params, "candidates": GROUP_CANDIDATES})
+    lists = {"top": [r for r in rows if r.list == "top"], "gap": [r for r in rows if r.list == "gap"]}
+    merged = await asyncio.gather(*(_merge(engine, lists[name], trigram) for name in ("top", "gap")))
+    return dict(zip(("top", "gap"), merged, strict=True))
+
+
+async def _merge(engine: AsyncEngine, rows: list[Any], trigram: bool) -> list[dict[str, Any]]:
+    """Groups (rows by count, biggest first) merged when their keys are trigram-similar."""
     parent = list(range(len(rows)))
 
     def root(i: int) -> int:
@@ -176,7 +199,7 @@ async def question_groups(
         for a, b in pairs:
             ra, rb = root(a - 1), root(b - 1)
             if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)  # rows are by count: the bigger group leads
+                parent[max(ra, rb)] = min(ra, rb)  # the bigger group leads
     groups: dict[int, dict[str, Any]] = {}
     for i, row in enumerate(rows):
         lead = root(i)
@@ -207,12 +230,11 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
     params = scope.params()
     trigram = await trigram_available(engine)
     (
-        per_day_rows, totals_rows, gaps, top, negative, feedback_rows, cited_rows, pages,
+        per_day_rows, totals_rows, groups, negative, feedback_rows, cited_rows, pages,
     ) = await asyncio.gather(
         _rows(engine, _PER_DAY, params),
         _rows(engine, _TOTALS, params),
-        question_groups(engine, params, ["not_covered"], trigram),
-        question_groups(engine, params, list(TURN_OUTCOMES), trigram),
+        question_groups(engine, params, trigram),
         _rows(engine, _NEGATIVE, {**params, "shown": SHOWN}),
         _rows(engine, _FEEDBACK, params),
         _rows(engine, _CITED, params),
@@ -256,8 +278,8 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
             "output_tokens": totals.output_tokens,
         },
         "per_day": per_day,
-        "coverage_gaps": gaps,
-        "top_questions": top,
+        "coverage_gaps": groups["gap"],
+        "top_questions": groups["top"],
         "feedback": feedback,
         "negative_feedback": [
             {
