@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from sqlalchemy import text
@@ -61,11 +61,17 @@ class TurnRecord:
     def row(self) -> dict:
         if self.outcome not in TURN_OUTCOMES:
             raise ValueError(f"unknown turn outcome {self.outcome!r}")
-        row = asdict(self)
+        row = {name: getattr(self, name) for name in _FIELDS}  # cheaper than asdict()
+        row["searches"] = [
+            {"query": s.query, "results": s.results, "best_score": s.best_score} for s in self.searches
+        ]
         row["question"] = self.question[:MAX_QUESTION_CHARS]
         row["answer"] = self.answer[:MAX_ANSWER_CHARS]
         row["created_at"] = self.created_at.isoformat()
         return row
+
+
+_FIELDS = tuple(f.name for f in fields(TurnRecord))
 
 
 # Rows arrive as one JSON array; rows whose thread is already gone are skipped (the
