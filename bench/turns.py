@@ -20,6 +20,7 @@ The database is an embedded PostgreSQL in a temporary directory, or DATABASE_URL
 keeps the benchmark's collection and threads).
 
     python bench/turns.py [--levels 1,8,32] [--turns N] [--per-conversation 4] [--profile FILE]
+    python bench/turns.py --recording-cost [--levels 1,8]   # turn recording (insights) on vs off
 """
 
 from __future__ import annotations
