@@ -22,6 +22,7 @@ from docsdesk.context import PageContextError, RequestContext, parse_page_contex
 from docsdesk.embed import load_embed_script
 from docsdesk.errors import ApiError
 from docsdesk.input_limits import check_fields, check_no_nul
+from docsdesk.insights.admin import install_admin
 from docsdesk.ops.observability import install as install_operations
 from docsdesk.ops.ratelimit import RateLimits
 from docsdesk.own_docs import own_docs
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limits = RateLimits(settings)
     embed = load_embed_script()
     install_operations(app, settings)  # probes, /metrics, CORS, request ids, access log
+    install_admin(app, settings)  # /admin console and /admin/api/*, when DOCSDESK_ADMIN_TOKEN is set
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:

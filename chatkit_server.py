@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from agents import (
@@ -55,12 +55,14 @@ from openai.types.responses.response_input_item_param import Message
 from chatkit_store import PostgresStore
 from chatkit_store.attachments import AttachmentFiles
 from chatkit_store.attachments.content import EARLIER, AttachmentInput, reference
+from chatkit_store.turns import SearchRecord, TurnRecord, TurnRecorder, classify
 from docsdesk.blocks import QUOTE_BLOCK, QUOTE_INTRO, data_block
 from docsdesk.citations import annotate
 from docsdesk.context import PageContext, RequestContext
 from docsdesk.errors import ApiError
 from docsdesk.llm.models import build_model, is_offline, model_settings
 from docsdesk.ops.metrics import observe_first_delta, observe_model_run, observe_tokens
+from docsdesk.ops.observability import hash_user, log_salt
 from docsdesk.ops.outage import STREAM_MESSAGE as OUTAGE_STREAM_MESSAGE
 from docsdesk.ops.outage import outage_kind
 from docsdesk.settings import Settings
@@ -193,8 +195,11 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         settings: Settings,
         model: Model | None = None,
         attachments: AttachmentFiles | None = None,
+        recorder: TurnRecorder | None = None,
     ) -> None:
         super().__init__(store, attachment_store=attachments)
+        self.recorder = recorder
+        self.salt = log_salt(settings)
         self.store: PostgresStore = store
         self.attachments = attachments
         self.attachment_input = (
@@ -290,6 +295,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         started = time.perf_counter()
+        started_at = datetime.now(UTC)
         if context.page is not None and input_user_message is not None:
             # Recorded in the thread so later turns know what page each question was asked on.
             yield ThreadItemDoneEvent(
@@ -326,6 +332,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             agent, input_items, context=agent_context, max_turns=MAX_AGENT_TURNS
         )
         outcome = "error"
+        answers: list[AssistantMessageItem] = []
         try:
             async for event in self._timed(stream_agent_response(agent_context, result)):
                 if context.first_delta_seconds is None and _is_text_delta(event):
@@ -336,6 +343,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                 ):
                     for update in self._cite(event.item, agent_context):
                         yield update
+                    answers.append(event.item)
                 yield event
             outcome = "ok"
             usage = result.context_wrapper.usage
@@ -367,13 +375,74 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             log.exception("turn failed", extra={"request_id": context.request_id})
             raise StreamError(ErrorCode.STREAM_ERROR, allow_retry=True) from None
         finally:
-            observe_model_run(self.model_label, outcome, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            observe_model_run(self.model_label, outcome, elapsed)
+            if input_user_message is not None and self.recorder is not None:
+                try:
+                    self._record(
+                        thread, input_user_message, context, agent_context, answers, result,
+                        outcome, started_at, elapsed,
+                    )
+                except Exception:
+                    log.exception("could not record the turn", extra={"request_id": context.request_id})
             if outcome != "ok":
                 result.cancel()
                 if title_task is not None:
                     title_task.cancel()
         if title_task is not None:
             thread.title = await title_task
+
+    def _record(
+        self,
+        thread: ThreadMetadata,
+        question: UserMessageItem,
+        context: RequestContext,
+        agent_context: DocsAgentContext,
+        answers: list[AssistantMessageItem],
+        result: Any,
+        outcome: str,
+        started_at: datetime,
+        elapsed: float,
+    ) -> None:
+        """Queue this turn's record (no I/O here: the recorder writes it in the background)."""
+        answer = "\n\n".join(part.text for item in answers for part in item.content)
+        cited = [
+            annotation.source.url
+            for item in answers
+            for part in item.content
+            for annotation in part.annotations
+            if getattr(annotation.source, "url", None)
+        ]
+        if outcome == "ok":
+            kind = classify(answer, [s.results for s in agent_context.searches])
+        else:
+            kind = "cancelled" if outcome == "cancelled" else "error"
+        usage = result.context_wrapper.usage if outcome == "ok" else None
+        first = context.first_delta_seconds
+        page = context.page
+        self.recorder.record(
+            TurnRecord(
+                thread_id=thread.id,
+                question_item_id=question.id,
+                tenant_id=context.tenant_id,
+                user_hash=hash_user(self.salt, context.user_id),
+                collection=agent_context.collection or "",
+                question=message_text(question.content),
+                outcome=kind,
+                model=self.settings.resolved_model,
+                created_at=started_at,
+                answer_item_id=answers[-1].id if answers else None,
+                answer=answer,
+                page_url=page.url if page else None,
+                page_title=page.title if page else None,
+                searches=[SearchRecord(s.query, s.results, s.best_score) for s in agent_context.searches],
+                cited_urls=list(dict.fromkeys(cited)),
+                first_text_ms=round(first * 1000) if first is not None else None,
+                duration_ms=round(elapsed * 1000),
+                input_tokens=(usage.input_tokens or None) if usage else None,
+                output_tokens=(usage.output_tokens or None) if usage else None,
+            )
+        )
 
     async def _timed(self, events: AsyncIterator[ThreadStreamEvent]) -> AsyncIterator[ThreadStreamEvent]:
         """Iterate `events` under the per-turn deadline (raises asyncio.TimeoutError)."""

@@ -15,8 +15,10 @@ from chatkit_server import DocsDeskServer
 from chatkit_store import PostgresStore
 from chatkit_store.attachments import AttachmentFiles
 from chatkit_store.attachments.cleanup import run_periodically
+from chatkit_store.turns import TurnRecorder
 from docsdesk.auth import Authenticator, server_secret
 from docsdesk.database import Database, open_database
+from docsdesk.insights.retention import retention_loop
 from docsdesk.ops.metrics import operating
 from docsdesk.ops.observability import configure_logging
 from docsdesk.settings import Settings
@@ -38,6 +40,7 @@ class Services:
     search: DocsSearch
     server: DocsDeskServer
     attachments: AttachmentFiles
+    recorder: TurnRecorder
 
 
 @asynccontextmanager
@@ -57,15 +60,21 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
             database.engine, store, settings, secret, settings.public_url or DEFAULT_PUBLIC_URL
         )
         await attachments.startup()
-        server = DocsDeskServer(store, search, settings, attachments=attachments)
-        cleanup = asyncio.create_task(run_periodically(attachments))
+        recorder = TurnRecorder(database.engine, enabled=settings.record_turns)
+        recorder.start()
+        server = DocsDeskServer(store, search, settings, attachments=attachments, recorder=recorder)
+        background = [asyncio.create_task(run_periodically(attachments))]
+        if settings.retention_days is not None:
+            background.append(asyncio.create_task(retention_loop(database.engine, settings.retention_days)))
         log.debug("docsdesk started (model: %s, auth: %s)", settings.resolved_model, settings.auth_mode)
         try:
-            yield Services(settings, database, store, authenticator, search, server, attachments)
+            yield Services(settings, database, store, authenticator, search, server, attachments, recorder)
         finally:
-            cleanup.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await cleanup
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await recorder.stop()
             await authenticator.aclose()
     finally:
         await database.close()

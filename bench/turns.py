@@ -20,6 +20,7 @@ The database is an embedded PostgreSQL in a temporary directory, or DATABASE_URL
 keeps the benchmark's collection and threads).
 
     python bench/turns.py [--levels 1,8,32,64] [--turns N] [--per-conversation 4] [--profile FILE]
+    python bench/turns.py --recording-cost [--levels 1,8]   # turn recording (insights) on vs off
 
 A failed turn (an error status, an error event, a stream without answer text, a transport error)
 is a failed benchmark: it is counted and printed, the level goes on with the next conversation,
@@ -242,9 +243,10 @@ def postgres_cpu_seconds(pgdata: Path) -> float:
 class AppServer:
     """`uvicorn app:create_app --factory` (1 worker) in its own process, on the given database."""
 
-    def __init__(self, data_dir: Path, database_url: str) -> None:
+    def __init__(self, data_dir: Path, database_url: str, record_turns: bool = True) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
+        self.record_turns = record_turns
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "server.log"
@@ -264,6 +266,7 @@ class AppServer:
             DOCSDESK_RATE_LIMIT_READS=UNLIMITED,
             DOCSDESK_RATE_LIMIT_SESSIONS=UNLIMITED,
             DOCSDESK_LOG_LEVEL="WARNING",
+            DOCSDESK_RECORD_TURNS="1" if self.record_turns else "0",
         )
         return env
 
@@ -563,6 +566,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="afterwards, sample the server with py-spy during one more run at the top level; "
         "write the raw (collapsed) stacks to FILE and print a summary",
     )
+    parser.add_argument(
+        "--recording-cost", action="store_true",
+        help="instead: the cost of recording turns (insights), ours with DOCSDESK_RECORD_TURNS on vs off",
+    )
     args = parser.parse_args(argv)
     try:
         args.levels = [int(part) for part in args.levels.split(",") if part.strip()]
@@ -613,6 +620,93 @@ async def profile_server(
     print(summarize(output, REPO, spy.seconds))
 
 
+async def direct_recording_cost(db: Database, turn_ms: float, records: int = 5000) -> None:
+    """The work recording adds, measured alone (it is too small for the turn timings on a
+    noisy machine): building and queueing a record, and writing it in the writer's batches."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from chatkit_store.turns import SearchRecord, TurnRecord, TurnRecorder
+
+    thread_id = "thr_bench_recording"
+    async with db.engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO threads (id, tenant_id, user_id, data) VALUES (:t, '', 'bench', '{}'::jsonb) "
+            "ON CONFLICT (id) DO NOTHING"), {"t": thread_id})
+    recorder = TurnRecorder(db.engine)  # not started: flush() writes in the writer's batches
+    started = time.perf_counter()
+    for i in range(records):
+        recorder.record(TurnRecord(
+            thread_id=thread_id, question_item_id=f"msg_{i}", tenant_id="", user_hash="0123456789abcdef",
+            collection=COLLECTION, question=f"How do I stream progress updates from a tool, take {i}?",
+            outcome="answered", model="offline", created_at=datetime.now(UTC), answer_item_id=f"msg_a{i}",
+            answer="An answer of a few sentences quoting the documentation [1]. " * 6,
+            page_url="https://openai.github.io/chatkit-python/guides/", page_title="Guides",
+            searches=[SearchRecord("stream progress updates", 5, 0.032)],
+            cited_urls=[BASE_URL + "guides/progress/#updates"], first_text_ms=40, duration_ms=80,
+        ))
+    queued = time.perf_counter() - started
+    started = time.perf_counter()
+    await recorder.flush()
+    written = time.perf_counter() - started
+    per_turn = 1000 * (queued + written) / records
+    print(f"\nrecording alone: queue {1e6 * queued / records:.0f} us + batch write {1000 * written / records:.3f} ms "
+          f"per turn = {per_turn:.3f} ms, {100 * per_turn / turn_ms:.2f}% of a {turn_ms:.0f} ms turn "
+          f"[target < 5%: {verdict(per_turn / turn_ms < 0.05)}] (the write runs off the turn, in the background)")
+    async with db.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM threads WHERE id = :t"), {"t": thread_id})
+
+
+async def recording_cost(args: argparse.Namespace, db: Database, data_dir: Path, questions: list[str]) -> None:
+    """Two servers, turn recording on and off, run alternately (off, on, off, on) at each
+    level so load changes on the shared machine hit both alike; prints the per-turn cost."""
+    (data_dir / "off").mkdir()
+    servers = {True: AppServer(data_dir, db.url), False: AppServer(data_dir / "off", db.url, record_turns=False)}
+    drivers: dict[bool, HttpDriver] = {}
+    try:
+        for recording, server in servers.items():
+            await server.start()
+            drivers[recording] = HttpDriver(server, max(args.levels))
+            await run_level(drivers[recording], min(8, max(args.levels)), WARMUP_TURNS, args.per_conversation, questions)
+        print(f"warmed up ({WARMUP_TURNS} turns each); recording on: {servers[True].url}, off: {servers[False].url}")
+        print(f"\n{'c':>3}  {'recording':<9} {'turns':>6} {'turns/s':>8} {'mean ms':>8} {'p95 ms':>7}  server cpu ms/turn")
+        rounds = 6
+        baseline_ms = None  # a turn without recording at the lowest level: the honest denominator
+        for level in args.levels:
+            turns = turns_for(level, args.turns)
+            results: dict[bool, list[LevelResult]] = {True: [], False: []}
+            for round_ in range(rounds):  # off/on, on/off, ...: drifting load hits both alike
+                for recording in (False, True) if round_ % 2 == 0 else (True, False):
+                    meter = {"server": servers[recording].cpu_seconds}
+                    results[recording].append(await run_level(
+                        drivers[recording], level, max(level, turns // rounds), args.per_conversation, questions, meter,
+                    ))
+            merged = {}
+            for recording in (False, True):
+                samples = [s for r in results[recording] for s in r.samples]
+                wall = sum(r.wall for r in results[recording])
+                cpu = sum(r.cpu["server"] for r in results[recording])
+                merged[recording] = LevelResult("", level, wall=wall, samples=samples, cpu={"server": cpu})
+                print(f"{level:>3}  {'on' if recording else 'off':<9} {len(samples):>6} {len(samples) / wall:>8.1f} "
+                      f"{merged[recording].mean_ms:>8.1f} {merged[recording].pct_ms('total', 95):>7.1f}  "
+                      f"{1000 * cpu / len(samples):.2f}")
+            on, off = merged[True], merged[False]
+            baseline_ms = baseline_ms or off.mean_ms
+            cost = on.mean_ms / off.mean_ms - 1
+            cpu_cost = on.cpu["server"] / off.cpu["server"] - 1
+            print(f"     recording cost at c={level}: per-turn ms {100 * cost:+.1f}%, server CPU {100 * cpu_cost:+.1f}% "
+                  f"[target < 5%: {verdict(cost < 0.05)}]")
+        await direct_recording_cost(db, baseline_ms)
+        print(f"\nload average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} core(s): a shared machine; "
+              "each level ran off/on/off/on to spread the noise")
+    finally:
+        for driver in drivers.values():
+            await driver.aclose()
+        for server in servers.values():
+            await server.stop()
+
+
 async def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     questions = load_questions()
@@ -620,6 +714,12 @@ async def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="docsdesk-bench-turns-") as tmp:
         data_dir = Path(tmp)
         db, settings = await prepare(data_dir)
+        if args.recording_cost:
+            try:
+                await recording_cost(args, db, data_dir, questions)
+            finally:
+                await db.close()
+            return
         server = AppServer(data_dir, db.url)
         search = DocsSearch(db.engine)
         await search.startup()

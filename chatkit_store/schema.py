@@ -89,3 +89,6 @@ feedback = Table(
     CheckConstraint("kind IN ('positive', 'negative')", name="ck_feedback_kind"),
     Index("ix_feedback_thread", "thread_id"),
 )
+
+#: One record per assistant turn (migration 0003), written by `chatkit_store.turns`.
+TURN_OUTCOMES = ("answered", "not_covered", "error", "cancelled")

@@ -233,6 +233,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from docsdesk.insights.cli import register as register_insights_commands
     from rag.cli import register as register_docs_commands
 
     parser = argparse.ArgumentParser(
@@ -266,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=cmd_migrate)
 
     register_docs_commands(sub, HelpFormatter)
+    register_insights_commands(sub, HelpFormatter)
     return parser
 
 

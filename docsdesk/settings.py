@@ -133,6 +133,23 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     body_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    # --- insights (docs-team reports, admin API and console) ---------------------------
+    # Bearer token for /admin and /admin/api/*; unset = the admin API and console are off (404).
+    admin_token: SecretStr | None = None
+    # Record every turn (question, searches, sources, outcome) for the insights.
+    record_turns: bool = True
+    # Delete conversations, feedback and turn records older than this many days (unset = keep).
+    retention_days: int | None = Field(default=None, ge=1)
+
+    @field_validator("admin_token")
+    @classmethod
+    def _check_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("DOCSDESK_ADMIN_TOKEN must be at least 16 characters")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str | None) -> str | None:

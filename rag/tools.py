@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Annotated
 
 from agents import RunContextWrapper, function_tool
@@ -19,6 +20,15 @@ MAX_PASSAGE_CHARS = 1500
 NO_RESULTS = "No matching documentation found."
 
 
+@dataclass
+class SearchMade:
+    """One search of a turn, for its record: the query, how many passages, the best score."""
+
+    query: str
+    results: int
+    best_score: float | None
+
+
 class DocsAgentContext(AgentContext[RequestContext]):
     """ChatKit's agent context plus what this turn's searches found.
 
@@ -30,6 +40,7 @@ class DocsAgentContext(AgentContext[RequestContext]):
     collection: str | None = None
     results_per_search: int = 5
     sources: list[SearchResult] = Field(default_factory=list)
+    searches: list[SearchMade] = Field(default_factory=list)
 
     def number_of(self, result: SearchResult) -> int:
         """The citation number of `result`, registering it on first sight (deduplicated by URL)."""
@@ -70,6 +81,9 @@ async def run_search(ctx: DocsAgentContext, query: str) -> str:
         prefer_url=ctx.page.url if ctx.page else None,
     )
     observe_search(time.perf_counter() - started, len(results))
+    ctx.searches.append(
+        SearchMade(query, len(results), max((r.score for r in results), default=None))
+    )
     if not results:
         return no_results(query)
     return format_passages(query, [(ctx.number_of(r), r) for r in results])

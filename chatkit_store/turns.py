@@ -1,0 +1,233 @@
+"""Turn records (table `turns`, migration 0003), written off the hot path.
+
+A turn hands its record to `TurnRecorder.record()`, which only appends to a bounded queue:
+it never waits for the database. One background task drains the queue in batches (one
+INSERT per batch). When the queue is full (the database is far behind) records are dropped
+and counted, never the turn slowed. On shutdown the recorder writes what is queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chatkit_store.schema import TURN_OUTCOMES
+
+log = logging.getLogger("docsdesk.turns")
+
+MAX_QUESTION_CHARS = 8_000
+MAX_ANSWER_CHARS = 20_000
+
+
+@dataclass
+class SearchRecord:
+    """One search the assistant made in a turn."""
+
+    query: str
+    results: int
+    best_score: float | None
+
+
+@dataclass
+class TurnRecord:
+    thread_id: str
+    question_item_id: str | None
+    tenant_id: str
+    user_hash: str
+    collection: str
+    question: str
+    outcome: str
+    model: str
+    created_at: datetime
+    answer_item_id: str | None = None
+    answer: str = ""
+    page_url: str | None = None
+    page_title: str | None = None
+    searches: list[SearchRecord] = field(default_factory=list)
+    cited_urls: list[str] = field(default_factory=list)
+    first_text_ms: int | None = None
+    duration_ms: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+    def row(self) -> dict:
+        if self.outcome not in TURN_OUTCOMES:
+            raise ValueError(f"unknown turn outcome {self.outcome!r}")
+        row = {name: getattr(self, name) for name in _FIELDS}  # cheaper than asdict()
+        row["searches"] = [
+            {"query": s.query, "results": s.results, "best_score": s.best_score} for s in self.searches
+        ]
+        row["question"] = self.question[:MAX_QUESTION_CHARS]
+        row["answer"] = self.answer[:MAX_ANSWER_CHARS]
+        row["created_at"] = self.created_at.isoformat()
+        return row
+
+
+_FIELDS = tuple(f.name for f in fields(TurnRecord))
+
+
+# Rows arrive as one JSON array; rows whose thread is already gone are skipped (the
+# conversation was deleted while its record waited).
+_INSERT = text(
+    """
+    INSERT INTO turns (thread_id, question_item_id, answer_item_id, tenant_id, user_hash,
+                       collection, question, page_url, page_title, searches, cited_urls,
+                       answer, outcome, model, first_text_ms, duration_ms, input_tokens,
+                       output_tokens, created_at)
+    SELECT r.thread_id, r.question_item_id, r.answer_item_id, r.tenant_id, r.user_hash,
+           r.collection, r.question, r.page_url, r.page_title, coalesce(r.searches, '[]'),
+           coalesce(ARRAY(SELECT jsonb_array_elements_text(r.cited_urls)), '{}'),
+           r.answer, r.outcome, r.model, r.first_text_ms, r.duration_ms, r.input_tokens,
+           r.output_tokens, r.created_at
+    FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS (
+        thread_id text, question_item_id text, answer_item_id text, tenant_id text,
+        user_hash text, collection text, question text, page_url text, page_title text,
+        searches jsonb, cited_urls jsonb, answer text, outcome text, model text,
+        first_text_ms integer, duration_ms integer, input_tokens integer,
+        output_tokens integer, created_at timestamptz)
+    ) WITH ORDINALITY AS r(
+        thread_id, question_item_id, answer_item_id, tenant_id, user_hash, collection, question,
+        page_url, page_title, searches, cited_urls, answer, outcome, model, first_text_ms,
+        duration_ms, input_tokens, output_tokens, created_at, n)
+    WHERE EXISTS (SELECT 1 FROM threads t WHERE t.id = r.thread_id)
+    ORDER BY r.n
+    """
+)
+
+
+async def write_turns(engine: AsyncEngine, records: list[TurnRecord]) -> None:
+    """Insert `records` in one statement (one transaction)."""
+    if not records:
+        return
+    payload = json.dumps([r.row() for r in records], ensure_ascii=False)
+    async with engine.begin() as conn:
+        await conn.execute(_INSERT, {"rows": payload})
+
+
+class TurnRecorder:
+    """The bounded queue and the batch writer behind it."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        enabled: bool = True,
+        max_queue: int = 10_000,
+        batch_size: int = 500,
+        linger_seconds: float = 0.5,
+    ) -> None:
+        self.engine = engine
+        self.enabled = enabled
+        self.batch_size = batch_size
+        self.linger_seconds = linger_seconds
+        self._queue: asyncio.Queue[TurnRecord] = asyncio.Queue(maxsize=max_queue)
+        self._task: asyncio.Task | None = None
+        self.dropped = 0
+        self.written = 0
+
+    def record(self, record: TurnRecord) -> None:
+        """Queue `record` for writing; never blocks. Dropped (and counted) when full."""
+        if not self.enabled:
+            return
+        try:
+            self._queue.put_nowait(record)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                log.warning("turn records dropped: the writer is behind (%d so far)", self.dropped)
+
+    def start(self) -> None:
+        if self.enabled and self._task is None:
+            self._task = asyncio.create_task(self._run(), name="docsdesk-turn-writer")
+
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        """Stop the writer after writing everything queued."""
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(self._queue.join(), grace_seconds)
+        except TimeoutError:
+            log.warning("turn records still queued at shutdown: %d", self._queue.qsize())
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+        while not self._queue.empty():
+            await self._write(self._take_batch())
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is written (tests, benchmarks)."""
+        if self._task is None:
+            while not self._queue.empty():
+                await self._write(self._take_batch())
+            return
+        await self._queue.join()
+
+    def _take_batch(self) -> list[TurnRecord]:
+        batch = []
+        while len(batch) < self.batch_size and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            # Let a burst gather into one statement.
+            if self._queue.qsize() < self.batch_size and self.linger_seconds > 0:
+                await asyncio.sleep(self.linger_seconds)
+            batch = [first, *self._take_batch()]
+            try:
+                await self._write(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: list[TurnRecord]) -> None:
+        if not batch:
+            return
+        try:
+            await write_turns(self.engine, batch)
+            self.written += len(batch)
+        except DBAPIError as exc:
+            if len(batch) > 1 and getattr(exc.orig, "sqlstate", "") == "23503":
+                # A thread deleted between the check and the insert: write the rest one by one.
+                for one in batch:
+                    await self._write([one])
+                return
+            self.dropped += len(batch)
+            log.warning("could not write %d turn records: %s", len(batch), str(exc).splitlines()[0])
+        except Exception:  # the writer must outlive any one bad batch
+            self.dropped += len(batch)
+            log.exception("could not write %d turn records", len(batch))
+
+
+# "The documentation does not seem to cover X", "I couldn't find anything relevant ... in the
+# documentation", "X is not covered in the docs": the assistant saying the docs lack the answer.
+_NOT_COVERED = re.compile(
+    r"(?:documentation|docs)\s+(?:does|do)(?:n['’]t|\s+not)\s+(?:seem\s+to\s+|appear\s+to\s+)?"
+    r"(?:cover|mention|describe|include|contain|say|explain|address|document)"
+    r"|(?:couldn['’]t|could\s+not|can['’]t|cannot|did\s+not|didn['’]t)\s+find\s+[^.]{0,80}?"
+    r"(?:documentation|docs)"
+    r"|not\s+(?:covered|documented|mentioned|described)\s+in\s+the\s+(?:documentation|docs)",
+    re.IGNORECASE,
+)
+
+
+def classify(answer: str, search_results: list[int]) -> str:
+    """`not_covered` when every search found nothing, or the answer says the docs lack it;
+    otherwise `answered` (for a turn that finished)."""
+    if search_results and not any(search_results):
+        return "not_covered"
+    if _NOT_COVERED.search(answer[:4000]):
+        return "not_covered"
+    return "answered"

@@ -1,0 +1,142 @@
+"""Export the recorded conversations of a window as JSON Lines, CSV or Markdown, streamed.
+
+Rows are read in keyset-paginated batches ordered by (created_at, id); each batch checks out
+a connection, reads, and gives it back before the batch is formatted and sent, so neither a
+large range nor a slow client holds a connection or builds the export in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from docsdesk.insights.report import SCOPED, Scope
+
+FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv", "md": "text/markdown"}
+BATCH = 500
+FIELDS = [
+    "time", "thread_id", "question", "answer", "cited_urls", "outcome", "feedback",
+    "page_url", "user", "tenant", "collection", "model", "first_text_ms",
+]
+
+_PAGE = f"""
+    SELECT t.id, t.created_at, t.thread_id, t.question, t.answer, t.cited_urls, t.outcome,
+           f.kind AS feedback, t.page_url, t.user_hash, t.tenant_id, t.collection, t.model,
+           t.first_text_ms
+    FROM turns t LEFT JOIN feedback f ON f.item_id = t.answer_item_id
+    WHERE {SCOPED}
+"""
+_FIRST = text(_PAGE + " ORDER BY t.created_at, t.id LIMIT :batch")
+_NEXT = text(
+    _PAGE + " AND (t.created_at, t.id) > (:after_time, :after_id) ORDER BY t.created_at, t.id LIMIT :batch"
+)
+_COUNT = text(f"SELECT count(*) FROM turns t WHERE {SCOPED}")
+
+
+def check_format(value: str) -> str:
+    if value not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {value[:20]!r}")
+    return value
+
+
+async def count_turns(engine: AsyncEngine, scope: Scope) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(_COUNT, scope.params()))
+
+
+async def turn_rows(engine: AsyncEngine, scope: Scope, batch: int = BATCH) -> AsyncIterator[list[dict]]:
+    """The window's turns, oldest first, in batches of plain dicts."""
+    params = {**scope.params(), "batch": batch}
+    statement = _FIRST
+    while True:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(statement, params)).all()
+        if not rows:
+            return
+        yield [
+            {
+                "time": row.created_at.isoformat(),
+                "thread_id": row.thread_id,
+                "question": row.question,
+                "answer": row.answer,
+                "cited_urls": list(row.cited_urls),
+                "outcome": row.outcome,
+                "feedback": row.feedback,
+                "page_url": row.page_url,
+                "user": row.user_hash,
+                "tenant": row.tenant_id,
+                "collection": row.collection,
+                "model": row.model,
+                "first_text_ms": row.first_text_ms,
+            }
+            for row in rows
+        ]
+        if len(rows) < batch:
+            return
+        statement = _NEXT
+        params["after_time"], params["after_id"] = rows[-1].created_at, rows[-1].id
+
+
+def _jsonl(rows: list[dict]) -> str:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def _csv(rows: list[dict], header: bool) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FIELDS)
+    if header:
+        writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "cited_urls": " ".join(row["cited_urls"]), "feedback": row["feedback"] or ""})
+    return out.getvalue()
+
+
+def _md_text(value: str) -> str:
+    # Quoted so nothing in a reader's text can start a heading or break the layout.
+    return "\n".join("> " + line for line in (value or "").splitlines()) or "> "
+
+
+def _md(rows: list[dict]) -> str:
+    parts = []
+    for row in rows:
+        lines = [
+            f"## {row['time']} · {row['outcome']}" + (f" · rated {row['feedback']}" if row["feedback"] else ""),
+            "",
+            f"- thread: `{row['thread_id']}`  user: `{row['user']}`" + (f"  tenant: `{row['tenant']}`" if row["tenant"] else ""),
+        ]
+        if row["page_url"]:
+            lines.append(f"- asked on: <{row['page_url']}>")
+        lines += ["", "**Question**", "", _md_text(row["question"]), "", "**Answer**", "", _md_text(row["answer"])]
+        if row["cited_urls"]:
+            lines += ["", "**Sources**", "", *[f"- <{url}>" for url in row["cited_urls"]]]
+        parts.append("\n".join(lines) + "\n\n")
+    return "".join(parts)
+
+
+async def export_chunks(engine: AsyncEngine, scope: Scope, fmt: str) -> AsyncIterator[tuple[str, int]]:
+    """The export as (text, number of turns in it) chunks, one per batch."""
+    check_format(fmt)
+    if fmt == "md":
+        yield f"# Conversations: {scope.collection}, last {scope.days} days\n\n", 0
+    first = True
+    async for rows in turn_rows(engine, scope):
+        if fmt == "jsonl":
+            yield _jsonl(rows), len(rows)
+        elif fmt == "csv":
+            yield _csv(rows, header=first), len(rows)
+        else:
+            yield _md(rows), len(rows)
+        first = False
+    if fmt == "csv" and first:
+        yield _csv([], header=True), 0
+
+
+async def export(engine: AsyncEngine, scope: Scope, fmt: str) -> AsyncIterator[str]:
+    """The export as text chunks (what the admin API streams)."""
+    async for chunk, _ in export_chunks(engine, scope, fmt):
+        yield chunk

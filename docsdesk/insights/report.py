@@ -1,0 +1,311 @@
+"""The insights report over the turn records of a time window, in one collection (and
+optionally one tenant): volume per day, outcomes, coverage gaps, top questions, negative
+feedback, cited and never-cited pages, latency.
+
+Near-duplicate questions count once: each turn carries `question_key` (its sorted, stemmed
+English lexemes; see migration 0003), so "How do I install it?" and "installing it" share a
+group; with pg_trgm the most frequent groups are then merged when their keys are similar
+(a typo, one extra word). Without pg_trgm the report says grouping is by key alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chatkit_store.schema import TURN_OUTCOMES
+
+MAX_DAYS = 3650
+GROUP_CANDIDATES = 300  # the most frequent keys considered for trigram merging
+MERGE_SIMILARITY = 0.6
+SHOWN = 25
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which turns: the last `days` days of `collection`, of `tenant` (None = every tenant)."""
+
+    collection: str
+    days: int = 30
+    tenant: str | None = None
+    until: datetime | None = None
+
+    def params(self) -> dict[str, Any]:
+        until = self.until or datetime.now(UTC)
+        return {
+            "collection": self.collection,
+            "tenant": self.tenant,
+            "since": until - timedelta(days=self.days),
+            "until": until,
+        }
+
+
+def check_days(value: object) -> int:
+    """`days` from a query string or the command line; ValueError naming the problem."""
+    try:
+        days = int(str(value))
+    except ValueError:
+        raise ValueError(f"days must be a whole number, not {str(value)[:40]!r}") from None
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"days must be between 1 and {MAX_DAYS}, not {days}")
+    return days
+
+
+SCOPED = """
+    t.collection = :collection
+    AND (CAST(:tenant AS text) IS NULL OR t.tenant_id = CAST(:tenant AS text))
+    AND t.created_at >= :since AND t.created_at < :until
+"""
+
+_PER_DAY = text(
+    f"""
+    SELECT (t.created_at AT TIME ZONE 'UTC')::date AS day, t.outcome, count(*) AS n
+    FROM turns t WHERE {SCOPED} GROUP BY 1, 2 ORDER BY 1
+    """
+)
+_TOTALS = text(
+    f"""
+    SELECT count(DISTINCT t.thread_id) AS conversations, count(DISTINCT t.user_hash) AS users,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY t.first_text_ms) AS first_p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY t.first_text_ms) AS first_p95,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY t.duration_ms)
+               FILTER (WHERE t.outcome IN ('answered', 'not_covered')) AS total_p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY t.duration_ms)
+               FILTER (WHERE t.outcome IN ('answered', 'not_covered')) AS total_p95,
+           sum(t.input_tokens) AS input_tokens, sum(t.output_tokens) AS output_tokens
+    FROM turns t WHERE {SCOPED}
+    """
+)
+# One aggregate over the window's turns serves both lists: every question (top questions)
+# and the not-covered ones (coverage gaps); each keeps its GROUP_CANDIDATES biggest keys.
+_GROUPS = text(
+    f"""
+    WITH g AS (
+        SELECT t.question_key AS key, count(*) AS n, min(t.id) AS first_id, max(t.created_at) AS last,
+               count(*) FILTER (WHERE t.outcome = 'not_covered') AS gap_n,
+               min(t.id) FILTER (WHERE t.outcome = 'not_covered') AS gap_first_id,
+               max(t.created_at) FILTER (WHERE t.outcome = 'not_covered') AS gap_last
+        FROM turns t WHERE {SCOPED}
+        GROUP BY t.question_key
+    ), picked AS (
+        (SELECT 'top' AS list, key, n, last, first_id FROM g ORDER BY n DESC, key LIMIT :candidates)
+        UNION ALL
+        (SELECT 'gap', key, gap_n, gap_last, gap_first_id FROM g WHERE gap_n > 0
+         ORDER BY gap_n DESC, key LIMIT :candidates)
+    )
+    SELECT p.list, p.key, p.n, p.last, e.question, e.page_url
+    FROM picked p JOIN turns e ON e.id = p.first_id ORDER BY p.list, p.n DESC, p.key
+    """
+)
+_SIMILAR = text(
+    """
+    SELECT a.i, b.i FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS a(key, i)
+    JOIN unnest(CAST(:keys AS text[])) WITH ORDINALITY AS b(key, i)
+      ON a.i < b.i AND similarity(a.key, b.key) >= :threshold
+    """
+)
+_NEGATIVE = text(
+    f"""
+    SELECT t.thread_id, t.question, t.answer, t.cited_urls, t.page_url, t.outcome,
+           t.created_at, f.created_at AS rated_at
+    FROM feedback f JOIN turns t ON t.answer_item_id = f.item_id
+    WHERE f.kind = 'negative' AND {SCOPED}
+    ORDER BY f.created_at DESC LIMIT :shown
+    """
+)
+_FEEDBACK = text(
+    f"""
+    SELECT f.kind, count(*) FROM feedback f JOIN turns t ON t.answer_item_id = f.item_id
+    WHERE {SCOPED} GROUP BY f.kind
+    """
+)
+_CITED = text(
+    f"""
+    SELECT split_part(u.url, '#', 1) AS page, count(*) AS n
+    FROM turns t CROSS JOIN LATERAL unnest(t.cited_urls) AS u(url)
+    WHERE {SCOPED} GROUP BY 1 ORDER BY n DESC, page
+    """
+)
+_PAGES = text(
+    "SELECT page_url, title FROM docs_documents WHERE collection = :collection ORDER BY page_url"
+)
+
+
+async def trigram_available(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        return bool(
+            await conn.scalar(text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')"))
+        )
+
+
+WORK_MEM = "64MB"  # the report's sorts and aggregates stay in memory
+
+
+async def _rows(engine: AsyncEngine, statement, params: dict[str, Any]) -> list[Any]:
+    # Each query checks out its own connection and holds only that one; its transaction
+    # (rolled back at the end: nothing is written) carries the work_mem setting.
+    async with engine.connect() as conn:
+        await conn.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+        return list((await conn.execute(statement, params)).all())
+
+
+def _per_day(rows: list[Any], scope: dict[str, Any]) -> tuple[list[dict], dict[str, int]]:
+    counts: dict[date, dict[str, int]] = {}
+    totals = dict.fromkeys(TURN_OUTCOMES, 0)
+    for day, outcome, n in rows:
+        counts.setdefault(day, dict.fromkeys(TURN_OUTCOMES, 0))[outcome] = n
+        totals[outcome] += n
+    first: date = scope["since"].astimezone(UTC).date()
+    last: date = scope["until"].astimezone(UTC).date()
+    days = []
+    day = first
+    while day <= last:
+        entry = counts.get(day, dict.fromkeys(TURN_OUTCOMES, 0))
+        days.append({"day": day.isoformat(), **entry, "total": sum(entry.values())})
+        day += timedelta(days=1)
+    return days, totals
+
+
+async def question_groups(
+    engine: AsyncEngine, params: dict[str, Any], trigram: bool
+) -> dict[str, list[dict[str, Any]]]:
+    """{"top": the most asked questions, "gap": the most asked not-covered ones}, with
+    near-duplicates counted once."""
+    rows = await _rows(engine, _GROUPS, {**params, "candidates": GROUP_CANDIDATES})
+    lists = {"top": [r for r in rows if r.list == "top"], "gap": [r for r in rows if r.list == "gap"]}
+    merged = await asyncio.gather(*(_merge(engine, lists[name], trigram) for name in ("top", "gap")))
+    return dict(zip(("top", "gap"), merged, strict=True))
+
+
+async def _merge(engine: AsyncEngine, rows: list[Any], trigram: bool) -> list[dict[str, Any]]:
+    """Groups (rows by count, biggest first) merged when their keys are trigram-similar."""
+    parent = list(range(len(rows)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    if trigram and len(rows) > 1:
+        pairs = await _rows(
+            engine, _SIMILAR, {"keys": [r.key for r in rows], "threshold": MERGE_SIMILARITY}
+        )
+        for a, b in pairs:
+            ra, rb = root(a - 1), root(b - 1)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)  # the bigger group leads
+    groups: dict[int, dict[str, Any]] = {}
+    for i, row in enumerate(rows):
+        lead = root(i)
+        group = groups.get(lead)
+        if group is None:
+            groups[lead] = {
+                "question": row.question,
+                "count": row.n,
+                "variants": [],
+                "last_asked": row.last.isoformat(),
+                "page_url": row.page_url,
+            }
+        else:
+            group["count"] += row.n
+            if len(group["variants"]) < 5:
+                group["variants"].append(row.question)
+            group["last_asked"] = max(group["last_asked"], row.last.isoformat())
+    ordered = sorted(groups.values(), key=lambda g: -g["count"])
+    return ordered[:SHOWN]
+
+
+def _matches(page_url: str, cited: str) -> bool:
+    # Own-docs pages are stored site-relative (/about/x.md) and cited absolute.
+    return cited == page_url or (page_url.startswith("/") and cited.endswith(page_url))
+
+
+async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
+    params = scope.params()
+    trigram = await trigram_available(engine)
+    (
+        per_day_rows, totals_rows, groups, negative, feedback_rows, cited_rows, pages,
+    ) = await asyncio.gather(
+        _rows(engine, _PER_DAY, params),
+        _rows(engine, _TOTALS, params),
+        question_groups(engine, params, trigram),
+        _rows(engine, _NEGATIVE, {**params, "shown": SHOWN}),
+        _rows(engine, _FEEDBACK, params),
+        _rows(engine, _CITED, params),
+        _rows(engine, _PAGES, params),
+    )
+    per_day, outcomes = _per_day(per_day_rows, params)
+    totals = totals_rows[0]
+    titles = {page_url: title for page_url, title in pages}
+    cited_pages = [(page, n) for page, n in cited_rows]
+
+    def title_of(url: str) -> str | None:
+        for page_url, title in titles.items():
+            if _matches(page_url, url):
+                return title
+        return None
+
+    never = [
+        {"url": page_url, "title": title}
+        for page_url, title in pages
+        if not any(_matches(page_url, cited) for cited, _ in cited_pages)
+    ]
+    feedback = {"positive": 0, "negative": 0, **{kind: n for kind, n in feedback_rows}}
+
+    def ms(value: Any) -> int | None:
+        return None if value is None else round(float(value))
+
+    return {
+        "scope": {
+            "collection": scope.collection,
+            "tenant": scope.tenant,
+            "days": scope.days,
+            "since": params["since"].isoformat(),
+            "until": params["until"].isoformat(),
+        },
+        "totals": {
+            "turns": sum(outcomes.values()),
+            **outcomes,
+            "conversations": totals.conversations,
+            "users": totals.users,
+            "input_tokens": totals.input_tokens,
+            "output_tokens": totals.output_tokens,
+        },
+        "per_day": per_day,
+        "coverage_gaps": groups["gap"],
+        "top_questions": groups["top"],
+        "feedback": feedback,
+        "negative_feedback": [
+            {
+                "thread_id": row.thread_id,
+                "question": row.question,
+                "answer": row.answer,
+                "cited_urls": list(row.cited_urls),
+                "page_url": row.page_url,
+                "outcome": row.outcome,
+                "asked_at": row.created_at.isoformat(),
+                "rated_at": row.rated_at.isoformat(),
+            }
+            for row in negative
+        ],
+        "top_cited_pages": [
+            {"url": url, "title": title_of(url), "citations": n} for url, n in cited_pages[:SHOWN]
+        ],
+        "never_cited_pages": never[:200],
+        "never_cited_total": len(never),
+        "latency_ms": {
+            "first_text": {"p50": ms(totals.first_p50), "p95": ms(totals.first_p95)},
+            "total": {"p50": ms(totals.total_p50), "p95": ms(totals.total_p95)},
+        },
+        "grouping": (
+            {"method": "full-text+trigram", "note": "questions grouped by stemmed words, similar groups merged (pg_trgm)"}
+            if trigram
+            else {"method": "full-text", "note": "pg_trgm is not installed: questions are grouped by their stemmed words only"}
+        ),
+    }

@@ -1,0 +1,93 @@
+"""Retention (DOCSDESK_RETENTION_DAYS): delete what is older than N days, once a day.
+
+A conversation goes as a whole once its last item is older than the cutoff (its items,
+attachments, feedback and turn records follow by ON DELETE CASCADE); turn records and
+feedback older than the cutoff go even from a conversation that is still active; so do
+attachments never attached to a thread. Several instances may run this: a PostgreSQL
+advisory lock lets one of them do it and the others skip the round. Deletes run in batches,
+each its own short transaction, on the one connection that holds the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger("docsdesk.retention")
+
+RETENTION_LOCK_KEY = 0x72657465  # "rete"
+BATCH = 2_000
+DAY_SECONDS = 24 * 3600
+
+_STEPS = {
+    "threads": """
+        DELETE FROM threads WHERE id IN (
+            SELECT t.id FROM threads t
+            WHERE t.created_at < :cutoff
+              AND NOT EXISTS (SELECT 1 FROM items i WHERE i.thread_id = t.id AND i.created_at >= :cutoff)
+            LIMIT :batch)
+    """,
+    "turns": "DELETE FROM turns WHERE id IN (SELECT id FROM turns WHERE created_at < :cutoff LIMIT :batch)",
+    "feedback": """
+        DELETE FROM feedback WHERE item_id IN (
+            SELECT item_id FROM feedback WHERE created_at < :cutoff LIMIT :batch)
+    """,
+    "attachments": """
+        DELETE FROM attachments WHERE id IN (
+            SELECT id FROM attachments WHERE thread_id IS NULL AND created_at < :cutoff LIMIT :batch)
+    """,
+}
+
+
+@dataclass
+class Purged:
+    threads: int = 0
+    turns: int = 0
+    feedback: int = 0
+    attachments: int = 0
+
+    def describe(self) -> str:
+        return ", ".join(f"{getattr(self, name)} {name}" for name in _STEPS)
+
+
+async def purge(engine: AsyncEngine, days: int, *, now: datetime | None = None) -> Purged | None:
+    """Delete what is older than `days` days. None when another instance holds the lock."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+    purged = Purged()
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        if not await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": RETENTION_LOCK_KEY}):
+            return None
+        try:
+            for name, sql in _STEPS.items():
+                statement = text(sql)
+                while True:
+                    # Autocommit: each batch is its own transaction; locks are held briefly.
+                    result = await conn.execute(statement, {"cutoff": cutoff, "batch": BATCH})
+                    setattr(purged, name, getattr(purged, name) + result.rowcount)
+                    if result.rowcount < BATCH:
+                        break
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RETENTION_LOCK_KEY})
+    return purged
+
+
+async def retention_loop(engine: AsyncEngine, days: int, *, interval: float = DAY_SECONDS) -> None:
+    """Purge shortly after start-up, then every `interval` seconds, until cancelled."""
+    await asyncio.sleep(random.uniform(5, 60))  # instances started together do not race
+    while True:
+        try:
+            purged = await purge(engine, days)
+            if purged is None:
+                log.info("retention: another instance is purging; skipped")
+            else:
+                log.info("retention: deleted what is older than %d days: %s", days, purged.describe())
+        except Exception:
+            log.exception("retention purge failed; will retry at the next round")
+        await asyncio.sleep(interval)

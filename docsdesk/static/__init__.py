@@ -1,0 +1,1 @@
+"""Browser assets shipped as package data (the admin console, the embed script)."""

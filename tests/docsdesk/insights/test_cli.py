@@ -1,0 +1,75 @@
+"""`docsdesk report` and `docsdesk export` as real processes: against the database, and
+against a running server's admin API."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import sys
+
+from tests.docsdesk.insights.conftest import ADMIN_TOKEN
+from tests.docsdesk.insights.seed import seed, seed_thread, turn
+from tests.support import REPO
+
+
+async def docsdesk(*args: str, **env: str) -> tuple[int, str, str]:
+    """Run the command without blocking the loop (a live server may be serving it)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "docsdesk", *args, cwd=REPO, env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    return process.returncode, out.decode(), err.decode()
+
+
+async def seeded(engine, collection: str) -> None:
+    thread = await seed_thread(engine)
+    await seed(engine, [
+        turn(thread, "Can Lantern run on Windows?", collection, outcome="not_covered"),
+        turn(thread, "can lantern run on windows", collection, outcome="not_covered"),
+        turn(thread, "How do I set [bold]retries[/bold]?", collection,
+             cited=["https://docs.example.com/concepts/retries/"]),
+    ])
+
+
+async def test_report_and_export_read_the_database(database, engine, collection, tmp_path):
+    await seeded(engine, collection)
+    env = {"DATABASE_URL": database.url, "DOCSDESK_DATA_DIR": str(tmp_path), "DOCSDESK_COLLECTION": collection,
+           "COLUMNS": "160"}
+    code, out, err = await docsdesk("report", "--json", "--days", "7", **env)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["totals"]["not_covered"] == 2
+    assert report["coverage_gaps"][0]["count"] == 2
+
+    code, out, err = await docsdesk("report", **env)
+    assert code == 0, err
+    assert "Coverage gaps" in out and "Can Lantern run on Windows?" in out
+    assert "[bold]retries[/bold]" in out  # reader text printed literally, not as markup
+
+    target = tmp_path / "turns.csv"
+    code, out, err = await docsdesk("export", "--format", "csv", "-o", str(target), **env)
+    assert code == 0, err
+    rows = list(csv.DictReader(target.open(encoding="utf-8")))
+    assert len(rows) == 3 and "exported 3 turns" in err
+    code, out, err = await docsdesk("export", "--format", "jsonl", **env)
+    assert [json.loads(line)["outcome"] for line in out.splitlines()] == ["not_covered", "not_covered", "answered"]
+
+    code, out, err = await docsdesk("report", "--days", "zero", **env)
+    assert code == 1 and "Traceback" not in err and "--days: days must be a whole number" in err
+
+
+async def test_report_and_export_through_the_admin_api(admin_app, engine, collection, tmp_path):
+    url, _ = admin_app
+    await seeded(engine, collection)
+    env = {"DOCSDESK_ADMIN_TOKEN": ADMIN_TOKEN, "DOCSDESK_DATA_DIR": str(tmp_path)}
+    code, out, err = await docsdesk("report", "--url", url, "--json", **env)
+    assert code == 0, err
+    assert json.loads(out)["totals"]["turns"] == 3
+    code, out, err = await docsdesk("export", "--url", url, "--format", "md", **env)
+    assert code == 0, err
+    assert out.count("**Question**") == 3
+    code, out, err = await docsdesk("report", "--url", url, "--token", "wrong-token-0123456789", **env)
+    assert code == 1 and "401" in err and "Traceback" not in err

@@ -1,0 +1,169 @@
+"""Turn records over HTTP with the real store: answered, not covered, error, cancelled;
+feedback linked to its turn; a deleted thread takes its records along."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from sqlalchemy import text
+
+from docsdesk.ops.observability import hash_user, log_salt
+from tests.docsdesk.insights.conftest import flush
+from tests.support.chatkit_client import ChatKitClient, done_items, user_input
+from tests.support.scripted_model import Call, ScriptedModel
+from tests.test_chatkit_server import SlowModel, TitledScript, use
+
+
+async def turns_of(engine, thread_id: str) -> list[dict]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT * FROM turns WHERE thread_id = :t ORDER BY created_at, id"), {"t": thread_id})
+        return [dict(r) for r in rows.mappings()]
+
+
+async def test_answered_turn_is_recorded_with_searches_sources_and_page(admin_app, engine, collection, settings):
+    url, app = admin_app
+    use(app, TitledScript([Call("search_docs", {"query": "install lantern"}), "Run `pip install lantern-queue` [1]."]))
+    page = {"url": "https://docs.example.com/guides/", "title": "Guides"}
+    async with ChatKitClient(url) as client:
+        await client.login()
+        thread_id, events = await client.new_thread("How do I install Lantern?", metadata={"page": page})
+    await flush(app)
+    [turn] = await turns_of(engine, thread_id)
+    answer = done_items(events, "assistant_message")[-1]
+    assert turn["outcome"] == "answered"
+    assert turn["question"] == "How do I install Lantern?"
+    assert turn["answer_item_id"] == answer["id"]
+    assert turn["page_url"] == page["url"] and turn["page_title"] == "Guides"
+    assert turn["collection"] == collection
+    [search] = turn["searches"]
+    assert search["query"] == "install lantern" and search["results"] > 0 and search["best_score"] > 0
+    assert turn["cited_urls"] and turn["cited_urls"][0].startswith("https://docs.example.com/")
+    assert turn["user_hash"] == hash_user(log_salt(settings), client.user_id)
+    assert client.user_id not in json.dumps({k: str(v) for k, v in turn.items()})
+    assert turn["first_text_ms"] is not None and turn["duration_ms"] >= turn["first_text_ms"]
+    assert turn["model"] == "offline"
+
+
+async def test_not_covered_when_search_finds_nothing_or_the_answer_says_so(admin_app, engine):
+    url, app = admin_app
+    async with ChatKitClient(url) as client:
+        await client.login()
+        use(app, TitledScript([Call("search_docs", {"query": "zxqv kubernetes helm chart"}), "Sorry."]))
+        empty, _ = await client.new_thread("Is there a Helm chart?")
+        use(app, TitledScript(["The documentation does not seem to cover Windows support."]))
+        says, _ = await client.new_thread("Does it run on Windows?")
+    await flush(app)
+    [first] = await turns_of(engine, empty)
+    [second] = await turns_of(engine, says)
+    assert first["outcome"] == "not_covered" and first["searches"][0]["results"] == 0
+    assert first["searches"][0]["best_score"] is None
+    assert second["outcome"] == "not_covered"
+
+
+async def test_error_turn_is_recorded(admin_app, engine):
+    url, app = admin_app
+    use(app, ScriptedModel([RuntimeError("model exploded")]))
+    async with ChatKitClient(url) as client:
+        await client.login()
+        thread_id, events = await client.new_thread("Break please")
+    assert any(e["type"] == "error" for e in events)
+    await flush(app)
+    [turn] = await turns_of(engine, thread_id)
+    assert turn["outcome"] == "error" and turn["answer"] == ""
+
+
+async def test_cancelled_turn_is_recorded(admin_app, engine):
+    url, app = admin_app
+    async with ChatKitClient(url) as client:
+        await client.login()
+        use(app, TitledScript(["Quick first answer."]))
+        thread_id, _ = await client.new_thread("warm-up")
+        model = use(app, SlowModel())
+        body = json.dumps({"type": "threads.add_user_message",
+                           "params": {"thread_id": thread_id, "input": user_input("Now cancel me")}})
+        async with client.http.stream("POST", "/chatkit", content=body,
+                                      headers={**client.headers, "Content-Type": "application/json"}) as response:
+            deltas = 0
+            async for line in response.aiter_lines():
+                if "text_delta" in line:
+                    deltas += 1
+                    if deltas >= 3:
+                        break
+    await asyncio.wait_for(model.cancelled.wait(), 10)
+    for _ in range(100):
+        await flush(app)
+        turns = await turns_of(engine, thread_id)
+        if len(turns) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [t["outcome"] for t in turns] == ["answered", "cancelled"]
+    assert turns[1]["question"] == "Now cancel me"
+
+
+async def test_feedback_links_to_its_turn_and_delete_cascades(admin_app, engine):
+    url, app = admin_app
+    use(app, TitledScript(["An answer."]))
+    async with ChatKitClient(url) as client:
+        await client.login()
+        thread_id, events = await client.new_thread("Rate me")
+        answer_id = done_items(events, "assistant_message")[-1]["id"]
+        await client.call("items.feedback", {"thread_id": thread_id, "item_ids": [answer_id], "kind": "negative"})
+        await flush(app)
+        async with engine.connect() as conn:
+            linked = (await conn.execute(text(
+                "SELECT t.question, f.kind FROM feedback f JOIN turns t ON t.answer_item_id = f.item_id "
+                "WHERE t.thread_id = :t"), {"t": thread_id})).all()
+        assert [tuple(r) for r in linked] == [("Rate me", "negative")]
+        await client.call("threads.delete", {"thread_id": thread_id})
+    assert await turns_of(engine, thread_id) == []
+
+
+async def test_recording_can_be_turned_off(settings, collection, engine):
+    from app import create_app
+    from tests.support import LiveServer
+
+    app = create_app(settings.model_copy(update={"record_turns": False, "collection": collection}))
+    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
+        use(app, TitledScript(["Fine."]))
+        await client.login()
+        thread_id, _ = await client.new_thread("Not recorded")
+        await flush(app)
+    assert await turns_of(engine, thread_id) == []
+
+
+async def test_jwt_tenant_claim_is_recorded_and_scopes_the_report(settings, collection, engine):
+    import time
+
+    import jwt
+    from pydantic import SecretStr
+
+    from app import create_app
+    from tests.docsdesk.insights.conftest import ADMIN_TOKEN, admin
+    from tests.support import LiveServer, new_id
+
+    secret = "jwt-secret-0123456789abcdef0123456789"
+    app = create_app(settings.model_copy(update={
+        "auth_mode": "jwt", "jwt_secret": SecretStr(secret), "jwt_tenant_claim": "org",
+        "collection": collection, "admin_token": SecretStr(ADMIN_TOKEN),
+    }))
+    tenant = new_id("org")
+
+    def token(user: str, org: str) -> str:
+        return jwt.encode({"sub": user, "org": org, "exp": int(time.time()) + 600}, secret, algorithm="HS256")
+
+    async with LiveServer(app) as live:
+        use(app, TitledScript(["Tenant answer.", "Other answer."]))
+        async with ChatKitClient(live.url, {"Authorization": f"Bearer {token('alice', tenant)}"}) as client:
+            thread_id, _ = await client.new_thread("A tenant question")
+        async with ChatKitClient(live.url, {"Authorization": f"Bearer {token('bob', tenant + 'x')}"}) as client:
+            await client.new_thread("Another tenant's question")
+        await flush(app)
+        async with admin(live.url) as http:
+            report = (await http.get("/admin/api/report", params={"tenant": tenant})).json()
+            info = (await http.get("/admin/api/info")).json()
+    [turn] = await turns_of(engine, thread_id)
+    assert turn["tenant_id"] == tenant
+    assert report["totals"]["turns"] == 1
+    assert [q["question"] for q in report["top_questions"]] == ["A tenant question"]
+    assert info["tenant_claim"] == "org"
