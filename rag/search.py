@@ -10,7 +10,7 @@ title and headings 'A' 1.0, text 'B' 0.4, identifier parts 'C' 0.3), divided by 
 length norm: BM25's shape, computed in PostgreSQL on the candidates only.
 
 Candidates are the chunks holding any informative lexeme (one in at most MAX_RANKED
-chunks), at most MAX_RANKED of them, so common words cannot make a query slow on a large
+chunks), at most MAX_CANDIDATES of them, so common words cannot make a query slow on a large
 corpus; a query made only of common words is looked up in titles and headings first.
 With an embedder, the full-text list and the nearest chunks by cosine distance (pgvector
 HNSW) are fused by reciprocal rank fusion (k=60). The reader's current page breaks ties
@@ -54,7 +54,8 @@ RRF_K = 60
 PREFER_URL_BOOST = 1.02  # the reader's page wins ties and near-ties, not against better answers
 MAX_K = 50
 MAX_QUERY_CHARS = 1000
-MAX_RANKED = 200  # matching chunks ranked per full-text list, at most
+MAX_RANKED = 200  # a lexeme in more chunks than this is common: it scores but selects no candidates
+MAX_CANDIDATES = 1000  # candidates scored per query, at most
 MAX_SCORED_TERMS = 16  # the query's lexemes scored, rarest first
 FIELD_WEIGHTS = "{0.1, 0.3, 0.4, 1.0}"  # ts_rank weights D, C (identifier parts), B (text), A (headings)
 LENGTH_NORM = 0.1  # score / (1 + LENGTH_NORM * ln(1 + distinct lexemes)): long chunks pay a little
@@ -321,7 +322,7 @@ class DocsSearch:
                 SELECT c.id, c.page_url, c.tsv, row_number() OVER () AS n
                 FROM docs_chunks c
                 WHERE c.{column} @@ CAST(:any AS tsquery) {negation} {scope}
-            ) AS m WHERE m.n <= {MAX_RANKED} ORDER BY score DESC, m.page_url, m.id LIMIT :depth
+            ) AS m WHERE m.n <= {MAX_CANDIDATES} ORDER BY score DESC, m.page_url, m.id LIMIT :depth
         """
 
     @staticmethod
