@@ -21,7 +21,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from docsdesk.database import migrate
 from rag.embeddings import EmbedderMismatch
 from rag.ingest import ingest
-from rag.search import MAX_RANKED, PREFER_URL_BOOST, DocsSearch, nearest_sql, rrf_fuse, split_query, tsquery_any
+from rag.search import (
+    MAX_RANKED,
+    PREFER_URL_BOOST,
+    DocsSearch,
+    nearest_sql,
+    rrf_fuse,
+    split_query,
+    tsquery_any,
+)
 from tests.support import REPO, new_id, write_pages
 
 BASE = "https://docs.example.test/"
