@@ -37,9 +37,9 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from docsdesk.terms import query_text
 from rag import schema
 from rag.embeddings import Embedder, EmbedderMismatch
-from rag.terms import query_text
 
 
 def absolute_url(url: str, public_url: str | None) -> str:
@@ -55,7 +55,7 @@ PREFER_URL_BOOST = 1.02  # the reader's page wins ties and near-ties, not agains
 MAX_K = 50
 MAX_QUERY_CHARS = 1000
 MAX_RANKED = 200  # a lexeme in more chunks than this is common: it scores but selects no candidates
-MAX_CANDIDATES = 1000  # candidates scored per query, at most
+MAX_CANDIDATES = 300  # candidates scored per query, at most
 MAX_SCORED_TERMS = 16  # the query's lexemes scored, rarest first
 FIELD_WEIGHTS = "{0.1, 0.3, 0.4, 1.0}"  # ts_rank weights D, C (identifier parts), B (text), A (headings)
 LENGTH_NORM = 0.1  # score / (1 + LENGTH_NORM * ln(1 + distinct lexemes)): long chunks pay a little

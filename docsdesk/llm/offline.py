@@ -1,5 +1,6 @@
 """The offline model: answers without a language model by searching the docs and quoting
-the best passages, cited, so a fresh install works with no API key."""
+the parts of the top passages that answer the question, cited (docsdesk.llm.answer), so a
+fresh install works with no API key."""
 
 
 import re
@@ -11,6 +12,7 @@ from openai.types.responses import (
     ResponseOutputItem,
 )
 
+from docsdesk.llm.answer import extract_answer
 from docsdesk.llm.stream import SynthesizedModel, as_dict, function_call_item, message_item
 
 SEARCH_TOOL = "search_docs"
@@ -154,61 +156,47 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:-") + "…"
 
 
-def excerpt(text: str, limit: int = 280) -> str:
-    """The first one or two sentences of a passage, code fences skipped (kept short if
-    the passage is only code)."""
-    prose: list[str] = []
-    first_code = ""
-    in_fence = False
-    for line in text.splitlines():
-        if _FENCE.match(line):
-            in_fence = not in_fence
-            continue
-        if in_fence:
-            first_code = first_code or line.strip()
-            continue
-        prose.append(re.sub(r"^\s*#{1,6}\s+", "", line))
-    flat = " ".join(" ".join(prose).split())
-    if not flat:
-        return f"`{clip(first_code, 120)}`" if first_code else ""
-    sentences = re.split(r"(?<=[.!?])\s+", flat)
-    chosen = sentences[0]
-    if len(sentences) > 1 and len(chosen) + 1 + len(sentences[1]) <= limit:
-        chosen += " " + sentences[1]
-    return clip(chosen, limit)
-
-
 # --- the offline model --------------------------------------------------------------------
 
-OFFLINE_INTRO = (
-    "No language model is configured, so here are the most relevant passages "
-    "from the documentation:"
-)
+OFFLINE_INTRO = "No language model is configured; this is what the documentation says:"
 OFFLINE_NOTHING_FOUND = "I couldn't find anything relevant to your question in the documentation."
+OFFLINE_NOT_COVERED = (
+    "The documentation does not seem to cover this question: none of the passages the search "
+    "found answers it. Try other words, or ask about a topic of these docs."
+)
 OFFLINE_NO_QUESTION = "Please type a question about the documentation."
 OFFLINE_NO_SEARCH = "No language model is configured and documentation search is unavailable."
 QUERY_LIMIT = 300
-TOP_PASSAGES = 3
+TOP_PASSAGES = 5
+
+# The question points at the reader's page ("this page", "here", "it"): its title goes into
+# the query. Otherwise the question alone is searched; the page only breaks ties (prefer_url).
+_REFERS_TO_PAGE = re.compile(
+    r"\b(?:this|that|these|those|here|it|its|they|them|above|below|current)\b", re.IGNORECASE
+)
 
 
 def search_query(turn: Turn) -> str:
-    """The question, focused by the quoted selection and the page title (<= QUERY_LIMIT)."""
-    extras = [clip(" ".join(turn.quote.split()), 120), clip(" ".join(turn.page_title.split()), 80)]
+    """The question, focused by the quoted selection, and by the page title when the question
+    refers to the page (<= QUERY_LIMIT)."""
+    question = " ".join(turn.question.split())
+    title = clip(" ".join(turn.page_title.split()), 80) if _REFERS_TO_PAGE.search(question) else ""
+    extras = [clip(" ".join(turn.quote.split()), 120), title]
     extras = [extra for extra in extras if extra]
     budget = QUERY_LIMIT - sum(len(extra) + 1 for extra in extras)
-    question = clip(" ".join(turn.question.split()), budget)
-    return " ".join(part for part in [question, *extras] if part)
+    return " ".join(part for part in [clip(question, budget), *extras] if part)
 
 
-def offline_answer(search_output: str) -> str:
-    """Quote the top passages with their [n] markers, or say nothing was found."""
-    passages = [p for p in parse_search_output(search_output) if excerpt(p.text)]
+def offline_answer(search_output: str, question: str) -> str:
+    """Quote what answers `question` in the top passages, with [n] markers; say so when
+    nothing was found or nothing found answers it (then nothing is cited)."""
+    passages = [p for p in parse_search_output(search_output) if p.text.strip()]
     if not passages:
         return OFFLINE_NOTHING_FOUND
-    lines = [OFFLINE_INTRO]
-    for passage in passages[:TOP_PASSAGES]:
-        lines.append(f"- **{passage.title}**: {excerpt(passage.text)} [{passage.number}]")
-    return "\n\n".join(lines)
+    answer = extract_answer(question, [(p.number, p.title, p.text) for p in passages[:TOP_PASSAGES]])
+    if not answer.covered:
+        return OFFLINE_NOT_COVERED
+    return f"{OFFLINE_INTRO}\n\n{answer.text}"
 
 
 class OfflineModel(SynthesizedModel):
@@ -223,7 +211,8 @@ class OfflineModel(SynthesizedModel):
         """The output items for this input: a search call, or the quoted answer."""
         turn = read_turn(input)
         if turn.search_output is not None:
-            return [message_item(offline_answer(turn.search_output))]
+            question = " ".join(part for part in (turn.question, turn.quote) if part)
+            return [message_item(offline_answer(turn.search_output, question))]
         if not any(getattr(tool, "name", None) == SEARCH_TOOL for tool in tools):
             return [message_item(OFFLINE_NO_SEARCH)]
         query = search_query(turn)

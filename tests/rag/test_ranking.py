@@ -13,7 +13,7 @@ from sqlalchemy import text
 from docsdesk.database import create_engine
 from rag.ingest import ingest
 from rag.search import DocsSearch
-from rag.terms import identifier_terms, query_text
+from docsdesk.terms import identifier_terms, query_text
 from tests.rag.test_search import PAGES, TrigramEmbedder
 from tests.support import new_id, write_pages
 

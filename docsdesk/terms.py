@@ -22,7 +22,7 @@ _SEPARATORS = re.compile(r"[._:]+")
 MAX_IDENTIFIER_TERMS = 4000  # per chunk: keep the stored column bounded
 
 QUESTION_WORDS = frozenset(
-    ["how", "what", "why", "when", "where", "which", "who", "whom", "whose", "can", "could", "would", "should", "shall", "may", "might", "must", "do", "does", "did", "done", "i", "me", "my", "we", "us", "our", "you", "your", "is", "are", "am", "be", "was", "were", "there", "here", "please", "tell", "explain", "way", "ways", "possible", "want", "wanted", "need", "needed", "trying", "try", "know", "anyone", "someone", "something", "thing", "things", "able", "use", "using", "used"]
+    ["how", "what", "why", "when", "where", "which", "who", "whom", "whose", "can", "could", "would", "should", "shall", "may", "might", "must", "do", "does", "did", "done", "i", "me", "my", "we", "us", "our", "you", "your", "is", "are", "am", "be", "was", "were", "there", "here", "please", "tell", "explain", "way", "ways", "possible", "want", "wanted", "need", "needed", "trying", "try", "know", "anyone", "someone", "something", "thing", "things", "able", "use", "using", "used", "happen", "happens", "happened"]
 )
 _WORD = re.compile(r"[\w'’]+|[^\w\s]+|\s+")
 
