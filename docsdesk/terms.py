@@ -27,10 +27,11 @@ QUESTION_WORDS = frozenset(
 _WORD = re.compile(r"[\w'’]+|[^\w\s]+|\s+")
 
 
+_HINT = re.compile(r"[a-z][A-Z]|[A-Za-z0-9][_.:]+[A-Za-z_]")
+
+
 def _is_identifier(token: str) -> bool:
-    if "_" in token.strip("_") or "." in token or ":" in token:
-        return True
-    return any(a.islower() and b.isupper() for a, b in itertools.pairwise(token))
+    return _HINT.search(token) is not None
 
 
 def _parts(token: str) -> list[str]:

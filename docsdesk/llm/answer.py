@@ -12,6 +12,7 @@ Python on a few kilobytes: well under a millisecond a passage.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ MIN_COVERAGE = 0.45  # share of the question's weight the best piece must hold t
 RELATIVE_CUTOFF = 0.6  # further pieces must score this share of the best one
 
 
+@functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light English stemmer: enough to meet "retries" with "retry", "handling" with "handle"."""
     w = word.lower()
@@ -140,13 +142,16 @@ def score_pieces(question: str, pieces: list[Piece]) -> tuple[float, float]:
         piece.terms = terms(piece.text)
     n = len(pieces)
     df = {t: sum(t in p.terms for p in pieces) for t in wanted}
-    # Rare terms weigh more; a term in no piece weighs as much as the rarest one found, so a
-    # question whose distinctive words are all missing is not "covered" by its common ones.
-    weight = {t: math.log(1 + (n + 1) / (max(df[t], 1) + 0.5)) for t in wanted}
+    # Rare terms weigh more; a term in no piece weighs a little more than one found once, so
+    # a question whose distinctive words are all missing is not "covered" by its common ones.
+    weight = {t: math.log(1 + (n + 1) / (df[t] + 0.5 if df[t] else 1.0)) for t in wanted}
     total = sum(weight.values())
     best = 0.0
+    headings: dict[str, set[str]] = {}
     for piece in pieces:
-        heading_terms = terms(piece.heading) if piece.heading else set()
+        heading_terms = headings.get(piece.heading)
+        if heading_terms is None:
+            heading_terms = headings[piece.heading] = terms(piece.heading)
         matched = wanted & piece.terms
         in_heading = (wanted & heading_terms) - matched
         coverage = (sum(weight[t] for t in matched) + 0.5 * sum(weight[t] for t in in_heading)) / total
