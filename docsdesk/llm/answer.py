@@ -53,8 +53,18 @@ def terms(text: str) -> set[str]:
 
 
 def question_terms(question: str) -> set[str]:
-    words = [w for w in _WORD.findall(question) if w.lower() not in QUESTION_WORDS]
-    return terms(" ".join(words) + " " + identifier_terms(question)) or terms(question)
+    """The question's content terms: its words (an identifier counts once, as its whole; its
+    parts are what the passages' identifiers expand to; the words of a snake_case or dotted
+    name count too), question and stop words dropped."""
+    kept: set[str] = set()
+    for token in re.findall(r"[A-Za-z_][\w.:]*[\w]|[A-Za-z0-9]+", question):
+        if identifier_terms(token):
+            kept.add(stem("".join(_WORD.findall(token)).lower()))
+            if "_" in token or "." in token:  # snake_case and dotted: the words typed count too
+                kept.update(stem(w) for w in _WORD.findall(token) if w.lower() not in STOP_WORDS and len(w) > 1)
+        elif token.lower() not in QUESTION_WORDS and token.lower() not in STOP_WORDS and len(token) > 1:
+            kept.add(stem(token))
+    return kept or terms(question)
 
 
 @dataclass
@@ -149,9 +159,10 @@ def score_pieces(question: str, pieces: list[Piece]) -> tuple[float, float]:
     best = 0.0
     headings: dict[str, set[str]] = {}
     for piece in pieces:
-        heading_terms = headings.get(piece.heading)
+        context = f"{piece.heading}\n{piece.header}"  # a table row's header describes it
+        heading_terms = headings.get(context)
         if heading_terms is None:
-            heading_terms = headings[piece.heading] = terms(piece.heading)
+            heading_terms = headings[context] = terms(context)
         matched = wanted & piece.terms
         in_heading = (wanted & heading_terms) - matched
         coverage = (sum(weight[t] for t in matched) + 0.5 * sum(weight[t] for t in in_heading)) / total
