@@ -21,7 +21,7 @@ from app import create_app
 from prompts import TITLE_PROMPT
 from rag.ingest import ingest
 from tests.support import FIXTURE_DOCS, REPO, LiveServer, new_id, wait_ready
-from tests.support.chatkit_client import ChatKitClient, done_items
+from tests.support.chatkit_client import ChatKitClient, done_items, user_input
 from tests.support.fake_openai import FakeOpenAI, Reply, ToolCall
 
 QUESTION = "How do I show sources under an answer?"
@@ -64,6 +64,29 @@ async def test_offline_model_answers_with_the_annotations_guide(settings, chatki
     assert "[1]" in answer
     urls = [a["source"]["url"] for a in annotations_of(events)]
     assert urls and urls[0].startswith(doc_set.annotations_page), urls
+
+
+async def test_offline_topic_switch_on_a_page_gets_the_new_topics_sources(settings, chatkit_docs, doc_set):
+    """On the annotations page, a follow-up about another topic is answered from that topic's
+    page: the page context breaks ties, it does not outweigh the question (issue #11)."""
+    app = create_app(settings.model_copy(update={"collection": chatkit_docs, "model": "offline"}))
+    page = {"page": {"url": doc_set.annotations_page, "title": "Show sources under an answer", "path": "/guides/add-annotations/"}}
+    feedback_page = doc_set.base_url + "guides/feedback/"
+    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
+        await client.login()
+        thread_id, events = await client.new_thread("What does this page explain?", metadata=page)
+        urls = [a["source"]["url"] for a in annotations_of(events)]
+        assert urls and urls[0].startswith(doc_set.annotations_page), urls  # "this page" is the page
+
+        events = await client.call(
+            "threads.add_user_message",
+            {"thread_id": thread_id, "input": {**user_input("And how do I handle thumbs-down feedback?")}},
+            page,
+        )
+    answer = done_items(events, "assistant_message")[-1]["content"][0]["text"]
+    urls = [a["source"]["url"] for a in annotations_of(events)]
+    assert urls and urls[0].startswith(feedback_page), (urls, answer)
+    assert "good moment to ask what went wrong" in answer
 
 
 @pytest.mark.parametrize("model", ["openai-chat:local-llm", "openai:gpt-test"])

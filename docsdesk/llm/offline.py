@@ -211,8 +211,9 @@ class OfflineModel(SynthesizedModel):
         """The output items for this input: a search call, or the quoted answer."""
         turn = read_turn(input)
         if turn.search_output is not None:
-            question = " ".join(part for part in (turn.question, turn.quote) if part)
-            return [message_item(offline_answer(turn.search_output, question))]
+            # Scored against what was searched: the question, the quote, and the page title
+            # when the question refers to the page.
+            return [message_item(offline_answer(turn.search_output, search_query(turn)))]
         if not any(getattr(tool, "name", None) == SEARCH_TOOL for tool in tools):
             return [message_item(OFFLINE_NO_SEARCH)]
         query = search_query(turn)

@@ -6,14 +6,15 @@ connection while holding one (issue #12, defect 1)."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from sqlalchemy import text
 
 from docsdesk.database import create_engine
+from docsdesk.terms import identifier_terms, query_text
 from rag.ingest import ingest
 from rag.search import DocsSearch
-from docsdesk.terms import identifier_terms, query_text
 from tests.rag.test_search import PAGES, TrigramEmbedder
 from tests.support import new_id, write_pages
 
@@ -145,3 +146,18 @@ async def test_concurrent_searches_never_wait_for_a_second_connection(database, 
             assert await conn.scalar(text("SELECT 1")) == 1
     finally:
         await small.dispose()
+
+
+async def test_cli_snippets_keep_literal_angle_bracket_text(database, tmp_path):
+    from tests.rag.test_search import run_cli
+
+    collection = new_id("c")
+    await ingest(database.engine, [write_pages(tmp_path / "site", RANKING_PAGES)], base_url=BASE, collection=collection)
+    status, out, err = await run_cli(database, tmp_path, "search", "models named openai", "-k", "1", "--collection", collection)
+    assert status == 0, err
+    assert "openai:<model>" in out and "<details>" in out  # printed literally, not read as markup
+    status, out, err = await run_cli(
+        database, tmp_path, "search", "models named openai", "-k", "1", "--collection", collection, "--json"
+    )
+    assert status == 0, err
+    assert "openai:<model>" in json.loads(out)[0]["snippet"].replace("**", "")
