@@ -31,9 +31,10 @@ QUESTION = "How do I show sources under an answer?"
 class DocSet:
     path: Path
     base_url: str
+    question: str = QUESTION  # answered on the annotations page, in that doc set's own words
 
     @property
-    def annotations_page(self) -> str:  # the page that answers QUESTION
+    def annotations_page(self) -> str:  # the page that answers `question`
         return self.base_url + "guides/add-annotations/"
 
 
@@ -58,7 +59,7 @@ async def test_offline_model_answers_with_the_annotations_guide(settings, chatki
     app = create_app(settings.model_copy(update={"collection": chatkit_docs, "model": "offline"}))
     async with LiveServer(app) as live, ChatKitClient(live.url) as client:
         await client.login()
-        _, events = await client.new_thread(QUESTION)
+        _, events = await client.new_thread(doc_set.question)
     answer = done_items(events, "assistant_message")[-1]["content"][0]["text"]
     assert "No language model is configured" in answer
     assert "[1]" in answer
@@ -105,7 +106,7 @@ async def test_openai_compatible_endpoint_works_unchanged(settings, chatkit_docs
         }))
         async with LiveServer(app) as live, ChatKitClient(live.url) as client:
             await client.login()
-            thread_id, first = await client.new_thread(QUESTION)
+            thread_id, first = await client.new_thread(doc_set.question)
             second = await client.call("threads.add_user_message", {
                 "thread_id": thread_id,
                 "input": {"content": [{"type": "input_text", "text": "Again?"}], "attachments": [],
@@ -150,7 +151,7 @@ async def test_cli_serve_indexes_docs_then_answers(database, tmp_path, doc_set):
         await wait_ready(url, process, deadline_seconds=120)
         async with ChatKitClient(url) as client:
             await client.login()
-            _, events = await client.new_thread(QUESTION)
+            _, events = await client.new_thread(doc_set.question)
         assert annotations_of(events)[0]["source"]["url"].startswith(doc_set.annotations_page)
     finally:
         process.terminate()
