@@ -11,7 +11,8 @@ length norm: BM25's shape, computed in PostgreSQL on the candidates only.
 
 Candidates are the chunks holding any informative lexeme (one in at most MAX_RANKED
 chunks), at most MAX_CANDIDATES of them, so common words cannot make a query slow on a large
-corpus; a query made only of common words is looked up in titles and headings first.
+corpus; a cheap idf-weighted count of the lexemes each holds keeps the MAX_SCORED best for the
+full score; a query made only of common words is looked up in titles and headings first.
 With an embedder, the full-text list and the nearest chunks by cosine distance (pgvector
 HNSW) are fused by reciprocal rank fusion (k=60). The reader's current page breaks ties
 (a small boost), it does not outrank a better answer elsewhere. Snippets (`ts_headline`)
@@ -55,7 +56,8 @@ PREFER_URL_BOOST = 1.02  # the reader's page wins ties and near-ties, not agains
 MAX_K = 50
 MAX_QUERY_CHARS = 1000
 MAX_RANKED = 200  # a lexeme in more chunks than this is common: it scores but selects no candidates
-MAX_CANDIDATES = 300  # candidates scored per query, at most
+MAX_CANDIDATES = 300  # candidates per query, at most (ranked by idf-weighted coordination)
+MAX_SCORED = 100  # of those, the best scored in full (BM25-style)
 MAX_SCORED_TERMS = 16  # the query's lexemes scored, rarest first
 FIELD_WEIGHTS = "{0.1, 0.3, 0.4, 1.0}"  # ts_rank weights D, C (identifier parts), B (text), A (headings)
 LENGTH_NORM = 0.1  # score / (1 + LENGTH_NORM * ln(1 + distinct lexemes)): long chunks pay a little
@@ -310,19 +312,26 @@ class DocsSearch:
         """The candidates (any informative lexeme in `column`) scored BM25-style."""
         scope = "AND c.collection = :collection" if params["collection"] is not None else ""
         negation = "AND NOT c.tsv @@ websearch_to_tsquery('english', :negated)" if params["negated"] else ""
+        terms = range(len(params["terms"]))
+        # Two passes: a cheap one (which rare terms does a candidate hold: idf-weighted
+        # coordination) keeps the MAX_SCORED best of MAX_CANDIDATES; the BM25-style score
+        # (idf x saturating, field-weighted term frequency, mild length norm) ranks those.
+        coordination = " + ".join(f"CAST(:idf{i} AS float8) * (m.tsv @@ CAST(:term{i} AS tsquery))::int" for i in terms)
         score = " + ".join(
-            f"CAST(:idf{i} AS float8) * ts_rank('{FIELD_WEIGHTS}', m.tsv, CAST(:term{i} AS tsquery), 0)"
-            for i in range(len(params["terms"]))
+            f"CAST(:idf{i} AS float8) * ts_rank('{FIELD_WEIGHTS}', r.tsv, CAST(:term{i} AS tsquery), 0)" for i in terms
         )
-        # row_number() <= MAX_RANKED stops the (bitmap index) scan early, like a LIMIT, but
+        # row_number() <= MAX_CANDIDATES stops the (bitmap index) scan early, like a LIMIT, but
         # without tempting the planner into a sequential scan in hope of early matches.
         return f"""
-            SELECT m.id, m.page_url, ({score}) / (1 + {LENGTH_NORM} * ln(1 + length(m.tsv))) AS score
+            SELECT r.id, r.page_url, ({score}) / (1 + {LENGTH_NORM} * ln(1 + length(r.tsv))) AS score
             FROM (
-                SELECT c.id, c.page_url, c.tsv, row_number() OVER () AS n
-                FROM docs_chunks c
-                WHERE c.{column} @@ CAST(:any AS tsquery) {negation} {scope}
-            ) AS m WHERE m.n <= {MAX_CANDIDATES} ORDER BY score DESC, m.page_url, m.id LIMIT :depth
+                SELECT m.id, m.page_url, m.tsv FROM (
+                    SELECT c.id, c.page_url, c.tsv, row_number() OVER () AS n
+                    FROM docs_chunks c
+                    WHERE c.{column} @@ CAST(:any AS tsquery) {negation} {scope}
+                ) AS m WHERE m.n <= {MAX_CANDIDATES}
+                ORDER BY {coordination} DESC, m.id LIMIT {MAX_SCORED}
+            ) AS r ORDER BY score DESC, r.page_url, r.id LIMIT :depth
         """
 
     @staticmethod
