@@ -146,6 +146,17 @@ async def test_concurrent_searches_never_wait_for_a_second_connection(database, 
             assert await conn.scalar(text("SELECT 1")) == 1
     finally:
         await small.dispose()
+    # With the default pool (10 + 10 overflow), 64 concurrent searches all complete.
+    default = create_engine(database.url, settings.model_copy(update={"db_pool_timeout_seconds": 10}))
+    try:
+        assert default.pool.size() == settings.db_pool_size == 10
+        search = DocsSearch(default, embedder)
+        results = await asyncio.wait_for(
+            asyncio.gather(*(search.search(q, collection=collection) for q in queries + queries[:24])), timeout=90
+        )
+        assert len(results) == 64 and all(results)
+    finally:
+        await default.dispose()
 
 
 async def test_cli_snippets_keep_literal_angle_bracket_text(database, tmp_path):
