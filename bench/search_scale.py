@@ -17,6 +17,9 @@ Uses DATABASE_URL when set (a scratch database: the bench adds collections named
 - Ingest: real `ingest()` of 400 generated markdown files (full-text only, a fresh
   database), MB/s, then the re-run over the unchanged files.
 
+- `--baseline REV`: also measures `rag/search.py` as it was at git revision REV (loaded
+  from git, run on the same data in the same run) and prints the p95 ratios new / old.
+
 Targets: p95 <= 30 ms at 100k chunks (full-text and hybrid), ingest >= 2 MB/s. The whole
 run takes about 90 s on 2 cores (most of it building the 100k HNSW index).
 """
@@ -25,8 +28,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -95,6 +100,21 @@ def zipf_sampler(vocabulary: list[str], rng: np.random.Generator, s: float = 1.0
         return np.minimum(np.searchsorted(cumulative, rng.random(n)), len(vocabulary) - 1)
 
     return sample
+
+
+def baseline_search(revision: str):
+    """The DocsSearch class of rag/search.py at git revision `revision`."""
+    repo = Path(__file__).resolve().parent.parent
+    source = subprocess.run(
+        ["git", "show", f"{revision}:rag/search.py"], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
+    path = Path(tempfile.mkdtemp(prefix="docsdesk-baseline-")) / "search_baseline.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("search_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["search_baseline"] = module
+    spec.loader.exec_module(module)
+    return module.DocsSearch
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -198,7 +218,8 @@ def write_markdown(folder: Path, files: int, vocabulary: list[str], sample, rng)
     return total
 
 
-async def run(scales: list[int], n_queries: int) -> None:
+async def run(scales: list[int], n_queries: int, baseline: str | None) -> None:
+    old_search = baseline_search(baseline) if baseline else None
     rng = np.random.default_rng(42)
     vocabulary = make_vocabulary(rng)
     sample = zipf_sampler(vocabulary, rng)
@@ -236,7 +257,10 @@ async def run(scales: list[int], n_queries: int) -> None:
                 text("INSERT INTO docs_collections (name, embedder, dimensions) VALUES (:c, :e, :d)"),
                 {"c": collection, "e": embedder.name, "d": DIMS},
             )
-        print(f"{'chunks':>8} {'load s':>7} | {'FTS p50':>8} {'FTS p95':>8} | {'hybrid p50':>10} {'hybrid p95':>10}  (ms)")
+        columns = f"{'chunks':>8} {'load s':>7} | {'FTS p50':>8} {'FTS p95':>8} | {'hybrid p50':>10} {'hybrid p95':>10}"
+        if old_search is not None:
+            columns += f" | {'old FTS p50':>11} {'p95':>6} | {'old hyb p50':>11} {'p95':>6} | p95 new/old FTS, hybrid"
+        print(columns + "  (ms)")
         loaded = 0
         for scale in scales:
             started = time.perf_counter()
@@ -255,7 +279,15 @@ async def run(scales: list[int], n_queries: int) -> None:
             load_seconds = time.perf_counter() - started
             fts = await measure(DocsSearch(engine), queries, collection)
             hybrid = await measure(DocsSearch(engine, embedder), queries, collection)
-            print(f"{scale:>8} {load_seconds:>7.1f} | {fts[0]:>8.1f} {fts[1]:>8.1f} | {hybrid[0]:>10.1f} {hybrid[1]:>10.1f}", flush=True)
+            line = f"{scale:>8} {load_seconds:>7.1f} | {fts[0]:>8.1f} {fts[1]:>8.1f} | {hybrid[0]:>10.1f} {hybrid[1]:>10.1f}"
+            if old_search is not None:
+                old_fts = await measure(old_search(engine), queries, collection)
+                old_hybrid = await measure(old_search(engine, embedder), queries, collection)
+                line += (
+                    f" | {old_fts[0]:>11.1f} {old_fts[1]:>6.1f} | {old_hybrid[0]:>11.1f} {old_hybrid[1]:>6.1f}"
+                    f" | {fts[1] / old_fts[1]:.2f}x, {hybrid[1] / old_hybrid[1]:.2f}x"
+                )
+            print(line, flush=True)
         print(f"vector query plan at {loaded} chunks: {await vector_plan(engine, collection, embedder, queries[0])}")
     finally:
         async with engine.begin() as conn:
@@ -268,10 +300,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="1000,10000,100000")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--baseline", metavar="REV", help="also measure rag/search.py at this git revision")
     args = parser.parse_args()
     scales = sorted(int(s) for s in args.scales.split(","))
     started = time.perf_counter()
-    asyncio.run(run(scales, args.queries))
+    asyncio.run(run(scales, args.queries, args.baseline))
     print(f"total {time.perf_counter() - started:.0f} s")
 
 

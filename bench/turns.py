@@ -68,7 +68,7 @@ from rag.tools import DocsAgentContext  # noqa: E402
 CORPUS = REPO.parent / "shared" / "corpus" / "chatkit-python"
 BASE_URL = "https://openai.github.io/chatkit-python/"
 COLLECTION = "bench-turns-chatkit"
-QUESTIONS = Path(__file__).resolve().parent / "questions.json"
+QUESTIONS = Path(__file__).resolve().parent / "questions" / "project-chatkit.tsv"
 
 DEFAULT_LEVELS = (1, 8, 32, 64)
 DEFAULT_TURNS = {1: 200, 8: 400, 32: 800, 64: 1280}  # per level; enough samples for a stable p95
@@ -546,14 +546,13 @@ def print_report(pairs: list[tuple[LevelResult, LevelResult]], adapter_ms: float
 
 def load_questions() -> list[str]:
     """The ChatKit questions of the search-quality set: realistic reader questions."""
+    from rag.evaluate import QuestionSetError
+    from rag.evaluate import load_questions as read_question_set
+
     try:
-        entries = json.loads(QUESTIONS.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BenchError(f"cannot read questions from {QUESTIONS}: {exc}") from exc
-    questions = [e["q"] for e in entries if isinstance(e, dict) and e.get("collection") == "chatkit" and e.get("q")]
-    if not questions:
-        raise BenchError(f"{QUESTIONS} holds no questions for the chatkit collection")
-    return questions
+        return [case.question for case in read_question_set(QUESTIONS)]
+    except QuestionSetError as exc:
+        raise BenchError(str(exc)) from exc
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

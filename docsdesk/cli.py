@@ -292,7 +292,7 @@ def expected_failure(exc: BaseException) -> str | None:
     if isinstance(exc, CommandError):
         return str(exc)
     names = {cls.__name__ for cls in type(exc).__mro__}
-    if names & {"DatabaseUnavailable", "IngestError", "EmbeddingError", "EmbedderMismatch"}:
+    if names & {"DatabaseUnavailable", "IngestError", "EmbeddingError", "EmbedderMismatch", "QuestionSetError"}:
         return _first_line(exc)
     if "SQLAlchemyError" in names:
         return f"database: {_first_line(getattr(exc, 'orig', None) or exc)}"

@@ -1,8 +1,10 @@
 """Cut a documentation page into search chunks that follow its heading hierarchy.
 
-A section that fits the target (with its subsections) is one chunk; small sibling sections are merged
-up to the target; a long section is split between paragraphs. Code blocks are never split: one larger
-than `max_tokens` gets a chunk of its own.
+Each section is cut on its own, so every chunk cites the heading its text came from: a section
+that fits the target is one chunk; a long one is split between paragraphs (pieces of one section
+are merged up to the target, never across headings). A heading with no text of its own leads the
+first chunk of its first subsection. Code blocks are never split: one larger than `max_tokens`
+gets a chunk of its own.
 """
 
 from __future__ import annotations
@@ -162,27 +164,25 @@ def _measure(node: _Node) -> int:
 def _flatten(root: _Node, target: int, limit: int) -> list[_Block]:
     """Whole sections where they fit the target, otherwise heading+paragraph blocks, in page order."""
     blocks: list[_Block] = []
-    pending: list[str] = []  # headings of big sections with no text of their own, waiting for content
-    pending_at: tuple[tuple[str, ...], str] = ((), "")
+    pending: list[str] = []  # headings of sections with no text of their own, waiting for content
 
     def add(path: tuple[str, ...], anchor: str, text: str, opens: bool = False) -> None:
         nonlocal pending
         if pending:
-            path, anchor, opens = *pending_at, True
             text = "\n\n".join([*pending, text])
             pending = []
         blocks.append(_Block(path, anchor, text, token_count(text), opens))
 
     def visit(node: _Node) -> None:
-        nonlocal pending_at
-        if node.total_tokens <= target and (node.units or node.heading):
+        if not node.children and node.total_tokens <= target and (node.units or node.heading):
             add(node.path, node.anchor, node.text())
             return
         units = _bind_lead_ins(node.units, limit)
         if node.heading and not units:
-            if not pending:
-                pending_at = (node.path, node.anchor)
-            pending.append(node.heading)
+            if node.children:
+                pending.append(node.heading)
+            else:
+                add(node.path, node.anchor, node.heading, True)
         for index, unit in enumerate(units):
             opens = index == 0 and bool(node.heading)
             text = f"{node.heading}\n\n{unit.text}" if opens else unit.text
@@ -194,7 +194,7 @@ def _flatten(root: _Node, target: int, limit: int) -> list[_Block]:
         for child in node.children:
             visit(child)
 
-    visit(root)  # a section too big to stay whole has children, so no heading is left pending
+    visit(root)  # a heading is pending only while it has subsections still to visit
     return blocks
 
 
@@ -263,14 +263,13 @@ def _split_line(line: str, budget: int) -> list[str]:
 
 
 def _pack(blocks: list[_Block], target: int, limit: int) -> list[tuple[tuple[str, ...], str, str]]:
-    """Greedily merge consecutive blocks up to the target, never across the first block's parent."""
+    """Greedily merge consecutive blocks of one section up to the target (never across headings)."""
     small = max(1, target // 4)
     chunks: list[tuple[tuple[str, ...], str, str]] = []
     texts: list[str] = []
     size = 0
     path: tuple[str, ...] = ()
     anchor = ""
-    scope: tuple[str, ...] = ()
     last_path: tuple[str, ...] | None = None
     for index, block in enumerate(blocks):
         joined = size + block.tokens + 1
@@ -283,14 +282,14 @@ def _pack(blocks: list[_Block], target: int, limit: int) -> list[tuple[tuple[str
         fits = joined <= target or ((size < small or tail) and joined <= limit)
         last_path = block.path
         opens = block.opens and size >= small
-        if texts and fits and not opens and block.path[: len(scope)] == scope:
+        if texts and fits and not opens and block.path == path and block.anchor == anchor:
             texts.append(block.text)
             size = joined
             continue
         if texts:
             chunks.append((path, anchor, "\n\n".join(texts)))
         texts, size = [block.text], block.tokens
-        path, anchor, scope = block.path, block.anchor, block.path[:-1]
+        path, anchor = block.path, block.anchor
     if texts:
         chunks.append((path, anchor, "\n\n".join(texts)))
     return chunks

@@ -1,4 +1,4 @@
-"""`docsdesk ingest` and `docsdesk search`: the documentation-search commands.
+"""`docsdesk ingest`, `search`, `eval` and `collections`: the documentation-search commands.
 
 `register(subparsers, formatter)` adds them to the docsdesk argparse parser; each sets `func`.
 Heavy modules (SQLAlchemy, rich, the search code) are imported when a command runs, not when
@@ -26,7 +26,7 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
 def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
-    """Add the `ingest`, `search` and `collections` subcommands."""
+    """Add the `ingest`, `search`, `eval` and `collections` subcommands."""
     ingest_parser = subparsers.add_parser(
         "ingest",
         help="index documentation files (incremental: unchanged files are skipped)",
@@ -52,6 +52,20 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
     search_parser.add_argument("--json", action="store_true", help="print a JSON list")
     search_parser.set_defaults(func=run_search)
 
+    eval_parser = subparsers.add_parser(
+        "eval", help="measure search quality on a question set (recall@1, recall@5, MRR)",
+        formatter_class=formatter,
+        description="Ask each question of QUESTIONS.tsv (question<TAB>expected URL[,URL...]; a page URL "
+        "matches any of its anchors) and print recall@1, recall@5, MRR and each question whose expected "
+        "page did not rank first, with what ranked instead.",
+    )
+    eval_parser.add_argument("questions", type=Path, metavar="QUESTIONS.tsv")
+    eval_parser.add_argument(
+        "--collection", help="collection to search (default: the one the server answers from)",
+    )
+    eval_parser.add_argument("--json", action="store_true", help="print the figures and misses as JSON")
+    eval_parser.set_defaults(func=run_eval)
+
     collections_parser = subparsers.add_parser(
         "collections", help="list or remove documentation collections", formatter_class=formatter,
         description="List the collections (files, chunks, embedder, last ingest), or remove one.",
@@ -72,6 +86,10 @@ def run_ingest(args: argparse.Namespace) -> None:
 
 def run_search(args: argparse.Namespace) -> None:
     asyncio.run(_search(args))
+
+
+def run_eval(args: argparse.Namespace) -> None:
+    asyncio.run(_eval(args))
 
 
 def run_collections(args: argparse.Namespace) -> None:
@@ -125,6 +143,31 @@ async def _search(args: argparse.Namespace) -> None:
         from rich.console import Console
 
         print_results(Console(), results)
+
+
+async def _eval(args: argparse.Namespace) -> None:
+    from docsdesk.database import open_database
+    from docsdesk.settings import get_settings
+    from rag.collections import serving_collection
+    from rag.embeddings import build_embedder
+    from rag.evaluate import evaluate, load_questions
+    from rag.search import DocsSearch
+
+    cases = load_questions(args.questions)  # a malformed file fails before the database starts
+    settings = get_settings()
+    embedder = build_embedder(settings.embeddings, settings)
+    db = await open_database(settings)
+    try:
+        search = DocsSearch(db.engine, embedder, public_url=settings.public_url or "http://127.0.0.1:8000")
+        collection = args.collection or await serving_collection(db.engine, settings.collection)
+        report = await evaluate(search, cases, collection)
+    finally:
+        await db.close()
+    if args.json:
+        print(json.dumps({"collection": collection, **report.as_dict()}, ensure_ascii=False, indent=2))
+    else:
+        print(f"collection {collection}")
+        print("\n".join(report.lines()))
 
 
 async def _collections(args: argparse.Namespace) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from docsdesk.terms import identifier_terms
 from rag import schema
 from rag.chunking import Chunk, chunk_document
 from rag.embeddings import Embedder, EmbedderMismatch, EmbeddingError
@@ -189,6 +190,7 @@ def _chunk_row(collection: str, chunk: Chunk) -> dict:
         "heading_path": list(chunk.heading_path),
         "heading_text": heading_text(chunk.page_title, chunk.heading_path),
         "text": chunk.text,
+        "identifiers": identifier_terms(f"{chunk.page_title} {' '.join(chunk.heading_path)} {chunk.text}"),
         "token_count": chunk.token_count,
         "content_hash": chunk.content_hash,
     }

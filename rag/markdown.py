@@ -109,11 +109,14 @@ def parse_front_matter(text: str) -> tuple[dict[str, str], str]:
 _HTML_TAGS = frozenset(
     ["a", "abbr", "address", "article", "aside", "audio", "b", "bdi", "bdo", "big", "blockquote", "body", "br", "button", "canvas", "caption", "center", "cite", "code", "col", "colgroup", "dd", "del", "details", "dfn", "div", "dl", "dt", "em", "embed", "fieldset", "figcaption", "figure", "font", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "head", "header", "hr", "html", "i", "iframe", "img", "input", "ins", "kbd", "label", "legend", "li", "main", "mark", "meter", "nav", "noscript", "object", "ol", "optgroup", "option", "output", "p", "picture", "pre", "progress", "q", "s", "samp", "section", "select", "small", "source", "span", "strike", "strong", "sub", "summary", "sup", "svg", "table", "tbody", "td", "template", "textarea", "tfoot", "th", "thead", "time", "tr", "track", "tt", "u", "ul", "var", "video", "wbr"]
 )
+# Atomic groups and possessive quantifiers: an attribute, once matched, is never re-split
+# another way, so hostile input (`<A x={{a}} x={{a}} ...`) cannot backtrack exponentially.
+_BRACED = r"\{(?:[^{}]++|\{[^{}]*+\})*+\}"
 _JSX_ATTR = (
-    r"(?:\s+(?:[^\s\"'{}<>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|\{(?:[^{}]|\{[^{}]*\})*\}|[^\s\"'=<>`]+))?"
-    r"|\{(?:[^{}]|\{[^{}]*\})*\}))*"
+    r"(?>\s++(?>[^\s\"'{}<>/=]++(?>\s*+=\s*+(?>\"[^\"]*+\"|'[^']*+'|" + _BRACED + r"|[^\s\"'=<>`{]++))?+"
+    r"|" + _BRACED + r"))*+"
 )
-_ATTR_TOKEN = r"(?:[#.][\w-]+|[\w-]+=(?:\"[^\"]*\"|'[^']*'|[^\s}]+))"
+_ATTR_TOKEN = r"(?>[#.][\w-]++|[\w-]++=(?>\"[^\"]*+\"|'[^']*+'|[^\s}]++))"
 # Every alternative starts with a literal character, so the regex engine can skip plain text fast.
 _INLINE = re.compile(
     r"`(?P<code>[^`]+`|(?P<ticks>`+)[^`].*?(?<!`)`(?P=ticks)(?!`))"
@@ -126,7 +129,7 @@ _INLINE = re.compile(
     r"|<(?P<auto>(?P<aurl>(?:https?|ftp|mailto):[^>\s]+)>)"
     r"|<(?P<summary>summary\b[^>]*>(?P<stext>.*?)</summary\s*>)"
     r"|<(?P<tag>/?(?P<tname>[A-Za-z][\w.:-]*)(?P<attrs>" + _JSX_ATTR + r")\s*/?>)"
-    r"|\{(?P<attr>(?::[ \t]*" + _ATTR_TOKEN + r"|[ \t]*[#.][\w-]+)(?:[ \t]+" + _ATTR_TOKEN + r")*[ \t]*\})"
+    r"|\{(?P<attr>(?>:[ \t]*+" + _ATTR_TOKEN + r"|[ \t]*+[#.][\w-]++)(?>[ \t]++" + _ATTR_TOKEN + r")*+[ \t]*+\})"
     r"|:(?P<icon>(?:material|fontawesome|octicons|simple)-[\w-]+:)"
     r"|&(?P<entity>(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);)",
     re.S,

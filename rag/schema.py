@@ -1,4 +1,4 @@
-"""The documentation-search tables (created by migration 0002) and the vector DDL done at run time.
+"""The documentation-search tables (created by migration 0002, `identifiers` by 0005) and the vector DDL done at run time.
 
 Embeddings live in `docs_embeddings` (only when pgvector is installed) in a `vector` column
 without a fixed dimension; each dimension in use gets its own partial HNSW index on an
@@ -60,6 +60,7 @@ chunks = Table(
     Column("heading_path", ARRAY(Text), nullable=False),
     Column("heading_text", Text, nullable=False),
     Column("text", Text, nullable=False),
+    Column("identifiers", Text, nullable=False, server_default=""),  # rag.terms.identifier_terms
     Column("token_count", Integer, nullable=False),
     Column("content_hash", Text, nullable=False),
 )

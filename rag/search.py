@@ -1,24 +1,35 @@
-"""Hybrid documentation search: weighted full-text search fused with pgvector cosine search.
+"""Hybrid documentation search: BM25-style full-text ranking fused with pgvector cosine search.
 
-Three ranked lists (`ts_rank_cd` over a tsvector weighting title and headings 'A', body 'B')
-are fused by reciprocal rank fusion (k=60): the chunks matching `websearch_to_tsquery`
-(all terms), those matching an OR of the query's lexemes (so a question in plain language
-still finds pages holding only some of its words; chunks holding more of the words first),
-and, with an embedder, the nearest chunks by cosine distance (pgvector HNSW). Chunks of the
-reader's current page get a boost. Snippets (`ts_headline`) are computed for the final top k
-only. Ties are broken by page URL, then chunk order, so results do not depend on the order
-in which files were ingested.
+Full-text: the query loses its question words ("how do I"), gains the parts and wholes of
+its identifiers (`rag.terms`), and is reduced to English lexemes. Each lexeme gets an
+inverse document frequency from the planner's statistics of the tsvector column (lexemes
+outside its most-common list count as rare), so "agent" in an agents' corpus weighs
+little and `set_default_openai_key` much. A chunk scores the sum over the query's lexemes
+of idf × a saturating term frequency with field weights (`ts_rank` of that lexeme alone:
+title and headings 'A' 1.0, text 'B' 0.4, identifier parts 'C' 0.3), divided by a mild
+length norm: BM25's shape, computed in PostgreSQL on the candidates only.
 
-Scale: ranking reads each candidate's tsvector, so no list ranks more than MAX_RANKED
-matches, and the OR list leaves out lexemes the planner's statistics say are in more than
-MAX_RANKED chunks (they still count in the all-terms list); a query made only of such
-common words is looked up in titles and headings first.
+Candidates are the chunks holding any informative lexeme (one in at most MAX_RANKED
+chunks), at most MAX_CANDIDATES of them, so common words cannot make a query slow on a large
+corpus; a cheap idf-weighted count of the lexemes each holds keeps the MAX_SCORED best for the
+full score; a query made only of common words is looked up in titles and headings first.
+With an embedder, the full-text list and the nearest chunks by cosine distance (pgvector
+HNSW) are fused by reciprocal rank fusion (k=60). The reader's current page breaks ties
+(a small boost), it does not outrank a better answer elsewhere. Snippets (`ts_headline`)
+are computed for the final top k only, over the text with `<`, `>` and `&` escaped so
+literal text such as `<model>` survives. Ties are broken by page URL, then chunk id.
+
+One connection per search, used for one statement at a time: statistics, lexemes, the
+ranked lists and the result rows all go through it; the query embedding is computed
+while the full-text work runs, without holding a second connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
+import math
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -27,6 +38,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from docsdesk.terms import query_text
 from rag import schema
 from rag.embeddings import Embedder, EmbedderMismatch
 
@@ -40,13 +52,16 @@ def absolute_url(url: str, public_url: str | None) -> str:
 log = logging.getLogger("docsdesk.search")
 
 RRF_K = 60
-PREFER_URL_BOOST = 1.3
+PREFER_URL_BOOST = 1.02  # the reader's page wins ties and near-ties, not against better answers
 MAX_K = 50
 MAX_QUERY_CHARS = 1000
-MAX_RANKED = 200  # matching chunks ranked per full-text list, at most
-RANK_NORMALIZATION = 4  # ts_rank_cd: divide by the mean harmonic distance between covers
+MAX_RANKED = 200  # a lexeme in more chunks than this is common: it scores but selects no candidates
+MAX_CANDIDATES = 300  # candidates per query, at most (ranked by idf-weighted coordination)
+MAX_SCORED = 100  # of those, the best scored in full (BM25-style)
+MAX_SCORED_TERMS = 16  # the query's lexemes scored, rarest first
+FIELD_WEIGHTS = "{0.1, 0.3, 0.4, 1.0}"  # ts_rank weights D, C (identifier parts), B (text), A (headings)
+LENGTH_NORM = 0.1  # score / (1 + LENGTH_NORM * ln(1 + distinct lexemes)): long chunks pay a little
 STATS_TTL_SECONDS = 60.0
-MAX_COORDINATION_TERMS = 16
 CONCURRENT_CHANGE_RETRIES = 3
 HEADLINE_OPTIONS = (
     'StartSel=**, StopSel=**, MaxWords=40, MinWords=15, ShortWord=3, MaxFragments=2, FragmentDelimiter=" … "'
@@ -115,6 +130,29 @@ def nearest_sql(dims: int, *, scoped: bool) -> str:
     """
 
 
+@dataclass(frozen=True)
+class LexemeStats:
+    """Document frequencies from the planner's statistics of `docs_chunks.tsv`."""
+
+    chunks: float  # estimated rows
+    freqs: dict[str, float]  # fraction of chunks holding the lexeme (most common ones)
+    floor: float  # the frequency assumed for a lexeme not in the list
+
+    def df(self, lexeme: str) -> float:
+        return self.freqs.get(lexeme, self.floor) * self.chunks
+
+    def idf(self, lexeme: str) -> float:
+        """BM25's inverse document frequency (always > 0)."""
+        df = self.df(lexeme)
+        return math.log(1.0 + (self.chunks - df + 0.5) / (df + 0.5))
+
+    def common(self, lexeme: str) -> bool:
+        return self.df(lexeme) > MAX_RANKED
+
+
+NO_STATS = LexemeStats(chunks=1.0, freqs={}, floor=0.0)
+
+
 class DocsSearch:
     """Searches the ingested documentation; one instance per process."""
 
@@ -125,8 +163,8 @@ class DocsSearch:
         self.vector = False
         self._started = False
         self._start_lock = asyncio.Lock()
-        self._common: frozenset[str] | None = None
-        self._common_at = 0.0
+        self._stats: LexemeStats | None = None
+        self._stats_at = 0.0
 
     async def startup(self) -> None:
         """Detect pgvector once; without it (or the embeddings table) search is full-text only."""
@@ -155,45 +193,49 @@ class DocsSearch:
         k = max(0, min(k, MAX_K))
         if not query or k == 0:
             return []
-        for _ in range(CONCURRENT_CHANGE_RETRIES):
-            results, complete = await self._search_once(query, k, collection, prefer_url)
-            if complete:
-                break
+        embedding = None
+        if self.vector and self.embedder is not None:
+            # Computed while the full-text work runs; awaited with the connection held, which
+            # waits on the embedder, never on a second pooled connection.
+            embedding = asyncio.ensure_future(self.embedder.embed([query]))
+        try:
+            for _ in range(CONCURRENT_CHANGE_RETRIES):
+                results, complete = await self._search_once(query, k, collection, prefer_url, embedding)
+                if complete:
+                    break
+        finally:
+            if embedding is not None and not embedding.done():
+                embedding.cancel()
+                await asyncio.gather(embedding, return_exceptions=True)
         for result in results:
             result.url = absolute_url(result.url, self.public_url)
         return results
 
     async def _search_once(
-        self, query: str, k: int, collection: str | None, prefer_url: str | None
+        self, query: str, k: int, collection: str | None, prefer_url: str | None, embedding
     ) -> tuple[list[SearchResult], bool]:
         """One search; False when chunks it ranked were swapped out (by an ingest) before
         their rows were read, so the results may lack some matches: worth running again."""
         depth = max(50, 4 * k)
         params = {"query": query, "collection": collection}
-        use_vectors = self.vector and self.embedder is not None
-        # One connection for the whole full-text path (lexemes, ranked lists, result rows);
-        # the vector list, when there is one, runs alongside on its own.
-        async with self.engine.connect() as conn:
-            # Both must finish before the connection goes back to the pool, even if one fails.
-            lexical, semantic = await asyncio.gather(
-                self._full_text(conn, params, k, depth),
-                self._nearest(query, collection, depth) if use_vectors else _nothing(),
-                return_exceptions=True,
-            )
-            for outcome in (lexical, semantic):
-                if isinstance(outcome, BaseException):
-                    raise outcome
-            return await self._fuse(conn, lexical, semantic, k, params, prefer_url)
+        async with self.engine.connect() as conn:  # the only connection this search takes
+            lexical = await self._full_text(conn, params, k, depth)
+            semantic: list[tuple[int, str]] = []
+            if embedding is not None:
+                [vector] = await embedding
+                semantic = await self._nearest(conn, vector, collection, depth)
+            return await self._fuse(conn, [lexical, semantic], k, params, prefer_url)
 
     async def _fuse(
-        self, conn, lexical, semantic, k: int, params: dict, prefer_url: str | None
+        self, conn, ranked_lists: list[list[tuple[int, str]]], k: int, params: dict, prefer_url: str | None
     ) -> tuple[list[SearchResult], bool]:
-        """Fuse the ranked lists (RRF), boost the reader's page, read the best `k` rows."""
+        """Fuse the ranked lists (RRF), let the reader's page break ties, read the best `k` rows."""
         pages: dict[int, str] = {}
         lists: list[list[int]] = []
-        for ranked in (*lexical, semantic):
-            lists.append([chunk_id for chunk_id, _ in ranked])
-            pages.update(ranked)
+        for ranked in ranked_lists:
+            if ranked:
+                lists.append([chunk_id for chunk_id, _ in ranked])
+                pages.update(ranked)
         scores = rrf_fuse(lists)
         if prefer_url:
             for chunk_id in scores:
@@ -211,137 +253,142 @@ class DocsSearch:
         )
         return list(terms or [])
 
-    async def _common_lexemes(self) -> frozenset[str]:
-        """Lexemes expected to match more than MAX_RANKED chunks (from the planner's statistics
-        of the tsvector column, refreshed every STATS_TTL_SECONDS)."""
+    async def _lexeme_stats(self, conn) -> LexemeStats:
+        """Lexeme frequencies from the planner's statistics of the tsvector column, refreshed
+        every STATS_TTL_SECONDS (read on the search's own connection)."""
         now = time.monotonic()
-        if self._common is not None and now - self._common_at < STATS_TTL_SECONDS:
-            return self._common
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    text(
-                        "SELECT s.most_common_elems::text::text[] AS lexemes, s.most_common_elem_freqs AS freqs,"
-                        " c.reltuples FROM pg_class c LEFT JOIN pg_stats s ON s.schemaname = current_schema()"
-                        " AND s.tablename = 'docs_chunks' AND s.attname = 'tsv'"
-                        " WHERE c.oid = to_regclass('docs_chunks')"
-                    )
+        if self._stats is not None and now - self._stats_at < STATS_TTL_SECONDS:
+            return self._stats
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT s.most_common_elems::text::text[] AS lexemes, s.most_common_elem_freqs AS freqs,"
+                    " c.reltuples FROM pg_class c LEFT JOIN pg_stats s ON s.schemaname = current_schema()"
+                    " AND s.tablename = 'docs_chunks' AND s.attname = 'tsv'"
+                    " WHERE c.oid = to_regclass('docs_chunks')"
                 )
-            ).first()
-        common: frozenset[str] = frozenset()
-        if row is not None and row.lexemes and row.reltuples > 0:
-            common = frozenset(
-                lex for lex, freq in zip(row.lexemes, row.freqs) if freq * row.reltuples > MAX_RANKED
             )
-        self._common, self._common_at = common, now
-        return common
+        ).first()
+        stats = NO_STATS
+        if row is not None and row.lexemes and row.reltuples and row.reltuples > 0:
+            freqs = dict(zip(row.lexemes, row.freqs))
+            # most_common_elem_freqs ends with the minimum and maximum frequency, then the
+            # frequency of nulls; PostgreSQL takes half the minimum for an unlisted element.
+            floor = min(row.freqs[len(row.lexemes)], *row.freqs[: len(row.lexemes)]) / 2
+            stats = LexemeStats(chunks=float(row.reltuples), freqs=freqs, floor=floor)
+        self._stats, self._stats_at = stats, now
+        return stats
 
-    async def _full_text(
-        self, conn, params: dict, k: int, depth: int
-    ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-        """The all-terms list and the any-term list: (chunk id, page URL), best first.
+    async def _full_text(self, conn, params: dict, k: int, depth: int) -> list[tuple[int, str]]:
+        """The full-text list: (chunk id, page URL), best first.
 
-        Fills `params` with the tsqueries used (for the snippets). The any-term list ORs the
-        informative terms (those in at most MAX_RANKED chunks); a query made only of very
-        common words is looked up in titles and headings, then, if fewer than `k` have them,
-        among some of the chunks holding them all. Each list ranks at most MAX_RANKED
-        matches, so common words cannot make a query slow on a large corpus."""
+        Fills `params` with the tsqueries used (for the snippets). Candidates hold one of
+        the informative lexemes (those in at most MAX_RANKED chunks); a query made only of
+        very common words is looked up in titles and headings, then, if fewer than `k`
+        have them, among some of the chunks holding any of them. Every lexeme of the
+        query counts in the score."""
         positive, params["negated"] = split_query(params["query"])
-        terms = await self._lexemes(conn, positive)
-        common = await self._common_lexemes()
-        informative = [lex for lex in terms if lex not in common]
-        params["any"] = tsquery_any(informative or terms)
+        terms = await self._lexemes(conn, query_text(positive))
+        stats = await self._lexeme_stats(conn)
+        if not terms:
+            params["highlight"] = None
+            return []
+        weighted = sorted(terms, key=lambda lex: (-stats.idf(lex), lex))[:MAX_SCORED_TERMS]
+        informative = [lex for lex in weighted if not stats.common(lex)]
         params["highlight"] = tsquery_any(terms)
-        params["terms"] = [tsquery_any([lex]) for lex in (informative or terms)[:MAX_COORDINATION_TERMS]]
-        column = "tsv" if informative or not terms else "heading_tsv"
+        params["any"] = tsquery_any(informative or weighted)
+        params["terms"] = [tsquery_any([lex]) for lex in weighted]
+        params["idf"] = [stats.idf(lex) for lex in weighted]
+        column = "tsv" if informative else "heading_tsv"
         rows = await self._ranked(conn, self._full_text_sql(params, column), params, depth)
-        if column == "heading_tsv" and len({r.id for r in rows}) < k:
-            body = await self._ranked(conn, self._full_text_sql(params, "tsv")[:1], params, depth)
-            seen = {r.id for r in rows if r.list == "a"}
-            rows += [r for r in body if r.id not in seen]
-        rows.sort(key=lambda r: (r.list, -r.matched, -r.rank, r.page_url, r.id))
-        return (
-            [(r.id, r.page_url) for r in rows if r.list == "a"],
-            [(r.id, r.page_url) for r in rows if r.list == "o"],
-        )
+        if column == "heading_tsv" and len(rows) < k:
+            seen = {r.id for r in rows}
+            rows += [r for r in await self._ranked(conn, self._full_text_sql(params, "tsv"), params, depth) if r.id not in seen]
+        rows.sort(key=lambda r: (-r.score, r.page_url, r.id))
+        return [(r.id, r.page_url) for r in rows[:depth]]
 
     @staticmethod
-    def _full_text_sql(params: dict, column: str) -> list[str]:
-        """One ranked-list SELECT per list: all terms (websearch syntax), then any term."""
+    def _full_text_sql(params: dict, column: str) -> str:
+        """The candidates (any informative lexeme in `column`) scored BM25-style."""
         scope = "AND c.collection = :collection" if params["collection"] is not None else ""
-        negation = "&& !! websearch_to_tsquery('english', :negated)" if params["negated"] else ""
-        # The any-term list ranks chunks holding more of the terms first (coordination).
-        matched = " + ".join(f"(m.tsv @@ CAST(:term{i} AS tsquery))::int" for i in range(len(params["terms"])))
-        queries = [("a", "websearch_to_tsquery('english', :query)", "0")]
-        if params["any"] is not None:
-            queries.append(("o", f"(CAST(:any AS tsquery) {negation})", matched))
-        # row_number() <= MAX_RANKED stops the (bitmap index) scan early, like a LIMIT, but
+        negation = "AND NOT c.tsv @@ websearch_to_tsquery('english', :negated)" if params["negated"] else ""
+        terms = range(len(params["terms"]))
+        # Two passes: a cheap one (which rare terms does a candidate hold: idf-weighted
+        # coordination) keeps the MAX_SCORED best of MAX_CANDIDATES; the BM25-style score
+        # (idf x saturating, field-weighted term frequency, mild length norm) ranks those.
+        coordination = " + ".join(f"CAST(:idf{i} AS float8) * (m.tsv @@ CAST(:term{i} AS tsquery))::int" for i in terms)
+        score = " + ".join(
+            f"CAST(:idf{i} AS float8) * ts_rank('{FIELD_WEIGHTS}', r.tsv, CAST(:term{i} AS tsquery), 0)" for i in terms
+        )
+        # row_number() <= MAX_CANDIDATES stops the (bitmap index) scan early, like a LIMIT, but
         # without tempting the planner into a sequential scan in hope of early matches.
-        return [
-            f"""
-            (SELECT '{name}' AS list, m.id, m.page_url, {coordination} AS matched,
-                    ts_rank_cd(m.tsv, m.q, {RANK_NORMALIZATION}) AS rank
+        return f"""
+            SELECT r.id, r.page_url, ({score}) / (1 + {LENGTH_NORM} * ln(1 + length(r.tsv))) AS score
             FROM (
-                SELECT c.id, c.page_url, c.tsv, q.q, row_number() OVER () AS n
-                FROM docs_chunks c, (SELECT {tsquery} AS q) AS q
-                WHERE c.{column} @@ q.q {scope}
-            ) AS m WHERE m.n <= {MAX_RANKED} ORDER BY matched DESC, rank DESC, m.page_url, m.id LIMIT :depth)
-            """
-            for name, tsquery, coordination in queries
-        ]
+                SELECT m.id, m.page_url, m.tsv FROM (
+                    SELECT c.id, c.page_url, c.tsv, row_number() OVER () AS n
+                    FROM docs_chunks c
+                    WHERE c.{column} @@ CAST(:any AS tsquery) {negation} {scope}
+                ) AS m WHERE m.n <= {MAX_CANDIDATES}
+                ORDER BY {coordination} DESC, m.id LIMIT {MAX_SCORED}
+            ) AS r ORDER BY score DESC, r.page_url, r.id LIMIT :depth
+        """
 
     @staticmethod
-    async def _ranked(conn, lists: list[str], params: dict, depth: int) -> list:
-        """Run the ranked-list SELECTs as one statement: rows of (list, id, page_url, matched, rank)."""
-        values = {**params, "depth": depth, **{f"term{i}": t for i, t in enumerate(params["terms"])}}
-        return list((await conn.execute(text(" UNION ALL ".join(lists)), values)).all())
+    async def _ranked(conn, sql: str, params: dict, depth: int) -> list:
+        """Run a ranked-list SELECT: rows of (id, page_url, score)."""
+        values = {
+            **params,
+            "depth": depth,
+            **{f"term{i}": t for i, t in enumerate(params["terms"])},
+            **{f"idf{i}": w for i, w in enumerate(params["idf"])},
+        }
+        return list((await conn.execute(text(sql), values)).all())
 
-    async def _nearest(self, query: str, collection: str | None, depth: int) -> list[tuple[int, str]]:
+    async def _nearest(self, conn, vector: list[float], collection: str | None, depth: int) -> list[tuple[int, str]]:
         """The chunks nearest to the query's embedding: (chunk id, page URL), nearest first."""
         assert self.embedder is not None
-        dims = await self._vector_dims(collection)
+        dims = await self._vector_dims(conn, collection)
         if dims is None:
             return []
-        [vector] = await self.embedder.embed([query])
         if len(vector) != dims:
             raise EmbedderMismatch(
                 f"{self.embedder.name} gives {len(vector)}-dimension vectors but the documentation was "
                 f"embedded with {dims}: re-ingest with this embedder"
             )
         sql = nearest_sql(dims, scoped=collection is not None)
-        async with self.engine.begin() as conn:
-            # Search deep enough for `depth` results, and keep scanning the graph when the
-            # collection filter drops candidates (pgvector >= 0.8 iterative scans).
+        # Search deep enough for `depth` results, and keep scanning the graph when the
+        # collection filter drops candidates (pgvector >= 0.8 iterative scans). Local to the
+        # connection's transaction, which ends (rolled back) when it goes back to the pool.
+        await conn.execute(
+            text(
+                "SELECT set_config('hnsw.ef_search', :ef, true),"
+                " set_config('hnsw.iterative_scan', 'relaxed_order', true)"
+            ),
+            {"ef": str(max(40, depth))},
+        )
+        rows = (
             await conn.execute(
-                text(
-                    "SELECT set_config('hnsw.ef_search', :ef, true),"
-                    " set_config('hnsw.iterative_scan', 'relaxed_order', true)"
-                ),
-                {"ef": str(max(40, depth))},
+                text(sql),
+                {"vector": schema.vector_literal(vector), "collection": collection, "depth": depth},
             )
-            rows = (
-                await conn.execute(
-                    text(sql),
-                    {"vector": schema.vector_literal(vector), "collection": collection, "depth": depth},
-                )
-            ).all()
+        ).all()
         rows.sort(key=lambda r: (r.distance, r.page_url, r.chunk_id))
         return [(r.chunk_id, r.page_url) for r in rows]
 
-    async def _vector_dims(self, collection: str | None) -> int | None:
+    async def _vector_dims(self, conn, collection: str | None) -> int | None:
         """The dimension of the vectors in scope (None: no vectors); refuses another embedder's."""
         assert self.embedder is not None
         scope = "AND name = :collection" if collection is not None else ""
-        async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    text(
-                        "SELECT name, embedder, dimensions FROM docs_collections"
-                        f" WHERE embedder IS NOT NULL AND dimensions IS NOT NULL {scope}"
-                    ),
-                    {"collection": collection},
-                )
-            ).all()
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT name, embedder, dimensions FROM docs_collections"
+                    f" WHERE embedder IS NOT NULL AND dimensions IS NOT NULL {scope}"
+                ),
+                {"collection": collection},
+            )
+        ).all()
         for name, embedder, dims in rows:
             known = self.embedder.dimensions
             if embedder != self.embedder.name or (known and known != dims):
@@ -356,10 +403,13 @@ class DocsSearch:
         """The result rows for `ids`, with highlighted snippets (for these rows only)."""
         if not ids:
             return []
-        highlight = "CAST(:highlight AS tsquery)" if params["highlight"] else "websearch_to_tsquery('english', :query)"
+        highlight = "CAST(:highlight AS tsquery)" if params.get("highlight") else "websearch_to_tsquery('english', :query)"
+        # ts_headline reads its input as HTML and drops what looks like a tag (`<model>`):
+        # give it the text with markup characters escaped, and unescape its output.
+        escaped = "replace(replace(replace(c.text, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
         sql = f"""
             SELECT c.id, c.page_title, c.heading_path, c.url, c.text, c.collection, d.source_path,
-                   ts_headline('english', c.text, {highlight}, :options) AS snippet
+                   ts_headline('english', {escaped}, {highlight}, :options) AS snippet
             FROM docs_chunks c JOIN docs_documents d ON d.id = c.document_id
             WHERE c.id = ANY(:ids)
         """
@@ -370,7 +420,7 @@ class DocsSearch:
                 title=row.page_title,
                 heading_path=list(row.heading_path),
                 url=row.url,
-                snippet=" ".join(row.snippet.split()),
+                snippet=" ".join(html.unescape(row.snippet).split()),
                 score=scores[cid],
                 text=row.text,
                 source_path=row.source_path,
@@ -395,7 +445,3 @@ class DocsSearch:
             "vector": self.vector,
             "embedder": self.embedder.name if self.embedder is not None else None,
         }
-
-
-async def _nothing() -> list[tuple[int, str]]:
-    return []

@@ -18,7 +18,7 @@ from app import create_app
 from prompts import TITLE_PROMPT
 from rag.ingest import ingest
 from tests.support import FIXTURE_DOCS, LiveServer, ServeProcess, new_id
-from tests.support.chatkit_client import ChatKitClient, done_items
+from tests.support.chatkit_client import ChatKitClient, done_items, user_input
 from tests.support.fake_openai import FakeOpenAI, Reply, ToolCall
 
 QUESTION = "How do I show sources under an answer?"
@@ -28,9 +28,10 @@ QUESTION = "How do I show sources under an answer?"
 class DocSet:
     path: Path
     base_url: str
+    question: str = QUESTION  # answered on the annotations page, in that doc set's own words
 
     @property
-    def annotations_page(self) -> str:  # the page that answers QUESTION
+    def annotations_page(self) -> str:  # the page that answers `question`
         return self.base_url + "guides/add-annotations/"
 
 
@@ -55,12 +56,35 @@ async def test_offline_model_answers_with_the_annotations_guide(settings, chatki
     app = create_app(settings.model_copy(update={"collection": chatkit_docs, "model": "offline"}))
     async with LiveServer(app) as live, ChatKitClient(live.url) as client:
         await client.login()
-        _, events = await client.new_thread(QUESTION)
+        _, events = await client.new_thread(doc_set.question)
     answer = done_items(events, "assistant_message")[-1]["content"][0]["text"]
     assert "No language model is configured" in answer
     assert "[1]" in answer
     urls = [a["source"]["url"] for a in annotations_of(events)]
     assert urls and urls[0].startswith(doc_set.annotations_page), urls
+
+
+async def test_offline_topic_switch_on_a_page_gets_the_new_topics_sources(settings, chatkit_docs, doc_set):
+    """On the annotations page, a follow-up about another topic is answered from that topic's
+    page: the page context breaks ties, it does not outweigh the question (issue #11)."""
+    app = create_app(settings.model_copy(update={"collection": chatkit_docs, "model": "offline"}))
+    page = {"page": {"url": doc_set.annotations_page, "title": "Show sources under an answer", "path": "/guides/add-annotations/"}}
+    feedback_page = doc_set.base_url + "guides/feedback/"
+    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
+        await client.login()
+        thread_id, events = await client.new_thread("What does this page explain?", metadata=page)
+        urls = [a["source"]["url"] for a in annotations_of(events)]
+        assert urls and urls[0].startswith(doc_set.annotations_page), urls  # "this page" is the page
+
+        events = await client.call(
+            "threads.add_user_message",
+            {"thread_id": thread_id, "input": {**user_input("And how do I handle thumbs-down feedback?")}},
+            page,
+        )
+    answer = done_items(events, "assistant_message")[-1]["content"][0]["text"]
+    urls = [a["source"]["url"] for a in annotations_of(events)]
+    assert urls and urls[0].startswith(feedback_page), (urls, answer)
+    assert "good moment to ask what went wrong" in answer
 
 
 @pytest.mark.parametrize("model", ["openai-chat:local-llm", "openai:gpt-test"])
@@ -79,7 +103,7 @@ async def test_openai_compatible_endpoint_works_unchanged(settings, chatkit_docs
         }))
         async with LiveServer(app) as live, ChatKitClient(live.url) as client:
             await client.login()
-            thread_id, first = await client.new_thread(QUESTION)
+            thread_id, first = await client.new_thread(doc_set.question)
             second = await client.call("threads.add_user_message", {
                 "thread_id": thread_id,
                 "input": {"content": [{"type": "input_text", "text": "Again?"}], "attachments": [],
@@ -105,7 +129,7 @@ async def test_cli_serve_indexes_docs_then_answers(database, tmp_path, doc_set):
     ).with_args("--docs", str(doc_set.path), "--base-url", doc_set.base_url)
     async with server, ChatKitClient(server.url) as client:
         await client.login()
-        _, events = await client.new_thread(QUESTION)
+        _, events = await client.new_thread(doc_set.question)
         assert annotations_of(events)[0]["source"]["url"].startswith(doc_set.annotations_page)
     assert f"indexed {doc_set.path}" in server.output
     assert f"ready at {server.url}" in server.output

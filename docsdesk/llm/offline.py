@@ -1,5 +1,6 @@
 """The offline model: answers without a language model by searching the docs and quoting
-the best passages, cited, so a fresh install works with no API key."""
+the parts of the top passages that answer the question, cited (docsdesk.llm.answer), so a
+fresh install works with no API key."""
 
 
 import json
@@ -14,6 +15,7 @@ from openai.types.responses import (
 
 from docsdesk.blocks import QUOTE_BLOCK, QUOTE_INTRO, parse_attachment_block, read_block
 from docsdesk.context import PAGE_BLOCK
+from docsdesk.llm.answer import extract_answer
 from docsdesk.llm.stream import SynthesizedModel, as_dict, function_call_item, message_item
 
 SEARCH_TOOL = "search_docs"
@@ -149,41 +151,24 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:-") + "…"
 
 
-def excerpt(text: str, limit: int = 280) -> str:
-    """The first one or two sentences of a passage, code fences skipped (kept short if
-    the passage is only code)."""
-    prose: list[str] = []
-    first_code = ""
-    in_fence = False
-    for line in text.splitlines():
-        if _FENCE.match(line):
-            in_fence = not in_fence
-            continue
-        if in_fence:
-            first_code = first_code or line.strip()
-            continue
-        prose.append(re.sub(r"^\s*#{1,6}\s+", "", line))
-    flat = " ".join(" ".join(prose).split())
-    if not flat:
-        return f"`{clip(first_code, 120)}`" if first_code else ""
-    sentences = re.split(r"(?<=[.!?])\s+", flat)
-    chosen = sentences[0]
-    if len(sentences) > 1 and len(chosen) + 1 + len(sentences[1]) <= limit:
-        chosen += " " + sentences[1]
-    return clip(chosen, limit)
-
-
 # --- the offline model --------------------------------------------------------------------
 
-OFFLINE_INTRO = (
-    "No language model is configured, so here are the most relevant passages "
-    "from the documentation:"
-)
+OFFLINE_INTRO = "No language model is configured; this is what the documentation says:"
 OFFLINE_NOTHING_FOUND = "I couldn't find anything relevant to your question in the documentation."
+OFFLINE_NOT_COVERED = (
+    "The documentation does not seem to cover this question: none of the passages the search "
+    "found answers it. Try other words, or ask about a topic of these docs."
+)
 OFFLINE_NO_QUESTION = "Please type a question about the documentation."
 OFFLINE_NO_SEARCH = "No language model is configured and documentation search is unavailable."
 QUERY_LIMIT = 300
-TOP_PASSAGES = 3
+TOP_PASSAGES = 5
+
+# The question points at the reader's page ("this page", "here", "it"): its title goes into
+# the query. Otherwise the question alone is searched; the page only breaks ties (prefer_url).
+_REFERS_TO_PAGE = re.compile(
+    r"\b(?:this|that|these|those|here|it|its|they|them|above|below|current)\b", re.IGNORECASE
+)
 
 
 _ERROR_LINE = re.compile(
@@ -225,35 +210,35 @@ def attachment_excerpt(turn: Turn) -> Excerpt | None:
 
 
 def search_query(turn: Turn) -> str:
-    """The question, focused by an attached error line, the quoted selection and the page
-    title (<= QUERY_LIMIT)."""
+    """The question, focused by an attached error line, the quoted selection, and the page
+    title when the question refers to the page (<= QUERY_LIMIT)."""
+    question = " ".join(turn.question.split())
     found = attachment_excerpt(turn)
-    extras = [
-        found.text if found else "",
-        clip(" ".join(turn.quote.split()), 120),
-        clip(" ".join(turn.page_title.split()), 80),
-    ]
+    title = clip(" ".join(turn.page_title.split()), 80) if _REFERS_TO_PAGE.search(question) else ""
+    extras = [found.text if found else "", clip(" ".join(turn.quote.split()), 120), title]
     extras = [extra for extra in extras if extra]
     budget = QUERY_LIMIT - sum(len(extra) + 1 for extra in extras)
-    question = clip(" ".join(turn.question.split()), budget)
-    return " ".join(part for part in [question, *extras] if part)
+    return " ".join(part for part in [clip(question, budget), *extras] if part)
 
 
-def offline_answer(search_output: str, used: Excerpt | None = None) -> str:
-    """Quote the top passages with their [n] markers, or say nothing was found; name the
+def offline_answer(search_output: str, question: str, used: Excerpt | None = None) -> str:
+    """Quote what answers `question` in the top passages, with [n] markers; say so when
+    nothing was found or nothing found answers it (then nothing is cited). Name the
     attachment whose line was searched for, if any."""
-    passages = [p for p in parse_search_output(search_output) if excerpt(p.text)]
     note = (
         f"I searched with this line from your attachment “{used.attachment}”: `{used.text.replace('`', chr(39))}`"
         if used
         else ""
     )
-    if not passages:
-        return f"{note}\n\n{OFFLINE_NOTHING_FOUND}" if note else OFFLINE_NOTHING_FOUND
-    lines = [note, OFFLINE_INTRO] if note else [OFFLINE_INTRO]
-    for passage in passages[:TOP_PASSAGES]:
-        lines.append(f"- **{passage.title}**: {excerpt(passage.text)} [{passage.number}]")
-    return "\n\n".join(lines)
+    passages = [p for p in parse_search_output(search_output) if p.text.strip()]
+    answer = extract_answer(question, [(p.number, p.title, p.text) for p in passages[:TOP_PASSAGES]]) if passages else None
+    if answer is None:
+        reply = OFFLINE_NOTHING_FOUND
+    elif not answer.covered:
+        reply = OFFLINE_NOT_COVERED
+    else:
+        reply = f"{OFFLINE_INTRO}\n\n{answer.text}"
+    return f"{note}\n\n{reply}" if note else reply
 
 
 class OfflineModel(SynthesizedModel):
@@ -268,7 +253,9 @@ class OfflineModel(SynthesizedModel):
         """The output items for this input: a search call, or the quoted answer."""
         turn = read_turn(input)
         if turn.search_output is not None:
-            return [message_item(offline_answer(turn.search_output, attachment_excerpt(turn)))]
+            # Scored against what was searched: the question, an attached error line, the
+            # quote, and the page title when the question refers to the page.
+            return [message_item(offline_answer(turn.search_output, search_query(turn), attachment_excerpt(turn)))]
         if not any(getattr(tool, "name", None) == SEARCH_TOOL for tool in tools):
             return [message_item(OFFLINE_NO_SEARCH)]
         query = search_query(turn)

@@ -1,21 +1,23 @@
-"""The search-quality question set (bench/questions.json) is well-formed and every
-expected page exists in the shared corpus under the mkdocs URL mapping."""
+"""The search-quality question sets (bench/questions/SET-COLLECTION.tsv: the project set and the
+held-out set) parse with `docsdesk eval`'s reader, and every expected page exists in the shared
+corpus under the mkdocs URL mapping."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from rag.evaluate import Case, load_questions
 from tests.support import CORPUS, REPO
 
-QUESTIONS = REPO / "bench" / "questions.json"
+QUESTIONS = REPO / "bench" / "questions"
 DOC_SETS = {  # collection -> (corpus folder, published base URL)
     "chatkit": ("chatkit-python", "https://openai.github.io/chatkit-python/"),
     "agents": ("openai-agents-python", "https://openai.github.io/openai-agents-python/"),
 }
+SETS = ("project", "heldout")
 
 
 def mkdocs_page_url(relative: Path, base_url: str) -> str:
@@ -32,8 +34,8 @@ def corpus_pages(folder: str, base_url: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def questions() -> list[dict]:
-    return json.loads(QUESTIONS.read_text(encoding="utf-8"))
+def question_sets() -> dict[tuple[str, str], list[Case]]:
+    return {(s, c): load_questions(QUESTIONS / f"{s}-{c}.tsv") for s in SETS for c in DOC_SETS}
 
 
 def test_mkdocs_mapping() -> None:
@@ -43,34 +45,30 @@ def test_mkdocs_mapping() -> None:
     assert mkdocs_page_url(Path("models/index.md"), base) == base + "models/"
 
 
-def test_question_set_is_well_formed(questions: list[dict]) -> None:
-    assert isinstance(questions, list)
-    assert len(questions) >= 40
-    for entry in questions:
-        assert set(entry) == {"q", "expected", "collection"}, entry
-        assert isinstance(entry["q"], str) and entry["q"].strip() == entry["q"] and entry["q"], entry
-        assert entry["collection"] in DOC_SETS, entry
-        expected = entry["expected"]
-        assert isinstance(expected, list) and expected, entry
-        assert len(set(expected)) == len(expected), entry
-        base_url = DOC_SETS[entry["collection"]][1]
-        for url in expected:
-            assert isinstance(url, str) and url.startswith(base_url), (entry["q"], url)
-            assert "#" not in url and url.endswith("/"), (entry["q"], url)
-    duplicates = [q for q, n in Counter(e["q"].lower() for e in questions).items() if n > 1]
-    assert not duplicates
-    per_collection = Counter(e["collection"] for e in questions)
-    assert min(per_collection[name] for name in DOC_SETS) >= len(questions) // 3, per_collection
+def test_question_sets_are_well_formed(question_sets) -> None:
+    assert sorted(p.name for p in QUESTIONS.glob("*.tsv")) == sorted(f"{s}-{c}.tsv" for s in SETS for c in DOC_SETS)
+    project = [case for (s, _), cases in question_sets.items() if s == "project" for case in cases]
+    assert len(project) >= 90
+    for (set_name, collection), cases in question_sets.items():
+        assert len(cases) >= 20, (set_name, collection)
+        base_url = DOC_SETS[collection][1]
+        for case in cases:
+            for url in case.expected:
+                assert url.startswith(base_url), (case.question, url)
+                assert "#" not in url and url.endswith("/"), (case.question, url)
+        duplicates = [q for q, n in Counter(c.question.lower() for c in cases).items() if n > 1]
+        assert not duplicates, (set_name, collection, duplicates)
 
 
-def test_expected_pages_exist_in_corpus(questions: list[dict]) -> None:
+def test_expected_pages_exist_in_corpus(question_sets) -> None:
     if not all((CORPUS / folder).is_dir() for folder, _ in DOC_SETS.values()):
         pytest.skip(f"corpus not found under {CORPUS}")
     pages = {name: corpus_pages(folder, base) for name, (folder, base) in DOC_SETS.items()}
     missing = [
-        (entry["q"], url)
-        for entry in questions
-        for url in entry["expected"]
-        if url not in pages[entry["collection"]]
+        (set_name, case.question, url)
+        for (set_name, collection), cases in question_sets.items()
+        for case in cases
+        for url in case.expected
+        if url not in pages[collection]
     ]
     assert not missing, missing

@@ -88,8 +88,10 @@ def test_horizontal_rule_after_a_list_is_not_a_setext_heading() -> None:
 
 
 def test_heading_markup_is_plain_in_paths_and_anchors() -> None:
-    chunks = chunks_of("# T\n\n## Advanced: `ToolContext` and [links](x.md)\n\nBody.\n")
-    assert chunks[0].heading_path == ("T",)
+    [chunk] = chunks_of("# T\n\n## Advanced: `ToolContext` and [links](x.md)\n\nBody.\n")
+    # A title with no text of its own leads its first section's chunk, which cites that section.
+    assert chunk.heading_path == ("T", "Advanced: ToolContext and links")
+    assert chunk.text.startswith("# T\n\n## Advanced: `ToolContext` and links\n")
     raw = "# T\n\n" + words(40) + "\n\n## Advanced: `ToolContext` and [links](x.md)\n\n" + words(40)
     last = chunks_of(raw, target_tokens=60, max_tokens=120)[-1]
     assert last.heading_path == ("T", "Advanced: ToolContext and links")
@@ -104,7 +106,7 @@ def test_code_fences_are_intact_and_hide_headings() -> None:
     code = 'def f():\n    # Not a heading\n    return "## nor this"\n\n\n    # blank lines kept'
     raw = f"# T\n\nIntro.\n\n```python\n{code}\n```\n\n## Real\n\nBody.\n"
     chunks = chunks_of(raw)
-    assert len(chunks) == 1
+    assert [c.heading_path for c in chunks] == [("T",), ("T", "Real")]
     assert f"```python\n{code}\n```" in chunks[0].text
     raw_two = raw.replace("Intro.", words(40)).replace("Body.", words(40))
     paths = [c.heading_path for c in chunks_of(raw_two, target_tokens=60, max_tokens=120)]
@@ -276,12 +278,11 @@ cd x &amp;&amp; make
 
 def test_html_page() -> None:
     chunks = chunk_document("guide/install.html", HTML_PAGE, base_url=BASE, url_style="plain")
-    assert len(chunks) == 1
-    chunk = chunks[0]
-    assert chunk.page_title == "Install"
-    assert chunk.url == BASE + "guide/install.html#install"
-    assert chunk.text == (
-        "# Install\n\nUse `pip` to install.\nThen & more.\n\n## From source\n\n- Clone it\n- Build it\n\n"
+    assert [c.url for c in chunks] == [BASE + "guide/install.html#install", BASE + "guide/install.html#from-source"]
+    assert chunks[0].page_title == "Install"
+    assert chunks[0].text == "# Install\n\nUse `pip` to install.\nThen & more."
+    assert chunks[1].text == (
+        "## From source\n\n- Clone it\n- Build it\n\n"
         "```bash\ngit clone x\ncd x && make\n    indented <kept>\n```\n\n| A | B |\n| 1 | 2 |\n\n1. One\n2. Two"
     )
     small = chunk_document("guide/install.html", HTML_PAGE, base_url=BASE, url_style="plain", target_tokens=20, max_tokens=40)
@@ -322,12 +323,18 @@ def test_giant_paragraph_and_table_are_split_within_bounds() -> None:
     assert sum(c.text.count("Q") for c in chunks) == 5000  # an unbroken run is cut, nothing lost
 
 
-def test_small_sibling_sections_are_merged() -> None:
+def test_small_sibling_sections_keep_their_own_anchor() -> None:
+    """Issue #11: small sibling sections used to be merged into one chunk citing the first
+    heading (the Models section was cited as #identity)."""
     raw = "# T\n\n" + words(300) + "\n\n" + "\n\n".join(f"## Part {n}\n\nShort text {n}." for n in range(5))
     chunks = chunks_of(raw, target_tokens=400, max_tokens=600)
-    merged = [c for c in chunks if "## Part 0" in c.text]
-    assert len(merged) == 1 and all(f"## Part {n}" in merged[0].text for n in range(5))
-    assert merged[0].heading_path == ("T", "Part 0")
+    for n in range(5):
+        [chunk] = [c for c in chunks if f"Short text {n}." in c.text]
+        assert chunk.heading_path == ("T", f"Part {n}") and chunk.url.endswith(f"#part-{n}")
+        assert chunk.text == f"## Part {n}\n\nShort text {n}."
+    agent = "# Agents\n\n## Identity\n\nName and instructions.\n\n## Models\n\nThe default model is gpt-4.1.\n"
+    [models] = [c for c in chunks_of(agent) if "default model" in c.text]
+    assert models.url.endswith("#models") and "Name and instructions" not in models.text
 
 
 def test_merging_never_crosses_the_hierarchy() -> None:

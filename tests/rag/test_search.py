@@ -21,7 +21,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from docsdesk.database import migrate
 from rag.embeddings import EmbedderMismatch
 from rag.ingest import ingest
-from rag.search import MAX_RANKED, DocsSearch, nearest_sql, rrf_fuse, split_query, tsquery_any
+from rag.search import (
+    MAX_RANKED,
+    PREFER_URL_BOOST,
+    DocsSearch,
+    nearest_sql,
+    rrf_fuse,
+    split_query,
+    tsquery_any,
+)
 from tests.support import REPO, new_id, write_pages
 
 BASE = "https://docs.example.test/"
@@ -159,7 +167,7 @@ async def test_prefer_url_boosts_the_readers_page_when_it_matches(engine, tmp_pa
 
     assert [r.source_path for r in plain] == ["a.md", "b.md"]
     assert [r.source_path for r in boosted] == ["b.md", "a.md"]
-    assert math.isclose(boosted[0].score, plain[1].score * 1.3, rel_tol=1e-9)
+    assert math.isclose(boosted[0].score, plain[1].score * PREFER_URL_BOOST, rel_tol=1e-9)
     assert [r.source_path for r in elsewhere] == ["a.md", "b.md"]  # c does not match: no boost
 
 
@@ -171,7 +179,8 @@ async def test_queries_of_only_common_words_look_in_headings(engine, tmp_path):
     async with engine.connect() as conn:
         await conn.execute(text("ANALYZE docs_chunks"))
     search = DocsSearch(engine)
-    assert "lorem" in await search._common_lexemes()  # from the planner's statistics
+    async with engine.connect() as conn:
+        assert (await search._lexeme_stats(conn)).common("lorem")  # from the planner's statistics
 
     assert (await search.search("lorem", collection=collection))[0].source_path == "guide.md"
     # A rare word leads the any-term list; the common one still counts in the all-terms list.
