@@ -65,7 +65,7 @@ async def main() -> None:
             for name in DOC_SETS:
                 for case in load_questions(REPO / "bench" / "questions" / f"project-{name}.tsv"):
                     results = await search.search(case.question, k=5, collection=f"offline-{name}")
-                    outputs.append((case.question, format_passages(list(enumerate(results, start=1)))))
+                    outputs.append((case.question, format_passages(case.question, list(enumerate(results, start=1)))))
             timings = []
             for _ in range(REPEAT):
                 for question, output in outputs:
@@ -82,7 +82,7 @@ async def main() -> None:
             failures = 0
             for name, question, phrase in PHRASES:
                 results = await search.search(question, k=5, collection=f"offline-{name}")
-                text = offline_answer(format_passages(list(enumerate(results, start=1))), question)
+                text = offline_answer(format_passages(question, list(enumerate(results, start=1))), question)
                 ok = phrase in text
                 failures += not ok
                 print(f"[{'ok' if ok else 'MISS'}] {question!r} quotes {phrase!r}")
@@ -90,7 +90,7 @@ async def main() -> None:
                     print("    " + text.replace("\n", "\n    "))
             for name, question in NOT_COVERED:
                 results = await search.search(question, k=5, collection=f"offline-{name}")
-                text = offline_answer(format_passages(list(enumerate(results, start=1))), question)
+                text = offline_answer(format_passages(question, list(enumerate(results, start=1))), question)
                 ok = text in (OFFLINE_NOT_COVERED, OFFLINE_NOTHING_FOUND)
                 failures += not ok
                 print(f"[{'ok' if ok else 'MISS'}] {question!r} is not covered")

@@ -245,3 +245,32 @@ def extract_answer(question: str, passages: list[tuple[int, str, str]]) -> Answe
         return Answer("", [], False)
     cited = list(dict.fromkeys(p.passage for p in chosen))
     return Answer(render(chosen), cited, True)
+
+
+# Words that, with question and stop words, make a question about the page itself ("What is this
+# page about?", "Summarise this", "And this one?"): nothing in it names a topic to search for.
+PAGE_WORDS = frozenset({
+    "page", "about", "summary", "summarise", "summarize", "overview", "one", "section", "doc", "docs",
+    "explain", "tell", "describe", "mean", "topic", "main", "point",
+})
+
+
+def asks_about_the_page(question: str) -> bool:
+    """Whether `question` names no topic of its own beyond the page it is asked on."""
+    words = {w.lower() for w in _WORD.findall(question)}
+    content = {stem(w) for w in words if w not in QUESTION_WORDS and w not in STOP_WORDS and len(w) > 1}
+    return not content - {stem(w) for w in PAGE_WORDS}
+
+
+def page_lead(passages: list[tuple[int, str, str]], page_title: str, sentences: int = 2) -> Answer:
+    """What the reader's page says first: the opening sentences (or items) of the passage from
+    that page (by title; the top passage otherwise), quoted with its citation."""
+    wanted = " ".join(page_title.split()).lower()
+    chosen = next((p for p in passages if wanted and p[1].lower() in wanted), passages[0] if passages else None)
+    if chosen is None:
+        return Answer("", [], False)
+    number, title, text = chosen
+    lead = [piece for piece in split_passage(text, number, 0, title) if piece.kind in ("sentence", "item")][:sentences]
+    if not lead:
+        return Answer("", [], False)
+    return Answer(render(lead), [number], True)

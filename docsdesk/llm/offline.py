@@ -15,7 +15,7 @@ from openai.types.responses import (
 
 from docsdesk.blocks import QUOTE_BLOCK, QUOTE_INTRO, parse_attachment_block, read_block
 from docsdesk.context import PAGE_BLOCK
-from docsdesk.llm.answer import extract_answer
+from docsdesk.llm.answer import asks_about_the_page, extract_answer, page_lead
 from docsdesk.llm.stream import SynthesizedModel, as_dict, function_call_item, message_item
 
 SEARCH_TOOL = "search_docs"
@@ -221,9 +221,12 @@ def search_query(turn: Turn) -> str:
     return " ".join(part for part in [clip(question, budget), *extras] if part)
 
 
-def offline_answer(search_output: str, question: str, used: Excerpt | None = None) -> str:
+def offline_answer(
+    search_output: str, question: str, used: Excerpt | None = None, page_title: str | None = None
+) -> str:
     """Quote what answers `question` in the top passages, with [n] markers; say so when
-    nothing was found or nothing found answers it (then nothing is cited). Name the
+    nothing was found or nothing found answers it (then nothing is cited). With `page_title`
+    (a question about the reader's page itself), quote that page's opening. Name the
     attachment whose line was searched for, if any."""
     note = (
         f"I searched with this line from your attachment “{used.attachment}”: `{used.text.replace('`', chr(39))}`"
@@ -231,7 +234,13 @@ def offline_answer(search_output: str, question: str, used: Excerpt | None = Non
         else ""
     )
     passages = [p for p in parse_search_output(search_output) if p.text.strip()]
-    answer = extract_answer(question, [(p.number, p.title, p.text) for p in passages[:TOP_PASSAGES]]) if passages else None
+    top = [(p.number, p.title, p.text) for p in passages[:TOP_PASSAGES]]
+    if not top:
+        answer = None
+    elif page_title:
+        answer = page_lead(top, page_title)
+    else:
+        answer = extract_answer(question, top)
     if answer is None:
         reply = OFFLINE_NOTHING_FOUND
     elif not answer.covered:
@@ -255,7 +264,12 @@ class OfflineModel(SynthesizedModel):
         if turn.search_output is not None:
             # Scored against what was searched: the question, an attached error line, the
             # quote, and the page title when the question refers to the page.
-            return [message_item(offline_answer(turn.search_output, search_query(turn), attachment_excerpt(turn)))]
+            about_page = turn.page_title if turn.page_title and asks_about_the_page(turn.question) else None
+            return [
+                message_item(
+                    offline_answer(turn.search_output, search_query(turn), attachment_excerpt(turn), about_page)
+                )
+            ]
         if not any(getattr(tool, "name", None) == SEARCH_TOOL for tool in tools):
             return [message_item(OFFLINE_NO_SEARCH)]
         query = search_query(turn)

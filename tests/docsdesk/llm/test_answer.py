@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from docsdesk.llm.answer import extract_answer, split_passage
+from docsdesk.llm.answer import asks_about_the_page, extract_answer, page_lead, split_passage
 from docsdesk.llm.offline import OFFLINE_INTRO, OFFLINE_NOT_COVERED, OFFLINE_NOTHING_FOUND, offline_answer
 from rag.ingest import ingest
 from rag.search import DocsSearch
@@ -73,7 +73,7 @@ async def lantern(database):
 
 async def answer(engine, collection, question) -> str:
     results = await DocsSearch(engine).search(question, k=5, collection=collection)
-    return offline_answer(format_passages(list(enumerate(results, start=1))), question)
+    return offline_answer(format_passages(question, list(enumerate(results, start=1))), question)
 
 
 @pytest.mark.parametrize(("question", "wanted", "unwanted"), CHECKS)
@@ -117,3 +117,27 @@ def test_sentence_that_answers_wins_over_the_first_one() -> None:
     result = extract_answer("What is the default model?", [(3, "Agents", passage)])
     assert result.text.startswith("> The default model is gpt-4.1.") and result.text.endswith("[3]")
     assert "instructions" not in result.text
+
+
+@pytest.mark.parametrize(
+    ("question", "about_page"),
+    [
+        ("What is this page about?", True),
+        ("And this one?", True),
+        ("Summarise this page", True),
+        ("What does this page say about retries?", False),
+        ("How do I handle thumbs-down feedback?", False),
+    ],
+)
+def test_questions_about_the_page_itself(question, about_page):
+    assert asks_about_the_page(question) is about_page
+
+
+def test_a_question_about_the_page_quotes_its_opening():
+    passages = [
+        (1, "Workers", "Start a worker with `lantern worker`. Each worker claims jobs.\n\nMore text."),
+        (2, "Retries and backoff", "A job that raises an exception is retried. The default is five attempts."),
+    ]
+    answer = page_lead(passages, "Retries and backoff — Lantern docs")
+    assert answer.covered and answer.cited == [2]
+    assert "A job that raises an exception is retried." in answer.text and "[2]" in answer.text
