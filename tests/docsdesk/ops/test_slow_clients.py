@@ -52,6 +52,11 @@ async def trickle(port: int, head: bytes, drip: bytes, every: float = 0.2, limit
         while time.monotonic() - started < limit:
             try:
                 chunk = await asyncio.wait_for(reader.read(65536), every)
+            except ConnectionResetError:
+                # The server answered and closed while our drip was unread in its buffer: the
+                # kernel then resets the connection, and the answer may be lost with it.
+                answer += b"<reset>"
+                break
             except TimeoutError:
                 writer.write(drip)
                 try:
@@ -104,8 +109,10 @@ async def test_thirty_body_tricklers_get_408(settings, protocol):
         ).encode()
         results = await asyncio.gather(*(trickle(port, head, b" ") for _ in range(30)))
     for answer, took in results:
-        assert status_and_code(answer) == (408, "body_timeout"), answer[:200]
-        assert took < DEADLINE + 2.5, took
+        if answer != b"<reset>":  # cut off either way; when the answer arrives, it is a 408
+            assert status_and_code(answer.removesuffix(b"<reset>")) == (408, "body_timeout"), answer[:200]
+        assert DEADLINE - 0.5 < took < DEADLINE + 2.5, took
+    assert sum(answer.startswith(b"HTTP/1.1 408") for answer, _ in results) >= 1
 
 
 @PROTOCOLS
