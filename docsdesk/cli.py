@@ -146,13 +146,13 @@ async def prepare_serving(config: Settings, args: argparse.Namespace) -> Databas
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    config = settings()
-    say(f"{__version__}: data: {where_data_lives(config)}")
-    # The SDKs take a few seconds to import: do it while the database starts.
-    # Not a daemon: a failure below waits for the import to finish rather than killing the
-    # thread mid-import at exit (which aborts the interpreter).
+    # The SDKs take a few seconds to import: start now, while the database starts. Not a
+    # daemon: a failure below waits for the import to finish rather than killing the thread
+    # mid-import at exit (which aborts the interpreter).
     importer = threading.Thread(target=__import__, args=("app",), name="docsdesk-import")
     importer.start()
+    config = settings()
+    say(f"{__version__}: data: {where_data_lives(config)}")
     sock = bind(args.host, args.port)
     db = asyncio.run(prepare_serving(config, args))
     say(f"model: {model_line(config)}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 import time
 import warnings
@@ -178,12 +179,13 @@ async def check_connection(engine: AsyncEngine) -> None:
 
 async def warm_pool(engine: AsyncEngine, connections: int) -> None:
     """Open `connections` pooled connections now rather than on the first requests."""
-    conns = []
+    opened = await asyncio.gather(*(engine.connect() for _ in range(max(connections, 1))), return_exceptions=True)
+    conns = [conn for conn in opened if not isinstance(conn, BaseException)]
     try:
-        for _ in range(max(connections, 1)):
-            conns.append(await engine.connect())
-        for conn in conns:
-            await conn.execute(text("SELECT 1"))
+        for failure in opened:
+            if isinstance(failure, BaseException):
+                raise failure
+        await asyncio.gather(*(conn.execute(text("SELECT 1")) for conn in conns))
     finally:
         for conn in conns:
             await conn.close()
@@ -204,7 +206,24 @@ def _alembic_config(url: str):
     return cfg
 
 
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*=\s*[\"']?(\w+)[\"']?", re.MULTILINE)
+
+
 def head_revision() -> str | None:
+    """The newest migration: the revision no other one revises. Read from the version files
+    directly (every start checks it, and importing Alembic costs more than the check); a
+    branched history falls back to Alembic, which reports it."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for package in MIGRATION_PACKAGES:
+        for entry in files(package).iterdir():
+            if entry.name.endswith(".py") and not entry.name.startswith("__"):
+                found = dict(_REVISION_LINE.findall(entry.read_text(encoding="utf-8")))
+                revisions.add(found["revision"])
+                revised.add(found.get("down_revision", "None"))
+    heads = revisions - revised
+    if len(heads) == 1:
+        return heads.pop()
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_alembic_config("postgresql+asyncpg://")).get_current_head()

@@ -28,3 +28,12 @@ async def test_idle_connections_are_pinged_and_dead_ones_replaced(settings, monk
             assert await conn.scalar(text("SELECT pg_backend_pid()")) != backend
     finally:
         await engine.dispose()
+
+
+def test_head_revision_read_from_the_files_is_alembics():
+    from alembic.script import ScriptDirectory
+
+    from docsdesk import database
+
+    alembic_head = ScriptDirectory.from_config(database._alembic_config("postgresql+asyncpg://")).get_current_head()
+    assert database.head_revision() == alembic_head
