@@ -90,6 +90,19 @@ def vector_literal(values: list[float]) -> str:
     return "[" + ",".join(repr(float(v)) for v in values) + "]"
 
 
+# The one declaration of the embeddings table: migration 0002 creates it when pgvector is there,
+# `ensure_vector_schema` when the extension arrives later.
+EMBEDDINGS_TABLE = """
+    CREATE TABLE IF NOT EXISTS docs_embeddings (
+        chunk_id   bigint PRIMARY KEY REFERENCES docs_chunks (id) ON DELETE CASCADE,
+        collection text NOT NULL,
+        dims       integer NOT NULL,
+        embedding  vector NOT NULL,
+        CHECK (vector_dims(embedding) = dims)
+    )
+"""
+
+
 async def vector_installed(conn: AsyncConnection) -> bool:
     """Whether pgvector is installed in this database (and so the embeddings table may exist)."""
     return bool(
@@ -102,19 +115,7 @@ async def ensure_vector_schema(conn: AsyncConnection) -> bool:
     extension was added after migration 0002). Returns whether vectors can be stored."""
     if not await vector_installed(conn):
         return False
-    await conn.execute(
-        text(
-            """
-            CREATE TABLE IF NOT EXISTS docs_embeddings (
-                chunk_id   bigint PRIMARY KEY REFERENCES docs_chunks (id) ON DELETE CASCADE,
-                collection text NOT NULL,
-                dims       integer NOT NULL,
-                embedding  vector NOT NULL,
-                CHECK (vector_dims(embedding) = dims)
-            )
-            """
-        )
-    )
+    await conn.execute(text(EMBEDDINGS_TABLE))
     return True
 
 

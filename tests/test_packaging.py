@@ -57,7 +57,10 @@ def test_wheel_ships_migrations_own_docs_and_static_files(wheel: Path) -> None:
         "chatkit_store/migrations/script.py.mako",
         "chatkit_store/migrations/versions/0001_chatkit_store.py",
         "rag/migrations/0002_docs_search.py",
+        "rag/migrations/0005_search_ranking.py",
         "docsdesk/own_docs/deployment.md",
+        "docsdesk/static/embed.js",
+        "docsdesk/static/admin.html",
         "docsdesk/__main__.py",
     } <= names
     own_docs = {n for n in names if n.startswith("docsdesk/own_docs/") and n.endswith(".md")}

@@ -9,7 +9,10 @@ Revision ID: 0002
 Revises: 0001
 """
 
+import sqlalchemy as sa
 from alembic import op
+
+from rag.schema import EMBEDDINGS_TABLE
 
 revision = "0002"
 down_revision = "0001"
@@ -89,19 +92,12 @@ def upgrade() -> None:
                     RAISE NOTICE 'pgvector is available but this role may not create it';
                 END;
             END IF;
-            IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') THEN
-                EXECUTE 'CREATE TABLE IF NOT EXISTS docs_embeddings (
-                    chunk_id   bigint PRIMARY KEY REFERENCES docs_chunks (id) ON DELETE CASCADE,
-                    collection text NOT NULL,
-                    dims       integer NOT NULL,
-                    embedding  vector NOT NULL,
-                    CHECK (vector_dims(embedding) = dims)
-                )';
-            END IF;
         END
         $$
         """
     )
+    if op.get_bind().scalar(sa.text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')")):
+        op.execute(EMBEDDINGS_TABLE)
 
 
 def downgrade() -> None:

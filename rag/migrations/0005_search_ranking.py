@@ -7,7 +7,7 @@ sections keep their own anchors), so every document's content hash is cleared: t
 `docsdesk ingest` re-chunks each file once (embeddings of unchanged chunk text are reused).
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 """
 
 from alembic import op

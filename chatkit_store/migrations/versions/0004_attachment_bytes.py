@@ -1,7 +1,7 @@
 """attachment bytes: per-attachment file state and chunked bytes
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 import sqlalchemy as sa
