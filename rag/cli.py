@@ -12,6 +12,8 @@ import asyncio
 import json
 import re
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +22,7 @@ from rag.urls import URL_STYLES
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from rag.search import SearchResult
+    from rag.search import DocsSearch, SearchResult
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
@@ -121,7 +123,10 @@ async def _ingest(args: argparse.Namespace) -> None:
     print(f"docsdesk: indexed {', '.join(map(str, args.paths))} into collection '{collection}': {summary.describe()}")
 
 
-async def _search(args: argparse.Namespace) -> None:
+@asynccontextmanager
+async def serving_search(collection: str | None) -> AsyncIterator[tuple[DocsSearch, str]]:
+    """The search the assistant does, and the collection to search: `collection`, or the one
+    the server answers from (DOCSDESK_COLLECTION, or docsdesk's own docs while it is empty)."""
     from docsdesk.database import open_database
     from docsdesk.settings import get_settings
     from rag.collections import serving_collection
@@ -133,10 +138,14 @@ async def _search(args: argparse.Namespace) -> None:
     db = await open_database(settings)
     try:
         search = DocsSearch(db.engine, embedder, public_url=settings.public_url or "http://127.0.0.1:8000")
-        collection = args.collection or await serving_collection(db.engine, settings.collection)
-        results = await search.search(args.query, k=args.k, collection=collection)
+        yield search, collection or await serving_collection(db.engine, settings.collection)
     finally:
         await db.close()
+
+
+async def _search(args: argparse.Namespace) -> None:
+    async with serving_search(args.collection) as (search, collection):
+        results = await search.search(args.query, k=args.k, collection=collection)
     if args.json:
         print(json.dumps([result_json(r) for r in results], ensure_ascii=False, indent=2))
     else:
@@ -146,23 +155,11 @@ async def _search(args: argparse.Namespace) -> None:
 
 
 async def _eval(args: argparse.Namespace) -> None:
-    from docsdesk.database import open_database
-    from docsdesk.settings import get_settings
-    from rag.collections import serving_collection
-    from rag.embeddings import build_embedder
     from rag.evaluate import evaluate, load_questions
-    from rag.search import DocsSearch
 
     cases = load_questions(args.questions)  # a malformed file fails before the database starts
-    settings = get_settings()
-    embedder = build_embedder(settings.embeddings, settings)
-    db = await open_database(settings)
-    try:
-        search = DocsSearch(db.engine, embedder, public_url=settings.public_url or "http://127.0.0.1:8000")
-        collection = args.collection or await serving_collection(db.engine, settings.collection)
+    async with serving_search(args.collection) as (search, collection):
         report = await evaluate(search, cases, collection)
-    finally:
-        await db.close()
     if args.json:
         print(json.dumps({"collection": collection, **report.as_dict()}, ensure_ascii=False, indent=2))
     else:

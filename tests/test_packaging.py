@@ -74,7 +74,9 @@ def installed(wheel: Path, tmp_path_factory) -> Path:
     env_dir = tmp_path_factory.mktemp("venv")
     venv.create(env_dir, system_site_packages=True, with_pip=True)
     python = env_dir / "bin" / "python"
-    for args in (["--no-deps", str(wheel)], ["ratelimit", "llm"]):
+    # --ignore-installed: a docsdesk installed in the base environment (CI installs one) must not
+    # stand in for the wheel.
+    for args in (["--no-deps", "--ignore-installed", str(wheel)], ["ratelimit", "llm"]):
         subprocess.run(
             [str(python), "-m", "pip", "install", "-q", *args], check=True, capture_output=True, timeout=300
         )
