@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import FIXTURE_DOCS, REPO
+from tests.support import FIXTURE_DOCS, REPO, SlowChunks
 from tests.support.chatkit_client import parse_sse, user_input
 from tests.support.fake_openai import FakeOpenAI, Reply
 
@@ -224,20 +224,6 @@ class Topology:
         last = response.headers["X-Upstream"].split(",")[-1].strip()
         return self.instances[int(last.rsplit(":", 1)[1])]
 
-
-class SlowChunks:
-    """Delays every response body chunk of the wrapped ASGI app (a slowly streaming model)."""
-
-    def __init__(self, app, delay: float) -> None:
-        self.app, self.delay = app, delay
-
-    async def __call__(self, scope, receive, send):
-        async def slow_send(message):
-            if message["type"] == "http.response.body" and message.get("body"):
-                await asyncio.sleep(self.delay)
-            await send(message)
-
-        await self.app(scope, receive, slow_send)
 
 
 def instance_env(base: Path, postgres: SystemPostgres, redis_url: str, model_url: str, public: str) -> dict:

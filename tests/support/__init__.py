@@ -144,3 +144,20 @@ class ServeProcess:
         self.process.terminate()
         output, _ = await asyncio.to_thread(self.process.communicate, timeout=60)
         self.output = output.decode(errors="replace")
+
+
+class SlowChunks:
+    """Delays every response body chunk of the wrapped ASGI app (a slowly streaming model)."""
+
+    def __init__(self, app, delay: float) -> None:
+        self.app, self.delay = app, delay
+
+    async def __call__(self, scope, receive, send):
+        import asyncio
+
+        async def slow_send(message):
+            if message["type"] == "http.response.body" and message.get("body"):
+                await asyncio.sleep(self.delay)
+            await send(message)
+
+        await self.app(scope, receive, slow_send)

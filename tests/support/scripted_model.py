@@ -13,13 +13,22 @@ Every call's `system_instructions`, `input` and `tools` are kept in `model.calls
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import agents
 from openai.types.responses import ResponseOutputItem
 
-from docsdesk.llm.stream import SynthesizedModel, function_call_item, message_item
+from docsdesk.llm.stream import (
+    SynthesizedModel,
+    function_call_item,
+    message_item,
+    model_response,
+    response_events,
+    usage_for,
+)
 
 
 @dataclass
@@ -78,3 +87,20 @@ class ScriptedModel(SynthesizedModel):
 def _snapshot(input: str | list[Any]) -> str | list[Any]:
     """A copy of the input list, so later mutation by the runner can't change the record."""
     return input if isinstance(input, str) else list(input)
+
+
+class GatedModel(agents.Model):
+    """Titles at once; streams each answer only once `gate` is set (a turn held open)."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+
+    async def get_response(self, *args, **kwargs):
+        output = [message_item("A title")]
+        return model_response(output, usage_for("title", output))
+
+    async def stream_response(self, *args, **kwargs):
+        await self.gate.wait()
+        output = [message_item("The answer.")]
+        for event in response_events(output, model="gated", usage=usage_for("question", output)):
+            yield event

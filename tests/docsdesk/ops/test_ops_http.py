@@ -10,16 +10,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import agents
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from app import create_app
-from docsdesk.llm.stream import message_item, model_response, response_events, usage_for
 from docsdesk.ops.observability import hash_user, log_salt
 from tests.support import LiveServer
 from tests.support.chatkit_client import ChatKitClient, parse_sse, user_input
+from tests.support.scripted_model import GatedModel
 
 
 @asynccontextmanager
@@ -30,22 +29,6 @@ async def served(settings, **overrides) -> AsyncIterator[tuple[ChatKitClient, An
         await client.login()
         yield client, app
 
-
-class GatedModel(agents.Model):
-    """Titles at once; streams its answer only once `gate` is set."""
-
-    def __init__(self) -> None:
-        self.gate = asyncio.Event()
-
-    async def get_response(self, *args, **kwargs):
-        output = [message_item("A title")]
-        return model_response(output, usage_for("title", output))
-
-    async def stream_response(self, *args, **kwargs):
-        await self.gate.wait()
-        output = [message_item("The answer.")]
-        for event in response_events(output, model="gated", usage=usage_for("question", output)):
-            yield event
 
 
 def create_body(text: str = "How do I install it?", metadata: dict | None = None) -> str:

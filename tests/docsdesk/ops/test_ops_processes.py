@@ -31,7 +31,7 @@ from docsdesk.settings import Settings
 
 # The repository root: subprocesses run `python -m docsdesk` from there, so they run this
 # checkout's code (from tests/docsdesk they would import whatever docsdesk is installed).
-from tests.support import REPO, LiveServer, new_id
+from tests.support import REPO, LiveServer, SlowChunks, new_id
 from tests.support.chatkit_client import parse_sse, user_input
 from tests.support.fake_openai import FakeOpenAI
 
@@ -220,20 +220,6 @@ async def test_stream_slots_are_shared_through_redis(redis_url):
 # --- graceful shutdown --------------------------------------------------------------------
 
 
-class SlowASGI:
-    """Delays every response body chunk of the wrapped app."""
-
-    def __init__(self, app, delay: float) -> None:
-        self.app, self.delay = app, delay
-
-    async def __call__(self, scope, receive, send):
-        async def slow_send(message):
-            if message["type"] == "http.response.body" and message.get("body"):
-                await asyncio.sleep(self.delay)
-            await send(message)
-
-        await self.app(scope, receive, slow_send)
-
 
 def postgres_processes(pgdata: Path) -> list[psutil.Process]:
     found = []
@@ -246,7 +232,7 @@ def postgres_processes(pgdata: Path) -> list[psutil.Process]:
 
 async def test_sigterm_lets_the_stream_finish_then_stops_embedded_postgres(tmp_path, tiny_docs):
     fake = FakeOpenAI()
-    fake.app = SlowASGI(fake.app, 0.4)  # the model answers one sentence every 0.4 s
+    fake.app = SlowChunks(fake.app, 0.4)  # the model answers one sentence every 0.4 s
     fake.enqueue(*[ANSWER] * 4)
     port = free_port()
     async with fake:

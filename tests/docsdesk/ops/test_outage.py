@@ -9,34 +9,17 @@ import asyncio
 import json
 import logging
 
-import agents
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
 from docsdesk.database import EmbeddedPostgres
-from docsdesk.llm.stream import message_item, model_response, response_events, usage_for
 from docsdesk.ops.outage import OutageLogFilter, RateLimiter, outage_kind
 from tests.support import LiveServer
 from tests.support.chatkit_client import ChatKitClient, parse_sse, user_input
+from tests.support.scripted_model import GatedModel
 
 UNLIMITED = "100000/minute"
 
-
-class GatedModel(agents.Model):
-    """Titles at once; streams each answer only once `gate` is set."""
-
-    def __init__(self) -> None:
-        self.gate = asyncio.Event()
-
-    async def get_response(self, *args, **kwargs):
-        output = [message_item("A title")]
-        return model_response(output, usage_for("title", output))
-
-    async def stream_response(self, *args, **kwargs):
-        await self.gate.wait()
-        output = [message_item("The answer.")]
-        for event in response_events(output, model="gated", usage=usage_for("question", output)):
-            yield event
 
 
 def gauge(text: str, name: str) -> float:
