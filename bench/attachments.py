@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
-from bench.turns import SERVER_START_SECONDS, UNLIMITED, BenchError, free_port  # noqa: E402
+from bench.turns import UNLIMITED, BenchError, free_port, start_server  # noqa: E402
 from docsdesk.database import open_database  # noqa: E402
 from docsdesk.settings import Settings  # noqa: E402
 
@@ -89,24 +89,7 @@ class Server:
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
-        with self.log_path.open("wb") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "uvicorn", "app:create_app", "--factory",
-                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-                cwd=REPO, env=self.env, stdout=log, stderr=asyncio.subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        async with httpx.AsyncClient(base_url=self.url, timeout=5) as http:
-            while time.monotonic() < deadline:
-                if self.process.returncode is not None:
-                    raise BenchError(f"server exited:\n{self.log_path.read_text()[-3000:]}")
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise BenchError(f"server not ready:\n{self.log_path.read_text()[-3000:]}")
+        self.process = await start_server(self.port, self.env, self.log_path)
 
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:

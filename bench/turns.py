@@ -86,6 +86,33 @@ DELTA_MARK = b'"assistant_message.content_part.text_delta"'
 ERROR_MARK = b'"type":"error"'
 
 
+async def start_server(port: int, env: dict[str, str], log_path: Path) -> asyncio.subprocess.Process:
+    """`uvicorn app:create_app` (one worker) in its own process, ready once /readyz is 200;
+    BenchError with the end of its log if it exits or is not ready in time."""
+    def tail() -> str:
+        return "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
+
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "uvicorn", "app:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning",
+            cwd=REPO, env=env, stdout=log, stderr=asyncio.subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+        while time.monotonic() < deadline:
+            if process.returncode is not None:
+                raise BenchError(f"the server exited with {process.returncode}:\n{tail()}")
+            try:
+                if (await http.get("/readyz")).status_code == 200:
+                    return process
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    process.terminate()
+    raise BenchError(f"the server was not ready within {SERVER_START_SECONDS:.0f}s:\n{tail()}")
+
+
 class BenchError(RuntimeError):
     """The benchmark cannot go on; the message says why."""
 
@@ -271,28 +298,7 @@ class AppServer:
         return env
 
     async def start(self) -> None:
-        with self.log_path.open("wb") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "uvicorn", "app:create_app", "--factory",
-                "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
-                "--log-level", "warning",
-                cwd=REPO, env=self.environment(), stdout=log, stderr=asyncio.subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        async with httpx.AsyncClient(base_url=self.url, timeout=5) as http:
-            while time.monotonic() < deadline:
-                if self.process.returncode is not None:
-                    raise BenchError(f"the server exited with {self.process.returncode}:\n{self.log_tail()}")
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise BenchError(f"the server was not ready within {SERVER_START_SECONDS:.0f}s:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        self.process = await start_server(self.port, self.environment(), self.log_path)
 
     @property
     def pid(self) -> int:
