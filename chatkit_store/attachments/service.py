@@ -298,15 +298,23 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
     def _field(self, request: Request) -> FileField:
         return FileField(request, "file", self.max_bytes + MULTIPART_OVERHEAD_BYTES)
 
-    async def upload(self, attachment_id: str, expires: str | None, signature: str | None, request: Request) -> Attachment:
-        """Two-phase, step two: the bytes, through the signed URL (no bearer token)."""
+    async def _signed_record(
+        self, purpose: str, attachment_id: str, expires: str | None, signature: str | None
+    ) -> FileRecord:
+        """The attachment behind a signed URL for `purpose`: 404 if missing, 403 if the
+        signature is wrong or expired."""
         record = await self._record(attachment_id)
         if record is None:
             raise ApiError(404, "not_found", f"attachment {attachment_id} not found")
         try:
-            self.signer.verify("upload", attachment_id, record.tenant_id, record.user_id, expires, signature)
+            self.signer.verify(purpose, attachment_id, record.tenant_id, record.user_id, expires, signature)
         except SignatureError as exc:
             raise ApiError(403, exc.code, exc.message) from None
+        return record
+
+    async def upload(self, attachment_id: str, expires: str | None, signature: str | None, request: Request) -> Attachment:
+        """Two-phase, step two: the bytes, through the signed URL (no bearer token)."""
+        record = await self._signed_record("upload", attachment_id, expires, signature)
         field = self._field(request)  # refuses a wrong content type or an oversized body first
         async with self.engine.begin() as conn:
             claimed = await conn.scalar(_CLAIM, {"id": attachment_id})
@@ -445,13 +453,7 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
 
     async def preview(self, attachment_id: str, expires: str | None, signature: str | None) -> FileRecord:
         """The image behind a signed preview URL (ApiError otherwise)."""
-        record = await self._record(attachment_id)
-        if record is None:
-            raise ApiError(404, "not_found", f"attachment {attachment_id} not found")
-        try:
-            self.signer.verify("preview", attachment_id, record.tenant_id, record.user_id, expires, signature)
-        except SignatureError as exc:
-            raise ApiError(403, exc.code, exc.message) from None
+        record = await self._signed_record("preview", attachment_id, expires, signature)
         if record.state != "ready" or not record.kind.image:
             raise ApiError(404, "not_found", f"attachment {attachment_id} has no preview")
         return record
