@@ -24,6 +24,7 @@ MAX_IDENTIFIER_TERMS = 4000  # per chunk: keep the stored column bounded
 QUESTION_WORDS = frozenset(
     ["how", "what", "why", "when", "where", "which", "who", "whom", "whose", "can", "could", "would", "should", "shall", "may", "might", "must", "do", "does", "did", "done", "i", "me", "my", "we", "us", "our", "you", "your", "is", "are", "am", "be", "was", "were", "there", "here", "please", "tell", "explain", "way", "ways", "possible", "want", "wanted", "need", "needed", "trying", "try", "know", "anyone", "someone", "something", "thing", "things", "able", "use", "using", "used", "happen", "happens", "happened"]
 )
+PRONOUNS = frozenset(["he", "she", "it", "they", "that", "this", "let", "who", "there"])
 _WORD = re.compile(r"[\w'’]+|[^\w\s]+|\s+")
 
 
@@ -63,9 +64,30 @@ def identifier_terms(text: str) -> str:
     return " ".join(seen)
 
 
+# Contractions: "I'm", "don't", "what's", "you'll" are question or stop words with a clitic
+# that PostgreSQL's parser would keep as a one-letter lexeme ("m", "t", "ll"); a possessive
+# ("agent's") keeps its word.
+_CONTRACTION = re.compile(r"(?i)^(\w+)['’](m|re|ve|ll|d|s|t)$")
+_NEGATED_AUXILIARY = re.compile(r"(?i)^\w+n['’]t$")
+
+
+def _question_word(token: str) -> bool:
+    word = token.lower().strip("'’")
+    if word in QUESTION_WORDS or _NEGATED_AUXILIARY.match(word):
+        return True
+    match = _CONTRACTION.match(word)
+    return match is not None and (match.group(1) in QUESTION_WORDS or match.group(1) in PRONOUNS)
+
+
+def _plain(token: str) -> str:
+    """A possessive or other clitic form reduced to its word ("agent's" -> "agent")."""
+    match = _CONTRACTION.match(token)
+    return match.group(1) if match else token
+
+
 def question_text(query: str) -> str:
     """The query without question words (kept whole if that would leave nothing)."""
-    kept = [t for t in _WORD.findall(query) if t.lower().strip("'’") not in QUESTION_WORDS]
+    kept = [_plain(t) for t in _WORD.findall(query) if not _question_word(t)]
     stripped = "".join(kept).strip()
     return stripped if any(ch.isalnum() for ch in stripped) else query
 

@@ -598,7 +598,7 @@ async def collection_document_count(engine: AsyncEngine, collection: str) -> int
 
 
 async def _analyze(engine: AsyncEngine, written: int) -> None:
-    """Refresh the planner's statistics of the chunks (search reads their lexeme frequencies)
+    """Refresh the planner's statistics of the chunks (for its plans of the search queries)
     when this run wrote a good part of the table; smaller changes are left to autovacuum."""
     try:
         async with engine.connect() as conn:

@@ -2,9 +2,9 @@
 
 Full-text: the query loses its question words ("how do I"), gains the parts and wholes of
 its identifiers (`rag.terms`), and is reduced to English lexemes. Each lexeme gets an
-inverse document frequency from the planner's statistics of the tsvector column (lexemes
-outside its most-common list count as rare), so "agent" in an agents' corpus weighs
-little and `set_default_openai_key` much. A chunk scores the sum over the query's lexemes
+inverse document frequency from the exact count of the collection's chunks holding it
+(`docs_lexemes`, kept by triggers), so "agent" in an agents' corpus weighs little and
+`set_default_openai_key` much, whatever other collections hold. A chunk scores the sum over the query's lexemes
 of idf × a saturating term frequency with field weights (`ts_rank` of that lexeme alone:
 title and headings 'A' 1.0, text 'B' 0.4, identifier parts 'C' 0.3), divided by a mild
 length norm: BM25's shape, computed in PostgreSQL on the candidates only.
@@ -31,14 +31,13 @@ import html
 import logging
 import math
 import re
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from docsdesk.terms import query_text
+from docsdesk.terms import query_text, question_text
 from rag import schema
 from rag.embeddings import Embedder, EmbedderMismatch
 
@@ -54,14 +53,15 @@ log = logging.getLogger("docsdesk.search")
 RRF_K = 60
 PREFER_URL_BOOST = 1.02  # the reader's page wins ties and near-ties, not against better answers
 MAX_K = 50
+MAX_PER_PAGE = 2  # a page's further chunks come after every other page's best two
 MAX_QUERY_CHARS = 1000
+MAX_UNKNOWN_WORDS = 32  # words of a query checked against the documentation's vocabulary
 MAX_RANKED = 200  # a lexeme in more chunks than this is common: it scores but selects no candidates
 MAX_CANDIDATES = 300  # candidates per query, at most (ranked by idf-weighted coordination)
 MAX_SCORED = 100  # of those, the best scored in full (BM25-style)
 MAX_SCORED_TERMS = 16  # the query's lexemes scored, rarest first
 FIELD_WEIGHTS = "{0.1, 0.3, 0.4, 1.0}"  # ts_rank weights D, C (identifier parts), B (text), A (headings)
 LENGTH_NORM = 0.1  # score / (1 + LENGTH_NORM * ln(1 + distinct lexemes)): long chunks pay a little
-STATS_TTL_SECONDS = 60.0
 CONCURRENT_CHANGE_RETRIES = 3
 HEADLINE_OPTIONS = (
     'StartSel=**, StopSel=**, MaxWords=40, MinWords=15, ShortWord=3, MaxFragments=2, FragmentDelimiter=" … "'
@@ -90,6 +90,19 @@ def rrf_fuse(ranked_lists: Iterable[Sequence[int]], k: int = RRF_K) -> dict[int,
         for rank, item in enumerate(ranked, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
     return scores
+
+
+def diversified(ranked: list[int], pages: dict[int, str], per_page: int = MAX_PER_PAGE) -> list[int]:
+    """`ranked` with each page's chunks beyond its best `per_page` moved after all the others
+    (in their order): the top of the list spans more pages, and nothing is dropped."""
+    seen: dict[str, int] = {}
+    first: list[int] = []
+    later: list[int] = []
+    for chunk_id in ranked:
+        page = _page_key(pages[chunk_id])
+        seen[page] = seen.get(page, 0) + 1
+        (first if seen[page] <= per_page else later).append(chunk_id)
+    return first + later
 
 
 def split_query(query: str) -> tuple[str, str]:
@@ -132,14 +145,14 @@ def nearest_sql(dims: int, *, scoped: bool) -> str:
 
 @dataclass(frozen=True)
 class LexemeStats:
-    """Document frequencies from the planner's statistics of `docs_chunks.tsv`."""
+    """How many chunks in scope there are, and how many hold each of the query's lexemes
+    (`docs_lexemes`, kept exact by triggers; migration 0006)."""
 
-    chunks: float  # estimated rows
-    freqs: dict[str, float]  # fraction of chunks holding the lexeme (most common ones)
-    floor: float  # the frequency assumed for a lexeme not in the list
+    chunks: float
+    counts: dict[str, float]
 
     def df(self, lexeme: str) -> float:
-        return self.freqs.get(lexeme, self.floor) * self.chunks
+        return self.counts.get(lexeme, 0.0)
 
     def idf(self, lexeme: str) -> float:
         """BM25's inverse document frequency (always > 0)."""
@@ -150,7 +163,20 @@ class LexemeStats:
         return self.df(lexeme) > MAX_RANKED
 
 
-NO_STATS = LexemeStats(chunks=1.0, freqs={}, floor=0.0)
+def selectors(weighted: list[str], stats: LexemeStats) -> list[str]:
+    """The lexemes whose chunks are the candidates: the informative ones (in at most
+    MAX_RANKED chunks), rarest first, while their chunks add up to at most MAX_CANDIDATES
+    (always the rarest one). A chunk holding none of them can only score on commoner words;
+    the exact counts make the candidates the same on every run, not whichever the index
+    scan met first."""
+    chosen: list[str] = []
+    total = 0.0
+    for lexeme in sorted((lex for lex in weighted if not stats.common(lex)), key=stats.df):
+        if chosen and total + stats.df(lexeme) > MAX_CANDIDATES:
+            break
+        chosen.append(lexeme)
+        total += stats.df(lexeme)
+    return chosen
 
 
 class DocsSearch:
@@ -163,8 +189,6 @@ class DocsSearch:
         self.vector = False
         self._started = False
         self._start_lock = asyncio.Lock()
-        self._stats: LexemeStats | None = None
-        self._stats_at = 0.0
 
     async def startup(self) -> None:
         """Detect pgvector once; without it (or the embeddings table) search is full-text only."""
@@ -241,60 +265,45 @@ class DocsSearch:
             for chunk_id in scores:
                 if same_page(pages[chunk_id], prefer_url):
                     scores[chunk_id] *= PREFER_URL_BOOST
-        best = sorted(scores, key=lambda cid: (-scores[cid], pages[cid], cid))[:k]
+        best = diversified(sorted(scores, key=lambda cid: (-scores[cid], pages[cid], cid)), pages)[:k]
         results = await self._fetch(conn, best, scores, params)
         return results, len(results) == len(best)
 
     @staticmethod
-    async def _lexemes(conn, text_: str) -> list[str]:
-        """The normalised search terms of `text_` (English stemming, stop words dropped)."""
-        terms = await conn.scalar(
-            text("SELECT tsvector_to_array(to_tsvector('english', :t))"), {"t": text_}
-        )
-        return list(terms or [])
-
-    async def _lexeme_stats(self, conn) -> LexemeStats:
-        """Lexeme frequencies from the planner's statistics of the tsvector column, refreshed
-        every STATS_TTL_SECONDS (read on the search's own connection)."""
-        now = time.monotonic()
-        if self._stats is not None and now - self._stats_at < STATS_TTL_SECONDS:
-            return self._stats
-        row = (
+    async def _lexeme_stats(conn, text_: str, collection: str | None) -> tuple[list[str], LexemeStats]:
+        """The normalised search terms of `text_` (English stemming, stop words dropped) and
+        their chunk counts in `collection` (all collections when None), in one statement."""
+        scope = "AND l.collection = :collection" if collection is not None else ""
+        rows = (
             await conn.execute(
                 text(
-                    "SELECT s.most_common_elems::text::text[] AS lexemes, s.most_common_elem_freqs AS freqs,"
-                    " c.reltuples FROM pg_class c LEFT JOIN pg_stats s ON s.schemaname = current_schema()"
-                    " AND s.tablename = 'docs_chunks' AND s.attname = 'tsv'"
-                    " WHERE c.oid = to_regclass('docs_chunks')"
-                )
+                    "SELECT q.lexeme, coalesce(sum(l.chunks), 0) AS chunks FROM"
+                    " unnest(array_append(tsvector_to_array(to_tsvector('english', :t)), '')) AS q(lexeme)"
+                    f" LEFT JOIN docs_lexemes l ON l.lexeme = q.lexeme {scope} GROUP BY q.lexeme"
+                ),
+                {"t": text_, "collection": collection},
             )
-        ).first()
-        stats = NO_STATS
-        if row is not None and row.lexemes and row.reltuples and row.reltuples > 0:
-            freqs = dict(zip(row.lexemes, row.freqs))
-            # most_common_elem_freqs ends with the minimum and maximum frequency, then the
-            # frequency of nulls; PostgreSQL takes half the minimum for an unlisted element.
-            floor = min(row.freqs[len(row.lexemes)], *row.freqs[: len(row.lexemes)]) / 2
-            stats = LexemeStats(chunks=float(row.reltuples), freqs=freqs, floor=floor)
-        self._stats, self._stats_at = stats, now
-        return stats
+        ).all()
+        counts = {row.lexeme: float(row.chunks) for row in rows}
+        chunks = counts.pop("", 0.0)
+        return sorted(counts), LexemeStats(chunks=chunks, counts=counts)
 
     async def _full_text(self, conn, params: dict, k: int, depth: int) -> list[tuple[int, str]]:
         """The full-text list: (chunk id, page URL), best first.
 
         Fills `params` with the tsqueries used (for the snippets). Candidates hold one of
-        the informative lexemes (those in at most MAX_RANKED chunks); a query made only of
+        the selecting lexemes (`selectors`: the rarest, in at most MAX_CANDIDATES chunks
+        together); a query made only of
         very common words is looked up in titles and headings, then, if fewer than `k`
         have them, among some of the chunks holding any of them. Every lexeme of the
         query counts in the score."""
         positive, params["negated"] = split_query(params["query"])
-        terms = await self._lexemes(conn, query_text(positive))
-        stats = await self._lexeme_stats(conn)
+        terms, stats = await self._lexeme_stats(conn, query_text(positive), params["collection"])
         if not terms:
             params["highlight"] = None
             return []
         weighted = sorted(terms, key=lambda lex: (-stats.idf(lex), lex))[:MAX_SCORED_TERMS]
-        informative = [lex for lex in weighted if not stats.common(lex)]
+        informative = selectors(weighted, stats)
         params["highlight"] = tsquery_any(terms)
         params["any"] = tsquery_any(informative or weighted)
         params["terms"] = [tsquery_any([lex]) for lex in weighted]
@@ -430,6 +439,25 @@ class DocsSearch:
             for cid in ids
             if (row := by_id.get(cid)) is not None  # swapped out by an ingest meanwhile
         ]
+
+    async def unknown_words(self, query: str, *, collection: str | None = None) -> list[str]:
+        """The words of `query` (question and stop words aside) that no chunk in scope holds:
+        what the documentation never mentions, in the query's order."""
+        await self.startup()
+        words = list(dict.fromkeys(re.findall(r"[^\W_][\w.'’-]*[^\W_]|[^\W_]", question_text(query))))[:MAX_UNKNOWN_WORDS]
+        if not words:
+            return []
+        scope = "AND l.collection = :collection" if collection is not None else ""
+        sql = f"""
+            SELECT w.word FROM unnest(CAST(:words AS text[])) WITH ORDINALITY AS w(word, n)
+            CROSS JOIN LATERAL (SELECT tsvector_to_array(to_tsvector('english', w.word)) AS lexemes) AS t
+            WHERE cardinality(t.lexemes) > 0 AND NOT EXISTS (
+                SELECT 1 FROM docs_lexemes l WHERE l.lexeme = ANY(t.lexemes) {scope}
+            ) ORDER BY w.n
+        """
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(text(sql), {"words": words, "collection": collection})
+            return [row.word for row in rows]
 
     async def stats(self) -> dict:
         """Counts for readiness checks: chunks, documents, collections, vector support, embedder."""

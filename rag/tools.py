@@ -51,9 +51,10 @@ class DocsAgentContext(AgentContext[RequestContext]):
         return len(self.sources)
 
 
-def format_passages(query: str, numbered: list[tuple[int, SearchResult]]) -> str:
+def format_passages(query: str, numbered: list[tuple[int, SearchResult]], unknown: list[str] | None = None) -> str:
     """The tool's output: JSON, so a passage's text (document content, data) stays inside its
-    own field and cannot forge another passage, number or URL."""
+    own field and cannot forge another passage, number or URL. `unknown`: the query's words
+    that the documentation never uses ("not_in_docs")."""
     passages = []
     for number, result in numbered:
         heading = " › ".join([result.title, *[h for h in result.heading_path if h != result.title]])
@@ -61,11 +62,13 @@ def format_passages(query: str, numbered: list[tuple[int, SearchResult]]) -> str
         if len(text) > MAX_PASSAGE_CHARS:
             text = text[:MAX_PASSAGE_CHARS].rsplit(" ", 1)[0] + " …"
         passages.append({"number": number, "title": heading, "url": result.url, "text": text})
-    return json.dumps({"query": query, "passages": passages}, ensure_ascii=False, indent=1)
+    document = {"query": query, "passages": passages, **({"not_in_docs": unknown} if unknown else {})}
+    return json.dumps(document, ensure_ascii=False, indent=1)
 
 
-def no_results(query: str) -> str:
-    return json.dumps({"query": query, "passages": [], "note": NO_RESULTS}, ensure_ascii=False)
+def no_results(query: str, unknown: list[str] | None = None) -> str:
+    document = {"query": query, "passages": [], "note": NO_RESULTS, **({"not_in_docs": unknown} if unknown else {})}
+    return json.dumps(document, ensure_ascii=False)
 
 
 async def run_search(ctx: DocsAgentContext, query: str) -> str:
@@ -84,9 +87,10 @@ async def run_search(ctx: DocsAgentContext, query: str) -> str:
     ctx.searches.append(
         SearchMade(query, len(results), max((r.score for r in results), default=None))
     )
+    unknown = await ctx.search.unknown_words(query, collection=ctx.collection)
     if not results:
-        return no_results(query)
-    return format_passages(query, [(ctx.number_of(r), r) for r in results])
+        return no_results(query, unknown)
+    return format_passages(query, [(ctx.number_of(r), r) for r in results], unknown)
 
 
 # failure_error_function=None: a failing search ends the turn with a retryable error event

@@ -1,7 +1,8 @@
 """The extractive answer of the offline model: from the top passages of a search, quote the
 sentences, list items, table rows (under their header) or whole code block that best match
 the question, each with its [n] citation; or say plainly that the docs do not seem to cover
-the question, citing nothing.
+the question, citing nothing: when nothing in the passages holds enough of the question, or
+when words the documentation never uses (the search's "not_in_docs") hold much of it.
 
 Scoring is lexical and local to the passages: the question's content words (question words
 and stop words dropped, light stemming, identifier parts) weigh by how rare they are among
@@ -15,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from docsdesk.terms import QUESTION_WORDS, identifier_terms
@@ -33,6 +35,8 @@ MAX_PIECES = 4  # pieces quoted at most
 MAX_QUOTE_CHARS = 900  # prose quoted at most (a code block or table is kept whole up to the next)
 MIN_COVERAGE = 0.45  # share of the question's weight the best piece must hold to answer
 RELATIVE_CUTOFF = 0.6  # further pieces must score this share of the best one
+MAX_UNKNOWN_SHARE = 0.4  # words no page uses holding this share of the question: not covered
+MIN_UNKNOWN_TERMS = 2  # ... when there are at least this many of them
 
 
 @functools.lru_cache(maxsize=65536)
@@ -143,11 +147,17 @@ def split_passage(text: str, number: int, rank: int, title: str = "") -> list[Pi
     return pieces
 
 
-def score_pieces(question: str, pieces: list[Piece]) -> tuple[float, float]:
-    """Score every piece; returns (the question's total weight, the best piece's coverage)."""
+def score_pieces(question: str, pieces: list[Piece], unknown: Sequence[str] = ()) -> tuple[float, float, float]:
+    """Score every piece; returns (the question's total weight, the best piece's coverage,
+    the share of the weight held by `unknown`: words the documentation never uses)."""
     wanted = question_terms(question)
+    absent = wanted & {t for word in unknown for t in question_terms(word)}
+    if len(absent) < MIN_UNKNOWN_TERMS:
+        # One word no page uses is likely the reader's own name for something (their app):
+        # no passage could hold it, so it does not count against them.
+        wanted, absent = (wanted - absent) or wanted, set()
     if not wanted or not pieces:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     for piece in pieces:
         piece.terms = terms(piece.text)
     n = len(pieces)
@@ -171,7 +181,7 @@ def score_pieces(question: str, pieces: list[Piece]) -> tuple[float, float]:
         if piece.kind == "code":
             piece.score *= 0.9  # code matches on identifiers easily; prose explains
         best = max(best, coverage)
-    return total, best
+    return total, best, sum(weight[t] for t in absent) / total
 
 
 def select(pieces: list[Piece]) -> list[Piece]:
@@ -232,15 +242,17 @@ class Answer:
     covered: bool
 
 
-def extract_answer(question: str, passages: list[tuple[int, str, str]]) -> Answer:
-    """The quoted answer to `question` from `passages` ((citation number, title, text), best first)."""
+def extract_answer(question: str, passages: list[tuple[int, str, str]], unknown: Sequence[str] = ()) -> Answer:
+    """The quoted answer to `question` from `passages` ((citation number, title, text), best
+    first); `unknown`: the question's words that the documentation never uses."""
     pieces = [
         piece
         for rank, (number, title, text) in enumerate(passages)
         for piece in split_passage(text, number, rank, title)
     ]
-    _, coverage = score_pieces(question, pieces)
-    chosen = select(pieces) if coverage >= MIN_COVERAGE else []
+    _, coverage, unknown_share = score_pieces(question, pieces, unknown)
+    covered = coverage >= MIN_COVERAGE and unknown_share < MAX_UNKNOWN_SHARE
+    chosen = select(pieces) if covered else []
     if not chosen:
         return Answer("", [], False)
     cited = list(dict.fromkeys(p.passage for p in chosen))

@@ -141,6 +141,16 @@ def parse_search_output(output: str) -> list[Passage]:
     return passages
 
 
+def unknown_words(output: str) -> list[str]:
+    """The tool output's "not_in_docs": the query's words the documentation never uses."""
+    try:
+        document = json.loads(output)
+    except (TypeError, ValueError):
+        return []
+    words = document.get("not_in_docs") if isinstance(document, dict) else None
+    return [w for w in words if isinstance(w, str)] if isinstance(words, list) else []
+
+
 def clip(text: str, limit: int) -> str:
     """`text` cut at a word boundary to at most `limit` characters (with an ellipsis)."""
     if len(text) <= limit:
@@ -240,7 +250,7 @@ def offline_answer(
     elif page_title:
         answer = page_lead(top, page_title)
     else:
-        answer = extract_answer(question, top)
+        answer = extract_answer(question, top, unknown_words(search_output))
     if answer is None:
         reply = OFFLINE_NOTHING_FOUND
     elif not answer.covered:

@@ -1,5 +1,5 @@
-"""The search-quality question sets (bench/questions/SET-COLLECTION.tsv: the project set and the
-held-out set) parse with `docsdesk eval`'s reader, and every expected page exists in the shared
+"""The search-quality question sets (bench/questions/SET-COLLECTION.tsv: the project set, the dev
+set and the two held-out sets) parse with `docsdesk eval`'s reader, and every expected page exists in the shared
 corpus under the mkdocs URL mapping."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ DOC_SETS = {  # collection -> (corpus folder, published base URL)
     "chatkit": ("chatkit-python", "https://openai.github.io/chatkit-python/"),
     "agents": ("openai-agents-python", "https://openai.github.io/openai-agents-python/"),
 }
-SETS = ("project", "heldout")
+SETS = ("project", "dev", "heldout", "heldout2")
 
 
 def mkdocs_page_url(relative: Path, base_url: str) -> str:

@@ -269,3 +269,41 @@ async def test_concurrent_search_never_sees_half_a_file(engine, tmp_path, chunk_
     odd = [versions for versions in seen if versions not in (["alpha"] * count, ["beta"] * count)]
     assert not odd, (count, odd)
     assert ["alpha"] * count in seen
+
+
+async def lexeme_counts(engine, collection: str) -> tuple[dict[str, int], dict[str, int]]:
+    """(the maintained counts of `collection`, the counts recomputed from its chunks)."""
+    async with engine.connect() as conn:
+        kept = dict((await conn.execute(
+            text("SELECT lexeme, chunks FROM docs_lexemes WHERE collection = :c"), {"c": collection}
+        )).all())
+        recomputed = dict((await conn.execute(
+            text(
+                "SELECT l, count(*) FROM docs_chunks c,"
+                " unnest(array_append(tsvector_to_array(c.tsv), '')) AS l WHERE c.collection = :c GROUP BY l"
+            ),
+            {"c": collection},
+        )).all())
+    return kept, recomputed
+
+
+async def test_lexeme_counts_follow_every_change(engine, tmp_path):
+    collection, other = new_id("c"), new_id("c")
+    docs = write_pages(tmp_path / "docs", PAGES)
+    await ingest(engine, [docs], base_url=BASE, collection=collection)
+    await ingest(engine, [write_pages(tmp_path / "other", {"a.md": "# Gizmo\n\nA gizmo elsewhere.\n"})], base_url=BASE, collection=other)
+    kept, recomputed = await lexeme_counts(engine, collection)
+    assert kept == recomputed and kept[""] == sum(len(d["chunks"]) for d in (await rows(engine, collection)).values())
+    assert kept["gizmo"] == 3  # this collection's chunks only
+
+    (docs / "guides/configure.md").write_text("# Configure\n\nSet the warp drive level.\n")
+    (docs / "index.md").unlink()
+    await ingest(engine, [docs], base_url=BASE, collection=collection)
+    kept, recomputed = await lexeme_counts(engine, collection)
+    assert kept == recomputed and "flux" not in kept and kept["warp"] == 1
+
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM docs_collections WHERE name = :c"), {"c": collection})
+    assert await lexeme_counts(engine, collection) == ({}, {})
+    kept, recomputed = await lexeme_counts(engine, other)
+    assert kept == recomputed and kept["gizmo"] == 1

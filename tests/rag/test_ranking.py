@@ -14,7 +14,7 @@ from sqlalchemy import text
 from docsdesk.database import create_engine
 from docsdesk.terms import identifier_terms, query_text
 from rag.ingest import ingest
-from rag.search import DocsSearch
+from rag.search import DocsSearch, diversified
 from tests.rag.test_search import PAGES, TrigramEmbedder
 from tests.support import new_id, write_pages
 
@@ -73,6 +73,13 @@ def test_identifier_terms_give_parts_and_whole() -> None:
     assert query_text("how") == "how"  # nothing left: the question stays as it is
 
 
+def test_contractions_leave_no_one_letter_words() -> None:
+    # "I'm" would leave the lexeme "m", rare and so weighty: contractions of question and stop
+    # words go, a possessive keeps its word.
+    assert query_text("What's up while I'm developing? Don't! You'll see").split() == ["up", "while", "developing?", "!", "see"]
+    assert query_text("the agent's tools").split() == ["the", "agent", "tools"]
+
+
 async def _first(search, query, collection, **kw) -> str:
     results = await search.search(query, collection=collection, **kw)
     assert results, query
@@ -109,6 +116,41 @@ async def test_page_context_breaks_ties_but_the_question_leads(engine, ranked_si
     assert {r.source_path for r in twins[:2]} == {"feedback.md", "annotations.md"}
     for page in ("feedback", "annotations"):
         assert await _first(search, "answers", ranked_site, prefer_url=BASE + page + "/") == page + ".md"
+
+
+async def test_rarity_is_counted_in_the_collection_searched(engine, tmp_path):
+    # "quasar" fills another collection; here it is as rare as "nebula": only the heading decides.
+    here, elsewhere = new_id("c"), new_id("c")
+    pages = {"a.md": "# Quasar\n\nA nebula is near.\n", "b.md": "# Nebula\n\nA quasar is near.\n"}
+    filler = {f"f{n}.md": f"# Filler {n}\n\nQuasar quasar {n}.\n" for n in range(30)}
+    await ingest(engine, [write_pages(tmp_path / "here", pages)], base_url=BASE, collection=here)
+    await ingest(engine, [write_pages(tmp_path / "elsewhere", filler)], base_url=BASE, collection=elsewhere)
+    search = DocsSearch(engine)
+    async with engine.connect() as conn:
+        _, scoped = await search._lexeme_stats(conn, "quasar nebula", here)
+        _, everywhere = await search._lexeme_stats(conn, "quasar nebula", None)
+    assert scoped.chunks == 2 and scoped.df("quasar") == scoped.df("nebula") == 2
+    assert everywhere.df("quasar") >= 32 and everywhere.idf("quasar") < everywhere.idf("nebula")  # other tests add theirs
+    results = await search.search("quasar nebula", collection=here)
+    assert results[0].score == pytest.approx(results[1].score, rel=0.2)
+
+
+async def test_one_page_does_not_fill_the_top(engine, tmp_path):
+    collection = new_id("c")
+    long_page = "# Tokens\n\n" + "".join(f"## Token part {n}\n\nTokens counted, part {n}. {'Filler words here. ' * 60}\n\n" for n in range(5))
+    pages = {"long.md": long_page, "usage.md": "# Usage\n\nTokens used by a run.\n", "other.md": "# Other\n\nSome tokens.\n"}
+    await ingest(engine, [write_pages(tmp_path, pages)], base_url=BASE, collection=collection)
+    results = await DocsSearch(engine).search("tokens counted", k=4, collection=collection)
+    assert [r.source_path for r in results].count("long.md") == 2  # its further parts come later
+    everything = await DocsSearch(engine).search("tokens counted", k=20, collection=collection)
+    assert [r.source_path for r in everything].count("long.md") == 5  # nothing is dropped
+    assert [r.source_path for r in everything][-3:] == ["long.md"] * 3
+
+
+def test_diversified_moves_a_pages_further_chunks_after_the_others() -> None:
+    pages = {1: "u/a#x", 2: "u/a#y", 3: "u/a/#z", 4: "u/b", 5: "u/a?q#w", 6: "u/c"}
+    assert diversified([1, 2, 3, 4, 5, 6], pages) == [1, 2, 4, 6, 3, 5]
+    assert diversified([1, 4, 2, 6], pages, per_page=1) == [1, 4, 6, 2]
 
 
 async def test_snippets_keep_literal_angle_bracket_text(engine, ranked_site):

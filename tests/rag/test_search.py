@@ -176,17 +176,25 @@ async def test_queries_of_only_common_words_look_in_headings(engine, tmp_path):
     pages = {f"p{n:03}.md": f"# Page {n}\n\nLorem text number {n} about ipsum.\n" for n in range(MAX_RANKED + 60)}
     pages["guide.md"] = "# Lorem guide\n\nHow lorem works, with a zebra.\n"
     await ingest(engine, [write_pages(tmp_path, pages)], base_url=BASE, collection=collection)
-    async with engine.connect() as conn:
-        await conn.execute(text("ANALYZE docs_chunks"))
     search = DocsSearch(engine)
     async with engine.connect() as conn:
-        assert (await search._lexeme_stats(conn)).common("lorem")  # from the planner's statistics
+        lexemes, stats = await search._lexeme_stats(conn, "lorem zebra", collection)
+    assert lexemes == ["lorem", "zebra"] and stats.common("lorem") and not stats.common("zebra")
 
     assert (await search.search("lorem", collection=collection))[0].source_path == "guide.md"
     # A rare word leads the any-term list; the common one still counts in the all-terms list.
     assert (await search.search("lorem zebra", collection=collection))[0].source_path == "guide.md"
     # Common words in no heading: some chunks holding them all are ranked.
     assert len(await search.search("ipsum lorem", k=5, collection=collection)) == 5
+
+
+async def test_unknown_words_are_those_no_chunk_in_scope_holds(engine, site):
+    collection, _ = site
+    search = DocsSearch(engine)
+    question = "How do I attach citations to invoices in euros with a gizmo?"
+    assert await search.unknown_words(question, collection=collection) == ["invoices", "euros", "gizmo"]
+    assert await search.unknown_words("How do I add it?", collection=collection) == []  # no content words
+    assert await search.unknown_words("citations", collection=new_id("none")) == ["citations"]
 
 
 def test_rrf_fuse():

@@ -39,3 +39,10 @@ def test_long_passages_are_cut_and_no_results_is_json():
     assert json.loads(no_results("warp drive")) == {
         "query": "warp drive", "passages": [], "note": "No matching documentation found.",
     }
+
+
+def test_words_the_docs_never_use_are_named():
+    document = json.loads(format_passages("invoices in euros", [(1, result("https://d/a", "Text."))], ["invoices", "euros"]))
+    assert document["not_in_docs"] == ["invoices", "euros"]
+    assert "not_in_docs" not in json.loads(format_passages("q", [(1, result("https://d/a", "Text."))], []))
+    assert json.loads(no_results("warp drive", ["warp"]))["not_in_docs"] == ["warp"]

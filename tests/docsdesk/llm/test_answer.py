@@ -141,3 +141,18 @@ def test_a_question_about_the_page_quotes_its_opening():
     answer = page_lead(passages, "Retries and backoff — Lantern docs")
     assert answer.covered and answer.cited == [2]
     assert "A job that raises an exception is retried." in answer.text and "[2]" in answer.text
+
+
+def test_words_the_docs_never_use_decide_coverage() -> None:
+    passage = (
+        "## Billing\n\nThe billing page lists each plan and its monthly price. Contact support about "
+        "your billing page.\n\nPlans renew monthly. Seats are counted per user. Usage is shown daily."
+    )
+    question = "Does the billing page list invoices in euros?"
+    assert extract_answer(question, [(1, "Help", passage)]).covered  # passage-local view alone
+    # Two words no page uses, holding much of the question: a topic the docs do not have.
+    assert not extract_answer(question, [(1, "Help", passage)], ["invoices", "euros"]).covered
+    # One such word is the reader's own (their app's name): it does not count against them.
+    zorbly = "How do I contact support about billing in Zorbly?"
+    answer = extract_answer(zorbly, [(1, "Help", passage)], ["Zorbly"])
+    assert answer.covered and "Contact support about your billing page." in answer.text
