@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from rag import schema
 from rag.embeddings import Embedder
 from rag.ingest import IngestSummary, ingest
 
@@ -66,6 +67,7 @@ async def remove_collection(engine: AsyncEngine, name: str) -> bool:
     """Delete a collection with its documents, chunks and vectors; False if there was none."""
     async with engine.begin() as conn:
         removed = await conn.execute(text("DELETE FROM docs_collections WHERE name = :n"), {"n": name})
+        await schema.compact_lexeme_counts(conn, name)  # its chunks' counts cancel out
     return bool(removed.rowcount)
 
 

@@ -231,6 +231,9 @@ async def ingest(
             await run.sync_files(roots, advance)
         await run.remove_missing(roots)
         await run.reembed_stale()
+        if summary.chunks or summary.removed:
+            async with engine.begin() as conn:
+                await schema.compact_lexeme_counts(conn, collection)
     if summary.chunks:
         await _analyze(engine, summary.chunks)
     summary.seconds = time.perf_counter() - started

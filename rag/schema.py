@@ -133,3 +133,18 @@ async def ensure_vector_index(conn: AsyncConnection, dims: int) -> None:
             f"USING hnsw ({expr} {opclass}) WHERE dims = {dims}"
         )
     )
+
+
+async def compact_lexeme_counts(conn: AsyncConnection, collection: str) -> None:
+    """Fold the change rows of `collection` in `docs_lexemes` (migration 0006) into one row per
+    lexeme, dropping those that sum to nothing. Rows other transactions append meanwhile are
+    not among those deleted and keep counting, so this needs no lock."""
+    await conn.execute(
+        text(
+            "WITH gone AS (DELETE FROM docs_lexemes WHERE collection = :c RETURNING lexeme, chunks)"
+            " INSERT INTO docs_lexemes (collection, lexeme, chunks)"
+            " SELECT :c, lexeme, sum(chunks) FROM gone GROUP BY lexeme HAVING sum(chunks) <> 0"
+        ),
+        {"c": collection},
+    )
+

@@ -451,9 +451,9 @@ class DocsSearch:
         sql = f"""
             SELECT w.word FROM unnest(CAST(:words AS text[])) WITH ORDINALITY AS w(word, n)
             CROSS JOIN LATERAL (SELECT tsvector_to_array(to_tsvector('english', w.word)) AS lexemes) AS t
-            WHERE cardinality(t.lexemes) > 0 AND NOT EXISTS (
-                SELECT 1 FROM docs_lexemes l WHERE l.lexeme = ANY(t.lexemes) {scope}
-            ) ORDER BY w.n
+            WHERE cardinality(t.lexemes) > 0 AND coalesce((
+                SELECT sum(l.chunks) FROM docs_lexemes l WHERE l.lexeme = ANY(t.lexemes) {scope}
+            ), 0) <= 0 ORDER BY w.n
         """
         async with self.engine.connect() as conn:
             rows = await conn.execute(text(sql), {"words": words, "collection": collection})
