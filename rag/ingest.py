@@ -607,10 +607,10 @@ async def _analyze(engine: AsyncEngine, written: int) -> None:
         async with engine.connect() as conn:
             rows = await conn.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'docs_chunks'::regclass"))
             if rows is None or rows <= 0 or written >= 0.1 * rows:
-                await conn.execute(text("ANALYZE docs_chunks"))
+                await conn.execute(text("ANALYZE docs_chunks, docs_lexemes"))
             await conn.commit()
     except DBAPIError as exc:  # e.g. a role that may write but not ANALYZE: autovacuum will
-        log.info("ANALYZE docs_chunks skipped: %s", exc.orig)
+        log.info("ANALYZE of the docs tables skipped: %s", exc.orig)
 
 
 async def _has_embeddings_table(conn: AsyncConnection) -> bool:
