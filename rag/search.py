@@ -6,7 +6,7 @@ inverse document frequency from the exact count of the collection's chunks holdi
 (`docs_lexemes`, kept by triggers), so "agent" in an agents' corpus weighs little and
 `set_default_openai_key` much, whatever other collections hold. A chunk scores the sum over the query's lexemes
 of idf × a saturating term frequency with field weights (`ts_rank` of that lexeme alone:
-title and headings 'A' 1.0, text 'B' 0.4, identifier parts 'C' 0.3), divided by a mild
+title and headings 'A' 0.8, text 'B' 0.4, identifier parts 'C' 0.3), divided by a mild
 length norm: BM25's shape, computed in PostgreSQL on the candidates only.
 
 Candidates are the chunks holding any informative lexeme (one in at most MAX_RANKED
@@ -60,7 +60,7 @@ MAX_RANKED = 200  # a lexeme in more chunks than this is common: it scores but s
 MAX_CANDIDATES = 300  # candidates per query, at most (ranked by idf-weighted coordination)
 MAX_SCORED = 100  # of those, the best scored in full (BM25-style)
 MAX_SCORED_TERMS = 16  # the query's lexemes scored, rarest first
-FIELD_WEIGHTS = "{0.1, 0.3, 0.4, 1.0}"  # ts_rank weights D, C (identifier parts), B (text), A (headings)
+FIELD_WEIGHTS = "{0.1, 0.3, 0.4, 0.8}"  # ts_rank weights D, C (identifier parts), B (text), A (headings)
 LENGTH_NORM = 0.1  # score / (1 + LENGTH_NORM * ln(1 + distinct lexemes)): long chunks pay a little
 CONCURRENT_CHANGE_RETRIES = 3
 HEADLINE_OPTIONS = (
