@@ -1,25 +1,28 @@
 """Hybrid documentation search: BM25-style full-text ranking fused with pgvector cosine search.
 
-Full-text: the query loses its question words ("how do I"), gains the parts and wholes of
-its identifiers (`rag.terms`), and is reduced to English lexemes. Each lexeme gets an
-inverse document frequency from the exact count of the collection's chunks holding it
-(`docs_lexemes`, kept by triggers), so "agent" in an agents' corpus weighs little and
-`set_default_openai_key` much, whatever other collections hold. A chunk scores the sum over the query's lexemes
-of idf × a saturating term frequency with field weights (`ts_rank` of that lexeme alone:
-title and headings 'A' 0.8, text 'B' 0.4, identifier parts 'C' 0.3), divided by a mild
-length norm: BM25's shape, computed in PostgreSQL on the candidates only.
+Full-text: the query loses its question words ("how do I") and contractions, gains the
+parts and wholes of its identifiers (`rag.terms`), and is reduced to English lexemes. Each
+lexeme gets an inverse document frequency from the exact count of the collection's chunks
+holding it (`docs_lexemes`, kept by triggers), so "agent" in an agents' corpus weighs little
+and `set_default_openai_key` much, whatever other collections hold. A chunk scores the sum
+over the query's lexemes of idf × a saturating term frequency with field weights (`ts_rank`
+of that lexeme alone: title and headings 'A' 0.8, text 'B' 0.4, identifier parts 'C' 0.3),
+divided by a mild length norm: BM25's shape, computed in PostgreSQL on the candidates only.
 
-Candidates are the chunks holding any informative lexeme (one in at most MAX_RANKED
-chunks), at most MAX_CANDIDATES of them, so common words cannot make a query slow on a large
-corpus; a cheap idf-weighted count of the lexemes each holds keeps the MAX_SCORED best for the
-full score; a query made only of common words is looked up in titles and headings first.
-With an embedder, the full-text list and the nearest chunks by cosine distance (pgvector
-HNSW) are fused by reciprocal rank fusion (k=60). The reader's current page breaks ties
-(a small boost), it does not outrank a better answer elsewhere. Snippets (`ts_headline`)
-are computed for the final top k only, over the text with `<`, `>` and `&` escaped so
-literal text such as `<model>` survives. Ties are broken by page URL, then chunk id.
+Candidates are the chunks holding one of the query's rarest lexemes (`selectors`: at most
+MAX_CANDIDATES chunks together, by the exact counts), so common words cannot make a query
+slow on a large corpus and the candidates do not depend on scan order; a cheap idf-weighted
+count of the lexemes each holds keeps the MAX_SCORED best for the full score; a query made
+only of common words is looked up in titles and headings first. With an embedder, the
+full-text list and the nearest chunks by cosine distance (pgvector HNSW) are fused by a
+weighted sum of their scaled scores (`fuse`: full text 0.7, meaning 0.3). The reader's current page breaks ties (a small boost), it
+does not outrank a better answer elsewhere. A page gives at most MAX_PER_PAGE chunks to the
+top of the list (`diversified`). Snippets (`ts_headline`) are computed for the final top k
+only, over the text with `<`, `>` and `&` escaped so literal text such as `<model>`
+survives. Ties are broken by page URL, then chunk id. `unknown_words` names the query's
+words that no chunk in scope holds.
 
-One connection per search, used for one statement at a time: statistics, lexemes, the
+One connection per search, used for one statement at a time: lexemes and their counts, the
 ranked lists and the result rows all go through it; the query embedding is computed
 while the full-text work runs, without holding a second connection.
 """
@@ -50,7 +53,7 @@ def absolute_url(url: str, public_url: str | None) -> str:
 
 log = logging.getLogger("docsdesk.search")
 
-RRF_K = 60
+LEXICAL_WEIGHT = 0.7  # the full-text share of a hybrid score; the nearest chunks by meaning the rest
 PREFER_URL_BOOST = 1.02  # the reader's page wins ties and near-ties, not against better answers
 MAX_K = 50
 MAX_PER_PAGE = 2  # a page's further chunks come after every other page's best two
@@ -83,12 +86,29 @@ class SearchResult:
     chunk_id: int
 
 
-def rrf_fuse(ranked_lists: Iterable[Sequence[int]], k: int = RRF_K) -> dict[int, float]:
-    """Reciprocal rank fusion: each id scores the sum of 1 / (k + rank) over the lists."""
+@dataclass(frozen=True)
+class Ranked:
+    """A chunk in one ranked list: its page, and its score in that list (higher is better)."""
+
+    chunk_id: int
+    page_url: str
+    score: float
+
+
+def fuse(lexical: Sequence[Ranked], semantic: Sequence[Ranked], weight: float = LEXICAL_WEIGHT) -> dict[int, float]:
+    """Each chunk's fused score in [0, 1]: `weight` x its full-text score over the best one,
+    plus (1 - weight) x its similarity scaled between the least and the most similar of the
+    nearest chunks (0 for a chunk absent from a list). One list alone is its scaled score."""
+    # (list, its share, the score that scales to 0)
+    parts = [(lexical, weight, 0.0), (semantic, 1.0 - weight, min((r.score for r in semantic), default=0.0))]
+    parts = [part for part in parts if part[0]]
+    total = sum(share for _, share, _ in parts)
     scores: dict[int, float] = {}
-    for ranked in ranked_lists:
-        for rank, item in enumerate(ranked, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    for ranked, share, low in parts:
+        spread = max(r.score for r in ranked) - low
+        for r in ranked:
+            scaled = (r.score - low) / spread if spread > 0 else 1.0
+            scores[r.chunk_id] = scores.get(r.chunk_id, 0.0) + scaled * share / total
     return scores
 
 
@@ -244,23 +264,18 @@ class DocsSearch:
         params = {"query": query, "collection": collection}
         async with self.engine.connect() as conn:  # the only connection this search takes
             lexical = await self._full_text(conn, params, k, depth)
-            semantic: list[tuple[int, str]] = []
+            semantic: list[Ranked] = []
             if embedding is not None:
                 [vector] = await embedding
                 semantic = await self._nearest(conn, vector, collection, depth)
-            return await self._fuse(conn, [lexical, semantic], k, params, prefer_url)
+            return await self._fuse(conn, lexical, semantic, k, params, prefer_url)
 
     async def _fuse(
-        self, conn, ranked_lists: list[list[tuple[int, str]]], k: int, params: dict, prefer_url: str | None
+        self, conn, lexical: list[Ranked], semantic: list[Ranked], k: int, params: dict, prefer_url: str | None
     ) -> tuple[list[SearchResult], bool]:
-        """Fuse the ranked lists (RRF), let the reader's page break ties, read the best `k` rows."""
-        pages: dict[int, str] = {}
-        lists: list[list[int]] = []
-        for ranked in ranked_lists:
-            if ranked:
-                lists.append([chunk_id for chunk_id, _ in ranked])
-                pages.update(ranked)
-        scores = rrf_fuse(lists)
+        """Fuse the two lists (`fuse`), let the reader's page break ties, read the best `k` rows."""
+        pages = {r.chunk_id: r.page_url for r in (*lexical, *semantic)}
+        scores = fuse(lexical, semantic)
         if prefer_url:
             for chunk_id in scores:
                 if same_page(pages[chunk_id], prefer_url):
@@ -288,37 +303,35 @@ class DocsSearch:
         chunks = counts.pop("", 0.0)
         return sorted(counts), LexemeStats(chunks=chunks, counts=counts)
 
-    async def _full_text(self, conn, params: dict, k: int, depth: int) -> list[tuple[int, str]]:
-        """The full-text list: (chunk id, page URL), best first.
+    async def _full_text(self, conn, params: dict, k: int, depth: int) -> list[Ranked]:
+        """The full-text list, best first (score: the BM25-style score).
 
         Fills `params` with the tsqueries used (for the snippets). Candidates hold one of
-        the selecting lexemes (`selectors`: the rarest, in at most MAX_CANDIDATES chunks
-        together); a query made only of
-        very common words is looked up in titles and headings, then, if fewer than `k`
-        have them, among some of the chunks holding any of them. Every lexeme of the
-        query counts in the score."""
+        the selecting lexemes (`selectors`); a query made only of very common words is
+        looked up in titles and headings, then, if fewer than `k` have them, among some of
+        the chunks holding any of them. Every lexeme of the query counts in the score."""
         positive, params["negated"] = split_query(params["query"])
         terms, stats = await self._lexeme_stats(conn, query_text(positive), params["collection"])
         if not terms:
             params["highlight"] = None
             return []
         weighted = sorted(terms, key=lambda lex: (-stats.idf(lex), lex))[:MAX_SCORED_TERMS]
-        informative = selectors(weighted, stats)
+        selecting = selectors(weighted, stats)
         params["highlight"] = tsquery_any(terms)
-        params["any"] = tsquery_any(informative or weighted)
+        params["any"] = tsquery_any(selecting or weighted)
         params["terms"] = [tsquery_any([lex]) for lex in weighted]
         params["idf"] = [stats.idf(lex) for lex in weighted]
-        column = "tsv" if informative else "heading_tsv"
+        column = "tsv" if selecting else "heading_tsv"
         rows = await self._ranked(conn, self._full_text_sql(params, column), params, depth)
         if column == "heading_tsv" and len(rows) < k:
             seen = {r.id for r in rows}
             rows += [r for r in await self._ranked(conn, self._full_text_sql(params, "tsv"), params, depth) if r.id not in seen]
         rows.sort(key=lambda r: (-r.score, r.page_url, r.id))
-        return [(r.id, r.page_url) for r in rows[:depth]]
+        return [Ranked(r.id, r.page_url, r.score) for r in rows[:depth]]
 
     @staticmethod
     def _full_text_sql(params: dict, column: str) -> str:
-        """The candidates (any informative lexeme in `column`) scored BM25-style."""
+        """The candidates (any selecting lexeme, `:any`, in `column`) scored BM25-style."""
         scope = "AND c.collection = :collection" if params["collection"] is not None else ""
         negation = "AND NOT c.tsv @@ websearch_to_tsquery('english', :negated)" if params["negated"] else ""
         terms = range(len(params["terms"]))
@@ -354,8 +367,8 @@ class DocsSearch:
         }
         return list((await conn.execute(text(sql), values)).all())
 
-    async def _nearest(self, conn, vector: list[float], collection: str | None, depth: int) -> list[tuple[int, str]]:
-        """The chunks nearest to the query's embedding: (chunk id, page URL), nearest first."""
+    async def _nearest(self, conn, vector: list[float], collection: str | None, depth: int) -> list[Ranked]:
+        """The chunks nearest to the query's embedding, nearest first (score: 1 - cosine distance)."""
         assert self.embedder is not None
         dims = await self._vector_dims(conn, collection)
         if dims is None:
@@ -383,7 +396,7 @@ class DocsSearch:
             )
         ).all()
         rows.sort(key=lambda r: (r.distance, r.page_url, r.chunk_id))
-        return [(r.chunk_id, r.page_url) for r in rows]
+        return [Ranked(r.chunk_id, r.page_url, 1.0 - r.distance) for r in rows]
 
     async def _vector_dims(self, conn, collection: str | None) -> int | None:
         """The dimension of the vectors in scope (None: no vectors); refuses another embedder's."""

@@ -1,5 +1,5 @@
 """Hybrid search on real PostgreSQL: weighted full-text ranking, the OR variant for questions,
-RRF fusion, the current-page boost, collection filters, pgvector (HNSW) with a deterministic
+score fusion, the current-page boost, collection filters, pgvector (HNSW) with a deterministic
 embedder, embedder changes and mismatches, and the CLI."""
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from rag.search import (
     PREFER_URL_BOOST,
     DocsSearch,
     nearest_sql,
-    rrf_fuse,
+    Ranked,
+    fuse,
     split_query,
     tsquery_any,
 )
@@ -154,7 +155,7 @@ async def test_collection_filter(engine, site, tmp_path):
 async def test_prefer_url_boosts_the_readers_page_when_it_matches(engine, tmp_path):
     collection = new_id("c")
     twins = {
-        "a.md": "# Palette A\n\nPick a palette for charts. The palette matters.\n",
+        "a.md": "# Palette A\n\nPick a palette for charts.\n",  # a tie with b: the page decides
         "b.md": "# Palette B\n\nPick a palette for charts.\n",
         "c.md": "# Fonts\n\nPick fonts for charts.\n",
     }
@@ -197,11 +198,16 @@ async def test_unknown_words_are_those_no_chunk_in_scope_holds(engine, site):
     assert await search.unknown_words("citations", collection=new_id("none")) == ["citations"]
 
 
-def test_rrf_fuse():
-    scores = rrf_fuse([[1, 2, 3], [3, 1], []])
-    assert scores == pytest.approx({1: 1 / 61 + 1 / 62, 2: 1 / 62, 3: 1 / 63 + 1 / 61})
-    assert sorted(scores, key=scores.get, reverse=True) == [1, 3, 2]
-    assert rrf_fuse([[7]], k=0) == {7: 1.0}
+def test_fuse_weighs_scaled_scores():
+    lexical = [Ranked(1, "a", 8.0), Ranked(2, "b", 4.0)]
+    semantic = [Ranked(2, "b", 0.9), Ranked(3, "c", 0.5), Ranked(4, "d", 0.1)]
+    scores = fuse(lexical, semantic, weight=0.7)
+    # 1: best full text, absent by meaning; 2: half the best full text, the most similar.
+    assert scores == pytest.approx({1: 0.7, 2: 0.35 + 0.3, 3: 0.3 * 0.5, 4: 0.0})
+    assert fuse(lexical, [], weight=0.7) == pytest.approx({1: 1.0, 2: 0.5})  # one list: its own scale
+    assert fuse([], semantic) == pytest.approx({2: 1.0, 3: 0.5, 4: 0.0})
+    assert fuse([Ranked(5, "e", 0.0)], []) == {5: 1.0}  # no spread: all equal
+    assert fuse([], []) == {}
 
 
 async def test_query_helpers_build_valid_tsqueries(engine):
