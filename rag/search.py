@@ -15,8 +15,9 @@ slow on a large corpus and the candidates do not depend on scan order; a cheap i
 count of the lexemes each holds keeps the MAX_SCORED best for the full score; a query made
 only of common words is looked up in titles and headings first. With an embedder, the
 full-text list and the nearest chunks by cosine distance (pgvector HNSW) are fused by a
-weighted sum of their scaled scores (`fuse`: full text 0.7, meaning 0.3). The reader's current page breaks ties (a small boost), it
-does not outrank a better answer elsewhere. A page gives at most MAX_PER_PAGE chunks to the
+weighted sum of their scaled scores (`fuse`: full text 0.7, meaning 0.3). The reader's
+current page breaks ties (a 2% boost), it does not outrank a better answer elsewhere. A
+page gives at most MAX_PER_PAGE chunks to the
 top of the list (`diversified`). Snippets (`ts_headline`) are computed for the final top k
 only, over the text with `<`, `>` and `&` escaped so literal text such as `<model>`
 survives. Ties are broken by page URL, then chunk id. `unknown_words` names the query's
@@ -34,7 +35,7 @@ import html
 import logging
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import text

@@ -25,9 +25,9 @@ from rag.search import (
     MAX_RANKED,
     PREFER_URL_BOOST,
     DocsSearch,
-    nearest_sql,
     Ranked,
     fuse,
+    nearest_sql,
     split_query,
     tsquery_any,
 )
