@@ -13,8 +13,8 @@ documentation does not seem to cover it; do not guess.
 - The tool returns JSON: a list of passages, each with a "number", "title", "url" and "text". \
 Cite every passage you use with its number in square brackets, like [1] or [2][3], placed right \
 after the sentence it supports. Only cite numbers that the tool returned. A "not_in_docs" list \
-names words of your query that appear nowhere in the documentation: if the question is about them, \
-the documentation does not cover it.
+names words of your query that appear nowhere in the documentation: search again with other words \
+for them; if the question is about what they name, the documentation does not cover it.
 - Be concise: a direct answer first, then the details, with short code examples when they help. \
 Use Markdown.
 
