@@ -435,7 +435,9 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                 answer=answer,
                 page_url=page.url if page else None,
                 page_title=page.title if page else None,
-                searches=[SearchRecord(s.query, s.results, s.best_score) for s in agent_context.searches],
+                searches=[
+                    SearchRecord(s.query, s.results, s.best_score, s.not_in_docs) for s in agent_context.searches
+                ],
                 cited_urls=list(dict.fromkeys(cited)),
                 first_text_ms=round(first * 1000) if first is not None else None,
                 duration_ms=round(elapsed * 1000),

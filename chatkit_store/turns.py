@@ -34,6 +34,7 @@ class SearchRecord:
     query: str
     results: int
     best_score: float | None
+    not_in_docs: list[str] = field(default_factory=list)  # the query's words no page uses
 
 
 @dataclass
@@ -63,7 +64,8 @@ class TurnRecord:
             raise ValueError(f"unknown turn outcome {self.outcome!r}")
         row = {name: getattr(self, name) for name in _FIELDS}  # cheaper than asdict()
         row["searches"] = [
-            {"query": s.query, "results": s.results, "best_score": s.best_score} for s in self.searches
+            {"query": s.query, "results": s.results, "best_score": s.best_score, "not_in_docs": s.not_in_docs}
+            for s in self.searches
         ]
         row["question"] = self.question[:MAX_QUESTION_CHARS]
         row["answer"] = self.answer[:MAX_ANSWER_CHARS]

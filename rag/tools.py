@@ -22,11 +22,13 @@ NO_RESULTS = "No matching documentation found."
 
 @dataclass
 class SearchMade:
-    """One search of a turn, for its record: the query, how many passages, the best score."""
+    """One search of a turn, for its record: the query, how many passages, the best score,
+    and the query's words that no page uses."""
 
     query: str
     results: int
     best_score: float | None
+    not_in_docs: list[str]
 
 
 class DocsAgentContext(AgentContext[RequestContext]):
@@ -84,10 +86,8 @@ async def run_search(ctx: DocsAgentContext, query: str) -> str:
         prefer_url=ctx.page.url if ctx.page else None,
     )
     observe_search(time.perf_counter() - started, len(results))
-    ctx.searches.append(
-        SearchMade(query, len(results), max((r.score for r in results), default=None))
-    )
     unknown = await ctx.search.unknown_words(query, collection=ctx.collection)
+    ctx.searches.append(SearchMade(query, len(results), max((r.score for r in results), default=None), unknown))
     if not results:
         return no_results(query, unknown)
     return format_passages(query, [(ctx.number_of(r), r) for r in results], unknown)

@@ -176,6 +176,14 @@ def print_report(report: dict[str, Any]) -> None:
             table.add_row(str(group["count"]), _plain(question, keep_markup=True), group["last_asked"][:10])
         console.print(table)
 
+    missing = Table(title="Words readers looked for that no page uses")
+    missing.add_column("turns", justify="right")
+    missing.add_column("word")
+    missing.add_column("latest question")
+    for row in report["missing_words"]:
+        missing.add_row(str(row["turns"]), _plain(row["word"]), _plain(row["example"]))
+    console.print(missing)
+
     negative = Table(title="Rated down")
     for column in ("question", "answer", "sources", "thread"):
         negative.add_column(column)

@@ -131,6 +131,23 @@ _CITED = text(
     WHERE {SCOPED} GROUP BY 1 ORDER BY n DESC, page
     """
 )
+# The words of the assistant's searches that no page uses: what readers look for and the docs
+# never name (lower-cased; each counted once per turn), with the question of the latest turn.
+_MISSING_WORDS = text(
+    f"""
+    WITH w AS (
+        SELECT DISTINCT t.id, lower(word) AS word, t.created_at, t.question
+        FROM turns t CROSS JOIN LATERAL jsonb_array_elements(t.searches) AS s(search)
+        CROSS JOIN LATERAL jsonb_array_elements_text(
+            CASE WHEN jsonb_typeof(s.search -> 'not_in_docs') = 'array' THEN s.search -> 'not_in_docs' ELSE '[]' END
+        ) AS n(word)
+        WHERE {SCOPED}
+    )
+    SELECT word, count(*) AS turns, max(created_at) AS last,
+           (array_agg(question ORDER BY created_at DESC))[1] AS example
+    FROM w GROUP BY word ORDER BY turns DESC, word LIMIT :shown
+    """
+)
 _PAGES = text(
     "SELECT page_url, title FROM docs_documents WHERE collection = :collection ORDER BY page_url"
 )
@@ -230,7 +247,7 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
     params = scope.params()
     trigram = await trigram_available(engine)
     (
-        per_day_rows, totals_rows, groups, negative, feedback_rows, cited_rows, pages,
+        per_day_rows, totals_rows, groups, negative, feedback_rows, cited_rows, pages, missing,
     ) = await asyncio.gather(
         _rows(engine, _PER_DAY, params),
         _rows(engine, _TOTALS, params),
@@ -239,6 +256,7 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
         _rows(engine, _FEEDBACK, params),
         _rows(engine, _CITED, params),
         _rows(engine, _PAGES, params),
+        _rows(engine, _MISSING_WORDS, {**params, "shown": SHOWN}),
     )
     per_day, outcomes = _per_day(per_day_rows, params)
     totals = totals_rows[0]
@@ -280,6 +298,10 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
         "per_day": per_day,
         "coverage_gaps": groups["gap"],
         "top_questions": groups["top"],
+        "missing_words": [
+            {"word": row.word, "turns": row.turns, "last_asked": row.last.isoformat(), "example": row.example}
+            for row in missing
+        ],
         "feedback": feedback,
         "negative_feedback": [
             {

@@ -25,13 +25,14 @@ async def seed_thread(engine, tenant: str = "", user: str = "seed-user", created
 
 def turn(thread_id: str, question: str, collection: str, *, outcome: str = "answered", tenant: str = "",
          cited: list[str] | None = None, answer_item_id: str | None = None, ago_days: float = 0,
-         first_ms: int = 300) -> TurnRecord:
+         first_ms: int = 300, not_in_docs: list[str] | None = None) -> TurnRecord:
     return TurnRecord(
         thread_id=thread_id, question_item_id="msg_" + uuid.uuid4().hex, tenant_id=tenant,
         user_hash="0123456789abcdef", collection=collection, question=question, outcome=outcome,
         model="offline", created_at=datetime.now(UTC) - timedelta(days=ago_days),
         answer_item_id=answer_item_id, answer=f"Answer to {question}",
-        searches=[SearchRecord(question, 0 if outcome == "not_covered" else 3, None if outcome == "not_covered" else 0.03)],
+        searches=[SearchRecord(question, 0 if outcome == "not_covered" else 3, None if outcome == "not_covered" else 0.03,
+                               not_in_docs or [])],
         cited_urls=cited or [], first_text_ms=first_ms, duration_ms=first_ms * 3,
     )
 

@@ -27,7 +27,7 @@ async def docsdesk(*args: str, **env: str) -> tuple[int, str, str]:
 async def seeded(engine, collection: str) -> None:
     thread = await seed_thread(engine)
     await seed(engine, [
-        turn(thread, "Can Lantern run on Windows?", collection, outcome="not_covered"),
+        turn(thread, "Can Lantern run on Windows?", collection, outcome="not_covered", not_in_docs=["Windows"]),
         turn(thread, "can lantern run on windows", collection, outcome="not_covered"),
         turn(thread, "How do I set [bold]retries[/bold]?", collection,
              cited=["https://docs.example.com/concepts/retries/"]),
@@ -48,6 +48,7 @@ async def test_report_and_export_read_the_database(database, engine, collection,
     assert code == 0, err
     assert "Coverage gaps" in out and "Can Lantern run on Windows?" in out
     assert "[bold]retries[/bold]" in out  # reader text printed literally, not as markup
+    assert "Words readers looked for that no page uses" in out and "windows" in out
 
     target = tmp_path / "turns.csv"
     code, out, err = await docsdesk("export", "--format", "csv", "-o", str(target), **env)

@@ -29,6 +29,7 @@ def drive(browser, url: str) -> dict:
     wait.until(ec.text_to_be_present_in_element((By.ID, "gaps"), "Is there a Helm chart for Lantern?"))
     seen = {
         "gaps": browser.find_element(By.ID, "gaps").text,
+        "missing": browser.find_element(By.ID, "missing").text,
         "bars": len(browser.find_elements(By.CSS_SELECTOR, "#volume-chart rect")),
         "outcome_bars": len(browser.find_elements(By.CSS_SELECTOR, "#outcome-chart rect")),
         "cards": browser.find_element(By.ID, "cards").text,
@@ -59,11 +60,12 @@ async def test_console_shows_gaps_and_the_playground_streams_an_answer(admin_app
     url, app = admin_app
     thread = await seed_thread(engine)
     await seed(engine, [
-        turn(thread, "Is there a Helm chart for Lantern?", collection, outcome="not_covered"),
+        turn(thread, "Is there a Helm chart for Lantern?", collection, outcome="not_covered", not_in_docs=["Helm"]),
         turn(thread, "Is there a helm chart for lantern", collection, outcome="not_covered"),
     ])
     seen = await asyncio.to_thread(drive, browser, url)
     assert "Is there a Helm chart for Lantern?" in seen["gaps"]
+    assert "helm 1 Is there a Helm chart for Lantern?" in seen["missing"]
     assert seen["bars"] >= 1 and seen["outcome_bars"] == 4
     assert "questions" in seen["cards"]
     assert "retr" in seen["answer"].lower()  # the offline model quotes the retries page

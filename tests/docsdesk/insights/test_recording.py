@@ -38,6 +38,7 @@ async def test_answered_turn_is_recorded_with_searches_sources_and_page(admin_ap
     assert turn["collection"] == collection
     [search] = turn["searches"]
     assert search["query"] == "install lantern" and search["results"] > 0 and search["best_score"] > 0
+    assert search["not_in_docs"] == []
     assert turn["cited_urls"] and turn["cited_urls"][0].startswith("https://docs.example.com/")
     assert turn["user_hash"] == hash_user(log_salt(settings), client.user_id)
     assert client.user_id not in json.dumps({k: str(v) for k, v in turn.items()})
@@ -58,6 +59,7 @@ async def test_not_covered_when_search_finds_nothing_or_the_answer_says_so(admin
     [second] = await turns_of(engine, says)
     assert first["outcome"] == "not_covered" and first["searches"][0]["results"] == 0
     assert first["searches"][0]["best_score"] is None
+    assert "zxqv" in first["searches"][0]["not_in_docs"]
     assert second["outcome"] == "not_covered"
 
 

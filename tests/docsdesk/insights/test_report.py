@@ -54,6 +54,27 @@ async def test_report_groups_near_duplicates_and_counts_outcomes(admin_app, engi
     assert len(report["per_day"]) == 31
 
 
+async def test_report_lists_the_words_readers_looked_for_that_no_page_uses(admin_app, engine, collection):
+    url, _ = admin_app
+    thread = await seed_thread(engine)
+    await seed(engine, [
+        turn(thread, "Helm chart for Lantern?", collection, outcome="not_covered", not_in_docs=["Helm"], ago_days=2),
+        turn(thread, "Is there a helm chart?", collection, outcome="not_covered", not_in_docs=["helm", "HELM"], ago_days=1),
+        turn(thread, "Pay invoices in euros?", collection, outcome="not_covered", not_in_docs=["invoices", "euros"]),
+        turn(thread, "How do I retry?", collection),
+        turn(thread, "Helm in another collection", "other-" + collection, not_in_docs=["helm"]),
+    ])
+    async with admin(url) as http:
+        report = (await http.get("/admin/api/report", params={"days": 30})).json()
+    missing = [(w["word"], w["turns"], w["example"]) for w in report["missing_words"]]
+    # Case folded, one count per turn, the latest question as the example, busiest first.
+    assert missing == [
+        ("helm", 2, "Is there a helm chart?"),
+        ("euros", 1, "Pay invoices in euros?"),
+        ("invoices", 1, "Pay invoices in euros?"),
+    ]
+
+
 async def test_negative_feedback_comes_with_question_and_sources(admin_app, engine, collection):
     url, _ = admin_app
     thread = await seed_thread(engine)
