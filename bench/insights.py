@@ -1,8 +1,9 @@
 """Insights benchmark: the report and a full export over 100,000 recorded turns.
 
 Seeds N turn records (default 100,000) over 90 days in one collection: realistic reader
-questions (bench/questions.json) with near-duplicate variants (case, punctuation, typos),
+questions (bench/questions/project-*.tsv) with near-duplicate variants (case, punctuation, typos),
 70% answered / 20% not covered / 8% error / 2% cancelled, cited pages of the collection,
+a word no page uses in each not-covered turn's search (300 distinct),
 negative feedback on 3% of answers. Then:
 
 - times the report (`build_report`, what GET /admin/api/report and `docsdesk report` run):
@@ -41,12 +42,13 @@ from docsdesk.database import open_database  # noqa: E402
 from docsdesk.insights.export import FORMATS, export_chunks  # noqa: E402
 from docsdesk.insights.report import Scope, build_report  # noqa: E402
 from docsdesk.settings import Settings  # noqa: E402
+from rag.evaluate import load_questions  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 
 COLLECTION = "bench-insights"
 CORPUS = REPO.parent / "shared" / "corpus" / "chatkit-python"
 FIXTURE_DOCS = REPO / "tests" / "fixtures" / "docs"
-QUESTIONS = Path(__file__).resolve().parent / "questions.json"
+QUESTIONS = Path(__file__).resolve().parent / "questions"
 DAYS = 90
 TARGET_REPORT_SECONDS = 1.0
 TARGET_EXPORT_MB = 100.0
@@ -77,7 +79,10 @@ _SEED_TURNS = text(
                ELSE overlay(q.text placing reverse(substr(q.text, 5, 2)) from 5 for 2)
            END,
            u.url,
-           jsonb_build_array(jsonb_build_object('query', q.text, 'results', 5, 'best_score', 0.03)),
+           jsonb_build_array(jsonb_build_object(
+               'query', q.text, 'results', 5, 'best_score', 0.03,
+               'not_in_docs', CASE WHEN o.outcome = 'not_covered' THEN jsonb_build_array('word' || (g % 300))
+                                   ELSE '[]'::jsonb END)),
            CASE WHEN o.outcome = 'answered' THEN ARRAY[u.url || '#section', u2.url] ELSE '{}' END,
            'An answer of a few sentences that quotes the documentation [1].', o.outcome, 'offline',
            200 + (random() * 800)::int, 1000 + (random() * 3000)::int,
@@ -107,8 +112,8 @@ _SEED_FEEDBACK = text(
 
 
 def questions() -> list[str]:
-    entries = json.loads(QUESTIONS.read_text(encoding="utf-8"))
-    return [e["q"] for e in entries if isinstance(e, dict) and e.get("q")]
+    """The project's own question set (bench/questions/project-*.tsv): readers' questions."""
+    return [case.question for path in sorted(QUESTIONS.glob("project-*.tsv")) for case in load_questions(path)]
 
 
 async def seed(engine, turns: int) -> None:
