@@ -19,7 +19,7 @@ from chatkit_store.attachments.cleanup import clean_up
 from docsdesk.llm.stream import message_item
 from prompts import TITLE_PROMPT
 from tests.support import LiveServer
-from tests.support.chatkit_client import ChatKitClient, done_items, user_input
+from tests.support.chatkit_client import ChatKitClient, done_items, signed_in, user_input
 from tests.support.files import JPEG_HEAD, png_bytes
 from tests.support.files import pdf_bytes as make_pdf
 from tests.support.scripted_model import ScriptedModel
@@ -44,18 +44,14 @@ async def served(request, settings, tmp_path):
     """(client, app, files dir or None) for each storage."""
     update = {"attachments_dir": tmp_path / "files"} if request.param == "disk" else {}
     app = create_app(settings.model_copy(update=update))
-    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
-        await client.login()
-        client.app = app
+    async with signed_in(app) as client:
         yield client
 
 
 @pytest.fixture
 async def pg_client(settings):
     app = create_app(settings)
-    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
-        await client.login()
-        client.app = app
+    async with signed_in(app) as client:
         yield client
 
 
@@ -301,9 +297,7 @@ async def test_generic_declared_types_use_the_extension(pg_client):
 async def test_oversized_declared_and_actual(settings, tmp_path):
     for update in ({}, {"attachments_dir": tmp_path / "files"}):
         app = create_app(settings.model_copy(update={"max_attachment_bytes": 1000, **update}))
-        async with LiveServer(app) as live, ChatKitClient(live.url) as client:
-            await client.login()
-            client.app = app
+        async with signed_in(app) as client:
             declared = await client.request("attachments.create", {"name": "big.log", "size": 1001, "mime_type": "text/plain"})
             assert declared.status_code == 413 and declared.json()["error"]["code"] == "attachment_too_large"
             # Declared small, sent big: refused while streaming, nothing kept.
@@ -327,9 +321,7 @@ async def test_refused_mid_stream_after_chunks_were_stored(settings, tmp_path):
     limit = 3 * 1024 * 1024  # past the first batches of chunks written to PostgreSQL
     for update in ({}, {"attachments_dir": tmp_path / "files"}):
         app = create_app(settings.model_copy(update={"max_attachment_bytes": limit, **update}))
-        async with LiveServer(app) as live, ChatKitClient(live.url) as client:
-            await client.login()
-            client.app = app
+        async with signed_in(app) as client:
             for body, status in [
                 (b"a" * (4 * 1024 * 1024), 413),
                 (b"a" * (2600 * 1024) + b"\x00", 415),
@@ -353,22 +345,20 @@ async def test_refused_mid_stream_after_chunks_were_stored(settings, tmp_path):
 
 async def test_quota_per_user(settings):
     app = create_app(settings.model_copy(update={"attachment_quota_bytes": 3000}))
-    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
-        await client.login()
+    async with signed_in(app) as client:
         assert (await direct(client, "a.txt", b"a" * 2000, "text/plain")).status_code == 200
         over = await client.request("attachments.create", {"name": "b.txt", "size": 1500, "mime_type": "text/plain"})
         assert over.status_code == 413 and over.json()["error"]["code"] == "attachment_quota_exceeded"
         response = await direct(client, "c.txt", b"c" * 1500, "text/plain")
         assert response.status_code == 413
-        async with ChatKitClient(live.url) as other:  # another user has their own quota
+        async with ChatKitClient(str(client.http.base_url)) as other:  # another user has their own quota
             await other.login()
             assert (await direct(other, "a.txt", b"a" * 2000, "text/plain")).status_code == 200
 
 
 async def test_upload_rate_limit(settings):
     app = create_app(settings.model_copy(update={"rate_limit_uploads": "2/minute"}))
-    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
-        await client.login()
+    async with signed_in(app) as client:
         assert (await direct(client, "a.txt", b"a", "text/plain")).status_code == 200
         assert (await client.request("attachments.create", {"name": "b.txt", "size": 1, "mime_type": "text/plain"})).status_code == 200
         limited = await direct(client, "c.txt", b"c", "text/plain")
@@ -525,8 +515,7 @@ async def test_model_gets_the_image_and_the_text_file(served):
 
 async def test_model_gets_pdf_text_and_long_logs_keep_their_ends(settings):
     app = create_app(settings.model_copy(update={"attachment_text_chars": 400}))
-    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
-        await client.login()
+    async with signed_in(app) as client:
         pdf = (await direct(client, "guide.pdf", make_pdf("Hello PDF world"), "application/pdf")).json()
         long_log = ("noise line\n" * 500 + "FATAL: disk quota exceeded on /var/lib\n").encode()
         log_file = (await direct(client, "long.log", long_log, "text/plain")).json()
@@ -544,8 +533,7 @@ async def test_model_gets_pdf_text_and_long_logs_keep_their_ends(settings):
 
 async def test_models_without_vision_get_the_image_by_name(settings):
     app = create_app(settings.model_copy(update={"model_accepts_images": False}))
-    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
-        await client.login()
+    async with signed_in(app) as client:
         img = (await direct(client, "shot.png", png_bytes(), "image/png")).json()
         model = Script(["Ok."])
         app.state.services.server.model = model

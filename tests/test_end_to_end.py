@@ -17,8 +17,8 @@ from pydantic import SecretStr
 from app import create_app
 from prompts import TITLE_PROMPT
 from rag.ingest import ingest
-from tests.support import FIXTURE_DOCS, LiveServer, ServeProcess, new_id
-from tests.support.chatkit_client import ChatKitClient, done_items, user_input
+from tests.support import FIXTURE_DOCS, ServeProcess, new_id
+from tests.support.chatkit_client import ChatKitClient, done_items, signed_in, user_input
 from tests.support.fake_openai import FakeOpenAI, Reply, ToolCall
 
 QUESTION = "How do I show sources under an answer?"
@@ -54,8 +54,7 @@ def annotations_of(events: list[dict]) -> list[dict]:
 
 async def test_offline_model_answers_with_the_annotations_guide(settings, chatkit_docs, doc_set):
     app = create_app(settings.model_copy(update={"collection": chatkit_docs, "model": "offline"}))
-    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
-        await client.login()
+    async with signed_in(app) as client:
         _, events = await client.new_thread(doc_set.question)
     answer = done_items(events, "assistant_message")[-1]["content"][0]["text"]
     assert "No language model is configured" in answer
@@ -70,8 +69,7 @@ async def test_offline_topic_switch_on_a_page_gets_the_new_topics_sources(settin
     app = create_app(settings.model_copy(update={"collection": chatkit_docs, "model": "offline"}))
     page = {"page": {"url": doc_set.annotations_page, "title": "Show sources under an answer", "path": "/guides/add-annotations/"}}
     feedback_page = doc_set.base_url + "guides/feedback/"
-    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
-        await client.login()
+    async with signed_in(app) as client:
         thread_id, events = await client.new_thread("What does this page explain?", metadata=page)
         urls = [a["source"]["url"] for a in annotations_of(events)]
         assert urls and urls[0].startswith(doc_set.annotations_page), urls  # "this page" is the page
@@ -101,8 +99,7 @@ async def test_openai_compatible_endpoint_works_unchanged(settings, chatkit_docs
             "collection": chatkit_docs, "model": model,
             "openai_api_key": SecretStr("sk-local"), "openai_base_url": fake.base_url,
         }))
-        async with LiveServer(app) as live, ChatKitClient(live.url) as client:
-            await client.login()
+        async with signed_in(app) as client:
             thread_id, first = await client.new_thread(doc_set.question)
             second = await client.call("threads.add_user_message", {
                 "thread_id": thread_id,

@@ -13,16 +13,13 @@ import pytest
 from app import create_app
 from chatkit_store import PostgresStore
 from docsdesk.context import RequestContext
-from tests.support import LiveServer
-from tests.support.chatkit_client import ChatKitClient, done_items, user_input
+from tests.support.chatkit_client import ChatKitClient, done_items, signed_in, user_input
 
 
 @asynccontextmanager
 async def served(settings, **overrides):
     app = create_app(settings.model_copy(update=overrides))
-    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
-        await client.login()
-        client.app = app
+    async with signed_in(app) as client:
         yield client
 
 

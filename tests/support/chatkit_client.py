@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -88,3 +90,15 @@ def done_items(events: list[dict], item_type: str | None = None) -> list[dict]:
         for e in events
         if e["type"] == "thread.item.done" and (item_type is None or e["item"]["type"] == item_type)
     ]
+
+
+@asynccontextmanager
+async def signed_in(app) -> AsyncIterator[ChatKitClient]:
+    """`app` served on a real uvicorn server, and a client with a reader session; the client
+    keeps the app as `client.app` (its services, its state)."""
+    from tests.support import LiveServer
+
+    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
+        await client.login()
+        client.app = app
+        yield client

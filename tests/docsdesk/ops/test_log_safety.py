@@ -9,8 +9,7 @@ import re
 
 from app import create_app
 from docsdesk.ops.observability import json_line, text_line
-from tests.support import LiveServer
-from tests.support.chatkit_client import ChatKitClient, user_input
+from tests.support.chatkit_client import signed_in, user_input
 
 FORGED = "2026-11-30 01:02:03 ERROR docsdesk.access: POST /admin 200 user=root"
 STAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} ")
@@ -35,8 +34,7 @@ def test_long_client_values_are_capped_in_both_formats():
 
 async def test_hostile_client_values_over_http_cannot_forge_lines(settings, capsys):
     app = create_app(settings.model_copy(update={"log_format": "text"}))
-    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
-        await client.login()
+    async with signed_in(app) as client:
         capsys.readouterr()
         hostile = f"thr_x\n{FORGED}"
         response = await client.request("threads.get_by_id", {"thread_id": hostile})
@@ -55,8 +53,7 @@ async def test_hostile_client_values_over_http_cannot_forge_lines(settings, caps
 
 async def test_client_mistake_on_a_stream_is_one_info_line(settings, capsys):
     app = create_app(settings.model_copy(update={"log_format": "json"}))
-    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
-        await client.login()
+    async with signed_in(app) as client:
         capsys.readouterr()
         missing = await client.request(
             "threads.add_user_message", {"thread_id": "thr_missing", "input": user_input("Hello?")}

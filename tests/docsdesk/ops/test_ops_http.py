@@ -16,8 +16,7 @@ from pydantic import SecretStr
 
 from app import create_app
 from docsdesk.ops.observability import hash_user, log_salt
-from tests.support import LiveServer
-from tests.support.chatkit_client import ChatKitClient, parse_sse, user_input
+from tests.support.chatkit_client import ChatKitClient, parse_sse, signed_in, user_input
 from tests.support.scripted_model import GatedModel
 
 
@@ -25,8 +24,7 @@ from tests.support.scripted_model import GatedModel
 async def served(settings, **overrides) -> AsyncIterator[tuple[ChatKitClient, Any]]:
     """A logged-in client of a fresh app (own rate-limit memory) with `overrides` applied."""
     app = create_app(settings.model_copy(update=overrides))
-    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
-        await client.login()
+    async with signed_in(app) as client:
         yield client, app
 
 
