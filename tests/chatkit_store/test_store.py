@@ -80,10 +80,12 @@ async def new_thread(store: PostgresStore, ctx: RequestContext, **fields: Any) -
     return thread
 
 
-async def add_messages(store, thread, ctx, count: int) -> list[str]:
+async def add_messages(store, thread, ctx, count: int, make=None) -> list[str]:
+    """`count` user messages (or items made by `make`, e.g. `assistant_message`), their ids."""
+    make = make or user_message
     ids = []
     for n in range(count):
-        item = user_message(store, thread, ctx, f"message {n}")
+        item = make(store, thread, ctx, f"message {n}")
         await store.add_thread_item(thread.id, item, ctx)
         ids.append(item.id)
     return ids
@@ -91,12 +93,7 @@ async def add_messages(store, thread, ctx, count: int) -> list[str]:
 
 async def add_answers(store, thread, ctx, count: int) -> list[str]:
     """Assistant messages: the items feedback may rate."""
-    ids = []
-    for n in range(count):
-        item = assistant_message(store, thread, ctx, f"answer {n}")
-        await store.add_thread_item(thread.id, item, ctx)
-        ids.append(item.id)
-    return ids
+    return await add_messages(store, thread, ctx, count, assistant_message)
 
 
 async def collect_items(store, thread_id, ctx, limit, order) -> list[str]:
