@@ -35,9 +35,7 @@ SSE_HEADERS = {
     "X-Accel-Buffering": "no",
     "Connection": "keep-alive",
 }
-_STREAM_FAILED = (
-    b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
-)
+_STREAM_FAILED = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
 
 
 async def read_body(request: Request, limit: int, deadline_seconds: float | None = None) -> bytes:
@@ -56,7 +54,9 @@ async def read_body(request: Request, limit: int, deadline_seconds: float | None
                     raise ApiError(413, "body_too_large", f"request body is over the {limit}-byte limit")
     except TimeoutError:
         raise ApiError(
-            408, "body_timeout", f"the request body did not arrive within {deadline_seconds:g} s",
+            408,
+            "body_timeout",
+            f"the request body did not arrive within {deadline_seconds:g} s",
             {"Connection": "close"},
         ) from None
     return bytes(body)
@@ -182,9 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-        )
+        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
         return ApiError(400, "invalid_request", detail).response()
 
     @app.post("/session")

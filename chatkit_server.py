@@ -175,8 +175,7 @@ def _input_tokens(items: list[TResponseInputItem]) -> int:
 
 def message_text(content: list[Any]) -> str:
     return "".join(
-        part.text if isinstance(part, UserMessageTextContent) else f"@{part.text}"
-        for part in content
+        part.text if isinstance(part, UserMessageTextContent) else f"@{part.text}" for part in content
     )
 
 
@@ -233,7 +232,9 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                 await self.store.delete_attachment(request.params.attachment_id, context)
                 return NonStreamingResult(b"{}")
             case InputTranscribeReq():
-                raise ApiError(400, "unsupported", "dictation (input.transcribe) is not enabled on this server")
+                raise ApiError(
+                    400, "unsupported", "dictation (input.transcribe) is not enabled on this server"
+                )
         return await self.process(body if body is not None else request.model_dump_json(), context)
 
     async def _check(self, request: ChatKitReq, context: RequestContext) -> None:
@@ -244,17 +245,13 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                 # The SDK loads the thread (404) before writing anything.
                 await self._check_input(request.params.input, request.params.thread_id, context)
             case ThreadsRetryAfterItemReq():
-                item = await self.store.load_item(
-                    request.params.thread_id, request.params.item_id, context
-                )
+                item = await self.store.load_item(request.params.thread_id, request.params.item_id, context)
                 if not isinstance(item, UserMessageItem):
                     raise ApiError(400, "invalid_request", f"item {item.id} is not a user message")
             case ThreadsCustomActionReq() | ThreadsSyncCustomActionReq():
                 await self.store.load_thread(request.params.thread_id, context)
                 if request.params.item_id:
-                    await self.store.load_item(
-                        request.params.thread_id, request.params.item_id, context
-                    )
+                    await self.store.load_item(request.params.thread_id, request.params.item_id, context)
                 raise ApiError(400, "unsupported", "this server defines no widget actions")
             case ThreadsUpdateReq():
                 if len(request.params.title) > MAX_TITLE_CHARS:
@@ -308,9 +305,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             )
         title_task = None
         if thread.title is None and input_user_message is not None:
-            title_task = asyncio.create_task(
-                self._make_title(message_text(input_user_message.content))
-            )
+            title_task = asyncio.create_task(self._make_title(message_text(input_user_message.content)))
 
         converter = DocsConverter(
             self.attachment_input,
@@ -328,9 +323,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             results_per_search=self.settings.search_results,
         )
         agent = build_agent(self.model, self.model_settings)
-        result = Runner.run_streamed(
-            agent, input_items, context=agent_context, max_turns=MAX_AGENT_TURNS
-        )
+        result = Runner.run_streamed(agent, input_items, context=agent_context, max_turns=MAX_AGENT_TURNS)
         outcome = "error"
         answers: list[AssistantMessageItem] = []
         try:
@@ -338,9 +331,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                 if context.first_delta_seconds is None and _is_text_delta(event):
                     context.first_delta_seconds = time.perf_counter() - started
                     observe_first_delta(context.first_delta_seconds)
-                if isinstance(event, ThreadItemDoneEvent) and isinstance(
-                    event.item, AssistantMessageItem
-                ):
+                if isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, AssistantMessageItem):
                     for update in self._cite(event.item, agent_context):
                         yield update
                     answers.append(event.item)
@@ -380,8 +371,15 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             if input_user_message is not None and self.recorder is not None:
                 try:
                     self._record(
-                        thread, input_user_message, context, agent_context, answers, result,
-                        outcome, started_at, elapsed,
+                        thread,
+                        input_user_message,
+                        context,
+                        agent_context,
+                        answers,
+                        result,
+                        outcome,
+                        started_at,
+                        elapsed,
                     )
                 except Exception:
                     log.exception("could not record the turn", extra={"request_id": context.request_id})
@@ -436,7 +434,8 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                 page_url=page.url if page else None,
                 page_title=page.title if page else None,
                 searches=[
-                    SearchRecord(s.query, s.results, s.best_score, s.not_in_docs) for s in agent_context.searches
+                    SearchRecord(s.query, s.results, s.best_score, s.not_in_docs)
+                    for s in agent_context.searches
                 ],
                 cited_urls=list(dict.fromkeys(cited)),
                 first_text_ms=round(first * 1000) if first is not None else None,

@@ -50,7 +50,8 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
     try:
         store = PostgresStore(database.engine)
         search = DocsSearch(
-            database.engine, build_embedder(settings.embeddings, settings),
+            database.engine,
+            build_embedder(settings.embeddings, settings),
             public_url=settings.public_url or DEFAULT_PUBLIC_URL,
         )
         await search.startup()

@@ -77,9 +77,20 @@ class PySpy:
             raise PySpyError("--profile needs py-spy on PATH (pip install py-spy)")
         self.output.unlink(missing_ok=True)
         self.process = await asyncio.create_subprocess_exec(
-            exe, "record", "--pid", str(self.pid), "--rate", str(RATE), "--gil", "--nonblocking",
-            "--format", "raw", "--output", str(self.output),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            exe,
+            "record",
+            "--pid",
+            str(self.pid),
+            "--rate",
+            str(RATE),
+            "--gil",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "--output",
+            str(self.output),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         await asyncio.sleep(0.5)  # attach before the load starts
         if self.process.returncode is not None:

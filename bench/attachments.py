@@ -117,8 +117,10 @@ class Client:
     async def two_phase(self, data: bytes) -> dict:
         created = await self.http.post(
             "/chatkit",
-            json={"type": "attachments.create",
-                  "params": {"name": "big.png", "size": len(data), "mime_type": "image/png"}},
+            json={
+                "type": "attachments.create",
+                "params": {"name": "big.png", "size": len(data), "mime_type": "image/png"},
+            },
             headers=self.headers,
         )
         if created.status_code != 200:
@@ -168,7 +170,9 @@ async def phase(name: str, pid: int, size: int, jobs) -> dict:
     }
 
 
-async def bench_storage(storage: str, data_dir: Path, database_url: str, size: int, rounds: int) -> list[dict]:
+async def bench_storage(
+    storage: str, data_dir: Path, database_url: str, size: int, rounds: int
+) -> list[dict]:
     server = Server(data_dir, database_url, storage, size + MIB)
     await server.start()
     client = Client(server.url)
@@ -187,10 +191,14 @@ async def bench_storage(storage: str, data_dir: Path, database_url: str, size: i
         concurrent = [[lambda: client.direct(data)] * CONCURRENT] * max(1, rounds // 2)
         rows.append(await phase(f"upload x{CONCURRENT} at once", pid, size, concurrent))
         batch = rows[-1]["results"][:CONCURRENT]
-        rows.append(await phase(
-            f"download x{CONCURRENT} at once", pid, size,
-            [[lambda a=a: client.download(a) for a in batch]] * max(1, rounds // 2),
-        ))
+        rows.append(
+            await phase(
+                f"download x{CONCURRENT} at once",
+                pid,
+                size,
+                [[lambda a=a: client.download(a) for a in batch]] * max(1, rounds // 2),
+            )
+        )
         for row in rows:
             if row["name"].startswith("download"):
                 assert all(n == size for n in row["results"]), "short download"
@@ -212,7 +220,9 @@ async def main(argv: list[str] | None = None) -> None:
         settings = Settings(_env_file=None, data_dir=data_dir, database_url=os.environ.get("DATABASE_URL"))
         db = await open_database(settings)
         try:
-            print(f"file: {size / MIB:.1f} MiB, {args.rounds} rounds per phase; server: 1 uvicorn worker, loopback")
+            print(
+                f"file: {size / MIB:.1f} MiB, {args.rounds} rounds per phase; server: 1 uvicorn worker, loopback"
+            )
             header = f"{'storage':<9} {'phase':<22} {'MiB/s':>8} {'RSS before':>11} {'peak':>8} {'growth':>8}"
             print(header)
             print("-" * len(header))

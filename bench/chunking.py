@@ -74,14 +74,18 @@ def main() -> int:
     tokens = [chunk.token_count for chunk in chunks]
     print(f"corpus: {len(pages)} pages, {size / 1e6:.2f} MB -> {len(chunks)} chunks")
     print(f"chunk tokens: min {min(tokens)}, median {statistics.median(tokens):.0f}, max {max(tokens)}")
-    print(f"markdown chunking: best {size / best / 1e6:.1f} MB/s ({best * 1000:.1f} ms), "
-          f"median {size / median / 1e6:.1f} MB/s, CPU time {size / cpu / 1e6:.1f} MB/s "
-          f"(target > {TARGET_MB_S:.0f} MB/s)")
+    print(
+        f"markdown chunking: best {size / best / 1e6:.1f} MB/s ({best * 1000:.1f} ms), "
+        f"median {size / median / 1e6:.1f} MB/s, CPU time {size / cpu / 1e6:.1f} MB/s "
+        f"(target > {TARGET_MB_S:.0f} MB/s)"
+    )
     html_pages = as_html(pages)
     html_size = sum(len(text.encode("utf-8")) for _, text, _ in html_pages)
     best, median, cpu, chunks = throughput(html_pages, args.rounds)
-    print(f"html chunking: {html_size / 1e6:.2f} MB -> {len(chunks)} chunks; best {html_size / best / 1e6:.1f} MB/s, "
-          f"median {html_size / median / 1e6:.1f} MB/s, CPU time {html_size / cpu / 1e6:.1f} MB/s")
+    print(
+        f"html chunking: {html_size / 1e6:.2f} MB -> {len(chunks)} chunks; best {html_size / best / 1e6:.1f} MB/s, "
+        f"median {html_size / median / 1e6:.1f} MB/s, CPU time {html_size / cpu / 1e6:.1f} MB/s"
+    )
     return 0
 
 

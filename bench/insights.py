@@ -113,15 +113,24 @@ _SEED_FEEDBACK = text(
 
 def questions() -> list[str]:
     """The project's own question set (bench/questions/project-*.tsv): readers' questions."""
-    return [case.question for path in sorted(QUESTIONS.glob("project-*.tsv")) for case in load_questions(path)]
+    return [
+        case.question for path in sorted(QUESTIONS.glob("project-*.tsv")) for case in load_questions(path)
+    ]
 
 
 async def seed(engine, turns: int) -> None:
     async with engine.connect() as conn:
-        present = await conn.scalar(text("SELECT count(*) FROM turns WHERE collection = :c"), {"c": COLLECTION})
-        urls = list((await conn.execute(
-            text("SELECT page_url FROM docs_documents WHERE collection = :c ORDER BY page_url"), {"c": COLLECTION}
-        )).scalars())
+        present = await conn.scalar(
+            text("SELECT count(*) FROM turns WHERE collection = :c"), {"c": COLLECTION}
+        )
+        urls = list(
+            (
+                await conn.execute(
+                    text("SELECT page_url FROM docs_documents WHERE collection = :c ORDER BY page_url"),
+                    {"c": COLLECTION},
+                )
+            ).scalars()
+        )
     if present >= turns:
         print(f"{present} turns already recorded in {COLLECTION!r}; not seeding")
         return
@@ -130,10 +139,18 @@ async def seed(engine, turns: int) -> None:
     async with engine.begin() as conn:
         await conn.execute(text("SET LOCAL statement_timeout = 0"))
         await conn.execute(_SEED_THREADS, {"threads": turns // 5})
-        await conn.execute(_SEED_TURNS, {
-            "threads": turns // 5, "turns": turns - present, "collection": COLLECTION,
-            "questions": asked, "nq": len(asked), "urls": urls, "nu": len(urls),
-        })
+        await conn.execute(
+            _SEED_TURNS,
+            {
+                "threads": turns // 5,
+                "turns": turns - present,
+                "collection": COLLECTION,
+                "questions": asked,
+                "nq": len(asked),
+                "urls": urls,
+                "nu": len(urls),
+            },
+        )
         await conn.execute(_SEED_FEEDBACK, {"collection": COLLECTION})
         await conn.execute(text("ANALYZE turns"))
     print(f"seeded {turns - present} turns ({turns // 5} threads) in {time.perf_counter() - started:.1f} s")
@@ -153,7 +170,15 @@ async def time_report(engine, runs: int) -> tuple[float, list[float], dict]:
 def export_in_child(fmt: str, days: int, trace: bool = False) -> tuple[int, float, float, float | None]:
     """(rows, seconds, peak RSS MB, peak Python heap MB during the export or None) of a full
     export in a fresh process; `trace` = with tracemalloc (slower: not for the timing)."""
-    command = [sys.executable, __file__, "--export-child", fmt, "--days", str(days), *(["--trace"] if trace else [])]
+    command = [
+        sys.executable,
+        __file__,
+        "--export-child",
+        fmt,
+        "--days",
+        str(days),
+        *(["--trace"] if trace else []),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, env=os.environ.copy(), cwd=REPO)
     _, status, usage = os.wait4(process.pid, 0)
     out = process.stdout.read().decode() if process.stdout else ""
@@ -183,18 +208,27 @@ async def child_export(fmt: str, days: int, sink, trace: bool) -> None:
 
 
 def child_settings() -> Settings:
-    return Settings(_env_file=None, database_url=os.environ["DATABASE_URL"], data_dir=Path(os.environ["BENCH_DATA_DIR"]))
+    return Settings(
+        _env_file=None, database_url=os.environ["DATABASE_URL"], data_dir=Path(os.environ["BENCH_DATA_DIR"])
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} core(s)")
     with tempfile.TemporaryDirectory(prefix="docsdesk-bench-insights-") as tmp:
-        settings = Settings(_env_file=None, data_dir=Path(tmp), database_url=os.environ.get("DATABASE_URL"),
-                            model="offline", embeddings="none")
+        settings = Settings(
+            _env_file=None,
+            data_dir=Path(tmp),
+            database_url=os.environ.get("DATABASE_URL"),
+            model="offline",
+            embeddings="none",
+        )
         db = await open_database(settings)
         try:
             docs = CORPUS if CORPUS.is_dir() else FIXTURE_DOCS
-            summary = await ingest(db.engine, [docs], base_url="https://docs.example.com/", collection=COLLECTION)
+            summary = await ingest(
+                db.engine, [docs], base_url="https://docs.example.com/", collection=COLLECTION
+            )
             print(f"collection {COLLECTION!r}: {summary.added + summary.unchanged} pages from {docs}")
             await seed(db.engine, args.turns)
             cold, warm, report = await time_report(db.engine, args.report_runs)
@@ -205,13 +239,17 @@ async def main(args: argparse.Namespace) -> None:
                 f"grouping {report['grouping']['method']}):"
             )
             median = statistics.median(warm)
-            print(f"  first run {cold * 1000:.0f} ms; next {len(warm)} runs median {median * 1000:.0f} ms, "
-                  f"max {max(warm) * 1000:.0f} ms  [target < {TARGET_REPORT_SECONDS:.0f} s: "
-                  f"{'PASS' if max(cold, *warm) < TARGET_REPORT_SECONDS else 'MISS'}]")
+            print(
+                f"  first run {cold * 1000:.0f} ms; next {len(warm)} runs median {median * 1000:.0f} ms, "
+                f"max {max(warm) * 1000:.0f} ms  [target < {TARGET_REPORT_SECONDS:.0f} s: "
+                f"{'PASS' if max(cold, *warm) < TARGET_REPORT_SECONDS else 'MISS'}]"
+            )
             os.environ["DATABASE_URL"] = db.url
             os.environ["BENCH_DATA_DIR"] = tmp
-            print("\nexport (child process to /dev/null; peak RSS of the child, interpreter included; the heap\n"
-          "figure from a second run under tracemalloc):")
+            print(
+                "\nexport (child process to /dev/null; peak RSS of the child, interpreter included; the heap\n"
+                "figure from a second run under tracemalloc):"
+            )
             peaks = []
             for fmt in FORMATS:
                 for days in (7, DAYS + 1):
@@ -219,11 +257,17 @@ async def main(args: argparse.Namespace) -> None:
                     heap = export_in_child(fmt, days, trace=True)[3]
                     peaks.append(peak)
                     rate = rows / seconds if seconds else 0
-                    print(f"  {fmt:<5} {days:>3} days: {rows:>7} turns in {seconds:6.2f} s ({rate:,.0f}/s), "
-                          f"peak RSS {peak:6.1f} MB; peak heap allocated during the export {heap:4.1f} MB")
-            print(f"  peak RSS range {min(peaks):.1f}-{max(peaks):.1f} MB over 7- and {DAYS + 1}-day windows "
-                  f"[target flat, < {TARGET_EXPORT_MB:.0f} MB: {'PASS' if max(peaks) < TARGET_EXPORT_MB else 'MISS'}]")
-            print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (the machine is shared: figures are under load)")
+                    print(
+                        f"  {fmt:<5} {days:>3} days: {rows:>7} turns in {seconds:6.2f} s ({rate:,.0f}/s), "
+                        f"peak RSS {peak:6.1f} MB; peak heap allocated during the export {heap:4.1f} MB"
+                    )
+            print(
+                f"  peak RSS range {min(peaks):.1f}-{max(peaks):.1f} MB over 7- and {DAYS + 1}-day windows "
+                f"[target flat, < {TARGET_EXPORT_MB:.0f} MB: {'PASS' if max(peaks) < TARGET_EXPORT_MB else 'MISS'}]"
+            )
+            print(
+                f"\nload average at the end: {os.getloadavg()[0]:.1f} (the machine is shared: figures are under load)"
+            )
         finally:
             await db.close()
 

@@ -44,7 +44,11 @@ PHRASES = [
     ("agents", "What model does an agent use when none is set?", "gpt-5.6-luna"),
     ("agents", "How do I set the OpenAI API key in code?", 'set_default_openai_key("sk-...")'),
     ("agents", "What happens when max_turns is exceeded?", "MaxTurnsExceeded"),
-    ("chatkit", "How do I enable the thumbs up/down feedback actions in the client?", "threadItemActions.feedback"),
+    (
+        "chatkit",
+        "How do I enable the thumbs up/down feedback actions in the client?",
+        "threadItemActions.feedback",
+    ),
     ("chatkit", "Which server method receives feedback?", "add_feedback"),
     # A word of the reader's own (their app's name) that no page uses does not stop the answer.
     ("chatkit", "Which server method receives feedback in my Zorbly app?", "add_feedback"),
@@ -64,16 +68,26 @@ async def tool_output(search: DocsSearch, question: str, collection: str) -> str
 
 async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="docsdesk-offline-") as data_dir:
-        settings = Settings(_env_file=None, data_dir=Path(data_dir), database_url=os.environ.get("DATABASE_URL"))
+        settings = Settings(
+            _env_file=None, data_dir=Path(data_dir), database_url=os.environ.get("DATABASE_URL")
+        )
         db = await open_database(settings)
         try:
             for name, (folder, base) in DOC_SETS.items():
-                await ingest(db.engine, [CORPUS / folder], base_url=base, collection=f"offline-{name}", url_style="mkdocs")
+                await ingest(
+                    db.engine,
+                    [CORPUS / folder],
+                    base_url=base,
+                    collection=f"offline-{name}",
+                    url_style="mkdocs",
+                )
             search = DocsSearch(db.engine)
             outputs: list[tuple[str, str]] = []
             for name in DOC_SETS:
                 for case in load_questions(REPO / "bench" / "questions" / f"project-{name}.tsv"):
-                    outputs.append((case.question, await tool_output(search, case.question, f"offline-{name}")))
+                    outputs.append(
+                        (case.question, await tool_output(search, case.question, f"offline-{name}"))
+                    )
             timings = []
             for _ in range(REPEAT):
                 for question, output in outputs:
@@ -102,7 +116,9 @@ async def main() -> None:
                 print(f"[{'ok' if ok else 'MISS'}] {question!r} is not covered")
                 if not ok:
                     print("    " + text.replace("\n", "\n    "))
-            print(f"phrase checks: {len(PHRASES) + len(NOT_COVERED) - failures}/{len(PHRASES) + len(NOT_COVERED)} passed")
+            print(
+                f"phrase checks: {len(PHRASES) + len(NOT_COVERED) - failures}/{len(PHRASES) + len(NOT_COVERED)} passed"
+            )
         finally:
             await db.close()
 

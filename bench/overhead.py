@@ -79,8 +79,15 @@ def bare_app(server, user_id: str, authenticator=None) -> FastAPI:
 async def served(app: FastAPI):
     """`app` on a real uvicorn server on loopback, in this event loop (the caller runs the
     lifespan)."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", access_log=False,
-                            proxy_headers=False, log_level="warning")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        access_log=False,
+        proxy_headers=False,
+        log_level="warning",
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -98,12 +105,22 @@ async def served(app: FastAPI):
 async def seed(client: httpx.AsyncClient) -> dict:
     """An anonymous session with THREADS threads (real turns with the offline model)."""
     session = (await client.post("/session")).json()
-    headers = {"Authorization": f"Bearer {session['token']}", "Origin": ORIGIN,
-               "Content-Type": "application/json"}
+    headers = {
+        "Authorization": f"Bearer {session['token']}",
+        "Origin": ORIGIN,
+        "Content-Type": "application/json",
+    }
     for n in range(THREADS):
-        create = {"type": "threads.create", "params": {"input": {
-            "content": [{"type": "input_text", "text": f"Question {n}?"}],
-            "attachments": [], "inference_options": {}}}}
+        create = {
+            "type": "threads.create",
+            "params": {
+                "input": {
+                    "content": [{"type": "input_text", "text": f"Question {n}?"}],
+                    "attachments": [],
+                    "inference_options": {},
+                }
+            },
+        }
         made = await client.post("/chatkit", content=json.dumps(create), headers=headers)
         if made.status_code != 200:
             raise RuntimeError(f"threads.create answered {made.status_code}: {made.text}")
@@ -124,15 +141,17 @@ async def timed_requests(client: httpx.AsyncClient, body: bytes, headers: dict, 
 def describe(name: str, samples: list[float]) -> float:
     ordered = sorted(samples)
     p50 = ordered[len(ordered) // 2] * 1e3
-    print(f"  {name:<5} mean {statistics.fmean(ordered) * 1e3:.3f} ms   p50 {p50:.3f} ms   "
-          f"p95 {ordered[int(len(ordered) * 0.95)] * 1e3:.3f} ms   ({len(samples)} requests)")
+    print(
+        f"  {name:<5} mean {statistics.fmean(ordered) * 1e3:.3f} ms   p50 {p50:.3f} ms   "
+        f"p95 {ordered[int(len(ordered) * 0.95)] * 1e3:.3f} ms   ({len(samples)} requests)"
+    )
     return p50
 
 
 def paired_added(slower: list[float], baseline: list[float], per_round: int) -> float:
     """Median over rounds of p50(slower) / p50(baseline) - 1, in percent."""
     ratios = [
-        statistics.median(slower[i:i + per_round]) / statistics.median(baseline[i:i + per_round])
+        statistics.median(slower[i : i + per_round]) / statistics.median(baseline[i : i + per_round])
         for i in range(0, len(baseline), per_round)
     ]
     return (statistics.median(ratios) - 1) * 100
@@ -142,9 +161,15 @@ async def measure(args: argparse.Namespace) -> dict[tuple[str, str], list[float]
     samples: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="docsdesk-bench-overhead-") as tmp:
         settings = Settings(
-            _env_file=None, data_dir=Path(tmp), database_url=os.environ.get("DATABASE_URL"),
-            secret_key="bench-overhead-secret-0123456789abcdef", model="offline", embeddings="none",
-            log_format="json", rate_limit_reads="1000000/minute", cors_origins=[ORIGIN],
+            _env_file=None,
+            data_dir=Path(tmp),
+            database_url=os.environ.get("DATABASE_URL"),
+            secret_key="bench-overhead-secret-0123456789abcdef",
+            model="offline",
+            embeddings="none",
+            log_format="json",
+            rate_limit_reads="1000000/minute",
+            cors_origins=[ORIGIN],
         )
         full = create_app(settings)
         async with full.router.lifespan_context(full):
@@ -164,7 +189,9 @@ async def measure(args: argparse.Namespace) -> dict[tuple[str, str], list[float]
                 clients = {}
                 for name, app in apps.items():
                     transport = httpx.ASGITransport(app=app, client=CLIENT)
-                    clients[("in-process", name)] = httpx.AsyncClient(transport=transport, base_url="http://bench")
+                    clients[("in-process", name)] = httpx.AsyncClient(
+                        transport=transport, base_url="http://bench"
+                    )
                     url = await stack.enter_async_context(served(app))
                     clients[("loopback", name)] = httpx.AsyncClient(base_url=url)
                 for client in clients.values():
@@ -182,16 +209,20 @@ async def measure(args: argparse.Namespace) -> dict[tuple[str, str], list[float]
 
 
 def report(samples: dict[tuple[str, str], list[float]], args: argparse.Namespace) -> bool:
-    print(f"threads.list ({THREADS} threads, offline model, PostgreSQL), one request at a time, "
-          f"{args.rounds} interleaved rounds of {args.per_round} requests per app and transport")
+    print(
+        f"threads.list ({THREADS} threads, offline model, PostgreSQL), one request at a time, "
+        f"{args.rounds} interleaved rounds of {args.per_round} requests per app and transport"
+    )
     met = True
     for transport in TRANSPORTS:
         print(f"{transport}:")
         p50 = {name: describe(name, samples[(transport, name)]) for name in APPS}
         added = paired_added(samples[(transport, "full")], samples[(transport, "bare")], args.per_round)
         auth = paired_added(samples[(transport, "auth")], samples[(transport, "bare")], args.per_round)
-        print(f"  added by the whole stack: {added:+.1f}% ({(p50['full'] - p50['bare']) * 1e3:.0f} us at p50); "
-              f"by authentication alone: {auth:+.1f}% ({(p50['auth'] - p50['bare']) * 1e3:.0f} us)")
+        print(
+            f"  added by the whole stack: {added:+.1f}% ({(p50['full'] - p50['bare']) * 1e3:.0f} us at p50); "
+            f"by authentication alone: {auth:+.1f}% ({(p50['auth'] - p50['bare']) * 1e3:.0f} us)"
+        )
         verdict = "meets" if added <= TARGET_ADDED_PERCENT else "MISSES"
         print(f"  target <= {TARGET_ADDED_PERCENT:.0f}% added: {verdict}")
         met = met and added <= TARGET_ADDED_PERCENT

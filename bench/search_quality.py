@@ -74,8 +74,12 @@ async def run_config(engine: AsyncEngine, run: ConfigRun, sets: list[str], corpu
     started = time.perf_counter()
     for collection, (folder, base_url) in DOC_SETS.items():
         summary = await ingest(
-            engine, [corpus / folder], base_url=base_url, collection=prefix + collection,
-            url_style="mkdocs", embedder=embedder,
+            engine,
+            [corpus / folder],
+            base_url=base_url,
+            collection=prefix + collection,
+            url_style="mkdocs",
+            embedder=embedder,
         )
         run.chunks += summary.chunks
     run.ingest_seconds = time.perf_counter() - started
@@ -156,7 +160,9 @@ async def main(args: argparse.Namespace) -> None:
     sets = [s for s in args.sets.split(",") if s]
     print(f"sets: {', '.join(sets)}; configs: {', '.join(configs)}")
     with tempfile.TemporaryDirectory(prefix="docsdesk-quality-") as data_dir:
-        settings = Settings(_env_file=None, data_dir=Path(data_dir), database_url=os.environ.get("DATABASE_URL"))
+        settings = Settings(
+            _env_file=None, data_dir=Path(data_dir), database_url=os.environ.get("DATABASE_URL")
+        )
         database = await open_database(settings)
         runs = []
         try:
@@ -180,7 +186,9 @@ async def main(args: argparse.Namespace) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["fts", "hybrid"], help="run one configuration")
-    parser.add_argument("--sets", default="project,dev,heldout,heldout2", help="question sets (bench/questions/SET-*.tsv)")
+    parser.add_argument(
+        "--sets", default="project,dev,heldout,heldout2", help="question sets (bench/questions/SET-*.tsv)"
+    )
     parser.add_argument("--verbose", action="store_true", help="list every question not ranked first")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     return parser.parse_args(argv)

@@ -54,7 +54,94 @@ from rag.search import DocsSearch, nearest_sql
 DIMS = 384
 CONTENT_WORDS = 30_000
 CHUNKS_PER_PAGE = 10
-STOP_WORDS = ["the", "of", "and", "to", "a", "in", "is", "it", "you", "that", "he", "was", "for", "on", "are", "with", "as", "i", "his", "they", "be", "at", "one", "have", "this", "from", "or", "had", "by", "not", "but", "what", "some", "we", "can", "out", "other", "were", "all", "there", "when", "up", "use", "your", "how", "said", "an", "each", "she", "which", "do", "their", "if", "will", "way", "about", "many", "then", "them", "would", "like", "so", "these", "her", "see", "him", "has", "more", "could", "go", "come", "did", "my", "no", "most", "who", "over", "know", "than", "call", "first", "down", "side", "been", "now", "find"]
+STOP_WORDS = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "a",
+    "in",
+    "is",
+    "it",
+    "you",
+    "that",
+    "he",
+    "was",
+    "for",
+    "on",
+    "are",
+    "with",
+    "as",
+    "i",
+    "his",
+    "they",
+    "be",
+    "at",
+    "one",
+    "have",
+    "this",
+    "from",
+    "or",
+    "had",
+    "by",
+    "not",
+    "but",
+    "what",
+    "some",
+    "we",
+    "can",
+    "out",
+    "other",
+    "were",
+    "all",
+    "there",
+    "when",
+    "up",
+    "use",
+    "your",
+    "how",
+    "said",
+    "an",
+    "each",
+    "she",
+    "which",
+    "do",
+    "their",
+    "if",
+    "will",
+    "way",
+    "about",
+    "many",
+    "then",
+    "them",
+    "would",
+    "like",
+    "so",
+    "these",
+    "her",
+    "see",
+    "him",
+    "has",
+    "more",
+    "could",
+    "go",
+    "come",
+    "did",
+    "my",
+    "no",
+    "most",
+    "who",
+    "over",
+    "know",
+    "than",
+    "call",
+    "first",
+    "down",
+    "side",
+    "been",
+    "now",
+    "find",
+]
 SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
 
 
@@ -82,7 +169,10 @@ class RandomProjectionEmbedder:
         return vectors / np.where(norms == 0, 1, norms)
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
-        ids = [np.array([self.index[w] for w in t.lower().split() if w in self.index], dtype=np.int64) for t in texts]
+        ids = [
+            np.array([self.index[w] for w in t.lower().split() if w in self.index], dtype=np.int64)
+            for t in texts
+        ]
         return self.embed_ids(ids).tolist()
 
 
@@ -122,21 +212,27 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-async def load_chunks(engine, collection: str, count: int, start: int, vocabulary, sample, embedder, rng) -> None:
+async def load_chunks(
+    engine, collection: str, count: int, start: int, vocabulary, sample, embedder, rng
+) -> None:
     """COPY `count` synthetic chunks (pages of ten) and their vectors into `collection`."""
     words = np.array(vocabulary)
     pages = (count + CHUNKS_PER_PAGE - 1) // CHUNKS_PER_PAGE
     async with engine.begin() as conn:
         doc_ids = (
-            await conn.execute(
-                text(
-                    "INSERT INTO docs_documents (collection, root, source_path, page_url, title, content_hash,"
-                    " bytes, chunk_count) SELECT :c, '/bench', 'p' || g || '.md', 'https://bench.test/p' || g || '/',"
-                    " 'page ' || g, 'x', 0, :n FROM generate_series(CAST(:a AS int), CAST(:b AS int)) AS g ORDER BY g RETURNING id"
-                ),
-                {"c": collection, "n": CHUNKS_PER_PAGE, "a": start, "b": start + pages - 1},
+            (
+                await conn.execute(
+                    text(
+                        "INSERT INTO docs_documents (collection, root, source_path, page_url, title, content_hash,"
+                        " bytes, chunk_count) SELECT :c, '/bench', 'p' || g || '.md', 'https://bench.test/p' || g || '/',"
+                        " 'page ' || g, 'x', 0, :n FROM generate_series(CAST(:a AS int), CAST(:b AS int)) AS g ORDER BY g RETURNING id"
+                    ),
+                    {"c": collection, "n": CHUNKS_PER_PAGE, "a": start, "b": start + pages - 1},
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         lengths = rng.integers(60, 201, size=count)
         id_lists = [sample(int(n)) for n in lengths]
         records = []
@@ -146,25 +242,50 @@ async def load_chunks(engine, collection: str, count: int, start: int, vocabular
             title = f"page {page}"
             records.append(
                 (
-                    doc_ids[i // CHUNKS_PER_PAGE], collection, i % CHUNKS_PER_PAGE,
-                    f"https://bench.test/p{page}/#s{i}", f"https://bench.test/p{page}/", title,
-                    [title, heading], f"{title} › {heading}", " ".join(words[ids]), len(ids), f"h{start}-{i}",
+                    doc_ids[i // CHUNKS_PER_PAGE],
+                    collection,
+                    i % CHUNKS_PER_PAGE,
+                    f"https://bench.test/p{page}/#s{i}",
+                    f"https://bench.test/p{page}/",
+                    title,
+                    [title, heading],
+                    f"{title} › {heading}",
+                    " ".join(words[ids]),
+                    len(ids),
+                    f"h{start}-{i}",
                 )
             )
         raw = (await conn.get_raw_connection()).driver_connection
         await raw.copy_records_to_table(
             "docs_chunks",
             records=records,
-            columns=["document_id", "collection", "ordinal", "url", "page_url", "page_title", "heading_path",
-                     "heading_text", "text", "token_count", "content_hash"],
+            columns=[
+                "document_id",
+                "collection",
+                "ordinal",
+                "url",
+                "page_url",
+                "page_title",
+                "heading_path",
+                "heading_text",
+                "text",
+                "token_count",
+                "content_hash",
+            ],
         )
         chunk_ids = (
-            await conn.execute(
-                text("SELECT c.id FROM docs_chunks c JOIN docs_documents d ON d.id = c.document_id"
-                     " WHERE d.id = ANY(:d) ORDER BY c.id"),
-                {"d": list(doc_ids)},
+            (
+                await conn.execute(
+                    text(
+                        "SELECT c.id FROM docs_chunks c JOIN docs_documents d ON d.id = c.document_id"
+                        " WHERE d.id = ANY(:d) ORDER BY c.id"
+                    ),
+                    {"d": list(doc_ids)},
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         vectors = embedder.embed_ids(id_lists)
         await register_vector(raw)
         await raw.copy_records_to_table(
@@ -191,11 +312,15 @@ async def vector_plan(engine, collection: str, embedder, query: str) -> str:
     async with engine.begin() as conn:
         await conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
         plan = (
-            await conn.execute(
-                text("EXPLAIN " + nearest_sql(DIMS, scoped=True)),
-                {"collection": collection, "vector": schema.vector_literal(vector), "depth": 50},
+            (
+                await conn.execute(
+                    text("EXPLAIN " + nearest_sql(DIMS, scoped=True)),
+                    {"collection": collection, "vector": schema.vector_literal(vector), "depth": 50},
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     return next((line.strip() for line in plan if "docs_embeddings" in line), plan[0].strip())
 
 
@@ -210,7 +335,9 @@ def write_markdown(folder: Path, files: int, vocabulary: list[str], sample, rng)
             for _ in range(int(rng.integers(2, 5))):
                 parts.append("\n" + " ".join(words[sample(int(rng.integers(40, 120)))]).capitalize() + ".\n")
             if s % 2 == 0:
-                parts.append(f"\n```python\n{words[sample(1)][0]} = call_{s}({n}, retries=3)\nprint({words[sample(1)][0]!r})\n```\n")
+                parts.append(
+                    f"\n```python\n{words[sample(1)][0]} = call_{s}({n}, retries=3)\nprint({words[sample(1)][0]!r})\n```\n"
+                )
         path = folder / f"section-{n % 10}" / f"page-{n}.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         data = "".join(parts).encode()
@@ -225,7 +352,9 @@ async def run(scales: list[int], n_queries: int, baseline: str | None) -> None:
     vocabulary = make_vocabulary(rng)
     sample = zipf_sampler(vocabulary, rng)
     embedder = RandomProjectionEmbedder(vocabulary)
-    queries = [" ".join(vocabulary[i] for i in sample(int(rng.integers(2, 7)))) for _ in range(n_queries + 20)]
+    queries = [
+        " ".join(vocabulary[i] for i in sample(int(rng.integers(2, 7)))) for _ in range(n_queries + 20)
+    ]
     # Load average at the start: the machine may be shared, and the figures noisy.
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     tmp = Path(tempfile.mkdtemp(prefix="docsdesk-bench-"))
@@ -268,7 +397,16 @@ async def run(scales: list[int], n_queries: int, baseline: str | None) -> None:
             if db.embedded is not None:  # our own database: build the HNSW index after the load
                 async with engine.begin() as conn:
                     await conn.execute(text(f"DROP INDEX IF EXISTS docs_embeddings_hnsw_{DIMS}"))
-            await load_chunks(engine, collection, scale - loaded, loaded // CHUNKS_PER_PAGE, vocabulary, sample, embedder, rng)
+            await load_chunks(
+                engine,
+                collection,
+                scale - loaded,
+                loaded // CHUNKS_PER_PAGE,
+                vocabulary,
+                sample,
+                embedder,
+                rng,
+            )
             loaded = scale
             async with engine.begin() as conn:
                 await conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
@@ -290,10 +428,14 @@ async def run(scales: list[int], n_queries: int, baseline: str | None) -> None:
                     f" | {fts[1] / old_fts[1]:.2f}x, {hybrid[1] / old_hybrid[1]:.2f}x"
                 )
             print(line, flush=True)
-        print(f"vector query plan at {loaded} chunks: {await vector_plan(engine, collection, embedder, queries[0])}")
+        print(
+            f"vector query plan at {loaded} chunks: {await vector_plan(engine, collection, embedder, queries[0])}"
+        )
     finally:
         async with engine.begin() as conn:
-            await conn.execute(text("DELETE FROM docs_collections WHERE name LIKE :p"), {"p": f"bench-%-{os.getpid()}"})
+            await conn.execute(
+                text("DELETE FROM docs_collections WHERE name LIKE :p"), {"p": f"bench-%-{os.getpid()}"}
+            )
         await db.close()
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -51,7 +51,8 @@ def serve_until_ready(data_dir: Path, env: dict[str, str]) -> tuple[float, subpr
     process = subprocess.Popen(
         command("serve", "--port", str(port)),
         env={**env, "DOCSDESK_DATA_DIR": str(data_dir)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = started + 120
     while time.perf_counter() < deadline:
@@ -78,7 +79,9 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OPENAI_API_KEY")}
@@ -101,7 +104,9 @@ def main() -> None:
         try:
             search_env = {**env, "DOCSDESK_DATA_DIR": str(data_dir)}
             for _ in range(args.runs):
-                figures["search"].append(timed(command("search", "deploy behind a load balancer"), search_env))
+                figures["search"].append(
+                    timed(command("search", "deploy behind a load balancer"), search_env)
+                )
         finally:
             stop(process)
     finally:
@@ -115,7 +120,9 @@ def main() -> None:
         median = statistics.median(values)
         ok = median < TARGETS[name]
         failed |= not ok
-        print(f"{name:<16}{median:>8.2f}s{min(values):>8.2f}s{max(values):>8.2f}s{TARGETS[name]:>8.1f}s {'ok' if ok else 'MISSED'}")
+        print(
+            f"{name:<16}{median:>8.2f}s{min(values):>8.2f}s{max(values):>8.2f}s{TARGETS[name]:>8.1f}s {'ok' if ok else 'MISSED'}"
+        )
     raise SystemExit(1 if failed else 0)
 
 

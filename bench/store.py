@@ -55,9 +55,7 @@ ANSWER = (
 TARGET_RATIO, TARGET_P95_MS = 1.2, 5.0
 
 
-async def seed_thread(
-    engine: AsyncEngine, ctx: RequestContext, n_items: int
-) -> tuple[str, list[str]]:
+async def seed_thread(engine: AsyncEngine, ctx: RequestContext, n_items: int) -> tuple[str, list[str]]:
     """A thread with `n_items` assistant messages; returns its id and the item ids, oldest first."""
     thread_id = f"thr_{uuid.uuid4().hex}"
     meta = ThreadMetadata(id=thread_id, created_at=datetime.now(), title="bench")
@@ -172,9 +170,7 @@ async def run(iterations: int, warmup: int) -> int:
                 lambda: store.load_threads(PAGE, many_threads[LARGE // 2], "desc", many_user),
             ),
         }
-        calls = {
-            (case, label): call for case, pair in cases.items() for label, call in zip(SIZES, pair)
-        }
+        calls = {(case, label): call for case, pair in cases.items() for label, call in zip(SIZES, pair)}
         rows = {key: len((await call()).data) for key, call in calls.items()}
         timings = await time_calls(calls, warmup, iterations)
 
@@ -186,7 +182,9 @@ async def run(iterations: int, warmup: int) -> int:
             stats = {}
             for label, size in SIZES.items():
                 stats[label] = p50_p95(timings[case, label])
-                print(f"{case:34} {size:>7} {rows[case, label]:>5} {stats[label][0]:>8.3f} {stats[label][1]:>8.3f}")
+                print(
+                    f"{case:34} {size:>7} {rows[case, label]:>5} {stats[label][0]:>8.3f} {stats[label][1]:>8.3f}"
+                )
             ratio50 = stats["large"][0] / stats["small"][0]
             ratio95 = stats["large"][1] / stats["small"][1]
             passed = (

@@ -89,14 +89,29 @@ ERROR_MARK = b'"type":"error"'
 async def start_server(port: int, env: dict[str, str], log_path: Path) -> asyncio.subprocess.Process:
     """`uvicorn app:create_app` (one worker) in its own process, ready once /readyz is 200;
     BenchError with the end of its log if it exits or is not ready in time."""
+
     def tail() -> str:
         return "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
 
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "uvicorn", "app:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning",
-            cwd=REPO, env=env, stdout=log, stderr=asyncio.subprocess.STDOUT,
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
         )
     deadline = time.monotonic() + SERVER_START_SECONDS
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
@@ -135,7 +150,6 @@ class LevelResult:
     samples: list[TurnSample] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # one reason per failed turn
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process group
-
 
     @property
     def turns_per_second(self) -> float:
@@ -327,7 +341,9 @@ class HttpDriver:
         self.http = httpx.AsyncClient(
             base_url=server.url,
             timeout=60,
-            limits=httpx.Limits(max_connections=max_concurrency + 8, max_keepalive_connections=max_concurrency + 8),
+            limits=httpx.Limits(
+                max_connections=max_concurrency + 8, max_keepalive_connections=max_concurrency + 8
+            ),
         )
 
     async def aclose(self) -> None:
@@ -338,7 +354,10 @@ class HttpDriver:
             response = await self.http.post("/session")
             if response.status_code != 200:
                 raise BenchError(f"POST /session: {response.status_code} {response.text[:300]}")
-            headers = {"Authorization": f"Bearer {response.json()['token']}", "Content-Type": "application/json"}
+            headers = {
+                "Authorization": f"Bearer {response.json()['token']}",
+                "Content-Type": "application/json",
+            }
             return Conversation(lambda body: self._send(body, headers))
 
         return list(await asyncio.gather(*(one(i) for i in range(count))))
@@ -476,7 +495,9 @@ def print_failures(pairs: list[tuple[LevelResult, LevelResult]]) -> int:
             if not r.failures:
                 continue
             total += len(r.failures)
-            print(f"FAILED TURNS: {len(r.failures)} of {len(r.samples) + len(r.failures)} at c={r.concurrency}, {r.name}:")
+            print(
+                f"FAILED TURNS: {len(r.failures)} of {len(r.samples) + len(r.failures)} at c={r.concurrency}, {r.name}:"
+            )
             reasons: dict[str, int] = {}
             for reason in r.failures:
                 reasons[reason] = reasons.get(reason, 0) + 1
@@ -563,16 +584,23 @@ def load_questions() -> list[str]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--levels", default=",".join(map(str, DEFAULT_LEVELS)), help="concurrency levels, e.g. 1,8,32")
-    parser.add_argument("--turns", type=int, help="turns per level (default: 200 / 400 / 800 at c=1 / 8 / 32)")
+    parser.add_argument(
+        "--levels", default=",".join(map(str, DEFAULT_LEVELS)), help="concurrency levels, e.g. 1,8,32"
+    )
+    parser.add_argument(
+        "--turns", type=int, help="turns per level (default: 200 / 400 / 800 at c=1 / 8 / 32)"
+    )
     parser.add_argument("--per-conversation", type=int, default=4, help="turns per conversation (default 4)")
     parser.add_argument(
-        "--profile", type=Path, metavar="FILE",
+        "--profile",
+        type=Path,
+        metavar="FILE",
         help="afterwards, sample the server with py-spy during one more run at the top level; "
         "write the raw (collapsed) stacks to FILE and print a summary",
     )
     parser.add_argument(
-        "--recording-cost", action="store_true",
+        "--recording-cost",
+        action="store_true",
         help="instead: the cost of recording turns (insights), ours with DOCSDESK_RECORD_TURNS on vs off",
     )
     args = parser.parse_args(argv)
@@ -604,16 +632,25 @@ async def prepare(data_dir: Path) -> tuple[Database, Settings]:
         embeddings="none",
         collection=COLLECTION,
     )
-    print(f"database: {'DATABASE_URL' if settings.database_url else 'embedded PostgreSQL in ' + str(data_dir)}")
+    print(
+        f"database: {'DATABASE_URL' if settings.database_url else 'embedded PostgreSQL in ' + str(data_dir)}"
+    )
     db = await open_database(settings)
     summary = await ingest(db.engine, [CORPUS], base_url=BASE_URL, collection=COLLECTION, url_style="mkdocs")
-    print(f"ingested {CORPUS.name} into {COLLECTION!r}: {summary.added + summary.unchanged} pages, {summary.chunks} chunks")
+    print(
+        f"ingested {CORPUS.name} into {COLLECTION!r}: {summary.added + summary.unchanged} pages, {summary.chunks} chunks"
+    )
     return db, settings
 
 
 async def profile_server(
-    server: AppServer, driver: HttpDriver, level: int, turns: int, per_conversation: int,
-    questions: list[str], output: Path,
+    server: AppServer,
+    driver: HttpDriver,
+    level: int,
+    turns: int,
+    per_conversation: int,
+    questions: list[str],
+    output: Path,
 ) -> None:
     spy = PySpy(server.pid, output)
     await spy.start()
@@ -636,46 +673,75 @@ async def direct_recording_cost(db: Database, turn_ms: float, records: int = 500
 
     thread_id = "thr_bench_recording"
     async with db.engine.begin() as conn:
-        await conn.execute(text(
-            "INSERT INTO threads (id, tenant_id, user_id, data) VALUES (:t, '', 'bench', '{}'::jsonb) "
-            "ON CONFLICT (id) DO NOTHING"), {"t": thread_id})
+        await conn.execute(
+            text(
+                "INSERT INTO threads (id, tenant_id, user_id, data) VALUES (:t, '', 'bench', '{}'::jsonb) "
+                "ON CONFLICT (id) DO NOTHING"
+            ),
+            {"t": thread_id},
+        )
     recorder = TurnRecorder(db.engine)  # not started: flush() writes in the writer's batches
     started = time.perf_counter()
     for i in range(records):
-        recorder.record(TurnRecord(
-            thread_id=thread_id, question_item_id=f"msg_{i}", tenant_id="", user_hash="0123456789abcdef",
-            collection=COLLECTION, question=f"How do I stream progress updates from a tool, take {i}?",
-            outcome="answered", model="offline", created_at=datetime.now(UTC), answer_item_id=f"msg_a{i}",
-            answer="An answer of a few sentences quoting the documentation [1]. " * 6,
-            page_url="https://openai.github.io/chatkit-python/guides/", page_title="Guides",
-            searches=[SearchRecord("stream progress updates", 5, 0.032)],
-            cited_urls=[BASE_URL + "guides/progress/#updates"], first_text_ms=40, duration_ms=80,
-        ))
+        recorder.record(
+            TurnRecord(
+                thread_id=thread_id,
+                question_item_id=f"msg_{i}",
+                tenant_id="",
+                user_hash="0123456789abcdef",
+                collection=COLLECTION,
+                question=f"How do I stream progress updates from a tool, take {i}?",
+                outcome="answered",
+                model="offline",
+                created_at=datetime.now(UTC),
+                answer_item_id=f"msg_a{i}",
+                answer="An answer of a few sentences quoting the documentation [1]. " * 6,
+                page_url="https://openai.github.io/chatkit-python/guides/",
+                page_title="Guides",
+                searches=[SearchRecord("stream progress updates", 5, 0.032)],
+                cited_urls=[BASE_URL + "guides/progress/#updates"],
+                first_text_ms=40,
+                duration_ms=80,
+            )
+        )
     queued = time.perf_counter() - started
     started = time.perf_counter()
     await recorder.flush()
     written = time.perf_counter() - started
     per_turn = 1000 * (queued + written) / records
-    print(f"\nrecording alone: queue {1e6 * queued / records:.0f} us + batch write {1000 * written / records:.3f} ms "
-          f"per turn = {per_turn:.3f} ms, {100 * per_turn / turn_ms:.2f}% of a {turn_ms:.0f} ms turn "
-          f"[target < 5%: {verdict(per_turn / turn_ms < 0.05)}] (the write runs off the turn, in the background)")
+    print(
+        f"\nrecording alone: queue {1e6 * queued / records:.0f} us + batch write {1000 * written / records:.3f} ms "
+        f"per turn = {per_turn:.3f} ms, {100 * per_turn / turn_ms:.2f}% of a {turn_ms:.0f} ms turn "
+        f"[target < 5%: {verdict(per_turn / turn_ms < 0.05)}] (the write runs off the turn, in the background)"
+    )
     async with db.engine.begin() as conn:
         await conn.execute(text("DELETE FROM threads WHERE id = :t"), {"t": thread_id})
 
 
-async def recording_cost(args: argparse.Namespace, db: Database, data_dir: Path, questions: list[str]) -> None:
+async def recording_cost(
+    args: argparse.Namespace, db: Database, data_dir: Path, questions: list[str]
+) -> None:
     """Two servers, turn recording on and off, run alternately (off, on, off, on) at each
     level so load changes on the shared machine hit both alike; prints the per-turn cost."""
     (data_dir / "off").mkdir()
-    servers = {True: AppServer(data_dir, db.url), False: AppServer(data_dir / "off", db.url, record_turns=False)}
+    servers = {
+        True: AppServer(data_dir, db.url),
+        False: AppServer(data_dir / "off", db.url, record_turns=False),
+    }
     drivers: dict[bool, HttpDriver] = {}
     try:
         for recording, server in servers.items():
             await server.start()
             drivers[recording] = HttpDriver(server, max(args.levels))
-            await run_level(drivers[recording], min(8, max(args.levels)), WARMUP_TURNS, args.per_conversation, questions)
-        print(f"warmed up ({WARMUP_TURNS} turns each); recording on: {servers[True].url}, off: {servers[False].url}")
-        print(f"\n{'c':>3}  {'recording':<9} {'turns':>6} {'turns/s':>8} {'mean ms':>8} {'p95 ms':>7}  server cpu ms/turn")
+            await run_level(
+                drivers[recording], min(8, max(args.levels)), WARMUP_TURNS, args.per_conversation, questions
+            )
+        print(
+            f"warmed up ({WARMUP_TURNS} turns each); recording on: {servers[True].url}, off: {servers[False].url}"
+        )
+        print(
+            f"\n{'c':>3}  {'recording':<9} {'turns':>6} {'turns/s':>8} {'mean ms':>8} {'p95 ms':>7}  server cpu ms/turn"
+        )
         rounds = 6
         baseline_ms = None  # a turn without recording at the lowest level: the honest denominator
         for level in args.levels:
@@ -684,27 +750,40 @@ async def recording_cost(args: argparse.Namespace, db: Database, data_dir: Path,
             for round_ in range(rounds):  # off/on, on/off, ...: drifting load hits both alike
                 for recording in (False, True) if round_ % 2 == 0 else (True, False):
                     meter = {"server": servers[recording].cpu_seconds}
-                    results[recording].append(await run_level(
-                        drivers[recording], level, max(level, turns // rounds), args.per_conversation, questions, meter,
-                    ))
+                    results[recording].append(
+                        await run_level(
+                            drivers[recording],
+                            level,
+                            max(level, turns // rounds),
+                            args.per_conversation,
+                            questions,
+                            meter,
+                        )
+                    )
             merged = {}
             for recording in (False, True):
                 samples = [s for r in results[recording] for s in r.samples]
                 wall = sum(r.wall for r in results[recording])
                 cpu = sum(r.cpu["server"] for r in results[recording])
                 merged[recording] = LevelResult("", level, wall=wall, samples=samples, cpu={"server": cpu})
-                print(f"{level:>3}  {'on' if recording else 'off':<9} {len(samples):>6} {len(samples) / wall:>8.1f} "
-                      f"{merged[recording].mean_ms:>8.1f} {merged[recording].pct_ms('total', 95):>7.1f}  "
-                      f"{1000 * cpu / len(samples):.2f}")
+                print(
+                    f"{level:>3}  {'on' if recording else 'off':<9} {len(samples):>6} {len(samples) / wall:>8.1f} "
+                    f"{merged[recording].mean_ms:>8.1f} {merged[recording].pct_ms('total', 95):>7.1f}  "
+                    f"{1000 * cpu / len(samples):.2f}"
+                )
             on, off = merged[True], merged[False]
             baseline_ms = baseline_ms or off.mean_ms
             cost = on.mean_ms / off.mean_ms - 1
             cpu_cost = on.cpu["server"] / off.cpu["server"] - 1
-            print(f"     recording cost at c={level}: per-turn ms {100 * cost:+.1f}%, server CPU {100 * cpu_cost:+.1f}% "
-                  f"[target < 5%: {verdict(cost < 0.05)}]")
+            print(
+                f"     recording cost at c={level}: per-turn ms {100 * cost:+.1f}%, server CPU {100 * cpu_cost:+.1f}% "
+                f"[target < 5%: {verdict(cost < 0.05)}]"
+            )
         await direct_recording_cost(db, baseline_ms)
-        print(f"\nload average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} core(s): a shared machine; "
-              "each level ran off/on/off/on to spread the noise")
+        print(
+            f"\nload average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} core(s): a shared machine; "
+            "each level ran off/on/off/on to spread the noise"
+        )
     finally:
         for driver in drivers.values():
             await driver.aclose()
@@ -738,7 +817,9 @@ async def main(argv: list[str] | None = None) -> None:
             db_meter = {"db": lambda: postgres_cpu_seconds(db.embedded.pgdata)} if db.embedded else {}
             warm_failures = 0
             for driver in (http_driver, floor_driver):
-                warm = await run_level(driver, min(8, max(args.levels)), WARMUP_TURNS, args.per_conversation, questions)
+                warm = await run_level(
+                    driver, min(8, max(args.levels)), WARMUP_TURNS, args.per_conversation, questions
+                )
                 warm_failures += len(warm.failures)
                 for reason in warm.failures:
                     print(f"FAILED warm-up turn ({driver.name}): {reason}")
@@ -747,10 +828,16 @@ async def main(argv: list[str] | None = None) -> None:
             for level in args.levels:
                 turns = turns_for(level, args.turns)
                 ours = await run_level(
-                    http_driver, level, turns, args.per_conversation, questions,
+                    http_driver,
+                    level,
+                    turns,
+                    args.per_conversation,
+                    questions,
                     client | {"server": server.cpu_seconds} | db_meter,
                 )
-                floor = await run_level(floor_driver, level, turns, args.per_conversation, questions, client | db_meter)
+                floor = await run_level(
+                    floor_driver, level, turns, args.per_conversation, questions, client | db_meter
+                )
                 print(
                     f"c={level}: ours {ours.turns_per_second:.1f} turns/s, floor {floor.turns_per_second:.1f} turns/s"
                     f" ({turns} turns each; failed: ours {len(ours.failures)}, floor {len(floor.failures)})"
@@ -761,8 +848,13 @@ async def main(argv: list[str] | None = None) -> None:
             if args.profile is not None:
                 level = max(args.levels)
                 await profile_server(
-                    server, http_driver, level, min(turns_for(level, args.turns), 400),
-                    args.per_conversation, questions, args.profile,
+                    server,
+                    http_driver,
+                    level,
+                    min(turns_for(level, args.turns), 400),
+                    args.per_conversation,
+                    questions,
+                    args.profile,
                 )
         finally:
             if http_driver is not None:

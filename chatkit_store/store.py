@@ -179,12 +179,8 @@ _ITEMS_PAGE = {(o, c): _items_page(o, c) for o in ORDERS for c in (False, True)}
 
 _THREAD_BY_ID = select(threads.c.id).where(threads.c.id == bindparam("thread"), _owned(threads))
 _LOCK_THREAD = _THREAD_BY_ID.with_for_update(key_share=True)  # no delete until commit
-_LOAD_THREAD = select(cast(threads.c.data, Text)).where(
-    threads.c.id == bindparam("thread"), _owned(threads)
-)
-_SAVE_THREAD = _upsert(
-    threads, "id", ["data", "activity_seq"], where=lambda new: _same_owner(threads, new)
-)
+_LOAD_THREAD = select(cast(threads.c.data, Text)).where(threads.c.id == bindparam("thread"), _owned(threads))
+_SAVE_THREAD = _upsert(threads, "id", ["data", "activity_seq"], where=lambda new: _same_owner(threads, new))
 _BUMP_THREAD = (
     update(threads)
     .where(threads.c.id == bindparam("thread"), _owned(threads))
@@ -192,9 +188,7 @@ _BUMP_THREAD = (
     .returning(threads.c.id)
 )
 _DELETE_THREAD = (
-    delete(threads)
-    .where(threads.c.id == bindparam("thread"), _owned(threads))
-    .returning(threads.c.id)
+    delete(threads).where(threads.c.id == bindparam("thread"), _owned(threads)).returning(threads.c.id)
 )
 _LOCK_THREAD_FOR_DELETE = _THREAD_BY_ID.with_for_update()
 
@@ -425,9 +419,7 @@ class PostgresStore(Store[RequestContext]):
             page.data = [self._view_item(item, context) for item in page.data]
         return page
 
-    async def add_thread_item(
-        self, thread_id: str, item: ThreadItem, context: RequestContext
-    ) -> None:
+    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         """Idempotent: re-adding an existing item updates it in place (same position)."""
         await self._upsert_item(thread_id, item, context)
 
@@ -452,9 +444,7 @@ class PostgresStore(Store[RequestContext]):
             if await conn.scalar(_SAVE_ITEM, row) is None:
                 raise NotFoundError(f"Item {item.id} not found in thread {thread_id}")
 
-    async def load_item(
-        self, thread_id: str, item_id: str, context: RequestContext
-    ) -> ThreadItem:
+    async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         data = await self._fetch_one(
             _LOAD_ITEM,
             {"item": item_id, "thread": thread_id, **_owner(context)},
@@ -462,9 +452,7 @@ class PostgresStore(Store[RequestContext]):
         )
         return self._view_item(_ITEM.validate_json(data), context)
 
-    async def delete_thread_item(
-        self, thread_id: str, item_id: str, context: RequestContext
-    ) -> None:
+    async def delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
         """Delete the item and its feedback (ON DELETE CASCADE). An item that is not in the
         caller's thread (never stored, or already deleted) is a no-op, as in the SDK's
         reference stores: the SDK's guardrail clean-up sends a removal for every item a turn
@@ -537,7 +525,9 @@ class PostgresStore(Store[RequestContext]):
             missing = [item_id for item_id in wanted if item_id not in found]
             if missing:
                 raise NotFoundError(f"Items not found in thread {thread_id}: {', '.join(missing)}")
-            unratable = [f"{item_id} ({found[item_id]})" for item_id in wanted if found[item_id] not in RATABLE]
+            unratable = [
+                f"{item_id} ({found[item_id]})" for item_id in wanted if found[item_id] not in RATABLE
+            ]
             if unratable:
                 raise ValueError(f"only assistant messages can be rated, not {', '.join(unratable)}")
             rows = [

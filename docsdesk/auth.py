@@ -211,7 +211,13 @@ class Authenticator:
         user_id = user_id or "anon_" + secrets.token_hex(16)
         now = int(time.time())
         ttl = self._settings.session_ttl_seconds
-        claims = {"iss": SESSION_ISSUER, "aud": SESSION_AUDIENCE, "sub": user_id, "iat": now, "exp": now + ttl}
+        claims = {
+            "iss": SESSION_ISSUER,
+            "aud": SESSION_AUDIENCE,
+            "sub": user_id,
+            "iat": now,
+            "exp": now + ttl,
+        }
         token = jwt.encode(claims, self._session_secret, algorithm="HS256")
         expires_at = datetime.fromtimestamp(now + ttl, UTC).isoformat().replace("+00:00", "Z")
         return {"token": token, "user_id": user_id, "expires_at": expires_at, "expires_in": ttl}
@@ -412,7 +418,13 @@ def _decode(
     options = {"require": require, "verify_aud": audience is not None}
     try:
         claims = jwt.decode(
-            token, key, algorithms=algorithms, audience=audience, issuer=issuer, leeway=leeway, options=options
+            token,
+            key,
+            algorithms=algorithms,
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway,
+            options=options,
         )
     except (TypeError, ValueError, OverflowError) as exc:  # e.g. "exp": Infinity breaks int()
         raise AuthError("invalid_token", f"token has a time claim of the wrong type: {exc}") from None
@@ -436,7 +448,9 @@ def _decode(
         raise AuthError("invalid_token", f"token is malformed or invalid: {exc}") from None
     for name in TIME_CLAIMS:
         if name in claims and not _is_timestamp(claims[name]):
-            raise AuthError("invalid_token", f"token claim {name!r} must be a number of seconds (RFC 7519 NumericDate)")
+            raise AuthError(
+                "invalid_token", f"token claim {name!r} must be a number of seconds (RFC 7519 NumericDate)"
+            )
     return claims
 
 

@@ -124,9 +124,13 @@ async def prepare_serving(config: Settings, args: argparse.Namespace) -> Databas
             if not args.base_url:
                 fail("--docs needs --base-url (the URL the docs are published at)")
             summary = await ingest(
-                db.engine, [Path(p) for p in args.docs], base_url=args.base_url,
-                collection=config.collection, url_style=args.url_style,
-                embedder=embedder, progress=sys.stderr.isatty(),
+                db.engine,
+                [Path(p) for p in args.docs],
+                base_url=args.base_url,
+                collection=config.collection,
+                url_style=args.url_style,
+                embedder=embedder,
+                progress=sys.stderr.isatty(),
             )
             say(f"indexed {', '.join(map(str, args.docs))}: {summary.describe()}")
         served = await collection_summary(db.engine, config.collection)
@@ -245,7 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser(
-        "serve", help="run the ChatKit server", formatter_class=HelpFormatter,
+        "serve",
+        help="run the ChatKit server",
+        formatter_class=HelpFormatter,
         description="Start the server: open (or start the embedded) PostgreSQL, apply migrations, "
         "index --docs (or docsdesk's own docs as a demo when none are indexed), then serve "
         "POST /chatkit.",
@@ -255,12 +261,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     serve.add_argument("--docs", nargs="+", metavar="PATH", help="documentation to index before serving")
     serve.add_argument("--base-url", help="where the docs are published (with --docs)")
-    serve.add_argument("--url-style", choices=["mkdocs", "docusaurus", "plain"], default="mkdocs",
-                       help="how file paths map to published URLs")
+    serve.add_argument(
+        "--url-style",
+        choices=["mkdocs", "docusaurus", "plain"],
+        default="mkdocs",
+        help="how file paths map to published URLs",
+    )
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser(
-        "migrate", help="apply database migrations", formatter_class=HelpFormatter,
+        "migrate",
+        help="apply database migrations",
+        formatter_class=HelpFormatter,
         description="Upgrade the database schema to the latest revision (the server also does "
         "this at start-up) and print the revision.",
     )
@@ -292,7 +304,13 @@ def expected_failure(exc: BaseException) -> str | None:
     if isinstance(exc, CommandError):
         return str(exc)
     names = {cls.__name__ for cls in type(exc).__mro__}
-    if names & {"DatabaseUnavailable", "IngestError", "EmbeddingError", "EmbedderMismatch", "QuestionSetError"}:
+    if names & {
+        "DatabaseUnavailable",
+        "IngestError",
+        "EmbeddingError",
+        "EmbedderMismatch",
+        "QuestionSetError",
+    }:
         return _first_line(exc)
     if "SQLAlchemyError" in names:
         return f"database: {_first_line(getattr(exc, 'orig', None) or exc)}"

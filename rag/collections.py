@@ -52,7 +52,10 @@ async def list_collections(engine: AsyncEngine) -> list[CollectionSummary]:
                 )
             )
         ).all()
-    return [CollectionSummary(name, int(files), int(chunks), embedder, last) for name, files, chunks, embedder, last in rows]
+    return [
+        CollectionSummary(name, int(files), int(chunks), embedder, last)
+        for name, files, chunks, embedder, last in rows
+    ]
 
 
 async def collection_summary(engine: AsyncEngine, name: str) -> CollectionSummary:
@@ -96,7 +99,12 @@ async def ingest_own_docs(engine: AsyncEngine, embedder: Embedder | None) -> Ing
             {"c": OWN_COLLECTION, "r": str(root.resolve())},
         )
     return await ingest(
-        engine, [root], base_url=OWN_DOCS_PATH, collection=OWN_COLLECTION, url_style="plain", embedder=embedder
+        engine,
+        [root],
+        base_url=OWN_DOCS_PATH,
+        collection=OWN_COLLECTION,
+        url_style="plain",
+        embedder=embedder,
     )
 
 

@@ -62,7 +62,9 @@ class OpenAIEmbedder:
     `concurrency` requests at once. Retries (with backoff and `Retry-After`) are the OpenAI
     client's own (`max_retries` where the client is built)."""
 
-    def __init__(self, model: str, client: openai.AsyncOpenAI, *, batch_size: int = 96, concurrency: int = 4) -> None:
+    def __init__(
+        self, model: str, client: openai.AsyncOpenAI, *, batch_size: int = 96, concurrency: int = 4
+    ) -> None:
         self.model = model
         self.name = f"openai:{model}"
         self.dimensions = OPENAI_DIMENSIONS.get(model, 0)
@@ -122,7 +124,10 @@ class SentenceTransformerEmbedder:
         async with self._lock:
             if self._model is None:
                 self._model = await asyncio.to_thread(self._load_blocking)
-                size = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+                size = (
+                    getattr(self._model, "get_embedding_dimension", None)
+                    or self._model.get_sentence_embedding_dimension
+                )
                 self.dimensions = int(size())
         return self._model
 
@@ -175,14 +180,20 @@ def build_embedder(spec: str, settings: Settings) -> Embedder | None:
     if kind == "openai":
         api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         if api_key is None and settings.openai_base_url is None:
-            raise EmbeddingError("openai embeddings need OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)")
+            raise EmbeddingError(
+                "openai embeddings need OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)"
+            )
         import openai
 
         client = openai.AsyncOpenAI(
-            api_key=api_key or "unused", base_url=settings.openai_base_url,
-            max_retries=OPENAI_MAX_RETRIES, timeout=60.0,
+            api_key=api_key or "unused",
+            base_url=settings.openai_base_url,
+            max_retries=OPENAI_MAX_RETRIES,
+            timeout=60.0,
         )
         return OpenAIEmbedder(model, client)
     if kind == "sentence-transformers":
         return SentenceTransformerEmbedder(model, resolve_local_model(model))
-    raise EmbeddingError(f"unknown embeddings kind {kind!r}: use none, openai:MODEL or sentence-transformers:NAME")
+    raise EmbeddingError(
+        f"unknown embeddings kind {kind!r}: use none, openai:MODEL or sentence-transformers:NAME"
+    )

@@ -42,7 +42,6 @@ _WRITERS = 2  # write transactions in flight
 _REEMBED_DOCUMENTS = 32  # unchanged documents given new vectors per embedding call
 
 
-
 def _upsert_documents() -> Insert:
     """INSERT ... ON CONFLICT DO UPDATE of document rows, returning (id, root, source_path)."""
     stmt = pg_insert(schema.documents)
@@ -76,7 +75,12 @@ class IngestSummary:
 
     def describe(self) -> str:
         """One line for people: what changed, and how long it took."""
-        parts = [f"{self.added} files added", f"{self.changed} changed", f"{self.removed} removed", f"{self.unchanged} unchanged"]
+        parts = [
+            f"{self.added} files added",
+            f"{self.changed} changed",
+            f"{self.removed} removed",
+            f"{self.unchanged} unchanged",
+        ]
         if self.reembedded:
             parts.append(f"{self.reembedded} re-embedded")
         return f"{', '.join(parts)}; {self.chunks} chunks written in {self.seconds:.1f} s"
@@ -345,11 +349,15 @@ class _Run:
                 await schema.ensure_vector_schema(conn)
                 await schema.ensure_vector_index(conn, self.dimensions)
             await conn.execute(
-                text("UPDATE docs_collections SET embedder = :e, dimensions = :d, updated_at = now() WHERE name = :c"),
+                text(
+                    "UPDATE docs_collections SET embedder = :e, dimensions = :d, updated_at = now() WHERE name = :c"
+                ),
                 {"e": self.embedder_name, "d": self.dimensions, "c": self.collection},
             )
             await conn.execute(
-                text("UPDATE docs_documents SET embedder = NULL WHERE collection = :c AND embedder IS NOT NULL"),
+                text(
+                    "UPDATE docs_documents SET embedder = NULL WHERE collection = :c AND embedder IS NOT NULL"
+                ),
                 {"c": self.collection},
             )
         for stored in self.stored.values():
@@ -359,7 +367,9 @@ class _Run:
         assert self.embedder is not None
         vectors = await self.embedder.embed(texts)
         if len(vectors) != len(texts):
-            raise EmbeddingError(f"{self.embedder.name} returned {len(vectors)} vectors for {len(texts)} texts")
+            raise EmbeddingError(
+                f"{self.embedder.name} returned {len(vectors)} vectors for {len(texts)} texts"
+            )
         if self.dimensions is not None and any(len(v) != self.dimensions for v in vectors):
             raise EmbedderMismatch(
                 f"collection {self.collection!r} holds {self.dimensions}-dimension vectors; "
@@ -468,8 +478,12 @@ class _Run:
             ids = [doc_ids[(item.source.root, item.source.source_path)] for item in changed]
             replaced = [doc_id for item, doc_id in zip(changed, ids) if item.stored is not None]
             if replaced:
-                await conn.execute(text("DELETE FROM docs_chunks WHERE document_id = ANY(:ids)"), {"ids": replaced})
-            flat = [{**row, "document_id": doc_id} for doc_id, item_rows in zip(ids, rows) for row in item_rows]
+                await conn.execute(
+                    text("DELETE FROM docs_chunks WHERE document_id = ANY(:ids)"), {"ids": replaced}
+                )
+            flat = [
+                {**row, "document_id": doc_id} for doc_id, item_rows in zip(ids, rows) for row in item_rows
+            ]
             if flat:
                 inserted = await conn.execute(_INSERT_CHUNKS, flat)
                 chunk_ids = {(doc_id, ordinal): chunk_id for chunk_id, doc_id, ordinal in inserted}
@@ -483,13 +497,17 @@ class _Run:
             else:
                 self.summary.changed += 1
             self.summary.chunks += len(item_rows)
-            self.stored[(item.source.root, item.source.source_path)] = _Stored(doc_id, item.content_hash, embedder)
+            self.stored[(item.source.root, item.source.source_path)] = _Stored(
+                doc_id, item.content_hash, embedder
+            )
 
     async def _vectors_for(self, items: list[_Prepared], rows: list[list[dict]]) -> list[str]:
         """Vectors (pgvector text) for the chunks of changed files, in order, reusing the
         stored vector of any chunk whose content is unchanged."""
         reuse: dict[tuple[int, str], str] = {}
-        previous = [i.stored.id for i in items if i.stored is not None and i.stored.embedder == self.embedder_name]
+        previous = [
+            i.stored.id for i in items if i.stored is not None and i.stored.embedder == self.embedder_name
+        ]
         if previous:
             async with self.engine.connect() as conn:
                 result = await conn.execute(
@@ -507,7 +525,9 @@ class _Run:
         ]
         missing = [(key, row) for key, row in keyed if key not in reuse]
         if missing:
-            fresh = await self._embed([embedding_input(row["heading_text"], row["text"]) for _, row in missing])
+            fresh = await self._embed(
+                [embedding_input(row["heading_text"], row["text"]) for _, row in missing]
+            )
             reuse.update((key, schema.vector_literal(v)) for (key, _), v in zip(missing, fresh))
         return [reuse[key] for key, _ in keyed]
 
@@ -576,10 +596,14 @@ class _Run:
                         {"ids": ids},
                     )
                 ).all()
-            vectors = await self._embed([embedding_input(h, t) for _, h, t in chunk_rows]) if chunk_rows else []
+            vectors = (
+                await self._embed([embedding_input(h, t) for _, h, t in chunk_rows]) if chunk_rows else []
+            )
             async with self._transaction() as conn:
                 chunk_ids = [chunk_id for chunk_id, _, _ in chunk_rows]
-                await conn.execute(text("DELETE FROM docs_embeddings WHERE chunk_id = ANY(:ids)"), {"ids": chunk_ids})
+                await conn.execute(
+                    text("DELETE FROM docs_embeddings WHERE chunk_id = ANY(:ids)"), {"ids": chunk_ids}
+                )
                 if chunk_ids:
                     await self._insert_vectors(conn, chunk_ids, [schema.vector_literal(v) for v in vectors])
                 await conn.execute(
@@ -605,7 +629,9 @@ async def _analyze(engine: AsyncEngine, written: int) -> None:
     when this run wrote a good part of the table; smaller changes are left to autovacuum."""
     try:
         async with engine.connect() as conn:
-            rows = await conn.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'docs_chunks'::regclass"))
+            rows = await conn.scalar(
+                text("SELECT reltuples FROM pg_class WHERE oid = 'docs_chunks'::regclass")
+            )
             if rows is None or rows <= 0 or written >= 0.1 * rows:
                 await conn.execute(text("ANALYZE docs_chunks, docs_lexemes"))
             await conn.commit()

@@ -107,7 +107,108 @@ def parse_front_matter(text: str) -> tuple[dict[str, str], str]:
 # --------------------------------------------------------------------------- inline cleaning
 
 _HTML_TAGS = frozenset(
-    ["a", "abbr", "address", "article", "aside", "audio", "b", "bdi", "bdo", "big", "blockquote", "body", "br", "button", "canvas", "caption", "center", "cite", "code", "col", "colgroup", "dd", "del", "details", "dfn", "div", "dl", "dt", "em", "embed", "fieldset", "figcaption", "figure", "font", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "head", "header", "hr", "html", "i", "iframe", "img", "input", "ins", "kbd", "label", "legend", "li", "main", "mark", "meter", "nav", "noscript", "object", "ol", "optgroup", "option", "output", "p", "picture", "pre", "progress", "q", "s", "samp", "section", "select", "small", "source", "span", "strike", "strong", "sub", "summary", "sup", "svg", "table", "tbody", "td", "template", "textarea", "tfoot", "th", "thead", "time", "tr", "track", "tt", "u", "ul", "var", "video", "wbr"]
+    [
+        "a",
+        "abbr",
+        "address",
+        "article",
+        "aside",
+        "audio",
+        "b",
+        "bdi",
+        "bdo",
+        "big",
+        "blockquote",
+        "body",
+        "br",
+        "button",
+        "canvas",
+        "caption",
+        "center",
+        "cite",
+        "code",
+        "col",
+        "colgroup",
+        "dd",
+        "del",
+        "details",
+        "dfn",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "embed",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "font",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "head",
+        "header",
+        "hr",
+        "html",
+        "i",
+        "iframe",
+        "img",
+        "input",
+        "ins",
+        "kbd",
+        "label",
+        "legend",
+        "li",
+        "main",
+        "mark",
+        "meter",
+        "nav",
+        "noscript",
+        "object",
+        "ol",
+        "optgroup",
+        "option",
+        "output",
+        "p",
+        "picture",
+        "pre",
+        "progress",
+        "q",
+        "s",
+        "samp",
+        "section",
+        "select",
+        "small",
+        "source",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "summary",
+        "sup",
+        "svg",
+        "table",
+        "tbody",
+        "td",
+        "template",
+        "textarea",
+        "tfoot",
+        "th",
+        "thead",
+        "time",
+        "tr",
+        "track",
+        "tt",
+        "u",
+        "ul",
+        "var",
+        "video",
+        "wbr",
+    ]
 )
 # Atomic groups and possessive quantifiers: an attribute, once matched, is never re-split
 # another way, so hostile input (`<A x={{a}} x={{a}} ...`) cannot backtrack exponentially.
@@ -129,7 +230,11 @@ _INLINE = re.compile(
     r"|<(?P<auto>(?P<aurl>(?:https?|ftp|mailto):[^>\s]+)>)"
     r"|<(?P<summary>summary\b[^>]*>(?P<stext>.*?)</summary\s*>)"
     r"|<(?P<tag>/?(?P<tname>[A-Za-z][\w.:-]*)(?P<attrs>" + _JSX_ATTR + r")\s*/?>)"
-    r"|\{(?P<attr>(?>:[ \t]*+" + _ATTR_TOKEN + r"|[ \t]*+[#.][\w-]++)(?>[ \t]++" + _ATTR_TOKEN + r")*+[ \t]*+\})"
+    r"|\{(?P<attr>(?>:[ \t]*+"
+    + _ATTR_TOKEN
+    + r"|[ \t]*+[#.][\w-]++)(?>[ \t]++"
+    + _ATTR_TOKEN
+    + r")*+[ \t]*+\})"
     r"|:(?P<icon>(?:material|fontawesome|octicons|simple)-[\w-]+:)"
     r"|&(?P<entity>(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);)",
     re.S,
@@ -364,8 +469,12 @@ class _MarkdownParser:
         if first in "-*_":
             if stripped.startswith("--8<--"):
                 return self.snippet(lines, i, stripped)
-            if first == "-" and top and self.para and _SETEXT.match(line) and not _LIST_OR_QUOTE.match(
-                self.para[0].lstrip()
+            if (
+                first == "-"
+                and top
+                and self.para
+                and _SETEXT.match(line)
+                and not _LIST_OR_QUOTE.match(self.para[0].lstrip())
             ):
                 return self.setext(2)
             if _HRULE.match(stripped):
@@ -546,12 +655,75 @@ def parse_markdown(text: str, *, mdx: bool = False) -> ParsedPage:
 # --------------------------------------------------------------------------- HTML pages
 
 _HTML_SKIP = frozenset(
-    ["script", "style", "nav", "noscript", "template", "svg", "iframe", "button", "footer", "form", "select", "canvas", "object", "dialog"]
+    [
+        "script",
+        "style",
+        "nav",
+        "noscript",
+        "template",
+        "svg",
+        "iframe",
+        "button",
+        "footer",
+        "form",
+        "select",
+        "canvas",
+        "object",
+        "dialog",
+    ]
 )
 _HTML_BLOCKS = frozenset(
-    ["address", "article", "aside", "blockquote", "body", "dd", "details", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "header", "hr", "html", "li", "main", "ol", "p", "section", "summary", "table", "tbody", "tfoot", "thead", "tr", "ul"]
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "dd",
+        "details",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "header",
+        "hr",
+        "html",
+        "li",
+        "main",
+        "ol",
+        "p",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "tfoot",
+        "thead",
+        "tr",
+        "ul",
+    ]
 )
-_HTML_VOID = frozenset(["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"])
+_HTML_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
 _HEADING_TAGS = {f"h{level}": level for level in range(1, 7)}
 _HEADERLINK_CLASSES = frozenset({"headerlink", "hash-link", "anchor", "anchorjs-link"})
 _CODE_LANG = re.compile(r"\b(?:language|lang|highlight-source)-([\w+#.-]+)")
@@ -617,8 +789,10 @@ class _HtmlExtractor(HTMLParser):
             return
         attributes = dict(attrs)
         classes = set((attributes.get("class") or "").split())
-        if tag in _HTML_SKIP or (tag == "header" and not (self._article or self._main)) or (
-            tag == "a" and classes & _HEADERLINK_CLASSES
+        if (
+            tag in _HTML_SKIP
+            or (tag == "header" and not (self._article or self._main))
+            or (tag == "a" and classes & _HEADERLINK_CLASSES)
         ):
             if tag == "a" and self._heading and not self._heading[1]:
                 href = attributes.get("href") or ""

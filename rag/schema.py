@@ -147,4 +147,3 @@ async def compact_lexeme_counts(conn: AsyncConnection, collection: str) -> None:
         ),
         {"c": collection},
     )
-

@@ -52,6 +52,7 @@ def absolute_url(url: str, public_url: str | None) -> str:
         return public_url.rstrip("/") + url
     return url
 
+
 log = logging.getLogger("docsdesk.search")
 
 LEXICAL_WEIGHT = 0.7  # the full-text share of a hybrid score; the nearest chunks by meaning the rest
@@ -96,7 +97,9 @@ class Ranked:
     score: float
 
 
-def fuse(lexical: Sequence[Ranked], semantic: Sequence[Ranked], weight: float = LEXICAL_WEIGHT) -> dict[int, float]:
+def fuse(
+    lexical: Sequence[Ranked], semantic: Sequence[Ranked], weight: float = LEXICAL_WEIGHT
+) -> dict[int, float]:
     """Each chunk's fused score in [0, 1]: `weight` x its full-text score over the best one,
     plus (1 - weight) x its similarity scaled between the least and the most similar of the
     nearest chunks (0 for a chunk absent from a list). One list alone is its scaled score."""
@@ -203,7 +206,9 @@ def selectors(weighted: list[str], stats: LexemeStats) -> list[str]:
 class DocsSearch:
     """Searches the ingested documentation; one instance per process."""
 
-    def __init__(self, engine: AsyncEngine, embedder: Embedder | None = None, *, public_url: str | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, embedder: Embedder | None = None, *, public_url: str | None = None
+    ) -> None:
         self.engine = engine
         self.embedder = embedder
         self.public_url = public_url  # makes the own docs' site-relative URLs absolute
@@ -221,7 +226,9 @@ class DocsSearch:
                     await conn.scalar(text("SELECT to_regclass('docs_embeddings') IS NOT NULL"))
                 )
             if not self.vector:
-                log.warning("pgvector is not available in this database: documentation search is full-text only")
+                log.warning(
+                    "pgvector is not available in this database: documentation search is full-text only"
+                )
             self._started = True
 
     async def search(
@@ -272,7 +279,13 @@ class DocsSearch:
             return await self._fuse(conn, lexical, semantic, k, params, prefer_url)
 
     async def _fuse(
-        self, conn, lexical: list[Ranked], semantic: list[Ranked], k: int, params: dict, prefer_url: str | None
+        self,
+        conn,
+        lexical: list[Ranked],
+        semantic: list[Ranked],
+        k: int,
+        params: dict,
+        prefer_url: str | None,
     ) -> tuple[list[SearchResult], bool]:
         """Fuse the two lists (`fuse`), let the reader's page break ties, read the best `k` rows."""
         pages = {r.chunk_id: r.page_url for r in (*lexical, *semantic)}
@@ -326,7 +339,11 @@ class DocsSearch:
         rows = await self._ranked(conn, self._full_text_sql(params, column), params, depth)
         if column == "heading_tsv" and len(rows) < k:
             seen = {r.id for r in rows}
-            rows += [r for r in await self._ranked(conn, self._full_text_sql(params, "tsv"), params, depth) if r.id not in seen]
+            rows += [
+                r
+                for r in await self._ranked(conn, self._full_text_sql(params, "tsv"), params, depth)
+                if r.id not in seen
+            ]
         rows.sort(key=lambda r: (-r.score, r.page_url, r.id))
         return [Ranked(r.id, r.page_url, r.score) for r in rows[:depth]]
 
@@ -339,9 +356,12 @@ class DocsSearch:
         # Two passes: a cheap one (which rare terms does a candidate hold: idf-weighted
         # coordination) keeps the MAX_SCORED best of MAX_CANDIDATES; the BM25-style score
         # (idf x saturating, field-weighted term frequency, mild length norm) ranks those.
-        coordination = " + ".join(f"CAST(:idf{i} AS float8) * (m.tsv @@ CAST(:term{i} AS tsquery))::int" for i in terms)
+        coordination = " + ".join(
+            f"CAST(:idf{i} AS float8) * (m.tsv @@ CAST(:term{i} AS tsquery))::int" for i in terms
+        )
         score = " + ".join(
-            f"CAST(:idf{i} AS float8) * ts_rank('{FIELD_WEIGHTS}', r.tsv, CAST(:term{i} AS tsquery), 0)" for i in terms
+            f"CAST(:idf{i} AS float8) * ts_rank('{FIELD_WEIGHTS}', r.tsv, CAST(:term{i} AS tsquery), 0)"
+            for i in terms
         )
         # row_number() <= MAX_CANDIDATES stops the (bitmap index) scan early, like a LIMIT, but
         # without tempting the planner into a sequential scan in hope of early matches.
@@ -426,7 +446,11 @@ class DocsSearch:
         """The result rows for `ids`, with highlighted snippets (for these rows only)."""
         if not ids:
             return []
-        highlight = "CAST(:highlight AS tsquery)" if params.get("highlight") else "websearch_to_tsquery('english', :query)"
+        highlight = (
+            "CAST(:highlight AS tsquery)"
+            if params.get("highlight")
+            else "websearch_to_tsquery('english', :query)"
+        )
         # ts_headline reads its input as HTML and drops what looks like a tag (`<model>`):
         # give it the text with markup characters escaped, and unescape its output.
         escaped = "replace(replace(replace(c.text, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
@@ -458,7 +482,9 @@ class DocsSearch:
         """The words of `query` (question and stop words aside) that no chunk in scope holds:
         what the documentation never mentions, in the query's order."""
         await self.startup()
-        words = list(dict.fromkeys(re.findall(r"[^\W_][\w.'’-]*[^\W_]|[^\W_]", question_text(query))))[:MAX_UNKNOWN_WORDS]
+        words = list(dict.fromkeys(re.findall(r"[^\W_][\w.'’-]*[^\W_]|[^\W_]", question_text(query))))[
+            :MAX_UNKNOWN_WORDS
+        ]
         if not words:
             return []
         scope = "AND l.collection = :collection" if collection is not None else ""
@@ -479,7 +505,9 @@ class DocsSearch:
         async with self.engine.connect() as conn:
             chunks = await conn.scalar(text("SELECT count(*) FROM docs_chunks"))
             documents = await conn.scalar(text("SELECT count(*) FROM docs_documents"))
-            names = (await conn.execute(text("SELECT name FROM docs_collections ORDER BY name"))).scalars().all()
+            names = (
+                (await conn.execute(text("SELECT name FROM docs_collections ORDER BY name"))).scalars().all()
+            )
         return {
             "chunks": chunks,
             "documents": documents,

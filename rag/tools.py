@@ -53,7 +53,9 @@ class DocsAgentContext(AgentContext[RequestContext]):
         return len(self.sources)
 
 
-def format_passages(query: str, numbered: list[tuple[int, SearchResult]], unknown: list[str] | None = None) -> str:
+def format_passages(
+    query: str, numbered: list[tuple[int, SearchResult]], unknown: list[str] | None = None
+) -> str:
     """The tool's output: JSON, so a passage's text (document content, data) stays inside its
     own field and cannot forge another passage, number or URL. `unknown`: the query's words
     that the documentation never uses ("not_in_docs")."""
@@ -69,7 +71,12 @@ def format_passages(query: str, numbered: list[tuple[int, SearchResult]], unknow
 
 
 def no_results(query: str, unknown: list[str] | None = None) -> str:
-    document = {"query": query, "passages": [], "note": NO_RESULTS, **({"not_in_docs": unknown} if unknown else {})}
+    document = {
+        "query": query,
+        "passages": [],
+        "note": NO_RESULTS,
+        **({"not_in_docs": unknown} if unknown else {}),
+    }
     return json.dumps(document, ensure_ascii=False)
 
 
@@ -87,7 +94,9 @@ async def run_search(ctx: DocsAgentContext, query: str) -> str:
     )
     observe_search(time.perf_counter() - started, len(results))
     unknown = await ctx.search.unknown_words(query, collection=ctx.collection)
-    ctx.searches.append(SearchMade(query, len(results), max((r.score for r in results), default=None), unknown))
+    ctx.searches.append(
+        SearchMade(query, len(results), max((r.score for r in results), default=None), unknown)
+    )
     if not results:
         return no_results(query, unknown)
     return format_passages(query, [(ctx.number_of(r), r) for r in results], unknown)

@@ -77,16 +77,17 @@ async def test_add_user_message_feedback_and_retry(client):
     assert user["quoted_text"] == "a selection"
     answer = done_items(events, "assistant_message")[0]
 
-    assert await client.call(
-        "items.feedback", {"thread_id": thread_id, "item_ids": [answer["id"]], "kind": "positive"}
-    ) == {}
+    assert (
+        await client.call(
+            "items.feedback", {"thread_id": thread_id, "item_ids": [answer["id"]], "kind": "positive"}
+        )
+        == {}
+    )
     store: PostgresStore = client.app.state.services.store
     feedback = await store.load_feedback(thread_id, owner_ctx(client))
     assert [(f["item_id"], f["kind"]) for f in feedback] == [(answer["id"], "positive")]
 
-    retried = await client.call(
-        "threads.retry_after_item", {"thread_id": thread_id, "item_id": user["id"]}
-    )
+    retried = await client.call("threads.retry_after_item", {"thread_id": thread_id, "item_id": user["id"]})
     new_answer = done_items(retried, "assistant_message")[0]
     assert new_answer["id"] != answer["id"]
     thread = await client.call("threads.get_by_id", {"thread_id": thread_id})
@@ -112,8 +113,13 @@ async def test_client_tool_output_and_structured_input(client):
     assert no_call.status_code == 400 and "ClientToolCallItem" in no_call.json()["error"]["message"]
 
     call = ClientToolCallItem(
-        id=store.generate_item_id("tool_call", thread, ctx), thread_id=thread_id,
-        created_at=datetime.now(), status="pending", call_id="call_1", name="get_page", arguments={},
+        id=store.generate_item_id("tool_call", thread, ctx),
+        thread_id=thread_id,
+        created_at=datetime.now(),
+        status="pending",
+        call_id="call_1",
+        name="get_page",
+        arguments={},
     )
     await store.add_thread_item(thread_id, call, ctx)
     events = await client.call(
@@ -124,15 +130,20 @@ async def test_client_tool_output_and_structured_input(client):
     assert saved.status == "completed" and saved.output == {"page": "x"}
 
     question = StructuredInputItem(
-        id=store.generate_item_id("message", thread, ctx), thread_id=thread_id,
-        created_at=datetime.now(), status="pending",
+        id=store.generate_item_id("message", thread, ctx),
+        thread_id=thread_id,
+        created_at=datetime.now(),
+        status="pending",
         inputs=[StructuredInputFreeform(id="q1", question="Which SDK version?")],
     )
     await store.add_thread_item(thread_id, question, ctx)
     events = await client.call(
         "threads.add_structured_input",
-        {"thread_id": thread_id, "item_id": question.id,
-         "input": {"status": "answered", "answers": {"q1": {"values": ["1.6.5"]}}}},
+        {
+            "thread_id": thread_id,
+            "item_id": question.id,
+            "input": {"status": "answered", "answers": {"q1": {"values": ["1.6.5"]}}},
+        },
     )
     assert any(e["type"] == "thread.item.replaced" for e in events)
     saved = await store.load_item(thread_id, question.id, ctx)
@@ -183,13 +194,38 @@ async def test_attachment_metadata_delete(client):
         (json.dumps({"type": "threads.get_by_id", "params": {"thread_id": 5}}), 400, "invalid_request"),
         (json.dumps({"type": "threads.list", "params": {"order": "sideways"}}), 400, "invalid_request"),
         (json.dumps({"type": "threads.get_by_id", "params": {"thread_id": "thr_nope"}}), 404, "not_found"),
-        (json.dumps({"type": "threads.add_user_message",
-                     "params": {"thread_id": "thr_nope", "input": user_input("hi")}}), 404, "not_found"),
-        (json.dumps({"type": "threads.create", "params": {"input": user_input("   ")}}), 400, "invalid_request"),
-        (json.dumps({"type": "threads.create", "params": {"input": user_input("x" * 9000)}}), 400, "message_too_long"),
-        (json.dumps({"type": "threads.create",
-                     "params": {"input": user_input("hi", attachments=["atc_nope"])}}), 404, "not_found"),
-        (json.dumps({"type": "threads.list", "params": {}, "metadata": {"page": "x"}}), 400, "invalid_page_context"),
+        (
+            json.dumps(
+                {
+                    "type": "threads.add_user_message",
+                    "params": {"thread_id": "thr_nope", "input": user_input("hi")},
+                }
+            ),
+            404,
+            "not_found",
+        ),
+        (
+            json.dumps({"type": "threads.create", "params": {"input": user_input("   ")}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json.dumps({"type": "threads.create", "params": {"input": user_input("x" * 9000)}}),
+            400,
+            "message_too_long",
+        ),
+        (
+            json.dumps(
+                {"type": "threads.create", "params": {"input": user_input("hi", attachments=["atc_nope"])}}
+            ),
+            404,
+            "not_found",
+        ),
+        (
+            json.dumps({"type": "threads.list", "params": {}, "metadata": {"page": "x"}}),
+            400,
+            "invalid_page_context",
+        ),
     ],
 )
 async def test_bad_requests_get_clear_errors(client, body, status, code):

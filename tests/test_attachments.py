@@ -100,7 +100,9 @@ async def db_rows(client, attachment_id: str) -> dict:
     engine = client.app.state.services.database.engine
     async with engine.connect() as conn:
         meta = await conn.scalar(text("SELECT count(*) FROM attachments WHERE id = :i"), {"i": attachment_id})
-        state = await conn.scalar(text("SELECT state FROM attachment_files WHERE attachment_id = :i"), {"i": attachment_id})
+        state = await conn.scalar(
+            text("SELECT state FROM attachment_files WHERE attachment_id = :i"), {"i": attachment_id}
+        )
         chunks = await conn.scalar(
             text("SELECT count(*) FROM attachment_chunks WHERE attachment_id = :i"), {"i": attachment_id}
         )
@@ -137,10 +139,14 @@ async def test_two_phase_upload_then_send_then_preview(served):
 
     # The same URL again: single use.
     async with httpx.AsyncClient() as http:
-        again = await http.post(created["upload_descriptor"]["url"], files={"file": ("screen.png", image, "image/png")})
+        again = await http.post(
+            created["upload_descriptor"]["url"], files={"file": ("screen.png", image, "image/png")}
+        )
     assert again.status_code == 409 and again.json()["error"]["code"] == "upload_url_used"
 
-    events = await client.call("threads.create", {"input": user_input("What is this error?", attachments=[created["id"]])})
+    events = await client.call(
+        "threads.create", {"input": user_input("What is this error?", attachments=[created["id"]])}
+    )
     user_item = done_items(events, "user_message")[0]
     [attachment] = user_item["attachments"]
     assert attachment["id"] == created["id"]
@@ -149,7 +155,7 @@ async def test_two_phase_upload_then_send_then_preview(served):
     assert preview.content == image
     assert preview.headers["content-type"] == "image/png"
     assert preview.headers["x-content-type-options"] == "nosniff"
-    assert preview.headers["content-disposition"].startswith("inline; filename=\"screen.png\"")
+    assert preview.headers["content-disposition"].startswith('inline; filename="screen.png"')
     assert "sandbox" in preview.headers["content-security-policy"]
 
 
@@ -164,7 +170,9 @@ async def test_direct_upload_and_send(served):
     assert rows["state"] == "ready" and stored_anywhere(client, rows, attachment["id"])
 
     # The offline model searches with the attached error line and says which file it used.
-    events = await client.call("threads.create", {"input": user_input("Why?", attachments=[attachment["id"]])})
+    events = await client.call(
+        "threads.create", {"input": user_input("Why?", attachments=[attachment["id"]])}
+    )
     answer = done_items(events, "assistant_message")[0]["content"][0]["text"]
     assert "worker.log" in answer and "retry budget exhausted" in answer
 
@@ -216,7 +224,9 @@ async def test_upload_signatures_expired_forged_and_borrowed(pg_client):
         assert response.status_code == 403 and response.json()["error"]["code"] == "url_expired"
         # A preview signature is not an upload signature.
         preview_sig = files.signer.signature("preview", created["id"], "", client.user_id, expires + 1000)
-        assert (await http.post(with_query(url, expires=str(expires + 1000), signature=preview_sig), files=upload)).status_code == 403
+        assert (
+            await http.post(with_query(url, expires=str(expires + 1000), signature=preview_sig), files=upload)
+        ).status_code == 403
         # None of that spent the URL: the real one still works, once.
         assert (await http.post(url, files=upload)).status_code == 200
     assert (await db_rows(client, created["id"]))["state"] == "ready"
@@ -228,13 +238,17 @@ async def test_signed_urls_are_bound_to_their_attachment_and_owner(pg_client, se
     assert response.status_code == 200
     async with ChatKitClient(str(victim.http.base_url)) as attacker:
         await attacker.login()
-        own = await attacker.call("attachments.create", {"name": "a.png", "size": 80, "mime_type": "image/png"})
+        own = await attacker.call(
+            "attachments.create", {"name": "a.png", "size": 80, "mime_type": "image/png"}
+        )
         own_query = urlsplit(own["upload_descriptor"]["url"]).query
         own_preview_query = urlsplit(own["preview_url"]).query
         async with httpx.AsyncClient(base_url=str(victim.http.base_url)) as http:
             # The attacker's valid signatures, on the victim's attachment id.
-            up = await http.post(f"/attachments/{victim_file['id']}/upload?{own_query}",
-                                 files={"file": ("x.png", png_bytes(), "image/png")})
+            up = await http.post(
+                f"/attachments/{victim_file['id']}/upload?{own_query}",
+                files={"file": ("x.png", png_bytes(), "image/png")},
+            )
             assert up.status_code == 403
             view = await http.get(f"/attachments/{victim_file['id']}/preview?{own_preview_query}")
             assert view.status_code == 403
@@ -276,12 +290,16 @@ async def test_bytes_must_match_the_declared_type(served, name, mime, data):
     assert response.status_code == 415
     engine = client.app.state.services.database.engine
     async with engine.connect() as conn:
-        owned = await conn.scalar(text("SELECT count(*) FROM attachments WHERE user_id = :u AND id <> :i"),
-                                  {"u": client.user_id, "i": created["id"]})
+        owned = await conn.scalar(
+            text("SELECT count(*) FROM attachments WHERE user_id = :u AND id <> :i"),
+            {"u": client.user_id, "i": created["id"]},
+        )
     assert owned == 0  # the refused direct upload kept no row
 
 
-@pytest.mark.parametrize(("name", "mime"), [("x.svg", "image/svg+xml"), ("x.html", "text/html"), ("x.exe", "")])
+@pytest.mark.parametrize(
+    ("name", "mime"), [("x.svg", "image/svg+xml"), ("x.html", "text/html"), ("x.exe", "")]
+)
 async def test_types_outside_the_list_are_refused(pg_client, name, mime):
     response = await pg_client.request("attachments.create", {"name": name, "size": 10, "mime_type": mime})
     assert response.status_code == 415 and response.json()["error"]["code"] == "unsupported_attachment_type"
@@ -298,13 +316,19 @@ async def test_oversized_declared_and_actual(settings, tmp_path):
     for update in ({}, {"attachments_dir": tmp_path / "files"}):
         app = create_app(settings.model_copy(update={"max_attachment_bytes": 1000, **update}))
         async with signed_in(app) as client:
-            declared = await client.request("attachments.create", {"name": "big.log", "size": 1001, "mime_type": "text/plain"})
+            declared = await client.request(
+                "attachments.create", {"name": "big.log", "size": 1001, "mime_type": "text/plain"}
+            )
             assert declared.status_code == 413 and declared.json()["error"]["code"] == "attachment_too_large"
             # Declared small, sent big: refused while streaming, nothing kept.
-            created = await client.call("attachments.create", {"name": "big.log", "size": 10, "mime_type": "text/plain"})
+            created = await client.call(
+                "attachments.create", {"name": "big.log", "size": 10, "mime_type": "text/plain"}
+            )
             async with httpx.AsyncClient() as http:
-                response = await http.post(created["upload_descriptor"]["url"],
-                                           files={"file": ("big.log", b"x" * 900 + b"y" * 900, "text/plain")})
+                response = await http.post(
+                    created["upload_descriptor"]["url"],
+                    files={"file": ("big.log", b"x" * 900 + b"y" * 900, "text/plain")},
+                )
             assert response.status_code == 413
             rows = await db_rows(client, created["id"])
             assert rows["state"] == "failed" and not stored_anywhere(client, rows, created["id"])
@@ -329,15 +353,21 @@ async def test_refused_mid_stream_after_chunks_were_stored(settings, tmp_path):
                 created = await client.call(
                     "attachments.create", {"name": "big.log", "size": 1000, "mime_type": "text/plain"}
                 )
-                response = await chunked_upload(created["upload_descriptor"]["url"], "big.log", body, "text/plain")
+                response = await chunked_upload(
+                    created["upload_descriptor"]["url"], "big.log", body, "text/plain"
+                )
                 assert response.status_code == status, response.text
                 rows = await db_rows(client, created["id"])
                 assert rows["state"] == "failed" and not stored_anywhere(client, rows, created["id"])
             engine = app.state.services.database.engine
             async with engine.connect() as conn:
-                leftover = await conn.scalar(text(
-                    "SELECT count(*) FROM attachment_chunks c JOIN attachment_files f USING (attachment_id) "
-                    "WHERE f.user_id = :u"), {"u": client.user_id})
+                leftover = await conn.scalar(
+                    text(
+                        "SELECT count(*) FROM attachment_chunks c JOIN attachment_files f USING (attachment_id) "
+                        "WHERE f.user_id = :u"
+                    ),
+                    {"u": client.user_id},
+                )
             assert leftover == 0
             if files_of(client).disk is not None:
                 assert not any(files_of(client).disk.partial.iterdir())
@@ -347,7 +377,9 @@ async def test_quota_per_user(settings):
     app = create_app(settings.model_copy(update={"attachment_quota_bytes": 3000}))
     async with signed_in(app) as client:
         assert (await direct(client, "a.txt", b"a" * 2000, "text/plain")).status_code == 200
-        over = await client.request("attachments.create", {"name": "b.txt", "size": 1500, "mime_type": "text/plain"})
+        over = await client.request(
+            "attachments.create", {"name": "b.txt", "size": 1500, "mime_type": "text/plain"}
+        )
         assert over.status_code == 413 and over.json()["error"]["code"] == "attachment_quota_exceeded"
         response = await direct(client, "c.txt", b"c" * 1500, "text/plain")
         assert response.status_code == 413
@@ -360,7 +392,11 @@ async def test_upload_rate_limit(settings):
     app = create_app(settings.model_copy(update={"rate_limit_uploads": "2/minute"}))
     async with signed_in(app) as client:
         assert (await direct(client, "a.txt", b"a", "text/plain")).status_code == 200
-        assert (await client.request("attachments.create", {"name": "b.txt", "size": 1, "mime_type": "text/plain"})).status_code == 200
+        assert (
+            await client.request(
+                "attachments.create", {"name": "b.txt", "size": 1, "mime_type": "text/plain"}
+            )
+        ).status_code == 200
         limited = await direct(client, "c.txt", b"c", "text/plain")
         assert limited.status_code == 429 and "Retry-After" in limited.headers
 
@@ -379,7 +415,10 @@ async def test_foreign_ids_on_every_attachment_operation(pg_client):
         for type_, params in [
             ("attachments.delete", {"attachment_id": secret}),
             ("threads.create", {"input": user_input("hi", attachments=[secret])}),
-            ("threads.add_user_message", {"thread_id": own_thread, "input": user_input("hi", attachments=[secret])}),
+            (
+                "threads.add_user_message",
+                {"thread_id": own_thread, "input": user_input("hi", attachments=[secret])},
+            ),
             ("threads.add_user_message", {"thread_id": thread_id, "input": user_input("hi")}),
         ]:
             response = await attacker.request(type_, params)
@@ -407,8 +446,10 @@ async def test_deleting_the_thread_deletes_its_attachments_bytes(served):
     b = (await direct(client, "b.log", LOG.encode(), "text/plain")).json()
     unsent = (await direct(client, "c.log", LOG.encode(), "text/plain")).json()
     thread_id, _ = await client.new_thread("first")
-    await client.call("threads.add_user_message",
-                      {"thread_id": thread_id, "input": user_input("look", attachments=[a["id"], b["id"]])})
+    await client.call(
+        "threads.add_user_message",
+        {"thread_id": thread_id, "input": user_input("look", attachments=[a["id"], b["id"]])},
+    )
     paths = [disk_path(client, x["id"]) for x in (a, b)]
     if paths[0] is not None:
         assert all(p.exists() for p in paths)
@@ -423,7 +464,9 @@ async def test_deleting_the_thread_deletes_its_attachments_bytes(served):
 async def test_an_attachment_belongs_to_one_conversation(pg_client):
     attachment = (await direct(pg_client, "a.log", LOG.encode(), "text/plain")).json()
     await pg_client.call("threads.create", {"input": user_input("one", attachments=[attachment["id"]])})
-    response = await pg_client.request("threads.create", {"input": user_input("two", attachments=[attachment["id"]])})
+    response = await pg_client.request(
+        "threads.create", {"input": user_input("two", attachments=[attachment["id"]])}
+    )
     assert response.status_code == 400 and response.json()["error"]["code"] == "attachment_in_use"
 
 
@@ -435,8 +478,10 @@ async def test_cleanup_removes_unsent_attachments_after_a_day(served):
     await client.call("threads.create", {"input": user_input("hi", attachments=[sent["id"]])})
     engine = client.app.state.services.database.engine
     async with engine.begin() as conn:
-        await conn.execute(text("UPDATE attachments SET created_at = now() - interval '25 hours' WHERE id IN (:a, :b)"),
-                           {"a": old["id"], "b": sent["id"]})
+        await conn.execute(
+            text("UPDATE attachments SET created_at = now() - interval '25 hours' WHERE id IN (:a, :b)"),
+            {"a": old["id"], "b": sent["id"]},
+        )
     path = disk_path(client, old["id"])
     report = await clean_up(files_of(client))
     assert report.ran and report.unsent >= 1
@@ -492,8 +537,10 @@ async def test_model_gets_the_image_and_the_text_file(served):
     thread_id, _ = await client.new_thread("start")  # answered by the offline model
     model = Script(["Seen.", "Second."])
     client.app.state.services.server.model = model
-    await client.call("threads.add_user_message",
-                      {"thread_id": thread_id, "input": user_input("What broke?", attachments=[img["id"], log_file["id"]])})
+    await client.call(
+        "threads.add_user_message",
+        {"thread_id": thread_id, "input": user_input("What broke?", attachments=[img["id"], log_file["id"]])},
+    )
     parts = parts_of(model.calls[0].input)
     images = [p for p in parts if p.get("type") == "input_image"]
     assert len(images) == 1
@@ -521,8 +568,9 @@ async def test_model_gets_pdf_text_and_long_logs_keep_their_ends(settings):
         log_file = (await direct(client, "long.log", long_log, "text/plain")).json()
         model = Script(["Read it."])
         app.state.services.server.model = model
-        await client.call("threads.create",
-                          {"input": user_input("Explain", attachments=[pdf["id"], log_file["id"]])})
+        await client.call(
+            "threads.create", {"input": user_input("Explain", attachments=[pdf["id"], log_file["id"]])}
+        )
         blocks = {b["name"]: b for b in blocks_in(parts_of(model.calls[0].input))}
         assert blocks["guide.pdf"]["text"] == "Hello PDF world" and blocks["guide.pdf"]["pages"] == 1
         assert blocks["long.log"]["truncated"] is True
@@ -545,7 +593,9 @@ async def test_models_without_vision_get_the_image_by_name(settings):
 
 
 async def test_attachment_only_message_is_accepted(pg_client):
-    attachment = (await direct(pg_client, "trace.txt", b"ValueError: bad config key 'retries'\n", "text/plain")).json()
+    attachment = (
+        await direct(pg_client, "trace.txt", b"ValueError: bad config key 'retries'\n", "text/plain")
+    ).json()
     events = await pg_client.call("threads.create", {"input": user_input("", attachments=[attachment["id"]])})
     answer = done_items(events, "assistant_message")[0]["content"][0]["text"]
     assert "trace.txt" in answer
@@ -554,13 +604,23 @@ async def test_attachment_only_message_is_accepted(pg_client):
 async def test_items_list_refreshes_preview_urls(pg_client):
     img = (await direct(pg_client, "a.png", png_bytes(), "image/png")).json()
     thread_id, _ = await pg_client.new_thread("x")
-    await pg_client.call("threads.add_user_message", {"thread_id": thread_id, "input": user_input("see", attachments=[img["id"]])})
+    await pg_client.call(
+        "threads.add_user_message",
+        {"thread_id": thread_id, "input": user_input("see", attachments=[img["id"]])},
+    )
     items = await pg_client.call("items.list", {"thread_id": thread_id})
-    [url] = [a["preview_url"] for item in items["data"] if item["type"] == "user_message" for a in item["attachments"]]
+    [url] = [
+        a["preview_url"]
+        for item in items["data"]
+        if item["type"] == "user_message"
+        for a in item["attachments"]
+    ]
     query = parse_qs(urlsplit(url).query)
     assert int(query["expires"][0]) > time.time() + 60
     assert (await pg_client.http.get(url)).status_code == 200
-    assert json.loads((await pg_client.http.get(url.split("?")[0])).text)["error"]["code"] == "invalid_signature"
+    assert (
+        json.loads((await pg_client.http.get(url.split("?")[0])).text)["error"]["code"] == "invalid_signature"
+    )
 
 
 # --- in a browser ---------------------------------------------------------------------------

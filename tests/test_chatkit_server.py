@@ -92,7 +92,9 @@ async def test_history_holds_each_message_exactly_once(served):
     client, app = served
     model = use(app, TitledScript(["First answer.", "Second answer."]))
     thread_id, _ = await client.new_thread("First question")
-    await client.call("threads.add_user_message", {"thread_id": thread_id, "input": user_input("Second question")})
+    await client.call(
+        "threads.add_user_message", {"thread_id": thread_id, "input": user_input("Second question")}
+    )
     seen = texts(model.calls[-1].input)
     assert seen.count("First question") == 1
     assert seen.count("First answer.") == 1
@@ -109,7 +111,9 @@ async def test_history_budget_drops_the_oldest_first(served):
     model = use(app, TitledScript([f"Answer {i}. " + "filler " * 30 for i in range(4)]))
     thread_id, _ = await client.new_thread("Question 0")
     for i in range(1, 4):
-        await client.call("threads.add_user_message", {"thread_id": thread_id, "input": user_input(f"Question {i}")})
+        await client.call(
+            "threads.add_user_message", {"thread_id": thread_id, "input": user_input(f"Question {i}")}
+        )
     seen = texts(model.calls[-1].input)
     assert "Question 3" in seen  # the message being answered is always there
     assert "Question 0" not in seen and not any(t.startswith("Answer 0.") for t in seen)
@@ -127,10 +131,19 @@ async def test_pending_client_tool_calls_stay_out_of_history(served):
     store = app.state.services.store
     ctx = RequestContext(user_id=client.user_id)
     thread = await store.load_thread(thread_id, ctx)
-    await store.add_thread_item(thread_id, ClientToolCallItem(
-        id=store.generate_item_id("tool_call", thread, ctx), thread_id=thread_id, created_at=datetime.now(),
-        status="pending", call_id="call_pending", name="pick_color", arguments={},
-    ), ctx)
+    await store.add_thread_item(
+        thread_id,
+        ClientToolCallItem(
+            id=store.generate_item_id("tool_call", thread, ctx),
+            thread_id=thread_id,
+            created_at=datetime.now(),
+            status="pending",
+            call_id="call_pending",
+            name="pick_color",
+            arguments={},
+        ),
+        ctx,
+    )
     await client.call("threads.add_user_message", {"thread_id": thread_id, "input": user_input("Second")})
     assert "call_pending" not in json.dumps(model.calls[-1].input, default=str)
 
@@ -206,7 +219,9 @@ async def test_oversized_page_context_is_refused(served):
 async def test_quoted_text_reaches_the_model_for_its_turn_only(served):
     client, app = served
     model = use(app, TitledScript(["One.", "Two."]))
-    events = await client.call("threads.create", {"input": user_input("Explain this", quoted_text="annotations list")})
+    events = await client.call(
+        "threads.create", {"input": user_input("Explain this", quoted_text="annotations list")}
+    )
     thread_id = events[0]["thread"]["id"]
     assert any("annotations list" in t for t in texts(model.calls[-1].input))
     await client.call("threads.add_user_message", {"thread_id": thread_id, "input": user_input("And next?")})
@@ -228,8 +243,12 @@ async def test_cited_sources_become_annotations(served):
     second_url = passages[1]["url"]
 
     assert any(e["type"] == "progress_update" for e in events)
-    added = [e for e in events if e["type"] == "thread.item.updated"
-             and e["update"]["type"] == "assistant_message.content_part.annotation_added"]
+    added = [
+        e
+        for e in events
+        if e["type"] == "thread.item.updated"
+        and e["update"]["type"] == "assistant_message.content_part.annotation_added"
+    ]
     assert [a["update"]["annotation"]["source"]["url"] for a in added] == [second_url]
     final = done_items(events, "assistant_message")[0]
     assert final["content"][0]["text"] == "Annotations list sources under the answer [1]. Not a source."
@@ -244,7 +263,9 @@ async def test_first_turn_titles_the_thread_and_rename_wins(served):
     thread_id, events = await client.new_thread("a question that needs a title")
     assert [e["thread"]["title"] for e in events if e["type"] == "thread.updated"] == ["Annotation help"]
     await client.call("threads.update", {"thread_id": thread_id, "title": "Mine"})
-    events = await client.call("threads.add_user_message", {"thread_id": thread_id, "input": user_input("more")})
+    events = await client.call(
+        "threads.add_user_message", {"thread_id": thread_id, "input": user_input("more")}
+    )
     assert not [e for e in events if e["type"] == "thread.updated"]
     assert (await client.call("threads.get_by_id", {"thread_id": thread_id}))["title"] == "Mine"
 
@@ -306,11 +327,16 @@ async def test_cancelled_stream_keeps_the_partial_answer(served):
     use(app, TitledScript(["Quick first answer."]))
     thread_id, _ = await client.new_thread("warm-up")
     use(app, SlowModel())
-    body = json.dumps({"type": "threads.add_user_message",
-                       "params": {"thread_id": thread_id, "input": user_input("Now cancel me")}})
+    body = json.dumps(
+        {
+            "type": "threads.add_user_message",
+            "params": {"thread_id": thread_id, "input": user_input("Now cancel me")},
+        }
+    )
     deltas = 0
-    async with client.http.stream("POST", "/chatkit", content=body,
-                                  headers={**client.headers, "Content-Type": "application/json"}) as response:
+    async with client.http.stream(
+        "POST", "/chatkit", content=body, headers={**client.headers, "Content-Type": "application/json"}
+    ) as response:
         assert response.status_code == 200
         async for line in response.aiter_lines():
             if "text_delta" in line:
@@ -346,13 +372,18 @@ async def test_output_guardrail_withdraws_the_answer_and_ends_the_turn_cleanly(s
 
     plain = chatkit_server.build_agent
     monkeypatch.setattr(
-        chatkit_server, "build_agent", lambda model, settings: plain(model, settings).clone(output_guardrails=[no_secrets])
+        chatkit_server,
+        "build_agent",
+        lambda model, settings: plain(model, settings).clone(output_guardrails=[no_secrets]),
     )
     use(app, TitledScript([Call("search_docs", {"query": "annotations"}), "The SECRET answer [1]."]))
     thread_id, events = await client.new_thread("Tell me the secret")
     removed = [e["item_id"] for e in events if e["type"] == "thread.item.removed"]
-    blocked = {e["item"]["id"] for e in events if e["type"] in ("thread.item.added", "thread.item.done")
-               and e["item"]["type"] == "assistant_message"}
+    blocked = {
+        e["item"]["id"]
+        for e in events
+        if e["type"] in ("thread.item.added", "thread.item.done") and e["item"]["type"] == "assistant_message"
+    }
     assert blocked and blocked <= set(removed)  # the streamed answer is withdrawn
     assert any(i.startswith("fc_") for i in removed)  # so is the function call, never stored
     errors = [e for e in events if e["type"] == "error"]
@@ -365,5 +396,7 @@ async def test_output_guardrail_withdraws_the_answer_and_ends_the_turn_cleanly(s
 
     # The conversation goes on.
     use(app, TitledScript(["A fine answer."]))
-    events = await client.call("threads.add_user_message", {"thread_id": thread_id, "input": user_input("Again")})
+    events = await client.call(
+        "threads.add_user_message", {"thread_id": thread_id, "input": user_input("Again")}
+    )
     assert done_items(events, "assistant_message")[0]["content"][0]["text"] == "A fine answer."

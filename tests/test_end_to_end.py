@@ -67,7 +67,13 @@ async def test_offline_topic_switch_on_a_page_gets_the_new_topics_sources(settin
     """On the annotations page, a follow-up about another topic is answered from that topic's
     page: the page context breaks ties, it does not outweigh the question (issue #11)."""
     app = create_app(settings.model_copy(update={"collection": chatkit_docs, "model": "offline"}))
-    page = {"page": {"url": doc_set.annotations_page, "title": "Show sources under an answer", "path": "/guides/add-annotations/"}}
+    page = {
+        "page": {
+            "url": doc_set.annotations_page,
+            "title": "Show sources under an answer",
+            "path": "/guides/add-annotations/",
+        }
+    }
     feedback_page = doc_set.base_url + "guides/feedback/"
     async with signed_in(app) as client:
         thread_id, events = await client.new_thread("What does this page explain?", metadata=page)
@@ -95,21 +101,36 @@ async def test_openai_compatible_endpoint_works_unchanged(settings, chatkit_docs
             Reply(tool_calls=[ToolCall("search_docs", {"query": "annotations"})]),
             "Same again [1].",
         )
-        app = create_app(settings.model_copy(update={
-            "collection": chatkit_docs, "model": model,
-            "openai_api_key": SecretStr("sk-local"), "openai_base_url": fake.base_url,
-        }))
+        app = create_app(
+            settings.model_copy(
+                update={
+                    "collection": chatkit_docs,
+                    "model": model,
+                    "openai_api_key": SecretStr("sk-local"),
+                    "openai_base_url": fake.base_url,
+                }
+            )
+        )
         async with signed_in(app) as client:
             thread_id, first = await client.new_thread(doc_set.question)
-            second = await client.call("threads.add_user_message", {
-                "thread_id": thread_id,
-                "input": {"content": [{"type": "input_text", "text": "Again?"}], "attachments": [],
-                          "inference_options": {}},
-            })
+            second = await client.call(
+                "threads.add_user_message",
+                {
+                    "thread_id": thread_id,
+                    "input": {
+                        "content": [{"type": "input_text", "text": "Again?"}],
+                        "attachments": [],
+                        "inference_options": {},
+                    },
+                },
+            )
             thread = await client.call("threads.get_by_id", {"thread_id": thread_id})
     assert annotations_of(first)[0]["source"]["url"].startswith(doc_set.annotations_page)
     assert [e["thread"]["title"] for e in first if e["type"] == "thread.updated"] == ["Sources help"]
-    ids = [done_items(first, "assistant_message")[-1]["id"], done_items(second, "assistant_message")[-1]["id"]]
+    ids = [
+        done_items(first, "assistant_message")[-1]["id"],
+        done_items(second, "assistant_message")[-1]["id"],
+    ]
     assert len(set(ids)) == 2 and "__fake_id__" not in ids
     kinds = [i["type"] for i in thread["items"]["data"]]
     assert kinds.count("assistant_message") == 2  # turns never overwrite each other
@@ -122,7 +143,11 @@ async def test_openai_compatible_endpoint_works_unchanged(settings, chatkit_docs
 async def test_cli_serve_indexes_docs_then_answers(database, tmp_path, doc_set):
     server = ServeProcess(
         [sys.executable, "-m", "docsdesk"],
-        {"DATABASE_URL": database.url, "DOCSDESK_DATA_DIR": str(tmp_path), "DOCSDESK_COLLECTION": new_id("cli")},
+        {
+            "DATABASE_URL": database.url,
+            "DOCSDESK_DATA_DIR": str(tmp_path),
+            "DOCSDESK_COLLECTION": new_id("cli"),
+        },
     ).with_args("--docs", str(doc_set.path), "--base-url", doc_set.base_url)
     async with server, ChatKitClient(server.url) as client:
         await client.login()

@@ -37,7 +37,10 @@ async def snapshot(client: ChatKitClient) -> list[dict]:
     return [
         {
             "thread": thread.model_dump(mode="json"),
-            "items": [i.model_dump(mode="json") for i in (await store.load_thread_items(thread.id, None, 100, "asc", ctx)).data],
+            "items": [
+                i.model_dump(mode="json")
+                for i in (await store.load_thread_items(thread.id, None, 100, "asc", ctx)).data
+            ],
         }
         for thread in threads
     ]
@@ -53,7 +56,9 @@ def error_of(response, status: int, code: str) -> str:
 
 def tagged_input(text: str, data: Any) -> dict:
     body = user_input(text)
-    body["content"].append({"type": "input_tag", "id": "tag1", "text": "tag", "data": data, "interactive": False})
+    body["content"].append(
+        {"type": "input_tag", "id": "tag1", "text": "tag", "data": data, "interactive": False}
+    )
     return body
 
 
@@ -103,12 +108,35 @@ async def test_an_escaped_backslash_before_u0000_is_text_not_nul(client):
     ("field", "params"),
     [
         ("params.input.content.1.data", {"input": tagged_input("with a tag", {"blob": "x" * 900_000})}),
-        ("params.input.inference_options.model", {"input": {**user_input("hi"), "inference_options": {"model": "m" * 900_000}}}),
-        ("params.input.inference_options.tool_choice.id", {"input": {**user_input("hi"), "inference_options": {"tool_choice": {"id": "t" * 5000}}}}),
-        ("params.input.attachments", {"input": user_input("hi", attachments=[f"atc_{n}" for n in range(11)])}),
+        (
+            "params.input.inference_options.model",
+            {"input": {**user_input("hi"), "inference_options": {"model": "m" * 900_000}}},
+        ),
+        (
+            "params.input.inference_options.tool_choice.id",
+            {"input": {**user_input("hi"), "inference_options": {"tool_choice": {"id": "t" * 5000}}}},
+        ),
+        (
+            "params.input.attachments",
+            {"input": user_input("hi", attachments=[f"atc_{n}" for n in range(11)])},
+        ),
         ("params.input.attachments.0", {"input": user_input("hi", attachments=["a" * 1000])}),
-        ("params.input.content", {"input": {**user_input("hi"), "content": [{"type": "input_text", "text": "x"}] * 51}}),
-        ("params.input.content.1.id", {"input": {**tagged_input("t", {}), "content": [{"type": "input_text", "text": "x"}, {"type": "input_tag", "id": "i" * 300, "text": "t", "data": {}, "interactive": False}]}}),
+        (
+            "params.input.content",
+            {"input": {**user_input("hi"), "content": [{"type": "input_text", "text": "x"}] * 51}},
+        ),
+        (
+            "params.input.content.1.id",
+            {
+                "input": {
+                    **tagged_input("t", {}),
+                    "content": [
+                        {"type": "input_text", "text": "x"},
+                        {"type": "input_tag", "id": "i" * 300, "text": "t", "data": {}, "interactive": False},
+                    ],
+                }
+            },
+        ),
     ],
 )
 async def test_oversized_fields_of_a_new_thread_are_refused(client, field, params):
@@ -125,7 +153,12 @@ async def test_oversized_ids_and_metadata_are_refused(client):
         ("params.thread_id", "threads.get_by_id", {"thread_id": "thr_" + "x" * 900_000}, None),
         ("params.after", "items.list", {"thread_id": thread_id, "after": "a" * 1000}, None),
         ("metadata", "threads.list", {}, {"blob": "y" * 20_000}),
-        ("params.result", "threads.add_client_tool_output", {"thread_id": thread_id, "result": {"r": "z" * 20_000}}, None),
+        (
+            "params.result",
+            "threads.add_client_tool_output",
+            {"thread_id": thread_id, "result": {"r": "z" * 20_000}},
+            None,
+        ),
     ]
     for field, type_, params, metadata in cases:
         response = await client.request(type_, params, metadata)
@@ -146,7 +179,11 @@ async def test_feedback_with_too_many_ids_is_a_400(client):
     answer = done_items(events, "assistant_message")[0]["id"]
     response = await client.request(
         "items.feedback",
-        {"thread_id": thread_id, "item_ids": [answer] + [f"msg_{n}" for n in range(32_765)], "kind": "positive"},
+        {
+            "thread_id": thread_id,
+            "item_ids": [answer] + [f"msg_{n}" for n in range(32_765)],
+            "kind": "positive",
+        },
     )
     assert "params.item_ids" in error_of(response, 400, "field_too_large")
     store: PostgresStore = client.app.state.services.store
@@ -164,8 +201,15 @@ async def test_feedback_rates_assistant_messages_only(client):
     store: PostgresStore = client.app.state.services.store
     ctx = RequestContext(user_id=client.user_id)
     assert await store.load_feedback(thread_id, ctx) == []
-    assert await client.call("items.feedback", {"thread_id": thread_id, "item_ids": [answer], "kind": "negative"}) == {}
-    assert [(f["item_id"], f["kind"]) for f in await store.load_feedback(thread_id, ctx)] == [(answer, "negative")]
+    assert (
+        await client.call(
+            "items.feedback", {"thread_id": thread_id, "item_ids": [answer], "kind": "negative"}
+        )
+        == {}
+    )
+    assert [(f["item_id"], f["kind"]) for f in await store.load_feedback(thread_id, ctx)] == [
+        (answer, "negative")
+    ]
 
 
 # --- rate limits count every request ---------------------------------------------------------
@@ -173,8 +217,11 @@ async def test_feedback_rates_assistant_messages_only(client):
 
 @pytest.mark.parametrize(
     "bad_body",
-    [b"{not json", json.dumps({"type": "threads.explode", "params": {}}).encode(),
-     json.dumps({"type": "threads.list", "params": {}, "metadata": {"pad": "x" * 2_000_000}}).encode()],
+    [
+        b"{not json",
+        json.dumps({"type": "threads.explode", "params": {}}).encode(),
+        json.dumps({"type": "threads.list", "params": {}, "metadata": {"pad": "x" * 2_000_000}}).encode(),
+    ],
     ids=["invalid-json", "unknown-type", "too-large"],
 )
 async def test_requests_that_fail_parsing_count_against_the_limit(settings, bad_body):

@@ -30,8 +30,10 @@ async def attack(attacker: ChatKitClient, thread_id: str, user_item: str, answer
         ("threads.add_user_message", {"thread_id": thread_id, "input": user_input("hi")}),
         ("threads.retry_after_item", {"thread_id": thread_id, "item_id": user_item}),
         ("threads.add_client_tool_output", {"thread_id": thread_id, "result": {}}),
-        ("threads.add_structured_input",
-         {"thread_id": thread_id, "item_id": answer_item, "input": {"status": "skipped", "answers": {}}}),
+        (
+            "threads.add_structured_input",
+            {"thread_id": thread_id, "item_id": answer_item, "input": {"status": "skipped", "answers": {}}},
+        ),
         ("threads.custom_action", {"thread_id": thread_id, "item_id": answer_item, "action": action}),
         ("threads.sync_custom_action", {"thread_id": thread_id, "item_id": answer_item, "action": action}),
         ("attachments.delete", {"attachment_id": attachment}),

@@ -25,9 +25,11 @@ TOP_LEVEL = {"app.py", "chatkit_server.py", "lifespan.py", "prompts.py", "chatki
 def wheel(tmp_path_factory) -> Path:
     """A wheel built from the tracked files (as a fresh clone has them)."""
     source = tmp_path_factory.mktemp("source")
-    tracked = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
-    ).stdout.decode().split("\0")
+    tracked = (
+        subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True)
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, tracked):
         src, dst = REPO / name, source / name
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -38,7 +40,9 @@ def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
-        check=True, capture_output=True, timeout=300,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (built,) = out.glob("docsdesk-*.whl")
     return built
@@ -85,7 +89,11 @@ def installed(wheel: Path, tmp_path_factory) -> Path:
 
 def run_in(env_dir: Path, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(env_dir / "bin" / args[0]), *args[1:]], cwd=cwd, capture_output=True, text=True, timeout=120,
+        [str(env_dir / "bin" / args[0]), *args[1:]],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, **env},
     )
 
@@ -104,7 +112,9 @@ def test_installed_wheel_imports_beside_ratelimit_and_llm(installed: Path, tmp_p
     assert version.returncode == 0 and version.stdout.startswith("docsdesk ")
 
 
-async def test_installed_wheel_serves_and_answers_about_its_own_docs(installed: Path, tmp_path: Path, database) -> None:
+async def test_installed_wheel_serves_and_answers_about_its_own_docs(
+    installed: Path, tmp_path: Path, database
+) -> None:
     server = ServeProcess(
         [str(installed / "bin" / "docsdesk")],
         {

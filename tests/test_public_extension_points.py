@@ -13,7 +13,16 @@ PRIVATE = {
     "chatkit.store._ID_PREFIXES (use the store's own ID_PREFIXES)": r"from chatkit\.store import[^\n]*\b_ID_PREFIXES\b|chatkit\.store\._ID_PREFIXES",
     "limits' name-mangled MemoryStorage internals (use the Storage interface)": r"_MemoryStorage__",
 }
-SOURCES = ["app.py", "chatkit_server.py", "lifespan.py", "prompts.py", "chatkit_store", "rag", "docsdesk", "bench"]
+SOURCES = [
+    "app.py",
+    "chatkit_server.py",
+    "lifespan.py",
+    "prompts.py",
+    "chatkit_store",
+    "rag",
+    "docsdesk",
+    "bench",
+]
 
 
 def test_no_private_sdk_or_library_names_in_the_code():

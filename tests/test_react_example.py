@@ -39,8 +39,12 @@ def test_the_example_is_strict_and_pinned():
 
 
 def npm(*args: str, timeout: float) -> None:
-    env = {**os.environ, "npm_config_update_notifier": "false", "npm_config_fund": "false",
-           "npm_config_audit": "false"}
+    env = {
+        **os.environ,
+        "npm_config_update_notifier": "false",
+        "npm_config_fund": "false",
+        "npm_config_audit": "false",
+    }
     try:
         done = subprocess.run(
             ["npm", *args], cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=timeout

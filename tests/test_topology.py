@@ -40,7 +40,9 @@ DEPLOYMENT_DOC = REPO / "docsdesk" / "own_docs" / "deployment.md"
 SECRET = "topology-secret-0123456789abcdef0123456789"
 COLLECTION = "topology"
 READS_PER_MINUTE = 8
-ANSWER = " ".join(f"Sentence {n} of a slowly streamed answer about workers and retries." for n in range(1, 13))
+ANSWER = " ".join(
+    f"Sentence {n} of a slowly streamed answer about workers and retries." for n in range(1, 13)
+)
 CHUNK_DELAY = 0.12  # the fake model sends one chunk every CHUNK_DELAY seconds
 
 pytestmark = pytest.mark.timeout(600)
@@ -61,9 +63,13 @@ def nginx_bin() -> str | None:
 def ensure_packages() -> None:
     """Install what is missing from Debian's packages (apt-get, as root)."""
     need = [
-        package for package, present in (
-            ("postgresql", postgres_bin()), ("nginx", nginx_bin()), ("redis-server", shutil.which("redis-server")),
-        ) if not present
+        package
+        for package, present in (
+            ("postgresql", postgres_bin()),
+            ("nginx", nginx_bin()),
+            ("redis-server", shutil.which("redis-server")),
+        )
+        if not present
     ]
     if not need:
         return
@@ -73,7 +79,9 @@ def ensure_packages() -> None:
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
     subprocess.run(
         ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *need],
-        check=True, env=env, capture_output=True,
+        check=True,
+        env=env,
+        capture_output=True,
     )
 
 
@@ -126,11 +134,29 @@ class SystemPostgres:
         if self.user:
             entry = pwd.getpwnam(self.user)
             os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
-        self.run(str(self.bin / "initdb"), "-D", str(self.pgdata), "-U", "docsdesk", "--auth=trust",
-                 "-E", "UTF8", "--locale=C")
+        self.run(
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.pgdata),
+            "-U",
+            "docsdesk",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        )
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.pgdata} -c max_connections=200"
-        self.run(str(self.bin / "pg_ctl"), "-D", str(self.pgdata), "-l", str(self.pgdata / "server.log"),
-                 "-o", options, "-w", "start")
+        self.run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.pgdata),
+            "-l",
+            str(self.pgdata / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
 
     def version(self) -> str:
         return (self.pgdata / "PG_VERSION").read_text().strip()
@@ -146,9 +172,21 @@ class SystemPostgres:
 def start_redis(base: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
-        [shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(base)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            shutil.which("redis-server"),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(base),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_for_port(port, process)
     return process, f"redis://127.0.0.1:{port}/0"
@@ -225,19 +263,28 @@ class Topology:
         return self.instances[int(last.rsplit(":", 1)[1])]
 
 
-
 def instance_env(base: Path, postgres: SystemPostgres, redis_url: str, model_url: str, public: str) -> dict:
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith(("DOCSDESK_", "OPENAI_", "PROMETHEUS_")) and k != "DATABASE_URL"
     }
     env.update(
-        DATABASE_URL=postgres.url, DOCSDESK_DATA_DIR=str(base / "data"), DOCSDESK_SECRET_KEY=SECRET,
-        DOCSDESK_COLLECTION=COLLECTION, DOCSDESK_EMBEDDINGS="none",
-        DOCSDESK_MODEL="openai-chat:slow-model", OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=model_url,
-        DOCSDESK_RATE_LIMIT_STORAGE=redis_url, DOCSDESK_RATE_LIMIT_READS=f"{READS_PER_MINUTE}/minute",
-        DOCSDESK_RATE_LIMIT_SESSIONS="1000/minute", DOCSDESK_TRUSTED_PROXIES="127.0.0.1",
-        DOCSDESK_LOG_FORMAT="json", DOCSDESK_PUBLIC_URL=public, DOCSDESK_SHUTDOWN_GRACE_SECONDS="30",
+        DATABASE_URL=postgres.url,
+        DOCSDESK_DATA_DIR=str(base / "data"),
+        DOCSDESK_SECRET_KEY=SECRET,
+        DOCSDESK_COLLECTION=COLLECTION,
+        DOCSDESK_EMBEDDINGS="none",
+        DOCSDESK_MODEL="openai-chat:slow-model",
+        OPENAI_API_KEY="sk-test",
+        OPENAI_BASE_URL=model_url,
+        DOCSDESK_RATE_LIMIT_STORAGE=redis_url,
+        DOCSDESK_RATE_LIMIT_READS=f"{READS_PER_MINUTE}/minute",
+        DOCSDESK_RATE_LIMIT_SESSIONS="1000/minute",
+        DOCSDESK_TRUSTED_PROXIES="127.0.0.1",
+        DOCSDESK_LOG_FORMAT="json",
+        DOCSDESK_PUBLIC_URL=public,
+        DOCSDESK_SHUTDOWN_GRACE_SECONDS="30",
     )
     return env
 
@@ -259,11 +306,25 @@ class Stack:
         self.postgres.start()
         redis, redis_url = start_redis(self.base)
         self.processes.append(redis)
-        env = instance_env(self.base, self.postgres, redis_url, self.model_url, f"http://127.0.0.1:{self.nginx_port}")
+        env = instance_env(
+            self.base, self.postgres, redis_url, self.model_url, f"http://127.0.0.1:{self.nginx_port}"
+        )
         ingest = subprocess.run(
-            [sys.executable, "-m", "docsdesk", "ingest", str(FIXTURE_DOCS), "--base-url", "https://docs.test/",
-             "--collection", COLLECTION],
-            cwd=REPO, env=env, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-m",
+                "docsdesk",
+                "ingest",
+                str(FIXTURE_DOCS),
+                "--base-url",
+                "https://docs.test/",
+                "--collection",
+                COLLECTION,
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         assert ingest.returncode == 0, ingest.stderr
         for name in ("a", "b"):
@@ -272,7 +333,10 @@ class Stack:
             with log.open("wb") as out:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "docsdesk", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                    cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                    cwd=REPO,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
                 )
             self.processes.append(process)
             self.instances[port] = Instance(port, log, process)
@@ -282,7 +346,15 @@ class Stack:
         self.nginx_dir.chmod(0o755)
         conf = self.nginx_dir / "nginx.conf"
         conf.write_text(nginx_config(self.nginx_dir, self.nginx_port, list(self.instances)))
-        args = [nginx_bin(), "-c", str(conf), "-p", str(self.nginx_dir), "-e", str(self.nginx_dir / "error.log")]
+        args = [
+            nginx_bin(),
+            "-c",
+            str(conf),
+            "-p",
+            str(self.nginx_dir),
+            "-e",
+            str(self.nginx_dir / "error.log"),
+        ]
         check = subprocess.run([*args, "-t"], capture_output=True, text=True)
         assert check.returncode == 0, check.stderr
         nginx = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -315,7 +387,9 @@ async def topology() -> Iterator[Topology]:
             for instance in stack.instances.values():
                 await wait_ready(instance)
             await asyncio.to_thread(stack.start_nginx)
-            yield Topology(f"http://127.0.0.1:{stack.nginx_port}", stack.instances, stack.postgres, fake, stack.nginx_dir)
+            yield Topology(
+                f"http://127.0.0.1:{stack.nginx_port}", stack.instances, stack.postgres, fake, stack.nginx_dir
+            )
         finally:
             await asyncio.to_thread(stack.stop)
 
@@ -356,7 +430,10 @@ async def turn(http: httpx.AsyncClient, headers: dict, thread_id: str | None, te
     if thread_id is None:
         body = {"type": "threads.create", "params": {"input": user_input(text)}}
     else:
-        body = {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_input(text)}}
+        body = {
+            "type": "threads.add_user_message",
+            "params": {"thread_id": thread_id, "input": user_input(text)},
+        }
     started = time.monotonic()
     raw = b""
     first_event = first_delta = None
@@ -373,7 +450,11 @@ async def turn(http: httpx.AsyncClient, headers: dict, thread_id: str | None, te
 
 
 def answer_of(events: list[dict]) -> str:
-    done = [e["item"] for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"]
+    done = [
+        e["item"]
+        for e in events
+        if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
+    ]
     assert done, events[-3:]
     return done[-1]["content"][0]["text"]
 
@@ -413,9 +494,14 @@ async def test_a_conversation_alternates_between_instances_and_streams_increment
         assert all(a != b for a, b in itertools.pairwise(served_by)), served_by
         assert set(served_by) == set(topology.instances)
 
-        items = await http.post("/chatkit", headers=headers, json={
-            "type": "items.list", "params": {"thread_id": thread_id, "limit": 50, "order": "asc"}})
-        stored = [i["type"] for i in items.json()["data"] if i["type"] in ("user_message", "assistant_message")]
+        items = await http.post(
+            "/chatkit",
+            headers=headers,
+            json={"type": "items.list", "params": {"thread_id": thread_id, "limit": 50, "order": "asc"}},
+        )
+        stored = [
+            i["type"] for i in items.json()["data"] if i["type"] in ("user_message", "assistant_message")
+        ]
         assert stored == ["user_message", "assistant_message"] * 4
 
 
@@ -441,8 +527,10 @@ async def test_stopping_an_instance_mid_stream_loses_no_acknowledged_message(top
         first = await turn(http, headers, None, "How do workers pick up jobs?")
         thread_id = next(e["thread"]["id"] for e in first.events if e["type"] == "thread.created")
 
-        body = {"type": "threads.add_user_message",
-                "params": {"thread_id": thread_id, "input": user_input("And when a worker dies?")}}
+        body = {
+            "type": "threads.add_user_message",
+            "params": {"thread_id": thread_id, "input": user_input("And when a worker dies?")},
+        }
         raw = b""
         async with http.stream("POST", "/chatkit", json=body, headers=headers) as response:
             assert response.status_code == 200
@@ -463,14 +551,23 @@ async def test_stopping_an_instance_mid_stream_loses_no_acknowledged_message(top
         survivor = next(i for p, i in topology.instances.items() if p != victim.port)
         third = await turn(http, headers, thread_id, "Who retries the job?")
         assert topology.instance_of(third.response) is survivor
-        items = await http.post("/chatkit", headers=headers, json={
-            "type": "items.list", "params": {"thread_id": thread_id, "limit": 50, "order": "asc"}})
+        items = await http.post(
+            "/chatkit",
+            headers=headers,
+            json={"type": "items.list", "params": {"thread_id": thread_id, "limit": 50, "order": "asc"}},
+        )
         assert items.status_code == 200, items.text
-        texts = [(i["type"], i["content"][0]["text"]) for i in items.json()["data"]
-                 if i["type"] in ("user_message", "assistant_message")]
+        texts = [
+            (i["type"], i["content"][0]["text"])
+            for i in items.json()["data"]
+            if i["type"] in ("user_message", "assistant_message")
+        ]
         acknowledged = [
-            ("user_message", "How do workers pick up jobs?"), ("assistant_message", answer_of(first.events)),
-            ("user_message", "And when a worker dies?"), ("assistant_message", answer_of(events)),
-            ("user_message", "Who retries the job?"), ("assistant_message", answer_of(third.events)),
+            ("user_message", "How do workers pick up jobs?"),
+            ("assistant_message", answer_of(first.events)),
+            ("user_message", "And when a worker dies?"),
+            ("assistant_message", answer_of(events)),
+            ("user_message", "Who retries the job?"),
+            ("assistant_message", answer_of(third.events)),
         ]
         assert texts == acknowledged

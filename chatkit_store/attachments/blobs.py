@@ -104,7 +104,11 @@ class PostgresBlobs:
         while end is None or position < end:
             # BATCH_CHUNKS rows per short read; the connection goes back before we yield.
             async with self._engine.connect() as conn:
-                rows = (await conn.execute(_CHUNKS, {"id": attachment_id, "first": seq, "upto": seq + BATCH_CHUNKS})).all()
+                rows = (
+                    await conn.execute(
+                        _CHUNKS, {"id": attachment_id, "first": seq, "upto": seq + BATCH_CHUNKS}
+                    )
+                ).all()
             if not rows:
                 return
             for row in rows:

@@ -62,7 +62,9 @@ async def clean_up(files: AttachmentFiles, unsent_ttl_seconds: float = UNSENT_TT
             await asyncio.to_thread(_unlink_all, gone)
         orphans = len(gone)
     if unsent or orphans:
-        log.info("attachment clean-up: %d unsent attachments, %d orphaned files removed", len(unsent), orphans)
+        log.info(
+            "attachment clean-up: %d unsent attachments, %d orphaned files removed", len(unsent), orphans
+        )
     return CleanupReport(ran=True, unsent=len(unsent), orphan_files=orphans)
 
 

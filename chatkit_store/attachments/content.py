@@ -93,7 +93,9 @@ class AttachmentInput:
             return (await self.files.read_bytes(record)).decode("utf-8", "replace"), False
         head_bytes = budget // 4
         head = (await self.files.read_bytes(record, 0, head_bytes)).decode("utf-8", "ignore")
-        tail = (await self.files.read_bytes(record, size - (budget - head_bytes), size)).decode("utf-8", "ignore")
+        tail = (await self.files.read_bytes(record, size - (budget - head_bytes), size)).decode(
+            "utf-8", "ignore"
+        )
         omitted = size - head_bytes - (budget - head_bytes)
         return f"{head}\n[… {omitted} bytes omitted …]\n{tail}", True
 

@@ -34,16 +34,28 @@ KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
         Kind("png", "image/png", "PNG", (".png",), magic=(b"\x89PNG\r\n\x1a\n",), image=True),
-        Kind("jpeg", "image/jpeg", "JPEG", (".jpg", ".jpeg"), ("image/jpg", "image/pjpeg"),
-             magic=(b"\xff\xd8\xff",), image=True),
+        Kind(
+            "jpeg",
+            "image/jpeg",
+            "JPEG",
+            (".jpg", ".jpeg"),
+            ("image/jpg", "image/pjpeg"),
+            magic=(b"\xff\xd8\xff",),
+            image=True,
+        ),
         Kind("webp", "image/webp", "WebP", (".webp",), magic=(b"RIFF",), image=True),
         Kind("gif", "image/gif", "GIF", (".gif",), magic=(b"GIF87a", b"GIF89a"), image=True),
         Kind("pdf", "application/pdf", "PDF", (".pdf",), ("application/x-pdf",), magic=(b"%PDF-",)),
         Kind("text", "text/plain", "plain text", (".txt", ".text")),
         Kind("markdown", "text/markdown", "Markdown", (".md", ".markdown", ".mdx"), ("text/x-markdown",)),
         Kind("json", "application/json", "JSON", (".json",), ("text/json", "application/x-json")),
-        Kind("yaml", "application/yaml", "YAML", (".yaml", ".yml"),
-             ("application/x-yaml", "text/yaml", "text/x-yaml")),
+        Kind(
+            "yaml",
+            "application/yaml",
+            "YAML",
+            (".yaml", ".yml"),
+            ("application/x-yaml", "text/yaml", "text/x-yaml"),
+        ),
         Kind("csv", "text/csv", "CSV", (".csv",), ("application/csv", "text/x-csv")),
         Kind("log", "text/x-log", "log", (".log",), ("text/log",)),
     )
@@ -94,7 +106,9 @@ class Sniffer:
             try:
                 self._decoder.decode(data)
             except UnicodeDecodeError:
-                raise ContentMismatch(f"the file is not {self.kind.label}: it is not valid UTF-8 text") from None
+                raise ContentMismatch(
+                    f"the file is not {self.kind.label}: it is not valid UTF-8 text"
+                ) from None
 
     def finish(self) -> None:
         if not self._checked:
@@ -116,6 +130,4 @@ class Sniffer:
         if self.kind.name == "webp":
             ok = ok and head[8:12] == b"WEBP"
         if not ok:
-            raise ContentMismatch(
-                f"the file's bytes are not {self.kind.label} (declared {self.kind.mime})"
-            )
+            raise ContentMismatch(f"the file's bytes are not {self.kind.label} (declared {self.kind.mime})")

@@ -70,7 +70,9 @@ class FileField:
             async for chunk in self._request.stream():
                 received += len(chunk)
                 if received > self._limit:
-                    raise ApiError(413, "attachment_too_large", _too_large(self._limit - MULTIPART_OVERHEAD_BYTES))
+                    raise ApiError(
+                        413, "attachment_too_large", _too_large(self._limit - MULTIPART_OVERHEAD_BYTES)
+                    )
                 self._parser.write(chunk)
                 events, self._events = self._events, []
                 for event in events:

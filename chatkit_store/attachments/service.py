@@ -73,8 +73,14 @@ def _owner(tenant_id: str, user_id: str) -> dict[str, str]:
 
 
 _COLUMNS = (
-    _FILES.attachment_id, _FILES.tenant_id, _FILES.user_id, _FILES.state, _FILES.kind,
-    _FILES.declared_size, _FILES.size, _FILES.storage,
+    _FILES.attachment_id,
+    _FILES.tenant_id,
+    _FILES.user_id,
+    _FILES.state,
+    _FILES.kind,
+    _FILES.declared_size,
+    _FILES.size,
+    _FILES.storage,
 )
 _RECORD = select(*_COLUMNS).where(_FILES.attachment_id == bindparam("id"))
 _RECORD_OWNED = _RECORD.where(_owned())
@@ -116,7 +122,9 @@ _STRIP_DESCRIPTOR = text(
 )
 _DELETE_ATTACHMENT = delete(attachments).where(attachments.c.id == bindparam("id"))
 _DELETE_FILE_OWNED = (
-    delete(attachment_files).where(_FILES.attachment_id == bindparam("id"), _owned()).returning(_FILES.storage)
+    delete(attachment_files)
+    .where(_FILES.attachment_id == bindparam("id"), _owned())
+    .returning(_FILES.storage)
 )
 
 
@@ -190,14 +198,19 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
                 return attachment.model_copy(update={"preview_url": AnyUrl(url)})
         return attachment
 
-    def _build(self, attachment_id: str, name: str, kind: Kind, context: RequestContext, upload: bool) -> Attachment:
+    def _build(
+        self, attachment_id: str, name: str, kind: Kind, context: RequestContext, upload: bool
+    ) -> Attachment:
         descriptor = None
         if upload:
             descriptor = AttachmentUploadDescriptor(
                 url=self._url("upload", attachment_id, context), method="POST"
             )
         fields: dict[str, Any] = {
-            "id": attachment_id, "name": name, "mime_type": kind.mime, "upload_descriptor": descriptor,
+            "id": attachment_id,
+            "name": name,
+            "mime_type": kind.mime,
+            "upload_descriptor": descriptor,
         }
         if kind.image:
             return ImageAttachment(preview_url=self._url("preview", attachment_id, context), **fields)
@@ -250,15 +263,23 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
             await conn.execute(
                 _INSERT_ATTACHMENT,
                 {
-                    "id": attachment.id, "thread_id": None, "tenant_id": tenant, "user_id": user,
+                    "id": attachment.id,
+                    "thread_id": None,
+                    "tenant_id": tenant,
+                    "user_id": user,
                     "data": attachment.model_dump(mode="json"),
                 },
             )
             await conn.execute(
                 _INSERT_FILE,
                 {
-                    "attachment_id": attachment.id, "tenant_id": tenant, "user_id": user, "state": state,
-                    "kind": kind.name, "declared_size": declared_size, "storage": self.storage.name,
+                    "attachment_id": attachment.id,
+                    "tenant_id": tenant,
+                    "user_id": user,
+                    "state": state,
+                    "kind": kind.name,
+                    "declared_size": declared_size,
+                    "storage": self.storage.name,
                 },
             )
         return FileRecord(attachment.id, tenant, user, state, kind, declared_size, None, self.storage.name)
@@ -312,14 +333,18 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
             raise ApiError(403, exc.code, exc.message) from None
         return record
 
-    async def upload(self, attachment_id: str, expires: str | None, signature: str | None, request: Request) -> Attachment:
+    async def upload(
+        self, attachment_id: str, expires: str | None, signature: str | None, request: Request
+    ) -> Attachment:
         """Two-phase, step two: the bytes, through the signed URL (no bearer token)."""
         record = await self._signed_record("upload", attachment_id, expires, signature)
         field = self._field(request)  # refuses a wrong content type or an oversized body first
         async with self.engine.begin() as conn:
             claimed = await conn.scalar(_CLAIM, {"id": attachment_id})
         if claimed is None:
-            raise ApiError(409, "upload_url_used", "this upload URL was already used; create a new attachment")
+            raise ApiError(
+                409, "upload_url_used", "this upload URL was already used; create a new attachment"
+            )
         context = RequestContext(
             user_id=record.user_id, tenant_id=record.tenant_id, base_url=str(request.base_url).rstrip("/")
         )
@@ -362,7 +387,9 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
                 size += len(data)
                 if size > self.max_bytes:
                     raise ApiError(
-                        413, "attachment_too_large", f"the file is over the {format_size(self.max_bytes)} limit"
+                        413,
+                        "attachment_too_large",
+                        f"the file is over the {format_size(self.max_bytes)} limit",
                     )
                 sniffer.feed(data)
                 digest.update(data)
@@ -385,7 +412,9 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
             await self._check_quota(conn, record.tenant_id, record.user_id, record.attachment_id, size)
             done = await conn.scalar(_READY, {"id": record.attachment_id, "size": size, "sha256": sha256})
             if done is None:
-                raise ApiError(404, "not_found", f"attachment {record.attachment_id} was deleted during the upload")
+                raise ApiError(
+                    404, "not_found", f"attachment {record.attachment_id} was deleted during the upload"
+                )
             await conn.execute(_STRIP_DESCRIPTOR, {"id": record.attachment_id})
 
     async def _mark_failed(self, attachment_id: str) -> None:
@@ -402,7 +431,8 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
         if name == "disk":
             if self.disk is None:
                 raise ApiError(
-                    503, "attachment_storage_unavailable",
+                    503,
+                    "attachment_storage_unavailable",
                     "this attachment is stored on disk but DOCSDESK_ATTACHMENTS_DIR is not set",
                     {"Retry-After": "60"},
                 )
@@ -420,8 +450,14 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
         if row is None:
             return None
         return FileRecord(
-            row.attachment_id, row.tenant_id, row.user_id, row.state, KINDS[row.kind],
-            row.declared_size, row.size, row.storage,
+            row.attachment_id,
+            row.tenant_id,
+            row.user_id,
+            row.state,
+            KINDS[row.kind],
+            row.declared_size,
+            row.size,
+            row.storage,
         )
 
     async def ready_record(self, attachment_id: str, context: RequestContext) -> FileRecord | None:
@@ -436,19 +472,25 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
         parts = [piece async for piece in self.read(record, start, end)]
         return b"".join(parts)
 
-    async def check_sendable(self, attachment_ids: list[str], thread_id: str | None, context: RequestContext) -> None:
+    async def check_sendable(
+        self, attachment_ids: list[str], thread_id: str | None, context: RequestContext
+    ) -> None:
         """Before a message with these attachments is saved: each must be the caller's
         (else NotFoundError), uploaded, and not already part of another thread."""
         for attachment_id in attachment_ids:
             attachment = await self.store.load_attachment(attachment_id, context)
             if attachment.thread_id is not None and attachment.thread_id != thread_id:
                 raise ApiError(
-                    400, "attachment_in_use", f"attachment {attachment_id} is already part of another conversation"
+                    400,
+                    "attachment_in_use",
+                    f"attachment {attachment_id} is already part of another conversation",
                 )
             record = await self._record(attachment_id, context)
             if record is not None and record.state != "ready":
                 raise ApiError(
-                    400, "attachment_not_uploaded", f"attachment {attachment_id} has not been uploaded ({record.state})"
+                    400,
+                    "attachment_not_uploaded",
+                    f"attachment {attachment_id} has not been uploaded ({record.state})",
                 )
 
     async def preview(self, attachment_id: str, expires: str | None, signature: str | None) -> FileRecord:

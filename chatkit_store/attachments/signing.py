@@ -28,7 +28,9 @@ class UrlSigner:
     def __init__(self, server_secret: bytes) -> None:
         self._key = hmac.new(server_secret, b"docsdesk attachment urls v1", hashlib.sha256).digest()
 
-    def signature(self, purpose: Purpose, attachment_id: str, tenant_id: str, user_id: str, expires: int) -> str:
+    def signature(
+        self, purpose: Purpose, attachment_id: str, tenant_id: str, user_id: str, expires: int
+    ) -> str:
         message = "\n".join((purpose, attachment_id, tenant_id, user_id, str(expires))).encode()
         digest = hmac.new(self._key, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -38,7 +40,10 @@ class UrlSigner:
     ) -> str:
         expires = int(time.time()) + ttl
         query = urlencode(
-            {"expires": expires, "signature": self.signature(purpose, attachment_id, tenant_id, user_id, expires)}
+            {
+                "expires": expires,
+                "signature": self.signature(purpose, attachment_id, tenant_id, user_id, expires),
+            }
         )
         return f"{base_url.rstrip('/')}/attachments/{attachment_id}/{purpose}?{query}"
 
@@ -53,7 +58,9 @@ class UrlSigner:
     ) -> None:
         """Raise SignatureError unless the signature is ours and has not expired."""
         if not expires or not signature or not expires.isdigit() or len(expires) > 12:
-            raise SignatureError("invalid_signature", "the URL is not signed (expires and signature are required)")
+            raise SignatureError(
+                "invalid_signature", "the URL is not signed (expires and signature are required)"
+            )
         expected = self.signature(purpose, attachment_id, tenant_id, user_id, int(expires))
         if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
             raise SignatureError("invalid_signature", "the URL's signature is not valid")

@@ -49,7 +49,9 @@ def _database() -> Iterator[None]:
         if not unavailable:
             raise
         raise ApiError(
-            503, "database_unavailable", "the database is not available; try again shortly",
+            503,
+            "database_unavailable",
+            "the database is not available; try again shortly",
             {"Retry-After": "5"},
         ) from None
 
@@ -96,11 +98,15 @@ def install_admin(app: FastAPI, settings: Settings) -> None:
         # Hash both sides so the compare is constant-time whatever the lengths.
         if scheme.lower() != "bearer" or not hmac.compare_digest(_digest(token.strip()), expected):
             raise ApiError(
-                401, "invalid_admin_token", "this endpoint needs Authorization: Bearer <DOCSDESK_ADMIN_TOKEN>",
+                401,
+                "invalid_admin_token",
+                "this endpoint needs Authorization: Bearer <DOCSDESK_ADMIN_TOKEN>",
                 {"WWW-Authenticate": 'Bearer realm="docsdesk-admin"'},
             )
 
-    async def scope_of(request: Request, days: str | None, tenant: str | None, collection: str | None) -> Scope:
+    async def scope_of(
+        request: Request, days: str | None, tenant: str | None, collection: str | None
+    ) -> Scope:
         try:
             n = check_days(days if days is not None else 30)
         except ValueError as exc:
@@ -146,8 +152,11 @@ def install_admin(app: FastAPI, settings: Settings) -> None:
                 "trigram": trigram,
                 # Where tenants come from, if anywhere: the console then offers a tenant filter.
                 "tenant_claim": (
-                    settings.jwt_tenant_claim if settings.auth_mode == "jwt"
-                    else "X-Tenant-ID" if settings.auth_mode == "trusted-header" else None
+                    settings.jwt_tenant_claim
+                    if settings.auth_mode == "jwt"
+                    else "X-Tenant-ID"
+                    if settings.auth_mode == "trusted-header"
+                    else None
                 ),
             }
         )
@@ -182,7 +191,10 @@ def install_admin(app: FastAPI, settings: Settings) -> None:
         return StreamingResponse(
             _chained(first, chunks),
             media_type=f"{FORMATS[fmt]}; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Cache-Control": "no-store",
+            },
         )
 
     @router.get("/admin/api/conversations/{thread_id}")

@@ -19,7 +19,8 @@ FORMATS = ("jsonl", "csv", "md")
 
 def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
     report = subparsers.add_parser(
-        "report", help="what readers asked, what went unanswered, what was rated down",
+        "report",
+        help="what readers asked, what went unanswered, what was rated down",
         formatter_class=formatter,
         description="The insights over the last N days: volume, outcomes, coverage gaps (questions "
         "the docs did not answer), top questions, answers rated down, cited and never-cited pages, latency.",
@@ -29,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
     report.set_defaults(func=run_report)
 
     export = subparsers.add_parser(
-        "export", help="export the recorded conversations", formatter_class=formatter,
+        "export",
+        help="export the recorded conversations",
+        formatter_class=formatter,
         description="Every recorded turn of the last N days (question, answer, cited URLs, outcome, "
         "feedback, page, time, hashed user), streamed to a file or stdout.",
     )
@@ -136,7 +139,9 @@ def print_report(report: dict[str, Any]) -> None:
     console = Console()
     scope, totals = report["scope"], report["totals"]
     tenant = f", tenant {scope['tenant']}" if scope["tenant"] else ""
-    console.print(f"[bold]docsdesk insights[/]: collection {scope['collection']}{tenant}, last {scope['days']} days")
+    console.print(
+        f"[bold]docsdesk insights[/]: collection {scope['collection']}{tenant}, last {scope['days']} days"
+    )
     latency = report["latency_ms"]["first_text"]
 
     def share(n: int) -> str:
@@ -144,11 +149,18 @@ def print_report(report: dict[str, Any]) -> None:
 
     overview = Table(title="Overview", show_header=False)
     for label, value in [
-        ("questions", totals["turns"]), ("conversations", totals["conversations"]), ("readers", totals["users"]),
-        ("answered", share(totals["answered"])), ("not covered", share(totals["not_covered"])),
-        ("errors", share(totals["error"])), ("cancelled", share(totals["cancelled"])),
+        ("questions", totals["turns"]),
+        ("conversations", totals["conversations"]),
+        ("readers", totals["users"]),
+        ("answered", share(totals["answered"])),
+        ("not covered", share(totals["not_covered"])),
+        ("errors", share(totals["error"])),
+        ("cancelled", share(totals["cancelled"])),
         ("rated up / down", f"{report['feedback']['positive']} / {report['feedback']['negative']}"),
-        ("first text p50 / p95", f"{latency['p50']} / {latency['p95']} ms" if latency["p50"] is not None else "–"),
+        (
+            "first text p50 / p95",
+            f"{latency['p50']} / {latency['p95']} ms" if latency["p50"] is not None else "–",
+        ),
     ]:
         overview.add_row(label, str(value))
     console.print(overview)
@@ -160,11 +172,20 @@ def print_report(report: dict[str, Any]) -> None:
     for day in report["per_day"]:
         if day["total"]:
             bar = "█" * max(1, round(20 * day["total"] / peak))
-            days.add_row(day["day"], str(day["answered"]), str(day["not_covered"]), str(day["error"]),
-                         str(day["cancelled"]), f"{day['total']} {bar}")
+            days.add_row(
+                day["day"],
+                str(day["answered"]),
+                str(day["not_covered"]),
+                str(day["error"]),
+                str(day["cancelled"]),
+                f"{day['total']} {bar}",
+            )
     console.print(days)
 
-    for key, title in (("coverage_gaps", "Coverage gaps (not covered by the docs)"), ("top_questions", "Top questions")):
+    for key, title in (
+        ("coverage_gaps", "Coverage gaps (not covered by the docs)"),
+        ("top_questions", "Top questions"),
+    ):
         table = Table(title=title)
         table.add_column("asked", justify="right")
         table.add_column("question")
@@ -189,14 +210,18 @@ def print_report(report: dict[str, Any]) -> None:
         negative.add_column(column)
     for row in report["negative_feedback"]:
         answer = row["answer"] if len(row["answer"]) < 200 else row["answer"][:200] + "…"
-        negative.add_row(_plain(row["question"]), _plain(answer), "\n".join(row["cited_urls"]), row["thread_id"])
+        negative.add_row(
+            _plain(row["question"]), _plain(answer), "\n".join(row["cited_urls"]), row["thread_id"]
+        )
     console.print(negative)
 
     cited = Table(title="Most cited pages")
     cited.add_column("cited", justify="right")
     cited.add_column("page")
     for page in report["top_cited_pages"]:
-        cited.add_row(str(page["citations"]), _plain(page["title"] or "") + f"\n[dim]{_plain(page['url'])}[/]")
+        cited.add_row(
+            str(page["citations"]), _plain(page["title"] or "") + f"\n[dim]{_plain(page['url'])}[/]"
+        )
     console.print(cited)
     console.print(f"pages never cited: {report['never_cited_total']}")
     for page in report["never_cited_pages"][:20]:
@@ -224,7 +249,9 @@ def run_export(args: argparse.Namespace) -> None:
         if args.url:
             written = _export_remote(args, out)
         else:
-            written = asyncio.run(_with_scope(args, lambda engine, scope: _export_local(engine, scope, args.format, out)))
+            written = asyncio.run(
+                _with_scope(args, lambda engine, scope: _export_local(engine, scope, args.format, out))
+            )
     finally:
         if args.output:
             out.close()
@@ -243,8 +270,12 @@ def _progress(total: int | None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(
-        TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True,
+        TextColumn("exporting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
     )
 
 
@@ -271,7 +302,9 @@ def _export_remote(args: argparse.Namespace, out) -> int | None:
     query["format"] = args.format
     lines = 0
     try:
-        with httpx.stream("GET", f"{base}/admin/api/export", headers=headers, params=query, timeout=60) as response:
+        with httpx.stream(
+            "GET", f"{base}/admin/api/export", headers=headers, params=query, timeout=60
+        ) as response:
             if response.status_code != 200:
                 response.read()
                 _remote_error(response)

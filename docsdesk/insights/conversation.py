@@ -9,9 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 MAX_ITEMS = 500
 
-_THREAD = text(
-    "SELECT id, tenant_id, data->>'title' AS title, created_at FROM threads WHERE id = :thread"
-)
+_THREAD = text("SELECT id, tenant_id, data->>'title' AS title, created_at FROM threads WHERE id = :thread")
 _ITEMS = text(
     """
     SELECT i.id, i.data, i.created_at, f.kind AS feedback

@@ -20,8 +20,19 @@ from docsdesk.insights.report import SCOPED, Scope
 FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv", "md": "text/markdown"}
 BATCH = 500
 FIELDS = [
-    "time", "thread_id", "question", "answer", "cited_urls", "outcome", "feedback",
-    "page_url", "user", "tenant", "collection", "model", "first_text_ms",
+    "time",
+    "thread_id",
+    "question",
+    "answer",
+    "cited_urls",
+    "outcome",
+    "feedback",
+    "page_url",
+    "user",
+    "tenant",
+    "collection",
+    "model",
+    "first_text_ms",
 ]
 
 _PAGE = f"""
@@ -105,13 +116,24 @@ def _md(rows: list[dict]) -> str:
     parts = []
     for row in rows:
         lines = [
-            f"## {row['time']} · {row['outcome']}" + (f" · rated {row['feedback']}" if row["feedback"] else ""),
+            f"## {row['time']} · {row['outcome']}"
+            + (f" · rated {row['feedback']}" if row["feedback"] else ""),
             "",
-            f"- thread: `{row['thread_id']}`  user: `{row['user']}`" + (f"  tenant: `{row['tenant']}`" if row["tenant"] else ""),
+            f"- thread: `{row['thread_id']}`  user: `{row['user']}`"
+            + (f"  tenant: `{row['tenant']}`" if row["tenant"] else ""),
         ]
         if row["page_url"]:
             lines.append(f"- asked on: <{row['page_url']}>")
-        lines += ["", "**Question**", "", _md_text(row["question"]), "", "**Answer**", "", _md_text(row["answer"])]
+        lines += [
+            "",
+            "**Question**",
+            "",
+            _md_text(row["question"]),
+            "",
+            "**Answer**",
+            "",
+            _md_text(row["answer"]),
+        ]
         if row["cited_urls"]:
             lines += ["", "**Sources**", "", *[f"- <{url}>" for url in row["cited_urls"]]]
         parts.append("\n".join(lines) + "\n\n")

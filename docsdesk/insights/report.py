@@ -148,9 +148,7 @@ _MISSING_WORDS = text(
     FROM w GROUP BY word ORDER BY turns DESC, word LIMIT :shown
     """
 )
-_PAGES = text(
-    "SELECT page_url, title FROM docs_documents WHERE collection = :collection ORDER BY page_url"
-)
+_PAGES = text("SELECT page_url, title FROM docs_documents WHERE collection = :collection ORDER BY page_url")
 
 
 async def trigram_available(engine: AsyncEngine) -> bool:
@@ -210,9 +208,7 @@ async def _merge(engine: AsyncEngine, rows: list[Any], trigram: bool) -> list[di
         return i
 
     if trigram and len(rows) > 1:
-        pairs = await _rows(
-            engine, _SIMILAR, {"keys": [r.key for r in rows], "threshold": MERGE_SIMILARITY}
-        )
+        pairs = await _rows(engine, _SIMILAR, {"keys": [r.key for r in rows], "threshold": MERGE_SIMILARITY})
         for a, b in pairs:
             ra, rb = root(a - 1), root(b - 1)
             if ra != rb:
@@ -247,7 +243,14 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
     params = scope.params()
     trigram = await trigram_available(engine)
     (
-        per_day_rows, totals_rows, groups, negative, feedback_rows, cited_rows, pages, missing,
+        per_day_rows,
+        totals_rows,
+        groups,
+        negative,
+        feedback_rows,
+        cited_rows,
+        pages,
+        missing,
     ) = await asyncio.gather(
         _rows(engine, _PER_DAY, params),
         _rows(engine, _TOTALS, params),
@@ -326,8 +329,14 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
             "total": {"p50": ms(totals.total_p50), "p95": ms(totals.total_p95)},
         },
         "grouping": (
-            {"method": "full-text+trigram", "note": "questions grouped by stemmed words, similar groups merged (pg_trgm)"}
+            {
+                "method": "full-text+trigram",
+                "note": "questions grouped by stemmed words, similar groups merged (pg_trgm)",
+            }
             if trigram
-            else {"method": "full-text", "note": "pg_trgm is not installed: questions are grouped by their stemmed words only"}
+            else {
+                "method": "full-text",
+                "note": "pg_trgm is not installed: questions are grouped by their stemmed words only",
+            }
         ),
     }

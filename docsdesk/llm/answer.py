@@ -22,7 +22,108 @@ from dataclasses import dataclass, field
 from docsdesk.terms import QUESTION_WORDS, identifier_terms
 
 STOP_WORDS = frozenset(
-    ["a", "an", "and", "the", "of", "to", "in", "on", "at", "for", "from", "by", "with", "without", "into", "onto", "about", "as", "or", "if", "then", "than", "so", "it", "its", "it's", "this", "that", "these", "those", "be", "been", "being", "is", "are", "was", "were", "am", "has", "have", "had", "having", "not", "no", "nor", "but", "also", "just", "only", "very", "too", "all", "any", "some", "each", "every", "other", "such", "own", "same", "more", "most", "less", "will", "get", "gets", "got", "go", "goes", "make", "makes", "one", "ones", "there", "their", "them", "they", "he", "she", "his", "her", "him", "i", "me", "my", "we", "our", "you", "your", "yours", "via", "per", "up", "out", "over", "under", "again", "further", "once", "while"]
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "from",
+        "by",
+        "with",
+        "without",
+        "into",
+        "onto",
+        "about",
+        "as",
+        "or",
+        "if",
+        "then",
+        "than",
+        "so",
+        "it",
+        "its",
+        "it's",
+        "this",
+        "that",
+        "these",
+        "those",
+        "be",
+        "been",
+        "being",
+        "is",
+        "are",
+        "was",
+        "were",
+        "am",
+        "has",
+        "have",
+        "had",
+        "having",
+        "not",
+        "no",
+        "nor",
+        "but",
+        "also",
+        "just",
+        "only",
+        "very",
+        "too",
+        "all",
+        "any",
+        "some",
+        "each",
+        "every",
+        "other",
+        "such",
+        "own",
+        "same",
+        "more",
+        "most",
+        "less",
+        "will",
+        "get",
+        "gets",
+        "got",
+        "go",
+        "goes",
+        "make",
+        "makes",
+        "one",
+        "ones",
+        "there",
+        "their",
+        "them",
+        "they",
+        "he",
+        "she",
+        "his",
+        "her",
+        "him",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "yours",
+        "via",
+        "per",
+        "up",
+        "out",
+        "over",
+        "under",
+        "again",
+        "further",
+        "once",
+        "while",
+    ]
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*|[0-9]+(?:\.[0-9]+)*")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -43,7 +144,15 @@ MIN_UNKNOWN_TERMS = 2  # ... when there are at least this many of them
 def stem(word: str) -> str:
     """A light English stemmer: enough to meet "retries" with "retry", "handling" with "handle"."""
     w = word.lower()
-    for suffix, repl in (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", "")):
+    for suffix, repl in (
+        ("ies", "y"),
+        ("ied", "y"),
+        ("ing", ""),
+        ("ed", ""),
+        ("es", ""),
+        ("s", ""),
+        ("ly", ""),
+    ):
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
             w = w[: len(w) - len(suffix)] + repl
             break
@@ -65,7 +174,9 @@ def question_terms(question: str) -> set[str]:
         if identifier_terms(token):
             kept.add(stem("".join(_WORD.findall(token)).lower()))
             if "_" in token or "." in token:  # snake_case and dotted: the words typed count too
-                kept.update(stem(w) for w in _WORD.findall(token) if w.lower() not in STOP_WORDS and len(w) > 1)
+                kept.update(
+                    stem(w) for w in _WORD.findall(token) if w.lower() not in STOP_WORDS and len(w) > 1
+                )
         elif token.lower() not in QUESTION_WORDS and token.lower() not in STOP_WORDS and len(token) > 1:
             kept.add(stem(token))
     return kept or terms(question)
@@ -147,7 +258,9 @@ def split_passage(text: str, number: int, rank: int, title: str = "") -> list[Pi
     return pieces
 
 
-def score_pieces(question: str, pieces: list[Piece], unknown: Sequence[str] = ()) -> tuple[float, float, float]:
+def score_pieces(
+    question: str, pieces: list[Piece], unknown: Sequence[str] = ()
+) -> tuple[float, float, float]:
     """Score every piece; returns (the question's total weight, the best piece's coverage,
     the share of the weight held by `unknown`: words the documentation never uses)."""
     wanted = question_terms(question)
@@ -204,7 +317,11 @@ def select(pieces: list[Piece]) -> list[Piece]:
     for piece in list(chosen):  # "For example:" brings its code block
         if piece.text.endswith(":"):
             following = by_position.get((piece.passage, piece.order + 1))
-            if following is not None and following not in chosen and following.kind in ("code", "item", "row"):
+            if (
+                following is not None
+                and following not in chosen
+                and following.kind in ("code", "item", "row")
+            ):
                 chosen.append(following)
     return sorted(chosen, key=lambda p: (p.rank, p.order))
 
@@ -217,7 +334,12 @@ def render(chosen: list[Piece]) -> str:
         piece = chosen[i]
         if piece.kind == "row":
             rows = [piece]
-            while i + 1 < len(chosen) and chosen[i + 1].kind == "row" and chosen[i + 1].header == piece.header and chosen[i + 1].passage == piece.passage:
+            while (
+                i + 1 < len(chosen)
+                and chosen[i + 1].kind == "row"
+                and chosen[i + 1].header == piece.header
+                and chosen[i + 1].passage == piece.passage
+            ):
                 i += 1
                 rows.append(chosen[i])
             blocks.append(piece.header + "\n" + "\n".join(r.text for r in rows) + f"\n\n[{piece.passage}]")
@@ -225,10 +347,16 @@ def render(chosen: list[Piece]) -> str:
             blocks.append(f"{piece.text}\n\n[{piece.passage}]")  # kept whole
         else:
             run = [piece]
-            while i + 1 < len(chosen) and chosen[i + 1].kind in ("sentence", "item") and chosen[i + 1].passage == piece.passage:
+            while (
+                i + 1 < len(chosen)
+                and chosen[i + 1].kind in ("sentence", "item")
+                and chosen[i + 1].passage == piece.passage
+            ):
                 i += 1
                 run.append(chosen[i])
-            lines = [("- " + _LIST_ITEM.sub("", p.text, count=1)) if p.kind == "item" else p.text for p in run]
+            lines = [
+                ("- " + _LIST_ITEM.sub("", p.text, count=1)) if p.kind == "item" else p.text for p in run
+            ]
             joined = "\n".join(lines) if any(p.kind == "item" for p in run) else " ".join(lines)
             blocks.append("\n".join("> " + line for line in joined.splitlines()) + f" [{piece.passage}]")
         i += 1
@@ -242,7 +370,9 @@ class Answer:
     covered: bool
 
 
-def extract_answer(question: str, passages: list[tuple[int, str, str]], unknown: Sequence[str] = ()) -> Answer:
+def extract_answer(
+    question: str, passages: list[tuple[int, str, str]], unknown: Sequence[str] = ()
+) -> Answer:
     """The quoted answer to `question` from `passages` ((citation number, title, text), best
     first); `unknown`: the question's words that the documentation never uses."""
     pieces = [
@@ -261,10 +391,27 @@ def extract_answer(question: str, passages: list[tuple[int, str, str]], unknown:
 
 # Words that, with question and stop words, make a question about the page itself ("What is this
 # page about?", "Summarise this", "And this one?"): nothing in it names a topic to search for.
-PAGE_WORDS = frozenset({
-    "page", "about", "summary", "summarise", "summarize", "overview", "one", "section", "doc", "docs",
-    "explain", "tell", "describe", "mean", "topic", "main", "point",
-})
+PAGE_WORDS = frozenset(
+    {
+        "page",
+        "about",
+        "summary",
+        "summarise",
+        "summarize",
+        "overview",
+        "one",
+        "section",
+        "doc",
+        "docs",
+        "explain",
+        "tell",
+        "describe",
+        "mean",
+        "topic",
+        "main",
+        "point",
+    }
+)
 
 
 def asks_about_the_page(question: str) -> bool:
@@ -278,11 +425,15 @@ def page_lead(passages: list[tuple[int, str, str]], page_title: str, sentences: 
     """What the reader's page says first: the opening sentences (or items) of the passage from
     that page (by title; the top passage otherwise), quoted with its citation."""
     wanted = " ".join(page_title.split()).lower()
-    chosen = next((p for p in passages if wanted and p[1].lower() in wanted), passages[0] if passages else None)
+    chosen = next(
+        (p for p in passages if wanted and p[1].lower() in wanted), passages[0] if passages else None
+    )
     if chosen is None:
         return Answer("", [], False)
     number, title, text = chosen
-    lead = [piece for piece in split_passage(text, number, 0, title) if piece.kind in ("sentence", "item")][:sentences]
+    lead = [piece for piece in split_passage(text, number, 0, title) if piece.kind in ("sentence", "item")][
+        :sentences
+    ]
     if not lead:
         return Answer("", [], False)
     return Answer(render(lead), [number], True)

@@ -2,7 +2,6 @@
 "offline" (offline_model.py), "openai:<model>" (Responses API) or "openai-chat:<model>"
 (Chat Completions, with unique message ids)."""
 
-
 import os
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -149,5 +148,3 @@ class UniqueIdChatCompletionsModel(agents.OpenAIChatCompletionsModel):
         async with aclosing(super().stream_response(*args, **kwargs)) as stream:
             async for event in stream:
                 yield rewriter.event(event)
-
-

@@ -2,7 +2,6 @@
 the parts of the top passages that answer the question, cited (docsdesk.llm.answer), so a
 fresh install works with no API key."""
 
-
 import json
 import re
 from collections.abc import Sequence
@@ -94,7 +93,10 @@ def read_turn(input: str | list[Any]) -> Turn:
         if item.get("type") == "function_call_output" and item.get("call_id") in search_calls:
             search_output = _content_text(item.get("output"))
     return Turn(
-        question=question, quote=quote, page_title=page_title, search_output=search_output,
+        question=question,
+        quote=quote,
+        page_title=page_title,
+        search_output=search_output,
         attachments=attachments,
     )
 
@@ -134,8 +136,10 @@ def parse_search_output(output: str) -> list[Passage]:
         if not isinstance(entry, dict):
             continue
         number, title, url, text = (entry.get(k) for k in ("number", "title", "url", "text"))
-        if isinstance(number, int) and not isinstance(number, bool) and all(
-            isinstance(v, str) for v in (title, url, text)
+        if (
+            isinstance(number, int)
+            and not isinstance(number, bool)
+            and all(isinstance(v, str) for v in (title, url, text))
         ):
             passages.append(Passage(number=number, title=title, url=url, text=text))
     return passages
@@ -210,7 +214,8 @@ def attachment_excerpt(turn: Turn) -> Excerpt | None:
             continue
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         errors = [
-            line for line in lines
+            line
+            for line in lines
             if _ERROR_LINE.search(line) and not line.lower().startswith("traceback (most recent")
         ]
         chosen = (errors or lines)[-1]
@@ -277,7 +282,9 @@ class OfflineModel(SynthesizedModel):
             about_page = turn.page_title if turn.page_title and asks_about_the_page(turn.question) else None
             return [
                 message_item(
-                    offline_answer(turn.search_output, search_query(turn), attachment_excerpt(turn), about_page)
+                    offline_answer(
+                        turn.search_output, search_query(turn), attachment_excerpt(turn), about_page
+                    )
                 )
             ]
         if not any(getattr(tool, "name", None) == SEARCH_TOOL for tool in tools):

@@ -2,7 +2,6 @@
 into the well-formed event sequence the Agents SDK and ChatKit expect. Shared by the offline
 model and the tests' scripted model and fake OpenAI server."""
 
-
 import json
 import math
 import re
@@ -131,12 +130,8 @@ def response_events(
         tool_choice="auto",
         parallel_tool_calls=False,
     )
-    yield ResponseCreatedEvent(
-        type="response.created", response=response, sequence_number=next(seq)
-    )
-    yield ResponseInProgressEvent(
-        type="response.in_progress", response=response, sequence_number=next(seq)
-    )
+    yield ResponseCreatedEvent(type="response.created", response=response, sequence_number=next(seq))
+    yield ResponseInProgressEvent(type="response.in_progress", response=response, sequence_number=next(seq))
     for index, item in enumerate(output):
         if isinstance(item, ResponseOutputMessage):
             yield from _message_events(item, index, seq)
@@ -144,19 +139,19 @@ def response_events(
             yield from _function_call_events(item, index, seq)
         else:
             yield ResponseOutputItemAddedEvent(
-                type="response.output_item.added", item=item, output_index=index,
+                type="response.output_item.added",
+                item=item,
+                output_index=index,
                 sequence_number=next(seq),
             )
             yield ResponseOutputItemDoneEvent(
-                type="response.output_item.done", item=item, output_index=index,
+                type="response.output_item.done",
+                item=item,
+                output_index=index,
                 sequence_number=next(seq),
             )
-    completed = response.model_copy(
-        update={"status": "completed", "output": list(output), "usage": usage}
-    )
-    yield ResponseCompletedEvent(
-        type="response.completed", response=completed, sequence_number=next(seq)
-    )
+    completed = response.model_copy(update={"status": "completed", "output": list(output), "usage": usage})
+    yield ResponseCompletedEvent(type="response.completed", response=completed, sequence_number=next(seq))
 
 
 def _message_events(
@@ -164,7 +159,9 @@ def _message_events(
 ) -> Iterator[ResponseStreamEvent]:
     opened = item.model_copy(update={"status": "in_progress", "content": []})
     yield ResponseOutputItemAddedEvent(
-        type="response.output_item.added", item=opened, output_index=index,
+        type="response.output_item.added",
+        item=opened,
+        output_index=index,
         sequence_number=next(seq),
     )
     for part_index, part in enumerate(item.content):
@@ -174,22 +171,31 @@ def _message_events(
         yield ResponseContentPartAddedEvent(
             type="response.content_part.added",
             part=ResponseOutputText(type="output_text", text="", annotations=[]),
-            sequence_number=next(seq), **common,
+            sequence_number=next(seq),
+            **common,
         )
         for delta in split_deltas(part.text):
             yield ResponseTextDeltaEvent(
-                type="response.output_text.delta", delta=delta, logprobs=[],
-                sequence_number=next(seq), **common,
+                type="response.output_text.delta",
+                delta=delta,
+                logprobs=[],
+                sequence_number=next(seq),
+                **common,
             )
         yield ResponseTextDoneEvent(
-            type="response.output_text.done", text=part.text, logprobs=[],
-            sequence_number=next(seq), **common,
+            type="response.output_text.done",
+            text=part.text,
+            logprobs=[],
+            sequence_number=next(seq),
+            **common,
         )
         yield ResponseContentPartDoneEvent(
             type="response.content_part.done", part=part, sequence_number=next(seq), **common
         )
     yield ResponseOutputItemDoneEvent(
-        type="response.output_item.done", item=item, output_index=index,
+        type="response.output_item.done",
+        item=item,
+        output_index=index,
         sequence_number=next(seq),
     )
 
@@ -200,19 +206,29 @@ def _function_call_events(
     item_id = item.id or ""
     opened = item.model_copy(update={"status": "in_progress", "arguments": ""})
     yield ResponseOutputItemAddedEvent(
-        type="response.output_item.added", item=opened, output_index=index,
+        type="response.output_item.added",
+        item=opened,
+        output_index=index,
         sequence_number=next(seq),
     )
     yield ResponseFunctionCallArgumentsDeltaEvent(
-        type="response.function_call_arguments.delta", delta=item.arguments,
-        item_id=item_id, output_index=index, sequence_number=next(seq),
+        type="response.function_call_arguments.delta",
+        delta=item.arguments,
+        item_id=item_id,
+        output_index=index,
+        sequence_number=next(seq),
     )
     yield ResponseFunctionCallArgumentsDoneEvent(
-        type="response.function_call_arguments.done", arguments=item.arguments,
-        item_id=item_id, output_index=index, sequence_number=next(seq),
+        type="response.function_call_arguments.done",
+        arguments=item.arguments,
+        item_id=item_id,
+        output_index=index,
+        sequence_number=next(seq),
     )
     yield ResponseOutputItemDoneEvent(
-        type="response.output_item.done", item=item, output_index=index,
+        type="response.output_item.done",
+        item=item,
+        output_index=index,
         sequence_number=next(seq),
     )
 
@@ -223,7 +239,6 @@ def _item_text(item: ResponseOutputItem) -> str:
     if isinstance(item, ResponseFunctionToolCall):
         return item.name + item.arguments
     return ""
-
 
 
 def as_dict(item: Any) -> dict[str, Any]:

@@ -77,12 +77,12 @@ DB_POOL_IN_USE = Gauge(
     "Database connections checked out of the pool.",
     multiprocess_mode="livesum",
 )
-DB_POOL_SIZE = Gauge(
-    "docsdesk_db_pool_size", "Configured database pool size.", multiprocess_mode="livesum"
-)
+DB_POOL_SIZE = Gauge("docsdesk_db_pool_size", "Configured database pool size.", multiprocess_mode="livesum")
 BUILD_INFO = Gauge(
-    "docsdesk_build_info", "Always 1; labelled with the version and model kind.",
-    ["version", "model"], multiprocess_mode="max",
+    "docsdesk_build_info",
+    "Always 1; labelled with the version and model kind.",
+    ["version", "model"],
+    multiprocess_mode="max",
 )
 SEARCH_SECONDS = Histogram(
     "docsdesk_search_duration_seconds",
@@ -243,8 +243,14 @@ def metrics_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Respon
             scheme, _, value = given.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token):
                 return JSONResponse(
-                    {"error": {"code": "unauthorized", "message": "a valid metrics bearer token is required"}},
-                    status_code=401, headers={"WWW-Authenticate": "Bearer"},
+                    {
+                        "error": {
+                            "code": "unauthorized",
+                            "message": "a valid metrics bearer token is required",
+                        }
+                    },
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
                 )
         if os.environ.get(MULTIPROC_ENV):
             body = await asyncio.to_thread(render_metrics)  # reads every worker's files

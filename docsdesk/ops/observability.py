@@ -42,7 +42,11 @@ from docsdesk.settings import Settings
 _request_id: ContextVar[str | None] = ContextVar("docsdesk_request_id", default=None)
 _JSON = json.JSONEncoder(default=str, ensure_ascii=False)
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {
-    "message", "asctime", "fields", "color_message", "taskName",
+    "message",
+    "asctime",
+    "fields",
+    "color_message",
+    "taskName",
 }
 
 
@@ -84,8 +88,9 @@ def _safe_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: clip(v, MAX_VALUE_CHARS) if isinstance(v, str) else v for k, v in fields.items()}
 
 
-def json_line(created: float, level: str, logger: str, message: str, fields: dict[str, Any],
-              exc: str | None = None) -> str:
+def json_line(
+    created: float, level: str, logger: str, message: str, fields: dict[str, Any], exc: str | None = None
+) -> str:
     """One JSON object: ts, level, logger, pid, message, then the fields (and a traceback)."""
     line: dict[str, Any] = {
         "ts": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
@@ -101,8 +106,9 @@ def json_line(created: float, level: str, logger: str, message: str, fields: dic
     return _JSON.encode(line).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def text_line(created: float, level: str, logger: str, message: str, fields: dict[str, Any],
-              exc: str | None = None) -> str:
+def text_line(
+    created: float, level: str, logger: str, message: str, fields: dict[str, Any], exc: str | None = None
+) -> str:
     """``time LEVEL logger: message key=value ...`` (a traceback on the following lines,
     indented, so that no line of it can pass for a log line)."""
     stamp = datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M:%S")
@@ -135,8 +141,12 @@ class LineFormatter(logging.Formatter):
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         return self.render(
-            record.created, record.levelname, record.name, record.getMessage(),
-            _record_fields(record), record.exc_text,
+            record.created,
+            record.levelname,
+            record.name,
+            record.getMessage(),
+            _record_fields(record),
+            record.exc_text,
         )
 
 
@@ -218,7 +228,11 @@ def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
         "loggers": {
             # uvicorn's start-up chatter ("Started server process", ...) only when debugging:
             # `docsdesk serve` prints its own start-up lines.
-            name: {"handlers": [], "propagate": propagate, "level": level if level == "DEBUG" else max_level(level, "WARNING")}
+            name: {
+                "handlers": [],
+                "propagate": propagate,
+                "level": level if level == "DEBUG" else max_level(level, "WARNING"),
+            }
             for name, propagate in _UVICORN_LOGGERS.items()
         },
     }
@@ -341,9 +355,7 @@ class RequestObserver:
         except Exception as exc:
             outage = outage_kind(exc)
             # An outage is logged without its traceback, rate-limited (OutageLogFilter).
-            self.error_log.error(
-                "unhandled error in %s %s", scope["method"], scope["path"], exc_info=True
-            )
+            self.error_log.error("unhandled error in %s %s", scope["method"], scope["path"], exc_info=True)
             if exchange.status:
                 exchange.code = exchange.code or ("database_unavailable" if outage else "internal_error")
                 raise
@@ -352,9 +364,14 @@ class RequestObserver:
             else:
                 body = b'{"error":{"code":"internal_error","message":"internal server error"}}'
                 await exchange.send(
-                    {"type": "http.response.start", "status": 500,
-                     "headers": [(b"content-type", b"application/json"),
-                                 (b"content-length", str(len(body)).encode())]}
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
                 )
                 await exchange.send({"type": "http.response.body", "body": body})
         finally:
@@ -368,7 +385,11 @@ class RequestObserver:
                 _request_id.reset(token)
 
     def _record(
-        self, scope: Scope, state: dict[str, Any], exchange: _Exchange, started: float,
+        self,
+        scope: Scope,
+        state: dict[str, Any],
+        exchange: _Exchange,
+        started: float,
         declared: int | None,
     ) -> None:
         done = time.perf_counter()

@@ -49,7 +49,9 @@ async def readiness(engine: AsyncEngine, search: Any) -> dict[str, dict[str, Any
         head = await _head_revision()
         current = await asyncio.wait_for(current_revision(engine), READINESS_TIMEOUT_SECONDS)
         components["migrations"] = {
-            "status": "ok" if current == head else "error", "current": current, "head": head,
+            "status": "ok" if current == head else "error",
+            "current": current,
+            "head": head,
         }
     except Exception as exc:  # noqa: BLE001
         components["migrations"] = {"status": "error", "error": _one_line(exc)}

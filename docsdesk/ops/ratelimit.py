@@ -166,9 +166,7 @@ class RateLimits:
 
     async def check_session(self, request: Request) -> None:
         """POST /session: limited per client IP; raises ApiError 429."""
-        address = getattr(request.state, "client_ip", None) or (
-            request.client.host if request.client else ""
-        )
+        address = getattr(request.state, "client_ip", None) or (request.client.host if request.client else "")
         await self._enforce("sessions", f"ip:{address}")
 
     async def check_renewal(self, identity: Identity) -> None:
@@ -254,7 +252,8 @@ class RateLimits:
         except Exception as exc:  # noqa: BLE001 - any storage failure
             log.warning(
                 "rate-limit storage unavailable (%s); using per-process limits for %.0f s",
-                exc, STORAGE_RETRY_SECONDS,
+                exc,
+                STORAGE_RETRY_SECONDS,
             )
             self._fallback_until = time.monotonic() + STORAGE_RETRY_SECONDS
             return fn(self.fallback, *args)

@@ -62,10 +62,14 @@ class _HeaderDeadline:
         if self.cycle is not self._awaited_after:  # type: ignore[attr-defined]
             self._disarm()  # the headers are in: the request is under way
         elif self._header_bytes > self._header_limit:
-            self._refuse(_refusal(
-                431, "Request Header Fields Too Large", "headers_too_large",
-                f"request headers are over the {self._header_limit}-byte limit",
-            ))
+            self._refuse(
+                _refusal(
+                    431,
+                    "Request Header Fields Too Large",
+                    "headers_too_large",
+                    f"request headers are over the {self._header_limit}-byte limit",
+                )
+            )
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # type: ignore[misc]
@@ -95,10 +99,14 @@ class _HeaderDeadline:
             # Nothing sent yet (an idle keep-alive or a pre-opened connection): just close.
             self.transport.close()  # type: ignore[attr-defined]
             return
-        self._refuse(_refusal(
-            408, "Request Timeout", "request_timeout",
-            f"the request headers did not arrive within {self._header_seconds:g} s",
-        ))
+        self._refuse(
+            _refusal(
+                408,
+                "Request Timeout",
+                "request_timeout",
+                f"the request headers did not arrive within {self._header_seconds:g} s",
+            )
+        )
 
     def _refuse(self, response: bytes) -> None:
         self._disarm()

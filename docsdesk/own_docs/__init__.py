@@ -10,4 +10,8 @@ from importlib.resources.abc import Traversable
 def own_docs() -> dict[str, Traversable]:
     """name -> readable resource, for every Markdown page shipped in this package."""
     root = files(__name__)
-    return {entry.name: entry for entry in sorted(root.iterdir(), key=lambda e: e.name) if entry.name.endswith(".md")}
+    return {
+        entry.name: entry
+        for entry in sorted(root.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".md")
+    }

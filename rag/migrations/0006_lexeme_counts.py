@@ -31,7 +31,9 @@ _COUNTED = """
 
 
 def upgrade() -> None:
-    op.execute("CREATE TABLE docs_lexemes (collection text NOT NULL, lexeme text NOT NULL, chunks integer NOT NULL)")
+    op.execute(
+        "CREATE TABLE docs_lexemes (collection text NOT NULL, lexeme text NOT NULL, chunks integer NOT NULL)"
+    )
     # A query's lexemes, in one or all collections (compaction scans the table: one index to keep).
     op.execute("CREATE INDEX docs_lexemes_lexeme ON docs_lexemes (lexeme, collection)")
     op.execute(

@@ -91,7 +91,9 @@ def test_signatures_bind_purpose_id_owner_and_expiry():
         UrlSigner(b"x" * 32).verify("upload", "atc_1", "t", "u", str(expires), good)
     past = int(time.time()) - 1
     with pytest.raises(SignatureError) as expired:
-        signer.verify("upload", "atc_1", "t", "u", str(past), signer.signature("upload", "atc_1", "t", "u", past))
+        signer.verify(
+            "upload", "atc_1", "t", "u", str(past), signer.signature("upload", "atc_1", "t", "u", past)
+        )
     assert expired.value.code == "url_expired"
     for expires_value, sig in [(None, good), (str(expires), None), ("-1", good), ("9" * 40, good)]:
         with pytest.raises(SignatureError):

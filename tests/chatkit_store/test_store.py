@@ -199,9 +199,9 @@ async def test_save_thread_given_a_thread_with_items_stores_metadata_only(store,
     loaded = await store.load_thread(meta.id, ctx)
     assert type(loaded) is ThreadMetadata and loaded == meta
     assert await count(engine, "SELECT count(*) FROM items WHERE thread_id = :id", id=meta.id) == 0
-    assert await count(
-        engine, "SELECT count(*) FROM threads WHERE id = :id AND data ? 'items'", id=meta.id
-    ) == 0
+    assert (
+        await count(engine, "SELECT count(*) FROM threads WHERE id = :id AND data ? 'items'", id=meta.id) == 0
+    )
 
 
 async def test_threads_are_listed_by_activity_in_both_orders(store):
@@ -458,12 +458,15 @@ async def test_attachments_upsert_round_trip_and_delete(store, engine):
     linked = attachment.model_copy(update={"thread_id": thread.id, "name": "renamed.txt"})
     await store.save_attachment(linked, ctx)
     assert await store.load_attachment(attachment.id, ctx) == linked
-    assert await count(
-        engine,
-        "SELECT count(*) FROM attachments WHERE id = :id AND thread_id = :t",
-        id=attachment.id,
-        t=thread.id,
-    ) == 1
+    assert (
+        await count(
+            engine,
+            "SELECT count(*) FROM attachments WHERE id = :id AND thread_id = :t",
+            id=attachment.id,
+            t=thread.id,
+        )
+        == 1
+    )
 
     await store.delete_attachment(attachment.id, ctx)
     with pytest.raises(NotFoundError):
@@ -483,7 +486,9 @@ async def test_feedback_is_persisted_replaced_and_validated(store):
     rows = await store.load_feedback(thread.id, ctx)
     assert [(r["item_id"], r["kind"]) for r in rows] == [(ids[0], "positive"), (ids[1], "positive")]
     assert all(
-        r["thread_id"] == thread.id and r["user_id"] == ctx.user_id and r["tenant_id"] == ctx.tenant_id
+        r["thread_id"] == thread.id
+        and r["user_id"] == ctx.user_id
+        and r["tenant_id"] == ctx.tenant_id
         and isinstance(r["created_at"], datetime)
         for r in rows
     )
@@ -592,9 +597,7 @@ async def test_foreign_owner_gets_not_found_everywhere_and_changes_nothing(store
     assert await owned_rows(engine, owner) == before
     assert (await store.load_threads(10, None, "desc", intruder)).data == [own_thread]
     assert (await store.load_thread_items(own_thread.id, None, 10, "asc", intruder)).data == []
-    assert await count(
-        engine, "SELECT count(*) FROM attachments WHERE thread_id = :t", t=thread.id
-    ) == 1
+    assert await count(engine, "SELECT count(*) FROM attachments WHERE thread_id = :t", t=thread.id) == 1
 
 
 # --- bad input ---------------------------------------------------------------------
@@ -722,4 +725,3 @@ def test_id_prefixes_are_the_sdks_for_every_kind():
         sdk_prefix = default_generate_id(kind).rsplit("_", 1)[0]
         assert ID_PREFIXES[kind] == sdk_prefix, kind
         assert re.fullmatch(rf"{sdk_prefix}_[0-9a-f]{{32}}", new_id(kind))
-

@@ -27,7 +27,9 @@ def corpus_pages() -> list[tuple[str, str, Path]]:
 @pytest.fixture(scope="module")
 def corpus_chunks() -> dict[str, list[Chunk]]:
     return {
-        f"{base}{path}": chunk_document(path, file.read_text(encoding="utf-8"), base_url=base, collection="corpus")
+        f"{base}{path}": chunk_document(
+            path, file.read_text(encoding="utf-8"), base_url=base, collection="corpus"
+        )
         for base, path, file in corpus_pages()
     }
 

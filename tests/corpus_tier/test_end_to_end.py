@@ -18,4 +18,8 @@ from tests.test_end_to_end import (  # noqa: F401 - the tests run here with this
 def doc_set() -> DocSet:
     # The offline model quotes only what holds the question's words (issue #11): the ChatKit
     # docs say "attach sources", not "show sources under an answer".
-    return DocSet(CHATKIT, "https://openai.github.io/chatkit-python/", "How do I attach sources to an assistant message?")
+    return DocSet(
+        CHATKIT,
+        "https://openai.github.io/chatkit-python/",
+        "How do I attach sources to an assistant message?",
+    )

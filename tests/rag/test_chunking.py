@@ -68,7 +68,9 @@ def test_heading_hierarchy_paths_and_anchors() -> None:
 def test_docusaurus_duplicate_anchors_and_explicit_ids() -> None:
     body = words(40)
     raw = f"# T\n\n{body}\n\n## Setup\n\n{body}\n\n## Setup\n\n{body}\n\n## Other {{#setup-2}}\n\n{body}"
-    chunks = chunk_document("a/b.mdx", raw, base_url=BASE, url_style="docusaurus", target_tokens=60, max_tokens=99)
+    chunks = chunk_document(
+        "a/b.mdx", raw, base_url=BASE, url_style="docusaurus", target_tokens=60, max_tokens=99
+    )
     assert [c.url.rsplit("#", 1)[1] for c in chunks] == ["t", "setup", "setup-1", "setup-2"]
     assert chunks[0].page_url == BASE + "a/b"
 
@@ -193,7 +195,7 @@ def test_mkdocstrings_stubs_snippets_and_refs_are_dropped() -> None:
 
 def test_inline_markup_is_reduced_to_text() -> None:
     raw = (
-        "# T\n\nRead [the guide](../guide.md \"Guide\") and [`Session`][agents.memory.Session], see\n"
+        '# T\n\nRead [the guide](../guide.md "Guide") and [`Session`][agents.memory.Session], see\n'
         "<https://example.com/x>. ![diagram](img/d.png) Keep `[not](a link)` and `<Tag>` in code.\n"
         "Text {: .lead } with :material-check: icons, a footnote[^1] &amp; entities.\n"
         '<div class="grid" markdown="1">\n\nInside div.\n\n</div>\n\n<!-- hidden\ncomment -->\n\n'
@@ -227,7 +229,9 @@ def test_front_matter_title_and_slug() -> None:
 
 
 def test_front_matter_parsing() -> None:
-    meta, body = parse_front_matter("---\ntitle: 'It''s'\ndescription: >\n  two\n  lines\nnested:\n  a: 1\n---\nBody")
+    meta, body = parse_front_matter(
+        "---\ntitle: 'It''s'\ndescription: >\n  two\n  lines\nnested:\n  a: 1\n---\nBody"
+    )
     assert meta == {"title": "It's", "description": "two lines", "nested": ""}
     assert body == "Body"
     assert parse_front_matter("---\nno closing line\n") == ({}, "---\nno closing line\n")
@@ -245,7 +249,7 @@ def test_mdx_imports_exports_and_jsx() -> None:
         "import Tabs from '@theme/Tabs';\nimport TabItem from '@theme/TabItem';\n\n"
         "export const meta = {\n  a: 1,\n};\n\n# Title\n\n{/* an MDX comment */}\n\n"
         '<Tabs groupId="lang">\n<TabItem value="py" label="Python">\n\nRun the **Python** client.\n\n'
-        "</TabItem>\n</Tabs>\n\n<Highlight color=\"#25c2a0\">Docusaurus green</Highlight> text. <Card\n"
+        '</TabItem>\n</Tabs>\n\n<Highlight color="#25c2a0">Docusaurus green</Highlight> text. <Card\n'
         '  title={"x"}\n  onClick={() => go({a: 1})}\n/>\nDone.\n'
     )
     text = one_text(raw, "docs/page.mdx")
@@ -278,15 +282,23 @@ cd x &amp;&amp; make
 
 def test_html_page() -> None:
     chunks = chunk_document("guide/install.html", HTML_PAGE, base_url=BASE, url_style="plain")
-    assert [c.url for c in chunks] == [BASE + "guide/install.html#install", BASE + "guide/install.html#from-source"]
+    assert [c.url for c in chunks] == [
+        BASE + "guide/install.html#install",
+        BASE + "guide/install.html#from-source",
+    ]
     assert chunks[0].page_title == "Install"
     assert chunks[0].text == "# Install\n\nUse `pip` to install.\nThen & more."
     assert chunks[1].text == (
         "## From source\n\n- Clone it\n- Build it\n\n"
         "```bash\ngit clone x\ncd x && make\n    indented <kept>\n```\n\n| A | B |\n| 1 | 2 |\n\n1. One\n2. Two"
     )
-    small = chunk_document("guide/install.html", HTML_PAGE, base_url=BASE, url_style="plain", target_tokens=20, max_tokens=40)
-    assert [(c.heading_path, c.url.rsplit("#", 1)[-1]) for c in small][-1] == (("Install", "From source"), "from-source")
+    small = chunk_document(
+        "guide/install.html", HTML_PAGE, base_url=BASE, url_style="plain", target_tokens=20, max_tokens=40
+    )
+    assert [(c.heading_path, c.url.rsplit("#", 1)[-1]) for c in small][-1] == (
+        ("Install", "From source"),
+        "from-source",
+    )
 
 
 def test_html_without_article_uses_body_and_title_tag() -> None:
@@ -312,7 +324,9 @@ def test_long_section_splits_at_paragraph_boundaries() -> None:
 
 
 def test_giant_paragraph_and_table_are_split_within_bounds() -> None:
-    table = "| Name | Value |\n| --- | --- |\n" + "\n".join(f"| row{i} | {words(8, f'v{i}x')} |" for i in range(60))
+    table = "| Name | Value |\n| --- | --- |\n" + "\n".join(
+        f"| row{i} | {words(8, f'v{i}x')} |" for i in range(60)
+    )
     raw = "# T\n\n" + words(500, "giant") + "\n\n" + "Q" * 5000 + "\n\n" + table
     chunks = chunks_of(raw, target_tokens=150, max_tokens=250)
     assert all(c.token_count <= 250 for c in chunks)
@@ -332,7 +346,9 @@ def test_small_sibling_sections_keep_their_own_anchor() -> None:
         [chunk] = [c for c in chunks if f"Short text {n}." in c.text]
         assert chunk.heading_path == ("T", f"Part {n}") and chunk.url.endswith(f"#part-{n}")
         assert chunk.text == f"## Part {n}\n\nShort text {n}."
-    agent = "# Agents\n\n## Identity\n\nName and instructions.\n\n## Models\n\nThe default model is gpt-4.1.\n"
+    agent = (
+        "# Agents\n\n## Identity\n\nName and instructions.\n\n## Models\n\nThe default model is gpt-4.1.\n"
+    )
     [models] = [c for c in chunks_of(agent) if "default model" in c.text]
     assert models.url.endswith("#models") and "Name and instructions" not in models.text
 

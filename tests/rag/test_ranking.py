@@ -30,28 +30,16 @@ RANKING_PAGES = {
         "# Keys and defaults\n\nA default is a value used when none is given. Keys are strings; "
         "set them in the environment. Many settings have a default and a key.\n"
     ),
-    "server.md": (
-        "# The server class\n\nSubclass `ChatKitServer` and implement `respond()`.\n"
-    ),
-    "chat.md": (
-        "# Chat widgets\n\nThe chat window shows a kit of widgets. A server renders them.\n"
-    ),
-    "runner.md": (
-        "# Running agents\n\nUse `Runner.run_streamed()` to stream events while the agent runs.\n"
-    ),
-    "streams.md": (
-        "# Streams\n\nA stream is a sequence of events. Streamed events arrive in order.\n"
-    ),
-    "feedback.md": (
-        "# Feedback\n\nHandle thumbs-down feedback on answers in the `add_feedback` method.\n"
-    ),
+    "server.md": ("# The server class\n\nSubclass `ChatKitServer` and implement `respond()`.\n"),
+    "chat.md": ("# Chat widgets\n\nThe chat window shows a kit of widgets. A server renders them.\n"),
+    "runner.md": ("# Running agents\n\nUse `Runner.run_streamed()` to stream events while the agent runs.\n"),
+    "streams.md": ("# Streams\n\nA stream is a sequence of events. Streamed events arrive in order.\n"),
+    "feedback.md": ("# Feedback\n\nHandle thumbs-down feedback on answers in the `add_feedback` method.\n"),
     "annotations.md": (
         "# Annotations\n\nAttach sources to answers so readers can check them. Annotations cite the "
         "page and the section.\n"
     ),
-    "models.md": (
-        "# Models\n\nModels are named `openai:<model>`; wrap details in `<details>` blocks.\n"
-    ),
+    "models.md": ("# Models\n\nModels are named `openai:<model>`; wrap details in `<details>` blocks.\n"),
 }
 
 
@@ -76,7 +64,13 @@ def test_identifier_terms_give_parts_and_whole() -> None:
 def test_contractions_leave_no_one_letter_words() -> None:
     # "I'm" would leave the lexeme "m", rare and so weighty: contractions of question and stop
     # words go, a possessive keeps its word.
-    assert query_text("What's up while I'm developing? Don't! You'll see").split() == ["up", "while", "developing?", "!", "see"]
+    assert query_text("What's up while I'm developing? Don't! You'll see").split() == [
+        "up",
+        "while",
+        "developing?",
+        "!",
+        "see",
+    ]
     assert query_text("the agent's tools").split() == ["the", "agent", "tools"]
 
 
@@ -102,7 +96,10 @@ async def test_identifiers_match_whole_and_parts(engine, ranked_site):
 async def test_question_words_do_not_dominate(engine, ranked_site):
     search = DocsSearch(engine)
     assert await _first(search, "How do I handle thumbs-down feedback?", ranked_site) == "feedback.md"
-    assert await _first(search, "What is the way to show the sources of an answer?", ranked_site) == "annotations.md"
+    assert (
+        await _first(search, "What is the way to show the sources of an answer?", ranked_site)
+        == "annotations.md"
+    )
     assert await _first(search, "where can I see how tracing exports spans", ranked_site) == "config.md"
 
 
@@ -110,7 +107,12 @@ async def test_page_context_breaks_ties_but_the_question_leads(engine, ranked_si
     search = DocsSearch(engine)
     on_annotations = BASE + "annotations/"
     # A question about another topic gets that topic's page, even on the annotations page.
-    assert await _first(search, "And how do I handle thumbs-down feedback?", ranked_site, prefer_url=on_annotations) == "feedback.md"
+    assert (
+        await _first(
+            search, "And how do I handle thumbs-down feedback?", ranked_site, prefer_url=on_annotations
+        )
+        == "feedback.md"
+    )
     # A question that fits several pages equally goes to the reader's page.
     twins = await search.search("answers", collection=ranked_site)
     assert {r.source_path for r in twins[:2]} == {"feedback.md", "annotations.md"}
@@ -130,15 +132,23 @@ async def test_rarity_is_counted_in_the_collection_searched(engine, tmp_path):
         _, scoped = await search._lexeme_stats(conn, "quasar nebula", here)
         _, everywhere = await search._lexeme_stats(conn, "quasar nebula", None)
     assert scoped.chunks == 2 and scoped.df("quasar") == scoped.df("nebula") == 2
-    assert everywhere.df("quasar") >= 32 and everywhere.idf("quasar") < everywhere.idf("nebula")  # other tests add theirs
+    assert everywhere.df("quasar") >= 32 and everywhere.idf("quasar") < everywhere.idf(
+        "nebula"
+    )  # other tests add theirs
     results = await search.search("quasar nebula", collection=here)
     assert results[0].score == pytest.approx(results[1].score, rel=0.2)
 
 
 async def test_one_page_does_not_fill_the_top(engine, tmp_path):
     collection = new_id("c")
-    long_page = "# Tokens\n\n" + "".join(f"## Token part {n}\n\nTokens counted, part {n}. {'Filler words here. ' * 60}\n\n" for n in range(5))
-    pages = {"long.md": long_page, "usage.md": "# Usage\n\nTokens used by a run.\n", "other.md": "# Other\n\nSome tokens.\n"}
+    long_page = "# Tokens\n\n" + "".join(
+        f"## Token part {n}\n\nTokens counted, part {n}. {'Filler words here. ' * 60}\n\n" for n in range(5)
+    )
+    pages = {
+        "long.md": long_page,
+        "usage.md": "# Usage\n\nTokens used by a run.\n",
+        "other.md": "# Other\n\nSome tokens.\n",
+    }
     await ingest(engine, [write_pages(tmp_path, pages)], base_url=BASE, collection=collection)
     results = await DocsSearch(engine).search("tokens counted", k=4, collection=collection)
     assert [r.source_path for r in results].count("long.md") == 2  # its further parts come later
@@ -154,7 +164,7 @@ def test_diversified_moves_a_pages_further_chunks_after_the_others() -> None:
 
 
 async def test_snippets_keep_literal_angle_bracket_text(engine, ranked_site):
-    [result] = (await DocsSearch(engine).search("models named openai", collection=ranked_site, k=1))
+    [result] = await DocsSearch(engine).search("models named openai", collection=ranked_site, k=1)
     assert "openai:<model>" in result.snippet.replace("**", "")
     assert "<details>" in result.snippet.replace("**", "")
 
@@ -171,9 +181,16 @@ async def test_concurrent_searches_never_wait_for_a_second_connection(database, 
     statistics and a third for the vector list while holding the first, and deadlocked)."""
     embedder = SlowEmbedder()
     collection = new_id("c")
-    await ingest(database.engine, [write_pages(tmp_path, PAGES)], base_url=BASE, collection=collection, embedder=embedder)
+    await ingest(
+        database.engine,
+        [write_pages(tmp_path, PAGES)],
+        base_url=BASE,
+        collection=collection,
+        embedder=embedder,
+    )
     small = create_engine(
-        database.url, settings.model_copy(update={"db_pool_size": 2, "db_max_overflow": 0, "db_pool_timeout_seconds": 5})
+        database.url,
+        settings.model_copy(update={"db_pool_size": 2, "db_max_overflow": 0, "db_pool_timeout_seconds": 5}),
     )
     try:
         search = DocsSearch(small, embedder)
@@ -194,7 +211,8 @@ async def test_concurrent_searches_never_wait_for_a_second_connection(database, 
         assert default.pool.size() == settings.db_pool_size == 10
         search = DocsSearch(default, embedder)
         results = await asyncio.wait_for(
-            asyncio.gather(*(search.search(q, collection=collection) for q in queries + queries[:24])), timeout=90
+            asyncio.gather(*(search.search(q, collection=collection) for q in queries + queries[:24])),
+            timeout=90,
         )
         assert len(results) == 64 and all(results)
     finally:
@@ -205,8 +223,12 @@ async def test_cli_snippets_keep_literal_angle_bracket_text(database, tmp_path):
     from tests.rag.test_search import run_cli
 
     collection = new_id("c")
-    await ingest(database.engine, [write_pages(tmp_path / "site", RANKING_PAGES)], base_url=BASE, collection=collection)
-    status, out, err = await run_cli(database, tmp_path, "search", "models named openai", "-k", "1", "--collection", collection)
+    await ingest(
+        database.engine, [write_pages(tmp_path / "site", RANKING_PAGES)], base_url=BASE, collection=collection
+    )
+    status, out, err = await run_cli(
+        database, tmp_path, "search", "models named openai", "-k", "1", "--collection", collection
+    )
     assert status == 0, err
     assert "openai:<model>" in out and "<details>" in out  # printed literally, not read as markup
     status, out, err = await run_cli(

@@ -94,7 +94,11 @@ async def test_title_and_heading_matches_outrank_body_mentions(engine, site):
     results = await DocsSearch(engine).search("widgets", collection=collection)
     assert results[0].url == BASE + "concepts/widgets/#widgets"
     assert results[0].title == "Widgets"
-    assert {r.source_path for r in results} == {"concepts/widgets.md", "guides/theming.md", "concepts/threads.md"}
+    assert {r.source_path for r in results} == {
+        "concepts/widgets.md",
+        "guides/theming.md",
+        "concepts/threads.md",
+    }
     assert results[0].score > results[1].score
 
 
@@ -174,7 +178,9 @@ async def test_prefer_url_boosts_the_readers_page_when_it_matches(engine, tmp_pa
 
 async def test_queries_of_only_common_words_look_in_headings(engine, tmp_path):
     collection = new_id("c")
-    pages = {f"p{n:03}.md": f"# Page {n}\n\nLorem text number {n} about ipsum.\n" for n in range(MAX_RANKED + 60)}
+    pages = {
+        f"p{n:03}.md": f"# Page {n}\n\nLorem text number {n} about ipsum.\n" for n in range(MAX_RANKED + 60)
+    }
     pages["guide.md"] = "# Lorem guide\n\nHow lorem works, with a zebra.\n"
     await ingest(engine, [write_pages(tmp_path, pages)], base_url=BASE, collection=collection)
     search = DocsSearch(engine)
@@ -234,14 +240,19 @@ async def test_stats(engine, site):
 async def test_hybrid_search_finds_a_misspelt_word(engine, tmp_path):
     collection = new_id("c")
     embedder = TrigramEmbedder()
-    summary = await ingest(engine, [write_pages(tmp_path, PAGES)], base_url=BASE, collection=collection, embedder=embedder)
+    summary = await ingest(
+        engine, [write_pages(tmp_path, PAGES)], base_url=BASE, collection=collection, embedder=embedder
+    )
     async with engine.connect() as conn:
         vectors = await conn.scalar(
-            text("SELECT count(*) FROM docs_embeddings WHERE collection = :c AND dims = 64"), {"c": collection}
+            text("SELECT count(*) FROM docs_embeddings WHERE collection = :c AND dims = 64"),
+            {"c": collection},
         )
-        stored = (await conn.execute(
-            text("SELECT embedder, dimensions FROM docs_collections WHERE name = :c"), {"c": collection}
-        )).one()
+        stored = (
+            await conn.execute(
+                text("SELECT embedder, dimensions FROM docs_collections WHERE name = :c"), {"c": collection}
+            )
+        ).one()
     assert vectors == summary.chunks
     assert tuple(stored) == ("test:trigram", 64)
 
@@ -254,10 +265,18 @@ async def test_hybrid_search_finds_a_misspelt_word(engine, tmp_path):
 
 async def test_vector_query_uses_the_hnsw_index(engine, tmp_path):
     collection = new_id("c")
-    await ingest(engine, [write_pages(tmp_path, PAGES)], base_url=BASE, collection=collection, embedder=TrigramEmbedder())
+    await ingest(
+        engine,
+        [write_pages(tmp_path, PAGES)],
+        base_url=BASE,
+        collection=collection,
+        embedder=TrigramEmbedder(),
+    )
     [vector] = await TrigramEmbedder().embed(["palette"])
     async with engine.begin() as conn:
-        await conn.execute(text("SET LOCAL enable_seqscan = off"))  # tiny table: make the planner show its index
+        await conn.execute(
+            text("SET LOCAL enable_seqscan = off")
+        )  # tiny table: make the planner show its index
         plan = "\n".join(
             (
                 await conn.execute(
@@ -277,7 +296,9 @@ async def test_dimension_and_embedder_mismatches_are_refused(engine, tmp_path):
     with pytest.raises(EmbedderMismatch, match="64"):
         await DocsSearch(engine, TrigramEmbedder(32)).search("palette", collection=collection)
     with pytest.raises(EmbedderMismatch, match="test:trigram"):
-        await DocsSearch(engine, TrigramEmbedder(64, name="test:other")).search("palette", collection=collection)
+        await DocsSearch(engine, TrigramEmbedder(64, name="test:other")).search(
+            "palette", collection=collection
+        )
     (root / "guides/theming.md").write_text("# Theming\n\nA new palette.\n")
     with pytest.raises(EmbedderMismatch, match="64-dimension"):
         await ingest(engine, [root], base_url=BASE, collection=collection, embedder=TrigramEmbedder(32))
@@ -294,15 +315,25 @@ async def test_changing_embedder_reembeds_without_rechunking(engine, tmp_path):
 
     async def chunk_versions() -> list[tuple]:
         async with engine.connect() as conn:
-            return (await conn.execute(
-                text("SELECT id, xmin::text FROM docs_chunks WHERE collection = :c ORDER BY id"), {"c": collection}
-            )).all()
+            return (
+                await conn.execute(
+                    text("SELECT id, xmin::text FROM docs_chunks WHERE collection = :c ORDER BY id"),
+                    {"c": collection},
+                )
+            ).all()
 
     async def vector_dims() -> list[int]:
         async with engine.connect() as conn:
-            return (await conn.execute(
-                text("SELECT DISTINCT dims FROM docs_embeddings WHERE collection = :c"), {"c": collection}
-            )).scalars().all()
+            return (
+                (
+                    await conn.execute(
+                        text("SELECT DISTINCT dims FROM docs_embeddings WHERE collection = :c"),
+                        {"c": collection},
+                    )
+                )
+                .scalars()
+                .all()
+            )
 
     chunks = await chunk_versions()
     second = TrigramEmbedder(32, name="test:trigram-b")
@@ -311,7 +342,9 @@ async def test_changing_embedder_reembeds_without_rechunking(engine, tmp_path):
     assert (summary.unchanged, summary.reembedded, summary.chunks) == (len(PAGES), len(PAGES), 0)
     assert await chunk_versions() == chunks  # not re-chunked
     assert await vector_dims() == [32]
-    assert (await DocsSearch(engine, second).search("anotations", collection=collection))[0].title == "Add annotations"
+    assert (await DocsSearch(engine, second).search("anotations", collection=collection))[
+        0
+    ].title == "Add annotations"
     with pytest.raises(EmbedderMismatch):
         await DocsSearch(engine, first).search("anotations", collection=collection)
 
@@ -366,7 +399,13 @@ async def test_without_pgvector_the_schema_works_and_search_is_full_text_only(da
         async with engine.connect() as conn:
             assert await conn.scalar(text("SELECT to_regclass('docs_embeddings')")) is None
 
-        summary = await ingest(engine, [write_pages(tmp_path, PAGES)], base_url=BASE, collection="docs", embedder=TrigramEmbedder())
+        summary = await ingest(
+            engine,
+            [write_pages(tmp_path, PAGES)],
+            base_url=BASE,
+            collection="docs",
+            embedder=TrigramEmbedder(),
+        )
         assert summary.added == len(PAGES)
         assert (await search.search("colour palette", collection="docs"))[0].title == "Theming"
         assert (await search.stats())["vector"] is False
@@ -380,7 +419,9 @@ async def test_without_pgvector_the_schema_works_and_search_is_full_text_only(da
 # --- CLI and acceptance ------------------------------------------------------------------
 
 
-async def run_cli(database, tmp_path: Path, *args: str, database_url: str | None = None) -> tuple[int, str, str]:
+async def run_cli(
+    database, tmp_path: Path, *args: str, database_url: str | None = None
+) -> tuple[int, str, str]:
     """Run the `docsdesk` console script (python -m cli) against the test database."""
     env = {
         **os.environ,
@@ -389,8 +430,14 @@ async def run_cli(database, tmp_path: Path, *args: str, database_url: str | None
         "DOCSDESK_DATA_DIR": str(tmp_path / "data"),
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "docsdesk", *args, cwd=REPO, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "docsdesk",
+        *args,
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     return process.returncode, out.decode(), err.decode()
@@ -399,11 +446,15 @@ async def run_cli(database, tmp_path: Path, *args: str, database_url: str | None
 async def test_cli_ingest_and_search_json(database, tmp_path):
     collection = new_id("c")
     root = write_pages(tmp_path, PAGES)
-    status, out, err = await run_cli(database, tmp_path, "ingest", str(root), "--base-url", BASE, "--collection", collection)
+    status, out, err = await run_cli(
+        database, tmp_path, "ingest", str(root), "--base-url", BASE, "--collection", collection
+    )
     assert status == 0, err
     assert "added" in out and "5" in out
 
-    status, out, err = await run_cli(database, tmp_path, "search", "theming palette", "-k", "2", "--collection", collection, "--json")
+    status, out, err = await run_cli(
+        database, tmp_path, "search", "theming palette", "-k", "2", "--collection", collection, "--json"
+    )
     assert status == 0, err
     results = json.loads(out)
     assert len(results) == 2

@@ -30,7 +30,9 @@ def test_mkdocs_directory_urls(path: str, expected: str) -> None:
 
 def test_base_is_normalised_to_a_trailing_slash() -> None:
     assert page_url("a/b.md", "https://docs.example.com/site", "mkdocs", {}) == BASE + "a/b/"
-    assert page_url("index.md", "https://docs.example.com", "plain", {}) == "https://docs.example.com/index.md"
+    assert (
+        page_url("index.md", "https://docs.example.com", "plain", {}) == "https://docs.example.com/index.md"
+    )
 
 
 def test_chatkit_corpus_page_maps_to_its_published_url() -> None:

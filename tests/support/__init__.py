@@ -32,7 +32,11 @@ class LiveServer:
         import uvicorn
 
         self.config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
             proxy_headers=False,  # as `docsdesk serve`: client IPs follow DOCSDESK_TRUSTED_PROXIES
         )
         self.server = uvicorn.Server(self.config)
@@ -53,9 +57,9 @@ class LiveServer:
         await self.task
 
 
-
-
-async def wait_ready(url: str, process=None, *, deadline_seconds: float = 60.0, path: str = "/readyz") -> None:
+async def wait_ready(
+    url: str, process=None, *, deadline_seconds: float = 60.0, path: str = "/readyz"
+) -> None:
     """Wait until `url + path` answers 200; fail loudly (with the process's output, if it
     died) at the deadline, never fall through."""
     import asyncio
@@ -69,7 +73,9 @@ async def wait_ready(url: str, process=None, *, deadline_seconds: float = 60.0, 
         while time.monotonic() < deadline:
             if process is not None and process.poll() is not None:
                 output = process.stdout.read().decode() if process.stdout else ""
-                raise AssertionError(f"server exited with {process.returncode} before it was ready:\n{output}")
+                raise AssertionError(
+                    f"server exited with {process.returncode} before it was ready:\n{output}"
+                )
             try:
                 response = await http.get(path)
                 if response.status_code == 200:

@@ -100,7 +100,11 @@ class FakeOpenAI:
 
     async def __aenter__(self) -> FakeOpenAI:
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
+            self.app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="off",
             access_log=False,
         )
         self._server = uvicorn.Server(config)
@@ -140,9 +144,7 @@ class FakeOpenAI:
         events = list(response_events(output, model=body.get("model", "fake"), usage=usage))
         if not body.get("stream"):
             return JSONResponse(events[-1].response.model_dump(mode="json"))
-        lines = (
-            f"event: {event.type}\ndata: {event.model_dump_json()}\n\n" for event in events
-        )
+        lines = (f"event: {event.type}\ndata: {event.model_dump_json()}\n\n" for event in events)
         return StreamingResponse(_aiter(lines), media_type="text/event-stream")
 
     async def _chat_completions(self, request: Request) -> Response:
@@ -194,9 +196,7 @@ class FakeOpenAI:
             + "\n\n"
             for chunk in chunks
         )
-        return StreamingResponse(
-            _aiter([*lines, "data: [DONE]\n\n"]), media_type="text/event-stream"
-        )
+        return StreamingResponse(_aiter([*lines, "data: [DONE]\n\n"]), media_type="text/event-stream")
 
     async def _embeddings(self, request: Request) -> Response:
         body = await request.json()
@@ -222,9 +222,7 @@ class FakeOpenAI:
         )
 
 
-def _chat_chunks(
-    reply: Reply, finish: str, usage: dict[str, int] | None
-) -> Iterator[dict[str, Any]]:
+def _chat_chunks(reply: Reply, finish: str, usage: dict[str, int] | None) -> Iterator[dict[str, Any]]:
     """The `choices`/`usage` parts of the chat.completion.chunk stream for one reply."""
 
     def choice(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:

@@ -42,25 +42,19 @@ def upgrade() -> None:
     op.create_table(
         "items",
         sa.Column("id", sa.Text, primary_key=True),
-        sa.Column(
-            "thread_id", sa.Text, sa.ForeignKey("threads.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("thread_id", sa.Text, sa.ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
         sa.Column("tenant_id", sa.Text, nullable=False),
         sa.Column("user_id", sa.Text, nullable=False),
         sa.Column("seq", sa.BigInteger, sa.Identity(always=True), nullable=False),
         sa.Column("data", JSONB, nullable=False),
         *_timestamps(),
     )
-    op.create_index(
-        "ix_items_thread_owner_seq", "items", ["thread_id", "tenant_id", "user_id", "seq"]
-    )
+    op.create_index("ix_items_thread_owner_seq", "items", ["thread_id", "tenant_id", "user_id", "seq"])
 
     op.create_table(
         "attachments",
         sa.Column("id", sa.Text, primary_key=True),
-        sa.Column(
-            "thread_id", sa.Text, sa.ForeignKey("threads.id", ondelete="CASCADE"), nullable=True
-        ),
+        sa.Column("thread_id", sa.Text, sa.ForeignKey("threads.id", ondelete="CASCADE"), nullable=True),
         sa.Column("tenant_id", sa.Text, nullable=False),
         sa.Column("user_id", sa.Text, nullable=False),
         sa.Column("data", JSONB, nullable=False),
@@ -70,12 +64,8 @@ def upgrade() -> None:
 
     op.create_table(
         "feedback",
-        sa.Column(
-            "item_id", sa.Text, sa.ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
-        ),
-        sa.Column(
-            "thread_id", sa.Text, sa.ForeignKey("threads.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("item_id", sa.Text, sa.ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("thread_id", sa.Text, sa.ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
         sa.Column("tenant_id", sa.Text, nullable=False),
         sa.Column("user_id", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),

@@ -18,8 +18,14 @@ async def collection(engine):
     from rag.ingest import ingest
 
     name = new_id("c")
-    await ingest(engine, [FIXTURE_DOCS], base_url="https://docs.example.com/", collection=name,
-                 url_style="mkdocs", embedder=None)
+    await ingest(
+        engine,
+        [FIXTURE_DOCS],
+        base_url="https://docs.example.com/",
+        collection=name,
+        url_style="mkdocs",
+        embedder=None,
+    )
     return name
 
 
@@ -28,7 +34,9 @@ async def admin_app(settings, collection):
     """(url, app) of the app with the admin API on, serving `collection`."""
     from app import create_app
 
-    app = create_app(settings.model_copy(update={"admin_token": SecretStr(ADMIN_TOKEN), "collection": collection}))
+    app = create_app(
+        settings.model_copy(update={"admin_token": SecretStr(ADMIN_TOKEN), "collection": collection})
+    )
     async with LiveServer(app) as live:
         yield live.url, app
 

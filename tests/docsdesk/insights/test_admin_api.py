@@ -25,17 +25,29 @@ async def test_admin_needs_the_admin_token_and_refuses_reader_tokens(admin_app):
     url, _ = admin_app
     async with httpx.AsyncClient(base_url=url) as http:
         reader = (await http.post("/session")).json()["token"]
-        for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"},
-                        {"Authorization": f"Bearer {reader}"}, {"Authorization": f"Basic {ADMIN_TOKEN}"},
-                        {"Authorization": f"Bearer {ADMIN_TOKEN}x"}):
-            for path in ("/admin/api/report", "/admin/api/export", "/admin/api/info", "/admin/api/search?q=x"):
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong-token-0123456789"},
+            {"Authorization": f"Bearer {reader}"},
+            {"Authorization": f"Basic {ADMIN_TOKEN}"},
+            {"Authorization": f"Bearer {ADMIN_TOKEN}x"},
+        ):
+            for path in (
+                "/admin/api/report",
+                "/admin/api/export",
+                "/admin/api/info",
+                "/admin/api/search?q=x",
+            ):
                 response = await http.get(path, headers=headers)
                 assert response.status_code == 401, (path, headers)
                 assert response.json()["error"]["code"] == "invalid_admin_token"
                 assert response.headers["www-authenticate"].startswith("Bearer")
         # The reader's token keeps working where it belongs, the admin token does not.
-        chatkit = await http.post("/chatkit", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                                  json={"type": "threads.list", "params": {}})
+        chatkit = await http.post(
+            "/chatkit",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            json={"type": "threads.list", "params": {}},
+        )
         assert chatkit.status_code == 401
     async with admin(url) as http:
         assert (await http.get("/admin/api/info")).status_code == 200
@@ -48,15 +60,25 @@ async def test_export_streams_every_format_for_a_large_range(admin_app, engine, 
     url, _ = admin_app
     thread = await seed_thread(engine, user="exporter")
     total = 2_300  # several keyset pages
-    await seed(engine, [
-        turn(thread, f"Question number {i} with\nnewline, comma and \"quotes\"", collection,
-             cited=["https://docs.example.com/concepts/workers/"], ago_days=i / 100)
-        for i in range(total)
-    ])
+    await seed(
+        engine,
+        [
+            turn(
+                thread,
+                f'Question number {i} with\nnewline, comma and "quotes"',
+                collection,
+                cited=["https://docs.example.com/concepts/workers/"],
+                ago_days=i / 100,
+            )
+            for i in range(total)
+        ],
+    )
     async with admin(url) as http:
         chunks = 0
         lines = []
-        async with http.stream("GET", "/admin/api/export", params={"format": "jsonl", "days": 90}) as response:
+        async with http.stream(
+            "GET", "/admin/api/export", params={"format": "jsonl", "days": 90}
+        ) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("application/x-ndjson")
             buffer = ""
@@ -95,8 +117,9 @@ async def test_conversation_view(admin_app, engine):
     use(app, TitledScript([Call("search_docs", {"query": "retries backoff"}), "Retries back off [1]."]))
     async with ChatKitClient(url) as client:
         await client.login()
-        thread_id, events = await client.new_thread("How do retries work?",
-                                                    metadata={"page": {"url": "https://docs.example.com/"}})
+        thread_id, events = await client.new_thread(
+            "How do retries work?", metadata={"page": {"url": "https://docs.example.com/"}}
+        )
     await app.state.services.recorder.flush()
     async with admin(url) as http:
         response = await http.get(f"/admin/api/conversations/{thread_id}")

@@ -17,8 +17,14 @@ from tests.support import REPO
 async def docsdesk(*args: str, **env: str) -> tuple[int, str, str]:
     """Run the command without blocking the loop (a live server may be serving it)."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "docsdesk", *args, cwd=REPO, env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "docsdesk",
+        *args,
+        cwd=REPO,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 120)
     return process.returncode, out.decode(), err.decode()
@@ -26,18 +32,35 @@ async def docsdesk(*args: str, **env: str) -> tuple[int, str, str]:
 
 async def seeded(engine, collection: str) -> None:
     thread = await seed_thread(engine)
-    await seed(engine, [
-        turn(thread, "Can Lantern run on Windows?", collection, outcome="not_covered", not_in_docs=["Windows"]),
-        turn(thread, "can lantern run on windows", collection, outcome="not_covered"),
-        turn(thread, "How do I set [bold]retries[/bold]?", collection,
-             cited=["https://docs.example.com/concepts/retries/"]),
-    ])
+    await seed(
+        engine,
+        [
+            turn(
+                thread,
+                "Can Lantern run on Windows?",
+                collection,
+                outcome="not_covered",
+                not_in_docs=["Windows"],
+            ),
+            turn(thread, "can lantern run on windows", collection, outcome="not_covered"),
+            turn(
+                thread,
+                "How do I set [bold]retries[/bold]?",
+                collection,
+                cited=["https://docs.example.com/concepts/retries/"],
+            ),
+        ],
+    )
 
 
 async def test_report_and_export_read_the_database(database, engine, collection, tmp_path):
     await seeded(engine, collection)
-    env = {"DATABASE_URL": database.url, "DOCSDESK_DATA_DIR": str(tmp_path), "DOCSDESK_COLLECTION": collection,
-           "COLUMNS": "160"}
+    env = {
+        "DATABASE_URL": database.url,
+        "DOCSDESK_DATA_DIR": str(tmp_path),
+        "DOCSDESK_COLLECTION": collection,
+        "COLUMNS": "160",
+    }
     code, out, err = await docsdesk("report", "--json", "--days", "7", **env)
     assert code == 0, err
     report = json.loads(out)
@@ -56,7 +79,11 @@ async def test_report_and_export_read_the_database(database, engine, collection,
     rows = list(csv.DictReader(target.open(encoding="utf-8")))
     assert len(rows) == 3 and "exported 3 turns" in err
     code, out, err = await docsdesk("export", "--format", "jsonl", **env)
-    assert [json.loads(line)["outcome"] for line in out.splitlines()] == ["not_covered", "not_covered", "answered"]
+    assert [json.loads(line)["outcome"] for line in out.splitlines()] == [
+        "not_covered",
+        "not_covered",
+        "answered",
+    ]
 
     code, out, err = await docsdesk("report", "--days", "zero", **env)
     assert code == 1 and "Traceback" not in err and "--days: days must be a whole number" in err

@@ -50,19 +50,31 @@ def drive(browser, url: str) -> dict:
     wait.until(ec.presence_of_element_located((By.ID, "turn-outcome")))
     seen["recorded"] = browser.find_element(By.ID, "turn-searches").text
     seen["console_errors"] = [
-        entry["message"] for entry in browser.get_log("browser")
+        entry["message"]
+        for entry in browser.get_log("browser")
         if entry["level"] == "SEVERE" and entry.get("source") != "network"  # the wrong token's 401
     ]
     return seen
 
 
-async def test_console_shows_gaps_and_the_playground_streams_an_answer(admin_app, engine, collection, browser):
+async def test_console_shows_gaps_and_the_playground_streams_an_answer(
+    admin_app, engine, collection, browser
+):
     url, app = admin_app
     thread = await seed_thread(engine)
-    await seed(engine, [
-        turn(thread, "Is there a Helm chart for Lantern?", collection, outcome="not_covered", not_in_docs=["Helm"]),
-        turn(thread, "Is there a helm chart for lantern", collection, outcome="not_covered"),
-    ])
+    await seed(
+        engine,
+        [
+            turn(
+                thread,
+                "Is there a Helm chart for Lantern?",
+                collection,
+                outcome="not_covered",
+                not_in_docs=["Helm"],
+            ),
+            turn(thread, "Is there a helm chart for lantern", collection, outcome="not_covered"),
+        ],
+    )
     seen = await asyncio.to_thread(drive, browser, url)
     assert "Is there a Helm chart for Lantern?" in seen["gaps"]
     assert "helm 1 Is there a Helm chart for Lantern?" in seen["missing"]

@@ -17,13 +17,22 @@ from tests.test_chatkit_server import SlowModel, TitledScript, use
 
 async def turns_of(engine, thread_id: str) -> list[dict]:
     async with engine.connect() as conn:
-        rows = await conn.execute(text("SELECT * FROM turns WHERE thread_id = :t ORDER BY created_at, id"), {"t": thread_id})
+        rows = await conn.execute(
+            text("SELECT * FROM turns WHERE thread_id = :t ORDER BY created_at, id"), {"t": thread_id}
+        )
         return [dict(r) for r in rows.mappings()]
 
 
-async def test_answered_turn_is_recorded_with_searches_sources_and_page(admin_app, engine, collection, settings):
+async def test_answered_turn_is_recorded_with_searches_sources_and_page(
+    admin_app, engine, collection, settings
+):
     url, app = admin_app
-    use(app, TitledScript([Call("search_docs", {"query": "install lantern"}), "Run `pip install lantern-queue` [1]."]))
+    use(
+        app,
+        TitledScript(
+            [Call("search_docs", {"query": "install lantern"}), "Run `pip install lantern-queue` [1]."]
+        ),
+    )
     page = {"url": "https://docs.example.com/guides/", "title": "Guides"}
     async with ChatKitClient(url) as client:
         await client.login()
@@ -82,10 +91,15 @@ async def test_cancelled_turn_is_recorded(admin_app, engine):
         use(app, TitledScript(["Quick first answer."]))
         thread_id, _ = await client.new_thread("warm-up")
         model = use(app, SlowModel())
-        body = json.dumps({"type": "threads.add_user_message",
-                           "params": {"thread_id": thread_id, "input": user_input("Now cancel me")}})
-        async with client.http.stream("POST", "/chatkit", content=body,
-                                      headers={**client.headers, "Content-Type": "application/json"}) as response:
+        body = json.dumps(
+            {
+                "type": "threads.add_user_message",
+                "params": {"thread_id": thread_id, "input": user_input("Now cancel me")},
+            }
+        )
+        async with client.http.stream(
+            "POST", "/chatkit", content=body, headers={**client.headers, "Content-Type": "application/json"}
+        ) as response:
             deltas = 0
             async for line in response.aiter_lines():
                 if "text_delta" in line:
@@ -110,12 +124,20 @@ async def test_feedback_links_to_its_turn_and_delete_cascades(admin_app, engine)
         await client.login()
         thread_id, events = await client.new_thread("Rate me")
         answer_id = done_items(events, "assistant_message")[-1]["id"]
-        await client.call("items.feedback", {"thread_id": thread_id, "item_ids": [answer_id], "kind": "negative"})
+        await client.call(
+            "items.feedback", {"thread_id": thread_id, "item_ids": [answer_id], "kind": "negative"}
+        )
         await flush(app)
         async with engine.connect() as conn:
-            linked = (await conn.execute(text(
-                "SELECT t.question, f.kind FROM feedback f JOIN turns t ON t.answer_item_id = f.item_id "
-                "WHERE t.thread_id = :t"), {"t": thread_id})).all()
+            linked = (
+                await conn.execute(
+                    text(
+                        "SELECT t.question, f.kind FROM feedback f JOIN turns t ON t.answer_item_id = f.item_id "
+                        "WHERE t.thread_id = :t"
+                    ),
+                    {"t": thread_id},
+                )
+            ).all()
         assert [tuple(r) for r in linked] == [("Rate me", "negative")]
         await client.call("threads.delete", {"thread_id": thread_id})
     assert await turns_of(engine, thread_id) == []
@@ -145,10 +167,17 @@ async def test_jwt_tenant_claim_is_recorded_and_scopes_the_report(settings, coll
     from tests.support import LiveServer, new_id
 
     secret = "jwt-secret-0123456789abcdef0123456789"
-    app = create_app(settings.model_copy(update={
-        "auth_mode": "jwt", "jwt_secret": SecretStr(secret), "jwt_tenant_claim": "org",
-        "collection": collection, "admin_token": SecretStr(ADMIN_TOKEN),
-    }))
+    app = create_app(
+        settings.model_copy(
+            update={
+                "auth_mode": "jwt",
+                "jwt_secret": SecretStr(secret),
+                "jwt_tenant_claim": "org",
+                "collection": collection,
+                "admin_token": SecretStr(ADMIN_TOKEN),
+            }
+        )
+    )
     tenant = new_id("org")
 
     def token(user: str, org: str) -> str:
@@ -158,7 +187,9 @@ async def test_jwt_tenant_claim_is_recorded_and_scopes_the_report(settings, coll
         use(app, TitledScript(["Tenant answer.", "Other answer."]))
         async with ChatKitClient(live.url, {"Authorization": f"Bearer {token('alice', tenant)}"}) as client:
             thread_id, _ = await client.new_thread("A tenant question")
-        async with ChatKitClient(live.url, {"Authorization": f"Bearer {token('bob', tenant + 'x')}"}) as client:
+        async with ChatKitClient(
+            live.url, {"Authorization": f"Bearer {token('bob', tenant + 'x')}"}
+        ) as client:
             await client.new_thread("Another tenant's question")
         await flush(app)
         async with admin(live.url) as http:

@@ -22,11 +22,15 @@ async def test_report_groups_near_duplicates_and_counts_outcomes(admin_app, engi
         "Is there a Windows installer?",
     ]
     records = [turn(thread, q, collection, outcome="not_covered") for q in gaps]
-    records += [turn(thread, "How do I retry a job?", collection, cited=[DOCS + "concepts/retries/#backoff"])
-                for _ in range(3)]
+    records += [
+        turn(thread, "How do I retry a job?", collection, cited=[DOCS + "concepts/retries/#backoff"])
+        for _ in range(3)
+    ]
     records.append(turn(thread, "It broke", collection, outcome="error"))
     records.append(turn(thread, "Old question", collection, outcome="not_covered", ago_days=40))
-    records.append(turn(thread, "Another collection's question", "other-" + collection, outcome="not_covered"))
+    records.append(
+        turn(thread, "Another collection's question", "other-" + collection, outcome="not_covered")
+    )
     await seed(engine, records)
     async with admin(url) as http:
         response = await http.get("/admin/api/report", params={"days": 30})
@@ -57,13 +61,36 @@ async def test_report_groups_near_duplicates_and_counts_outcomes(admin_app, engi
 async def test_report_lists_the_words_readers_looked_for_that_no_page_uses(admin_app, engine, collection):
     url, _ = admin_app
     thread = await seed_thread(engine)
-    await seed(engine, [
-        turn(thread, "Helm chart for Lantern?", collection, outcome="not_covered", not_in_docs=["Helm"], ago_days=2),
-        turn(thread, "Is there a helm chart?", collection, outcome="not_covered", not_in_docs=["helm", "HELM"], ago_days=1),
-        turn(thread, "Pay invoices in euros?", collection, outcome="not_covered", not_in_docs=["invoices", "euros"]),
-        turn(thread, "How do I retry?", collection),
-        turn(thread, "Helm in another collection", "other-" + collection, not_in_docs=["helm"]),
-    ])
+    await seed(
+        engine,
+        [
+            turn(
+                thread,
+                "Helm chart for Lantern?",
+                collection,
+                outcome="not_covered",
+                not_in_docs=["Helm"],
+                ago_days=2,
+            ),
+            turn(
+                thread,
+                "Is there a helm chart?",
+                collection,
+                outcome="not_covered",
+                not_in_docs=["helm", "HELM"],
+                ago_days=1,
+            ),
+            turn(
+                thread,
+                "Pay invoices in euros?",
+                collection,
+                outcome="not_covered",
+                not_in_docs=["invoices", "euros"],
+            ),
+            turn(thread, "How do I retry?", collection),
+            turn(thread, "Helm in another collection", "other-" + collection, not_in_docs=["helm"]),
+        ],
+    )
     async with admin(url) as http:
         report = (await http.get("/admin/api/report", params={"days": 30})).json()
     missing = [(w["word"], w["turns"], w["example"]) for w in report["missing_words"]]
@@ -80,12 +107,32 @@ async def test_negative_feedback_comes_with_question_and_sources(admin_app, engi
     thread = await seed_thread(engine)
     answer_id = "msg_rated_" + thread[-8:]
     async with engine.begin() as conn:
-        await conn.execute(text("INSERT INTO items (id, thread_id, tenant_id, user_id, data) "
-                                "VALUES (:id, :t, '', 'seed-user', '{}'::jsonb)"), {"id": answer_id, "t": thread})
-        await conn.execute(text("INSERT INTO feedback (item_id, thread_id, tenant_id, user_id, kind) "
-                                "VALUES (:id, :t, '', 'seed-user', 'negative')"), {"id": answer_id, "t": thread})
-    await seed(engine, [turn(thread, "Why is my worker idle?", collection, answer_item_id=answer_id,
-                             cited=[DOCS + "concepts/workers/"])])
+        await conn.execute(
+            text(
+                "INSERT INTO items (id, thread_id, tenant_id, user_id, data) "
+                "VALUES (:id, :t, '', 'seed-user', '{}'::jsonb)"
+            ),
+            {"id": answer_id, "t": thread},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO feedback (item_id, thread_id, tenant_id, user_id, kind) "
+                "VALUES (:id, :t, '', 'seed-user', 'negative')"
+            ),
+            {"id": answer_id, "t": thread},
+        )
+    await seed(
+        engine,
+        [
+            turn(
+                thread,
+                "Why is my worker idle?",
+                collection,
+                answer_item_id=answer_id,
+                cited=[DOCS + "concepts/workers/"],
+            )
+        ],
+    )
     async with admin(url) as http:
         report = (await http.get("/admin/api/report")).json()
     [negative] = report["negative_feedback"]
@@ -98,11 +145,14 @@ async def test_negative_feedback_comes_with_question_and_sources(admin_app, engi
 async def test_report_is_scoped_per_tenant(admin_app, engine, collection):
     url, _ = admin_app
     acme, globex = await seed_thread(engine, tenant="acme"), await seed_thread(engine, tenant="globex")
-    await seed(engine, [
-        turn(acme, "Acme asks about retries", collection, tenant="acme"),
-        turn(acme, "Acme asks about workers", collection, tenant="acme", outcome="not_covered"),
-        turn(globex, "Globex asks about secrets", collection, tenant="globex", outcome="not_covered"),
-    ])
+    await seed(
+        engine,
+        [
+            turn(acme, "Acme asks about retries", collection, tenant="acme"),
+            turn(acme, "Acme asks about workers", collection, tenant="acme", outcome="not_covered"),
+            turn(globex, "Globex asks about secrets", collection, tenant="globex", outcome="not_covered"),
+        ],
+    )
     async with admin(url) as http:
         acme_report = (await http.get("/admin/api/report", params={"tenant": "acme"})).json()
         everyone = (await http.get("/admin/api/report")).json()
@@ -116,9 +166,13 @@ async def test_report_is_scoped_per_tenant(admin_app, engine, collection):
 async def test_report_rejects_bad_parameters(admin_app):
     url, _ = admin_app
     async with admin(url) as http:
-        for params, code in [({"days": "abc"}, "invalid_days"), ({"days": "0"}, "invalid_days"),
-                             ({"days": "99999"}, "invalid_days"), ({"tenant": ""}, "invalid_tenant"),
-                             ({"collection": "no/slash"}, "invalid_collection")]:
+        for params, code in [
+            ({"days": "abc"}, "invalid_days"),
+            ({"days": "0"}, "invalid_days"),
+            ({"days": "99999"}, "invalid_days"),
+            ({"tenant": ""}, "invalid_tenant"),
+            ({"collection": "no/slash"}, "invalid_collection"),
+        ]:
             response = await http.get("/admin/api/report", params=params)
             assert response.status_code == 400, (params, response.text)
             assert response.json()["error"]["code"] == code

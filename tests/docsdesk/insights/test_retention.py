@@ -12,7 +12,9 @@ from tests.docsdesk.insights.seed import seed, seed_thread, turn
 
 async def exists(engine, table: str, column: str, value: str) -> bool:
     async with engine.connect() as conn:
-        return bool(await conn.scalar(text(f"SELECT count(*) FROM {table} WHERE {column} = :v"), {"v": value}))
+        return bool(
+            await conn.scalar(text(f"SELECT count(*) FROM {table} WHERE {column} = :v"), {"v": value})
+        )
 
 
 async def test_retention_deletes_old_data_under_an_advisory_lock(engine):
@@ -22,16 +24,40 @@ async def test_retention_deletes_old_data_under_an_advisory_lock(engine):
     active = await seed_thread(engine, created_at=long_ago)  # old, but with a recent item
     recent = await seed_thread(engine)
     async with engine.begin() as conn:
-        for item, thread, when in [("msg_old_" + old[-8:], old, long_ago), ("msg_new_" + active[-8:], active, datetime.now(UTC))]:
-            await conn.execute(text("INSERT INTO items (id, thread_id, tenant_id, user_id, data, created_at) "
-                                    "VALUES (:i, :t, '', 'seed-user', '{}'::jsonb, :w)"), {"i": item, "t": thread, "w": when})
-        await conn.execute(text("INSERT INTO feedback (item_id, thread_id, tenant_id, user_id, kind) "
-                                "VALUES (:i, :t, '', 'seed-user', 'negative')"), {"i": "msg_old_" + old[-8:], "t": old})
-        await conn.execute(text("INSERT INTO attachments (id, thread_id, tenant_id, user_id, data, created_at) "
-                                "VALUES (:i, NULL, '', 'seed-user', '{}'::jsonb, :w)"), {"i": "atc_" + old[-8:], "w": long_ago})
-    await seed(engine, [turn(old, "old", collection, ago_days=100), turn(active, "old turn of an active thread",
-                                                                        collection, ago_days=100),
-                        turn(active, "new turn", collection), turn(recent, "recent", collection)])
+        for item, thread, when in [
+            ("msg_old_" + old[-8:], old, long_ago),
+            ("msg_new_" + active[-8:], active, datetime.now(UTC)),
+        ]:
+            await conn.execute(
+                text(
+                    "INSERT INTO items (id, thread_id, tenant_id, user_id, data, created_at) "
+                    "VALUES (:i, :t, '', 'seed-user', '{}'::jsonb, :w)"
+                ),
+                {"i": item, "t": thread, "w": when},
+            )
+        await conn.execute(
+            text(
+                "INSERT INTO feedback (item_id, thread_id, tenant_id, user_id, kind) "
+                "VALUES (:i, :t, '', 'seed-user', 'negative')"
+            ),
+            {"i": "msg_old_" + old[-8:], "t": old},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO attachments (id, thread_id, tenant_id, user_id, data, created_at) "
+                "VALUES (:i, NULL, '', 'seed-user', '{}'::jsonb, :w)"
+            ),
+            {"i": "atc_" + old[-8:], "w": long_ago},
+        )
+    await seed(
+        engine,
+        [
+            turn(old, "old", collection, ago_days=100),
+            turn(active, "old turn of an active thread", collection, ago_days=100),
+            turn(active, "new turn", collection),
+            turn(recent, "recent", collection),
+        ],
+    )
 
     # Another instance holds the lock: this one skips the round and deletes nothing.
     async with engine.connect() as holder:
@@ -49,5 +75,9 @@ async def test_retention_deletes_old_data_under_an_advisory_lock(engine):
     assert not await exists(engine, "attachments", "id", "atc_" + old[-8:])
     assert await exists(engine, "threads", "id", active) and await exists(engine, "threads", "id", recent)
     async with engine.connect() as conn:
-        left = (await conn.execute(text("SELECT question FROM turns WHERE thread_id = :t"), {"t": active})).scalars().all()
+        left = (
+            (await conn.execute(text("SELECT question FROM turns WHERE thread_id = :t"), {"t": active}))
+            .scalars()
+            .all()
+        )
     assert left == ["new turn"]

@@ -27,12 +27,18 @@ CHECKS = [
     ),
     (
         "what does the backoff_seconds setting do",
-        ["| setting | default | meaning |\n| --- | --- | --- |\n", "| `backoff_seconds` | `2` | the first wait; it doubles after each failure |"],
+        [
+            "| setting | default | meaning |\n| --- | --- | --- |\n",
+            "| `backoff_seconds` | `2` | the first wait; it doubles after each failure |",
+        ],
         ["| `attempts` |"],
     ),
     (
         "How do I add a source annotation to a report?",
-        ["report.annotate(url, title)", '```python\nreport.annotate("https://example.com/data.csv", "Input data")\n```'],
+        [
+            "report.annotate(url, title)",
+            '```python\nreport.annotate("https://example.com/data.csv", "Input data")\n```',
+        ],
         [],
     ),
     (
@@ -101,7 +107,13 @@ def test_table_rows_keep_their_header_and_code_stays_whole() -> None:
         "| uploads | 10 MB |\n| threads | 500 per user |\n\nFor example:\n\n```python\nx = 1\n\ny = 2\n```\n"
     )
     kinds = [(p.kind, p.heading) for p in split_passage(passage, 1, 0, "Page")]
-    assert kinds == [("sentence", "Limits"), ("row", "Limits"), ("row", "Limits"), ("sentence", "Limits"), ("code", "Limits")]
+    assert kinds == [
+        ("sentence", "Limits"),
+        ("row", "Limits"),
+        ("row", "Limits"),
+        ("sentence", "Limits"),
+        ("code", "Limits"),
+    ]
     result = extract_answer("what is the upload limit", [(1, "Page", passage)])
     assert result.covered and result.cited == [1]
     assert result.text == "| name | limit |\n| --- | --- |\n| uploads | 10 MB |\n\n[1]"
@@ -136,7 +148,11 @@ def test_questions_about_the_page_itself(question, about_page):
 def test_a_question_about_the_page_quotes_its_opening():
     passages = [
         (1, "Workers", "Start a worker with `lantern worker`. Each worker claims jobs.\n\nMore text."),
-        (2, "Retries and backoff", "A job that raises an exception is retried. The default is five attempts."),
+        (
+            2,
+            "Retries and backoff",
+            "A job that raises an exception is retried. The default is five attempts.",
+        ),
     ]
     answer = page_lead(passages, "Retries and backoff — Lantern docs")
     assert answer.covered and answer.cited == [2]

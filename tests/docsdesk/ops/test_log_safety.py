@@ -59,7 +59,9 @@ async def test_client_mistake_on_a_stream_is_one_info_line(settings, capsys):
             "threads.add_user_message", {"thread_id": "thr_missing", "input": user_input("Hello?")}
         )
         assert missing.status_code == 404
-        retried = await client.request("threads.retry_after_item", {"thread_id": "thr_missing", "item_id": "msg_x"})
+        retried = await client.request(
+            "threads.retry_after_item", {"thread_id": "thr_missing", "item_id": "msg_x"}
+        )
         assert retried.status_code == 404
     logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     assert not [line for line in logged if line["level"] == "error" or "exc" in line], logged

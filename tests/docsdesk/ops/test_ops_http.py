@@ -28,7 +28,6 @@ async def served(settings, **overrides) -> AsyncIterator[tuple[ChatKitClient, An
         yield client, app
 
 
-
 def create_body(text: str = "How do I install it?", metadata: dict | None = None) -> str:
     body: dict[str, Any] = {"type": "threads.create", "params": {"input": user_input(text)}}
     if metadata is not None:
@@ -38,7 +37,9 @@ def create_body(text: str = "How do I install it?", metadata: dict | None = None
 
 async def open_stream(client: ChatKitClient) -> httpx.Response:
     request = client.http.build_request(
-        "POST", "/chatkit", content=create_body(),
+        "POST",
+        "/chatkit",
+        content=create_body(),
         headers={"Content-Type": "application/json", **client.headers},
     )
     return await client.http.send(request, stream=True)
@@ -114,15 +115,14 @@ async def test_read_limit_is_per_identity(settings):
 
 async def test_session_limit_per_client_ip_behind_a_trusted_proxy(settings):
     async with served(settings, rate_limit_sessions="2/minute", trusted_proxies=["127.0.0.1"]) as (
-        client, _,
+        client,
+        _,
     ):
         # The login above was the first session from 127.0.0.1 itself.
         for _ in range(2):
             response = await client.http.post("/session", headers={"X-Forwarded-For": "198.51.100.7"})
             assert response.status_code == 200
-        refused = await client.http.post(
-            "/session", headers={"X-Forwarded-For": "203.0.113.1, 198.51.100.7"}
-        )
+        refused = await client.http.post("/session", headers={"X-Forwarded-For": "203.0.113.1, 198.51.100.7"})
         assert_error(refused, 429, "rate_limited")
         assert int(refused.headers["Retry-After"]) >= 1
         other = await client.http.post("/session", headers={"X-Forwarded-For": "198.51.100.8"})
@@ -159,7 +159,9 @@ async def test_concurrent_streams_are_capped_and_released(settings):
 
         model.gate.set()  # the remaining streams run to the end and give their slots back
         events = parse_sse((await second.aread()).decode())
-        assert any(e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message" for e in events)
+        assert any(
+            e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message" for e in events
+        )
         await third.aread()
         await second.aclose(), await third.aclose()
         for _ in range(2):
@@ -168,9 +170,9 @@ async def test_concurrent_streams_are_capped_and_released(settings):
         assert scrape.grew("docsdesk_rate_limited_total", limit="streams") == refusals
         assert scrape.grew("docsdesk_errors_total", code="too_many_streams") == refusals
         assert metric(scrape.after, "docsdesk_active_streams") == 0
-        assert scrape.grew(
-            "docsdesk_requests_total", type="threads.create", outcome="client_disconnected"
-        ) == 1
+        assert (
+            scrape.grew("docsdesk_requests_total", type="threads.create", outcome="client_disconnected") == 1
+        )
 
 
 # --- request limits -----------------------------------------------------------------------
@@ -200,11 +202,19 @@ async def test_message_and_page_context_limits_are_400(settings):
         await client.new_thread("Short?")  # within both limits
         await scrape.end()
         assert scrape.grew("docsdesk_errors_total", code="message_too_long") == 1
-        assert scrape.grew(
-            "docsdesk_requests_total", route="/chatkit", type="threads.create",
-            outcome="invalid_page_context",
-        ) == 1
-        assert scrape.grew("docsdesk_requests_total", route="/chatkit", type="threads.create", outcome="2xx") == 1
+        assert (
+            scrape.grew(
+                "docsdesk_requests_total",
+                route="/chatkit",
+                type="threads.create",
+                outcome="invalid_page_context",
+            )
+            == 1
+        )
+        assert (
+            scrape.grew("docsdesk_requests_total", route="/chatkit", type="threads.create", outcome="2xx")
+            == 1
+        )
 
 
 async def test_turn_timeout_ends_the_stream_with_an_error_event(settings):
@@ -239,11 +249,19 @@ async def test_metrics_after_a_scripted_turn(settings):
 
     families = {f.name for f in text_string_to_metric_families(after)}
     assert {
-        "docsdesk_requests", "docsdesk_request_duration_seconds", "docsdesk_stream_duration_seconds",
-        "docsdesk_time_to_first_text_delta_seconds", "docsdesk_model_call_duration_seconds",
-        "docsdesk_search_duration_seconds", "docsdesk_model_tokens", "docsdesk_active_streams",
-        "docsdesk_db_pool_connections_in_use", "docsdesk_db_pool_size", "docsdesk_rate_limited",
-        "docsdesk_errors", "docsdesk_build_info",
+        "docsdesk_requests",
+        "docsdesk_request_duration_seconds",
+        "docsdesk_stream_duration_seconds",
+        "docsdesk_time_to_first_text_delta_seconds",
+        "docsdesk_model_call_duration_seconds",
+        "docsdesk_search_duration_seconds",
+        "docsdesk_model_tokens",
+        "docsdesk_active_streams",
+        "docsdesk_db_pool_connections_in_use",
+        "docsdesk_db_pool_size",
+        "docsdesk_rate_limited",
+        "docsdesk_errors",
+        "docsdesk_build_info",
     } <= families
     turn = {"route": "/chatkit", "type": "threads.create"}
     assert grew("docsdesk_requests_total", outcome="2xx", **turn) == 1
@@ -368,19 +386,26 @@ async def test_unhandled_error_is_a_json_500_with_the_request_id(settings, capsy
 
 # --- CORS ---------------------------------------------------------------------------------
 
-PREFLIGHT = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+PREFLIGHT = {
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "authorization,content-type",
+}
 
 
 async def test_cors_for_listed_origins_with_credentials(settings):
     async with served(settings, cors_origins=["https://docs.example"]) as (client, _):
-        allowed = await client.http.options("/chatkit", headers={"Origin": "https://docs.example", **PREFLIGHT})
+        allowed = await client.http.options(
+            "/chatkit", headers={"Origin": "https://docs.example", **PREFLIGHT}
+        )
         assert allowed.status_code == 200
         assert allowed.headers["Access-Control-Allow-Origin"] == "https://docs.example"
         assert allowed.headers["Access-Control-Allow-Credentials"] == "true"
         assert "POST" in allowed.headers["Access-Control-Allow-Methods"]
         assert "authorization" in allowed.headers["Access-Control-Allow-Headers"].lower()
 
-        refused = await client.http.options("/chatkit", headers={"Origin": "https://evil.example", **PREFLIGHT})
+        refused = await client.http.options(
+            "/chatkit", headers={"Origin": "https://evil.example", **PREFLIGHT}
+        )
         assert "Access-Control-Allow-Origin" not in refused.headers
 
         actual = await client.http.get("/healthz", headers={"Origin": "https://docs.example"})
@@ -392,7 +417,9 @@ async def test_cors_for_listed_origins_with_credentials(settings):
 
 async def test_cors_wildcard_never_allows_credentials(settings):
     async with served(settings, cors_origins=["*"]) as (client, _):
-        preflight = await client.http.options("/chatkit", headers={"Origin": "https://any.example", **PREFLIGHT})
+        preflight = await client.http.options(
+            "/chatkit", headers={"Origin": "https://any.example", **PREFLIGHT}
+        )
         assert preflight.status_code == 200
         assert preflight.headers["Access-Control-Allow-Origin"] == "*"
         assert "Access-Control-Allow-Credentials" not in preflight.headers

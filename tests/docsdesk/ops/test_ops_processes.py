@@ -47,12 +47,16 @@ def free_port() -> int:
 
 def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith(("DOCSDESK_", "OPENAI_", "PROMETHEUS_")) and k != "DATABASE_URL"
     }
     env.update(
-        DOCSDESK_SECRET_KEY=SECRET, DOCSDESK_MODEL="offline", DOCSDESK_EMBEDDINGS="none",
-        DOCSDESK_DATA_DIR=str(tmp_path / "data"), DOCSDESK_LOG_FORMAT="json",
+        DOCSDESK_SECRET_KEY=SECRET,
+        DOCSDESK_MODEL="offline",
+        DOCSDESK_EMBEDDINGS="none",
+        DOCSDESK_DATA_DIR=str(tmp_path / "data"),
+        DOCSDESK_LOG_FORMAT="json",
         DOCSDESK_COLLECTION=new_id("ops"),
     )
     env.update(extra)
@@ -60,7 +64,9 @@ def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def running(args: list[str], env: dict[str, str], port: int, log: Path) -> AsyncIterator[subprocess.Popen]:
+async def running(
+    args: list[str], env: dict[str, str], port: int, log: Path
+) -> AsyncIterator[subprocess.Popen]:
     """A server subprocess, ready once GET /healthz answers; SIGTERM (then kill) at the end."""
     with log.open("wb") as out:
         process = subprocess.Popen(args, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)  # noqa: ASYNC220
@@ -89,8 +95,19 @@ async def running(args: list[str], env: dict[str, str], port: int, log: Path) ->
 
 def serve_args(port: int, docs: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "docsdesk", "serve", "--port", str(port),
-        "--docs", str(docs), "--base-url", "https://docs.test/", "--url-style", "plain", *extra,
+        sys.executable,
+        "-m",
+        "docsdesk",
+        "serve",
+        "--port",
+        str(port),
+        "--docs",
+        str(docs),
+        "--base-url",
+        "https://docs.test/",
+        "--url-style",
+        "plain",
+        *extra,
     ]
 
 
@@ -108,7 +125,9 @@ def log_lines(log: Path) -> list[dict]:
 
 def metric(text: str, name: str, **labels: str) -> float:
     return sum(
-        s.value for f in text_string_to_metric_families(text) for s in f.samples
+        s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
         if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
     )
 
@@ -148,9 +167,21 @@ def redis_url(tmp_path) -> str:
         pytest.skip("redis-server is not installed (.ci/run installs it)")
     port = free_port()
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 10
@@ -170,8 +201,11 @@ def redis_url(tmp_path) -> str:
 async def test_limits_are_shared_between_processes_through_redis(database, tmp_path, redis_url):
     ports = [free_port(), free_port()]
     env = server_env(
-        tmp_path, DATABASE_URL=database.url, DOCSDESK_RATE_LIMIT_STORAGE=redis_url,
-        DOCSDESK_RATE_LIMIT_SESSIONS="3/minute", DOCSDESK_RATE_LIMIT_READS="3/minute",
+        tmp_path,
+        DATABASE_URL=database.url,
+        DOCSDESK_RATE_LIMIT_STORAGE=redis_url,
+        DOCSDESK_RATE_LIMIT_SESSIONS="3/minute",
+        DOCSDESK_RATE_LIMIT_READS="3/minute",
     )
     args = [sys.executable, "-m", "uvicorn", "app:create_app", "--factory", "--no-proxy-headers"]
     async with (
@@ -220,7 +254,6 @@ async def test_stream_slots_are_shared_through_redis(redis_url):
 # --- graceful shutdown --------------------------------------------------------------------
 
 
-
 def postgres_processes(pgdata: Path) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
@@ -237,8 +270,11 @@ async def test_sigterm_lets_the_stream_finish_then_stops_embedded_postgres(tmp_p
     port = free_port()
     async with fake:
         env = server_env(
-            tmp_path, DOCSDESK_MODEL="openai-chat:slow-model", OPENAI_API_KEY="sk-test",
-            OPENAI_BASE_URL=fake.base_url, DOCSDESK_SHUTDOWN_GRACE_SECONDS="30",
+            tmp_path,
+            DOCSDESK_MODEL="openai-chat:slow-model",
+            OPENAI_API_KEY="sk-test",
+            OPENAI_BASE_URL=fake.base_url,
+            DOCSDESK_SHUTDOWN_GRACE_SECONDS="30",
         )
         log = tmp_path / "serve.log"
         async with running(serve_args(port, tiny_docs), env, port, log) as process:
@@ -259,8 +295,11 @@ async def test_sigterm_lets_the_stream_finish_then_stops_embedded_postgres(tmp_p
                         received += chunk
             streamed_after_signal = time.monotonic() - signalled
             events = parse_sse(received.decode())
-            answer = [e["item"] for e in events
-                      if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"]
+            answer = [
+                e["item"]
+                for e in events
+                if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
+            ]
             assert answer and "Sentence number 8" in answer[0]["content"][0]["text"], events[-3:]
             assert not [e for e in events if e["type"] == "error"]
             assert streamed_after_signal > 1.0  # the answer really was in flight

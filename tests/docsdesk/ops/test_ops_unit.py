@@ -60,8 +60,13 @@ def test_bad_trusted_proxy_setting_is_a_clear_error():
 
 def _record(**extra) -> logging.LogRecord:
     record = logging.makeLogRecord(
-        {"name": "docsdesk.access", "levelno": logging.INFO, "levelname": "INFO",
-         "msg": "POST %s %d", "args": ("/chatkit", 200)}
+        {
+            "name": "docsdesk.access",
+            "levelno": logging.INFO,
+            "levelname": "INFO",
+            "msg": "POST %s %d",
+            "args": ("/chatkit", 200),
+        }
     )
     record.__dict__.update(extra)
     return record
@@ -206,7 +211,6 @@ def test_chosen_multiprocess_dir_is_emptied(monkeypatch, tmp_path):
     with multiprocess_metrics(2) as path:
         assert path == tmp_path and not list(tmp_path.glob("*.db"))
     assert tmp_path.is_dir()
-
 
 
 def test_process_memory_storage_counts_fixed_windows_and_forgets_expired_ones():

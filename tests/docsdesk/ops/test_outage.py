@@ -21,11 +21,8 @@ from tests.support.scripted_model import GatedModel
 UNLIMITED = "100000/minute"
 
 
-
 def gauge(text: str, name: str) -> float:
-    return sum(
-        s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name
-    )
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
 
 
 def body(kind: str, params: dict) -> str:
@@ -36,12 +33,18 @@ async def test_outage_is_503_streams_end_retryable_logs_stay_short(base_settings
     pgdir = tmp_path / "outage-pg"
     pg = await asyncio.to_thread(EmbeddedPostgres.start, pgdir)
     try:
-        settings = base_settings.model_copy(update={
-            "database_url": pg.url, "log_format": "json", "db_pool_timeout_seconds": 2.0,
-            "db_connect_timeout_seconds": 2.0, "rate_limit_turns": UNLIMITED,
-            "rate_limit_reads": UNLIMITED, "rate_limit_sessions": UNLIMITED,
-            "max_concurrent_streams_per_user": 0,
-        })
+        settings = base_settings.model_copy(
+            update={
+                "database_url": pg.url,
+                "log_format": "json",
+                "db_pool_timeout_seconds": 2.0,
+                "db_connect_timeout_seconds": 2.0,
+                "rate_limit_turns": UNLIMITED,
+                "rate_limit_reads": UNLIMITED,
+                "rate_limit_sessions": UNLIMITED,
+                "max_concurrent_streams_per_user": 0,
+            }
+        )
         app = create_app(settings)
         async with LiveServer(app) as live, ChatKitClient(live.url) as client:
             await client.login()
@@ -50,8 +53,11 @@ async def test_outage_is_503_streams_end_retryable_logs_stay_short(base_settings
 
             # A turn under way: its user message is stored, the model has not answered yet.
             request = client.http.build_request(
-                "POST", "/chatkit",
-                content=body("threads.add_user_message", {"thread_id": thread_id, "input": user_input("And then?")}),
+                "POST",
+                "/chatkit",
+                content=body(
+                    "threads.add_user_message", {"thread_id": thread_id, "input": user_input("And then?")}
+                ),
                 headers={"Content-Type": "application/json", **client.headers},
             )
             stream = await client.http.send(request, stream=True)
@@ -87,7 +93,9 @@ async def test_outage_is_503_streams_end_retryable_logs_stay_short(base_settings
 
             pg = await asyncio.to_thread(EmbeddedPostgres.start, pgdir)
             for _ in range(100):  # the pool discards its dead connections, then serves again
-                items = await client.raw(body("items.list", {"thread_id": thread_id, "limit": 50, "order": "asc"}))
+                items = await client.raw(
+                    body("items.list", {"thread_id": thread_id, "limit": 50, "order": "asc"})
+                )
                 if items.status_code == 200:
                     break
                 assert items.status_code == 503, items.text
@@ -115,9 +123,15 @@ async def test_outage_is_503_streams_end_retryable_logs_stay_short(base_settings
 
 
 async def test_pool_timeout_is_503(settings):
-    app = create_app(settings.model_copy(update={
-        "db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout_seconds": 0.3,
-    }))
+    app = create_app(
+        settings.model_copy(
+            update={
+                "db_pool_size": 1,
+                "db_max_overflow": 0,
+                "db_pool_timeout_seconds": 0.3,
+            }
+        )
+    )
     async with LiveServer(app) as live, ChatKitClient(live.url) as client:
         await client.login()
         engine = app.state.services.database.engine

@@ -23,11 +23,17 @@ DEADLINE = 1.0
 
 @asynccontextmanager
 async def guarded_server(settings, protocol) -> AsyncIterator[int]:
-    settings = settings.model_copy(update={
-        "header_timeout_seconds": DEADLINE, "body_timeout_seconds": DEADLINE,
-        "http_max_header_bytes": 4096, "rate_limit_sessions": "1000/minute",
-    })
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    settings = settings.model_copy(
+        update={
+            "header_timeout_seconds": DEADLINE,
+            "body_timeout_seconds": DEADLINE,
+            "http_max_header_bytes": 4096,
+            "rate_limit_sessions": "1000/minute",
+        }
+    )
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+    )
     guard_slow_clients(config, settings, protocol)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -41,7 +47,9 @@ async def guarded_server(settings, protocol) -> AsyncIterator[int]:
         await task
 
 
-async def trickle(port: int, head: bytes, drip: bytes, every: float = 0.2, limit: float = 10.0) -> tuple[bytes, float]:
+async def trickle(
+    port: int, head: bytes, drip: bytes, every: float = 0.2, limit: float = 10.0
+) -> tuple[bytes, float]:
     """Send `head`, then `drip` every `every` s until the server answers or closes; return
     (what it answered, seconds it took)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -77,7 +85,9 @@ def status_and_code(answer: bytes) -> tuple[int, str]:
     return int(head.split()[1]), json.loads(body)["error"]["code"]
 
 
-PROTOCOLS = pytest.mark.parametrize("protocol", [GuardedHttpProtocol, GuardedH11Protocol], ids=["httptools", "h11"])
+PROTOCOLS = pytest.mark.parametrize(
+    "protocol", [GuardedHttpProtocol, GuardedH11Protocol], ids=["httptools", "h11"]
+)
 
 
 @PROTOCOLS
@@ -93,7 +103,9 @@ async def test_thirty_header_tricklers_are_cut_off_at_the_deadline(settings, pro
 @PROTOCOLS
 async def test_headers_over_the_cap_are_431(settings, protocol):
     async with guarded_server(settings, protocol) as port:
-        answer, took = await trickle(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"X-Big: " + b"a" * 1000 + b"\r\n", every=0.05)
+        answer, took = await trickle(
+            port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"X-Big: " + b"a" * 1000 + b"\r\n", every=0.05
+        )
     status = int(answer.split()[1])
     assert status in (400, 431), answer[:200]  # h11 refuses by itself with 400
     assert took < DEADLINE + 1
@@ -101,7 +113,10 @@ async def test_headers_over_the_cap_are_431(settings, protocol):
 
 @PROTOCOLS
 async def test_thirty_body_tricklers_get_408(settings, protocol):
-    async with guarded_server(settings, protocol) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+    async with (
+        guarded_server(settings, protocol) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+    ):
         token = (await http.post("/session")).json()["token"]
         head = (
             f"POST /chatkit HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
@@ -117,13 +132,17 @@ async def test_thirty_body_tricklers_get_408(settings, protocol):
 
 @PROTOCOLS
 async def test_keep_alive_traffic_is_unaffected(settings, protocol):
-    async with guarded_server(settings, protocol) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+    async with (
+        guarded_server(settings, protocol) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+    ):
         for _ in range(3):
             assert (await http.get("/healthz")).status_code == 200
             await asyncio.sleep(DEADLINE * 0.6)  # idle between requests, under keep-alive
         token = (await http.post("/session")).json()["token"]
         response = await http.post(
-            "/chatkit", headers={"Authorization": f"Bearer {token}"},
+            "/chatkit",
+            headers={"Authorization": f"Bearer {token}"},
             json={"type": "threads.list", "params": {"limit": 1}},
         )
         assert response.status_code == 200
