@@ -17,16 +17,17 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from docsdesk.auth import AuthError, Identity
-from docsdesk.context import PageContextError, RequestContext, parse_page_context
-from docsdesk.embed import load_embed_script
-from docsdesk.errors import ApiError
-from docsdesk.input_limits import check_fields, check_no_nul
+from docsdesk.core.context import PageContextError, RequestContext, parse_page_context
+from docsdesk.core.errors import ApiError
+from docsdesk.core.settings import Settings, get_settings
+from docsdesk.http.auth import AuthError, Identity
+from docsdesk.http.embed import load_embed_script
+from docsdesk.http.input_limits import check_fields, check_no_nul
+from docsdesk.http.multipart import file_field
 from docsdesk.insights.admin import install_admin
 from docsdesk.ops.observability import install as install_operations
 from docsdesk.ops.ratelimit import RateLimits
 from docsdesk.own_docs import own_docs
-from docsdesk.settings import Settings, get_settings
 from lifespan import Services, lifespan_for
 
 _REQUEST = TypeAdapter(ChatKitReq)
@@ -264,7 +265,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request.state.identity = identity
         await request.app.state.rate_limits.check_upload(identity)
         files = services_of(request).attachments
-        attachment = await files.direct_upload(request, context_of(request, identity))
+        declared = request.headers.get("content-length", "")
+        attachment = await files.direct_upload(
+            file_field(request), int(declared) if declared.isdigit() else None, context_of(request, identity)
+        )
         return attachment_response(attachment)
 
     @app.post("/attachments/{attachment_id}/upload")
@@ -274,7 +278,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Two-phase strategy: the bytes for an attachment created by attachments.create,
         authorised by the signed URL alone (single-use, short-lived)."""
         files = services_of(request).attachments
-        attachment = await files.upload(attachment_id, expires, signature, request)
+        attachment = await files.upload(
+            attachment_id, expires, signature, file_field(request), str(request.base_url).rstrip("/")
+        )
         return attachment_response(attachment)
 
     @app.get("/attachments/{attachment_id}/preview")

@@ -54,22 +54,22 @@ from openai.types.responses.response_input_item_param import Message
 
 from chatkit_store import PostgresStore
 from chatkit_store.attachments import AttachmentFiles
-from chatkit_store.attachments.content import EARLIER, AttachmentInput, reference
-from chatkit_store.turns import SearchRecord, TurnRecord, TurnRecorder, classify
-from docsdesk.blocks import QUOTE_BLOCK, QUOTE_INTRO, data_block
-from docsdesk.citations import annotate
-from docsdesk.context import PageContext, RequestContext
-from docsdesk.errors import ApiError
-from docsdesk.llm.models import build_model, is_offline, model_settings
+from docsdesk.assistant.attachment_input import EARLIER, AttachmentInput, reference
+from docsdesk.assistant.citations import annotate
+from docsdesk.assistant.models import build_model, is_offline, model_settings
+from docsdesk.assistant.search_tool import DocsAgentContext, search_docs
+from docsdesk.core.blocks import QUOTE_BLOCK, QUOTE_INTRO, data_block
+from docsdesk.core.context import PageContext, RequestContext
+from docsdesk.core.errors import ApiError
+from docsdesk.core.settings import Settings
+from docsdesk.insights.turns import SearchRecord, TurnRecord, TurnRecorder, classify
 from docsdesk.ops.metrics import observe_first_delta, observe_model_run, observe_tokens
 from docsdesk.ops.observability import hash_user, log_salt
 from docsdesk.ops.outage import STREAM_MESSAGE as OUTAGE_STREAM_MESSAGE
 from docsdesk.ops.outage import outage_kind
-from docsdesk.settings import Settings
 from prompts import SYSTEM_PROMPT, TITLE_PROMPT
 from rag.collections import ServingCollection
 from rag.search import DocsSearch
-from rag.tools import DocsAgentContext, search_docs
 
 log = logging.getLogger("docsdesk.assistant")
 
@@ -94,7 +94,7 @@ class DocsConverter(ThreadItemConverter):
     """Thread items -> model input. Page-context items become a delimited data block.
 
     Attachments: those of the message being answered (`expand`) go in whole (images as
-    image inputs, text as data blocks, see chatkit_store/attachments/content.py); earlier
+    image inputs, text as data blocks, see docsdesk/assistant/attachment_input.py); earlier
     ones by name only, so a large file is not re-sent on every turn. One converter per turn."""
 
     def __init__(

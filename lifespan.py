@@ -15,13 +15,14 @@ from chatkit_server import DocsDeskServer
 from chatkit_store import PostgresStore
 from chatkit_store.attachments import AttachmentFiles
 from chatkit_store.attachments.cleanup import run_periodically
-from chatkit_store.turns import TurnRecorder
-from docsdesk.auth import Authenticator, server_secret
-from docsdesk.database import Database, open_database
+from docsdesk.core.database import Database, open_database
+from docsdesk.core.secret import server_secret
+from docsdesk.core.settings import Settings
+from docsdesk.http.auth import Authenticator
 from docsdesk.insights.retention import retention_loop
+from docsdesk.insights.turns import TurnRecorder
 from docsdesk.ops.metrics import operating
 from docsdesk.ops.observability import configure_logging
-from docsdesk.settings import Settings
 from rag.embeddings import build_embedder
 from rag.search import DocsSearch
 

@@ -16,7 +16,7 @@ from typing import TypeVar
 from chatkit.store import NotFoundError, Store
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 
-from docsdesk.context import RequestContext
+from docsdesk.core.context import RequestContext
 
 T = TypeVar("T")
 Owner = tuple[str, str]

@@ -35,8 +35,8 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 
 from bench.turns import UNLIMITED, BenchError, free_port, start_server  # noqa: E402
-from docsdesk.database import open_database  # noqa: E402
-from docsdesk.settings import Settings  # noqa: E402
+from docsdesk.core.database import open_database  # noqa: E402
+from docsdesk.core.settings import Settings  # noqa: E402
 
 MIB = 1024 * 1024
 CONCURRENT = 4

@@ -38,10 +38,10 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import text  # noqa: E402
 
-from docsdesk.database import open_database  # noqa: E402
+from docsdesk.core.database import open_database  # noqa: E402
+from docsdesk.core.settings import Settings  # noqa: E402
 from docsdesk.insights.export import FORMATS, export_chunks  # noqa: E402
 from docsdesk.insights.report import Scope, build_report  # noqa: E402
-from docsdesk.settings import Settings  # noqa: E402
 from rag.evaluate import load_questions  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 

@@ -25,13 +25,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from docsdesk.database import open_database  # noqa: E402
-from docsdesk.llm.offline import OFFLINE_NOT_COVERED, OFFLINE_NOTHING_FOUND, offline_answer  # noqa: E402
-from docsdesk.settings import Settings  # noqa: E402
+from docsdesk.assistant.offline import OFFLINE_NOT_COVERED, OFFLINE_NOTHING_FOUND, offline_answer  # noqa: E402
+from docsdesk.assistant.search_tool import format_passages  # noqa: E402
+from docsdesk.core.database import open_database  # noqa: E402
+from docsdesk.core.settings import Settings  # noqa: E402
 from rag.evaluate import load_questions  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
-from rag.tools import format_passages  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
 DOC_SETS = {
@@ -60,7 +60,7 @@ NOT_COVERED = [
 
 
 async def tool_output(search: DocsSearch, question: str, collection: str) -> str:
-    """What the search_docs tool returns for `question` (rag.tools.run_search without a turn)."""
+    """What the search_docs tool returns for `question` (docsdesk.assistant.search_tool.run_search without a turn)."""
     results = await search.search(question, k=5, collection=collection)
     unknown = await search.unknown_words(question, collection=collection)
     return format_passages(question, list(enumerate(results, start=1)), unknown)

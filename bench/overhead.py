@@ -45,8 +45,8 @@ from fastapi.responses import Response  # noqa: E402
 from pydantic import TypeAdapter  # noqa: E402
 
 from app import create_app  # noqa: E402
-from docsdesk.context import RequestContext  # noqa: E402
-from docsdesk.settings import Settings  # noqa: E402
+from docsdesk.core.context import RequestContext  # noqa: E402
+from docsdesk.core.settings import Settings  # noqa: E402
 
 TARGET_ADDED_PERCENT = 15.0
 THREADS = 8

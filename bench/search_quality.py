@@ -32,8 +32,8 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
-from docsdesk.database import open_database  # noqa: E402
-from docsdesk.settings import Settings  # noqa: E402
+from docsdesk.core.database import open_database  # noqa: E402
+from docsdesk.core.settings import Settings  # noqa: E402
 from rag.embeddings import Embedder, build_embedder  # noqa: E402
 from rag.evaluate import Report, evaluate, load_questions  # noqa: E402
 from rag.ingest import ingest  # noqa: E402

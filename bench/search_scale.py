@@ -45,8 +45,8 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from docsdesk.database import open_database
-from docsdesk.settings import Settings
+from docsdesk.core.database import open_database
+from docsdesk.core.settings import Settings
 from rag import schema
 from rag.ingest import ingest
 from rag.search import DocsSearch, nearest_sql

@@ -40,9 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chatkit_store import PostgresStore
 from chatkit_store.schema import items, threads
-from docsdesk.context import RequestContext
-from docsdesk.database import open_database
-from docsdesk.settings import Settings
+from docsdesk.core.context import RequestContext
+from docsdesk.core.database import open_database
+from docsdesk.core.settings import Settings
 
 SMALL, LARGE = 10, 10_000
 SIZES = {"small": SMALL, "large": LARGE}

@@ -57,13 +57,13 @@ from pydantic import TypeAdapter  # noqa: E402
 from bench._memory_store import MemoryStore  # noqa: E402
 from bench._pyspy import PySpy, PySpyError, summarize  # noqa: E402
 from chatkit_server import MAX_AGENT_TURNS, build_agent  # noqa: E402
-from docsdesk.context import RequestContext  # noqa: E402
-from docsdesk.database import Database, open_database  # noqa: E402
-from docsdesk.llm.models import build_model, model_settings  # noqa: E402
-from docsdesk.settings import Settings  # noqa: E402
+from docsdesk.assistant.models import build_model, model_settings  # noqa: E402
+from docsdesk.assistant.search_tool import DocsAgentContext  # noqa: E402
+from docsdesk.core.context import RequestContext  # noqa: E402
+from docsdesk.core.database import Database, open_database  # noqa: E402
+from docsdesk.core.settings import Settings  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
-from rag.tools import DocsAgentContext  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus" / "chatkit-python"
 BASE_URL = "https://openai.github.io/chatkit-python/"
@@ -669,7 +669,7 @@ async def direct_recording_cost(db: Database, turn_ms: float, records: int = 500
 
     from sqlalchemy import text
 
-    from chatkit_store.turns import SearchRecord, TurnRecord, TurnRecorder
+    from docsdesk.insights.turns import SearchRecord, TurnRecord, TurnRecorder
 
     thread_id = "thr_bench_recording"
     async with db.engine.begin() as conn:

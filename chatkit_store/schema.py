@@ -90,5 +90,5 @@ feedback = Table(
     Index("ix_feedback_thread", "thread_id"),
 )
 
-#: One record per assistant turn (migration 0003), written by `chatkit_store.turns`.
+#: One record per assistant turn (migration 0003), written by `docsdesk.insights.turns`.
 TURN_OUTCOMES = ("answered", "not_covered", "error", "cancelled")

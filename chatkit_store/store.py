@@ -48,7 +48,7 @@ from chatkit_store.schema import (
     items,
     threads,
 )
-from docsdesk.context import RequestContext
+from docsdesk.core.context import RequestContext
 
 #: Largest page `load_thread_items` / `load_threads` will serve.
 MAX_PAGE_LIMIT = 1000

@@ -9,8 +9,6 @@ stale links behind.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,29 +72,13 @@ async def remove_collection(engine: AsyncEngine, name: str) -> bool:
     return bool(removed.rowcount)
 
 
-def own_docs_root() -> Path:
-    """A directory holding docsdesk's own Markdown pages (the package's own_docs; copied to a
-    temporary directory when the package is not on a plain file system, e.g. a zip)."""
-    from docsdesk.own_docs import own_docs
-
-    pages = own_docs()
-    first = next(iter(pages.values()))
-    if isinstance(first, Path):
-        return first.parent
-    target = Path(tempfile.mkdtemp(prefix="docsdesk-own-docs-"))
-    for name, resource in pages.items():
-        with resource.open("rb") as source, (target / name).open("wb") as out:
-            shutil.copyfileobj(source, out)
-    return target
-
-
-async def ingest_own_docs(engine: AsyncEngine, embedder: Embedder | None) -> IngestSummary:
-    """Index docsdesk's own docs into their collection (incremental, like any ingest)."""
-    root = own_docs_root()
+async def ingest_own_docs(engine: AsyncEngine, embedder: Embedder | None, root: Path) -> IngestSummary:
+    """Index docsdesk's own docs (an absolute folder of Markdown pages; `docsdesk.own_docs.own_docs_root`)
+    into their collection (incremental, like any ingest)."""
     async with engine.begin() as conn:  # another install's copy (a different root) goes
         await conn.execute(
             text("DELETE FROM docs_documents WHERE collection = :c AND root <> :r"),
-            {"c": OWN_COLLECTION, "r": str(root.resolve())},
+            {"c": OWN_COLLECTION, "r": str(root)},
         )
     return await ingest(
         engine,

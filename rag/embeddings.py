@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from docsdesk.settings import Settings
+from docsdesk.core.settings import Settings
 
 if TYPE_CHECKING:
     import openai

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from docsdesk.terms import identifier_terms
+from docsdesk.core.terms import identifier_terms
 from rag import schema
 from rag.chunking import Chunk, chunk_document
 from rag.embeddings import Embedder, EmbedderMismatch, EmbeddingError

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from docsdesk.terms import query_text, question_text
+from docsdesk.core.terms import query_text, question_text
 from rag import schema
 from rag.embeddings import Embedder, EmbedderMismatch
 

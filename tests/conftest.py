@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from docsdesk.database import Database, open_database
-from docsdesk.settings import Settings
+from docsdesk.core.database import Database, open_database
+from docsdesk.core.settings import Settings
 from tests.support import LiveServer
 
 

@@ -10,7 +10,7 @@ import pytest
 from chatkit.types import ClientToolCallItem, StructuredInputFreeform, StructuredInputItem
 
 from chatkit_store import PostgresStore
-from docsdesk.context import RequestContext
+from docsdesk.core.context import RequestContext
 from tests.support.chatkit_client import ChatKitClient, done_items, user_input
 
 

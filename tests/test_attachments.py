@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from app import create_app
 from chatkit_store.attachments.cleanup import clean_up
-from docsdesk.llm.stream import message_item
+from docsdesk.assistant.stream import message_item
 from prompts import TITLE_PROMPT
 from tests.support import LiveServer
 from tests.support.chatkit_client import ChatKitClient, done_items, signed_in, user_input
@@ -522,7 +522,7 @@ def parts_of(model_input) -> list[dict]:
 
 
 def blocks_in(parts: list[dict]) -> list[dict]:
-    from docsdesk.blocks import parse_attachment_block as parse_block
+    from docsdesk.core.blocks import parse_attachment_block as parse_block
 
     return [b for p in parts if p.get("type") == "input_text" and (b := parse_block(p["text"])) is not None]
 

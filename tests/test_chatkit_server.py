@@ -14,8 +14,8 @@ import agents
 import pytest
 
 from app import create_app
-from docsdesk.context import RequestContext
-from docsdesk.llm.stream import message_item, response_events
+from docsdesk.assistant.stream import message_item, response_events
+from docsdesk.core.context import RequestContext
 from prompts import SYSTEM_PROMPT, TITLE_PROMPT
 from rag.ingest import ingest
 from tests.support import LiveServer, new_id

@@ -8,7 +8,7 @@ import base64
 import pytest
 from chatkit.types import FileAttachment
 
-from docsdesk.context import RequestContext
+from docsdesk.core.context import RequestContext
 from tests.support import LiveServer, new_id
 from tests.support.chatkit_client import ChatKitClient, done_items, user_input
 

@@ -45,7 +45,7 @@ async def test_the_server_goes_through_the_sdks_public_process(settings, engine,
 
     from chatkit_server import DocsDeskServer
     from chatkit_store import PostgresStore
-    from docsdesk.context import RequestContext
+    from docsdesk.core.context import RequestContext
     from rag.search import DocsSearch
 
     seen = []

@@ -12,7 +12,7 @@ import codecs
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from docsdesk.settings import ATTACHMENT_KINDS
+from docsdesk.core.settings import ATTACHMENT_KINDS
 
 
 @dataclass(frozen=True)
@@ -131,3 +131,11 @@ class Sniffer:
             ok = ok and head[8:12] == b"WEBP"
         if not ok:
             raise ContentMismatch(f"the file's bytes are not {self.kind.label} (declared {self.kind.mime})")
+
+
+def format_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / (1024 * 1024):.1f} MiB"

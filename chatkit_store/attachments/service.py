@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from chatkit.store import AttachmentStore
@@ -33,18 +33,16 @@ from chatkit.types import (
 from pydantic import AnyUrl
 from sqlalchemy import and_, bindparam, case, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.requests import Request
 
 from chatkit_store.attachments.blobs import BlobStorage, BlobWriter, DiskBlobs, PostgresBlobs
-from chatkit_store.attachments.kinds import KINDS, ContentMismatch, Kind, Sniffer, resolve_kind
-from chatkit_store.attachments.multipart import MULTIPART_OVERHEAD_BYTES, FileField, format_size
+from chatkit_store.attachments.kinds import KINDS, ContentMismatch, Kind, Sniffer, format_size, resolve_kind
 from chatkit_store.attachments.schema import attachment_files
 from chatkit_store.attachments.signing import SignatureError, UrlSigner
 from chatkit_store.schema import attachments
 from chatkit_store.store import PostgresStore
-from docsdesk.context import RequestContext
-from docsdesk.errors import ApiError
-from docsdesk.settings import Settings
+from docsdesk.core.context import RequestContext
+from docsdesk.core.errors import ApiError
+from docsdesk.core.settings import Settings
 
 MAX_NAME_CHARS = 255
 _FILES = attachment_files.c
@@ -137,6 +135,20 @@ def clean_name(name: str) -> str:
 
 def owner_key(tenant_id: str, user_id: str) -> str:
     return f"{len(tenant_id)}:{tenant_id}:{user_id}"
+
+
+class UploadedFile(Protocol):
+    """A file arriving in a request body (the HTTP layer parses it; see docsdesk.http.multipart)."""
+
+    filename: str
+    content_type: str
+
+    async def open(self) -> None:
+        """Read up to the file's bytes; sets `filename` and `content_type`."""
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The file's bytes, as they arrive."""
+        ...
 
 
 async def _shielded(coro) -> None:
@@ -316,9 +328,6 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
 
     # --- uploads -------------------------------------------------------------------------
 
-    def _field(self, request: Request) -> FileField:
-        return FileField(request, "file", self.max_bytes + MULTIPART_OVERHEAD_BYTES)
-
     async def _signed_record(
         self, purpose: str, attachment_id: str, expires: str | None, signature: str | None
     ) -> FileRecord:
@@ -334,20 +343,24 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
         return record
 
     async def upload(
-        self, attachment_id: str, expires: str | None, signature: str | None, request: Request
+        self,
+        attachment_id: str,
+        expires: str | None,
+        signature: str | None,
+        open_field: Callable[[int], UploadedFile],
+        base_url: str,
     ) -> Attachment:
-        """Two-phase, step two: the bytes, through the signed URL (no bearer token)."""
+        """Two-phase, step two: the bytes, through the signed URL (no bearer token).
+        `open_field(max_bytes)` reads the file from the request (the HTTP layer's parser)."""
         record = await self._signed_record("upload", attachment_id, expires, signature)
-        field = self._field(request)  # refuses a wrong content type or an oversized body first
+        field = open_field(self.max_bytes)  # refuses a wrong content type or an oversized body first
         async with self.engine.begin() as conn:
             claimed = await conn.scalar(_CLAIM, {"id": attachment_id})
         if claimed is None:
             raise ApiError(
                 409, "upload_url_used", "this upload URL was already used; create a new attachment"
             )
-        context = RequestContext(
-            user_id=record.user_id, tenant_id=record.tenant_id, base_url=str(request.base_url).rstrip("/")
-        )
+        context = RequestContext(user_id=record.user_id, tenant_id=record.tenant_id, base_url=base_url)
         try:
             await field.open()
             await self._receive(record, field)
@@ -356,14 +369,15 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
             raise
         return await self.store.load_attachment(attachment_id, context)
 
-    async def direct_upload(self, request: Request, context: RequestContext) -> Attachment:
-        """Direct upload: an authenticated multipart request creates the attachment with its bytes."""
-        field = self._field(request)
+    async def direct_upload(
+        self, open_field: Callable[[int], UploadedFile], declared_length: int | None, context: RequestContext
+    ) -> Attachment:
+        """Direct upload: an authenticated request creates the attachment with its bytes."""
+        field = open_field(self.max_bytes)
         await field.open()
         name = clean_name(field.filename)
         kind = self._kind(field.content_type, name)
-        declared = request.headers.get("content-length", "")
-        estimate = min(int(declared), self.max_bytes) if declared.isdigit() else 0
+        estimate = min(declared_length, self.max_bytes) if declared_length else 0
         attachment_id = self.store.generate_attachment_id(kind.mime, context)
         attachment = self._build(attachment_id, name, kind, context, upload=False)
         record = await self._insert(attachment, kind, estimate, context, "uploading")
@@ -374,7 +388,7 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
             raise
         return await self.store.load_attachment(attachment_id, context)
 
-    async def _receive(self, record: FileRecord, field: FileField) -> None:
+    async def _receive(self, record: FileRecord, field: UploadedFile) -> None:
         """Stream the file into storage, checking size and content; then mark it ready
         (within quota). On any failure nothing written is kept."""
         storage = self._storage(record.storage)

@@ -23,11 +23,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
-from docsdesk.errors import ApiError
+from docsdesk.core.errors import ApiError
+from docsdesk.core.settings import Settings
 from docsdesk.insights.conversation import conversation
 from docsdesk.insights.export import FORMATS, check_format, export
 from docsdesk.insights.report import Scope, build_report, check_days, trigram_available
-from docsdesk.settings import Settings
 
 MAX_SEARCH_CHARS = 500
 # query canceled (statement timeout), admin/crash shutdown, cannot connect now, too many connections

@@ -23,7 +23,8 @@ from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from docsdesk.auth import server_secret
+from docsdesk.core.secret import server_secret
+from docsdesk.core.settings import Settings
 from docsdesk.ops.metrics import (
     ACTIVE_STREAMS,
     ERRORS,
@@ -35,7 +36,6 @@ from docsdesk.ops.metrics import (
 )
 from docsdesk.ops.outage import OutageLogFilter, outage_kind, unavailable
 from docsdesk.ops.probes import healthz, readyz
-from docsdesk.settings import Settings
 
 # --- logs ---------------------------------------------------------------------------------
 
@@ -165,7 +165,7 @@ def is_client_mistake(exc: BaseException) -> bool:
     """What app.py turns into a 4xx: the store's NotFoundError, a ValueError, an ApiError."""
     from chatkit.store import NotFoundError
 
-    from docsdesk.errors import ApiError
+    from docsdesk.core.errors import ApiError
 
     if isinstance(exc, ApiError):
         return exc.status < 500
@@ -323,7 +323,7 @@ class RequestObserver:
         self.salt = log_salt(settings)
         self.log = logging.getLogger("docsdesk.access")
         self.render = LINE_FORMATS[settings.log_format]
-        self.error_log = logging.getLogger("docsdesk.errors")
+        self.error_log = logging.getLogger("docsdesk.core.errors")
         # (route, type, outcome) -> metric children; labels() on every request costs more.
         self._series: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
 

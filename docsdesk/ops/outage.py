@@ -15,7 +15,7 @@ import threading
 import time
 from types import TracebackType
 
-from docsdesk.errors import ApiError
+from docsdesk.core.errors import ApiError
 
 RETRY_AFTER_SECONDS = 5
 LOG_INTERVAL_SECONDS = 10.0

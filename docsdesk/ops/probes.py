@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from docsdesk.database import current_revision, head_revision
+from docsdesk.core.database import current_revision, head_revision
 
 READINESS_TIMEOUT_SECONDS = 2.0
 

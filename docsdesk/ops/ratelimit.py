@@ -32,11 +32,11 @@ from limits.storage import Storage
 from limits.strategies import STRATEGIES, RateLimiter
 from slowapi import Limiter
 
-from docsdesk.auth import Identity
-from docsdesk.errors import ApiError
+from docsdesk.core.context import Identity
+from docsdesk.core.errors import ApiError
+from docsdesk.core.settings import Settings
 from docsdesk.ops.metrics import observe_rate_limited
 from docsdesk.ops.observability import call_at_end
-from docsdesk.settings import Settings
 
 log = logging.getLogger("docsdesk.ratelimit")
 

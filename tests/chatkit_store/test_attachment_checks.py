@@ -8,7 +8,7 @@ import pytest
 
 from chatkit_store.attachments.kinds import KINDS, ContentMismatch, Sniffer, resolve_kind
 from chatkit_store.attachments.signing import SignatureError, UrlSigner
-from docsdesk.blocks import attachment_block, parse_attachment_block
+from docsdesk.core.blocks import attachment_block, parse_attachment_block
 from tests.support.files import JPEG_HEAD, pdf_bytes, png_bytes
 
 

@@ -39,7 +39,7 @@ from chatkit.widgets import Card, Text
 from sqlalchemy import text
 
 from chatkit_store import MAX_PAGE_LIMIT, PostgresStore
-from docsdesk.context import RequestContext
+from docsdesk.core.context import RequestContext
 from tests.support import new_id
 
 # All items share one created_at: ordering must come from the store's sequence, not time.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from docsdesk.own_docs import own_docs_root
 from rag import collections
 from rag.collections import (
     OWN_COLLECTION,
@@ -21,19 +22,19 @@ from tests.support import FIXTURE_DOCS, new_id
 
 
 async def test_own_docs_live_in_their_own_collection_with_site_relative_urls(engine):
-    await ingest_own_docs(engine, None)
+    await ingest_own_docs(engine, None, own_docs_root())
     summary = await collection_summary(engine, OWN_COLLECTION)
     assert summary.files >= 3 and summary.chunks > summary.files
     results = await DocsSearch(engine, public_url="https://help.example.org").search(
         "deploy behind a load balancer", collection=OWN_COLLECTION
     )
     assert results and all(r.url.startswith("https://help.example.org/about/") for r in results)
-    again = await ingest_own_docs(engine, None)
+    again = await ingest_own_docs(engine, None, own_docs_root())
     assert again.added == 0 and again.changed == 0  # incremental like any ingest
 
 
 async def test_the_configured_collection_takes_over_once_it_has_documents(engine, monkeypatch):
-    await ingest_own_docs(engine, None)
+    await ingest_own_docs(engine, None, own_docs_root())
     configured = new_id("site")
     assert await serving_collection(engine, configured) == OWN_COLLECTION
     serving = ServingCollection(engine, configured)

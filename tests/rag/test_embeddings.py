@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import openai
 import pytest
 
-from docsdesk.settings import Settings
+from docsdesk.core.settings import Settings
 from rag.embeddings import (
     OPENAI_MAX_RETRIES,
     EmbeddingError,

@@ -11,8 +11,8 @@ import json
 import pytest
 from sqlalchemy import text
 
-from docsdesk.database import create_engine
-from docsdesk.terms import identifier_terms, query_text
+from docsdesk.core.database import create_engine
+from docsdesk.core.terms import identifier_terms, query_text
 from rag.ingest import ingest
 from rag.search import DocsSearch, diversified
 from tests.rag.test_search import PAGES, TrigramEmbedder

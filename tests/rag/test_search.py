@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from docsdesk.database import migrate
+from docsdesk.core.database import migrate
 from rag.embeddings import EmbedderMismatch
 from rag.ingest import ingest
 from rag.search import (

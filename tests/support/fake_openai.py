@@ -30,7 +30,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from docsdesk.llm.stream import function_call_item, message_item, response_events, split_deltas, usage_for
+from docsdesk.assistant.stream import (
+    function_call_item,
+    message_item,
+    response_events,
+    split_deltas,
+    usage_for,
+)
 from tests.support import wait_started
 
 

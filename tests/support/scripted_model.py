@@ -21,7 +21,7 @@ from typing import Any
 import agents
 from openai.types.responses import ResponseOutputItem
 
-from docsdesk.llm.stream import (
+from docsdesk.assistant.stream import (
     SynthesizedModel,
     function_call_item,
     message_item,

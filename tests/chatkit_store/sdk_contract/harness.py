@@ -11,8 +11,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatkit_store import PostgresStore
-from docsdesk.database import create_engine, migrate
-from docsdesk.settings import Settings
+from docsdesk.core.database import create_engine, migrate
+from docsdesk.core.settings import Settings
 
 _engine: AsyncEngine | None = None
 

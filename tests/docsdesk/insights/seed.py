@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from chatkit_store.turns import SearchRecord, TurnRecord, write_turns
+from docsdesk.insights.turns import SearchRecord, TurnRecord, write_turns
 
 
 async def seed_thread(

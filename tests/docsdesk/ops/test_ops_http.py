@@ -379,7 +379,7 @@ async def test_unhandled_error_is_a_json_500_with_the_request_id(settings, capsy
     assert_error(response, 500, "internal_error")
     request_id = response.headers["X-Request-ID"]
     logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
-    failure = next(line for line in logged if line["logger"] == "docsdesk.errors")
+    failure = next(line for line in logged if line["logger"] == "docsdesk.core.errors")
     assert failure["request_id"] == request_id and "boom" in failure["exc"]
     assert scrape.grew("docsdesk_errors_total", code="internal_error") == 1
 

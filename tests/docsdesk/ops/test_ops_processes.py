@@ -23,11 +23,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
-from docsdesk.auth import Identity
-from docsdesk.database import EmbeddedPostgres
-from docsdesk.errors import ApiError
+from docsdesk.core.context import Identity
+from docsdesk.core.database import EmbeddedPostgres
+from docsdesk.core.errors import ApiError
+from docsdesk.core.settings import Settings
 from docsdesk.ops.ratelimit import RateLimits
-from docsdesk.settings import Settings
 
 # The repository root: subprocesses run `python -m docsdesk` from there, so they run this
 # checkout's code (from tests/docsdesk they would import whatever docsdesk is installed).

@@ -13,12 +13,12 @@ import time
 
 import pytest
 
-from docsdesk.auth import Identity
-from docsdesk.errors import ApiError
+from docsdesk.core.context import Identity
+from docsdesk.core.errors import ApiError
+from docsdesk.core.settings import Settings
 from docsdesk.ops.metrics import MULTIPROC_ENV, multiprocess_metrics
 from docsdesk.ops.observability import ClientAddress, LineFormatter, hash_user, log_salt
 from docsdesk.ops.ratelimit import ProcessMemoryStorage, RateLimits, identity_key
-from docsdesk.settings import Settings
 
 
 def make_settings(**overrides) -> Settings:

@@ -12,7 +12,7 @@ import logging
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
-from docsdesk.database import EmbeddedPostgres
+from docsdesk.core.database import EmbeddedPostgres
 from docsdesk.ops.outage import OutageLogFilter, RateLimiter, outage_kind
 from tests.support import LiveServer
 from tests.support.chatkit_client import ChatKitClient, parse_sse, user_input

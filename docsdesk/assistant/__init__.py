@@ -1,0 +1,1 @@
+"""The assistant: model building, the search tool, citations and attachment input."""

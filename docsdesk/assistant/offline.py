@@ -1,0 +1,295 @@
+"""The offline model: answers without a language model by searching the docs and quoting
+the parts of the top passages that answer the question, cited (docsdesk.assistant.answer), so a
+fresh install works with no API key."""
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from openai.types.responses import (
+    ResponseOutputItem,
+)
+
+from docsdesk.assistant.answer import asks_about_the_page, extract_answer, page_lead
+from docsdesk.assistant.stream import SynthesizedModel, as_dict, function_call_item, message_item
+from docsdesk.core.blocks import QUOTE_BLOCK, QUOTE_INTRO, parse_attachment_block, read_block
+from docsdesk.core.context import PAGE_BLOCK
+
+SEARCH_TOOL = "search_docs"
+
+# --- reading Responses input ----------------------------------------------------------------
+
+QUOTE_PREFIX = QUOTE_INTRO
+PAGE_CONTEXT_PREFIX = f"<{PAGE_BLOCK}>"
+
+
+def _content_text(content: Any, attachments: list[dict[str, Any]] | None = None) -> str:
+    """The text of a message's content (a string or a list of text parts). Attachment data
+    blocks are not part of it: they go to `attachments` when given."""
+    if isinstance(content, str):
+        return content
+    texts = []
+    for part in content or []:
+        part = as_dict(part)
+        if isinstance(part.get("text"), str):
+            block = parse_attachment_block(part["text"])
+            if block is None:
+                texts.append(part["text"])
+            elif attachments is not None:
+                attachments.append(block)
+    return "\n".join(texts)
+
+
+def _is_user_message(item: dict[str, Any]) -> bool:
+    return item.get("role") == "user" and item.get("type", "message") == "message"
+
+
+@dataclass
+class Turn:
+    """What the current turn (everything after the last user message block) holds."""
+
+    question: str
+    quote: str
+    page_title: str
+    search_output: str | None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_turn(input: str | list[Any]) -> Turn:
+    """Extract the question, its quoted selection / page title and this turn's search output."""
+    if isinstance(input, str):
+        return Turn(question=input.strip(), quote="", page_title="", search_output=None)
+    items = [as_dict(item) for item in input]
+    user_indexes = [i for i, item in enumerate(items) if _is_user_message(item)]
+    if not user_indexes:
+        return Turn(question="", quote="", page_title="", search_output=None)
+    last_user = user_indexes[-1]
+    block_start = last_user
+    while block_start > 0 and _is_user_message(items[block_start - 1]):
+        block_start -= 1
+
+    question = quote = page_title = ""
+    attachments: list[dict[str, Any]] = []
+    for item in items[block_start : last_user + 1]:
+        text = _content_text(item.get("content"), attachments)
+        stripped = text.lstrip()
+        if stripped.startswith(QUOTE_PREFIX):
+            value = read_block(QUOTE_BLOCK, stripped[len(QUOTE_PREFIX) :])
+            quote = value if isinstance(value, str) else ""
+        elif stripped.startswith(PAGE_CONTEXT_PREFIX):
+            page_title = _page_title(stripped)
+        elif text.strip():
+            question = text.strip()
+
+    search_calls = {
+        item.get("call_id")
+        for item in items[last_user + 1 :]
+        if item.get("type") == "function_call" and item.get("name") == SEARCH_TOOL
+    }
+    search_output = None
+    for item in items[last_user + 1 :]:
+        if item.get("type") == "function_call_output" and item.get("call_id") in search_calls:
+            search_output = _content_text(item.get("output"))
+    return Turn(
+        question=question,
+        quote=quote,
+        page_title=page_title,
+        search_output=search_output,
+        attachments=attachments,
+    )
+
+
+def _page_title(page_context: str) -> str:
+    page = read_block(PAGE_BLOCK, page_context)
+    title = page.get("title") if isinstance(page, dict) else None
+    return title if isinstance(title, str) else ""
+
+
+# --- search output ---------------------------------------------------------------------------
+
+
+@dataclass
+class Passage:
+    """One numbered result of the `search_docs` tool."""
+
+    number: int
+    title: str
+    url: str
+    text: str
+
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def parse_search_output(output: str) -> list[Passage]:
+    """The passages of the tool's JSON output (docsdesk.assistant.search_tool.format_passages); [] for no
+    results or anything that is not that JSON."""
+    try:
+        document = json.loads(output)
+    except (TypeError, ValueError):
+        return []
+    entries = document.get("passages") if isinstance(document, dict) else None
+    passages: list[Passage] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        number, title, url, text = (entry.get(k) for k in ("number", "title", "url", "text"))
+        if (
+            isinstance(number, int)
+            and not isinstance(number, bool)
+            and all(isinstance(v, str) for v in (title, url, text))
+        ):
+            passages.append(Passage(number=number, title=title, url=url, text=text))
+    return passages
+
+
+def unknown_words(output: str) -> list[str]:
+    """The tool output's "not_in_docs": the query's words the documentation never uses."""
+    try:
+        document = json.loads(output)
+    except (TypeError, ValueError):
+        return []
+    words = document.get("not_in_docs") if isinstance(document, dict) else None
+    return [w for w in words if isinstance(w, str)] if isinstance(words, list) else []
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut at a word boundary to at most `limit` characters (with an ellipsis)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+# --- the offline model --------------------------------------------------------------------
+
+OFFLINE_INTRO = "No language model is configured; this is what the documentation says:"
+OFFLINE_NOTHING_FOUND = "I couldn't find anything relevant to your question in the documentation."
+OFFLINE_NOT_COVERED = (
+    "The documentation does not seem to cover this question: none of the passages the search "
+    "found answers it. Try other words, or ask about a topic of these docs."
+)
+OFFLINE_NO_QUESTION = "Please type a question about the documentation."
+OFFLINE_NO_SEARCH = "No language model is configured and documentation search is unavailable."
+QUERY_LIMIT = 300
+TOP_PASSAGES = 5
+
+# The question points at the reader's page ("this page", "here", "it"): its title goes into
+# the query. Otherwise the question alone is searched; the page only breaks ties (prefer_url).
+_REFERS_TO_PAGE = re.compile(
+    r"\b(?:this|that|these|those|here|it|its|they|them|above|below|current)\b", re.IGNORECASE
+)
+
+
+_ERROR_LINE = re.compile(
+    r"\b(error|exception|traceback|fatal|failed|failure|panic|denied|refused|timed? ?out|"
+    r"not found|cannot|can't|unable|invalid|missing)\b",
+    re.IGNORECASE,
+)
+_LOG_PREFIX = re.compile(
+    r"^\s*(\[?\d{4}-\d\d-\d\d[T ][\d:.,]+(Z|[+-]\d\d:?\d\d)?\]?\s*)?"
+    r"(\[?(TRACE|DEBUG|INFO|WARN|WARNING|ERROR|CRITICAL|FATAL)\]?:?\s+)?"
+)
+EXCERPT_LIMIT = 160
+
+
+@dataclass
+class Excerpt:
+    """The line of an attached file the offline model searches with."""
+
+    attachment: str
+    text: str
+
+
+def attachment_excerpt(turn: Turn) -> Excerpt | None:
+    """From the first attached text file: its last error-looking line (the final line of a
+    traceback names the exception), else its last non-empty line; None without text files."""
+    for block in turn.attachments:
+        text = block.get("text")
+        if not isinstance(text, str) or not text.strip():
+            continue
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        errors = [
+            line
+            for line in lines
+            if _ERROR_LINE.search(line) and not line.lower().startswith("traceback (most recent")
+        ]
+        chosen = (errors or lines)[-1]
+        chosen = " ".join(_LOG_PREFIX.sub("", chosen).split()) or chosen
+        return Excerpt(str(block.get("name") or "attachment"), clip(chosen, EXCERPT_LIMIT))
+    return None
+
+
+def search_query(turn: Turn) -> str:
+    """The question, focused by an attached error line, the quoted selection, and the page
+    title when the question refers to the page (<= QUERY_LIMIT)."""
+    question = " ".join(turn.question.split())
+    found = attachment_excerpt(turn)
+    title = clip(" ".join(turn.page_title.split()), 80) if _REFERS_TO_PAGE.search(question) else ""
+    extras = [found.text if found else "", clip(" ".join(turn.quote.split()), 120), title]
+    extras = [extra for extra in extras if extra]
+    budget = QUERY_LIMIT - sum(len(extra) + 1 for extra in extras)
+    return " ".join(part for part in [clip(question, budget), *extras] if part)
+
+
+def offline_answer(
+    search_output: str, question: str, used: Excerpt | None = None, page_title: str | None = None
+) -> str:
+    """Quote what answers `question` in the top passages, with [n] markers; say so when
+    nothing was found or nothing found answers it (then nothing is cited). With `page_title`
+    (a question about the reader's page itself), quote that page's opening. Name the
+    attachment whose line was searched for, if any."""
+    note = (
+        f"I searched with this line from your attachment “{used.attachment}”: `{used.text.replace('`', chr(39))}`"
+        if used
+        else ""
+    )
+    passages = [p for p in parse_search_output(search_output) if p.text.strip()]
+    top = [(p.number, p.title, p.text) for p in passages[:TOP_PASSAGES]]
+    if not top:
+        answer = None
+    elif page_title:
+        answer = page_lead(top, page_title)
+    else:
+        answer = extract_answer(question, top, unknown_words(search_output))
+    if answer is None:
+        reply = OFFLINE_NOTHING_FOUND
+    elif not answer.covered:
+        reply = OFFLINE_NOT_COVERED
+    else:
+        reply = f"{OFFLINE_INTRO}\n\n{answer.text}"
+    return f"{note}\n\n{reply}" if note else reply
+
+
+class OfflineModel(SynthesizedModel):
+    """A model that needs no LLM: it calls `search_docs` with the user's question, then
+    answers by quoting the best passages. Deterministic, no I/O, no waiting."""
+
+    name = "offline"
+
+    def reply(
+        self, system_instructions: str | None, input: str | list[Any], tools: Sequence[Any]
+    ) -> list[ResponseOutputItem]:
+        """The output items for this input: a search call, or the quoted answer."""
+        turn = read_turn(input)
+        if turn.search_output is not None:
+            # Scored against what was searched: the question, an attached error line, the
+            # quote, and the page title when the question refers to the page.
+            about_page = turn.page_title if turn.page_title and asks_about_the_page(turn.question) else None
+            return [
+                message_item(
+                    offline_answer(
+                        turn.search_output, search_query(turn), attachment_excerpt(turn), about_page
+                    )
+                )
+            ]
+        if not any(getattr(tool, "name", None) == SEARCH_TOOL for tool in tools):
+            return [message_item(OFFLINE_NO_SEARCH)]
+        query = search_query(turn)
+        if not query:
+            return [message_item(OFFLINE_NO_QUESTION)]
+        return [function_call_item(SEARCH_TOOL, {"query": query})]

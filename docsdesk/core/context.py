@@ -1,0 +1,100 @@
+"""The per-request context handed to the ChatKit server and, through it, to the store."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from docsdesk.core.blocks import data_block
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The authenticated caller; every store query is scoped to both fields."""
+
+    user_id: str
+    tenant_id: str = ""  # "" when there is no tenant
+
+
+@dataclass
+class RequestContext:
+    """Who is asking, and what they sent besides the ChatKit payload.
+
+    `user_id` and `tenant_id` come only from the authenticated identity (see auth.py);
+    every store query is scoped to both. `metadata` is the request-level `metadata` of the
+    ChatKit request body (the widget's page context lives there); it is untrusted data.
+    """
+
+    user_id: str
+    tenant_id: str = ""
+    request_id: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    page: PageContext | None = None
+    # Where the reader reached this server (for the signed attachment URLs we hand out).
+    base_url: str = ""
+    # Filled in while a turn streams, for logs and metrics.
+    first_delta_seconds: float | None = None
+
+
+class PageContext(BaseModel):
+    """What the reader is looking at, as the widget reports it in `metadata.page`.
+
+    Untrusted: it is shown to the model as delimited data, never as instructions."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    url: str | None = Field(default=None, max_length=2048)
+    title: str | None = Field(default=None, max_length=300)
+    path: str | None = Field(default=None, max_length=2048)
+    headings: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=50)
+    description: str | None = Field(default=None, max_length=1000)
+    # The page's language (its <html lang>, a BCP 47 tag such as "en" or "pt-BR").
+    language: str | None = Field(default=None, max_length=35)
+
+    def is_empty(self) -> bool:
+        return not (self.url or self.title or self.path or self.headings or self.description or self.language)
+
+    def render(self) -> str:
+        """The page as a delimited block of data for the model (docsdesk.core.blocks: JSON with
+        every <, > and & escaped, so nothing the page sends can close the block)."""
+        fields: dict[str, Any] = {}
+        for key in ("title", "url", "path", "language", "description"):
+            value = getattr(self, key)
+            if value:
+                fields[key] = _one_line(value)
+        if self.headings:
+            fields["headings"] = [_one_line(h) for h in self.headings]
+        return data_block(PAGE_BLOCK, fields)
+
+
+PAGE_BLOCK = "page_context"
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+class PageContextError(ValueError):
+    pass
+
+
+def parse_page_context(metadata: dict[str, Any], max_bytes: int) -> PageContext | None:
+    """Validate `metadata.page`; None when absent. Raises PageContextError naming the problem."""
+    raw = metadata.get("page")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise PageContextError("metadata.page must be an object")
+    size = len(json.dumps(raw, ensure_ascii=False).encode())
+    if size > max_bytes:
+        raise PageContextError(f"metadata.page is {size} bytes; the limit is {max_bytes}")
+    try:
+        page = PageContext.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PageContextError(f"metadata.page.{where}: {first['msg']}") from None
+    return None if page.is_empty() else page

@@ -1,0 +1,1 @@
+"""HTTP plumbing: authentication, the embed script, input limits, multipart uploads."""

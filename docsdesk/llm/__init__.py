@@ -1,1 +1,0 @@
-"""The model layer: building models, synthesised Responses streams, the offline answerer."""

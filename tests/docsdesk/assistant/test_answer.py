@@ -1,0 +1,179 @@
+"""The offline answer quotes what answers the question (issue #11): the answering sentence,
+table rows under their header, a whole code block; and says plainly, citing nothing, when the
+docs do not cover the question. Question-to-expected-phrase checks over the fixture doc set,
+searched for real (PostgreSQL), answered by the offline model's answer step."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from docsdesk.assistant.answer import asks_about_the_page, extract_answer, page_lead, split_passage
+from docsdesk.assistant.offline import (
+    OFFLINE_INTRO,
+    OFFLINE_NOT_COVERED,
+    OFFLINE_NOTHING_FOUND,
+    offline_answer,
+)
+from docsdesk.assistant.search_tool import format_passages
+from rag.ingest import ingest
+from rag.search import DocsSearch
+from tests.support import FIXTURE_DOCS, new_id
+
+BASE = "https://lantern.example/"
+
+# (question, phrases the answer must quote, phrases it must not)
+CHECKS = [
+    (
+        "How many attempts does the default retry policy make?",
+        ["five attempts"],
+        ["Lantern is a small job queue"],
+    ),
+    (
+        "what does the backoff_seconds setting do",
+        [
+            "| setting | default | meaning |\n| --- | --- | --- |\n",
+            "| `backoff_seconds` | `2` | the first wait; it doubles after each failure |",
+        ],
+        ["| `attempts` |"],
+    ),
+    (
+        "How do I add a source annotation to a report?",
+        [
+            "report.annotate(url, title)",
+            '```python\nreport.annotate("https://example.com/data.csv", "Input data")\n```',
+        ],
+        [],
+    ),
+    (
+        "What happens to running jobs on SIGTERM?",
+        ["finishes the jobs it is running"],
+        ["thumbs"],
+    ),
+    (
+        "How do I handle thumbs-down feedback?",
+        ["good moment to ask what went wrong"],
+        ["annotate"],
+    ),
+    (
+        "How many annotations can a report keep?",
+        ["at most 50 annotations"],
+        [],
+    ),
+    (
+        "Which Python version does Lantern need?",
+        ["Python 3.10 or newer"],
+        [],
+    ),
+]
+
+NOT_COVERED = [  # (question, whether search finds passages at all)
+    ("How do I install it on Windows with conda?", True),
+    ("Which message broker does the dashboard use for email alerts?", True),
+    ("Does the GraphQL gateway support subscriptions?", False),
+]
+
+
+@pytest.fixture(scope="module")
+async def lantern(database):
+    collection = new_id("c")
+    await ingest(database.engine, [FIXTURE_DOCS], base_url=BASE, collection=collection)
+    return collection
+
+
+async def answer(engine, collection, question) -> str:
+    results = await DocsSearch(engine).search(question, k=5, collection=collection)
+    return offline_answer(format_passages(question, list(enumerate(results, start=1))), question)
+
+
+@pytest.mark.parametrize(("question", "wanted", "unwanted"), CHECKS)
+async def test_answer_quotes_what_answers(engine, lantern, question, wanted, unwanted):
+    text = await answer(engine, lantern, question)
+    assert text.startswith(OFFLINE_INTRO), text
+    for phrase in wanted:
+        assert phrase in text, (question, text)
+    for phrase in unwanted:
+        assert phrase not in text, (question, text)
+    assert re.search(r"\[\d\]", text)
+
+
+@pytest.mark.parametrize(("question", "found"), NOT_COVERED)
+async def test_uncovered_questions_say_so_and_cite_nothing(engine, lantern, question, found):
+    assert bool(await DocsSearch(engine).search(question, collection=lantern)) is found
+    text = await answer(engine, lantern, question)
+    assert text == (OFFLINE_NOT_COVERED if found else OFFLINE_NOTHING_FOUND)
+    assert not re.search(r"\[\d+\]", text)
+
+
+def test_table_rows_keep_their_header_and_code_stays_whole() -> None:
+    passage = (
+        "## Limits\n\nSome intro sentence about nothing.\n\n| name | limit |\n| --- | --- |\n"
+        "| uploads | 10 MB |\n| threads | 500 per user |\n\nFor example:\n\n```python\nx = 1\n\ny = 2\n```\n"
+    )
+    kinds = [(p.kind, p.heading) for p in split_passage(passage, 1, 0, "Page")]
+    assert kinds == [
+        ("sentence", "Limits"),
+        ("row", "Limits"),
+        ("row", "Limits"),
+        ("sentence", "Limits"),
+        ("code", "Limits"),
+    ]
+    result = extract_answer("what is the upload limit", [(1, "Page", passage)])
+    assert result.covered and result.cited == [1]
+    assert result.text == "| name | limit |\n| --- | --- |\n| uploads | 10 MB |\n\n[1]"
+    code = extract_answer("example of setting x and y", [(1, "Page", passage)])
+    assert "```python\nx = 1\n\ny = 2\n```" in code.text
+
+
+def test_sentence_that_answers_wins_over_the_first_one() -> None:
+    passage = (
+        "## Identity\n\nEvery agent has a name and instructions. The name shows in traces.\n\n"
+        "## Models\n\nThe default model is gpt-4.1. Set `model` to choose another one."
+    )
+    result = extract_answer("What is the default model?", [(3, "Agents", passage)])
+    assert result.text.startswith("> The default model is gpt-4.1.") and result.text.endswith("[3]")
+    assert "instructions" not in result.text
+
+
+@pytest.mark.parametrize(
+    ("question", "about_page"),
+    [
+        ("What is this page about?", True),
+        ("And this one?", True),
+        ("Summarise this page", True),
+        ("What does this page say about retries?", False),
+        ("How do I handle thumbs-down feedback?", False),
+    ],
+)
+def test_questions_about_the_page_itself(question, about_page):
+    assert asks_about_the_page(question) is about_page
+
+
+def test_a_question_about_the_page_quotes_its_opening():
+    passages = [
+        (1, "Workers", "Start a worker with `lantern worker`. Each worker claims jobs.\n\nMore text."),
+        (
+            2,
+            "Retries and backoff",
+            "A job that raises an exception is retried. The default is five attempts.",
+        ),
+    ]
+    answer = page_lead(passages, "Retries and backoff — Lantern docs")
+    assert answer.covered and answer.cited == [2]
+    assert "A job that raises an exception is retried." in answer.text and "[2]" in answer.text
+
+
+def test_words_the_docs_never_use_decide_coverage() -> None:
+    passage = (
+        "## Billing\n\nThe billing page lists each plan and its monthly price. Contact support about "
+        "your billing page.\n\nPlans renew monthly. Seats are counted per user. Usage is shown daily."
+    )
+    question = "Does the billing page list invoices in euros?"
+    assert extract_answer(question, [(1, "Help", passage)]).covered  # passage-local view alone
+    # Two words no page uses, holding much of the question: a topic the docs do not have.
+    assert not extract_answer(question, [(1, "Help", passage)], ["invoices", "euros"]).covered
+    # One such word is the reader's own (their app's name): it does not count against them.
+    zorbly = "How do I contact support about billing in Zorbly?"
+    answer = extract_answer(zorbly, [(1, "Help", passage)], ["Zorbly"])
+    assert answer.covered and "Contact support about your billing page." in answer.text
