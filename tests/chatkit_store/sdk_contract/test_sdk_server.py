@@ -106,7 +106,7 @@ from chatkit.types import (
 )
 from chatkit.widgets import Card, Text
 from chatkit_store import PostgresStore
-from docsdesk.context import RequestContext
+from docsdesk.core.context import RequestContext
 from tests.chatkit_store.sdk_contract import harness
 from tests.chatkit_store.sdk_contract.test_sdk_store import make_thread_items
 

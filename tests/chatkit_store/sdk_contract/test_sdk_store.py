@@ -25,7 +25,7 @@ from chatkit.types import (
 )
 from chatkit.widgets import Card, Col, Text
 from chatkit_store import PostgresStore
-from docsdesk.context import RequestContext
+from docsdesk.core.context import RequestContext
 from tests.chatkit_store.sdk_contract import harness
 
 
