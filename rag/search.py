@@ -1,7 +1,7 @@
 """Hybrid documentation search: BM25-style full-text ranking fused with pgvector cosine search.
 
 Full-text: the query loses its question words ("how do I") and contractions, gains the
-parts and wholes of its identifiers (`rag.terms`), and is reduced to English lexemes. Each
+parts and wholes of its identifiers (`docsdesk.core.terms`), and is reduced to English lexemes. Each
 lexeme gets an inverse document frequency from the exact count of the collection's chunks
 holding it (`docs_lexemes`, kept by triggers), so "agent" in an agents' corpus weighs little
 and `set_default_openai_key` much, whatever other collections hold. A chunk scores the sum

@@ -1,6 +1,6 @@
 """The assistant's model layer: which Agents SDK `Model` answers, built from settings:
-"offline" (offline_model.py), "openai:<model>" (Responses API) or "openai-chat:<model>"
-(Chat Completions, with unique message ids)."""
+"offline" (docsdesk/assistant/offline.py), "openai:<model>" (Responses API) or
+"openai-chat:<model>" (Chat Completions, with unique message ids)."""
 
 import os
 from collections.abc import AsyncGenerator, AsyncIterator

@@ -10,7 +10,7 @@ async def test_database_answers_and_is_at_head(engine):
 
 
 async def test_idle_connections_are_pinged_and_dead_ones_replaced(settings, monkeypatch):
-    from docsdesk import database
+    from docsdesk.core import database
 
     engine = database.create_engine(settings.database_url, settings)
     try:
@@ -33,7 +33,7 @@ async def test_idle_connections_are_pinged_and_dead_ones_replaced(settings, monk
 def test_head_revision_read_from_the_files_is_alembics():
     from alembic.script import ScriptDirectory
 
-    from docsdesk import database
+    from docsdesk.core import database
 
     alembic_head = ScriptDirectory.from_config(
         database._alembic_config("postgresql+asyncpg://")

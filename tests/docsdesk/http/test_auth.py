@@ -598,7 +598,7 @@ def test_secret_file_permissions_warning(tmp_path, caplog):
 
 
 async def test_verified_tokens_are_cached_but_never_past_expiry(tmp_path, monkeypatch):
-    from docsdesk import auth as auth_module
+    from docsdesk.http import auth as auth_module
 
     clock = [0.0]
     auth = Authenticator(
