@@ -41,7 +41,7 @@
 
   var VERSION = "1.0.0";
 
-  // What the server accepts in metadata.page (docsdesk/core/context.py), with room to spare.
+  // What the server accepts in metadata.page (docsdesk/context.py), with room to spare.
   var LIMITS = {
     url: 2048, title: 300, path: 2048, heading: 200, headings: 40,
     description: 1000, language: 35, bytes: 6000,
