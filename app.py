@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import quote
 
 from chatkit.server import StreamingResult
@@ -17,10 +18,10 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from docsdesk.core.context import PageContextError, RequestContext, parse_page_context
+from docsdesk.core.context import Identity, PageContextError, RequestContext, parse_page_context
 from docsdesk.core.errors import ApiError
 from docsdesk.core.settings import Settings, get_settings
-from docsdesk.http.auth import AuthError, Identity
+from docsdesk.http.auth import AuthError
 from docsdesk.http.embed import load_embed_script
 from docsdesk.http.input_limits import check_fields, check_no_nul
 from docsdesk.http.multipart import file_field
@@ -80,7 +81,8 @@ def parse_request(body: bytes) -> ChatKitReq:
 
 
 def services_of(request: Request) -> Services:
-    return request.app.state.services
+    services: Services = request.app.state.services
+    return services
 
 
 async def identify(request: Request) -> Identity:
@@ -95,7 +97,7 @@ def request_id_of(request: Request) -> str:
     return getattr(request.state, "request_id", None) or uuid.uuid4().hex
 
 
-def context_of(request: Request, identity: Identity, **fields) -> RequestContext:
+def context_of(request: Request, identity: Identity, **fields: Any) -> RequestContext:
     return RequestContext(
         user_id=identity.user_id,
         tenant_id=identity.tenant_id,
@@ -116,7 +118,7 @@ def content_disposition(name: str) -> str:
     return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-_background: set[asyncio.Task] = set()
+_background: set[asyncio.Task[None]] = set()
 
 
 async def _stream(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -142,12 +144,14 @@ async def _stream(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[byt
         done = False
         while not done:
             # Send whatever is ready as one write: fewer, larger chunks under load.
-            parts = [await queue.get()]
-            while not queue.empty():
-                parts.append(queue.get_nowait())
-            if parts[-1] is None:
-                done = True
-                parts.pop()
+            parts: list[bytes] = []
+            chunk = await queue.get()
+            while chunk is not None:
+                parts.append(chunk)
+                if queue.empty():
+                    break
+                chunk = queue.get_nowait()
+            done = chunk is None
             if parts:
                 yield b"".join(parts)
     finally:
@@ -309,7 +313,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> FastAPI:
     # `uvicorn app:app` works too; the app is built on first access with the environment's settings.
     if name == "app":
         return create_app()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,12 +44,13 @@ from chatkit.types import (
     ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
     ThreadsUpdateReq,
+    URLSource,
     UserMessageInput,
     UserMessageItem,
     UserMessageTagContent,
     UserMessageTextContent,
 )
-from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
+from openai.types.responses import EasyInputMessageParam, ResponseInputContentParam, ResponseInputTextParam
 from openai.types.responses.response_input_item_param import Message
 
 from chatkit_store import PostgresStore
@@ -107,33 +108,39 @@ class DocsConverter(ThreadItemConverter):
         self.context = context
         self.expand = expand
 
-    async def hidden_context_to_input(self, item: HiddenContextItem):
+    async def hidden_context_to_input(
+        self, item: HiddenContextItem
+    ) -> TResponseInputItem | list[TResponseInputItem] | None:
         if isinstance(item.content, dict) and "page" in item.content:
             page = PageContext.model_validate(item.content["page"])
             return _user_text(page.render())
         return await super().hidden_context_to_input(item)
 
-    async def user_message_to_input(self, item: UserMessageItem, is_last_message: bool = True):
+    async def user_message_to_input(
+        self, item: UserMessageItem, is_last_message: bool = True
+    ) -> list[TResponseInputItem]:
         """The SDK's conversion, with the quoted selection (when shown) as a delimited data
         block instead of the SDK's undelimited "The user is referring to this" text."""
         converted = await super().user_message_to_input(
             item.model_copy(update={"quoted_text": None}), is_last_message
         )
-        items = [] if converted is None else converted if isinstance(converted, list) else [converted]
+        items: list[TResponseInputItem] = (
+            [] if converted is None else converted if isinstance(converted, list) else [converted]
+        )
         if item.quoted_text and is_last_message:
             items.insert(1, _user_text(f"{QUOTE_INTRO}\n{data_block(QUOTE_BLOCK, item.quoted_text)}"))
         return items
 
-    async def assistant_message_to_input(self, item: AssistantMessageItem):
+    async def assistant_message_to_input(self, item: AssistantMessageItem) -> TResponseInputItem:
         # Plain string content: the SDK's default (output_text parts) is rejected by the
         # Agents SDK's Chat Completions converter, and the Responses API takes either.
         text = "".join(part.text for part in item.content)
         return EasyInputMessageParam(type="message", role="assistant", content=text)
 
-    async def tag_to_message_content(self, tag: UserMessageTagContent):
+    async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputTextParam:
         return ResponseInputTextParam(type="input_text", text=f"@{tag.text}")
 
-    async def attachment_to_message_content(self, attachment: Attachment):
+    async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputContentParam:
         if self.attachments is not None and self.context is not None and attachment.id in self.expand:
             return await self.attachments.content(attachment, self.context)
         return reference(attachment, EARLIER)
@@ -403,13 +410,15 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         elapsed: float,
     ) -> None:
         """Queue this turn's record (no I/O here: the recorder writes it in the background)."""
+        if self.recorder is None:
+            return
         answer = "\n\n".join(part.text for item in answers for part in item.content)
         cited = [
             annotation.source.url
             for item in answers
             for part in item.content
             for annotation in part.annotations
-            if getattr(annotation.source, "url", None)
+            if isinstance(annotation.source, URLSource) and annotation.source.url
         ]
         if outcome == "ok":
             kind = classify(answer, [s.results for s in agent_context.searches])
@@ -460,7 +469,8 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                     return
                 yield event
         finally:
-            await iterator.aclose()
+            if isinstance(iterator, AsyncGenerator):
+                await iterator.aclose()
 
     def _cite(
         self, item: AssistantMessageItem, agent_context: DocsAgentContext

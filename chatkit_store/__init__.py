@@ -5,7 +5,7 @@ loaded without importing the ChatKit SDK."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chatkit_store.store import MAX_PAGE_LIMIT, PostgresStore
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 __all__ = ["MAX_PAGE_LIMIT", "PostgresStore"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in __all__:
         from chatkit_store import store
 

@@ -58,7 +58,7 @@ ORDERS = ("asc", "desc")
 
 _ITEM: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 _ATTACHMENT: TypeAdapter[Attachment] = TypeAdapter(Attachment)
-_THREAD_FIELDS = frozenset(ThreadMetadata.model_fields)
+_THREAD_FIELDS = set(ThreadMetadata.model_fields)  # a set: what model_dump's `include` takes
 
 T = TypeVar("T")
 
@@ -148,14 +148,14 @@ def _items_page(order: str, with_cursor: bool) -> Select[Any]:
     """The caller's thread left-joined to the cursor item in it (if any) and to the page of
     items after it: no rows = no such thread; NULL cursor_id = no such cursor; a single row
     of NULLs = no items."""
-    page = select(items.c.id, items.c.seq, cast(items.c.data, Text).label("data")).where(
+    query = select(items.c.id, items.c.seq, cast(items.c.data, Text).label("data")).where(
         items.c.thread_id == threads.c.id, _owned(items)
     )
     source: Any = threads
     cursor_columns = []
     if with_cursor:
         cursor = items.alias("cursor")
-        page = page.where(_beyond(items.c.seq, cursor.c.seq, order))
+        query = query.where(_beyond(items.c.seq, cursor.c.seq, order))
         source = source.outerjoin(
             cursor,
             and_(
@@ -165,7 +165,7 @@ def _items_page(order: str, with_cursor: bool) -> Select[Any]:
             ),
         )
         cursor_columns.append(cursor.c.id.label("cursor_id"))
-    page = page.order_by(_ordered(items.c.seq, order)).limit(bindparam("page_limit")).lateral("page")
+    page = query.order_by(_ordered(items.c.seq, order)).limit(bindparam("page_limit")).lateral("page")
     return (
         select(page.c.id, page.c.data, *cursor_columns)
         .select_from(source.outerjoin(page, true()))
@@ -521,7 +521,9 @@ class PostgresStore(Store[RequestContext]):
                 raise NotFoundError(f"Thread {thread_id} not found")
             if not wanted:
                 return
-            found = dict((await conn.execute(_LOCK_FEEDBACK_ITEMS, {"items": wanted, **where})).all())
+            found: dict[str, str] = dict(
+                (await conn.execute(_LOCK_FEEDBACK_ITEMS, {"items": wanted, **where})).all()
+            )
             missing = [item_id for item_id in wanted if item_id not in found]
             if missing:
                 raise NotFoundError(f"Items not found in thread {thread_id}: {', '.join(missing)}")

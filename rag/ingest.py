@@ -20,12 +20,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, text
-from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.dml import ReturningInsert
 
 from docsdesk.core.terms import identifier_terms
 from rag import schema
@@ -42,7 +43,7 @@ _WRITERS = 2  # write transactions in flight
 _REEMBED_DOCUMENTS = 32  # unchanged documents given new vectors per embedding call
 
 
-def _upsert_documents() -> Insert:
+def _upsert_documents() -> ReturningInsert[Any]:
     """INSERT ... ON CONFLICT DO UPDATE of document rows, returning (id, root, source_path)."""
     stmt = pg_insert(schema.documents)
     updated = ("page_url", "title", "content_hash", "bytes", "chunk_count", "embedder")
@@ -314,8 +315,7 @@ class _Run:
                     text("INSERT INTO docs_collections (name) VALUES (:c) ON CONFLICT DO NOTHING"),
                     {"c": self.collection},
                 )
-            row = (None, None)
-        stored_embedder, stored_dims = row
+        stored_embedder, stored_dims = row if row is not None else (None, None)
         if stored_embedder == self.embedder_name:
             self.dimensions = stored_dims
             if self.embedder is not None:
@@ -331,9 +331,10 @@ class _Run:
 
     async def _switch_embedder(self, previous: str | None) -> None:
         """Drop the collection's vectors and record the new embedder (none included)."""
+        dimensions = None
         if self.embedder is not None:
             probe = await self._embed(["dimension probe"])  # fail now, before dropping anything
-            self.dimensions = len(probe[0])
+            dimensions = self.dimensions = len(probe[0])
         log.info(
             "collection %r: embedder %s -> %s; re-embedding",
             self.collection,
@@ -345,9 +346,9 @@ class _Run:
                 await conn.execute(
                     text("DELETE FROM docs_embeddings WHERE collection = :c"), {"c": self.collection}
                 )
-            if self.embedder is not None:
+            if dimensions is not None:  # an embedder
                 await schema.ensure_vector_schema(conn)
-                await schema.ensure_vector_index(conn, self.dimensions)
+                await schema.ensure_vector_index(conn, dimensions)
             await conn.execute(
                 text(
                     "UPDATE docs_collections SET embedder = :e, dimensions = :d, updated_at = now() WHERE name = :c"
@@ -399,7 +400,7 @@ class _Run:
             advance(len(batch))
 
         producer = asyncio.create_task(produce())
-        writers: set[asyncio.Task] = set()
+        writers: set[asyncio.Task[None]] = set()
         try:
             finished = False
             while not finished:
@@ -422,8 +423,8 @@ class _Run:
                         task.result()
                 if batch:
                     writers.add(asyncio.create_task(write(batch)))
-            for task in asyncio.as_completed(writers):
-                await task
+            for written in asyncio.as_completed(writers):
+                await written
         finally:
             for task in (producer, *writers):
                 task.cancel()
@@ -455,7 +456,7 @@ class _Run:
         self.summary.unchanged += len(items) - len(changed)
         if not changed:
             return
-        rows = [[_chunk_row(self.collection, c) for c in item.chunks] for item in changed]
+        rows = [[_chunk_row(self.collection, c) for c in item.chunks or ()] for item in changed]
         vectors = await self._vectors_for(changed, rows) if self.embedder is not None else None
         embedder = self.embedder_name if vectors is not None else None
         documents = [
@@ -667,10 +668,11 @@ class _ProgressBar:
             self._task = self._progress.add_task("files", total=total)
 
     def __enter__(self) -> Callable[[int], None]:
-        if self._progress is None:
+        progress = self._progress
+        if progress is None:
             return lambda files: None
-        self._progress.start()
-        return lambda files: self._progress.advance(self._task, files)
+        progress.start()
+        return lambda files: progress.advance(self._task, files)
 
     def __exit__(self, *exc) -> None:
         if self._progress is not None:

@@ -263,9 +263,9 @@ def _inline_sub(match: re.Match[str], mdx: bool, dropped: list[bool]) -> str:
             dropped[0] = True
             return " " if name.lower() == "br" else ""
         if mdx and name[0].isupper():
-            label = _LABEL_ATTR.search(match.group("attrs") or "")
-            if label and not match.group(0).startswith("</") and not match.group(0).endswith("/>"):
-                return "\n" + next(g for g in label.groups() if g is not None) + ":\n"
+            found = _LABEL_ATTR.search(match.group("attrs") or "")
+            if found and not match.group(0).startswith("</") and not match.group(0).endswith("/>"):
+                return "\n" + next(g for g in found.groups() if g is not None) + ":\n"
             dropped[0] = True
             return ""
         return match.group(0)  # an unknown lowercase tag like <ARTICLE_TAG>: keep as text

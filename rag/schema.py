@@ -60,7 +60,7 @@ chunks = Table(
     Column("heading_path", ARRAY(Text), nullable=False),
     Column("heading_text", Text, nullable=False),
     Column("text", Text, nullable=False),
-    Column("identifiers", Text, nullable=False, server_default=""),  # rag.terms.identifier_terms
+    Column("identifiers", Text, nullable=False, server_default=""),  # docsdesk.core.terms.identifier_terms
     Column("token_count", Integer, nullable=False),
     Column("content_hash", Text, nullable=False),
 )

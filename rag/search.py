@@ -1,7 +1,7 @@
 """Hybrid documentation search: BM25-style full-text ranking fused with pgvector cosine search.
 
 Full-text: the query loses its question words ("how do I") and contractions, gains the
-parts and wholes of its identifiers (`rag.terms`), and is reduced to English lexemes. Each
+parts and wholes of its identifiers (`docsdesk.core.terms`), and is reduced to English lexemes. Each
 lexeme gets an inverse document frequency from the exact count of the collection's chunks
 holding it (`docs_lexemes`, kept by triggers), so "agent" in an agents' corpus weighs little
 and `set_default_openai_key` much, whatever other collections hold. A chunk scores the sum
@@ -37,9 +37,10 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from docsdesk.core.terms import query_text, question_text
 from rag import schema
@@ -264,12 +265,17 @@ class DocsSearch:
         return results
 
     async def _search_once(
-        self, query: str, k: int, collection: str | None, prefer_url: str | None, embedding
+        self,
+        query: str,
+        k: int,
+        collection: str | None,
+        prefer_url: str | None,
+        embedding: asyncio.Future[list[list[float]]] | None,
     ) -> tuple[list[SearchResult], bool]:
         """One search; False when chunks it ranked were swapped out (by an ingest) before
         their rows were read, so the results may lack some matches: worth running again."""
         depth = max(50, 4 * k)
-        params = {"query": query, "collection": collection}
+        params: dict[str, Any] = {"query": query, "collection": collection}
         async with self.engine.connect() as conn:  # the only connection this search takes
             lexical = await self._full_text(conn, params, k, depth)
             semantic: list[Ranked] = []
@@ -280,11 +286,11 @@ class DocsSearch:
 
     async def _fuse(
         self,
-        conn,
+        conn: AsyncConnection,
         lexical: list[Ranked],
         semantic: list[Ranked],
         k: int,
-        params: dict,
+        params: dict[str, Any],
         prefer_url: str | None,
     ) -> tuple[list[SearchResult], bool]:
         """Fuse the two lists (`fuse`), let the reader's page break ties, read the best `k` rows."""
@@ -299,7 +305,9 @@ class DocsSearch:
         return results, len(results) == len(best)
 
     @staticmethod
-    async def _lexeme_stats(conn, text_: str, collection: str | None) -> tuple[list[str], LexemeStats]:
+    async def _lexeme_stats(
+        conn: AsyncConnection, text_: str, collection: str | None
+    ) -> tuple[list[str], LexemeStats]:
         """The normalised search terms of `text_` (English stemming, stop words dropped) and
         their chunk counts in `collection` (all collections when None), in one statement."""
         scope = "AND l.collection = :collection" if collection is not None else ""
@@ -317,7 +325,9 @@ class DocsSearch:
         chunks = counts.pop("", 0.0)
         return sorted(counts), LexemeStats(chunks=chunks, counts=counts)
 
-    async def _full_text(self, conn, params: dict, k: int, depth: int) -> list[Ranked]:
+    async def _full_text(
+        self, conn: AsyncConnection, params: dict[str, Any], k: int, depth: int
+    ) -> list[Ranked]:
         """The full-text list, best first (score: the BM25-style score).
 
         Fills `params` with the tsqueries used (for the snippets). Candidates hold one of
@@ -348,7 +358,7 @@ class DocsSearch:
         return [Ranked(r.id, r.page_url, r.score) for r in rows[:depth]]
 
     @staticmethod
-    def _full_text_sql(params: dict, column: str) -> str:
+    def _full_text_sql(params: dict[str, Any], column: str) -> str:
         """The candidates (any selecting lexeme, `:any`, in `column`) scored BM25-style."""
         scope = "AND c.collection = :collection" if params["collection"] is not None else ""
         negation = "AND NOT c.tsv @@ websearch_to_tsquery('english', :negated)" if params["negated"] else ""
@@ -378,7 +388,7 @@ class DocsSearch:
         """
 
     @staticmethod
-    async def _ranked(conn, sql: str, params: dict, depth: int) -> list:
+    async def _ranked(conn: AsyncConnection, sql: str, params: dict[str, Any], depth: int) -> list[Row[Any]]:
         """Run a ranked-list SELECT: rows of (id, page_url, score)."""
         values = {
             **params,
@@ -388,7 +398,9 @@ class DocsSearch:
         }
         return list((await conn.execute(text(sql), values)).all())
 
-    async def _nearest(self, conn, vector: list[float], collection: str | None, depth: int) -> list[Ranked]:
+    async def _nearest(
+        self, conn: AsyncConnection, vector: list[float], collection: str | None, depth: int
+    ) -> list[Ranked]:
         """The chunks nearest to the query's embedding, nearest first (score: 1 - cosine distance)."""
         assert self.embedder is not None
         dims = await self._vector_dims(conn, collection)
@@ -416,10 +428,10 @@ class DocsSearch:
                 {"vector": schema.vector_literal(vector), "collection": collection, "depth": depth},
             )
         ).all()
-        rows.sort(key=lambda r: (r.distance, r.page_url, r.chunk_id))
-        return [Ranked(r.chunk_id, r.page_url, 1.0 - r.distance) for r in rows]
+        ordered = sorted(rows, key=lambda r: (r.distance, r.page_url, r.chunk_id))
+        return [Ranked(r.chunk_id, r.page_url, 1.0 - r.distance) for r in ordered]
 
-    async def _vector_dims(self, conn, collection: str | None) -> int | None:
+    async def _vector_dims(self, conn: AsyncConnection, collection: str | None) -> int | None:
         """The dimension of the vectors in scope (None: no vectors); refuses another embedder's."""
         assert self.embedder is not None
         scope = "AND name = :collection" if collection is not None else ""
@@ -442,7 +454,9 @@ class DocsSearch:
         return rows[0].dimensions if rows else None
 
     @staticmethod
-    async def _fetch(conn, ids: list[int], scores: dict[int, float], params: dict) -> list[SearchResult]:
+    async def _fetch(
+        conn: AsyncConnection, ids: list[int], scores: dict[int, float], params: dict[str, Any]
+    ) -> list[SearchResult]:
         """The result rows for `ids`, with highlighted snippets (for these rows only)."""
         if not ids:
             return []
@@ -499,7 +513,7 @@ class DocsSearch:
             rows = await conn.execute(text(sql), {"words": words, "collection": collection})
             return [row.word for row in rows]
 
-    async def stats(self) -> dict:
+    async def stats(self) -> dict[str, Any]:
         """Counts for readiness checks: chunks, documents, collections, vector support, embedder."""
         await self.startup()
         async with self.engine.connect() as conn:

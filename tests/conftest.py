@@ -15,6 +15,25 @@ from docsdesk.core.database import Database, open_database
 from docsdesk.core.settings import Settings
 from tests.support import LiveServer
 
+_PRIVATE_BASETEMP = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # As root, embedded PostgreSQL runs as its own system user, which must traverse the tests'
+    # temporary directories (it opens their parents to others). pytest's shared root
+    # (/tmp/pytest-of-root) is reset to 0700 whenever another session starts, which would lock
+    # that user out of this session's servers: as root, a private base directory per session.
+    if os.geteuid() == 0 and config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="docsdesk-pytest-")
+        config.stash[_PRIVATE_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    private = config.stash.get(_PRIVATE_BASETEMP, None)
+    if private is not None:
+        shutil.rmtree(private, ignore_errors=True)
+
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
@@ -62,8 +81,8 @@ async def live_app(settings):
 
 @pytest.fixture
 def browser():
-    """A headless Chromium session (selenium); fails, does not skip, when Chromium is missing:
-    browser tests are part of the default tier."""
+    """A headless Chromium session (selenium). Without Chromium the test is skipped, naming the
+    install command; it fails instead under DOCSDESK_REQUIRE_SYSTEM_TESTS=1 (as in .ci/run)."""
     from tests.support.browser import chromium
 
     with chromium() as session:

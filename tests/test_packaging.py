@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import site
 import subprocess
 import sys
 import venv
@@ -71,13 +72,33 @@ def test_wheel_ships_migrations_own_docs_and_static_files(wheel: Path) -> None:
     assert own_docs == {f"docsdesk/own_docs/{p.name}" for p in (REPO / "docsdesk" / "own_docs").glob("*.md")}
 
 
+def running_site_dirs() -> list[str]:
+    """The site-packages directories of the environment running the tests (a virtual
+    environment's own, plus the user's when that is enabled): where the dependencies are."""
+    dirs = [*site.getsitepackages()]
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    return [d for d in dict.fromkeys(dirs) if Path(d).is_dir()]
+
+
 @pytest.fixture(scope="module")
 def installed(wheel: Path, tmp_path_factory) -> Path:
     """A virtual environment with the wheel (non-editable) and PyPI's `ratelimit` and `llm`
-    modules; the other dependencies come from this environment's site-packages."""
+    modules; the other dependencies come from the site-packages of the environment running the
+    tests (listed in a .pth file, after the new environment's own: `venv`'s
+    system_site_packages would give the base interpreter's instead, which lack them when the
+    tests run in a virtual environment). A .pth line that is a directory adds just that
+    directory: the running environment's own .pth files (an editable docsdesk) do not apply."""
     env_dir = tmp_path_factory.mktemp("venv")
-    venv.create(env_dir, system_site_packages=True, with_pip=True)
+    venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (Path(purelib) / "docsdesk-test-dependencies.pth").write_text("\n".join(running_site_dirs()) + "\n")
     # --ignore-installed: a docsdesk installed in the base environment (CI installs one) must not
     # stand in for the wheel.
     for args in (["--no-deps", "--ignore-installed", str(wheel)], ["ratelimit", "llm"]):

@@ -9,13 +9,14 @@ Disk I/O runs in worker threads, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -140,8 +141,8 @@ class _PostgresWriter(_Buffered):
         super().__init__()
         self._engine = engine
         self._id = attachment_id
-        self._batch: list[dict] = []
-        self._inflight: asyncio.Task | None = None
+        self._batch: list[dict[str, Any]] = []
+        self._inflight: asyncio.Task[None] | None = None
 
     async def _put(self, piece: bytes) -> None:
         self._batch.append({"attachment_id": self._id, "seq": self.seq, "data": piece})
@@ -155,7 +156,7 @@ class _PostgresWriter(_Buffered):
         if rows:
             self._inflight = asyncio.create_task(self._insert(rows))
 
-    async def _insert(self, rows: list[dict]) -> None:
+    async def _insert(self, rows: list[dict[str, Any]]) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(_ASYNC_COMMIT)
             await conn.execute(_INSERT_CHUNK, rows)
@@ -259,7 +260,7 @@ class _DiskWriter(_Buffered):
         super().__init__()
         self._final = blobs.path(attachment_id)
         self._partial = blobs.partial / f"{attachment_id}.{secrets.token_hex(4)}"
-        self._handle = None
+        self._handle: io.FileIO | None = None
         self._finished = False
 
     async def _put(self, piece: bytes) -> None:
@@ -282,12 +283,12 @@ class _DiskWriter(_Buffered):
         await asyncio.to_thread(_discard, handle, self._final if self._finished else self._partial)
 
 
-def _open_new(path: Path):
+def _open_new(path: Path) -> io.FileIO:
     path.parent.mkdir(parents=True, exist_ok=True)
     return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb", buffering=0)
 
 
-def _commit(handle, partial: Path, final: Path) -> None:
+def _commit(handle: io.FileIO, partial: Path, final: Path) -> None:
     try:
         handle.flush()
         os.fsync(handle.fileno())
@@ -297,7 +298,7 @@ def _commit(handle, partial: Path, final: Path) -> None:
     os.replace(partial, final)
 
 
-def _discard(handle, partial: Path) -> None:
+def _discard(handle: io.FileIO | None, partial: Path) -> None:
     if handle is not None:
         handle.close()
     partial.unlink(missing_ok=True)

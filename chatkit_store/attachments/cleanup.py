@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import bindparam, delete, select, text
 
@@ -68,7 +70,7 @@ async def clean_up(files: AttachmentFiles, unsent_ttl_seconds: float = UNSENT_TT
     return CleanupReport(ran=True, unsent=len(unsent), orphan_files=orphans)
 
 
-def _unlink_all(paths) -> None:
+def _unlink_all(paths: Iterable[Path]) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -32,7 +32,7 @@ from chatkit.types import (
 )
 from pydantic import AnyUrl
 from sqlalchemy import and_, bindparam, case, delete, func, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chatkit_store.attachments.blobs import BlobStorage, BlobWriter, DiskBlobs, PostgresBlobs
 from chatkit_store.attachments.kinds import KINDS, ContentMismatch, Kind, Sniffer, format_size, resolve_kind
@@ -151,7 +151,7 @@ class UploadedFile(Protocol):
         ...
 
 
-async def _shielded(coro) -> None:
+async def _shielded(coro: Awaitable[None]) -> None:
     """Clean-up that must run to the end even when the request is being cancelled."""
     await asyncio.shield(asyncio.ensure_future(coro))
 
@@ -252,9 +252,12 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
                 f"the file is {format_size(size)}; the limit is {format_size(self.max_bytes)}",
             )
 
-    async def _check_quota(self, conn, tenant_id: str, user_id: str, attachment_id: str, size: int) -> None:
+    async def _check_quota(
+        self, conn: AsyncConnection, tenant_id: str, user_id: str, attachment_id: str, size: int
+    ) -> None:
         """Under the owner's lock (held by the caller's transaction)."""
-        used = await conn.scalar(_USAGE, {**_owner(tenant_id, user_id), "exclude": attachment_id})
+        owner = {**_owner(tenant_id, user_id), "exclude": attachment_id}
+        used: int = (await conn.execute(_USAGE, owner)).scalar_one()
         quota = self.settings.attachment_quota_bytes
         if used + size > quota:
             raise ApiError(
@@ -516,4 +519,6 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
 
     async def usage(self, context: RequestContext) -> int:
         async with self.engine.connect() as conn:
-            return await conn.scalar(_USAGE, {**_owner(context.tenant_id, context.user_id), "exclude": ""})
+            owner = {**_owner(context.tenant_id, context.user_id), "exclude": ""}
+            used: int = (await conn.execute(_USAGE, owner)).scalar_one()
+        return used

@@ -3,13 +3,13 @@
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool, text
+from sqlalchemy import Connection, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 config = context.config
 
 
-def _run(connection) -> None:
+def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=None, transaction_per_migration=False)
     with context.begin_transaction():
         lock_key = config.attributes.get("lock_key")
@@ -19,7 +19,10 @@ def _run(connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic: sqlalchemy.url is not set")
+    engine = create_async_engine(url, poolclass=pool.NullPool)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

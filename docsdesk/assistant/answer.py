@@ -221,9 +221,9 @@ def split_passage(text: str, number: int, rank: int, title: str = "") -> list[Pi
 
     while i < len(lines):
         line = lines[i]
-        if _FENCE.match(line):
+        if opening := _FENCE.match(line):
             flush()
-            fence = _FENCE.match(line).group(1)
+            fence = opening.group(1)
             block = [line]
             i += 1
             while i < len(lines) and not lines[i].lstrip().startswith(fence):

@@ -18,7 +18,7 @@ import logging
 from typing import Any
 
 from chatkit.types import Attachment
-from openai.types.responses import ResponseInputImageParam, ResponseInputTextParam
+from openai.types.responses import ResponseInputContentParam, ResponseInputImageParam, ResponseInputTextParam
 
 from chatkit_store.attachments.service import AttachmentFiles, FileRecord
 from docsdesk.core.blocks import attachment_block
@@ -66,7 +66,7 @@ class AttachmentInput:
         self.text_chars = text_chars
         self.images = images
 
-    async def content(self, attachment: Attachment, context: RequestContext):
+    async def content(self, attachment: Attachment, context: RequestContext) -> ResponseInputContentParam:
         record = await self.files.ready_record(attachment.id, context)
         if record is None:
             return reference(attachment, "not available: never uploaded, or deleted")

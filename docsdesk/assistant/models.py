@@ -1,12 +1,12 @@
 """The assistant's model layer: which Agents SDK `Model` answers, built from settings:
-"offline" (offline_model.py), "openai:<model>" (Responses API) or "openai-chat:<model>"
-(Chat Completions, with unique message ids)."""
+"offline" (docsdesk/assistant/offline.py), "openai:<model>" (Responses API) or
+"openai-chat:<model>" (Chat Completions, with unique message ids)."""
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from secrets import token_hex
-from typing import Any
+from typing import Any, cast
 
 import agents
 from agents import ModelResponse, ModelSettings
@@ -46,9 +46,8 @@ def build_model(settings: Settings) -> agents.Model:
 
 
 def model_settings(settings: Settings) -> ModelSettings:
-    """Sampling settings for every model call (values left unset are omitted)."""
-    values = {"temperature": settings.temperature, "max_tokens": settings.max_output_tokens}
-    return ModelSettings(**{key: value for key, value in values.items() if value is not None})
+    """Sampling settings for every model call (None: the model's default)."""
+    return ModelSettings(temperature=settings.temperature, max_tokens=settings.max_output_tokens)
 
 
 def is_offline(model: object) -> bool:
@@ -141,10 +140,10 @@ class UniqueIdChatCompletionsModel(agents.OpenAIChatCompletionsModel):
         response.output = [rewriter.item(i, item) for i, item in enumerate(response.output)]
         return response
 
-    async def stream_response(  # type: ignore[override]
-        self, *args: Any, **kwargs: Any
-    ) -> AsyncIterator[ResponseStreamEvent]:
+    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[ResponseStreamEvent]:
         rewriter = _IdRewriter()
-        async with aclosing(super().stream_response(*args, **kwargs)) as stream:
+        # Declared an AsyncIterator; the SDK's is an async generator (`aclose`).
+        events = cast(AsyncGenerator[ResponseStreamEvent, None], super().stream_response(*args, **kwargs))
+        async with aclosing(events) as stream:
             async for event in stream:
                 yield rewriter.event(event)

@@ -139,7 +139,9 @@ def parse_search_output(output: str) -> list[Passage]:
         if (
             isinstance(number, int)
             and not isinstance(number, bool)
-            and all(isinstance(v, str) for v in (title, url, text))
+            and isinstance(title, str)
+            and isinstance(url, str)
+            and isinstance(text, str)
         ):
             passages.append(Passage(number=number, title=title, url=url, text=text))
     return passages

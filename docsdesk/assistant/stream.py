@@ -286,7 +286,7 @@ class SynthesizedModel(agents.Model):
         output = self.reply(system_instructions, input, tools)
         return model_response(output, usage_for(prompt_text(system_instructions, input), output))
 
-    async def stream_response(  # type: ignore[override]
+    async def stream_response(
         self,
         system_instructions: str | None,
         input: str | list[Any],

@@ -23,7 +23,7 @@ class Identity:
 class RequestContext:
     """Who is asking, and what they sent besides the ChatKit payload.
 
-    `user_id` and `tenant_id` come only from the authenticated identity (see auth.py);
+    `user_id` and `tenant_id` come only from the authenticated identity (see docsdesk/http/auth.py);
     every store query is scoped to both. `metadata` is the request-level `metadata` of the
     ChatKit request body (the widget's page context lives there); it is untrusted data.
     """

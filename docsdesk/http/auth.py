@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,6 +30,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from docsdesk.core.context import Identity
 from docsdesk.core.secret import MIN_SECRET_BYTES, server_secret
 from docsdesk.core.settings import Settings
+
+if TYPE_CHECKING:
+    from jwt.types import Options
 
 VERIFIED_TOKEN_TTL_SECONDS = 60.0
 VERIFIED_TOKEN_CACHE_SIZE = 10_000
@@ -363,7 +366,7 @@ def _decode(
     require: list[str],
 ) -> dict[str, Any]:
     """Verified claims, with every PyJWT failure turned into an AuthError that names it."""
-    options = {"require": require, "verify_aud": audience is not None}
+    options: Options = {"require": require, "verify_aud": audience is not None}
     try:
         claims = jwt.decode(
             token,
@@ -429,7 +432,7 @@ def _claim_identifier(claims: Mapping[str, Any], name: str) -> str:
     problem = _identifier_problem(value)
     if problem:
         raise AuthError("invalid_token", f"token claim {name!r} {problem}")
-    return value
+    return cast(str, value)  # _identifier_problem: a string
 
 
 def _identifier_problem(value: object) -> str:

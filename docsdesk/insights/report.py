@@ -242,25 +242,19 @@ def _matches(page_url: str, cited: str) -> bool:
 async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
     params = scope.params()
     trigram = await trigram_available(engine)
-    (
-        per_day_rows,
-        totals_rows,
-        groups,
-        negative,
-        feedback_rows,
-        cited_rows,
-        pages,
-        missing,
-    ) = await asyncio.gather(
-        _rows(engine, _PER_DAY, params),
-        _rows(engine, _TOTALS, params),
+    rows, groups = await asyncio.gather(
+        asyncio.gather(
+            _rows(engine, _PER_DAY, params),
+            _rows(engine, _TOTALS, params),
+            _rows(engine, _NEGATIVE, {**params, "shown": SHOWN}),
+            _rows(engine, _FEEDBACK, params),
+            _rows(engine, _CITED, params),
+            _rows(engine, _PAGES, params),
+            _rows(engine, _MISSING_WORDS, {**params, "shown": SHOWN}),
+        ),
         question_groups(engine, params, trigram),
-        _rows(engine, _NEGATIVE, {**params, "shown": SHOWN}),
-        _rows(engine, _FEEDBACK, params),
-        _rows(engine, _CITED, params),
-        _rows(engine, _PAGES, params),
-        _rows(engine, _MISSING_WORDS, {**params, "shown": SHOWN}),
     )
+    per_day_rows, totals_rows, negative, feedback_rows, cited_rows, pages, missing = rows
     per_day, outcomes = _per_day(per_day_rows, params)
     totals = totals_rows[0]
     titles = {page_url: title for page_url, title in pages}

@@ -176,7 +176,7 @@ class TurnRecorder:
         await self._queue.join()
 
     def _take_batch(self) -> list[TurnRecord]:
-        batch = []
+        batch: list[TurnRecord] = []
         while len(batch) < self.batch_size and not self._queue.empty():
             batch.append(self._queue.get_nowait())
         return batch

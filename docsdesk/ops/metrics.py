@@ -31,7 +31,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from sqlalchemy import event
+from sqlalchemy import QueuePool, event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from docsdesk.core.settings import Settings
@@ -212,7 +212,7 @@ async def operating(settings: Settings, engine: AsyncEngine) -> AsyncIterator[No
     forget = listeners.pop("forget")
     for name, listener in listeners.items():
         event.listen(pool, name, listener)
-    size = pool.size()
+    size = pool.size() if isinstance(pool, QueuePool) else 0  # NullPool: no standing connections
     DB_POOL_SIZE.inc(size)
     try:
         yield

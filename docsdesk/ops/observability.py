@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TextIO
 
 from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
@@ -181,7 +181,7 @@ def quiet_client_mistakes(logger_name: str = "chatkit") -> None:
 _UVICORN_LOGGERS = {"uvicorn": True, "uvicorn.error": True, "uvicorn.access": False}
 
 
-class LogHandler(logging.StreamHandler):
+class LogHandler(logging.StreamHandler[TextIO]):
     """docsdesk's root handler: one line per record (json or text) to whatever sys.stderr is
     at emit time (safe under test capture)."""
 
@@ -192,11 +192,11 @@ class LogHandler(logging.StreamHandler):
         self.addFilter(OutageLogFilter())
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, _value) -> None:
+    def stream(self, _value: TextIO) -> None:
         pass
 
 

@@ -135,7 +135,7 @@ class OutageLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         kind = outage_kind(exc) if exc is not None else None
-        if kind is None:
+        if exc is None or kind is None:
             return True
         allowed, held = self.limiter.allow(kind)
         if not allowed:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -36,7 +36,13 @@ def _refusal(status: int, reason: str, code: str, message: str) -> bytes:
     return head.encode() + body
 
 
-class _HeaderDeadline:
+if TYPE_CHECKING:
+    _Host = H11Protocol  # what the mixin is combined with (both uvicorn protocols share it)
+else:
+    _Host = object
+
+
+class _HeaderDeadline(_Host):
     """Mixin over a uvicorn HTTP protocol class (which sets `self.cycle` once a request's
     headers are parsed, and calls `on_response_complete` after each response)."""
 
@@ -48,18 +54,18 @@ class _HeaderDeadline:
         self._awaited_after: Any = None  # the cycle in place when the deadline was armed
         self._header_bytes = 0
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)  # type: ignore[misc]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
+        super().connection_made(transport)
         self._arm()
 
     def data_received(self, data: bytes) -> None:
         waiting = self._deadline is not None
         if waiting:
             self._header_bytes += len(data)
-        super().data_received(data)  # type: ignore[misc]
+        super().data_received(data)
         if not waiting:
             return
-        if self.cycle is not self._awaited_after:  # type: ignore[attr-defined]
+        if self.cycle is not self._awaited_after:
             self._disarm()  # the headers are in: the request is under way
         elif self._header_bytes > self._header_limit:
             self._refuse(
@@ -72,19 +78,19 @@ class _HeaderDeadline:
             )
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()  # type: ignore[misc]
-        if not self.transport.is_closing():  # type: ignore[attr-defined]
+        super().on_response_complete()
+        if not self.transport.is_closing():
             self._arm()  # the next request on this keep-alive connection
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        super().connection_lost(exc)  # type: ignore[misc]
+        super().connection_lost(exc)
 
     def _arm(self) -> None:
         self._disarm()
         self._header_bytes = 0
-        self._awaited_after = self.cycle  # type: ignore[attr-defined]
-        self._deadline = self.loop.call_later(self._header_seconds, self._expired)  # type: ignore[attr-defined]
+        self._awaited_after = self.cycle
+        self._deadline = self.loop.call_later(self._header_seconds, self._expired)
 
     def _disarm(self) -> None:
         if self._deadline is not None:
@@ -93,11 +99,11 @@ class _HeaderDeadline:
 
     def _expired(self) -> None:
         self._deadline = None
-        if self.cycle is not self._awaited_after:  # type: ignore[attr-defined]
+        if self.cycle is not self._awaited_after:
             return
         if self._header_bytes == 0:
             # Nothing sent yet (an idle keep-alive or a pre-opened connection): just close.
-            self.transport.close()  # type: ignore[attr-defined]
+            self.transport.close()
             return
         self._refuse(
             _refusal(
@@ -110,17 +116,17 @@ class _HeaderDeadline:
 
     def _refuse(self, response: bytes) -> None:
         self._disarm()
-        transport = self.transport  # type: ignore[attr-defined]
+        transport = self.transport
         if not transport.is_closing():
             transport.write(response)
             transport.close()
 
 
-class GuardedHttpProtocol(_HeaderDeadline, _Preferred):  # type: ignore[misc,valid-type]
+class GuardedHttpProtocol(_HeaderDeadline, _Preferred):  # type: ignore[misc]  # httptools: its own cycle type
     """uvicorn's preferred HTTP protocol (httptools, else h11) with the header bounds."""
 
 
-class GuardedH11Protocol(_HeaderDeadline, H11Protocol):  # type: ignore[misc]
+class GuardedH11Protocol(_HeaderDeadline, H11Protocol):
     """The h11 protocol with the header bounds (tests use it to cover both parsers)."""
 
 

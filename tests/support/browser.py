@@ -1,6 +1,7 @@
 """Headless Chromium (Debian's `chromium` + `chromium-driver`) driven with Selenium.
 
-`.ci/run` installs both packages when absent. The flags keep Chromium off the network it
+`.ci/run` installs both packages when absent; elsewhere a test without them is skipped, naming
+the install command (tests/support/system.py). The flags keep Chromium off the network it
 cannot reach here (background networking, component updates, sync)."""
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from tests.support.system import chromium_paths, require_system
 
 CHROMIUM_FLAGS = (
     "--headless=new",
@@ -24,22 +27,16 @@ CHROMIUM_FLAGS = (
 )
 
 
-def chromium_paths() -> tuple[str, str] | None:
-    """(browser, driver) paths, or None when they are not installed."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    return (browser, driver) if browser and driver else None
-
-
 @contextmanager
 def chromium() -> Iterator:
-    """A fresh headless Chromium with an empty profile; quit at the end."""
+    """A fresh headless Chromium with an empty profile; quit at the end. Skips the test when
+    Chromium is not installed (fails under DOCSDESK_REQUIRE_SYSTEM_TESTS=1)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    require_system("chromium")
     paths = chromium_paths()
-    if paths is None:
-        raise RuntimeError("chromium and chromium-driver are not installed (.ci/run installs them)")
+    assert paths is not None
     browser, driver = paths
     profile = tempfile.mkdtemp(prefix="docsdesk-chromium-")
     options = webdriver.ChromeOptions()

@@ -34,6 +34,7 @@ from docsdesk.ops.ratelimit import RateLimits
 from tests.support import REPO, LiveServer, SlowChunks, new_id
 from tests.support.chatkit_client import parse_sse, user_input
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.system import require_system
 
 SECRET = "process-test-secret-0123456789abcdef0123"
 ANSWER = " ".join(f"Sentence number {n} of the slow answer." for n in range(1, 9))
@@ -162,9 +163,9 @@ async def test_metrics_are_summed_across_two_workers(database, tmp_path, tiny_do
 
 @pytest.fixture
 def redis_url(tmp_path) -> str:
+    require_system("redis")
     binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (.ci/run installs it)")
+    assert binary is not None
     port = free_port()
     process = subprocess.Popen(
         [
