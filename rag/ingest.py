@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from docsdesk.core.locks import session_lock
 from docsdesk.core.terms import identifier_terms
 from rag import schema
 from rag.chunking import Chunk, chunk_document
@@ -247,17 +248,10 @@ async def ingest(
 @asynccontextmanager
 async def _collection_lock(engine: AsyncEngine, collection: str) -> AsyncIterator[None]:
     """One ingest per collection at a time (a session advisory lock, held across commits)."""
-    key = f"docsdesk.ingest:{collection}"
-    async with engine.connect() as conn:
-        locked = await conn.scalar(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), {"k": key})
-        await conn.commit()
-        if not locked:
+    async with session_lock(engine, f"docsdesk.ingest:{collection}") as held:
+        if held is None:
             raise IngestError(f"another ingest into collection {collection!r} is running")
-        try:
-            yield
-        finally:
-            await conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": key})
-            await conn.commit()
+        yield
 
 
 class _Run:

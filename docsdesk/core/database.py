@@ -32,7 +32,7 @@ log = logging.getLogger("docsdesk.core.database")
 
 # Alembic's environment lives with the store; each layer owns its tables' versions.
 MIGRATION_PACKAGES = ("chatkit_store.migrations.versions", "rag.migrations")
-_MIGRATION_LOCK_KEY = 0x646F6373  # "docs"
+MIGRATION_LOCK = "docsdesk.migrate"  # docsdesk.core.locks: concurrent starts migrate once
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -208,7 +208,7 @@ def _alembic_config(url: str):
     cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", os.pathsep.join(str(files(p)) for p in MIGRATION_PACKAGES))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    cfg.attributes["lock_key"] = _MIGRATION_LOCK_KEY
+    cfg.attributes["lock_name"] = MIGRATION_LOCK
     return cfg
 
 
