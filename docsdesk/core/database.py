@@ -26,17 +26,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from docsdesk.core.outage import DatabaseUnavailable, outage_kind
 from docsdesk.core.settings import Settings
+
+__all__ = ["Database", "DatabaseUnavailable", "EmbeddedPostgres", "open_database"]
 
 log = logging.getLogger("docsdesk.core.database")
 
 # Alembic's environment lives with the store; each layer owns its tables' versions.
 MIGRATION_PACKAGES = ("chatkit_store.migrations.versions", "rag.migrations")
 MIGRATION_LOCK = "docsdesk.migrate"  # docsdesk.core.locks: concurrent starts migrate once
-
-
-class DatabaseUnavailable(RuntimeError):
-    """The configured database cannot be reached; the message is one line for humans."""
 
 
 @dataclass
@@ -177,7 +176,8 @@ async def check_connection(engine: AsyncEngine) -> None:
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatabaseUnavailable(
-            f"cannot reach the database at {describe(engine.url.render_as_string(False))}: {reason}"
+            f"cannot reach the database at {describe(engine.url.render_as_string(False))}: {reason}",
+            outage_kind(exc) or "unreachable",
         ) from exc
 
 
