@@ -37,8 +37,9 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import String, TextClause, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from docsdesk.core.terms import query_text, question_text
@@ -145,6 +146,84 @@ def _page_key(url: str) -> str:
     return url.split("#", 1)[0].split("?", 1)[0].rstrip("/")
 
 
+@dataclass(frozen=True)
+class SearchQuery:
+    """One search, as asked: the query text (whitespace collapsed, capped), its positive words
+    and the negated ones (`split_query`), how many results, the reader's page, and the scope.
+
+    The scope is the collections searched (None: every collection; an empty tuple: none). It is
+    built here once and reaches every statement the same way: `scope(column)` is the condition
+    on the statement's collection column, with one expanding bind parameter, ``:collections``,
+    whose value `binds` holds."""
+
+    text: str
+    k: int = 5
+    collections: tuple[str, ...] | None = None
+    prefer_url: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        query: str,
+        *,
+        k: int = 5,
+        collection: str | None = None,
+        collections: Sequence[str] | None = None,
+        prefer_url: str | None = None,
+    ) -> SearchQuery:
+        """The query for `search()`'s arguments: one `collection` or several `collections`."""
+        if collection is not None and collections is not None:
+            raise ValueError("give one collection or several collections, not both")
+        scope = (collection,) if collection is not None else None
+        if collections is not None:
+            scope = tuple(dict.fromkeys(collections))
+        text_ = " ".join(query.split())[:MAX_QUERY_CHARS]
+        return cls(text_, max(0, min(k, MAX_K)), scope, prefer_url or None)
+
+    @property
+    def positive(self) -> str:
+        return split_query(self.text)[0]
+
+    @property
+    def negated(self) -> str:
+        return split_query(self.text)[1]
+
+    def scope(self, column: str) -> str:
+        """``AND <column> IN (...)`` for a scoped query, else nothing."""
+        return f"AND {column} IN :collections" if self.collections is not None else ""
+
+    def statement(self, sql: str) -> TextClause:
+        """`sql` as a statement, with ``:collections`` expanding when the query is scoped."""
+        statement = text(sql)
+        if self.collections is not None:
+            statement = statement.bindparams(bindparam("collections", expanding=True, type_=String))
+        return statement
+
+    @property
+    def binds(self) -> dict[str, Any]:
+        return {"collections": list(self.collections)} if self.collections is not None else {}
+
+
+@dataclass(frozen=True)
+class _FullTextPlan:
+    """What the query's lexemes make of a full-text search: the candidates' tsquery (`any`),
+    one tsquery and idf per scored lexeme, and the tsquery highlighted in snippets."""
+
+    highlight: str | None
+    any: str | None = None
+    terms: tuple[str, ...] = ()
+    idf: tuple[float, ...] = ()
+    selective: bool = False  # some lexeme is rare enough to select candidates
+
+    @property
+    def binds(self) -> dict[str, Any]:
+        return {
+            "any": self.any,
+            **{f"term{i}": t for i, t in enumerate(self.terms)},
+            **{f"idf{i}": w for i, w in enumerate(self.idf)},
+        }
+
+
 def tsquery_any(lexemes: Sequence[str]) -> str | None:
     """tsquery text matching any of `lexemes` (already normalised); None for no lexemes."""
     if not lexemes:
@@ -152,12 +231,12 @@ def tsquery_any(lexemes: Sequence[str]) -> str | None:
     return " | ".join("'" + lex.replace("\\", "\\\\").replace("'", "''") + "'" for lex in lexemes)
 
 
-def nearest_sql(dims: int, *, scoped: bool) -> str:
+def nearest_sql(dims: int, query: SearchQuery) -> str:
     """The nearest-chunks query for vectors of `dims` dimensions: it repeats the partial HNSW
     index's expression and predicate so that the index serves it (`:vector`, `:depth`,
-    and `:collection` when `scoped`)."""
+    and the query's scope)."""
     expr, _ = schema.vector_expr(dims)
-    scope = "AND e.collection = :collection" if scoped else ""
+    scope = query.scope("e.collection")
     return f"""
         SELECT n.chunk_id, c.page_url, n.distance FROM (
             SELECT e.chunk_id, {expr} <=> CAST(CAST(:vector AS text) AS {schema.query_cast(dims)}) AS distance
@@ -233,26 +312,30 @@ class DocsSearch:
 
     async def search(
         self,
-        query: str,
+        query: str | SearchQuery,
         *,
         k: int = 5,
         collection: str | None = None,
+        collections: Sequence[str] | None = None,
         prefer_url: str | None = None,
     ) -> list[SearchResult]:
-        """The `k` best chunks for `query`, best first, optionally within one collection."""
+        """The `k` best chunks for `query`, best first, within one `collection`, several
+        `collections`, or (neither) all of them; or as a built `SearchQuery`."""
+        if not isinstance(query, SearchQuery):
+            query = SearchQuery.of(
+                query, k=k, collection=collection, collections=collections, prefer_url=prefer_url
+            )
         await self.startup()
-        query = " ".join(query.split())[:MAX_QUERY_CHARS]
-        k = max(0, min(k, MAX_K))
-        if not query or k == 0:
+        if not query.text or query.k == 0:
             return []
         embedding = None
         if self.vector and self.embedder is not None:
             # Computed while the full-text work runs; awaited with the connection held, which
             # waits on the embedder, never on a second pooled connection.
-            embedding = asyncio.ensure_future(self.embedder.embed([query]))
+            embedding = asyncio.ensure_future(self.embedder.embed([query.text]))
         try:
             for _ in range(CONCURRENT_CHANGE_RETRIES):
-                results, complete = await self._search_once(query, k, collection, prefer_url, embedding)
+                results, complete = await self._search_once(query, embedding)
                 if complete:
                     break
         finally:
@@ -263,96 +346,94 @@ class DocsSearch:
             result.url = absolute_url(result.url, self.public_url)
         return results
 
-    async def _search_once(
-        self, query: str, k: int, collection: str | None, prefer_url: str | None, embedding
-    ) -> tuple[list[SearchResult], bool]:
+    async def _search_once(self, query: SearchQuery, embedding) -> tuple[list[SearchResult], bool]:
         """One search; False when chunks it ranked were swapped out (by an ingest) before
         their rows were read, so the results may lack some matches: worth running again."""
-        depth = max(50, 4 * k)
-        params = {"query": query, "collection": collection}
+        depth = max(50, 4 * query.k)
         async with self.engine.connect() as conn:  # the only connection this search takes
-            lexical = await self._full_text(conn, params, k, depth)
+            plan = await self._plan(conn, query)
+            lexical = await self._full_text(conn, query, plan, depth)
             semantic: list[Ranked] = []
             if embedding is not None:
                 [vector] = await embedding
-                semantic = await self._nearest(conn, vector, collection, depth)
-            return await self._fuse(conn, lexical, semantic, k, params, prefer_url)
+                semantic = await self._nearest(conn, vector, query, depth)
+            return await self._fuse(conn, lexical, semantic, query, plan)
 
     async def _fuse(
         self,
         conn,
         lexical: list[Ranked],
         semantic: list[Ranked],
-        k: int,
-        params: dict,
-        prefer_url: str | None,
+        query: SearchQuery,
+        plan: _FullTextPlan,
     ) -> tuple[list[SearchResult], bool]:
         """Fuse the two lists (`fuse`), let the reader's page break ties, read the best `k` rows."""
         pages = {r.chunk_id: r.page_url for r in (*lexical, *semantic)}
         scores = fuse(lexical, semantic)
-        if prefer_url:
+        if query.prefer_url:
             for chunk_id in scores:
-                if same_page(pages[chunk_id], prefer_url):
+                if same_page(pages[chunk_id], query.prefer_url):
                     scores[chunk_id] *= PREFER_URL_BOOST
-        best = diversified(sorted(scores, key=lambda cid: (-scores[cid], pages[cid], cid)), pages)[:k]
-        results = await self._fetch(conn, best, scores, params)
+        ranked = sorted(scores, key=lambda cid: (-scores[cid], pages[cid], cid))
+        best = diversified(ranked, pages)[: query.k]
+        results = await self._fetch(conn, best, scores, query, plan)
         return results, len(results) == len(best)
 
     @staticmethod
-    async def _lexeme_stats(conn, text_: str, collection: str | None) -> tuple[list[str], LexemeStats]:
-        """The normalised search terms of `text_` (English stemming, stop words dropped) and
-        their chunk counts in `collection` (all collections when None), in one statement."""
-        scope = "AND l.collection = :collection" if collection is not None else ""
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT q.lexeme, coalesce(sum(l.chunks), 0) AS chunks FROM"
-                    " unnest(array_append(tsvector_to_array(to_tsvector('english', :t)), '')) AS q(lexeme)"
-                    f" LEFT JOIN docs_lexemes l ON l.lexeme = q.lexeme {scope} GROUP BY q.lexeme"
-                ),
-                {"t": text_, "collection": collection},
-            )
-        ).all()
+    async def _lexeme_stats(conn, query: SearchQuery) -> tuple[list[str], LexemeStats]:
+        """The normalised search terms of the query's positive words (question words dropped,
+        identifiers expanded, English stemming, stop words dropped) and their chunk counts in
+        the query's scope, in one statement."""
+        statement = query.statement(
+            "SELECT q.lexeme, coalesce(sum(l.chunks), 0) AS chunks FROM"
+            " unnest(array_append(tsvector_to_array(to_tsvector('english', :t)), '')) AS q(lexeme)"
+            f" LEFT JOIN docs_lexemes l ON l.lexeme = q.lexeme {query.scope('l.collection')}"
+            " GROUP BY q.lexeme"
+        )
+        values = {"t": query_text(query.positive), **query.binds}
+        rows = (await conn.execute(statement, values)).all()
         counts = {row.lexeme: float(row.chunks) for row in rows}
         chunks = counts.pop("", 0.0)
         return sorted(counts), LexemeStats(chunks=chunks, counts=counts)
 
-    async def _full_text(self, conn, params: dict, k: int, depth: int) -> list[Ranked]:
-        """The full-text list, best first (score: the BM25-style score).
-
-        Fills `params` with the tsqueries used (for the snippets). Candidates hold one of
-        the selecting lexemes (`selectors`); a query made only of very common words is
-        looked up in titles and headings, then, if fewer than `k` have them, among some of
-        the chunks holding any of them. Every lexeme of the query counts in the score."""
-        positive, params["negated"] = split_query(params["query"])
-        terms, stats = await self._lexeme_stats(conn, query_text(positive), params["collection"])
+    async def _plan(self, conn, query: SearchQuery) -> _FullTextPlan:
+        """The query's lexemes, weighted by their counts in scope: which select the candidates
+        (`selectors`), which are scored, which are highlighted."""
+        terms, stats = await self._lexeme_stats(conn, query)
         if not terms:
-            params["highlight"] = None
-            return []
+            return _FullTextPlan(highlight=None)
         weighted = sorted(terms, key=lambda lex: (-stats.idf(lex), lex))[:MAX_SCORED_TERMS]
         selecting = selectors(weighted, stats)
-        params["highlight"] = tsquery_any(terms)
-        params["any"] = tsquery_any(selecting or weighted)
-        params["terms"] = [tsquery_any([lex]) for lex in weighted]
-        params["idf"] = [stats.idf(lex) for lex in weighted]
-        column = "tsv" if selecting else "heading_tsv"
-        rows = await self._ranked(conn, self._full_text_sql(params, column), params, depth)
-        if column == "heading_tsv" and len(rows) < k:
+        return _FullTextPlan(
+            highlight=tsquery_any(terms),
+            any=tsquery_any(selecting or weighted),
+            terms=tuple(tsquery_any([lex]) or "" for lex in weighted),
+            idf=tuple(stats.idf(lex) for lex in weighted),
+            selective=bool(selecting),
+        )
+
+    async def _full_text(self, conn, query: SearchQuery, plan: _FullTextPlan, depth: int) -> list[Ranked]:
+        """The full-text list, best first (score: the BM25-style score).
+
+        Candidates hold one of the selecting lexemes (`selectors`); a query made only of very
+        common words is looked up in titles and headings, then, if fewer than `k` have them,
+        among some of the chunks holding any of them. Every lexeme of the query counts."""
+        if plan.highlight is None:
+            return []
+        column = "tsv" if plan.selective else "heading_tsv"
+        rows = await self._ranked(conn, query, plan, column, depth)
+        if column == "heading_tsv" and len(rows) < query.k:
             seen = {r.id for r in rows}
-            rows += [
-                r
-                for r in await self._ranked(conn, self._full_text_sql(params, "tsv"), params, depth)
-                if r.id not in seen
-            ]
+            rows += [r for r in await self._ranked(conn, query, plan, "tsv", depth) if r.id not in seen]
         rows.sort(key=lambda r: (-r.score, r.page_url, r.id))
         return [Ranked(r.id, r.page_url, r.score) for r in rows[:depth]]
 
     @staticmethod
-    def _full_text_sql(params: dict, column: str) -> str:
+    def _full_text_sql(query: SearchQuery, plan: _FullTextPlan, column: str) -> str:
         """The candidates (any selecting lexeme, `:any`, in `column`) scored BM25-style."""
-        scope = "AND c.collection = :collection" if params["collection"] is not None else ""
-        negation = "AND NOT c.tsv @@ websearch_to_tsquery('english', :negated)" if params["negated"] else ""
-        terms = range(len(params["terms"]))
+        scope = query.scope("c.collection")
+        negation = "AND NOT c.tsv @@ websearch_to_tsquery('english', :negated)" if query.negated else ""
+        terms = range(len(plan.terms))
         # Two passes: a cheap one (which rare terms does a candidate hold: idf-weighted
         # coordination) keeps the MAX_SCORED best of MAX_CANDIDATES; the BM25-style score
         # (idf x saturating, field-weighted term frequency, mild length norm) ranks those.
@@ -377,21 +458,16 @@ class DocsSearch:
             ) AS r ORDER BY score DESC, r.page_url, r.id LIMIT :depth
         """
 
-    @staticmethod
-    async def _ranked(conn, sql: str, params: dict, depth: int) -> list:
+    async def _ranked(self, conn, query: SearchQuery, plan: _FullTextPlan, column: str, depth: int) -> list:
         """Run a ranked-list SELECT: rows of (id, page_url, score)."""
-        values = {
-            **params,
-            "depth": depth,
-            **{f"term{i}": t for i, t in enumerate(params["terms"])},
-            **{f"idf{i}": w for i, w in enumerate(params["idf"])},
-        }
-        return list((await conn.execute(text(sql), values)).all())
+        statement = query.statement(self._full_text_sql(query, plan, column))
+        values = {**query.binds, **plan.binds, "negated": query.negated, "depth": depth}
+        return list((await conn.execute(statement, values)).all())
 
-    async def _nearest(self, conn, vector: list[float], collection: str | None, depth: int) -> list[Ranked]:
+    async def _nearest(self, conn, vector: list[float], query: SearchQuery, depth: int) -> list[Ranked]:
         """The chunks nearest to the query's embedding, nearest first (score: 1 - cosine distance)."""
         assert self.embedder is not None
-        dims = await self._vector_dims(conn, collection)
+        dims = await self._vector_dims(conn, query)
         if dims is None:
             return []
         if len(vector) != dims:
@@ -399,7 +475,6 @@ class DocsSearch:
                 f"{self.embedder.name} gives {len(vector)}-dimension vectors but the documentation was "
                 f"embedded with {dims}: re-ingest with this embedder"
             )
-        sql = nearest_sql(dims, scoped=collection is not None)
         # Search deep enough for `depth` results, and keep scanning the graph when the
         # collection filter drops candidates (pgvector >= 0.8 iterative scans). Local to the
         # connection's transaction, which ends (rolled back) when it goes back to the pool.
@@ -410,28 +485,19 @@ class DocsSearch:
             ),
             {"ef": str(max(40, depth))},
         )
-        rows = (
-            await conn.execute(
-                text(sql),
-                {"vector": schema.vector_literal(vector), "collection": collection, "depth": depth},
-            )
-        ).all()
+        values = {"vector": schema.vector_literal(vector), "depth": depth, **query.binds}
+        rows = (await conn.execute(query.statement(nearest_sql(dims, query)), values)).all()
         rows.sort(key=lambda r: (r.distance, r.page_url, r.chunk_id))
         return [Ranked(r.chunk_id, r.page_url, 1.0 - r.distance) for r in rows]
 
-    async def _vector_dims(self, conn, collection: str | None) -> int | None:
+    async def _vector_dims(self, conn, query: SearchQuery) -> int | None:
         """The dimension of the vectors in scope (None: no vectors); refuses another embedder's."""
         assert self.embedder is not None
-        scope = "AND name = :collection" if collection is not None else ""
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT name, embedder, dimensions FROM docs_collections"
-                    f" WHERE embedder IS NOT NULL AND dimensions IS NOT NULL {scope}"
-                ),
-                {"collection": collection},
-            )
-        ).all()
+        statement = query.statement(
+            "SELECT name, embedder, dimensions FROM docs_collections"
+            f" WHERE embedder IS NOT NULL AND dimensions IS NOT NULL {query.scope('name')}"
+        )
+        rows = (await conn.execute(statement, query.binds)).all()
         for name, embedder, dims in rows:
             known = self.embedder.dimensions
             if embedder != self.embedder.name or (known and known != dims):
@@ -442,14 +508,14 @@ class DocsSearch:
         return rows[0].dimensions if rows else None
 
     @staticmethod
-    async def _fetch(conn, ids: list[int], scores: dict[int, float], params: dict) -> list[SearchResult]:
+    async def _fetch(
+        conn, ids: list[int], scores: dict[int, float], query: SearchQuery, plan: _FullTextPlan
+    ) -> list[SearchResult]:
         """The result rows for `ids`, with highlighted snippets (for these rows only)."""
         if not ids:
             return []
         highlight = (
-            "CAST(:highlight AS tsquery)"
-            if params.get("highlight")
-            else "websearch_to_tsquery('english', :query)"
+            "CAST(:highlight AS tsquery)" if plan.highlight else "websearch_to_tsquery('english', :query)"
         )
         # ts_headline reads its input as HTML and drops what looks like a tag (`<model>`):
         # give it the text with markup characters escaped, and unescape its output.
@@ -460,7 +526,8 @@ class DocsSearch:
             FROM docs_chunks c JOIN docs_documents d ON d.id = c.document_id
             WHERE c.id = ANY(:ids)
         """
-        rows = (await conn.execute(text(sql), {**params, "ids": ids, "options": HEADLINE_OPTIONS})).all()
+        values = {"highlight": plan.highlight, "query": query.text, "ids": ids, "options": HEADLINE_OPTIONS}
+        rows = (await conn.execute(text(sql), values)).all()
         by_id = {row.id: row for row in rows}
         return [
             SearchResult(
@@ -478,25 +545,28 @@ class DocsSearch:
             if (row := by_id.get(cid)) is not None  # swapped out by an ingest meanwhile
         ]
 
-    async def unknown_words(self, query: str, *, collection: str | None = None) -> list[str]:
+    async def unknown_words(
+        self, query: str, *, collection: str | None = None, collections: Sequence[str] | None = None
+    ) -> list[str]:
         """The words of `query` (question and stop words aside) that no chunk in scope holds:
         what the documentation never mentions, in the query's order."""
         await self.startup()
+        scoped = SearchQuery.of(query, collection=collection, collections=collections)
         words = list(dict.fromkeys(re.findall(r"[^\W_][\w.'’-]*[^\W_]|[^\W_]", question_text(query))))[
             :MAX_UNKNOWN_WORDS
         ]
         if not words:
             return []
-        scope = "AND l.collection = :collection" if collection is not None else ""
-        sql = f"""
+        statement = scoped.statement(f"""
             SELECT w.word FROM unnest(CAST(:words AS text[])) WITH ORDINALITY AS w(word, n)
             CROSS JOIN LATERAL (SELECT tsvector_to_array(to_tsvector('english', w.word)) AS lexemes) AS t
             WHERE cardinality(t.lexemes) > 0 AND coalesce((
-                SELECT sum(l.chunks) FROM docs_lexemes l WHERE l.lexeme = ANY(t.lexemes) {scope}
+                SELECT sum(l.chunks) FROM docs_lexemes l
+                WHERE l.lexeme = ANY(t.lexemes) {scoped.scope("l.collection")}
             ), 0) <= 0 ORDER BY w.n
-        """
+        """)
         async with self.engine.connect() as conn:
-            rows = await conn.execute(text(sql), {"words": words, "collection": collection})
+            rows = await conn.execute(statement, {"words": words, **scoped.binds})
             return [row.word for row in rows]
 
     async def stats(self) -> dict:
