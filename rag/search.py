@@ -45,12 +45,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from docsdesk.core.terms import query_text, question_text
 from rag import schema
 from rag.embeddings import Embedder, EmbedderMismatch
+from rag.urls import normalise_base, page_key
 
 
 def absolute_url(url: str, public_url: str | None) -> str:
     """A stored site-relative URL (docsdesk's own docs) made absolute with the public URL."""
     if url.startswith("/") and public_url:
-        return public_url.rstrip("/") + url
+        return normalise_base(public_url) + url[1:]
     return url
 
 
@@ -124,7 +125,7 @@ def diversified(ranked: list[int], pages: dict[int, str], per_page: int = MAX_PE
     first: list[int] = []
     later: list[int] = []
     for chunk_id in ranked:
-        page = _page_key(pages[chunk_id])
+        page = page_key(pages[chunk_id])
         seen[page] = seen.get(page, 0) + 1
         (first if seen[page] <= per_page else later).append(chunk_id)
     return first + later
@@ -139,11 +140,7 @@ def split_query(query: str) -> tuple[str, str]:
 
 def same_page(url: str, page: str) -> bool:
     """Whether `url` is the page `page` (ignoring anchor, query string and trailing slash)."""
-    return _page_key(url) == _page_key(page)
-
-
-def _page_key(url: str) -> str:
-    return url.split("#", 1)[0].split("?", 1)[0].rstrip("/")
+    return page_key(url) == page_key(page)
 
 
 @dataclass(frozen=True)
