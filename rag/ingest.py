@@ -1,9 +1,10 @@
-"""Incremental ingestion of documentation files into PostgreSQL.
+"""Incremental ingestion of documents from sources (`rag.sources`) into PostgreSQL.
 
-Each file is identified by (collection, root, source path) and fingerprinted by the sha256 of
-its bytes plus the URL settings. A run reads the stored fingerprints with one SELECT, skips
-unchanged files, re-chunks changed ones and deletes the rows of files gone from a root. A
-file's chunks (and vectors) are swapped in one transaction, so search never sees half a file.
+Each document is identified by (collection, source root, key) and fingerprinted by the sha256
+of its bytes plus its URL, media type and anchor style. A run reads the stored fingerprints
+with one SELECT, skips unchanged documents, re-chunks changed ones and deletes the rows of
+documents a complete source no longer lists. A document's chunks (and vectors) are swapped in
+one transaction, so search never sees half a page.
 
 With an embedder, the collection remembers which embedder produced its vectors; switching
 embedder drops the old vectors and re-embeds every document of the collection.
@@ -14,11 +15,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, text
@@ -32,11 +32,11 @@ from docsdesk.core.terms import identifier_terms
 from rag import schema
 from rag.chunking import Chunk, chunk_document
 from rag.embeddings import Embedder, EmbedderMismatch, EmbeddingError
-from rag.urls import DOC_SUFFIXES, URL_STYLES
+from rag.sources import Document, DocumentSource, FolderSource, SourceError
+from rag.urls import URL_STYLES
 
 log = logging.getLogger("docsdesk.ingest")
 
-SKIP_DIRS = frozenset({"node_modules", "site", "build"})
 _BATCH_FILES = 64  # files prepared ahead of the writer, and written per transaction at most
 _BATCH_BYTES = 2_000_000
 _WRITERS = 2  # write transactions in flight
@@ -91,20 +91,6 @@ class IngestSummary:
         return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
 
-@dataclass(frozen=True)
-class SourceFile:
-    root: str  # absolute root the source path is relative to
-    source_path: str  # posix, relative to root
-    path: Path
-
-
-@dataclass
-class _Root:
-    key: str
-    is_dir: bool
-    files: list[SourceFile] = field(default_factory=list)
-
-
 @dataclass
 class _Stored:
     id: int
@@ -114,67 +100,31 @@ class _Stored:
 
 @dataclass
 class _Prepared:
-    source: SourceFile
+    root: str  # of the document's source
+    document: Document
     stored: _Stored | None
     content_hash: str
-    size: int
     chunks: list[Chunk] | None  # None: unchanged, nothing to write
 
-
-# --- discovery ------------------------------------------------------------------------
-
-
-def discover(paths: list[Path]) -> list[_Root]:
-    """Blocking: the documentation files under each path (a directory, or a single file)."""
-    roots: dict[str, _Root] = {}
-    for given in paths:
-        path = Path(given).expanduser()
-        if not path.exists():
-            raise IngestError(f"{given}: no such file or directory")
-        path = path.resolve()
-        if path.is_file():
-            if path.suffix.lower() not in DOC_SUFFIXES:
-                raise IngestError(f"{given}: not a documentation file ({', '.join(DOC_SUFFIXES)})")
-            root = roots.setdefault(f"{path.parent}", _Root(str(path.parent), is_dir=False))
-            root.files.append(SourceFile(root.key, path.name, path))
-            continue
-        root = roots.setdefault(str(path), _Root(str(path), is_dir=True))
-        root.is_dir = True
-        for dirpath, dirnames, filenames in os.walk(path):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS)
-            for name in sorted(filenames):
-                if name.startswith(".") or Path(name).suffix.lower() not in DOC_SUFFIXES:
-                    continue
-                full = Path(dirpath) / name
-                root.files.append(SourceFile(root.key, full.relative_to(path).as_posix(), full))
-    for root in roots.values():
-        unique = {f.source_path: f for f in root.files}
-        root.files = [unique[k] for k in sorted(unique)]
-    return list(roots.values())
+    @property
+    def size(self) -> int:
+        return len(self.document.data)
 
 
-def fingerprint(data: bytes, base_url: str, url_style: str) -> str:
-    """sha256 of the file's bytes and the settings that shape its URLs."""
+def fingerprint(document: Document, anchor_style: str) -> str:
+    """sha256 of the document's bytes and of what else shapes its chunks: its URL, media
+    type, and the anchor style of its headings."""
     digest = hashlib.sha256()
-    digest.update(f"{base_url}\0{url_style}\0".encode())
-    digest.update(data)
+    digest.update(f"{document.url}\0{document.media_type}\0{anchor_style}\0".encode())
+    digest.update(document.data)
     return digest.hexdigest()
 
 
-def _read(path: Path, base_url: str, url_style: str) -> tuple[bytes, str]:
-    """Blocking: the file's bytes and fingerprint."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise IngestError(f"{path}: {exc.strerror or exc}") from exc
-    return data, fingerprint(data, base_url, url_style)
-
-
-def _decode(data: bytes, path: Path) -> str:
+def _decode(data: bytes, where: str) -> str:
     try:
         raw = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        log.warning("%s is not valid UTF-8; undecodable bytes replaced", path)
+        log.warning("%s is not valid UTF-8; undecodable bytes replaced", where)
         raw = data.decode("utf-8", errors="replace")
     return raw.replace("\x00", "")  # PostgreSQL text cannot hold NUL
 
@@ -219,22 +169,50 @@ async def ingest(
     embedder: Embedder | None = None,
     progress: bool = False,
 ) -> IngestSummary:
-    """Bring `collection` in line with the documentation files under `paths`."""
-    started = time.perf_counter()
+    """Bring `collection` in line with the documentation files under `paths` (folders)."""
     if not paths:
         raise IngestError("nothing to ingest: give at least one path")
     if url_style not in URL_STYLES:
         raise IngestError(f"unknown url style {url_style!r}; expected one of {', '.join(URL_STYLES)}")
+    try:
+        sources = await asyncio.to_thread(
+            FolderSource.discover, paths, base_url=base_url, url_style=url_style
+        )
+    except SourceError as exc:
+        raise IngestError(str(exc)) from exc
+    return await ingest_sources(
+        engine, sources, collection=collection, anchor_style=url_style, embedder=embedder, progress=progress
+    )
+
+
+async def ingest_sources(
+    engine: AsyncEngine,
+    sources: Sequence[DocumentSource],
+    *,
+    collection: str = "default",
+    anchor_style: str = "mkdocs",
+    embedder: Embedder | None = None,
+    progress: bool = False,
+) -> IngestSummary:
+    """Bring `collection` in line with the documents of `sources`, whose headings' anchors
+    follow `anchor_style`'s generator."""
+    started = time.perf_counter()
+    if anchor_style not in URL_STYLES:
+        raise IngestError(f"unknown url style {anchor_style!r}; expected one of {', '.join(URL_STYLES)}")
     if not collection.strip():
         raise IngestError("the collection name cannot be empty")
-    roots = await asyncio.to_thread(discover, paths)
     summary = IngestSummary()
     async with _collection_lock(engine, collection):
-        run = _Run(engine, collection, base_url, url_style, embedder, summary)
+        run = _Run(engine, collection, anchor_style, embedder, summary)
         await run.prepare()
-        with _ProgressBar(progress, sum(len(r.files) for r in roots)) as advance:
-            await run.sync_files(roots, advance)
-        await run.remove_missing(roots)
+        counts = [source.count() for source in sources]
+        total = None if None in counts else sum(c or 0 for c in counts)
+        try:
+            with _ProgressBar(progress, total) as advance:
+                seen = await run.sync_documents(sources, advance)
+        except SourceError as exc:
+            raise IngestError(str(exc)) from exc
+        await run.remove_missing([s.root for s in sources if s.complete], seen)
         await run.reembed_stale()
         if summary.chunks or summary.removed:
             async with engine.begin() as conn:
@@ -261,15 +239,13 @@ class _Run:
         self,
         engine: AsyncEngine,
         collection: str,
-        base_url: str,
-        url_style: str,
+        anchor_style: str,
         embedder: Embedder | None,
         summary: IngestSummary,
     ) -> None:
         self.engine = engine
         self.collection = collection
-        self.base_url = base_url
-        self.url_style = url_style
+        self.anchor_style = anchor_style
         self.embedder = embedder
         self.summary = summary
         self.stored: dict[tuple[str, str], _Stored] = {}
@@ -373,17 +349,24 @@ class _Run:
 
     # --- files --------------------------------------------------------------------
 
-    async def sync_files(self, roots: list[_Root], advance: Callable[[int], None]) -> None:
-        """Prepare files (read, hash, chunk) ahead of the writers, which swap in what is ready
-        in batches, one transaction each (a file is never half visible). Two writers keep
-        both PostgreSQL and this process busy (building tsvectors is most of the work)."""
+    async def sync_documents(
+        self, sources: Sequence[DocumentSource], advance: Callable[[int], None]
+    ) -> set[tuple[str, str]]:
+        """Prepare documents (fetch, hash, chunk) ahead of the writers, which swap in what is
+        ready in batches, one transaction each (a document is never half visible). Two writers
+        keep both PostgreSQL and this process busy (building tsvectors is most of the work).
+        Returns the (root, key) of every document the sources listed."""
         queue: asyncio.Queue[_Prepared | Exception | None] = asyncio.Queue(_BATCH_FILES)
+        seen: set[tuple[str, str]] = set()
 
         async def produce() -> None:
             try:
-                for root in roots:
-                    for source in root.files:
-                        await queue.put(await self._prepare_file(source))
+                for source in sources:
+                    async for document in source.documents():
+                        if (source.root, document.key) in seen:
+                            continue  # listed twice: the first one counts
+                        seen.add((source.root, document.key))
+                        await queue.put(await self._prepare(source.root, document))
                 await queue.put(None)
             except Exception as exc:  # noqa: BLE001 - handed to the writer, which raises it
                 await queue.put(exc)
@@ -422,26 +405,27 @@ class _Run:
             for task in (producer, *writers):
                 task.cancel()
             await asyncio.gather(producer, *writers, return_exceptions=True)
+        return seen
 
-    async def _prepare_file(self, source: SourceFile) -> _Prepared:
-        data, content_hash = await asyncio.to_thread(_read, source.path, self.base_url, self.url_style)
-        self.summary.bytes += len(data)
-        stored = self.stored.get((source.root, source.source_path))
+    async def _prepare(self, root: str, document: Document) -> _Prepared:
+        content_hash = fingerprint(document, self.anchor_style)
+        self.summary.bytes += len(document.data)
+        stored = self.stored.get((root, document.key))
         if stored is not None and stored.content_hash == content_hash:
-            return _Prepared(source, stored, content_hash, len(data), None)
-        raw = _decode(data, source.path)
+            return _Prepared(root, document, stored, content_hash, None)
+        raw = _decode(document.data, document.url or document.key)
         try:
             chunks = await asyncio.to_thread(
                 chunk_document,
-                source.source_path,
                 raw,
-                base_url=self.base_url,
-                url_style=self.url_style,
+                document.media_type,
+                document.url,
+                anchor_style=self.anchor_style,
                 collection=self.collection,
             )
         except Exception as exc:
-            raise IngestError(f"{source.path}: cannot be chunked: {exc}") from exc
-        return _Prepared(source, stored, content_hash, len(data), chunks)
+            raise IngestError(f"{document.key}: cannot be chunked: {exc}") from exc
+        return _Prepared(root, document, stored, content_hash, chunks)
 
     async def _write_batch(self, items: list[_Prepared]) -> None:
         """Swap in the chunks (and vectors) of the changed files among `items`, in one transaction."""
@@ -455,8 +439,8 @@ class _Run:
         documents = [
             {
                 "collection": self.collection,
-                "root": item.source.root,
-                "source_path": item.source.source_path,
+                "root": item.root,
+                "source_path": item.document.key,
                 "page_url": item.chunks[0].page_url if item.chunks else "",
                 "title": item.chunks[0].page_title if item.chunks else "",
                 "content_hash": item.content_hash,
@@ -469,7 +453,7 @@ class _Run:
         async with self._transaction() as conn:
             upserted = await conn.execute(_UPSERT_DOCUMENTS, documents)
             doc_ids = {(root, path): doc_id for doc_id, root, path in upserted}
-            ids = [doc_ids[(item.source.root, item.source.source_path)] for item in changed]
+            ids = [doc_ids[(item.root, item.document.key)] for item in changed]
             replaced = [doc_id for item, doc_id in zip(changed, ids) if item.stored is not None]
             if replaced:
                 await conn.execute(
@@ -491,9 +475,7 @@ class _Run:
             else:
                 self.summary.changed += 1
             self.summary.chunks += len(item_rows)
-            self.stored[(item.source.root, item.source.source_path)] = _Stored(
-                doc_id, item.content_hash, embedder
-            )
+            self.stored[(item.root, item.document.key)] = _Stored(doc_id, item.content_hash, embedder)
 
     async def _vectors_for(self, items: list[_Prepared], rows: list[list[dict]]) -> list[str]:
         """Vectors (pgvector text) for the chunks of changed files, in order, reusing the
@@ -554,11 +536,10 @@ class _Run:
 
     # --- removals and re-embedding --------------------------------------------------
 
-    async def remove_missing(self, roots: list[_Root]) -> None:
-        """Delete the documents of each directory root that are no longer on disk."""
-        present = {(f.root, f.source_path) for r in roots for f in r.files}
-        dir_roots = {r.key for r in roots if r.is_dir}
-        gone = [key for key in self.stored if key[0] in dir_roots and key not in present]
+    async def remove_missing(self, roots: list[str], present: set[tuple[str, str]]) -> None:
+        """Delete the documents of each complete source (by root) that it no longer lists."""
+        complete = set(roots)
+        gone = [key for key in self.stored if key[0] in complete and key not in present]
         if not gone:
             return
         async with self._transaction() as conn:
@@ -644,7 +625,7 @@ def _dims_of(vector_text: str) -> int:
 class _ProgressBar:
     """A Rich progress bar on stderr when asked for; otherwise a no-op `advance`."""
 
-    def __init__(self, enabled: bool, total: int) -> None:
+    def __init__(self, enabled: bool, total: int | None) -> None:
         self._progress = None
         if enabled:
             from rich.console import Console  # imported only when showing progress
@@ -658,7 +639,7 @@ class _ProgressBar:
                 console=Console(stderr=True),
                 transient=True,
             )
-            self._task = self._progress.add_task("files", total=total)
+            self._task = self._progress.add_task("documents", total=total)
 
     def __enter__(self) -> Callable[[int], None]:
         if self._progress is None:
