@@ -49,7 +49,8 @@ from docsdesk.core.database import open_database
 from docsdesk.core.settings import Settings
 from rag import schema
 from rag.ingest import ingest
-from rag.search import DocsSearch, SearchQuery, nearest_sql
+from rag.ranking import nearest_sql
+from rag.search import DocsSearch, SearchQuery
 
 DIMS = 384
 CONTENT_WORDS = 30_000
@@ -315,7 +316,7 @@ async def vector_plan(engine, collection: str, embedder, query: str) -> str:
         plan = (
             (
                 await conn.execute(
-                    scoped.statement("EXPLAIN " + nearest_sql(DIMS, scoped)),
+                    scoped.statement("EXPLAIN " + nearest_sql(DIMS, scoped.scope("e.collection"))),
                     {"vector": schema.vector_literal(vector), "depth": 50, **scoped.binds},
                 )
             )

@@ -1,27 +1,11 @@
 """Hybrid documentation search: BM25-style full-text ranking fused with pgvector cosine search.
 
-Full-text: the query loses its question words ("how do I") and contractions, gains the
-parts and wholes of its identifiers (`rag.terms`), and is reduced to English lexemes. Each
-lexeme gets an inverse document frequency from the exact count of the collection's chunks
-holding it (`docs_lexemes`, kept by triggers), so "agent" in an agents' corpus weighs little
-and `set_default_openai_key` much, whatever other collections hold. A chunk scores the sum
-over the query's lexemes of idf × a saturating term frequency with field weights (`ts_rank`
-of that lexeme alone: title and headings 'A' 0.8, text 'B' 0.4, identifier parts 'C' 0.3),
-divided by a mild length norm: BM25's shape, computed in PostgreSQL on the candidates only.
-
-Candidates are the chunks holding one of the query's rarest lexemes (`selectors`: at most
-MAX_CANDIDATES chunks together, by the exact counts), so common words cannot make a query
-slow on a large corpus and the candidates do not depend on scan order; a cheap idf-weighted
-count of the lexemes each holds keeps the MAX_SCORED best for the full score; a query made
-only of common words is looked up in titles and headings first. With an embedder, the
-full-text list and the nearest chunks by cosine distance (pgvector HNSW) are fused by a
-weighted sum of their scaled scores (`fuse`: full text 0.7, meaning 0.3). The reader's
-current page breaks ties (a 2% boost), it does not outrank a better answer elsewhere. A
-page gives at most MAX_PER_PAGE chunks to the
-top of the list (`diversified`). Snippets (`ts_headline`) are computed for the final top k
-only, over the text with `<`, `>` and `&` escaped so literal text such as `<model>`
-survives. Ties are broken by page URL, then chunk id. `unknown_words` names the query's
-words that no chunk in scope holds.
+How chunks are selected, scored and fused is `rag.ranking`'s. The reader's current page
+breaks ties (a 2% boost), it does not outrank a better answer elsewhere. Snippets
+(`ts_headline`) are computed for the final top k only, over the text with `<`, `>` and `&`
+escaped so literal text such as `<model>` survives. Ties are broken by page URL, then chunk
+id. `unknown_words` names the query's words that no chunk in scope holds. The scope (one,
+several or all collections) is a `SearchQuery`'s, the same for every statement.
 
 One connection per search, used for one statement at a time: lexemes and their counts, the
 ranked lists and the result rows all go through it; the query embedding is computed
@@ -33,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,36 +28,32 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from docsdesk.core.terms import query_text, question_text
 from rag import schema
 from rag.embeddings import Embedder, EmbedderMismatch
-from rag.urls import normalise_base, page_key
-
-
-def absolute_url(url: str, public_url: str | None) -> str:
-    """A stored site-relative URL (docsdesk's own docs) made absolute with the public URL."""
-    if url.startswith("/") and public_url:
-        return normalise_base(public_url) + url[1:]
-    return url
-
+from rag.ranking import (
+    MAX_SCORED_TERMS,
+    FullTextPlan,
+    LexemeStats,
+    Ranked,
+    diversified,
+    full_text_sql,
+    fuse,
+    nearest_sql,
+    same_page,
+    selectors,
+    split_query,
+    tsquery_any,
+)
+from rag.urls import absolute_url
 
 log = logging.getLogger("docsdesk.search")
 
-LEXICAL_WEIGHT = 0.7  # the full-text share of a hybrid score; the nearest chunks by meaning the rest
 PREFER_URL_BOOST = 1.02  # the reader's page wins ties and near-ties, not against better answers
 MAX_K = 50
-MAX_PER_PAGE = 2  # a page's further chunks come after every other page's best two
 MAX_QUERY_CHARS = 1000
 MAX_UNKNOWN_WORDS = 32  # words of a query checked against the documentation's vocabulary
-MAX_RANKED = 200  # a lexeme in more chunks than this is common: it scores but selects no candidates
-MAX_CANDIDATES = 300  # candidates per query, at most (ranked by idf-weighted coordination)
-MAX_SCORED = 100  # of those, the best scored in full (BM25-style)
-MAX_SCORED_TERMS = 16  # the query's lexemes scored, rarest first
-FIELD_WEIGHTS = "{0.1, 0.3, 0.4, 0.8}"  # ts_rank weights D, C (identifier parts), B (text), A (headings)
-LENGTH_NORM = 0.1  # score / (1 + LENGTH_NORM * ln(1 + distinct lexemes)): long chunks pay a little
 CONCURRENT_CHANGE_RETRIES = 3
 HEADLINE_OPTIONS = (
     'StartSel=**, StopSel=**, MaxWords=40, MinWords=15, ShortWord=3, MaxFragments=2, FragmentDelimiter=" … "'
 )
-
-_NEGATED = re.compile(r'(?:^|\s)-("[^"]*"?|\S+)')
 
 
 @dataclass
@@ -88,59 +67,6 @@ class SearchResult:
     source_path: str
     collection: str
     chunk_id: int
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """A chunk in one ranked list: its page, and its score in that list (higher is better)."""
-
-    chunk_id: int
-    page_url: str
-    score: float
-
-
-def fuse(
-    lexical: Sequence[Ranked], semantic: Sequence[Ranked], weight: float = LEXICAL_WEIGHT
-) -> dict[int, float]:
-    """Each chunk's fused score in [0, 1]: `weight` x its full-text score over the best one,
-    plus (1 - weight) x its similarity scaled between the least and the most similar of the
-    nearest chunks (0 for a chunk absent from a list). One list alone is its scaled score."""
-    # (list, its share, the score that scales to 0)
-    parts = [(lexical, weight, 0.0), (semantic, 1.0 - weight, min((r.score for r in semantic), default=0.0))]
-    parts = [part for part in parts if part[0]]
-    total = sum(share for _, share, _ in parts)
-    scores: dict[int, float] = {}
-    for ranked, share, low in parts:
-        spread = max(r.score for r in ranked) - low
-        for r in ranked:
-            scaled = (r.score - low) / spread if spread > 0 else 1.0
-            scores[r.chunk_id] = scores.get(r.chunk_id, 0.0) + scaled * share / total
-    return scores
-
-
-def diversified(ranked: list[int], pages: dict[int, str], per_page: int = MAX_PER_PAGE) -> list[int]:
-    """`ranked` with each page's chunks beyond its best `per_page` moved after all the others
-    (in their order): the top of the list spans more pages, and nothing is dropped."""
-    seen: dict[str, int] = {}
-    first: list[int] = []
-    later: list[int] = []
-    for chunk_id in ranked:
-        page = page_key(pages[chunk_id])
-        seen[page] = seen.get(page, 0) + 1
-        (first if seen[page] <= per_page else later).append(chunk_id)
-    return first + later
-
-
-def split_query(query: str) -> tuple[str, str]:
-    """(the words to OR together, the negated words as a websearch OR) of a websearch query."""
-    negated = [w for w in _NEGATED.findall(query) if w.strip('"')]
-    positive = " ".join(_NEGATED.sub(" ", query).split())
-    return positive, " or ".join(negated)
-
-
-def same_page(url: str, page: str) -> bool:
-    """Whether `url` is the page `page` (ignoring anchor, query string and trailing slash)."""
-    return page_key(url) == page_key(page)
 
 
 @dataclass(frozen=True)
@@ -171,19 +97,13 @@ class SearchQuery:
         """The query for `search()`'s arguments: one `collection` or several `collections`."""
         if collection is not None and collections is not None:
             raise ValueError("give one collection or several collections, not both")
-        scope = (collection,) if collection is not None else None
-        if collections is not None:
-            scope = tuple(dict.fromkeys(collections))
+        scope = (collection,) if collection is not None else collections
+        scope = tuple(dict.fromkeys(scope)) if scope is not None else None
         text_ = " ".join(query.split())[:MAX_QUERY_CHARS]
         return cls(text_, max(0, min(k, MAX_K)), scope, prefer_url or None)
 
-    @property
-    def positive(self) -> str:
-        return split_query(self.text)[0]
-
-    @property
-    def negated(self) -> str:
-        return split_query(self.text)[1]
+    positive = property(lambda self: split_query(self.text)[0])  # the words to match
+    negated = property(lambda self: split_query(self.text)[1])  # the words excluded
 
     def scope(self, column: str) -> str:
         """``AND <column> IN (...)`` for a scoped query, else nothing."""
@@ -199,84 +119,6 @@ class SearchQuery:
     @property
     def binds(self) -> dict[str, Any]:
         return {"collections": list(self.collections)} if self.collections is not None else {}
-
-
-@dataclass(frozen=True)
-class _FullTextPlan:
-    """What the query's lexemes make of a full-text search: the candidates' tsquery (`any`),
-    one tsquery and idf per scored lexeme, and the tsquery highlighted in snippets."""
-
-    highlight: str | None
-    any: str | None = None
-    terms: tuple[str, ...] = ()
-    idf: tuple[float, ...] = ()
-    selective: bool = False  # some lexeme is rare enough to select candidates
-
-    @property
-    def binds(self) -> dict[str, Any]:
-        return {
-            "any": self.any,
-            **{f"term{i}": t for i, t in enumerate(self.terms)},
-            **{f"idf{i}": w for i, w in enumerate(self.idf)},
-        }
-
-
-def tsquery_any(lexemes: Sequence[str]) -> str | None:
-    """tsquery text matching any of `lexemes` (already normalised); None for no lexemes."""
-    if not lexemes:
-        return None
-    return " | ".join("'" + lex.replace("\\", "\\\\").replace("'", "''") + "'" for lex in lexemes)
-
-
-def nearest_sql(dims: int, query: SearchQuery) -> str:
-    """The nearest-chunks query for vectors of `dims` dimensions: it repeats the partial HNSW
-    index's expression and predicate so that the index serves it (`:vector`, `:depth`,
-    and the query's scope)."""
-    expr, _ = schema.vector_expr(dims)
-    scope = query.scope("e.collection")
-    return f"""
-        SELECT n.chunk_id, c.page_url, n.distance FROM (
-            SELECT e.chunk_id, {expr} <=> CAST(CAST(:vector AS text) AS {schema.query_cast(dims)}) AS distance
-            FROM docs_embeddings e WHERE e.dims = {int(dims)} {scope}
-            ORDER BY distance LIMIT :depth
-        ) AS n JOIN docs_chunks c ON c.id = n.chunk_id
-    """
-
-
-@dataclass(frozen=True)
-class LexemeStats:
-    """How many chunks in scope there are, and how many hold each of the query's lexemes
-    (`docs_lexemes`, kept exact by triggers; migration 0006)."""
-
-    chunks: float
-    counts: dict[str, float]
-
-    def df(self, lexeme: str) -> float:
-        return self.counts.get(lexeme, 0.0)
-
-    def idf(self, lexeme: str) -> float:
-        """BM25's inverse document frequency (always > 0)."""
-        df = self.df(lexeme)
-        return math.log(1.0 + (self.chunks - df + 0.5) / (df + 0.5))
-
-    def common(self, lexeme: str) -> bool:
-        return self.df(lexeme) > MAX_RANKED
-
-
-def selectors(weighted: list[str], stats: LexemeStats) -> list[str]:
-    """The lexemes whose chunks are the candidates: the informative ones (in at most
-    MAX_RANKED chunks), rarest first, while their chunks add up to at most MAX_CANDIDATES
-    (always the rarest one). A chunk holding none of them can only score on commoner words;
-    the exact counts make the candidates the same on every run, not whichever the index
-    scan met first."""
-    chosen: list[str] = []
-    total = 0.0
-    for lexeme in sorted((lex for lex in weighted if not stats.common(lex)), key=stats.df):
-        if chosen and total + stats.df(lexeme) > MAX_CANDIDATES:
-            break
-        chosen.append(lexeme)
-        total += stats.df(lexeme)
-    return chosen
 
 
 class DocsSearch:
@@ -362,7 +204,7 @@ class DocsSearch:
         lexical: list[Ranked],
         semantic: list[Ranked],
         query: SearchQuery,
-        plan: _FullTextPlan,
+        plan: FullTextPlan,
     ) -> tuple[list[SearchResult], bool]:
         """Fuse the two lists (`fuse`), let the reader's page break ties, read the best `k` rows."""
         pages = {r.chunk_id: r.page_url for r in (*lexical, *semantic)}
@@ -393,15 +235,15 @@ class DocsSearch:
         chunks = counts.pop("", 0.0)
         return sorted(counts), LexemeStats(chunks=chunks, counts=counts)
 
-    async def _plan(self, conn, query: SearchQuery) -> _FullTextPlan:
+    async def _plan(self, conn, query: SearchQuery) -> FullTextPlan:
         """The query's lexemes, weighted by their counts in scope: which select the candidates
         (`selectors`), which are scored, which are highlighted."""
         terms, stats = await self._lexeme_stats(conn, query)
         if not terms:
-            return _FullTextPlan(highlight=None)
+            return FullTextPlan(highlight=None)
         weighted = sorted(terms, key=lambda lex: (-stats.idf(lex), lex))[:MAX_SCORED_TERMS]
         selecting = selectors(weighted, stats)
-        return _FullTextPlan(
+        return FullTextPlan(
             highlight=tsquery_any(terms),
             any=tsquery_any(selecting or weighted),
             terms=tuple(tsquery_any([lex]) or "" for lex in weighted),
@@ -409,7 +251,7 @@ class DocsSearch:
             selective=bool(selecting),
         )
 
-    async def _full_text(self, conn, query: SearchQuery, plan: _FullTextPlan, depth: int) -> list[Ranked]:
+    async def _full_text(self, conn, query: SearchQuery, plan: FullTextPlan, depth: int) -> list[Ranked]:
         """The full-text list, best first (score: the BM25-style score).
 
         Candidates hold one of the selecting lexemes (`selectors`); a query made only of very
@@ -425,39 +267,10 @@ class DocsSearch:
         rows.sort(key=lambda r: (-r.score, r.page_url, r.id))
         return [Ranked(r.id, r.page_url, r.score) for r in rows[:depth]]
 
-    @staticmethod
-    def _full_text_sql(query: SearchQuery, plan: _FullTextPlan, column: str) -> str:
-        """The candidates (any selecting lexeme, `:any`, in `column`) scored BM25-style."""
-        scope = query.scope("c.collection")
-        negation = "AND NOT c.tsv @@ websearch_to_tsquery('english', :negated)" if query.negated else ""
-        terms = range(len(plan.terms))
-        # Two passes: a cheap one (which rare terms does a candidate hold: idf-weighted
-        # coordination) keeps the MAX_SCORED best of MAX_CANDIDATES; the BM25-style score
-        # (idf x saturating, field-weighted term frequency, mild length norm) ranks those.
-        coordination = " + ".join(
-            f"CAST(:idf{i} AS float8) * (m.tsv @@ CAST(:term{i} AS tsquery))::int" for i in terms
-        )
-        score = " + ".join(
-            f"CAST(:idf{i} AS float8) * ts_rank('{FIELD_WEIGHTS}', r.tsv, CAST(:term{i} AS tsquery), 0)"
-            for i in terms
-        )
-        # row_number() <= MAX_CANDIDATES stops the (bitmap index) scan early, like a LIMIT, but
-        # without tempting the planner into a sequential scan in hope of early matches.
-        return f"""
-            SELECT r.id, r.page_url, ({score}) / (1 + {LENGTH_NORM} * ln(1 + length(r.tsv))) AS score
-            FROM (
-                SELECT m.id, m.page_url, m.tsv FROM (
-                    SELECT c.id, c.page_url, c.tsv, row_number() OVER () AS n
-                    FROM docs_chunks c
-                    WHERE c.{column} @@ CAST(:any AS tsquery) {negation} {scope}
-                ) AS m WHERE m.n <= {MAX_CANDIDATES}
-                ORDER BY {coordination} DESC, m.id LIMIT {MAX_SCORED}
-            ) AS r ORDER BY score DESC, r.page_url, r.id LIMIT :depth
-        """
-
-    async def _ranked(self, conn, query: SearchQuery, plan: _FullTextPlan, column: str, depth: int) -> list:
+    async def _ranked(self, conn, query: SearchQuery, plan: FullTextPlan, column: str, depth: int) -> list:
         """Run a ranked-list SELECT: rows of (id, page_url, score)."""
-        statement = query.statement(self._full_text_sql(query, plan, column))
+        sql = full_text_sql(plan, column, scope=query.scope("c.collection"), negated=bool(query.negated))
+        statement = query.statement(sql)
         values = {**query.binds, **plan.binds, "negated": query.negated, "depth": depth}
         return list((await conn.execute(statement, values)).all())
 
@@ -483,7 +296,8 @@ class DocsSearch:
             {"ef": str(max(40, depth))},
         )
         values = {"vector": schema.vector_literal(vector), "depth": depth, **query.binds}
-        rows = (await conn.execute(query.statement(nearest_sql(dims, query)), values)).all()
+        sql = nearest_sql(dims, query.scope("e.collection"))
+        rows = (await conn.execute(query.statement(sql), values)).all()
         rows.sort(key=lambda r: (r.distance, r.page_url, r.chunk_id))
         return [Ranked(r.chunk_id, r.page_url, 1.0 - r.distance) for r in rows]
 
@@ -506,7 +320,7 @@ class DocsSearch:
 
     @staticmethod
     async def _fetch(
-        conn, ids: list[int], scores: dict[int, float], query: SearchQuery, plan: _FullTextPlan
+        conn, ids: list[int], scores: dict[int, float], query: SearchQuery, plan: FullTextPlan
     ) -> list[SearchResult]:
         """The result rows for `ids`, with highlighted snippets (for these rows only)."""
         if not ids:

@@ -14,7 +14,8 @@ from sqlalchemy import text
 from docsdesk.core.database import create_engine
 from docsdesk.core.terms import identifier_terms, query_text
 from rag.ingest import ingest
-from rag.search import DocsSearch, SearchQuery, diversified
+from rag.ranking import diversified
+from rag.search import DocsSearch, SearchQuery
 from tests.rag.test_search import PAGES, TrigramEmbedder
 from tests.support import new_id, write_pages
 

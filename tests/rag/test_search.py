@@ -21,17 +21,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from docsdesk.core.database import migrate
 from rag.embeddings import EmbedderMismatch
 from rag.ingest import ingest
-from rag.search import (
-    MAX_RANKED,
-    PREFER_URL_BOOST,
-    DocsSearch,
-    Ranked,
-    SearchQuery,
-    fuse,
-    nearest_sql,
-    split_query,
-    tsquery_any,
-)
+from rag.ranking import MAX_RANKED, Ranked, fuse, nearest_sql, split_query, tsquery_any
+from rag.search import PREFER_URL_BOOST, DocsSearch, SearchQuery
 from tests.support import REPO, new_id, write_pages
 
 BASE = "https://docs.example.test/"
@@ -309,7 +300,7 @@ async def test_vector_query_uses_the_hnsw_index(engine, tmp_path):
         plan = "\n".join(
             (
                 await conn.execute(
-                    query.statement("EXPLAIN " + nearest_sql(64, query)),
+                    query.statement("EXPLAIN " + nearest_sql(64, query.scope("e.collection"))),
                     {"vector": str(vector), "depth": 10, **query.binds},
                 )
             ).scalars()

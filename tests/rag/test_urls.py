@@ -153,7 +153,7 @@ def test_one_page_identity_for_search_and_evaluation(url, other, same):
     """Search's reader-page boost and diversity, and the evaluation's page matching, compare
     pages with the one `page_key`."""
     from rag.evaluate import matches
-    from rag.search import same_page
+    from rag.ranking import same_page
 
     assert (page_key(url) == page_key(other)) is same
     assert same_page(url, other) is same
