@@ -21,17 +21,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, text
-from sqlalchemy.dialects.postgresql import Insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from docsdesk.core.locks import session_lock
-from docsdesk.core.terms import identifier_terms
 from rag import schema
 from rag.chunking import Chunk, chunk_document
-from rag.embeddings import Embedder, EmbedderMismatch, EmbeddingError
+from rag.embeddings import Embedder, EmbedderMismatch
+from rag.ingest_report import IngestSummary, ProgressBar
+from rag.ingest_rows import INSERT_CHUNKS, UPSERT_DOCUMENTS, chunk_row
+from rag.ingest_vectors import VectorRun, _Stored
 from rag.sources import Document, DocumentSource, FolderSource, SourceError
 from rag.urls import URL_STYLES
 
@@ -40,62 +40,10 @@ log = logging.getLogger("docsdesk.ingest")
 _BATCH_FILES = 64  # files prepared ahead of the writer, and written per transaction at most
 _BATCH_BYTES = 2_000_000
 _WRITERS = 2  # write transactions in flight
-_REEMBED_DOCUMENTS = 32  # unchanged documents given new vectors per embedding call
-
-
-def _upsert_documents() -> Insert:
-    """INSERT ... ON CONFLICT DO UPDATE of document rows, returning (id, root, source_path)."""
-    stmt = pg_insert(schema.documents)
-    updated = ("page_url", "title", "content_hash", "bytes", "chunk_count", "embedder")
-    return stmt.on_conflict_do_update(
-        index_elements=["collection", "root", "source_path"],
-        set_={**{name: stmt.excluded[name] for name in updated}, "updated_at": func.now()},
-    ).returning(schema.documents.c.id, schema.documents.c.root, schema.documents.c.source_path)
-
-
-_UPSERT_DOCUMENTS = _upsert_documents()
-_INSERT_CHUNKS = schema.chunks.insert().returning(
-    schema.chunks.c.id, schema.chunks.c.document_id, schema.chunks.c.ordinal
-)
 
 
 class IngestError(RuntimeError):
     """Ingestion cannot proceed; the message is one line for humans."""
-
-
-@dataclass
-class IngestSummary:
-    added: int = 0
-    changed: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    chunks: int = 0  # chunks written by this run
-    seconds: float = 0.0
-    bytes: int = 0  # bytes read from disk
-    reembedded: int = 0  # unchanged documents given vectors from a new embedder
-
-    def describe(self) -> str:
-        """One line for people: what changed, and how long it took."""
-        parts = [
-            f"{self.added} files added",
-            f"{self.changed} changed",
-            f"{self.removed} removed",
-            f"{self.unchanged} unchanged",
-        ]
-        if self.reembedded:
-            parts.append(f"{self.reembedded} re-embedded")
-        return f"{', '.join(parts)}; {self.chunks} chunks written in {self.seconds:.1f} s"
-
-    @property
-    def mb_per_second(self) -> float:
-        return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass
-class _Stored:
-    id: int
-    content_hash: str
-    embedder: str | None
 
 
 @dataclass
@@ -127,33 +75,6 @@ def _decode(data: bytes, where: str) -> str:
         log.warning("%s is not valid UTF-8; undecodable bytes replaced", where)
         raw = data.decode("utf-8", errors="replace")
     return raw.replace("\x00", "")  # PostgreSQL text cannot hold NUL
-
-
-def heading_text(page_title: str, heading_path: tuple[str, ...] | list[str]) -> str:
-    """The title and headings of a chunk as one line (weighted 'A' in full-text search)."""
-    parts = [page_title] if page_title and (not heading_path or heading_path[0] != page_title) else []
-    return " › ".join([*parts, *heading_path])
-
-
-def _chunk_row(collection: str, chunk: Chunk) -> dict:
-    return {
-        "collection": collection,
-        "ordinal": chunk.ordinal,
-        "url": chunk.url,
-        "page_url": chunk.page_url,
-        "page_title": chunk.page_title,
-        "heading_path": list(chunk.heading_path),
-        "heading_text": heading_text(chunk.page_title, chunk.heading_path),
-        "text": chunk.text,
-        "identifiers": identifier_terms(f"{chunk.page_title} {' '.join(chunk.heading_path)} {chunk.text}"),
-        "token_count": chunk.token_count,
-        "content_hash": chunk.content_hash,
-    }
-
-
-def embedding_input(heading: str, body: str) -> str:
-    """What is embedded for a chunk: its headings for context, then its text."""
-    return f"{heading}\n\n{body}" if heading else body
 
 
 # --- the run --------------------------------------------------------------------------
@@ -208,12 +129,12 @@ async def ingest_sources(
         counts = [source.count() for source in sources]
         total = None if None in counts else sum(c or 0 for c in counts)
         try:
-            with _ProgressBar(progress, total) as advance:
+            with ProgressBar(progress, total) as advance:
                 seen = await run.sync_documents(sources, advance)
         except SourceError as exc:
             raise IngestError(str(exc)) from exc
         await run.remove_missing([s.root for s in sources if s.complete], seen)
-        await run.reembed_stale()
+        summary.reembedded += await run.reembed_stale()
         if summary.chunks or summary.removed:
             async with engine.begin() as conn:
                 await schema.compact_lexeme_counts(conn, collection)
@@ -232,7 +153,7 @@ async def _collection_lock(engine: AsyncEngine, collection: str) -> AsyncIterato
         yield
 
 
-class _Run:
+class _Run(VectorRun):
     """The state of one ingest run over one collection."""
 
     def __init__(
@@ -250,10 +171,6 @@ class _Run:
         self.summary = summary
         self.stored: dict[tuple[str, str], _Stored] = {}
         self.dimensions: int | None = None  # of the collection's vectors, once known
-
-    @property
-    def embedder_name(self) -> str | None:
-        return self.embedder.name if self.embedder is not None else None
 
     async def prepare(self) -> None:
         """Read the stored fingerprints (the one SELECT an unchanged run makes) and settle the
@@ -298,54 +215,6 @@ class _Run:
                     )
             return
         await self._switch_embedder(stored_embedder)
-
-    async def _switch_embedder(self, previous: str | None) -> None:
-        """Drop the collection's vectors and record the new embedder (none included)."""
-        if self.embedder is not None:
-            probe = await self._embed(["dimension probe"])  # fail now, before dropping anything
-            self.dimensions = len(probe[0])
-        log.info(
-            "collection %r: embedder %s -> %s; re-embedding",
-            self.collection,
-            previous or "none",
-            self.embedder_name or "none",
-        )
-        async with self.engine.begin() as conn:
-            if await schema.vector_installed(conn) and await _has_embeddings_table(conn):
-                await conn.execute(
-                    text("DELETE FROM docs_embeddings WHERE collection = :c"), {"c": self.collection}
-                )
-            if self.embedder is not None:
-                await schema.ensure_vector_schema(conn)
-                await schema.ensure_vector_index(conn, self.dimensions)
-            await conn.execute(
-                text(
-                    "UPDATE docs_collections SET embedder = :e, dimensions = :d, updated_at = now() WHERE name = :c"
-                ),
-                {"e": self.embedder_name, "d": self.dimensions, "c": self.collection},
-            )
-            await conn.execute(
-                text(
-                    "UPDATE docs_documents SET embedder = NULL WHERE collection = :c AND embedder IS NOT NULL"
-                ),
-                {"c": self.collection},
-            )
-        for stored in self.stored.values():
-            stored.embedder = None
-
-    async def _embed(self, texts: list[str]) -> list[list[float]]:
-        assert self.embedder is not None
-        vectors = await self.embedder.embed(texts)
-        if len(vectors) != len(texts):
-            raise EmbeddingError(
-                f"{self.embedder.name} returned {len(vectors)} vectors for {len(texts)} texts"
-            )
-        if self.dimensions is not None and any(len(v) != self.dimensions for v in vectors):
-            raise EmbedderMismatch(
-                f"collection {self.collection!r} holds {self.dimensions}-dimension vectors; "
-                f"{self.embedder.name} gave {len(vectors[0])}: ingest into a new collection"
-            )
-        return vectors
 
     # --- files --------------------------------------------------------------------
 
@@ -433,8 +302,8 @@ class _Run:
         self.summary.unchanged += len(items) - len(changed)
         if not changed:
             return
-        rows = [[_chunk_row(self.collection, c) for c in item.chunks] for item in changed]
-        vectors = await self._vectors_for(changed, rows) if self.embedder is not None else None
+        rows = [[chunk_row(self.collection, c) for c in item.chunks] for item in changed]
+        vectors = await self._vectors_for([i.stored for i in changed], rows) if self.embedder else None
         embedder = self.embedder_name if vectors is not None else None
         documents = [
             {
@@ -451,7 +320,7 @@ class _Run:
             for item, item_rows in zip(changed, rows)
         ]
         async with self._transaction() as conn:
-            upserted = await conn.execute(_UPSERT_DOCUMENTS, documents)
+            upserted = await conn.execute(UPSERT_DOCUMENTS, documents)
             doc_ids = {(root, path): doc_id for doc_id, root, path in upserted}
             ids = [doc_ids[(item.root, item.document.key)] for item in changed]
             replaced = [doc_id for item, doc_id in zip(changed, ids) if item.stored is not None]
@@ -463,7 +332,7 @@ class _Run:
                 {**row, "document_id": doc_id} for doc_id, item_rows in zip(ids, rows) for row in item_rows
             ]
             if flat:
-                inserted = await conn.execute(_INSERT_CHUNKS, flat)
+                inserted = await conn.execute(INSERT_CHUNKS, flat)
                 chunk_ids = {(doc_id, ordinal): chunk_id for chunk_id, doc_id, ordinal in inserted}
                 if vectors is not None:
                     await self._insert_vectors(
@@ -476,65 +345,6 @@ class _Run:
                 self.summary.changed += 1
             self.summary.chunks += len(item_rows)
             self.stored[(item.root, item.document.key)] = _Stored(doc_id, item.content_hash, embedder)
-
-    async def _vectors_for(self, items: list[_Prepared], rows: list[list[dict]]) -> list[str]:
-        """Vectors (pgvector text) for the chunks of changed files, in order, reusing the
-        stored vector of any chunk whose content is unchanged."""
-        reuse: dict[tuple[int, str], str] = {}
-        previous = [
-            i.stored.id for i in items if i.stored is not None and i.stored.embedder == self.embedder_name
-        ]
-        if previous:
-            async with self.engine.connect() as conn:
-                result = await conn.execute(
-                    text(
-                        "SELECT c.document_id, c.content_hash, e.embedding::text FROM docs_chunks c"
-                        " JOIN docs_embeddings e ON e.chunk_id = c.id WHERE c.document_id = ANY(:ids)"
-                    ),
-                    {"ids": previous},
-                )
-                reuse = {(doc_id, content_hash): vector for doc_id, content_hash, vector in result}
-        keyed = [
-            ((item.stored.id if item.stored else -1, row["content_hash"]), row)
-            for item, item_rows in zip(items, rows)
-            for row in item_rows
-        ]
-        missing = [(key, row) for key, row in keyed if key not in reuse]
-        if missing:
-            fresh = await self._embed(
-                [embedding_input(row["heading_text"], row["text"]) for _, row in missing]
-            )
-            reuse.update((key, schema.vector_literal(v)) for (key, _), v in zip(missing, fresh))
-        return [reuse[key] for key, _ in keyed]
-
-    async def _insert_vectors(self, conn: AsyncConnection, chunk_ids: list[int], vectors: list[str]) -> None:
-        if self.dimensions is None:
-            self.dimensions = _dims_of(vectors[0])
-            await schema.ensure_vector_schema(conn)
-            await schema.ensure_vector_index(conn, self.dimensions)
-            await conn.execute(
-                text("UPDATE docs_collections SET dimensions = :d, updated_at = now() WHERE name = :c"),
-                {"d": self.dimensions, "c": self.collection},
-            )
-        await conn.execute(
-            text(
-                "INSERT INTO docs_embeddings (chunk_id, collection, dims, embedding)"
-                " VALUES (:chunk_id, :collection, :dims, CAST(CAST(:embedding AS text) AS vector))"
-            ),
-            [
-                {"chunk_id": cid, "collection": self.collection, "dims": self.dimensions, "embedding": vec}
-                for cid, vec in zip(chunk_ids, vectors)
-            ],
-        )
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction; ingestion is re-runnable, so commits need not wait for fsync."""
-        async with self.engine.begin() as conn:
-            await conn.execute(text("SET LOCAL synchronous_commit = off"))
-            yield conn
-
-    # --- removals and re-embedding --------------------------------------------------
 
     async def remove_missing(self, roots: list[str], present: set[tuple[str, str]]) -> None:
         """Delete the documents of each complete source (by root) that it no longer lists."""
@@ -550,44 +360,6 @@ class _Run:
         for key in gone:
             del self.stored[key]
         self.summary.removed += len(gone)
-
-    async def reembed_stale(self) -> None:
-        """Give vectors from this run's embedder to every document of the collection that
-        lacks them (unchanged files after an embedder switch, other roots, earlier failures),
-        a group of documents per embedding call and transaction."""
-        if self.embedder is None:
-            return
-        stale = [stored for stored in self.stored.values() if stored.embedder != self.embedder_name]
-        for start in range(0, len(stale), _REEMBED_DOCUMENTS):
-            group = stale[start : start + _REEMBED_DOCUMENTS]
-            ids = [stored.id for stored in group]
-            async with self.engine.connect() as conn:
-                chunk_rows = (
-                    await conn.execute(
-                        text(
-                            "SELECT id, heading_text, text FROM docs_chunks WHERE document_id = ANY(:ids)"
-                            " ORDER BY id"
-                        ),
-                        {"ids": ids},
-                    )
-                ).all()
-            vectors = (
-                await self._embed([embedding_input(h, t) for _, h, t in chunk_rows]) if chunk_rows else []
-            )
-            async with self._transaction() as conn:
-                chunk_ids = [chunk_id for chunk_id, _, _ in chunk_rows]
-                await conn.execute(
-                    text("DELETE FROM docs_embeddings WHERE chunk_id = ANY(:ids)"), {"ids": chunk_ids}
-                )
-                if chunk_ids:
-                    await self._insert_vectors(conn, chunk_ids, [schema.vector_literal(v) for v in vectors])
-                await conn.execute(
-                    text("UPDATE docs_documents SET embedder = :e, updated_at = now() WHERE id = ANY(:ids)"),
-                    {"e": self.embedder_name, "ids": ids},
-                )
-            for stored in group:
-                stored.embedder = self.embedder_name
-            self.summary.reembedded += len(group)
 
 
 async def collection_document_count(engine: AsyncEngine, collection: str) -> int:
@@ -612,41 +384,3 @@ async def _analyze(engine: AsyncEngine, written: int) -> None:
             await conn.commit()
     except DBAPIError as exc:  # e.g. a role that may write but not ANALYZE: autovacuum will
         log.info("ANALYZE of the docs tables skipped: %s", exc.orig)
-
-
-async def _has_embeddings_table(conn: AsyncConnection) -> bool:
-    return bool(await conn.scalar(text("SELECT to_regclass('docs_embeddings') IS NOT NULL")))
-
-
-def _dims_of(vector_text: str) -> int:
-    return vector_text.count(",") + 1
-
-
-class _ProgressBar:
-    """A Rich progress bar on stderr when asked for; otherwise a no-op `advance`."""
-
-    def __init__(self, enabled: bool, total: int | None) -> None:
-        self._progress = None
-        if enabled:
-            from rich.console import Console  # imported only when showing progress
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._progress = Progress(
-                TextColumn("ingesting"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._task = self._progress.add_task("documents", total=total)
-
-    def __enter__(self) -> Callable[[int], None]:
-        if self._progress is None:
-            return lambda files: None
-        self._progress.start()
-        return lambda files: self._progress.advance(self._task, files)
-
-    def __exit__(self, *exc) -> None:
-        if self._progress is not None:
-            self._progress.stop()
