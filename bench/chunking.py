@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from rag.chunking import chunk_document  # noqa: E402
+from rag.sources import folder_page_url, media_type_of  # noqa: E402
 from rag.urls import DOC_SUFFIXES  # noqa: E402
 
 TARGET_MB_S = 10.0
@@ -44,7 +45,13 @@ def throughput(pages: list[tuple[str, str, str]], rounds: int) -> tuple[float, f
     chunks: list = []
     for _ in range(rounds):
         started, started_cpu = time.perf_counter(), time.process_time()
-        chunks = [chunk for path, text, base in pages for chunk in chunk_document(path, text, base_url=base)]
+        chunks = [
+            chunk
+            for path, text, base in pages
+            for chunk in chunk_document(
+                text, media_type_of(path), folder_page_url(path, text, base, "mkdocs")
+            )
+        ]
         timings.append(time.perf_counter() - started)
         cpu.append(time.process_time() - started_cpu)
     return min(timings), statistics.median(timings), min(cpu), chunks

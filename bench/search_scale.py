@@ -49,7 +49,8 @@ from docsdesk.core.database import open_database
 from docsdesk.core.settings import Settings
 from rag import schema
 from rag.ingest import ingest
-from rag.search import DocsSearch, nearest_sql
+from rag.ranking import nearest_sql
+from rag.search import DocsSearch, SearchQuery
 
 DIMS = 384
 CONTENT_WORDS = 30_000
@@ -309,13 +310,14 @@ async def measure(search: DocsSearch, queries: list[str], collection: str) -> tu
 async def vector_plan(engine, collection: str, embedder, query: str) -> str:
     """The plan line showing how the hybrid search's vector query reaches its rows."""
     [vector] = await embedder.embed([query])
+    scoped = SearchQuery.of(query, collection=collection)
     async with engine.begin() as conn:
         await conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
         plan = (
             (
                 await conn.execute(
-                    text("EXPLAIN " + nearest_sql(DIMS, scoped=True)),
-                    {"collection": collection, "vector": schema.vector_literal(vector), "depth": 50},
+                    scoped.statement("EXPLAIN " + nearest_sql(DIMS, scoped.scope("e.collection"))),
+                    {"vector": schema.vector_literal(vector), "depth": 50, **scoped.binds},
                 )
             )
             .scalars()

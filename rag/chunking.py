@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from posixpath import basename, dirname
+from urllib.parse import unquote, urlsplit
 
 from rag.markdown import ParsedPage, Unit, parse_html, parse_markdown
-from rag.urls import DOC_SUFFIXES, AnchorSlugger, check_style, page_url
+from rag.sources import HTML, MARKDOWN, MDX
+from rag.urls import DOC_SUFFIXES, AnchorSlugger, check_style
 
 __all__ = ["Chunk", "chunk_document", "token_count"]
 
@@ -23,7 +24,6 @@ __all__ = ["Chunk", "chunk_document", "token_count"]
 @dataclass(frozen=True)
 class Chunk:
     collection: str
-    source_path: str  # posix path relative to the ingested root
     url: str  # page URL + "#anchor" of the chunk's heading (no anchor before the first heading)
     page_url: str
     page_title: str
@@ -73,59 +73,46 @@ _TABLE_RULE = re.compile(r"\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
 
 
 def chunk_document(
-    source_path: str,
     raw: str,
+    media_type: str,
+    page_url: str,
     *,
-    base_url: str,
-    url_style: str = "mkdocs",
+    anchor_style: str = "mkdocs",
     collection: str = "default",
     target_tokens: int = 400,
     max_tokens: int = 600,
 ) -> list[Chunk]:
-    """Parse one page (format from the suffix of `source_path`) and cut it into chunks."""
+    """Parse one page (Markdown, MDX or HTML by `media_type`) published at `page_url`, and cut
+    it into chunks whose URLs carry the anchors `anchor_style`'s generator gives headings."""
     if not isinstance(raw, str):
-        raise TypeError(f"{source_path!r}: raw must be decoded text (str), not {type(raw).__name__}")
-    check_style(url_style)
+        raise TypeError(f"{page_url!r}: raw must be decoded text (str), not {type(raw).__name__}")
+    check_style(anchor_style)
     if target_tokens < 1 or max_tokens < target_tokens:
         raise ValueError(f"need 1 <= target_tokens <= max_tokens, got {target_tokens} and {max_tokens}")
-    source_path = source_path.replace("\\", "/").lstrip("/")
-    suffix = "." + source_path.rsplit(".", 1)[-1].lower() if "." in basename(source_path) else ""
-    if suffix not in DOC_SUFFIXES:
-        expected = ", ".join(DOC_SUFFIXES)
-        raise ValueError(f"{source_path!r}: unsupported document type; expected one of {expected}")
-    if suffix in (".html", ".htm"):
+    if media_type == HTML:
         page = parse_html(raw)
+    elif media_type in (MARKDOWN, MDX):
+        page = parse_markdown(raw, mdx=media_type == MDX)
     else:
-        page = parse_markdown(raw, mdx=suffix == ".mdx")
-    url = page_url(source_path, base_url, url_style, page.front_matter)
-    title = _page_title(page, source_path)
-    root = _tree(page, url_style)
+        raise ValueError(f"{page_url!r}: unsupported media type {media_type!r}")
+    title = _page_title(page, page_url)
+    root = _tree(page, anchor_style)
     blocks = _flatten(root, target_tokens, max_tokens)
     chunks: list[Chunk] = []
     for path, anchor, text in _pack(blocks, target_tokens, max_tokens):
-        chunk_url = f"{url}#{anchor}" if anchor else url
+        chunk_url = f"{page_url}#{anchor}" if anchor else page_url
         digest = hashlib.sha256(
             "\x1e".join((collection, chunk_url, "\x1f".join(path), text)).encode("utf-8", "surrogatepass")
         ).hexdigest()
         chunks.append(
-            Chunk(
-                collection,
-                source_path,
-                chunk_url,
-                url,
-                title,
-                path,
-                text,
-                len(chunks),
-                token_count(text),
-                digest,
-            )
+            Chunk(collection, chunk_url, page_url, title, path, text, len(chunks), token_count(text), digest)
         )
     return chunks
 
 
-def _page_title(page: ParsedPage, source_path: str) -> str:
-    """Front matter title, else the first H1, else the HTML <title>/sidebar label, else the file name."""
+def _page_title(page: ParsedPage, page_url: str) -> str:
+    """Front matter title, else the first H1, else the HTML <title>/sidebar label, else the
+    last part of the page's URL ("Home" for a site's root)."""
     title = page.front_matter.get("title", "").strip()
     if title:
         return title
@@ -135,11 +122,16 @@ def _page_title(page: ParsedPage, source_path: str) -> str:
     for candidate in (page.html_title, page.front_matter.get("sidebar_label")):
         if candidate and candidate.strip():
             return candidate.strip()
-    stem = basename(source_path).rsplit(".", 1)[0]
+    segments = [unquote(part) for part in urlsplit(page_url).path.split("/") if part]
+    if not segments:
+        return "Home"
+    stem = segments[-1]
+    if "." in stem and "." + stem.rsplit(".", 1)[1].lower() in DOC_SUFFIXES:
+        stem = stem.rsplit(".", 1)[0]
     if stem.lower() in ("index", "readme"):
-        stem = basename(dirname(source_path))
-        if not stem:
+        if len(segments) < 2:
             return "Home"
+        stem = segments[-2]
     name = stem.replace("-", " ").replace("_", " ").strip() or stem
     return name.capitalize() if name.lower() == name else name
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.urls import page_key
+
 if TYPE_CHECKING:
     from rag.search import DocsSearch
 
@@ -136,17 +138,13 @@ def load_questions(path: Path) -> list[Case]:
     return parse_questions(source, str(path))
 
 
-def _page(url: str) -> str:
-    return url.split("#", 1)[0].split("?", 1)[0].rstrip("/")
-
-
 def matches(url: str, expected: str) -> bool:
     """Whether a result URL is the expected page (any anchor) or the expected section."""
     if "#" in expected:
-        return url.rstrip("/") == expected.rstrip("/") or _page(url) + "#" + url.split("#", 1)[-1] == (
-            _page(expected) + "#" + expected.split("#", 1)[1]
+        return url.rstrip("/") == expected.rstrip("/") or page_key(url) + "#" + url.split("#", 1)[-1] == (
+            page_key(expected) + "#" + expected.split("#", 1)[1]
         )
-    return _page(url) == _page(expected)
+    return page_key(url) == page_key(expected)
 
 
 def rank_of(urls: list[str], expected: tuple[str, ...]) -> tuple[list[str], int | None]:
@@ -155,7 +153,7 @@ def rank_of(urls: list[str], expected: tuple[str, ...]) -> tuple[list[str], int 
     seen: dict[str, int] = {}
     rank = None
     for url in urls:
-        page = _page(url)
+        page = page_key(url)
         if page not in seen:
             seen[page] = len(pages) + 1
             pages.append(url)

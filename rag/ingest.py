@@ -1,9 +1,10 @@
-"""Incremental ingestion of documentation files into PostgreSQL.
+"""Incremental ingestion of documents from sources (`rag.sources`) into PostgreSQL.
 
-Each file is identified by (collection, root, source path) and fingerprinted by the sha256 of
-its bytes plus the URL settings. A run reads the stored fingerprints with one SELECT, skips
-unchanged files, re-chunks changed ones and deletes the rows of files gone from a root. A
-file's chunks (and vectors) are swapped in one transaction, so search never sees half a file.
+Each document is identified by (collection, source root, key) and fingerprinted by the sha256
+of its bytes plus its URL, media type and anchor style. A run reads the stored fingerprints
+with one SELECT, skips unchanged documents, re-chunks changed ones and deletes the rows of
+documents a complete source no longer lists. A document's chunks (and vectors) are swapped in
+one transaction, so search never sees half a page.
 
 With an embedder, the collection remembers which embedder produced its vectors; switching
 embedder drops the old vectors and re-embeds every document of the collection.
@@ -14,49 +15,31 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import func, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from docsdesk.core.terms import identifier_terms
+from docsdesk.core.locks import session_lock
 from rag import schema
 from rag.chunking import Chunk, chunk_document
-from rag.embeddings import Embedder, EmbedderMismatch, EmbeddingError
-from rag.urls import DOC_SUFFIXES, URL_STYLES
+from rag.embeddings import Embedder, EmbedderMismatch
+from rag.ingest_report import IngestSummary, ProgressBar
+from rag.ingest_rows import INSERT_CHUNKS, UPSERT_DOCUMENTS, chunk_row
+from rag.ingest_vectors import VectorRun, _Stored
+from rag.sources import Document, DocumentSource, FolderSource, SourceError
+from rag.urls import URL_STYLES
 
 log = logging.getLogger("docsdesk.ingest")
 
-SKIP_DIRS = frozenset({"node_modules", "site", "build"})
 _BATCH_FILES = 64  # files prepared ahead of the writer, and written per transaction at most
 _BATCH_BYTES = 2_000_000
 _WRITERS = 2  # write transactions in flight
-_REEMBED_DOCUMENTS = 32  # unchanged documents given new vectors per embedding call
-
-
-def _upsert_documents() -> ReturningInsert[Any]:
-    """INSERT ... ON CONFLICT DO UPDATE of document rows, returning (id, root, source_path)."""
-    stmt = pg_insert(schema.documents)
-    updated = ("page_url", "title", "content_hash", "bytes", "chunk_count", "embedder")
-    return stmt.on_conflict_do_update(
-        index_elements=["collection", "root", "source_path"],
-        set_={**{name: stmt.excluded[name] for name in updated}, "updated_at": func.now()},
-    ).returning(schema.documents.c.id, schema.documents.c.root, schema.documents.c.source_path)
-
-
-_UPSERT_DOCUMENTS = _upsert_documents()
-_INSERT_CHUNKS = schema.chunks.insert().returning(
-    schema.chunks.c.id, schema.chunks.c.document_id, schema.chunks.c.ordinal
-)
 
 
 class IngestError(RuntimeError):
@@ -64,146 +47,34 @@ class IngestError(RuntimeError):
 
 
 @dataclass
-class IngestSummary:
-    added: int = 0
-    changed: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    chunks: int = 0  # chunks written by this run
-    seconds: float = 0.0
-    bytes: int = 0  # bytes read from disk
-    reembedded: int = 0  # unchanged documents given vectors from a new embedder
-
-    def describe(self) -> str:
-        """One line for people: what changed, and how long it took."""
-        parts = [
-            f"{self.added} files added",
-            f"{self.changed} changed",
-            f"{self.removed} removed",
-            f"{self.unchanged} unchanged",
-        ]
-        if self.reembedded:
-            parts.append(f"{self.reembedded} re-embedded")
-        return f"{', '.join(parts)}; {self.chunks} chunks written in {self.seconds:.1f} s"
-
-    @property
-    def mb_per_second(self) -> float:
-        return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    root: str  # absolute root the source path is relative to
-    source_path: str  # posix, relative to root
-    path: Path
-
-
-@dataclass
-class _Root:
-    key: str
-    is_dir: bool
-    files: list[SourceFile] = field(default_factory=list)
-
-
-@dataclass
-class _Stored:
-    id: int
-    content_hash: str
-    embedder: str | None
-
-
-@dataclass
 class _Prepared:
-    source: SourceFile
+    root: str  # of the document's source
+    document: Document
     stored: _Stored | None
     content_hash: str
-    size: int
     chunks: list[Chunk] | None  # None: unchanged, nothing to write
 
-
-# --- discovery ------------------------------------------------------------------------
-
-
-def discover(paths: list[Path]) -> list[_Root]:
-    """Blocking: the documentation files under each path (a directory, or a single file)."""
-    roots: dict[str, _Root] = {}
-    for given in paths:
-        path = Path(given).expanduser()
-        if not path.exists():
-            raise IngestError(f"{given}: no such file or directory")
-        path = path.resolve()
-        if path.is_file():
-            if path.suffix.lower() not in DOC_SUFFIXES:
-                raise IngestError(f"{given}: not a documentation file ({', '.join(DOC_SUFFIXES)})")
-            root = roots.setdefault(f"{path.parent}", _Root(str(path.parent), is_dir=False))
-            root.files.append(SourceFile(root.key, path.name, path))
-            continue
-        root = roots.setdefault(str(path), _Root(str(path), is_dir=True))
-        root.is_dir = True
-        for dirpath, dirnames, filenames in os.walk(path):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS)
-            for name in sorted(filenames):
-                if name.startswith(".") or Path(name).suffix.lower() not in DOC_SUFFIXES:
-                    continue
-                full = Path(dirpath) / name
-                root.files.append(SourceFile(root.key, full.relative_to(path).as_posix(), full))
-    for root in roots.values():
-        unique = {f.source_path: f for f in root.files}
-        root.files = [unique[k] for k in sorted(unique)]
-    return list(roots.values())
+    @property
+    def size(self) -> int:
+        return len(self.document.data)
 
 
-def fingerprint(data: bytes, base_url: str, url_style: str) -> str:
-    """sha256 of the file's bytes and the settings that shape its URLs."""
+def fingerprint(document: Document, anchor_style: str) -> str:
+    """sha256 of the document's bytes and of what else shapes its chunks: its URL, media
+    type, and the anchor style of its headings."""
     digest = hashlib.sha256()
-    digest.update(f"{base_url}\0{url_style}\0".encode())
-    digest.update(data)
+    digest.update(f"{document.url}\0{document.media_type}\0{anchor_style}\0".encode())
+    digest.update(document.data)
     return digest.hexdigest()
 
 
-def _read(path: Path, base_url: str, url_style: str) -> tuple[bytes, str]:
-    """Blocking: the file's bytes and fingerprint."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise IngestError(f"{path}: {exc.strerror or exc}") from exc
-    return data, fingerprint(data, base_url, url_style)
-
-
-def _decode(data: bytes, path: Path) -> str:
+def _decode(data: bytes, where: str) -> str:
     try:
         raw = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        log.warning("%s is not valid UTF-8; undecodable bytes replaced", path)
+        log.warning("%s is not valid UTF-8; undecodable bytes replaced", where)
         raw = data.decode("utf-8", errors="replace")
     return raw.replace("\x00", "")  # PostgreSQL text cannot hold NUL
-
-
-def heading_text(page_title: str, heading_path: tuple[str, ...] | list[str]) -> str:
-    """The title and headings of a chunk as one line (weighted 'A' in full-text search)."""
-    parts = [page_title] if page_title and (not heading_path or heading_path[0] != page_title) else []
-    return " › ".join([*parts, *heading_path])
-
-
-def _chunk_row(collection: str, chunk: Chunk) -> dict:
-    return {
-        "collection": collection,
-        "ordinal": chunk.ordinal,
-        "url": chunk.url,
-        "page_url": chunk.page_url,
-        "page_title": chunk.page_title,
-        "heading_path": list(chunk.heading_path),
-        "heading_text": heading_text(chunk.page_title, chunk.heading_path),
-        "text": chunk.text,
-        "identifiers": identifier_terms(f"{chunk.page_title} {' '.join(chunk.heading_path)} {chunk.text}"),
-        "token_count": chunk.token_count,
-        "content_hash": chunk.content_hash,
-    }
-
-
-def embedding_input(heading: str, body: str) -> str:
-    """What is embedded for a chunk: its headings for context, then its text."""
-    return f"{heading}\n\n{body}" if heading else body
 
 
 # --- the run --------------------------------------------------------------------------
@@ -219,23 +90,51 @@ async def ingest(
     embedder: Embedder | None = None,
     progress: bool = False,
 ) -> IngestSummary:
-    """Bring `collection` in line with the documentation files under `paths`."""
-    started = time.perf_counter()
+    """Bring `collection` in line with the documentation files under `paths` (folders)."""
     if not paths:
         raise IngestError("nothing to ingest: give at least one path")
     if url_style not in URL_STYLES:
         raise IngestError(f"unknown url style {url_style!r}; expected one of {', '.join(URL_STYLES)}")
+    try:
+        sources = await asyncio.to_thread(
+            FolderSource.discover, paths, base_url=base_url, url_style=url_style
+        )
+    except SourceError as exc:
+        raise IngestError(str(exc)) from exc
+    return await ingest_sources(
+        engine, sources, collection=collection, anchor_style=url_style, embedder=embedder, progress=progress
+    )
+
+
+async def ingest_sources(
+    engine: AsyncEngine,
+    sources: Sequence[DocumentSource],
+    *,
+    collection: str = "default",
+    anchor_style: str = "mkdocs",
+    embedder: Embedder | None = None,
+    progress: bool = False,
+) -> IngestSummary:
+    """Bring `collection` in line with the documents of `sources`, whose headings' anchors
+    follow `anchor_style`'s generator."""
+    started = time.perf_counter()
+    if anchor_style not in URL_STYLES:
+        raise IngestError(f"unknown url style {anchor_style!r}; expected one of {', '.join(URL_STYLES)}")
     if not collection.strip():
         raise IngestError("the collection name cannot be empty")
-    roots = await asyncio.to_thread(discover, paths)
     summary = IngestSummary()
     async with _collection_lock(engine, collection):
-        run = _Run(engine, collection, base_url, url_style, embedder, summary)
+        run = _Run(engine, collection, anchor_style, embedder, summary)
         await run.prepare()
-        with _ProgressBar(progress, sum(len(r.files) for r in roots)) as advance:
-            await run.sync_files(roots, advance)
-        await run.remove_missing(roots)
-        await run.reembed_stale()
+        counts = [source.count() for source in sources]
+        total = None if None in counts else sum(c or 0 for c in counts)
+        try:
+            with ProgressBar(progress, total) as advance:
+                seen = await run.sync_documents(sources, advance)
+        except SourceError as exc:
+            raise IngestError(str(exc)) from exc
+        await run.remove_missing([s.root for s in sources if s.complete], seen)
+        summary.reembedded += await run.reembed_stale()
         if summary.chunks or summary.removed:
             async with engine.begin() as conn:
                 await schema.compact_lexeme_counts(conn, collection)
@@ -248,43 +147,30 @@ async def ingest(
 @asynccontextmanager
 async def _collection_lock(engine: AsyncEngine, collection: str) -> AsyncIterator[None]:
     """One ingest per collection at a time (a session advisory lock, held across commits)."""
-    key = f"docsdesk.ingest:{collection}"
-    async with engine.connect() as conn:
-        locked = await conn.scalar(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), {"k": key})
-        await conn.commit()
-        if not locked:
+    async with session_lock(engine, f"docsdesk.ingest:{collection}") as held:
+        if held is None:
             raise IngestError(f"another ingest into collection {collection!r} is running")
-        try:
-            yield
-        finally:
-            await conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": key})
-            await conn.commit()
+        yield
 
 
-class _Run:
+class _Run(VectorRun):
     """The state of one ingest run over one collection."""
 
     def __init__(
         self,
         engine: AsyncEngine,
         collection: str,
-        base_url: str,
-        url_style: str,
+        anchor_style: str,
         embedder: Embedder | None,
         summary: IngestSummary,
     ) -> None:
         self.engine = engine
         self.collection = collection
-        self.base_url = base_url
-        self.url_style = url_style
+        self.anchor_style = anchor_style
         self.embedder = embedder
         self.summary = summary
         self.stored: dict[tuple[str, str], _Stored] = {}
         self.dimensions: int | None = None  # of the collection's vectors, once known
-
-    @property
-    def embedder_name(self) -> str | None:
-        return self.embedder.name if self.embedder is not None else None
 
     async def prepare(self) -> None:
         """Read the stored fingerprints (the one SELECT an unchanged run makes) and settle the
@@ -315,7 +201,8 @@ class _Run:
                     text("INSERT INTO docs_collections (name) VALUES (:c) ON CONFLICT DO NOTHING"),
                     {"c": self.collection},
                 )
-        stored_embedder, stored_dims = row if row is not None else (None, None)
+            row = (None, None)
+        stored_embedder, stored_dims = row
         if stored_embedder == self.embedder_name:
             self.dimensions = stored_dims
             if self.embedder is not None:
@@ -329,68 +216,26 @@ class _Run:
             return
         await self._switch_embedder(stored_embedder)
 
-    async def _switch_embedder(self, previous: str | None) -> None:
-        """Drop the collection's vectors and record the new embedder (none included)."""
-        dimensions = None
-        if self.embedder is not None:
-            probe = await self._embed(["dimension probe"])  # fail now, before dropping anything
-            dimensions = self.dimensions = len(probe[0])
-        log.info(
-            "collection %r: embedder %s -> %s; re-embedding",
-            self.collection,
-            previous or "none",
-            self.embedder_name or "none",
-        )
-        async with self.engine.begin() as conn:
-            if await schema.vector_installed(conn) and await _has_embeddings_table(conn):
-                await conn.execute(
-                    text("DELETE FROM docs_embeddings WHERE collection = :c"), {"c": self.collection}
-                )
-            if dimensions is not None:  # an embedder
-                await schema.ensure_vector_schema(conn)
-                await schema.ensure_vector_index(conn, dimensions)
-            await conn.execute(
-                text(
-                    "UPDATE docs_collections SET embedder = :e, dimensions = :d, updated_at = now() WHERE name = :c"
-                ),
-                {"e": self.embedder_name, "d": self.dimensions, "c": self.collection},
-            )
-            await conn.execute(
-                text(
-                    "UPDATE docs_documents SET embedder = NULL WHERE collection = :c AND embedder IS NOT NULL"
-                ),
-                {"c": self.collection},
-            )
-        for stored in self.stored.values():
-            stored.embedder = None
-
-    async def _embed(self, texts: list[str]) -> list[list[float]]:
-        assert self.embedder is not None
-        vectors = await self.embedder.embed(texts)
-        if len(vectors) != len(texts):
-            raise EmbeddingError(
-                f"{self.embedder.name} returned {len(vectors)} vectors for {len(texts)} texts"
-            )
-        if self.dimensions is not None and any(len(v) != self.dimensions for v in vectors):
-            raise EmbedderMismatch(
-                f"collection {self.collection!r} holds {self.dimensions}-dimension vectors; "
-                f"{self.embedder.name} gave {len(vectors[0])}: ingest into a new collection"
-            )
-        return vectors
-
     # --- files --------------------------------------------------------------------
 
-    async def sync_files(self, roots: list[_Root], advance: Callable[[int], None]) -> None:
-        """Prepare files (read, hash, chunk) ahead of the writers, which swap in what is ready
-        in batches, one transaction each (a file is never half visible). Two writers keep
-        both PostgreSQL and this process busy (building tsvectors is most of the work)."""
+    async def sync_documents(
+        self, sources: Sequence[DocumentSource], advance: Callable[[int], None]
+    ) -> set[tuple[str, str]]:
+        """Prepare documents (fetch, hash, chunk) ahead of the writers, which swap in what is
+        ready in batches, one transaction each (a document is never half visible). Two writers
+        keep both PostgreSQL and this process busy (building tsvectors is most of the work).
+        Returns the (root, key) of every document the sources listed."""
         queue: asyncio.Queue[_Prepared | Exception | None] = asyncio.Queue(_BATCH_FILES)
+        seen: set[tuple[str, str]] = set()
 
         async def produce() -> None:
             try:
-                for root in roots:
-                    for source in root.files:
-                        await queue.put(await self._prepare_file(source))
+                for source in sources:
+                    async for document in source.documents():
+                        if (source.root, document.key) in seen:
+                            continue  # listed twice: the first one counts
+                        seen.add((source.root, document.key))
+                        await queue.put(await self._prepare(source.root, document))
                 await queue.put(None)
             except Exception as exc:  # noqa: BLE001 - handed to the writer, which raises it
                 await queue.put(exc)
@@ -400,7 +245,7 @@ class _Run:
             advance(len(batch))
 
         producer = asyncio.create_task(produce())
-        writers: set[asyncio.Task[None]] = set()
+        writers: set[asyncio.Task] = set()
         try:
             finished = False
             while not finished:
@@ -423,32 +268,33 @@ class _Run:
                         task.result()
                 if batch:
                     writers.add(asyncio.create_task(write(batch)))
-            for written in asyncio.as_completed(writers):
-                await written
+            for task in asyncio.as_completed(writers):
+                await task
         finally:
             for task in (producer, *writers):
                 task.cancel()
             await asyncio.gather(producer, *writers, return_exceptions=True)
+        return seen
 
-    async def _prepare_file(self, source: SourceFile) -> _Prepared:
-        data, content_hash = await asyncio.to_thread(_read, source.path, self.base_url, self.url_style)
-        self.summary.bytes += len(data)
-        stored = self.stored.get((source.root, source.source_path))
+    async def _prepare(self, root: str, document: Document) -> _Prepared:
+        content_hash = fingerprint(document, self.anchor_style)
+        self.summary.bytes += len(document.data)
+        stored = self.stored.get((root, document.key))
         if stored is not None and stored.content_hash == content_hash:
-            return _Prepared(source, stored, content_hash, len(data), None)
-        raw = _decode(data, source.path)
+            return _Prepared(root, document, stored, content_hash, None)
+        raw = _decode(document.data, document.url or document.key)
         try:
             chunks = await asyncio.to_thread(
                 chunk_document,
-                source.source_path,
                 raw,
-                base_url=self.base_url,
-                url_style=self.url_style,
+                document.media_type,
+                document.url,
+                anchor_style=self.anchor_style,
                 collection=self.collection,
             )
         except Exception as exc:
-            raise IngestError(f"{source.path}: cannot be chunked: {exc}") from exc
-        return _Prepared(source, stored, content_hash, len(data), chunks)
+            raise IngestError(f"{document.key}: cannot be chunked: {exc}") from exc
+        return _Prepared(root, document, stored, content_hash, chunks)
 
     async def _write_batch(self, items: list[_Prepared]) -> None:
         """Swap in the chunks (and vectors) of the changed files among `items`, in one transaction."""
@@ -456,14 +302,14 @@ class _Run:
         self.summary.unchanged += len(items) - len(changed)
         if not changed:
             return
-        rows = [[_chunk_row(self.collection, c) for c in item.chunks or ()] for item in changed]
-        vectors = await self._vectors_for(changed, rows) if self.embedder is not None else None
+        rows = [[chunk_row(self.collection, c) for c in item.chunks] for item in changed]
+        vectors = await self._vectors_for([i.stored for i in changed], rows) if self.embedder else None
         embedder = self.embedder_name if vectors is not None else None
         documents = [
             {
                 "collection": self.collection,
-                "root": item.source.root,
-                "source_path": item.source.source_path,
+                "root": item.root,
+                "source_path": item.document.key,
                 "page_url": item.chunks[0].page_url if item.chunks else "",
                 "title": item.chunks[0].page_title if item.chunks else "",
                 "content_hash": item.content_hash,
@@ -474,9 +320,9 @@ class _Run:
             for item, item_rows in zip(changed, rows)
         ]
         async with self._transaction() as conn:
-            upserted = await conn.execute(_UPSERT_DOCUMENTS, documents)
+            upserted = await conn.execute(UPSERT_DOCUMENTS, documents)
             doc_ids = {(root, path): doc_id for doc_id, root, path in upserted}
-            ids = [doc_ids[(item.source.root, item.source.source_path)] for item in changed]
+            ids = [doc_ids[(item.root, item.document.key)] for item in changed]
             replaced = [doc_id for item, doc_id in zip(changed, ids) if item.stored is not None]
             if replaced:
                 await conn.execute(
@@ -486,7 +332,7 @@ class _Run:
                 {**row, "document_id": doc_id} for doc_id, item_rows in zip(ids, rows) for row in item_rows
             ]
             if flat:
-                inserted = await conn.execute(_INSERT_CHUNKS, flat)
+                inserted = await conn.execute(INSERT_CHUNKS, flat)
                 chunk_ids = {(doc_id, ordinal): chunk_id for chunk_id, doc_id, ordinal in inserted}
                 if vectors is not None:
                     await self._insert_vectors(
@@ -498,74 +344,12 @@ class _Run:
             else:
                 self.summary.changed += 1
             self.summary.chunks += len(item_rows)
-            self.stored[(item.source.root, item.source.source_path)] = _Stored(
-                doc_id, item.content_hash, embedder
-            )
+            self.stored[(item.root, item.document.key)] = _Stored(doc_id, item.content_hash, embedder)
 
-    async def _vectors_for(self, items: list[_Prepared], rows: list[list[dict]]) -> list[str]:
-        """Vectors (pgvector text) for the chunks of changed files, in order, reusing the
-        stored vector of any chunk whose content is unchanged."""
-        reuse: dict[tuple[int, str], str] = {}
-        previous = [
-            i.stored.id for i in items if i.stored is not None and i.stored.embedder == self.embedder_name
-        ]
-        if previous:
-            async with self.engine.connect() as conn:
-                result = await conn.execute(
-                    text(
-                        "SELECT c.document_id, c.content_hash, e.embedding::text FROM docs_chunks c"
-                        " JOIN docs_embeddings e ON e.chunk_id = c.id WHERE c.document_id = ANY(:ids)"
-                    ),
-                    {"ids": previous},
-                )
-                reuse = {(doc_id, content_hash): vector for doc_id, content_hash, vector in result}
-        keyed = [
-            ((item.stored.id if item.stored else -1, row["content_hash"]), row)
-            for item, item_rows in zip(items, rows)
-            for row in item_rows
-        ]
-        missing = [(key, row) for key, row in keyed if key not in reuse]
-        if missing:
-            fresh = await self._embed(
-                [embedding_input(row["heading_text"], row["text"]) for _, row in missing]
-            )
-            reuse.update((key, schema.vector_literal(v)) for (key, _), v in zip(missing, fresh))
-        return [reuse[key] for key, _ in keyed]
-
-    async def _insert_vectors(self, conn: AsyncConnection, chunk_ids: list[int], vectors: list[str]) -> None:
-        if self.dimensions is None:
-            self.dimensions = _dims_of(vectors[0])
-            await schema.ensure_vector_schema(conn)
-            await schema.ensure_vector_index(conn, self.dimensions)
-            await conn.execute(
-                text("UPDATE docs_collections SET dimensions = :d, updated_at = now() WHERE name = :c"),
-                {"d": self.dimensions, "c": self.collection},
-            )
-        await conn.execute(
-            text(
-                "INSERT INTO docs_embeddings (chunk_id, collection, dims, embedding)"
-                " VALUES (:chunk_id, :collection, :dims, CAST(CAST(:embedding AS text) AS vector))"
-            ),
-            [
-                {"chunk_id": cid, "collection": self.collection, "dims": self.dimensions, "embedding": vec}
-                for cid, vec in zip(chunk_ids, vectors)
-            ],
-        )
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction; ingestion is re-runnable, so commits need not wait for fsync."""
-        async with self.engine.begin() as conn:
-            await conn.execute(text("SET LOCAL synchronous_commit = off"))
-            yield conn
-
-    # --- removals and re-embedding --------------------------------------------------
-
-    async def remove_missing(self, roots: list[_Root]) -> None:
-        """Delete the documents of each directory root that are no longer on disk."""
-        present = {(f.root, f.source_path) for r in roots for f in r.files}
-        dir_roots = {r.key for r in roots if r.is_dir}
-        gone = [key for key in self.stored if key[0] in dir_roots and key not in present]
+    async def remove_missing(self, roots: list[str], present: set[tuple[str, str]]) -> None:
+        """Delete the documents of each complete source (by root) that it no longer lists."""
+        complete = set(roots)
+        gone = [key for key in self.stored if key[0] in complete and key not in present]
         if not gone:
             return
         async with self._transaction() as conn:
@@ -576,44 +360,6 @@ class _Run:
         for key in gone:
             del self.stored[key]
         self.summary.removed += len(gone)
-
-    async def reembed_stale(self) -> None:
-        """Give vectors from this run's embedder to every document of the collection that
-        lacks them (unchanged files after an embedder switch, other roots, earlier failures),
-        a group of documents per embedding call and transaction."""
-        if self.embedder is None:
-            return
-        stale = [stored for stored in self.stored.values() if stored.embedder != self.embedder_name]
-        for start in range(0, len(stale), _REEMBED_DOCUMENTS):
-            group = stale[start : start + _REEMBED_DOCUMENTS]
-            ids = [stored.id for stored in group]
-            async with self.engine.connect() as conn:
-                chunk_rows = (
-                    await conn.execute(
-                        text(
-                            "SELECT id, heading_text, text FROM docs_chunks WHERE document_id = ANY(:ids)"
-                            " ORDER BY id"
-                        ),
-                        {"ids": ids},
-                    )
-                ).all()
-            vectors = (
-                await self._embed([embedding_input(h, t) for _, h, t in chunk_rows]) if chunk_rows else []
-            )
-            async with self._transaction() as conn:
-                chunk_ids = [chunk_id for chunk_id, _, _ in chunk_rows]
-                await conn.execute(
-                    text("DELETE FROM docs_embeddings WHERE chunk_id = ANY(:ids)"), {"ids": chunk_ids}
-                )
-                if chunk_ids:
-                    await self._insert_vectors(conn, chunk_ids, [schema.vector_literal(v) for v in vectors])
-                await conn.execute(
-                    text("UPDATE docs_documents SET embedder = :e, updated_at = now() WHERE id = ANY(:ids)"),
-                    {"e": self.embedder_name, "ids": ids},
-                )
-            for stored in group:
-                stored.embedder = self.embedder_name
-            self.summary.reembedded += len(group)
 
 
 async def collection_document_count(engine: AsyncEngine, collection: str) -> int:
@@ -638,42 +384,3 @@ async def _analyze(engine: AsyncEngine, written: int) -> None:
             await conn.commit()
     except DBAPIError as exc:  # e.g. a role that may write but not ANALYZE: autovacuum will
         log.info("ANALYZE of the docs tables skipped: %s", exc.orig)
-
-
-async def _has_embeddings_table(conn: AsyncConnection) -> bool:
-    return bool(await conn.scalar(text("SELECT to_regclass('docs_embeddings') IS NOT NULL")))
-
-
-def _dims_of(vector_text: str) -> int:
-    return vector_text.count(",") + 1
-
-
-class _ProgressBar:
-    """A Rich progress bar on stderr when asked for; otherwise a no-op `advance`."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self._progress = None
-        if enabled:
-            from rich.console import Console  # imported only when showing progress
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._progress = Progress(
-                TextColumn("ingesting"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._task = self._progress.add_task("files", total=total)
-
-    def __enter__(self) -> Callable[[int], None]:
-        progress = self._progress
-        if progress is None:
-            return lambda files: None
-        progress.start()
-        return lambda files: progress.advance(self._task, files)
-
-    def __exit__(self, *exc) -> None:
-        if self._progress is not None:
-            self._progress.stop()

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+import yaml
+
 __all__ = [
     "ParsedPage",
     "Section",
@@ -55,53 +57,48 @@ class ParsedPage:
 
 # --------------------------------------------------------------------------- front matter
 
-_FM_KEY = re.compile(r"([A-Za-z_][\w-]*)[ \t]*:(?:[ \t]+(.*))?$")
-
-
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        inner = value[1:-1]
-        return inner.replace("''", "'") if value[0] == "'" else inner.replace('\\"', '"')
-    if " #" in value:  # YAML comment
-        value = value.split(" #", 1)[0].rstrip()
-    return value
+MAX_FRONT_MATTER_CHARS = 16 * 1024  # a longer leading block is not front matter
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def parse_front_matter(text: str) -> tuple[dict[str, str], str]:
-    """Split a leading `---` YAML-ish block off `text`; top-level `key: value` lines become a dict.
+    """Split a leading `---` YAML block off `text`: its top-level scalar values as strings.
 
-    Nested mappings and lists are skipped; `|` / `>` block scalars are joined into one line.
-    Without a closing `---` (or `...`) line the text is returned unchanged.
+    Parsed with PyYAML's safe loader, within MAX_FRONT_MATTER_CHARS (a block whose closing
+    `---` or `...` line is not within that many characters is left as text). Lists and
+    nested mappings are dropped; a block that is not a mapping, or not valid YAML, gives no
+    values (the block is still not page text). Without a closing line the text is returned
+    unchanged.
     """
     if not text.startswith("---"):
         return {}, text
     first_end = text.find("\n")
     if first_end < 0 or text[:first_end].strip() != "---":
         return {}, text
-    lines = text[first_end + 1 :].split("\n")
-    for end, line in enumerate(lines):  # noqa: B007 - `end` is used after the loop
+    head = text[first_end + 1 : first_end + 1 + MAX_FRONT_MATTER_CHARS + 4]
+    lines = head.split("\n")
+    complete = len(head) < MAX_FRONT_MATTER_CHARS + 4  # else the last piece may be cut short
+    offset = first_end + 1
+    for line in lines if complete else lines[:-1]:
         if line.rstrip() in ("---", "..."):
             break
+        offset += len(line) + 1
     else:
         return {}, text
-    meta: dict[str, str] = {}
-    i = 0
-    while i < end:
-        match = _FM_KEY.match(lines[i])
-        i += 1
-        if not match:
-            continue
-        key, value = match.group(1), (match.group(2) or "").strip()
-        if value[:1] in ("|", ">") and value.rstrip("+-") in ("|", ">"):
-            block: list[str] = []
-            while i < end and (not lines[i].strip() or lines[i][:1] in " \t"):
-                block.append(lines[i].strip())
-                i += 1
-            joiner = "\n" if value.startswith("|") else " "
-            value = joiner.join(part for part in block if part)
-        meta[key] = _unquote(value)
-    return meta, "\n".join(lines[end + 1 :])
+    block = text[first_end + 1 : offset]
+    body = text[offset:].split("\n", 1)[1] if "\n" in text[offset:] else ""
+    try:
+        loaded = yaml.load(block, Loader=_YAML_LOADER)
+    except yaml.YAMLError:
+        return {}, body
+    if not isinstance(loaded, dict):
+        return {}, body
+    meta = {
+        str(key): str(value).strip() if not isinstance(value, bool) else str(value).lower()
+        for key, value in loaded.items()
+        if value is not None and not isinstance(value, (dict, list, set, tuple))
+    }
+    return meta, body
 
 
 # --------------------------------------------------------------------------- inline cleaning

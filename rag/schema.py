@@ -21,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from docsdesk.core.locks import xact_lock
+
 metadata = MetaData()
 
 collections = Table(
@@ -126,7 +128,7 @@ async def ensure_vector_index(conn: AsyncConnection, dims: int) -> None:
         return  # pgvector cannot index this many dimensions; searches scan exactly
     expr, opclass = vector_expr(dims)
     # Two ingests creating the same index at once would collide on its name.
-    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('docsdesk.vector_index'))"))
+    await xact_lock(conn, "docsdesk.vector_index")
     await conn.execute(
         text(
             f"CREATE INDEX IF NOT EXISTS docs_embeddings_hnsw_{dims} ON docs_embeddings "

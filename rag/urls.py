@@ -44,6 +44,19 @@ def normalise_base(base_url: str) -> str:
     return base if not base or base.endswith("/") else base + "/"
 
 
+def absolute_url(url: str, public_url: str | None) -> str:
+    """A stored site-relative URL (docsdesk's own docs) made absolute with the public URL."""
+    if url.startswith("/") and public_url:
+        return normalise_base(public_url) + url[1:]
+    return url
+
+
+def page_key(url: str) -> str:
+    """The page a URL points at, for comparing URLs: without its anchor, query string and
+    trailing slash (`guide/?tab=1#install` and `guide` are one page)."""
+    return url.split("#", 1)[0].split("?", 1)[0].rstrip("/")
+
+
 def page_url(source_path: str, base_url: str, style: str, front_matter: dict) -> str:
     """The published URL of the page at `source_path` (posix, relative to the docs root)."""
     check_style(style)

@@ -673,11 +673,12 @@ async def test_browser_uploads_through_the_signed_url_and_shows_the_preview(sett
 
 
 async def test_cleanup_rounds_skip_while_another_process_runs_one(pg_client):
-    from chatkit_store.attachments.cleanup import _LOCK_KEY
+    from chatkit_store.attachments.cleanup import _LOCK
+    from docsdesk.core.locks import xact_lock
 
     engine = pg_client.app.state.services.database.engine
     async with engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        await xact_lock(conn, _LOCK)
         report = await clean_up(files_of(pg_client))
         assert report.ran is False
     assert (await clean_up(files_of(pg_client))).ran is True

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, delete, select, text
 
 from chatkit_store.attachments.service import AttachmentFiles
 from chatkit_store.schema import attachments
+from docsdesk.core.locks import try_xact_lock
 
 log = logging.getLogger("docsdesk.attachments")
 
@@ -25,8 +26,7 @@ UNSENT_TTL_SECONDS = 24 * 3600
 INTERVAL_SECONDS = 15 * 60
 FIRST_ROUND_SECONDS = 60
 ORPHAN_GRACE_SECONDS = 3600  # files younger than this may belong to a commit in flight
-_LOCK_KEY = 0x61747463  # "attc"
-_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
+_LOCK = "docsdesk.attachments.cleanup"
 _DELETE_UNSENT = (
     delete(attachments)
     .where(
@@ -48,7 +48,7 @@ class CleanupReport:
 async def clean_up(files: AttachmentFiles, unsent_ttl_seconds: float = UNSENT_TTL_SECONDS) -> CleanupReport:
     """One round; `ran` is False when another process is doing it."""
     async with files.engine.begin() as conn:
-        if not await conn.scalar(_TRY_LOCK, {"key": _LOCK_KEY}):
+        if not await try_xact_lock(conn, _LOCK):
             return CleanupReport(ran=False)
         unsent = list(await conn.scalars(_DELETE_UNSENT, {"ttl": float(unsent_ttl_seconds)}))
     await files.forget(unsent)

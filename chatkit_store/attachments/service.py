@@ -42,6 +42,7 @@ from chatkit_store.schema import attachments
 from chatkit_store.store import PostgresStore
 from docsdesk.core.context import RequestContext
 from docsdesk.core.errors import ApiError
+from docsdesk.core.locks import xact_lock
 from docsdesk.core.settings import Settings
 
 MAX_NAME_CHARS = 255
@@ -82,7 +83,6 @@ _COLUMNS = (
 )
 _RECORD = select(*_COLUMNS).where(_FILES.attachment_id == bindparam("id"))
 _RECORD_OWNED = _RECORD.where(_owned())
-_LOCK_OWNER = text("SELECT pg_advisory_xact_lock(hashtextextended(:owner_key, 13))")
 _USAGE = select(
     func.coalesce(
         func.sum(
@@ -135,6 +135,12 @@ def clean_name(name: str) -> str:
 
 def owner_key(tenant_id: str, user_id: str) -> str:
     return f"{len(tenant_id)}:{tenant_id}:{user_id}"
+
+
+def _quota_lock(owner: str) -> str:
+    """The advisory lock serialising one owner's quota checks (two uploads at once cannot both
+    pass a check that only one of them fits)."""
+    return f"docsdesk.attachments.quota:{owner}"
 
 
 class UploadedFile(Protocol):
@@ -273,7 +279,7 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
         """The attachment's metadata row and its file row, in one transaction, within quota."""
         tenant, user = context.tenant_id, context.user_id
         async with self.engine.begin() as conn:
-            await conn.execute(_LOCK_OWNER, {"owner_key": owner_key(tenant, user)})
+            await xact_lock(conn, _quota_lock(owner_key(tenant, user)))
             await self._check_quota(conn, tenant, user, attachment.id, declared_size)
             await conn.execute(
                 _INSERT_ATTACHMENT,
@@ -425,7 +431,7 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
 
     async def _mark_ready(self, record: FileRecord, size: int, sha256: str) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(_LOCK_OWNER, {"owner_key": owner_key(record.tenant_id, record.user_id)})
+            await xact_lock(conn, _quota_lock(owner_key(record.tenant_id, record.user_id)))
             await self._check_quota(conn, record.tenant_id, record.user_id, record.attachment_id, size)
             done = await conn.scalar(_READY, {"id": record.attachment_id, "size": size, "sha256": sha256})
             if done is None:

@@ -3,8 +3,10 @@
 import asyncio
 
 from alembic import context
-from sqlalchemy import Connection, pool, text
+from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from docsdesk.core.locks import xact_lock_sync
 
 config = context.config
 
@@ -12,9 +14,9 @@ config = context.config
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=None, transaction_per_migration=False)
     with context.begin_transaction():
-        lock_key = config.attributes.get("lock_key")
-        if lock_key is not None:
-            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key})
+        lock_name = config.attributes.get("lock_name")
+        if lock_name is not None:
+            xact_lock_sync(connection, lock_name)
         context.run_migrations()
 
 

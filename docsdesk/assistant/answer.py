@@ -13,13 +13,12 @@ Python on a few kilobytes: well under a millisecond a passage.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from docsdesk.core.terms import QUESTION_WORDS, identifier_terms
+from docsdesk.core.terms import QUESTION_WORDS, identifier_terms, stem
 
 STOP_WORDS = frozenset(
     [
@@ -138,25 +137,6 @@ MIN_COVERAGE = 0.45  # share of the question's weight the best piece must hold t
 RELATIVE_CUTOFF = 0.6  # further pieces must score this share of the best one
 MAX_UNKNOWN_SHARE = 0.4  # words no page uses holding this share of the question: not covered
 MIN_UNKNOWN_TERMS = 2  # ... when there are at least this many of them
-
-
-@functools.lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    """A light English stemmer: enough to meet "retries" with "retry", "handling" with "handle"."""
-    w = word.lower()
-    for suffix, repl in (
-        ("ies", "y"),
-        ("ied", "y"),
-        ("ing", ""),
-        ("ed", ""),
-        ("es", ""),
-        ("s", ""),
-        ("ly", ""),
-    ):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-            w = w[: len(w) - len(suffix)] + repl
-            break
-    return w.rstrip("e") if len(w) > 4 else w
 
 
 def terms(text: str) -> set[str]:

@@ -9,9 +9,10 @@ server; the last one to let go stops it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import os
-import re
 import signal
 import time
 import warnings
@@ -26,17 +27,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from docsdesk.core.outage import DatabaseUnavailable, outage_kind
 from docsdesk.core.settings import Settings
+
+__all__ = ["Database", "DatabaseUnavailable", "EmbeddedPostgres", "open_database"]
 
 log = logging.getLogger("docsdesk.core.database")
 
 # Alembic's environment lives with the store; each layer owns its tables' versions.
 MIGRATION_PACKAGES = ("chatkit_store.migrations.versions", "rag.migrations")
-_MIGRATION_LOCK_KEY = 0x646F6373  # "docs"
-
-
-class DatabaseUnavailable(RuntimeError):
-    """The configured database cannot be reached; the message is one line for humans."""
+MIGRATION_LOCK = "docsdesk.migrate"  # docsdesk.core.locks: concurrent starts migrate once
 
 
 @dataclass
@@ -177,7 +177,8 @@ async def check_connection(engine: AsyncEngine) -> None:
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatabaseUnavailable(
-            f"cannot reach the database at {describe(engine.url.render_as_string(False))}: {reason}"
+            f"cannot reach the database at {describe(engine.url.render_as_string(False))}: {reason}",
+            outage_kind(exc) or "unreachable",
         ) from exc
 
 
@@ -208,31 +209,70 @@ def _alembic_config(url: str):
     cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", os.pathsep.join(str(files(p)) for p in MIGRATION_PACKAGES))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    cfg.attributes["lock_key"] = _MIGRATION_LOCK_KEY
+    cfg.attributes["lock_name"] = MIGRATION_LOCK
     return cfg
 
 
-_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*=\s*[\"']?(\w+)[\"']?", re.MULTILINE)
+HEAD_CACHE = "migration-head.json"
+_heads: dict[str, str | None] = {}  # by the migration scripts' signature, per process
 
 
-def head_revision() -> str | None:
-    """The newest migration: the revision no other one revises. Read from the version files
-    directly (every start checks it, and importing Alembic costs more than the check); a
-    branched history falls back to Alembic, which reports it."""
-    revisions: set[str] = set()
-    revised: set[str] = set()
+def head_revision(cache_dir: Path | None = None) -> str | None:
+    """The newest migration, from Alembic's script directory (a branched history raises
+    Alembic's error naming the heads). Blocking.
+
+    Importing Alembic costs a few hundred milliseconds, and every start needs the head: the
+    answer is kept in `cache_dir` (the data dir) under the signature of the migration scripts
+    (names, sizes, modification times), so Alembic is imported again only when they change."""
+    signature = _scripts_signature()
+    if signature in _heads:
+        return _heads[signature]
+    cache = cache_dir / HEAD_CACHE if cache_dir is not None else None
+    cached = _read_head_cache(cache, signature)
+    if cached is not None:
+        head = cached[0]
+    else:
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(_alembic_config("postgresql+asyncpg://")).get_current_head()
+        _write_head_cache(cache, signature, head)
+    _heads[signature] = head
+    return head
+
+
+def _scripts_signature() -> str:
+    digest = hashlib.sha256()
     for package in MIGRATION_PACKAGES:
-        for entry in files(package).iterdir():
-            if entry.name.endswith(".py") and not entry.name.startswith("__"):
-                found = dict(_REVISION_LINE.findall(entry.read_text(encoding="utf-8")))
-                revisions.add(found["revision"])
-                revised.add(found.get("down_revision", "None"))
-    heads = revisions - revised
-    if len(heads) == 1:
-        return heads.pop()
-    from alembic.script import ScriptDirectory
+        for entry in sorted(Path(str(files(package))).glob("*.py")):
+            stat = entry.stat()
+            digest.update(f"{entry}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
-    return ScriptDirectory.from_config(_alembic_config("postgresql+asyncpg://")).get_current_head()
+
+def _read_head_cache(cache: Path | None, signature: str) -> tuple[str | None] | None:
+    """(the cached head,) when `cache` holds one for `signature`; None otherwise."""
+    if cache is None:
+        return None
+    try:
+        stored = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or stored.get("signature") != signature:
+        return None
+    head = stored.get("head")
+    return (head,) if head is None or isinstance(head, str) else None
+
+
+def _write_head_cache(cache: Path | None, signature: str, head: str | None) -> None:
+    if cache is None:
+        return
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f".{cache.name}.{os.getpid()}")
+        partial.write_text(json.dumps({"signature": signature, "head": head}), encoding="utf-8")
+        os.replace(partial, cache)  # atomic: a concurrent start reads the old file or this one
+    except OSError as exc:
+        log.info("cannot cache the migration head in %s: %s", cache, exc)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
@@ -270,28 +310,45 @@ class Database:
 
 async def open_database(settings: Settings, *, run_migrations: bool = True) -> Database:
     """Start or attach to the database, check it answers, migrate, warm the pool."""
+    migrating = run_migrations and not settings.skip_migrations
+    # The head is read (on a cache miss, by Alembic) in a thread while the server starts.
+    head = asyncio.ensure_future(asyncio.to_thread(head_revision, settings.data_dir)) if migrating else None
     embedded = None
-    url = settings.database_url
-    if url is None:
-        try:
-            embedded = await asyncio.to_thread(EmbeddedPostgres.start, settings.data_dir)
-        except Exception as exc:
-            raise DatabaseUnavailable(
-                f"cannot start the embedded PostgreSQL in {settings.data_dir}: {exc}"
-            ) from exc
-        url = embedded.url
-    engine = create_engine(url, settings)
+    try:
+        url = settings.database_url
+        if url is None:
+            embedded = await _start_embedded(settings)
+            url = embedded.url
+        engine = create_engine(url, settings)
+    except BaseException:
+        await _discard(head)
+        raise
     try:
         await check_connection(engine)
-        if run_migrations and not settings.skip_migrations:
-            # Alembic's upgrade opens its own engine and event loop: only when there is work.
-            head = await asyncio.to_thread(head_revision)
-            if await current_revision(engine) != head:
-                await migrate(url)
+        # Alembic's upgrade opens its own engine and event loop: only when there is work.
+        if head is not None and await current_revision(engine) != await head:
+            await migrate(url)
         await warm_pool(engine, min(settings.db_pool_size, 4))
     except BaseException:
+        await _discard(head)
         await engine.dispose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
         raise
     return Database(engine=engine, url=url, embedded=embedded)
+
+
+async def _start_embedded(settings: Settings) -> EmbeddedPostgres:
+    try:
+        return await asyncio.to_thread(EmbeddedPostgres.start, settings.data_dir)
+    except Exception as exc:
+        raise DatabaseUnavailable(
+            f"cannot start the embedded PostgreSQL in {settings.data_dir}: {exc}"
+        ) from exc
+
+
+async def _discard(task: asyncio.Future | None) -> None:
+    """Wait out a background task whose result is no longer wanted (a thread cannot be
+    cancelled), keeping its failure from being reported as never retrieved."""
+    if task is not None:
+        await asyncio.gather(task, return_exceptions=True)

@@ -8,12 +8,18 @@
 - Question words: "how do I ...", "what is the way to ..." say that something is asked,
   not what; `question_text` drops them from the query (the stop-word list of the 'english'
   configuration drops the rest of the small words).
+- Stems: `stem` is the Snowball English stemmer, the one PostgreSQL's 'english' configuration
+  applies to chunks and queries, so code that compares words in Python (the offline answerer)
+  meets "retries" with "retry" exactly where search does.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
+
+import snowballstemmer
 
 # A word with inner capitals, underscores, dots or colons between word characters.
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:(?:\.|::?)[A-Za-z_][A-Za-z0-9_]*)*")
@@ -161,3 +167,13 @@ def query_text(query: str) -> str:
     words = question_text(query)
     extra = identifier_terms(query)
     return f"{words} {extra}" if extra else words
+
+
+_ENGLISH = snowballstemmer.stemmer("english")
+
+
+@functools.lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The stem of `word` (lowercased) by the Snowball English stemmer, as PostgreSQL's
+    `english_stem` dictionary gives it."""
+    return _ENGLISH.stemWord(word.lower())

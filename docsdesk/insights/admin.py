@@ -20,18 +20,15 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from docsdesk.core.errors import ApiError
 from docsdesk.core.settings import Settings
 from docsdesk.insights.conversation import conversation
 from docsdesk.insights.export import FORMATS, check_format, export
 from docsdesk.insights.report import Scope, build_report, check_days, trigram_available
+from docsdesk.ops.outage import outage_kind, unavailable
 
 MAX_SEARCH_CHARS = 500
-# query canceled (statement timeout), admin/crash shutdown, cannot connect now, too many connections
-_UNAVAILABLE = frozenset({"57014", "57P01", "57P02", "57P03", "53300"})
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
@@ -40,20 +37,10 @@ def _database() -> Iterator[None]:
     """A database that is down or saturated is a 503 with Retry-After, not a 500."""
     try:
         yield
-    except (DBAPIError, SQLAlchemyTimeoutError, OSError) as exc:
-        unavailable = not isinstance(exc, DBAPIError) or (
-            exc.connection_invalidated
-            or isinstance(exc, OperationalError | InterfaceError)
-            or getattr(exc.orig, "sqlstate", None) in _UNAVAILABLE
-        )
-        if not unavailable:
+    except Exception as exc:
+        if outage_kind(exc) is None:
             raise
-        raise ApiError(
-            503,
-            "database_unavailable",
-            "the database is not available; try again shortly",
-            {"Retry-After": "5"},
-        ) from None
+        raise unavailable() from None
 
 
 async def _chained(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:

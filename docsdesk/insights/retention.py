@@ -19,9 +19,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from docsdesk.core.locks import session_lock
+
 log = logging.getLogger("docsdesk.retention")
 
-RETENTION_LOCK_KEY = 0x72657465  # "rete"
+RETENTION_LOCK = "docsdesk.retention"
 BATCH = 2_000
 DAY_SECONDS = 24 * 3600
 
@@ -60,21 +62,17 @@ async def purge(engine: AsyncEngine, days: int, *, now: datetime | None = None) 
     """Delete what is older than `days` days. None when another instance holds the lock."""
     cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
     purged = Purged()
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        if not await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": RETENTION_LOCK_KEY}):
+    async with session_lock(engine, RETENTION_LOCK) as conn:
+        if conn is None:
             return None
-        try:
-            for name, sql in _STEPS.items():
-                statement = text(sql)
-                while True:
-                    # Autocommit: each batch is its own transaction; locks are held briefly.
-                    result = await conn.execute(statement, {"cutoff": cutoff, "batch": BATCH})
-                    setattr(purged, name, getattr(purged, name) + result.rowcount)
-                    if result.rowcount < BATCH:
-                        break
-        finally:
-            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RETENTION_LOCK_KEY})
+        for name, sql in _STEPS.items():
+            statement = text(sql)
+            while True:
+                # Autocommit: each batch is its own transaction; locks are held briefly.
+                result = await conn.execute(statement, {"cutoff": cutoff, "batch": BATCH})
+                setattr(purged, name, getattr(purged, name) + result.rowcount)
+                if result.rowcount < BATCH:
+                    break
     return purged
 
 

@@ -2,85 +2,26 @@
 as a 503 with Retry-After (or a retryable stream error), and log it as one short line per kind
 per interval instead of a traceback per request.
 
-`outage_kind(exc)` is the one classifier; `OutageLogFilter` (installed on docsdesk's log handler)
-rewrites every log record whose exception is an outage, whoever logs it (docsdesk, the ChatKit
-or Agents SDK, uvicorn), and rate-limits it.
+`outage_kind(exc)` (docsdesk.core.outage) is the one classifier; `OutageLogFilter` (installed on
+docsdesk's log handler) rewrites every log record whose exception is an outage, whoever logs it
+(docsdesk, the ChatKit or Agents SDK, uvicorn), and rate-limits it.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import threading
 import time
-from types import TracebackType
 
 from docsdesk.core.errors import ApiError
+from docsdesk.core.outage import outage_kind
+
+__all__ = ["OutageLogFilter", "RateLimiter", "first_line", "outage_kind", "unavailable"]
 
 RETRY_AFTER_SECONDS = 5
 LOG_INTERVAL_SECONDS = 10.0
 MESSAGE = "the database is unavailable; retry in a few seconds"
 STREAM_MESSAGE = "The assistant cannot reach its database right now. Please try again in a moment."
-
-# SQLSTATE classes and codes that mean the server is gone or refusing work (not a bad query).
-_CONNECTION_CLASS = "08"  # connection exception
-_SHUTDOWN_STATES = {"57P01": "server_shutdown", "57P02": "server_shutdown", "57P03": "server_starting"}
-_OTHER_STATES = {"53300": "too_many_connections"}
-_DB_MODULES = ("asyncpg", "sqlalchemy")
-
-
-def outage_kind(exc: BaseException | None) -> str | None:
-    """A short name for the way the database is unreachable (``connection_refused``,
-    ``pool_timeout``, ``server_shutdown``, ...), or None when `exc` is anything else
-    (a bad query, a statement timeout, a bug). Follows causes, contexts and SQLAlchemy's
-    ``orig``."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        kind = _kind_of(exc)
-        if kind:
-            return kind
-        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
-    return None
-
-
-def _kind_of(exc: BaseException) -> str | None:
-    module = type(exc).__module__
-    name = type(exc).__name__
-    if module.startswith("sqlalchemy"):
-        if name == "TimeoutError":  # QueuePool limit reached, connection timed out
-            return "pool_timeout"
-        if getattr(exc, "connection_invalidated", False):
-            return "connection_lost"
-        return None
-    if module.startswith("asyncpg"):
-        state = getattr(exc, "sqlstate", None) or ""
-        if state in _SHUTDOWN_STATES:
-            return _SHUTDOWN_STATES[state]
-        if state in _OTHER_STATES:
-            return _OTHER_STATES[state]
-        if state.startswith(_CONNECTION_CLASS):
-            return "connection_lost"
-        if name in ("InterfaceError", "ConnectionFailureError") and "closed" in str(exc):
-            return "connection_lost"
-        return None
-    if isinstance(exc, (OSError, TimeoutError)) and _raised_in_database_code(exc.__traceback__):
-        # Connecting: asyncpg raises the socket's own error (refused, no socket file, timeout).
-        if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ENOENT:
-            return "connection_refused"
-        if isinstance(exc, TimeoutError):
-            return "connect_timeout"
-        return "connection_lost"
-    return None
-
-
-def _raised_in_database_code(tb: TracebackType | None) -> bool:
-    while tb is not None:
-        module = tb.tb_frame.f_globals.get("__name__", "")
-        if module.startswith(_DB_MODULES):
-            return True
-        tb = tb.tb_next
-    return False
 
 
 def unavailable() -> ApiError:

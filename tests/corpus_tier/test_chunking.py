@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.chunking import Chunk, chunk_document, token_count
+from rag.sources import folder_page_url, media_type_of
 from tests.support import CORPUS
 
 CORPUS_SETS = {
@@ -28,7 +29,10 @@ def corpus_pages() -> list[tuple[str, str, Path]]:
 def corpus_chunks() -> dict[str, list[Chunk]]:
     return {
         f"{base}{path}": chunk_document(
-            path, file.read_text(encoding="utf-8"), base_url=base, collection="corpus"
+            text := file.read_text(encoding="utf-8"),
+            media_type_of(path),
+            folder_page_url(path, text, base, "mkdocs"),
+            collection="corpus",
         )
         for base, path, file in corpus_pages()
     }

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
 from rag.chunking import Chunk, chunk_document, token_count
 from rag.markdown import parse_front_matter
+from rag.sources import folder_page_url, media_type_of
 
 BASE = "https://docs.example.com/"
 
@@ -17,8 +19,16 @@ def words(count: int, seed: str = "word") -> str:
     return " ".join(f"{seed}{i}" for i in range(count)) + "."
 
 
+def from_file(
+    path: str, raw: str, *, base_url: str = BASE, url_style: str = "mkdocs", **options
+) -> list[Chunk]:
+    """Chunks of `raw` as a folder source gives the file `path`: media type and URL from it."""
+    url = folder_page_url(path, raw, base_url, url_style)
+    return chunk_document(raw, media_type_of(path), url, anchor_style=url_style, **options)
+
+
 def chunks_of(raw: str, path: str = "guide/page.md", **options) -> list[Chunk]:
-    return chunk_document(path, raw, base_url=BASE, **options)
+    return from_file(path, raw, **options)
 
 
 def one_text(raw: str, path: str = "guide/page.md") -> str:
@@ -68,9 +78,7 @@ def test_heading_hierarchy_paths_and_anchors() -> None:
 def test_docusaurus_duplicate_anchors_and_explicit_ids() -> None:
     body = words(40)
     raw = f"# T\n\n{body}\n\n## Setup\n\n{body}\n\n## Setup\n\n{body}\n\n## Other {{#setup-2}}\n\n{body}"
-    chunks = chunk_document(
-        "a/b.mdx", raw, base_url=BASE, url_style="docusaurus", target_tokens=60, max_tokens=99
-    )
+    chunks = from_file("a/b.mdx", raw, base_url=BASE, url_style="docusaurus", target_tokens=60, max_tokens=99)
     assert [c.url.rsplit("#", 1)[1] for c in chunks] == ["t", "setup", "setup-1", "setup-2"]
     assert chunks[0].page_url == BASE + "a/b"
 
@@ -219,7 +227,7 @@ def test_html_comment_in_code_is_kept() -> None:
 
 def test_front_matter_title_and_slug() -> None:
     raw = '---\ntitle: "Getting: started"\nslug: /start\nsidebar_label: Start\ntags: [a, b]\n---\n\n## Install\n\nBody.\n'
-    chunks = chunk_document("docs/intro.md", raw, base_url=BASE, url_style="docusaurus")
+    chunks = from_file("docs/intro.md", raw, base_url=BASE, url_style="docusaurus")
     assert len(chunks) == 1
     assert chunks[0].page_title == "Getting: started"
     assert chunks[0].page_url == BASE + "start"
@@ -232,9 +240,30 @@ def test_front_matter_parsing() -> None:
     meta, body = parse_front_matter(
         "---\ntitle: 'It''s'\ndescription: >\n  two\n  lines\nnested:\n  a: 1\n---\nBody"
     )
-    assert meta == {"title": "It's", "description": "two lines", "nested": ""}
+    assert meta == {"title": "It's", "description": "two lines"}  # nested values are dropped
     assert body == "Body"
     assert parse_front_matter("---\nno closing line\n") == ({}, "---\nno closing line\n")
+    assert parse_front_matter("---\ndraft: true\nweight: 3\ndate: 2024-05-01\n---") == (
+        {"draft": "true", "weight": "3", "date": "2024-05-01"},
+        "",
+    )
+
+
+def test_front_matter_that_is_not_a_mapping_or_not_yaml_is_ignored() -> None:
+    assert parse_front_matter("---\n- a\n- b\n---\nBody") == ({}, "Body")
+    assert parse_front_matter("---\ntitle: [unclosed\n---\nBody") == ({}, "Body")
+    assert parse_front_matter("---\n!!python/object:os.system ls\n---\nBody") == ({}, "Body")
+
+
+def test_front_matter_is_bounded() -> None:
+    from rag.markdown import MAX_FRONT_MATTER_CHARS
+
+    huge = "---\n" + "key: [a, b]\n" * (MAX_FRONT_MATTER_CHARS // 12 + 10) + "---\nBody"
+    assert parse_front_matter(huge) == ({}, huge)  # too long to be front matter: left as text
+    started = time.perf_counter()
+    fits = "---\n" + "key: [a, b]\n" * (MAX_FRONT_MATTER_CHARS // 12 - 10) + "title: T\n---\nBody"
+    assert parse_front_matter(fits) == ({"title": "T"}, "Body")  # lists are dropped
+    assert time.perf_counter() - started < 1.0
 
 
 def test_page_title_fallbacks() -> None:
@@ -281,7 +310,7 @@ cd x &amp;&amp; make
 
 
 def test_html_page() -> None:
-    chunks = chunk_document("guide/install.html", HTML_PAGE, base_url=BASE, url_style="plain")
+    chunks = from_file("guide/install.html", HTML_PAGE, base_url=BASE, url_style="plain")
     assert [c.url for c in chunks] == [
         BASE + "guide/install.html#install",
         BASE + "guide/install.html#from-source",
@@ -292,7 +321,7 @@ def test_html_page() -> None:
         "## From source\n\n- Clone it\n- Build it\n\n"
         "```bash\ngit clone x\ncd x && make\n    indented <kept>\n```\n\n| A | B |\n| 1 | 2 |\n\n1. One\n2. Two"
     )
-    small = chunk_document(
+    small = from_file(
         "guide/install.html", HTML_PAGE, base_url=BASE, url_style="plain", target_tokens=20, max_tokens=40
     )
     assert [(c.heading_path, c.url.rsplit("#", 1)[-1]) for c in small][-1] == (
@@ -303,7 +332,7 @@ def test_html_page() -> None:
 
 def test_html_without_article_uses_body_and_title_tag() -> None:
     raw = "<html><head><title>Plain Page</title></head><body><h2>Part</h2><p>Text.</p><script>x()</script></body></html>"
-    chunks = chunk_document("p.htm", raw, base_url=BASE, url_style="mkdocs")
+    chunks = from_file("p.htm", raw, base_url=BASE, url_style="mkdocs")
     assert chunks[0].page_title == "Plain Page"
     assert chunks[0].text == "## Part\n\nText."
     assert chunks[0].url == BASE + "p.htm"  # heading without an id: no anchor to link to
@@ -385,7 +414,7 @@ def test_content_hash_is_stable_and_sensitive() -> None:
     assert re.fullmatch(r"[0-9a-f]{64}", first.content_hash)
     assert chunks_of(raw.replace("Alpha", "Alpha!"))[0].content_hash != first.content_hash
     assert chunks_of(raw, collection="other")[0].content_hash != first.content_hash
-    moved = chunk_document("other/page.md", raw, base_url=BASE)[0]
+    moved = from_file("other/page.md", raw, base_url=BASE)[0]
     assert moved.content_hash != first.content_hash
 
 
@@ -411,7 +440,20 @@ def test_pathological_nesting_does_not_crash() -> None:
     assert "deep text" in chunks_of(raw)[-1].text
 
 
+def test_chunking_takes_text_media_type_and_url() -> None:
+    """No file path: the page's URL is given (a crawled page, a git blob), and so is its type."""
+    url = "https://site.test/docs/v2/setup?lang=en"
+    chunks = chunk_document("# Set up\n\n## Keys\n\nText.\n", "text/markdown", url, anchor_style="docusaurus")
+    assert [(c.page_url, c.url, c.page_title) for c in chunks] == [(url, url + "#keys", "Set up")]
+    html = chunk_document("<h2 id='k'>Keys</h2><p>Text.</p>", "text/html", "https://site.test/a/keys.html")
+    assert html[0].url == "https://site.test/a/keys.html#k" and html[0].page_title == "Keys"
+    assert chunk_document("Text.", "text/markdown", "https://site.test/")[0].page_title == "Home"
+    assert chunk_document("Text.", "text/mdx", "https://site.test/a/b/")[0].page_title == "B"
+    with pytest.raises(ValueError, match="unsupported media type"):
+        chunk_document("Text.", "text/plain", url)
+
+
 def test_empty_documents_have_no_chunks() -> None:
     assert chunks_of("") == []
     assert chunks_of("---\ntitle: x\n---\n\n<!-- nothing -->\n") == []
-    assert chunk_document("e.html", "<html><body><script>x</script></body></html>", base_url=BASE) == []
+    assert from_file("e.html", "<html><body><script>x</script></body></html>", base_url=BASE) == []

@@ -17,7 +17,8 @@ from rag.collections import (
     serving_collection,
 )
 from rag.ingest import ingest
-from rag.search import DocsSearch, absolute_url
+from rag.search import DocsSearch
+from rag.urls import absolute_url
 from tests.support import FIXTURE_DOCS, new_id
 
 

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
+from docsdesk.core.locks import session_lock
 from rag.collections import remove_collection
 from rag.ingest import IngestError, collection_document_count, ingest
 from rag.search import DocsSearch
@@ -189,18 +190,10 @@ async def test_bad_input_gets_a_clear_error_and_loses_nothing(engine, tmp_path):
 async def test_one_ingest_per_collection_at_a_time(engine, tmp_path):
     collection = new_id("c")
     docs = write_pages(tmp_path / "docs", PAGES)
-    async with engine.connect() as conn:
-        await conn.execute(
-            text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), {"k": f"docsdesk.ingest:{collection}"}
-        )
-        try:
-            with pytest.raises(IngestError, match="another ingest"):
-                await ingest(engine, [docs], base_url=BASE, collection=collection)
-        finally:
-            await conn.execute(
-                text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"),
-                {"k": f"docsdesk.ingest:{collection}"},
-            )
+    async with session_lock(engine, f"docsdesk.ingest:{collection}") as held:
+        assert held is not None
+        with pytest.raises(IngestError, match="another ingest"):
+            await ingest(engine, [docs], base_url=BASE, collection=collection)
     assert (await ingest(engine, [docs], base_url=BASE, collection=collection)).added == 4
 
 

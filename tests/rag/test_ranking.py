@@ -14,7 +14,8 @@ from sqlalchemy import text
 from docsdesk.core.database import create_engine
 from docsdesk.core.terms import identifier_terms, query_text
 from rag.ingest import ingest
-from rag.search import DocsSearch, diversified
+from rag.ranking import diversified
+from rag.search import DocsSearch, SearchQuery
 from tests.rag.test_search import PAGES, TrigramEmbedder
 from tests.support import new_id, write_pages
 
@@ -129,8 +130,8 @@ async def test_rarity_is_counted_in_the_collection_searched(engine, tmp_path):
     await ingest(engine, [write_pages(tmp_path / "elsewhere", filler)], base_url=BASE, collection=elsewhere)
     search = DocsSearch(engine)
     async with engine.connect() as conn:
-        _, scoped = await search._lexeme_stats(conn, "quasar nebula", here)
-        _, everywhere = await search._lexeme_stats(conn, "quasar nebula", None)
+        _, scoped = await search._lexeme_stats(conn, SearchQuery.of("quasar nebula", collection=here))
+        _, everywhere = await search._lexeme_stats(conn, SearchQuery.of("quasar nebula"))
     assert scoped.chunks == 2 and scoped.df("quasar") == scoped.df("nebula") == 2
     assert everywhere.df("quasar") >= 32 and everywhere.idf("quasar") < everywhere.idf(
         "nebula"

@@ -21,16 +21,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from docsdesk.core.database import migrate
 from rag.embeddings import EmbedderMismatch
 from rag.ingest import ingest
-from rag.search import (
-    MAX_RANKED,
-    PREFER_URL_BOOST,
-    DocsSearch,
-    Ranked,
-    fuse,
-    nearest_sql,
-    split_query,
-    tsquery_any,
-)
+from rag.ranking import MAX_RANKED, Ranked, fuse, nearest_sql, split_query, tsquery_any
+from rag.search import PREFER_URL_BOOST, DocsSearch, SearchQuery
 from tests.support import REPO, new_id, write_pages
 
 BASE = "https://docs.example.test/"
@@ -156,6 +148,31 @@ async def test_collection_filter(engine, site, tmp_path):
     assert theirs[0].url.startswith("https://other.test/")
 
 
+async def test_the_scope_is_one_value_for_every_statement(engine, site, tmp_path):
+    """Several collections, and the same scope for the lexeme counts, the ranked lists, the
+    vectors and the unknown words: a third collection's words neither match nor count."""
+    collection, root = site
+    other, third = new_id("c"), new_id("c")
+    await ingest(engine, [root], base_url="https://other.test/", collection=other)
+    write_pages(tmp_path / "third", {"zebra.md": "# Zebras\n\nStripes on the zebra palette.\n"})
+    await ingest(engine, [tmp_path / "third"], base_url=BASE, collection=third, embedder=TrigramEmbedder(64))
+    search = DocsSearch(engine, TrigramEmbedder(64))
+
+    both = await search.search("zebra palette", k=50, collections=[collection, other])
+    assert both and {r.collection for r in both} == {collection, other}
+    assert await search.unknown_words("zebra palette", collections=[collection, other]) == ["zebra"]
+    assert await search.unknown_words("zebra palette", collections=[third]) == []
+    assert [r.collection for r in await search.search("zebra", collections=[third])] == [third]
+    assert await search.search("palette", collections=[]) == []  # an empty scope holds nothing
+    query = SearchQuery.of("palette", collections=[other, collection, other])
+    assert query.collections == (other, collection)
+    assert [r.chunk_id for r in await search.search(query)] == [
+        r.chunk_id for r in await search.search("palette", collections=[other, collection])
+    ]
+    with pytest.raises(ValueError, match="not both"):
+        SearchQuery.of("palette", collection=collection, collections=[other])
+
+
 async def test_prefer_url_boosts_the_readers_page_when_it_matches(engine, tmp_path):
     collection = new_id("c")
     twins = {
@@ -185,7 +202,9 @@ async def test_queries_of_only_common_words_look_in_headings(engine, tmp_path):
     await ingest(engine, [write_pages(tmp_path, pages)], base_url=BASE, collection=collection)
     search = DocsSearch(engine)
     async with engine.connect() as conn:
-        lexemes, stats = await search._lexeme_stats(conn, "lorem zebra", collection)
+        lexemes, stats = await search._lexeme_stats(
+            conn, SearchQuery.of("lorem zebra", collection=collection)
+        )
     assert lexemes == ["lorem", "zebra"] and stats.common("lorem") and not stats.common("zebra")
 
     assert (await search.search("lorem", collection=collection))[0].source_path == "guide.md"
@@ -277,11 +296,12 @@ async def test_vector_query_uses_the_hnsw_index(engine, tmp_path):
         await conn.execute(
             text("SET LOCAL enable_seqscan = off")
         )  # tiny table: make the planner show its index
+        query = SearchQuery.of("palette", collection=collection)
         plan = "\n".join(
             (
                 await conn.execute(
-                    text("EXPLAIN " + nearest_sql(64, scoped=True)),
-                    {"vector": str(vector), "collection": collection, "depth": 10},
+                    query.statement("EXPLAIN " + nearest_sql(64, query.scope("e.collection"))),
+                    {"vector": str(vector), "depth": 10, **query.binds},
                 )
             ).scalars()
         )

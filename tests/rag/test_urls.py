@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.urls import DOC_SUFFIXES, AnchorSlugger, heading_anchor, page_url
+from rag.urls import DOC_SUFFIXES, AnchorSlugger, heading_anchor, page_key, page_url
 
 BASE = "https://docs.example.com/site/"
 
@@ -137,3 +137,24 @@ def test_explicit_ids_win_and_mkdocs_reserves_them() -> None:
 
 def test_empty_mkdocs_heading_gets_numbered_id() -> None:
     assert AnchorSlugger("mkdocs").anchor("!!!") == "_1"
+
+
+@pytest.mark.parametrize(
+    ("url", "other", "same"),
+    [
+        ("https://d.test/guide/", "https://d.test/guide", True),
+        ("https://d.test/guide/?tab=1#install", "https://d.test/guide", True),
+        ("guide/#a", "guide#b", True),
+        ("https://d.test/guide/", "https://d.test/guides/", False),
+        ("https://d.test/a/b/", "https://d.test/a/", False),
+    ],
+)
+def test_one_page_identity_for_search_and_evaluation(url, other, same):
+    """Search's reader-page boost and diversity, and the evaluation's page matching, compare
+    pages with the one `page_key`."""
+    from rag.evaluate import matches
+    from rag.ranking import same_page
+
+    assert (page_key(url) == page_key(other)) is same
+    assert same_page(url, other) is same
+    assert matches(url, other.split("#", 1)[0]) is same

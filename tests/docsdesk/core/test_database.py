@@ -30,12 +30,43 @@ async def test_idle_connections_are_pinged_and_dead_ones_replaced(settings, monk
         await engine.dispose()
 
 
-def test_head_revision_read_from_the_files_is_alembics():
+HEAD_IN_A_FRESH_PROCESS = """
+import sys
+from pathlib import Path
+from docsdesk.core.database import head_revision
+print(head_revision(Path(sys.argv[1])), "alembic" in sys.modules)
+"""
+
+
+def test_the_head_is_alembics_and_alembic_is_imported_only_when_the_scripts_change(tmp_path):
+    import json
+    import subprocess
+    import sys
+
     from alembic.script import ScriptDirectory
 
     from docsdesk.core import database
+    from tests.support import REPO
 
     alembic_head = ScriptDirectory.from_config(
         database._alembic_config("postgresql+asyncpg://")
     ).get_current_head()
-    assert database.head_revision() == alembic_head
+
+    def fresh_process() -> tuple[str, bool]:
+        out = subprocess.run(
+            [sys.executable, "-c", HEAD_IN_A_FRESH_PROCESS, str(tmp_path)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        return out[0], out[1] == "True"
+
+    assert fresh_process() == (alembic_head, True)  # first start: Alembic reads the scripts
+    assert fresh_process() == (alembic_head, False)  # then the cached answer, no Alembic
+    cache = tmp_path / database.HEAD_CACHE
+    stored = json.loads(cache.read_text())
+    cache.write_text(json.dumps({**stored, "signature": "scripts changed", "head": "stale"}))
+    assert fresh_process() == (alembic_head, True)  # another signature: asked again
+    cache.write_text("not json")
+    assert fresh_process() == (alembic_head, True)

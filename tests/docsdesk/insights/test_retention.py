@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from docsdesk.insights.retention import RETENTION_LOCK_KEY, purge
+from docsdesk.core.locks import session_lock
+from docsdesk.insights.retention import RETENTION_LOCK, purge
 from tests.docsdesk.insights.seed import seed, seed_thread, turn
 
 
@@ -60,11 +61,10 @@ async def test_retention_deletes_old_data_under_an_advisory_lock(engine):
     )
 
     # Another instance holds the lock: this one skips the round and deletes nothing.
-    async with engine.connect() as holder:
-        await holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": RETENTION_LOCK_KEY})
+    async with session_lock(engine, RETENTION_LOCK) as holder:
+        assert holder is not None
         assert await purge(engine, 30) is None
         assert await exists(engine, "threads", "id", old)
-        await holder.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RETENTION_LOCK_KEY})
 
     purged = await purge(engine, 30)
     assert purged is not None and purged.threads >= 1 and purged.attachments >= 1

@@ -151,8 +151,9 @@ def test_outage_classification_leaves_other_errors_alone():
     assert outage_kind(sqlalchemy.exc.TimeoutError("QueuePool limit reached")) == "pool_timeout"
     assert outage_kind(asyncpg.exceptions.AdminShutdownError("terminating")) == "server_shutdown"
     assert outage_kind(asyncpg.exceptions.ConnectionDoesNotExistError("closed")) == "connection_lost"
-    # A statement timeout, a bad query, or an OSError from elsewhere is not an outage.
-    assert outage_kind(asyncpg.exceptions.QueryCanceledError("statement timeout")) is None
+    # The database not answering in time is one too (docsdesk.core.outage decides why).
+    assert outage_kind(asyncpg.exceptions.QueryCanceledError("statement timeout")) == "statement_timeout"
+    # A bad query, or an OSError from elsewhere, is not an outage.
     assert outage_kind(asyncpg.exceptions.UndefinedTableError("no such table")) is None
     assert outage_kind(ConnectionRefusedError("not from the database")) is None
     assert outage_kind(RuntimeError("boom")) is None

@@ -1,0 +1,64 @@
+"""What an ingest run reports: its summary, and a progress bar while it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class IngestSummary:
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks: int = 0  # chunks written by this run
+    seconds: float = 0.0
+    bytes: int = 0  # bytes read from disk
+    reembedded: int = 0  # unchanged documents given vectors from a new embedder
+
+    def describe(self) -> str:
+        """One line for people: what changed, and how long it took."""
+        parts = [
+            f"{self.added} files added",
+            f"{self.changed} changed",
+            f"{self.removed} removed",
+            f"{self.unchanged} unchanged",
+        ]
+        if self.reembedded:
+            parts.append(f"{self.reembedded} re-embedded")
+        return f"{', '.join(parts)}; {self.chunks} chunks written in {self.seconds:.1f} s"
+
+    @property
+    def mb_per_second(self) -> float:
+        return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+class ProgressBar:
+    """A Rich progress bar on stderr when asked for; otherwise a no-op `advance`."""
+
+    def __init__(self, enabled: bool, total: int | None) -> None:
+        self._progress = None
+        if enabled:
+            from rich.console import Console  # imported only when showing progress
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("ingesting"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._task = self._progress.add_task("documents", total=total)
+
+    def __enter__(self) -> Callable[[int], None]:
+        if self._progress is None:
+            return lambda files: None
+        self._progress.start()
+        return lambda files: self._progress.advance(self._task, files)
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()
