@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from docsdesk.core.context import RequestTelemetry
 from docsdesk.core.secret import server_secret
 from docsdesk.core.settings import Settings
 from docsdesk.ops.metrics import (
@@ -300,6 +301,16 @@ def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 _ON_END = "docsdesk.on_end"
+TELEMETRY = "telemetry"  # its key in the ASGI scope's state (request.state.telemetry)
+
+
+def telemetry_of(request: Request) -> RequestTelemetry:
+    """This request's telemetry (set by RequestObserver; a detached one outside it)."""
+    state = request.scope.setdefault("state", {})
+    telemetry = state.get(TELEMETRY)
+    if telemetry is None:
+        telemetry = state[TELEMETRY] = RequestTelemetry(request_id=os.urandom(16).hex())
+    return telemetry  # type: ignore[no-any-return]
 
 
 def call_at_end(request: Request, callback: Callable[[], Awaitable[None]]) -> None:
@@ -345,9 +356,10 @@ class RequestObserver:
                 forwarded.append(value.decode("latin-1"))
         request_id = request_id or os.urandom(16).hex()
         state = scope.setdefault("state", {})
-        state["request_id"] = request_id
         client = scope.get("client")
-        state["client_ip"] = self.addresses.resolve(client[0] if client else "", forwarded)
+        telemetry = state[TELEMETRY] = RequestTelemetry(
+            request_id=request_id, client_ip=self.addresses.resolve(client[0] if client else "", forwarded)
+        )
         token = _request_id.set(request_id)
         exchange = _Exchange(request_id.encode(), send)
         try:
@@ -357,11 +369,15 @@ class RequestObserver:
             # An outage is logged without its traceback, rate-limited (OutageLogFilter).
             self.error_log.error("unhandled error in %s %s", scope["method"], scope["path"], exc_info=True)
             if exchange.status:
-                exchange.code = exchange.code or ("database_unavailable" if outage else "internal_error")
+                telemetry.error_code = telemetry.error_code or (
+                    "database_unavailable" if outage else "internal_error"
+                )
                 raise
             if outage:
+                telemetry.error_code = "database_unavailable"
                 await unavailable().response()(scope, receive, exchange.send)
             else:
+                telemetry.error_code = "internal_error"
                 body = b'{"error":{"code":"internal_error","message":"internal server error"}}'
                 await exchange.send(
                     {
@@ -381,13 +397,13 @@ class RequestObserver:
             finally:
                 if exchange.stream_started is not None:
                     ACTIVE_STREAMS.dec()
-                self._record(scope, state, exchange, started, declared)
+                self._record(scope, telemetry, exchange, started, declared)
                 _request_id.reset(token)
 
     def _record(
         self,
         scope: Scope,
-        state: dict[str, Any],
+        telemetry: RequestTelemetry,
         exchange: _Exchange,
         started: float,
         declared: int | None,
@@ -397,10 +413,11 @@ class RequestObserver:
         route = getattr(route_obj, "path", None) or (
             "preflight" if scope["method"] == "OPTIONS" else "unmatched"
         )
-        kind = state.get("chatkit_type") or ""
+        kind = telemetry.chatkit_type
         status = exchange.status or 500
-        if exchange.code:
-            outcome = exchange.code
+        code = telemetry.error_code
+        if code:
+            outcome = code
         elif exchange.ended is None and exchange.status:
             outcome = "client_disconnected"  # started, never finished, nothing raised
         else:
@@ -416,8 +433,8 @@ class RequestObserver:
         series[1].observe(done - started)
         if declared is not None:
             series[2].observe(declared)
-        if exchange.code:
-            ERRORS.labels(exchange.code).inc()
+        if code:
+            ERRORS.labels(code).inc()
         if exchange.stream_started is not None:
             STREAM_SECONDS.labels(kind).observe(done - exchange.stream_started)
 
@@ -431,27 +448,26 @@ class RequestObserver:
             level = logging.INFO
         if not self.log.isEnabledFor(level):
             return
-        identity, context = state.get("identity"), state.get("context")
+        identity = telemetry.identity
         fields: dict[str, Any] = {
-            "request_id": state["request_id"],
+            "request_id": telemetry.request_id,
             "method": scope["method"],
             "path": scope["path"],
             "status": status,
             "duration_ms": round((done - started) * 1000, 1),
-            "client_ip": state.get("client_ip"),
+            "client_ip": telemetry.client_ip,
             "bytes_out": exchange.size,
         }
         if kind:
             fields["chatkit_type"] = kind
-        thread_id = state.get("thread_id") or exchange.thread_id
-        if thread_id:
-            fields["thread_id"] = thread_id
+        if telemetry.thread_id:
+            fields["thread_id"] = telemetry.thread_id
         if identity is not None:
             fields["user"] = hash_user(self.salt, identity.user_id)
             if identity.tenant_id:
                 fields["tenant"] = identity.tenant_id
-        if context is not None and context.first_delta_seconds is not None:
-            fields["ttft_ms"] = round(context.first_delta_seconds * 1000, 1)
+        if telemetry.first_delta_seconds is not None:
+            fields["ttft_ms"] = round(telemetry.first_delta_seconds * 1000, 1)
         if exchange.stream_started is not None:
             fields["stream_ms"] = round((done - exchange.stream_started) * 1000, 1)
         if outcome != f"{status // 100}xx":
@@ -465,25 +481,21 @@ class _Exchange:
     """What the middleware learns from the response messages as they pass."""
 
     __slots__ = (
-        "code",
         "downstream",
         "ended",
         "request_id",
         "size",
         "status",
         "stream_started",
-        "thread_id",
     )
 
     def __init__(self, request_id: bytes, downstream: Send) -> None:
         self.request_id = request_id
         self.downstream = downstream
         self.status = 0
-        self.code: str | None = None
         self.size = 0
         self.stream_started: float | None = None
         self.ended: float | None = None
-        self.thread_id: str | None = None
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -499,46 +511,9 @@ class _Exchange:
         elif kind == "http.response.body":
             body = message.get("body", b"")
             self.size += len(body)
-            if self.stream_started is not None:
-                self._sniff_stream(body)
-            elif self.status >= 400 and self.code is None and body:
-                self.code = _error_code(body)
             if not message.get("more_body", False):
                 self.ended = time.perf_counter()
         await self.downstream(message)
-
-    def _sniff_stream(self, body: bytes) -> None:
-        # ChatKit's SSE: `data: {json}` lines of compact JSON with `type` first; a chunk may
-        # carry several events.
-        if b'{"type":"error"' in body:
-            self.code = _event(body, b'{"type":"error"').get("code") or "stream_error"
-        if self.thread_id is None and b'{"type":"thread.created"' in body:
-            self.thread_id = (_event(body, b'{"type":"thread.created"').get("thread") or {}).get("id")
-
-
-def _event(chunk: bytes, marker: bytes) -> dict[str, Any]:
-    """The last event in `chunk` whose data line starts with `marker`."""
-    found: dict[str, Any] = {}
-    for line in chunk.split(b"\n"):
-        if line.startswith(b"data: " + marker):
-            try:
-                value = json.loads(line[6:])
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                found = value
-    return found
-
-
-def _error_code(body: bytes) -> str | None:
-    if len(body) > 4096 or not body.startswith(b"{"):
-        return None
-    try:
-        error = json.loads(body).get("error")
-    except (ValueError, AttributeError):
-        return None
-    code = error.get("code") if isinstance(error, dict) else None
-    return code if isinstance(code, str) and len(code) <= 64 else None
 
 
 def install(app: FastAPI, settings: Settings) -> None:
