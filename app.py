@@ -10,7 +10,7 @@ from docsdesk.core.settings import Settings, get_settings
 from docsdesk.http import about, admin, attachments, chatkit, session
 from docsdesk.http.embed import load_embed_script
 from docsdesk.http.errors import install_error_handlers
-from docsdesk.ops.observability import install as install_operations
+from docsdesk.ops.access import install as install_operations
 from docsdesk.ops.ratelimit import RateLimits
 from lifespan import lifespan_for
 

@@ -22,7 +22,7 @@ from docsdesk.core.errors import ApiError
 from docsdesk.core.settings import Settings
 from docsdesk.http.auth import Authenticator, AuthError
 from docsdesk.insights.turns import TurnRecorder
-from docsdesk.ops.observability import telemetry_of
+from docsdesk.ops.access import telemetry_of
 from docsdesk.ops.ratelimit import RateLimits
 from rag.search import DocsSearch
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from docsdesk.core.errors import ApiError
-from docsdesk.ops.observability import telemetry_of
+from docsdesk.ops.access import telemetry_of
 
 
 def error_response(request: Request, error: ApiError) -> Response:

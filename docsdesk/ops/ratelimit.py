@@ -41,8 +41,8 @@ from slowapi.errors import RateLimitExceeded
 from docsdesk.core.context import Identity, identity_key
 from docsdesk.core.errors import ApiError
 from docsdesk.core.settings import Settings
+from docsdesk.ops.access import call_at_end, telemetry_of
 from docsdesk.ops.metrics import observe_rate_limited
-from docsdesk.ops.observability import call_at_end, telemetry_of
 
 log = logging.getLogger("docsdesk.ratelimit")
 # slowapi logs each refusal with its key (an address or a reader id): the metric and the
