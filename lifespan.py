@@ -5,20 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from chatkit_server import DocsDeskServer
+from chatkit_server import DocsDeskServer, build_assistants
 from chatkit_store import PostgresStore
 from chatkit_store.attachments import AttachmentFiles
 from chatkit_store.attachments.cleanup import run_periodically
-from docsdesk.core.database import Database, open_database
+from docsdesk.core.database import open_database
 from docsdesk.core.secret import server_secret
 from docsdesk.core.settings import Settings
 from docsdesk.http.auth import Authenticator
+from docsdesk.http.deps import Services
 from docsdesk.insights.retention import retention_loop
 from docsdesk.insights.turns import TurnRecorder
 from docsdesk.ops.metrics import operating
@@ -30,18 +30,6 @@ log = logging.getLogger("docsdesk")
 
 # Own-docs links when neither DOCSDESK_PUBLIC_URL nor `docsdesk serve` says where we are.
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
-
-
-@dataclass
-class Services:
-    settings: Settings
-    database: Database
-    store: PostgresStore
-    authenticator: Authenticator
-    search: DocsSearch
-    server: DocsDeskServer
-    attachments: AttachmentFiles
-    recorder: TurnRecorder
 
 
 @asynccontextmanager
@@ -64,13 +52,18 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         await attachments.startup()
         recorder = TurnRecorder(database.engine, enabled=settings.record_turns)
         recorder.start()
-        server = DocsDeskServer(store, search, settings, attachments=attachments, recorder=recorder)
+        assistants = build_assistants(settings, search)
+        server = DocsDeskServer(
+            store, search, settings, assistants, attachments=attachments, recorder=recorder
+        )
         background = [asyncio.create_task(run_periodically(attachments))]
         if settings.retention_days is not None:
             background.append(asyncio.create_task(retention_loop(database.engine, settings.retention_days)))
         log.debug("docsdesk started (model: %s, auth: %s)", settings.resolved_model, settings.auth_mode)
         try:
-            yield Services(settings, database, store, authenticator, search, server, attachments, recorder)
+            yield Services(
+                settings, database, store, authenticator, search, server, attachments, recorder, assistants
+            )
         finally:
             for task in background:
                 task.cancel()
@@ -82,7 +75,7 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         await database.close()
 
 
-def lifespan_for(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def lifespan_for(settings: Settings):
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)

@@ -56,8 +56,7 @@ from pydantic import TypeAdapter  # noqa: E402
 
 from bench._memory_store import MemoryStore  # noqa: E402
 from bench._pyspy import PySpy, PySpyError, summarize  # noqa: E402
-from chatkit_server import MAX_AGENT_TURNS, build_agent  # noqa: E402
-from docsdesk.assistant.models import build_model, model_settings  # noqa: E402
+from chatkit_server import build_assistants  # noqa: E402
 from docsdesk.assistant.search_tool import DocsAgentContext  # noqa: E402
 from docsdesk.core.context import RequestContext  # noqa: E402
 from docsdesk.core.database import Database, open_database  # noqa: E402
@@ -382,8 +381,9 @@ class FloorServer(ChatKitServer[RequestContext]):
         super().__init__(store)
         self.search = search
         self.settings = settings
-        self.model = build_model(settings)  # also turns Agents SDK trace export off, as docsdesk does
-        self.model_settings = model_settings(settings)
+        # The same assistant docsdesk answers with (agent, tools, offline model; building the
+        # model also turns the Agents SDK's trace export off, as docsdesk does).
+        self.assistant = build_assistants(settings, search).get("default")
 
     async def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: RequestContext
@@ -398,8 +398,12 @@ class FloorServer(ChatKitServer[RequestContext]):
             collection=self.settings.collection,
             results_per_search=self.settings.search_results,
         )
-        agent = build_agent(self.model, self.model_settings)
-        result = Runner.run_streamed(agent, input_items, context=agent_context, max_turns=MAX_AGENT_TURNS)
+        result = Runner.run_streamed(
+            self.assistant.agent,
+            input_items,
+            context=agent_context,
+            max_turns=self.assistant.limits.max_agent_turns,
+        )
         async for event in stream_agent_response(agent_context, result):
             yield event
 
@@ -564,7 +568,7 @@ def print_report(pairs: list[tuple[LevelResult, LevelResult]], adapter_ms: float
         f"(load average now {os.getloadavg()[0]:.1f}). cpu ms/turn = each one's CPU time / turns. 'ours' "
         "pays for HTTP on both ends, the floor for neither; the floor's 'client' is the whole in-process SDK.\n"
         f"The floor goes through ChatKitServer.process(), which builds TypeAdapter(ChatKitReq) per request: "
-        f"{adapter_ms:.1f} ms each here, included in the floor's figures (docsdesk parses with one adapter)."
+        f"{adapter_ms:.1f} ms each here, included in the floor's figures (docsdesk parses each request once, with one shared adapter)."
     )
 
 

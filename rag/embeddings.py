@@ -178,19 +178,12 @@ def build_embedder(spec: str, settings: Settings) -> Embedder | None:
     if not model:
         raise EmbeddingError(f"embeddings spec {spec!r} needs a model: KIND:MODEL")
     if kind == "openai":
-        api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        if api_key is None and settings.openai_base_url is None:
-            raise EmbeddingError(
-                "openai embeddings need OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)"
-            )
-        import openai
+        from docsdesk.core.openai_client import openai_client
 
-        client = openai.AsyncOpenAI(
-            api_key=api_key or "unused",
-            base_url=settings.openai_base_url,
-            max_retries=OPENAI_MAX_RETRIES,
-            timeout=60.0,
-        )
+        try:
+            client = openai_client(settings, max_retries=OPENAI_MAX_RETRIES, timeout=60.0)
+        except ValueError as exc:
+            raise EmbeddingError(f"openai embeddings: {exc}") from None
         return OpenAIEmbedder(model, client)
     if kind == "sentence-transformers":
         return SentenceTransformerEmbedder(model, resolve_local_model(model))

@@ -19,6 +19,7 @@ from chatkit_store.attachments.cleanup import clean_up
 from docsdesk.assistant.stream import message_item
 from prompts import TITLE_PROMPT
 from tests.support import LiveServer
+from tests.support.assistants import use_model
 from tests.support.chatkit_client import ChatKitClient, done_items, signed_in, user_input
 from tests.support.files import JPEG_HEAD, png_bytes
 from tests.support.files import pdf_bytes as make_pdf
@@ -536,7 +537,7 @@ async def test_model_gets_the_image_and_the_text_file(served):
     log_file = response.json()
     thread_id, _ = await client.new_thread("start")  # answered by the offline model
     model = Script(["Seen.", "Second."])
-    client.app.state.services.server.model = model
+    use_model(client.app, model)
     await client.call(
         "threads.add_user_message",
         {"thread_id": thread_id, "input": user_input("What broke?", attachments=[img["id"], log_file["id"]])},
@@ -567,7 +568,7 @@ async def test_model_gets_pdf_text_and_long_logs_keep_their_ends(settings):
         long_log = ("noise line\n" * 500 + "FATAL: disk quota exceeded on /var/lib\n").encode()
         log_file = (await direct(client, "long.log", long_log, "text/plain")).json()
         model = Script(["Read it."])
-        app.state.services.server.model = model
+        use_model(app, model)
         await client.call(
             "threads.create", {"input": user_input("Explain", attachments=[pdf["id"], log_file["id"]])}
         )
@@ -584,7 +585,7 @@ async def test_models_without_vision_get_the_image_by_name(settings):
     async with signed_in(app) as client:
         img = (await direct(client, "shot.png", png_bytes(), "image/png")).json()
         model = Script(["Ok."])
-        app.state.services.server.model = model
+        use_model(app, model)
         await client.call("threads.create", {"input": user_input("See", attachments=[img["id"]])})
         parts = parts_of(model.calls[0].input)
         assert not [p for p in parts if p.get("type") == "input_image"]

@@ -19,6 +19,7 @@ from docsdesk.core.context import RequestContext
 from prompts import SYSTEM_PROMPT, TITLE_PROMPT
 from rag.ingest import ingest
 from tests.support import LiveServer, new_id
+from tests.support.assistants import use_assistant, use_model
 from tests.support.chatkit_client import ChatKitClient, done_items, user_input
 from tests.support.scripted_model import Call, ScriptedModel
 
@@ -76,16 +77,15 @@ async def docs_collection(database, tmp_path_factory) -> str:
 
 @pytest.fixture
 async def served(settings, docs_collection):
-    """(client, app, model): swap in a scripted model per test via app.state.services.server."""
+    """(client, app, model): swap in a scripted model per test with `use`."""
     app = create_app(settings.model_copy(update={"collection": docs_collection}))
     async with LiveServer(app) as live, ChatKitClient(live.url) as client:
         await client.login()
         yield client, app
 
 
-def use(app, model: agents.Model) -> agents.Model:
-    app.state.services.server.model = model
-    return model
+def use(app, model: agents.Model, **limits) -> agents.Model:
+    return use_model(app, model, **limits)
 
 
 async def test_history_holds_each_message_exactly_once(served):
@@ -105,10 +105,7 @@ async def test_history_holds_each_message_exactly_once(served):
 
 async def test_history_budget_drops_the_oldest_first(served):
     client, app = served
-    app.state.services.server.settings = app.state.services.server.settings.model_copy(
-        update={"history_tokens": 120}
-    )
-    model = use(app, TitledScript([f"Answer {i}. " + "filler " * 30 for i in range(4)]))
+    model = use(app, TitledScript([f"Answer {i}. " + "filler " * 30 for i in range(4)]), history_tokens=120)
     thread_id, _ = await client.new_thread("Question 0")
     for i in range(1, 4):
         await client.call(
@@ -362,20 +359,13 @@ async def test_output_guardrail_withdraws_the_answer_and_ends_the_turn_cleanly(s
     SDK's clean-up removes every item the turn produced (including the function call, which
     was never stored); the turn ends with the guardrail's message, not a stream error, and
     the blocked answer is not stored."""
-    import chatkit_server
-
     client, app = served
 
     @agents.output_guardrail
     async def no_secrets(ctx, agent, output):
         return agents.GuardrailFunctionOutput(output_info=None, tripwire_triggered="SECRET" in str(output))
 
-    plain = chatkit_server.build_agent
-    monkeypatch.setattr(
-        chatkit_server,
-        "build_agent",
-        lambda model, settings: plain(model, settings).clone(output_guardrails=[no_secrets]),
-    )
+    use_assistant(app, output_guardrails=(no_secrets,))
     use(app, TitledScript([Call("search_docs", {"query": "annotations"}), "The SECRET answer [1]."]))
     thread_id, events = await client.new_thread("Tell me the secret")
     removed = [e["item_id"] for e in events if e["type"] == "thread.item.removed"]

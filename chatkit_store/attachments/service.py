@@ -40,7 +40,7 @@ from chatkit_store.attachments.schema import attachment_files
 from chatkit_store.attachments.signing import SignatureError, UrlSigner
 from chatkit_store.schema import attachments
 from chatkit_store.store import PostgresStore
-from docsdesk.core.context import RequestContext
+from docsdesk.core.context import Identity, RequestContext, identity_key
 from docsdesk.core.errors import ApiError
 from docsdesk.core.locks import xact_lock
 from docsdesk.core.settings import Settings
@@ -131,10 +131,6 @@ def clean_name(name: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     base = "".join(ch for ch in base if ch.isprintable()).strip()
     return base[:MAX_NAME_CHARS] or "attachment"
-
-
-def owner_key(tenant_id: str, user_id: str) -> str:
-    return f"{len(tenant_id)}:{tenant_id}:{user_id}"
 
 
 def _quota_lock(owner: str) -> str:
@@ -279,7 +275,7 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
         """The attachment's metadata row and its file row, in one transaction, within quota."""
         tenant, user = context.tenant_id, context.user_id
         async with self.engine.begin() as conn:
-            await xact_lock(conn, _quota_lock(owner_key(tenant, user)))
+            await xact_lock(conn, _quota_lock(identity_key(Identity(user, tenant))))
             await self._check_quota(conn, tenant, user, attachment.id, declared_size)
             await conn.execute(
                 _INSERT_ATTACHMENT,
@@ -431,7 +427,7 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
 
     async def _mark_ready(self, record: FileRecord, size: int, sha256: str) -> None:
         async with self.engine.begin() as conn:
-            await xact_lock(conn, _quota_lock(owner_key(record.tenant_id, record.user_id)))
+            await xact_lock(conn, _quota_lock(identity_key(Identity(record.user_id, record.tenant_id))))
             await self._check_quota(conn, record.tenant_id, record.user_id, record.attachment_id, size)
             done = await conn.scalar(_READY, {"id": record.attachment_id, "size": size, "sha256": sha256})
             if done is None:

@@ -1,72 +1,95 @@
-"""The assistant's model layer: which Agents SDK `Model` answers, built from settings:
-"offline" (docsdesk/assistant/offline.py), "openai:<model>" (Responses API) or
-"openai-chat:<model>" (Chat Completions, with unique message ids)."""
+"""The assistant's model layer: which Agents SDK `Model` answers, through the SDK's provider
+interface. A `MultiProvider` maps each prefix of DOCSDESK_MODEL to a provider: "offline"
+(docsdesk.assistant.offline), "openai:<model>" (Responses API) and "openai-chat:<model>"
+(Chat Completions, wrapped so every output item gets a unique id)."""
 
 import os
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from secrets import token_hex
-from typing import Any, cast
+from typing import Any
 
 import agents
-from agents import ModelResponse, ModelSettings
+from agents import Model, ModelProvider, ModelResponse, ModelSettings, MultiProvider
+from agents.exceptions import UserError
 from agents.models.fake_id import FAKE_RESPONSES_ID
-from openai import AsyncOpenAI
+from agents.models.multi_provider import MultiProviderMap
 from openai.types.responses import (
     Response,
     ResponseStreamEvent,
 )
 
 from docsdesk.assistant.offline import OfflineModel
+from docsdesk.core.openai_client import openai_client
 from docsdesk.core.settings import Settings
 
 MODEL_FORMS = '"offline", "openai:<model>" or "openai-chat:<model>"'
 TRACING_ENV = "DOCSDESK_AGENTS_TRACING"
+OFFLINE = "offline"
 
-# --- building models ------------------------------------------------------------------
+# --- providers --------------------------------------------------------------------------
 
-_clients: dict[tuple[str, str | None], AsyncOpenAI] = {}
 _tracing_configured = False
 
 
-def build_model(settings: Settings) -> agents.Model:
-    """The model named by `settings.resolved_model`; ValueError for an unknown form."""
-    _configure_tracing()
-    spec = settings.resolved_model.strip()
-    if spec == "offline":
+class OfflineProvider(ModelProvider):
+    """ "offline": the built-in model that needs no LLM."""
+
+    def get_model(self, model_name: str | None) -> Model:
         return OfflineModel()
+
+
+class OpenAIClientProvider(ModelProvider):
+    """An OpenAI API (Responses or Chat Completions) through the one shared client, built on
+    first use (so an offline deployment needs no key)."""
+
+    def __init__(self, settings: Settings, *, responses: bool) -> None:
+        self.settings = settings
+        self.responses = responses
+
+    def get_model(self, model_name: str | None) -> Model:
+        if not model_name:
+            raise UserError(f"no model name: DOCSDESK_MODEL must be {MODEL_FORMS}")
+        client = openai_client(self.settings)
+        if self.responses:
+            return agents.OpenAIResponsesModel(model_name, client)
+        return UniqueIds(agents.OpenAIChatCompletionsModel(model_name, client))
+
+
+def model_provider(settings: Settings) -> MultiProvider:
+    """The provider map: one provider per DOCSDESK_MODEL prefix."""
+    providers = MultiProviderMap()
+    providers.add_provider(OFFLINE, OfflineProvider())
+    providers.add_provider("openai", OpenAIClientProvider(settings, responses=True))
+    providers.add_provider("openai-chat", OpenAIClientProvider(settings, responses=False))
+    return MultiProvider(provider_map=providers)
+
+
+def build_model(settings: Settings, spec: str | None = None) -> Model:
+    """The model named by `spec` (default `settings.resolved_model`); ValueError for an
+    unknown form or a missing key."""
+    _configure_tracing()
+    spec = (spec if spec is not None else settings.resolved_model).strip()
     kind, sep, name = spec.partition(":")
     name = name.strip()
-    if sep and name and kind in ("openai", "openai-chat"):
-        client = openai_client(settings, spec)
-        if kind == "openai":
-            return agents.OpenAIResponsesModel(name, client)
-        return UniqueIdChatCompletionsModel(name, client)
-    raise ValueError(f"Unknown model {spec!r}: DOCSDESK_MODEL must be {MODEL_FORMS}")
+    if spec != OFFLINE and not (sep and name and kind in ("openai", "openai-chat")):
+        raise ValueError(f"Unknown model {spec!r}: DOCSDESK_MODEL must be {MODEL_FORMS}")
+    try:
+        # MultiProvider names are "<prefix>/<model>".
+        return model_provider(settings).get_model(f"{OFFLINE}/" if spec == OFFLINE else f"{kind}/{name}")
+    except (UserError, ValueError) as exc:
+        raise ValueError(f"Model {spec!r}: {exc}") from None
 
 
 def model_settings(settings: Settings) -> ModelSettings:
-    """Sampling settings for every model call (None: the model's default)."""
-    return ModelSettings(temperature=settings.temperature, max_tokens=settings.max_output_tokens)
+    """Sampling settings for every model call (values left unset are omitted)."""
+    values = {"temperature": settings.temperature, "max_tokens": settings.max_output_tokens}
+    return ModelSettings(**{key: value for key, value in values.items() if value is not None})
 
 
 def is_offline(model: object) -> bool:
     """True for the built-in no-LLM model."""
     return isinstance(model, OfflineModel)
-
-
-def openai_client(settings: Settings, spec: str = "openai") -> AsyncOpenAI:
-    """The process-wide AsyncOpenAI client for this key and base URL (one per pair)."""
-    if settings.openai_api_key is None or not settings.openai_api_key.get_secret_value():
-        raise ValueError(
-            f"Model {spec!r} needs an API key: set OPENAI_API_KEY (any non-empty value "
-            "works for a local OpenAI-compatible server named by OPENAI_BASE_URL)"
-        )
-    key = (settings.openai_api_key.get_secret_value(), settings.openai_base_url or None)
-    client = _clients.get(key)
-    if client is None:
-        client = _clients[key] = AsyncOpenAI(api_key=key[0], base_url=key[1])
-    return client
 
 
 def _configure_tracing() -> None:
@@ -126,24 +149,30 @@ class _IdRewriter:
         return event.model_copy(update=update) if update else event
 
 
-class UniqueIdChatCompletionsModel(agents.OpenAIChatCompletionsModel):
-    """Chat Completions model whose output items carry fresh unique ids.
+class UniqueIds(Model):
+    """Wraps a Chat Completions model so its output items carry fresh unique ids.
 
     The SDK stamps every converted item with `__fake_id__`; ChatKit reuses message ids as
     thread item ids, so without this each turn would overwrite the previous answer.
     Tool `call_id`s are left untouched.
     """
 
+    def __init__(self, inner: Model) -> None:
+        self.inner = inner
+
     async def get_response(self, *args: Any, **kwargs: Any) -> ModelResponse:
-        response = await super().get_response(*args, **kwargs)
+        response = await self.inner.get_response(*args, **kwargs)
         rewriter = _IdRewriter()
         response.output = [rewriter.item(i, item) for i, item in enumerate(response.output)]
         return response
 
-    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[ResponseStreamEvent]:
+    async def stream_response(  # type: ignore[override]
+        self, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[ResponseStreamEvent]:
         rewriter = _IdRewriter()
-        # Declared an AsyncIterator; the SDK's is an async generator (`aclose`).
-        events = cast(AsyncGenerator[ResponseStreamEvent, None], super().stream_response(*args, **kwargs))
-        async with aclosing(events) as stream:
+        async with aclosing(self.inner.stream_response(*args, **kwargs)) as stream:
             async for event in stream:
                 yield rewriter.event(event)
+
+    async def close(self) -> None:
+        await self.inner.close()

@@ -18,6 +18,7 @@ from docsdesk.core.blocks import QUOTE_BLOCK, QUOTE_INTRO, parse_attachment_bloc
 from docsdesk.core.context import PAGE_BLOCK
 
 SEARCH_TOOL = "search_docs"
+REPORT_TOOL = "report_not_covered"  # docsdesk.assistant.report: the docs do not cover it
 
 # --- reading Responses input ----------------------------------------------------------------
 
@@ -55,6 +56,7 @@ class Turn:
     page_title: str
     search_output: str | None
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    reported: bool = False  # this turn already called REPORT_TOOL
 
 
 def read_turn(input: str | list[Any]) -> Turn:
@@ -98,6 +100,10 @@ def read_turn(input: str | list[Any]) -> Turn:
         page_title=page_title,
         search_output=search_output,
         attachments=attachments,
+        reported=any(
+            item.get("type") == "function_call" and item.get("name") == REPORT_TOOL
+            for item in items[last_user + 1 :]
+        ),
     )
 
 
@@ -241,7 +247,14 @@ def search_query(turn: Turn) -> str:
 def offline_answer(
     search_output: str, question: str, used: Excerpt | None = None, page_title: str | None = None
 ) -> str:
-    """Quote what answers `question` in the top passages, with [n] markers; say so when
+    """The reply of `offline_reply`, without whether it says the docs lack the answer."""
+    return offline_reply(search_output, question, used, page_title)[0]
+
+
+def offline_reply(
+    search_output: str, question: str, used: Excerpt | None = None, page_title: str | None = None
+) -> tuple[str, bool]:
+    """(the reply, whether it is a refusal: the docs do not cover the question). Quote what answers `question` in the top passages, with [n] markers; say so when
     nothing was found or nothing found answers it (then nothing is cited). With `page_title`
     (a question about the reader's page itself), quote that page's opening. Name the
     attachment whose line was searched for, if any."""
@@ -264,7 +277,8 @@ def offline_answer(
         reply = OFFLINE_NOT_COVERED
     else:
         reply = f"{OFFLINE_INTRO}\n\n{answer.text}"
-    return f"{note}\n\n{reply}" if note else reply
+    refused = answer is None or not answer.covered
+    return (f"{note}\n\n{reply}" if note else reply), refused
 
 
 class OfflineModel(SynthesizedModel):
@@ -282,16 +296,20 @@ class OfflineModel(SynthesizedModel):
             # Scored against what was searched: the question, an attached error line, the
             # quote, and the page title when the question refers to the page.
             about_page = turn.page_title if turn.page_title and asks_about_the_page(turn.question) else None
-            return [
-                message_item(
-                    offline_answer(
-                        turn.search_output, search_query(turn), attachment_excerpt(turn), about_page
-                    )
-                )
-            ]
-        if not any(getattr(tool, "name", None) == SEARCH_TOOL for tool in tools):
+            text, refused = offline_reply(
+                turn.search_output, search_query(turn), attachment_excerpt(turn), about_page
+            )
+            if refused and not turn.reported and _offers(tools, REPORT_TOOL):
+                # Declared through the tool (the turn's recorded outcome), then said.
+                return [function_call_item(REPORT_TOOL, {})]
+            return [message_item(text)]
+        if not _offers(tools, SEARCH_TOOL):
             return [message_item(OFFLINE_NO_SEARCH)]
         query = search_query(turn)
         if not query:
             return [message_item(OFFLINE_NO_QUESTION)]
         return [function_call_item(SEARCH_TOOL, {"query": query})]
+
+
+def _offers(tools: Sequence[Any], name: str) -> bool:
+    return any(getattr(tool, "name", None) == name for tool in tools)

@@ -1,10 +1,10 @@
-"""The agent's `search_docs` tool and the per-turn context it records sources on."""
+"""The agent's `search_docs` tool and the per-turn context it records sources and the turn's
+declared outcome on."""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from typing import Annotated
 
 from agents import RunContextWrapper, function_tool
@@ -13,22 +13,12 @@ from chatkit.types import ProgressUpdateEvent
 from pydantic import Field, SkipValidation
 
 from docsdesk.core.context import PageContext, RequestContext
+from docsdesk.core.turn import SearchRecord, TurnOutcome
 from docsdesk.ops.metrics import observe_search, observe_tool
 from rag.search import DocsSearch, SearchResult
 
 MAX_PASSAGE_CHARS = 1500
 NO_RESULTS = "No matching documentation found."
-
-
-@dataclass
-class SearchMade:
-    """One search of a turn, for its record: the query, how many passages, the best score,
-    and the query's words that no page uses."""
-
-    query: str
-    results: int
-    best_score: float | None
-    not_in_docs: list[str]
 
 
 class DocsAgentContext(AgentContext[RequestContext]):
@@ -42,7 +32,9 @@ class DocsAgentContext(AgentContext[RequestContext]):
     collection: str | None = None
     results_per_search: int = 5
     sources: list[SearchResult] = Field(default_factory=list)
-    searches: list[SearchMade] = Field(default_factory=list)
+    searches: list[SearchRecord] = Field(default_factory=list)
+    # Set by the model through the `report_not_covered` tool (docsdesk.assistant.report).
+    outcome: TurnOutcome | None = None
 
     def number_of(self, result: SearchResult) -> int:
         """The citation number of `result`, registering it on first sight (deduplicated by URL)."""
@@ -95,7 +87,7 @@ async def run_search(ctx: DocsAgentContext, query: str) -> str:
     observe_search(time.perf_counter() - started, len(results))
     unknown = await ctx.search.unknown_words(query, collection=ctx.collection)
     ctx.searches.append(
-        SearchMade(query, len(results), max((r.score for r in results), default=None), unknown)
+        SearchRecord(query, len(results), max((r.score for r in results), default=None), unknown)
     )
     if not results:
         return no_results(query, unknown)

@@ -19,6 +19,33 @@ class Identity:
     tenant_id: str = ""  # "" when there is no tenant
 
 
+def identity_key(identity: Identity) -> str:
+    """One string per (tenant, user), unambiguously joined: the key of a caller's rate limits,
+    stream slots and per-owner locks."""
+    return f"{len(identity.tenant_id)}:{identity.tenant_id}:{identity.user_id}"
+
+
+DEFAULT_ASSISTANT = "default"
+
+
+@dataclass(slots=True)
+class RequestTelemetry:
+    """What one HTTP request reports about itself for its access line and metrics, filled in
+    by the code that knows each fact (the route, the turn, the error handler) and read once by
+    the request observer (docsdesk.ops.observability) when the response is over."""
+
+    request_id: str
+    client_ip: str = ""
+    identity: Identity | None = None
+    chatkit_type: str = ""  # the ChatKit request type, once parsed
+    thread_id: str | None = None  # the thread the request is about (or created)
+    error_code: str | None = None  # the error the client was told about, by its code
+    first_delta_seconds: float | None = None  # time to the turn's first answer text
+    # A turn began answering and has neither finished nor reported an error: if its stream
+    # ends like that, the SDK ended it with its own stream.error event.
+    turn_open: bool = False
+
+
 @dataclass
 class RequestContext:
     """Who is asking, and what they sent besides the ChatKit payload.
@@ -35,8 +62,11 @@ class RequestContext:
     page: PageContext | None = None
     # Where the reader reached this server (for the signed attachment URLs we hand out).
     base_url: str = ""
-    # Filled in while a turn streams, for logs and metrics.
-    first_delta_seconds: float | None = None
+    # Which assistant answers (docsdesk.assistant.definition: looked up per request).
+    assistant: str = DEFAULT_ASSISTANT
+    # What this request reports for its access line (RequestTelemetry), filled in
+    # while a turn streams; None outside an HTTP request.
+    telemetry: RequestTelemetry | None = None
 
 
 class PageContext(BaseModel):

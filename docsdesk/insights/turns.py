@@ -11,30 +11,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
+from chatkit.types import AssistantMessageItem
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatkit_store.schema import TURN_OUTCOMES
+from docsdesk.core.context import PageContext
+from docsdesk.core.turn import SearchRecord, TurnOutcome
 
 log = logging.getLogger("docsdesk.turns")
 
 MAX_QUESTION_CHARS = 8_000
 MAX_ANSWER_CHARS = 20_000
-
-
-@dataclass
-class SearchRecord:
-    """One search the assistant made in a turn."""
-
-    query: str
-    results: int
-    best_score: float | None
-    not_in_docs: list[str] = field(default_factory=list)  # the query's words no page uses
 
 
 @dataclass
@@ -45,7 +38,7 @@ class TurnRecord:
     user_hash: str
     collection: str
     question: str
-    outcome: str
+    outcome: TurnOutcome
     model: str
     created_at: datetime
     answer_item_id: str | None = None
@@ -63,10 +56,8 @@ class TurnRecord:
         if self.outcome not in TURN_OUTCOMES:
             raise ValueError(f"unknown turn outcome {self.outcome!r}")
         row = {name: getattr(self, name) for name in _FIELDS}  # cheaper than asdict()
-        row["searches"] = [
-            {"query": s.query, "results": s.results, "best_score": s.best_score, "not_in_docs": s.not_in_docs}
-            for s in self.searches
-        ]
+        row["outcome"] = str(self.outcome)
+        row["searches"] = [s.as_json() for s in self.searches]
         row["question"] = self.question[:MAX_QUESTION_CHARS]
         row["answer"] = self.answer[:MAX_ANSWER_CHARS]
         row["created_at"] = self.created_at.isoformat()
@@ -213,23 +204,52 @@ class TurnRecorder:
             log.exception("could not write %d turn records", len(batch))
 
 
-# "The documentation does not seem to cover X", "I couldn't find anything relevant ... in the
-# documentation", "X is not covered in the docs": the assistant saying the docs lack the answer.
-_NOT_COVERED = re.compile(
-    r"(?:documentation|docs)\s+(?:does|do)(?:n['’]t|\s+not)\s+(?:seem\s+to\s+|appear\s+to\s+)?"
-    r"(?:cover|mention|describe|include|contain|say|explain|address|document)"
-    r"|(?:couldn['’]t|could\s+not|can['’]t|cannot|did\s+not|didn['’]t)\s+find\s+[^.]{0,80}?"
-    r"(?:documentation|docs)"
-    r"|not\s+(?:covered|documented|mentioned|described)\s+in\s+the\s+(?:documentation|docs)",
-    re.IGNORECASE,
-)
-
-
-def classify(answer: str, search_results: list[int]) -> str:
-    """`not_covered` when every search found nothing, or the answer says the docs lack it;
-    otherwise `answered` (for a turn that finished)."""
-    if search_results and not any(search_results):
-        return "not_covered"
-    if _NOT_COVERED.search(answer[:4000]):
-        return "not_covered"
-    return "answered"
+def turn_record(
+    *,
+    thread_id: str,
+    question_item_id: str,
+    question: str,
+    tenant_id: str,
+    user_hash: str,
+    collection: str,
+    outcome: TurnOutcome,
+    model: str,
+    created_at: datetime,
+    answers: Sequence[AssistantMessageItem],
+    page: PageContext | None,
+    searches: Sequence[SearchRecord],
+    first_text_seconds: float | None,
+    duration_seconds: float,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+) -> TurnRecord:
+    """A turn's record from what the turn produced: its answer text and cited URLs come from
+    the finished answer items (their annotations), never from parsing the text."""
+    cited = [
+        annotation.source.url
+        for item in answers
+        for part in item.content
+        for annotation in part.annotations
+        if getattr(annotation.source, "url", None)
+    ]
+    return TurnRecord(
+        thread_id=thread_id,
+        question_item_id=question_item_id,
+        tenant_id=tenant_id,
+        user_hash=user_hash,
+        collection=collection,
+        question=question,
+        outcome=outcome,
+        model=model,
+        created_at=created_at,
+        answer_item_id=answers[-1].id if answers else None,
+        answer="\n\n".join(part.text for item in answers for part in item.content),
+        page_url=page.url if page else None,
+        page_title=page.title if page else None,
+        searches=list(searches),
+        cited_urls=list(dict.fromkeys(cited)),
+        first_text_ms=round(first_text_seconds * 1000) if first_text_seconds is not None else None,
+        duration_ms=round(duration_seconds * 1000),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+    )

@@ -2,13 +2,18 @@
 
 The mechanism is slowapi's `Limiter`: it owns the `limits` storage (``memory://`` by default,
 ``redis://...`` to share limits across instances) and the strategy: fixed windows, slowapi's
-default (one counter per window, the cheapest check in memory and in Redis). Every /chatkit
-request counts against its user's request limit right after authentication, before its body
-is parsed (invalid requests count too); a valid streaming turn then also takes a stream slot
-and counts against the turn limit. slowapi's route decorator cannot express per-identity keys
-or that order, so the checks call the limiter's strategy directly. A networked storage is used from a worker
-thread (its client is synchronous); if it fails, limits fall back to this process's memory
-for a few seconds rather than refusing or blocking traffic.
+default (one counter per window, the cheapest check in memory and in Redis).
+
+The routes it fits use slowapi's route limits (`Limiter.shared_limit`, with its key
+functions): new sessions per client IP, direct uploads per reader, the admin API per client
+IP (`check_route`). /chatkit needs an order slowapi's decorator cannot express: every request
+counts against its user's request limit right after authentication, before its body is parsed
+(invalid requests count too); a valid streaming turn then also takes a stream slot and counts
+against the turn limit; `attachments.create` counts against the upload limit. Those checks
+call the limiter's strategy directly, on the same counters (keys: prefix, key, scope). A
+networked storage is used from a worker thread (its client is synchronous); if it fails,
+limits fall back to this process's memory for a few seconds rather than refusing or blocking
+traffic.
 
 Concurrent streams are counted in the same storage, as numbered slots per user
 (``max_concurrent_streams_per_user`` of them). Each slot is a counter leased for longer than
@@ -31,14 +36,18 @@ from limits import RateLimitItem, parse_many
 from limits.storage import Storage
 from limits.strategies import STRATEGIES, RateLimiter
 from slowapi import Limiter
+from slowapi.errors import RateLimitExceeded
 
-from docsdesk.core.context import Identity
+from docsdesk.core.context import Identity, identity_key
 from docsdesk.core.errors import ApiError
 from docsdesk.core.settings import Settings
+from docsdesk.ops.access import call_at_end, telemetry_of
 from docsdesk.ops.metrics import observe_rate_limited
-from docsdesk.ops.observability import call_at_end
 
 log = logging.getLogger("docsdesk.ratelimit")
+# slowapi logs each refusal with its key (an address or a reader id): the metric and the
+# access line already record refusals, without the raw key.
+logging.getLogger("slowapi").setLevel(logging.ERROR)
 
 # The request types that answer with a stream (a turn), straight from the SDK's union.
 STREAMING_TYPES = frozenset(req.model_fields["type"].default for req in get_args(StreamingReq))
@@ -47,7 +56,15 @@ STORAGE_RETRY_SECONDS = 5.0
 STREAM_SLOT_MARGIN_SECONDS = 60
 TOO_MANY_STREAMS_RETRY_SECONDS = 5
 _REDIS_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
-_LABELS = {"turns": "messages", "reads": "requests", "sessions": "new sessions", "uploads": "attachments"}
+_LABELS = {
+    "turns": "messages",
+    "reads": "requests",
+    "sessions": "new sessions",
+    "uploads": "attachments",
+    "admin": "admin requests",
+}
+ADMIN_LIMIT = "120/minute"  # per client IP: the admin API is for people, not scripts
+KEY_PREFIX = "docsdesk"
 UPLOAD_TYPES = frozenset({"attachments.create"})
 
 T = TypeVar("T")
@@ -124,9 +141,38 @@ class ProcessMemoryStorage(Storage):
             self._expires.pop(key, None)
 
 
-def identity_key(identity: Identity) -> str:
-    """The rate-limit key of an authenticated caller: tenant and user, unambiguously joined."""
-    return f"{len(identity.tenant_id)}:{identity.tenant_id}:{identity.user_id}"
+def client_ip(request: Request) -> str:
+    """slowapi key: the client's address (docsdesk.ops.observability resolves proxies)."""
+    return f"ip:{telemetry_of(request).client_ip or (request.client.host if request.client else '')}"
+
+
+def reader(request: Request) -> str:
+    """slowapi key: the authenticated reader (set on the telemetry by authentication)."""
+    identity = telemetry_of(request).identity
+    if identity is None:
+        raise ValueError("no authenticated reader to rate-limit")
+    return identity_key(identity)
+
+
+_ROUTE_KEYS: dict[str, Callable[[Request], str]] = {
+    "sessions": client_ip,
+    "uploads": reader,
+    "admin": client_ip,
+}
+
+
+# The functions slowapi's route limits decorate (one per limit: slowapi keys its limits by
+# function name); the checks run before each route's own work.
+def sessions(request: Request) -> None:
+    return None
+
+
+def uploads(request: Request) -> None:
+    return None
+
+
+def admin(request: Request) -> None:
+    return None
 
 
 class RateLimits:
@@ -143,13 +189,20 @@ class RateLimits:
                 "reads": parse_many(settings.rate_limit_reads),
                 "sessions": parse_many(settings.rate_limit_sessions),
                 "uploads": parse_many(settings.rate_limit_uploads),
+                "admin": parse_many(ADMIN_LIMIT),
             }
             self.limiter = Limiter(
-                key_func=lambda request: request.state.client_ip,
+                key_func=client_ip,
                 storage_uri=uri,
                 storage_options=options,
                 strategy=STRATEGY,
+                key_prefix=KEY_PREFIX,
             )
+            self._routes = {
+                "sessions": self._route_check(settings.rate_limit_sessions, "sessions", client_ip, sessions),
+                "uploads": self._route_check(settings.rate_limit_uploads, "uploads", reader, uploads),
+                "admin": self._route_check(ADMIN_LIMIT, "admin", client_ip, admin),
+            }
         except Exception as exc:  # noqa: BLE001 - limits raises ValueError or ConfigurationError
             raise ValueError(f"invalid rate-limit settings: {exc}") from None
         self.strategy: RateLimiter = self.limiter.limiter
@@ -166,8 +219,7 @@ class RateLimits:
 
     async def check_session(self, request: Request) -> None:
         """POST /session: limited per client IP; raises ApiError 429."""
-        address = getattr(request.state, "client_ip", None) or (request.client.host if request.client else "")
-        await self._enforce("sessions", f"ip:{address}")
+        await self.check_route("sessions", request)
 
     async def check_renewal(self, identity: Identity) -> None:
         """POST /session renewing a valid session: counted per reader against the read limit,
@@ -198,21 +250,67 @@ class RateLimits:
         if release is not None:
             call_at_end(request, release)
 
-    async def check_upload(self, identity: Identity) -> None:
+    async def check_upload(self, request: Request, identity: Identity) -> None:
         """A direct upload (POST /attachments): the per-user attachment limit; raises ApiError 429."""
-        await self._enforce("uploads", identity_key(identity))
+        telemetry_of(request).identity = identity
+        await self.check_route("uploads", request)
+
+    async def check_route(self, name: str, request: Request) -> None:
+        """slowapi's route limit `name` ("sessions", "uploads", "admin") for this request;
+        raises ApiError 429. A networked storage is asked from a worker thread; while it
+        fails, the same limit is counted in this process's memory."""
+        key = _ROUTE_KEYS[name](request)
+        if self.local:
+            retry_after = self._route_limited(name, request)
+        elif time.monotonic() < self._fallback_until:
+            retry_after = _hit(self.fallback, self.rules[name], name, key)
+        else:
+            try:
+                retry_after = await asyncio.to_thread(self._route_limited, name, request)
+            except Exception as exc:  # noqa: BLE001 - any storage failure
+                self._storage_failed(exc)
+                retry_after = _hit(self.fallback, self.rules[name], name, key)
+        if retry_after is not None:
+            self._refuse(name, retry_after)
+
+    def _route_limited(self, name: str, request: Request) -> int | None:
+        """Run slowapi's check for the route limit `name`: None when allowed, else the
+        seconds until it would be."""
+        try:
+            self._routes[name](request=request)
+        except RateLimitExceeded:
+            item, args = request.state.view_rate_limit
+            reset_at, _ = self.strategy.get_window_stats(item, *args)
+            return max(1, math.ceil(reset_at - time.time()))
+        return None
+
+    def _route_check(
+        self, limit: str, scope: str, key: Callable[[Request], str], func: Callable[[Request], None]
+    ) -> Callable[..., None]:
+        return self.limiter.shared_limit(limit, scope, key_func=key)(func)  # type: ignore[no-any-return]
+
+    def _refuse(self, name: str, retry_after: int) -> None:
+        observe_rate_limited(name)
+        limit = "; ".join(str(item) for item in self.rules[name])
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many {_LABELS[name]} (limit: {limit}); retry in {retry_after} s",
+            {"Retry-After": str(retry_after)},
+        )
+
+    def _storage_failed(self, exc: Exception) -> None:
+        log.warning(
+            "rate-limit storage unavailable (%s); using per-process limits for %.0f s",
+            exc,
+            STORAGE_RETRY_SECONDS,
+        )
+        self._fallback_until = time.monotonic() + STORAGE_RETRY_SECONDS
 
     async def _enforce(self, name: str, key: str) -> None:
         retry_after = await self._run(_hit, self.rules[name], name, key)
         if retry_after is not None:
-            observe_rate_limited(name)
-            limit = "; ".join(str(item) for item in self.rules[name])
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"too many {_LABELS[name]} (limit: {limit}); retry in {retry_after} s",
-                {"Retry-After": str(retry_after)},
-            )
+            self._refuse(name, retry_after)
 
     async def _acquire_stream(self, key: str) -> Release | None:
         if self.max_streams <= 0:
@@ -250,20 +348,16 @@ class RateLimits:
         try:
             return await asyncio.to_thread(fn, self.strategy, *args)
         except Exception as exc:  # noqa: BLE001 - any storage failure
-            log.warning(
-                "rate-limit storage unavailable (%s); using per-process limits for %.0f s",
-                exc,
-                STORAGE_RETRY_SECONDS,
-            )
-            self._fallback_until = time.monotonic() + STORAGE_RETRY_SECONDS
+            self._storage_failed(exc)
             return fn(self.fallback, *args)
 
 
 def _hit(strategy: RateLimiter, items: list[RateLimitItem], name: str, key: str) -> int | None:
     """Count one request; None when allowed, else the seconds until it would be."""
     for item in items:
-        if not strategy.hit(item, "docsdesk", name, key):
-            reset_at, _ = strategy.get_window_stats(item, "docsdesk", name, key)
+        # The same counter slowapi's route limits use: (prefix, key, scope).
+        if not strategy.hit(item, KEY_PREFIX, key, name):
+            reset_at, _ = strategy.get_window_stats(item, KEY_PREFIX, key, name)
             return max(1, math.ceil(reset_at - time.time()))
     return None
 

@@ -28,11 +28,11 @@ from chatkit.types import (
 )
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage
 
-from chatkit_server import DocsConverter
 from chatkit_store import PostgresStore
 from docsdesk.assistant import models as llm
 from docsdesk.assistant import offline as offline_model
 from docsdesk.assistant import stream as model_stream
+from docsdesk.assistant.history import DocsConverter
 from docsdesk.assistant.search_tool import no_results
 from docsdesk.core.context import PageContext, RequestContext
 from docsdesk.core.settings import Settings
@@ -168,10 +168,10 @@ async def test_build_model_forms(fake):
     assert responses.model == "gpt-test"
 
     chat = llm.build_model(llm_settings(fake, "openai-chat: gpt-chat"))
-    assert isinstance(chat, llm.UniqueIdChatCompletionsModel)
-    assert chat.model == "gpt-chat"
-    assert chat._client is responses._client  # one client per (key, base URL)
-    assert str(chat._client.base_url).rstrip("/") == fake.base_url
+    assert isinstance(chat, llm.UniqueIds)  # Chat Completions, wrapped by the id fix
+    assert isinstance(chat.inner, agents.OpenAIChatCompletionsModel) and chat.inner.model == "gpt-chat"
+    assert chat.inner._client is responses._client  # one client per (key, base URL)
+    assert str(chat.inner._client.base_url).rstrip("/") == fake.base_url
 
     other = llm_settings(fake, "openai:gpt-test").model_copy(
         update={"openai_base_url": "http://127.0.0.1:9/v1"}

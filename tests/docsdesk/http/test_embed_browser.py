@@ -32,6 +32,7 @@ from docsdesk.http.auth import SESSION_AUDIENCE, SESSION_ISSUER
 from prompts import TITLE_PROMPT
 from rag.ingest import ingest
 from tests.support import FIXTURE_DOCS, REPO, LiveServer, new_id
+from tests.support.assistants import use_model
 from tests.support.chatkit_client import parse_sse, user_input
 from tests.support.scripted_model import ModelCall, ScriptedModel
 from tests.support.static_site import StaticSite
@@ -230,7 +231,7 @@ async def embedded(
         async with LiveServer(app) as live:
             model = PageReader()
             if scripted:
-                app.state.services.server.model = model
+                use_model(app, model)
             authenticator = app.state.services.authenticator
             issue, new_users = authenticator.issue_session, []
 

@@ -8,8 +8,11 @@ import json
 
 from sqlalchemy import text
 
+from docsdesk.assistant.report import REPORT_NOT_COVERED
 from docsdesk.ops.observability import hash_user, log_salt
+from prompts import SYSTEM_PROMPT
 from tests.docsdesk.insights.conftest import flush
+from tests.support.assistants import use_assistant
 from tests.support.chatkit_client import ChatKitClient, done_items, user_input
 from tests.support.scripted_model import Call, ScriptedModel
 from tests.test_chatkit_server import SlowModel, TitledScript, use
@@ -55,21 +58,84 @@ async def test_answered_turn_is_recorded_with_searches_sources_and_page(
     assert turn["model"] == "offline"
 
 
-async def test_not_covered_when_search_finds_nothing_or_the_answer_says_so(admin_app, engine):
+async def test_not_covered_when_search_finds_nothing_or_the_model_reports_it(admin_app, engine):
     url, app = admin_app
     async with ChatKitClient(url) as client:
         await client.login()
         use(app, TitledScript([Call("search_docs", {"query": "zxqv kubernetes helm chart"}), "Sorry."]))
         empty, _ = await client.new_thread("Is there a Helm chart?")
-        use(app, TitledScript(["The documentation does not seem to cover Windows support."]))
-        says, _ = await client.new_thread("Does it run on Windows?")
+        use(
+            app,
+            TitledScript(
+                [
+                    Call("search_docs", {"query": "windows"}),
+                    Call(REPORT_NOT_COVERED),
+                    "Windows is not something these pages talk about.",
+                ]
+            ),
+        )
+        reported, events = await client.new_thread("Does it run on Windows?")
     await flush(app)
     [first] = await turns_of(engine, empty)
-    [second] = await turns_of(engine, says)
+    [second] = await turns_of(engine, reported)
     assert first["outcome"] == "not_covered" and first["searches"][0]["results"] == 0
     assert first["searches"][0]["best_score"] is None
     assert "zxqv" in first["searches"][0]["not_in_docs"]
     assert second["outcome"] == "not_covered"
+    assert second["answer"] == "Windows is not something these pages talk about."
+    assert done_items(events, "assistant_message")[-1]["content"][0]["text"] == second["answer"]
+
+
+async def test_the_outcome_is_the_tool_call_whatever_the_prompt_or_wording(admin_app, engine):
+    """The recorded outcome follows the report_not_covered call alone: neither another prompt
+    nor the refusal sentence (the old wording, or any other) changes it."""
+    url, app = admin_app
+    refusal = "The documentation does not seem to cover Windows support."
+    cases = [
+        ("Answer questions about Lantern.", [Call("search_docs", {"query": "install"}), refusal], "answered"),
+        (
+            "Be terse.",
+            [Call("search_docs", {"query": "install"}), Call(REPORT_NOT_COVERED), "Nope."],
+            "not_covered",
+        ),
+        (
+            SYSTEM_PROMPT,
+            [Call("search_docs", {"query": "install"}), Call(REPORT_NOT_COVERED), refusal],
+            "not_covered",
+        ),
+        (SYSTEM_PROMPT, [Call("search_docs", {"query": "install"}), refusal], "answered"),
+    ]
+    threads = []
+    async with ChatKitClient(url) as client:
+        await client.login()
+        for instructions, script, _ in cases:
+            use_assistant(app, instructions=instructions)
+            use(app, TitledScript(script))
+            thread_id, _ = await client.new_thread("Does Lantern run on Windows?")
+            threads.append(thread_id)
+    use_assistant(app, instructions=SYSTEM_PROMPT)
+    await flush(app)
+    outcomes = [(await turns_of(engine, thread_id))[0]["outcome"] for thread_id in threads]
+    assert outcomes == [expected for _, _, expected in cases]
+
+
+async def test_the_offline_models_refusal_is_recorded_not_covered(admin_app, engine):
+    """The built-in offline model declares its refusal through the tool too."""
+    from docsdesk.assistant.offline import OfflineModel
+
+    url, app = admin_app
+    use(app, OfflineModel())
+    async with ChatKitClient(url) as client:
+        await client.login()
+        refused, events = await client.new_thread("How do I configure the worker warp coil?")
+        answered, _ = await client.new_thread("How do I install Lantern?")
+    await flush(app)
+    [turn] = await turns_of(engine, refused)
+    # Passages were found (so not the "every search found nothing" evidence), none answers.
+    assert turn["searches"][0]["results"] > 0
+    assert turn["outcome"] == "not_covered"
+    assert done_items(events, "assistant_message")[-1]["content"][0]["text"] == turn["answer"]
+    assert (await turns_of(engine, answered))[0]["outcome"] == "answered"
 
 
 async def test_error_turn_is_recorded(admin_app, engine):

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from app import create_app
 from docsdesk.ops.observability import hash_user, log_salt
+from tests.support.assistants import use_model
 from tests.support.chatkit_client import ChatKitClient, parse_sse, signed_in, user_input
 from tests.support.scripted_model import GatedModel
 
@@ -138,7 +139,7 @@ async def test_forwarded_for_is_ignored_without_trusted_proxies(settings):
 
 async def test_concurrent_streams_are_capped_and_released(settings):
     async with served(settings, max_concurrent_streams_per_user=2) as (client, app):
-        model = app.state.services.server.model = GatedModel()
+        model = use_model(app, GatedModel())
         scrape = await Scrape(client.http).start()
         first, second = await open_stream(client), await open_stream(client)
         assert first.status_code == second.status_code == 200
@@ -219,7 +220,7 @@ async def test_message_and_page_context_limits_are_400(settings):
 
 async def test_turn_timeout_ends_the_stream_with_an_error_event(settings):
     async with served(settings, turn_timeout_seconds=0.3) as (client, app):
-        app.state.services.server.model = GatedModel()  # never answers
+        use_model(app, GatedModel())  # never answers
         scrape = await Scrape(client.http).start()
         response = await client.raw(create_body())
         assert response.status_code == 200

@@ -12,8 +12,9 @@ import threading
 import time
 
 import pytest
+from starlette.requests import Request
 
-from docsdesk.core.context import Identity
+from docsdesk.core.context import Identity, RequestTelemetry
 from docsdesk.core.errors import ApiError
 from docsdesk.core.settings import Settings
 from docsdesk.ops.metrics import MULTIPROC_ENV, multiprocess_metrics
@@ -104,12 +105,17 @@ def test_user_hash_is_salted_short_and_stable():
 # --- rate limits --------------------------------------------------------------------------
 
 
-class _Req:
-    """The parts of a Starlette request the limiter reads."""
-
-    def __init__(self, ip: str = "198.51.100.1") -> None:
-        self.state = type("State", (), {"client_ip": ip})()
-        self.scope: dict = {}
+def _Req(ip: str = "198.51.100.1") -> Request:
+    """A Starlette request from `ip`, with its telemetry as RequestObserver sets it."""
+    telemetry = RequestTelemetry(request_id="r", client_ip=ip)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/session",
+        "headers": [],
+        "state": {"telemetry": telemetry},
+    }
+    return Request(scope)
 
 
 async def test_limits_refuse_with_retry_after_and_keep_identities_apart():

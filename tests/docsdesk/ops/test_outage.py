@@ -15,6 +15,7 @@ from app import create_app
 from docsdesk.core.database import EmbeddedPostgres
 from docsdesk.ops.outage import OutageLogFilter, RateLimiter, outage_kind
 from tests.support import LiveServer
+from tests.support.assistants import use_model
 from tests.support.chatkit_client import ChatKitClient, parse_sse, user_input
 from tests.support.scripted_model import GatedModel
 
@@ -49,7 +50,7 @@ async def test_outage_is_503_streams_end_retryable_logs_stay_short(base_settings
         async with LiveServer(app) as live, ChatKitClient(live.url) as client:
             await client.login()
             thread_id, _ = await client.new_thread("How do I install it?")
-            model = app.state.services.server.model = GatedModel()
+            model = use_model(app, GatedModel())
 
             # A turn under way: its user message is stored, the model has not answered yet.
             request = client.http.build_request(

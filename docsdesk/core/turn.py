@@ -1,0 +1,37 @@
+"""What one assistant turn produced, as values every layer can share: its outcome and the
+searches it made. The turn record (docsdesk.insights.turns) stores both."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class TurnOutcome(StrEnum):
+    """How a turn ended. `not_covered` is declared by the assistant itself (its
+    `report_not_covered` tool), or follows from every search finding nothing; it is never
+    read back from the answer's wording."""
+
+    ANSWERED = "answered"
+    NOT_COVERED = "not_covered"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class SearchRecord:
+    """One search the assistant made in a turn: the query, how many passages it found, the
+    best score, and the query's words that no page uses."""
+
+    query: str
+    results: int
+    best_score: float | None
+    not_in_docs: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "query": self.query,
+            "results": self.results,
+            "best_score": self.best_score,
+            "not_in_docs": self.not_in_docs,
+        }

@@ -1,0 +1,141 @@
+"""`POST /chatkit`: the ChatKit protocol endpoint.
+
+Authenticate, count the request against its user's limit, then read and parse it once (a
+request that fails parsing still counts); check its fields and page context, take a stream
+slot for a turn, and hand the parsed request to the ChatKit server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from chatkit.errors import ErrorCode
+from chatkit.server import StreamingResult
+from chatkit.store import NotFoundError
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+from docsdesk.core.context import PageContextError, RequestTelemetry, parse_page_context
+from docsdesk.core.errors import ApiError
+from docsdesk.http.chatkit_request import parse_request
+from docsdesk.http.deps import CurrentIdentity, Limits, ServicesDep, SettingsDep, Telemetry, request_context
+from docsdesk.http.input_limits import check_fields, check_no_nul
+
+router = APIRouter()
+
+SSE_HEADERS = {
+    "Cache-Control": "no-cache, no-transform",
+    "X-Accel-Buffering": "no",
+    "Connection": "keep-alive",
+}
+STREAM_FAILED = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
+
+
+async def read_body(request: Request, limit: int, deadline_seconds: float | None = None) -> bytes:
+    """The whole body, refusing (413) anything over `limit` bytes without reading it all, and
+    (408) a body still incomplete `deadline_seconds` after its headers: a client trickling its
+    body does not hold a connection and a worker's attention for ever."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "body_too_large", f"request body is over the {limit}-byte limit")
+    body = bytearray()
+    try:
+        async with asyncio.timeout(deadline_seconds):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise ApiError(413, "body_too_large", f"request body is over the {limit}-byte limit")
+    except TimeoutError:
+        raise ApiError(
+            408,
+            "body_timeout",
+            f"the request body did not arrive within {deadline_seconds:g} s",
+            {"Connection": "close"},
+        ) from None
+    return bytes(body)
+
+
+@router.post("/chatkit")
+async def chatkit(
+    request: Request,
+    identity: CurrentIdentity,
+    services: ServicesDep,
+    settings: SettingsDep,
+    limits: Limits,
+    telemetry: Telemetry,
+) -> Response:
+    await limits.admit_request(identity)
+    body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+    check_no_nul(body)
+    parsed = parse_request(body)
+    telemetry.chatkit_type = parsed.type
+    telemetry.thread_id = getattr(parsed.params, "thread_id", None)
+    check_fields(parsed, settings.max_message_chars)
+    try:
+        page = parse_page_context(parsed.metadata, settings.max_page_context_bytes)
+    except PageContextError as exc:
+        raise ApiError(400, "invalid_page_context", str(exc)) from None
+    await limits.admit_chatkit(request, identity, parsed.type)
+    context = request_context(request, identity, telemetry, metadata=parsed.metadata, page=page)
+    try:
+        result = await services.server.process_request(parsed, context, body)
+        if isinstance(result, StreamingResult):
+            stream = aiter(result)
+            # Pull the first event before answering 200: a missing or foreign thread,
+            # or an invalid request, must be a 4xx, not a broken stream.
+            first = await anext(stream, b"")
+            return StreamingResponse(
+                relay(first, stream, telemetry), media_type="text/event-stream", headers=SSE_HEADERS
+            )
+        return Response(content=result.json, media_type="application/json")
+    except NotFoundError as exc:
+        raise ApiError(404, "not_found", str(exc) or "not found") from None
+    except ValueError as exc:
+        raise ApiError(400, "invalid_request", str(exc)) from None
+
+
+_background: set[asyncio.Task] = set()
+
+
+async def relay(
+    first: bytes, rest: AsyncIterator[bytes], telemetry: RequestTelemetry
+) -> AsyncIterator[bytes]:
+    """Relay the ChatKit stream. The SDK's generator runs in its own task: when the client
+    goes away, that task gets one plain cancellation, so the SDK can still save the partial
+    answer (Starlette's cancel scope would cancel every await of that clean-up)."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=64)
+
+    async def pump() -> None:
+        try:
+            async for chunk in rest:
+                await queue.put(chunk)
+        except Exception:  # noqa: BLE001 - whatever broke the stream, end it cleanly
+            # The SDK already logged it; the client gets a terminal error event, not a cut stream.
+            telemetry.error_code = telemetry.error_code or ErrorCode.STREAM_ERROR.value
+            await queue.put(STREAM_FAILED)
+        else:
+            if telemetry.turn_open and telemetry.error_code is None:
+                # The turn neither finished nor failed by itself: the SDK stopped it (its own
+                # store write failed) and ended the stream with its stream.error event.
+                telemetry.error_code = ErrorCode.STREAM_ERROR.value
+        await queue.put(None)
+
+    producer = asyncio.create_task(pump())
+    _background.add(producer)
+    producer.add_done_callback(_background.discard)
+    try:
+        yield first
+        done = False
+        while not done:
+            # Send whatever is ready as one write: fewer, larger chunks under load.
+            parts = [await queue.get()]
+            while not queue.empty():
+                parts.append(queue.get_nowait())
+            if parts[-1] is None:
+                done = True
+                parts.pop()
+            if parts:
+                yield b"".join(parts)
+    finally:
+        if not producer.done():
+            producer.cancel()

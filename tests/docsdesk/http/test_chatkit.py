@@ -1,0 +1,38 @@
+"""POST /chatkit: the access line and the error metric get the thread id and the error code
+from the code that knows them (the request's telemetry), for a stream as for a JSON error."""
+
+from __future__ import annotations
+
+from tests.docsdesk.ops.test_ops_http import Scrape, access_lines, assert_error, served
+from tests.support.assistants import use_model
+from tests.support.chatkit_client import done_items
+from tests.support.scripted_model import GatedModel
+
+
+async def test_a_turn_past_its_deadline_reports_its_code_and_thread(settings, capsys):
+    async with served(settings, log_format="json") as (client, app):
+        use_model(app, GatedModel(), deadline_seconds=0.3)  # never answers in time
+        scrape = await Scrape(client.http).start()
+        thread_id, events = await client.new_thread("Will you answer?")
+        await scrape.end()
+    assert events[-1]["type"] == "error" and events[-1]["code"] == "custom" and events[-1]["allow_retry"]
+    assert "too long" in events[-1]["message"] and not done_items(events, "assistant_message")
+    assert scrape.grew("docsdesk_errors_total", code="custom") == 1
+    [line] = [
+        line for line in access_lines(capsys.readouterr().err) if line.get("chatkit_type") == "threads.create"
+    ]
+    assert line["status"] == 200 and line["outcome"] == "custom" and line["thread_id"] == thread_id
+
+
+async def test_json_errors_report_their_code(settings, capsys):
+    async with served(settings, log_format="json") as (client, _):
+        response = await client.request("threads.get_by_id", {"thread_id": "thr_missing"})
+        bad = await client.raw("{")
+    assert_error(response, 404, "not_found")
+    assert_error(bad, 400, "invalid_json")
+    lines = [line for line in access_lines(capsys.readouterr().err) if line["path"] == "/chatkit"]
+    outcomes = {line.get("chatkit_type", ""): line["outcome"] for line in lines}
+    assert outcomes["threads.get_by_id"] == "not_found" and outcomes[""] == "invalid_json"
+    assert [line["thread_id"] for line in lines if line.get("chatkit_type") == "threads.get_by_id"] == [
+        "thr_missing"
+    ]
