@@ -136,7 +136,8 @@ MIN_UNKNOWN_TERMS = 2  # ... when there are at least this many of them (or half 
 MIN_SECTION_MATCH = 0.4  # share of the question's weight the best section must hold to answer
 RELATIVE_SECTION_MATCH = 0.6  # sections quoted from match at least this share of the best one
 MAX_EXTRA_QUOTES = 2  # further quotes, each answering another part of the question
-MIN_NEW_PART = 0.25  # share of the weight a further quote must add that the others lack
+MIN_NEW_PART = 0.3  # share of the weight a further quote must add that the others lack
+MIN_EXTRA_SCORE = 0.6  # ... and its score, as a share of the first quote's
 
 
 @functools.lru_cache(maxsize=65536)
@@ -263,7 +264,7 @@ def _score_pieces(section: _Section, weight: dict[str, float], total: float) -> 
         around = sum(w for t, w in weight.items() if t in context and t not in piece.terms)
         piece.score = (own + 0.5 * around) / total * (1.0 - 0.03 * min(piece.order, 10))
         if piece.kind == "code":
-            piece.score *= 0.9  # code matches on identifiers easily; prose explains
+            piece.score *= 0.8  # code matches on identifiers and comments easily; prose explains
 
 
 def _quote_for(piece: Piece, section: _Section) -> Quote:
@@ -310,10 +311,11 @@ def _with_example(quote: Quote, section: _Section) -> Quote:
     return quote
 
 
-def _covered_terms(quote: Quote, section: _Section) -> set[str]:
-    found = set(section.title_terms)
+def _covered_terms(quote: Quote) -> set[str]:
+    """The terms a quote's own words hold (its heading does not answer anything)."""
+    found: set[str] = set()
     for piece in [*quote.pieces, *([quote.lead] if quote.lead else [])]:
-        found |= piece.terms | terms(piece.heading)
+        found |= piece.terms
     return found
 
 
@@ -362,19 +364,19 @@ def _answer_from(
         section = best
         first = next((p for p in best.pieces if p.prose), best.pieces[0])
     quotes = [_with_example(_quote_for(first, section), section)]
-    found = _covered_terms(quotes[0], section)
+    found = _covered_terms(quotes[0])
     for piece, section in candidates[1:]:
         if len(quotes) > MAX_EXTRA_QUOTES:
             break
-        new = sum(w for t, w in weight.items() if t in piece.terms and t not in found)
-        if new / total < MIN_NEW_PART or piece.score < 0.5 * first.score:
+        new_terms = [t for t in weight if t in piece.terms and t not in found]
+        new = sum(weight[t] for t in new_terms) / total
+        if len(new_terms) < 2 or new < MIN_NEW_PART or piece.score < MIN_EXTRA_SCORE * first.score:
             continue
         if any(piece in q.pieces or piece is q.lead for q in quotes):
             continue
         quote = _quote_for(piece, section)
         quotes.append(quote)
-        found |= _covered_terms(quote, section)
-    quotes.sort(key=lambda q: (q.pieces[0].rank, q.pieces[0].order))
+        found |= _covered_terms(quote)
     cited = tuple(dict.fromkeys(q.passage for q in quotes))
     return OfflineAnswer("answered", render(quotes), cited)
 
