@@ -13,7 +13,7 @@ from chatkit.store import NotFoundError
 from chatkit.types import Attachment, ChatKitReq
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -28,6 +28,7 @@ from docsdesk.insights.admin import install_admin
 from docsdesk.ops.observability import install as install_operations
 from docsdesk.ops.ratelimit import RateLimits
 from docsdesk.own_docs import own_docs
+from docsdesk.own_docs.render import CONTENT_SECURITY_POLICY, render_page, wants_markdown
 from lifespan import Services, lifespan_for
 
 _REQUEST = TypeAdapter(ChatKitReq)
@@ -211,13 +212,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return embed.response(request)
 
     @app.get("/about/{name}")
-    async def about(name: str) -> Response:
-        """docsdesk's own documentation (what a fresh server indexes and cites)."""
+    async def about(name: str, request: Request, format: str | None = None) -> Response:
+        """docsdesk's own documentation (what a fresh server indexes and cites): HTML with the
+        anchors citations use; the Markdown with `?format=md` or `Accept: text/markdown`."""
         page = own_docs().get(name)
         if page is None:
             raise ApiError(404, "not_found", f"no document named {name!r}")
         text = await asyncio.to_thread(page.read_text, encoding="utf-8")
-        return Response(text, media_type="text/markdown; charset=utf-8")
+        if wants_markdown(format, request.headers.get("accept", "")):
+            return Response(text, media_type="text/markdown; charset=utf-8", headers={"Vary": "Accept"})
+        headers = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Vary": "Accept"}
+        return HTMLResponse(render_page(text, name), headers=headers)
 
     @app.post("/chatkit")
     async def chatkit(request: Request) -> Response:
