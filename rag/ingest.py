@@ -31,11 +31,12 @@ from docsdesk.core.terms import identifier_terms
 from rag import schema
 from rag.chunking import Chunk, chunk_document
 from rag.embeddings import Embedder, EmbedderMismatch, EmbeddingError
-from rag.urls import DOC_SUFFIXES, URL_STYLES
+from rag.exclude import ExcludeRules
+from rag.urls import DOC_SUFFIXES, URL_STYLES, check_base_url
 
 log = logging.getLogger("docsdesk.ingest")
 
-SKIP_DIRS = frozenset({"node_modules", "site", "build"})
+MAX_SKIPPED_SHOWN = 8  # skipped folders and files named in the summary line
 _BATCH_FILES = 64  # files prepared ahead of the writer, and written per transaction at most
 _BATCH_BYTES = 2_000_000
 _WRITERS = 2  # write transactions in flight
@@ -72,6 +73,7 @@ class IngestSummary:
     seconds: float = 0.0
     bytes: int = 0  # bytes read from disk
     reembedded: int = 0  # unchanged documents given vectors from a new embedder
+    skipped: list[str] = field(default_factory=list)  # folders and files excluded, with why
 
     def describe(self) -> str:
         """One line for people: what changed, and how long it took."""
@@ -83,7 +85,12 @@ class IngestSummary:
         ]
         if self.reembedded:
             parts.append(f"{self.reembedded} re-embedded")
-        return f"{', '.join(parts)}; {self.chunks} chunks written in {self.seconds:.1f} s"
+        line = f"{', '.join(parts)}; {self.chunks} chunks written in {self.seconds:.1f} s"
+        if self.skipped:
+            shown = ", ".join(self.skipped[:MAX_SKIPPED_SHOWN])
+            more = len(self.skipped) - MAX_SKIPPED_SHOWN
+            line += f"; skipped {shown}" + (f" and {more} more" if more > 0 else "")
+        return line
 
     @property
     def mb_per_second(self) -> float:
@@ -123,8 +130,10 @@ class _Prepared:
 # --- discovery ------------------------------------------------------------------------
 
 
-def discover(paths: list[Path]) -> list[_Root]:
-    """Blocking: the documentation files under each path (a directory, or a single file)."""
+def discover(paths: list[Path], rules: ExcludeRules | None = None) -> list[_Root]:
+    """Blocking: the documentation files under each path (a directory, or a single file),
+    minus what `rules` exclude (rag.exclude; the defaults when None)."""
+    rules = rules if rules is not None else ExcludeRules()
     roots: dict[str, _Root] = {}
     for given in paths:
         path = Path(given).expanduser()
@@ -140,9 +149,11 @@ def discover(paths: list[Path]) -> list[_Root]:
         root = roots.setdefault(str(path), _Root(str(path), is_dir=True))
         root.is_dir = True
         for dirpath, dirnames, filenames in os.walk(path):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS)
+            here = Path(dirpath).relative_to(path).as_posix()
+            prefix = "" if here == "." else here + "/"
+            dirnames[:] = [d for d in sorted(dirnames) if not rules.skip(prefix + d, is_dir=True)]
             for name in sorted(filenames):
-                if name.startswith(".") or Path(name).suffix.lower() not in DOC_SUFFIXES:
+                if Path(name).suffix.lower() not in DOC_SUFFIXES or rules.skip(prefix + name, is_dir=False):
                     continue
                 full = Path(dirpath) / name
                 root.files.append(SourceFile(root.key, full.relative_to(path).as_posix(), full))
@@ -217,8 +228,10 @@ async def ingest(
     url_style: str = "mkdocs",
     embedder: Embedder | None = None,
     progress: bool = False,
+    exclude: tuple[str, ...] | list[str] = (),
 ) -> IngestSummary:
-    """Bring `collection` in line with the documentation files under `paths`."""
+    """Bring `collection` in line with the documentation files under `paths` (minus the
+    default skips and the `exclude` glob patterns, rag.exclude)."""
     started = time.perf_counter()
     if not paths:
         raise IngestError("nothing to ingest: give at least one path")
@@ -226,8 +239,19 @@ async def ingest(
         raise IngestError(f"unknown url style {url_style!r}; expected one of {', '.join(URL_STYLES)}")
     if not collection.strip():
         raise IngestError("the collection name cannot be empty")
-    roots = await asyncio.to_thread(discover, paths)
-    summary = IngestSummary()
+    try:
+        check_base_url(base_url, site_relative=True)
+        rules = ExcludeRules(tuple(exclude))
+    except ValueError as exc:
+        raise IngestError(str(exc)) from None
+    roots = await asyncio.to_thread(discover, paths, rules)
+    if not any(root.files for root in roots):
+        raise IngestError(
+            f"no documents found under {', '.join(map(str, paths))} "
+            f"(looked for {', '.join(DOC_SUFFIXES)} files"
+            + (f"; skipped {', '.join(rules.skipped)})" if rules.skipped else ")")
+        )
+    summary = IngestSummary(skipped=rules.skipped)
     async with _collection_lock(engine, collection):
         run = _Run(engine, collection, base_url, url_style, embedder, summary)
         await run.prepare()

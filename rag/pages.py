@@ -62,16 +62,24 @@ def _host(url: str) -> str:
     return (urlsplit(url.strip()).hostname or "").lower()
 
 
+def _unversioned(segments: list[str]) -> list[str]:
+    return [s for s in segments if not _PREFIX_SEGMENT.match(s)]
+
+
 def _suffix_match(reader: list[str], page: list[str]) -> int:
-    """How many trailing segments the paths share when one is a suffix of the other (the
-    reader's extra leading segments being a version, locale or base path); -1 if they differ.
-    The docs' root page matches only a reader's path made of version or locale segments."""
-    shorter, longer = (reader, page) if len(reader) <= len(page) else (page, reader)
-    if longer[len(longer) - len(shorter) :] != shorter:
-        return -1
-    if not shorter and not all(_PREFIX_SEGMENT.match(s) for s in longer):
-        return -1
-    return len(shorter)
+    """How many trailing segments the paths share, when what precedes them differs only by
+    version, locale or base-path segments (one remainder, those aside, ends the other); -1 if
+    the paths differ. Sharing no segment (the docs' root page) needs both remainders to be
+    version or locale segments only."""
+    common = 0
+    while common < min(len(reader), len(page)) and reader[-1 - common] == page[-1 - common]:
+        common += 1
+    rest_reader = _unversioned(reader[: len(reader) - common])
+    rest_page = _unversioned(page[: len(page) - common])
+    if common == 0:
+        return 0 if not rest_reader and not rest_page else -1
+    shorter, longer = sorted((rest_reader, rest_page), key=len)
+    return common if longer[len(longer) - len(shorter) :] == shorter else -1
 
 
 def normal_title(title: str, shared_suffixes: frozenset[str] = frozenset()) -> str:
@@ -115,14 +123,13 @@ def match_page(reader: ReaderPage, pages: Sequence[IndexedPage]) -> IndexedPage 
                 return chosen
     shared = shared_title_suffixes(pages)
     for wanted in (reader.title, reader.first_heading):
-        if not wanted.strip():
-            continue
-        key = normal_title(wanted, shared)
+        # The reader's title without the site's name (shared by the indexed titles, or else
+        # whatever follows the last " - " / " | "), against the pages' titles and first headings.
+        keys = {normal_title(wanted, shared), normal_title(wanted)} - {""}
         found = [
             p
             for p in pages
-            if key
-            and key in (normal_title(p.title, shared), normal_title(p.first_heading or p.title, shared))
+            if keys & {normal_title(p.title, shared), normal_title(p.first_heading or p.title, shared)}
         ]
         if (chosen := _unique(found)) is not None:
             return chosen

@@ -135,6 +135,7 @@ MAX_UNKNOWN_SHARE = 0.4  # words no page uses holding this share of the question
 MIN_UNKNOWN_TERMS = 2  # ... when there are at least this many of them (or half the question)
 MIN_SECTION_MATCH = 0.4  # share of the question's weight the best section must hold to answer
 RELATIVE_SECTION_MATCH = 0.6  # sections quoted from match at least this share of the best one
+LEAD_WINDOW = 3  # sentences before a code block or table that may introduce it
 MAX_EXTRA_QUOTES = 2  # further quotes, each answering another part of the question
 MIN_NEW_PART = 0.3  # share of the weight a further quote must add that the others lack
 MIN_EXTRA_SCORE = 0.6  # ... and its score, as a share of the first quote's
@@ -267,19 +268,33 @@ def _score_pieces(section: _Section, weight: dict[str, float], total: float) -> 
             piece.score *= 0.8  # code matches on identifiers and comments easily; prose explains
 
 
+def _lead_of(pieces: list[Piece], index: int) -> Piece | None:
+    """The sentence that introduces the block at `index`: of the prose right before it under
+    the same heading (at most LEAD_WINDOW pieces), one ending with ':', else the one sharing
+    most words with the block, then matching the question best, then the nearest."""
+    block = pieces[index]
+    before: list[Piece] = []
+    for piece in reversed(pieces[max(0, index - LEAD_WINDOW) : index]):
+        if not piece.prose or piece.heading != block.heading:
+            break
+        before.append(piece)
+    if not before:
+        return None
+    colon = next((p for p in before if p.text.endswith(":")), None)
+    block_terms = block.terms or terms(block.text)
+    return colon or max(before, key=lambda p: (len(p.terms & block_terms), p.score, -before.index(p)))
+
+
 def _quote_for(piece: Piece, section: _Section) -> Quote:
     """The coherent quote around `piece`: a code block or table rows with the sentence that
     introduces them; a sentence ending in ':' with what it introduces."""
     pieces = section.pieces
     index = pieces.index(piece)
-    before = pieces[index - 1] if index > 0 else None
     after = pieces[index + 1] if index + 1 < len(pieces) else None
     if piece.kind in ("code", "row"):
-        if piece.kind == "row":  # the sentence before the table, not the row before
-            first = next(i for i, p in enumerate(pieces) if p.kind == "row" and p.header == piece.header)
-            before = pieces[first - 1] if first > 0 else None
-        lead = before if before is not None and before.prose and before.heading == piece.heading else None
-        return Quote([piece], lead)
+        if piece.kind == "row":  # the sentences before the table, not the rows before
+            index = next(i for i, p in enumerate(pieces) if p.kind == "row" and p.header == piece.header)
+        return Quote([piece], _lead_of(pieces, index))
     if piece.text.endswith(":") and after is not None:
         if after.kind in ("code", "row"):
             return Quote([after], piece)

@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
     ingest_parser.add_argument(
         "--url-style", choices=URL_STYLES, default="mkdocs", help="how file paths map to URLs"
     )
+    add_exclude_argument(ingest_parser)
     ingest_parser.set_defaults(func=run_ingest)
 
     search_parser = subparsers.add_parser(
@@ -97,7 +98,27 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
     ).set_defaults(func=run_collections)
 
 
+def add_exclude_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip files or folders matching GLOB (repeatable; a name, or a path from the docs root). "
+        "Theme and template folders (mkdocs overrides/, Docusaurus src/theme/, node_modules/, build/) "
+        "are skipped by default",
+    )
+
+
+def checked_base_url(base_url: str) -> str:
+    """`base_url` if it is an http(s) URL; a ValueError (one line for the console) otherwise."""
+    from rag.urls import check_base_url
+
+    return check_base_url(base_url)
+
+
 def run_ingest(args: argparse.Namespace) -> None:
+    checked_base_url(args.base_url)  # before the database starts
     asyncio.run(_ingest(args))
 
 
@@ -131,6 +152,7 @@ async def _ingest(args: argparse.Namespace) -> None:
             url_style=args.url_style,
             embedder=embedder,
             progress=sys.stderr.isatty(),
+            exclude=args.exclude,
         )
     finally:
         await db.close()

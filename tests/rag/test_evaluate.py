@@ -22,7 +22,7 @@ def test_parse_questions() -> None:
     assert cases == [Case("how do retries work", ("https://a/x/", "https://a/y/#z"), 4)]
     for bad, message in [
         ("no tab here\n", "line 1: expected a question, a tab"),
-        ("q\tu\tv\n", "found 3"),
+        ("q\tu\tv\tw\n", "found 4"),
         ("\thttps://a/\n", "line 1: the question is empty"),
         ("q\t , \n", "line 1: no expected URL"),
         ("question\texpected\n", "no questions"),
