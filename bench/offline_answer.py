@@ -9,7 +9,11 @@ Then the phrase checks: a few questions over the real corpus, each with a phrase
 must quote (the sentence, table row or code that answers), and questions the docs do not
 cover, which must get the "not covered" reply with no citation.
 
-    python bench/offline_answer.py
+    python bench/offline_answer.py [--sets=dev-reader,heldout-reader] [--verbose]
+
+Question sets: bench/questions/SET-COLLECTION.tsv (a third column, the phrase; expected "-" for
+an out-of-scope question); the third-party doc sets under bench/corpora/NAME are ingested with
+the base URL of their SOURCE.md. --verbose lists the misses, except for held-out sets.
 """
 
 from __future__ import annotations
@@ -161,7 +165,8 @@ async def main() -> None:
                 )
             search = DocsSearch(db.engine)
             collections = {name: f"offline-{name}" for name in [*DOC_SETS, *third_party_sets()]}
-            await answer_sets(search, SETS, collections, "--verbose" in sys.argv)
+            chosen = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--sets=")), SETS)
+            await answer_sets(search, chosen, collections, "--verbose" in sys.argv)
             outputs: list[tuple[str, str]] = []
             for name in DOC_SETS:
                 for case in load_questions(REPO / "bench" / "questions" / f"project-{name}.tsv"):
