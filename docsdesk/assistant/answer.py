@@ -133,7 +133,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*|[0-9]+(?:\.[0-9]+)*")
 
 MAX_UNKNOWN_SHARE = 0.4  # words no page uses holding this share of the question: not covered
 MIN_UNKNOWN_TERMS = 2  # ... when there are at least this many of them (or half the question)
-MIN_SECTION_MATCH = 0.4  # share of the question's weight the best section must hold to answer
+MIN_SECTION_MATCH = 0.25  # share of the question's weight the best section must hold to answer
 RELATIVE_SECTION_MATCH = 0.6  # sections quoted from match at least this share of the best one
 LEAD_WINDOW = 3  # sentences before a code block or table that may introduce it
 MAX_EXTRA_QUOTES = 2  # further quotes, each answering another part of the question
