@@ -9,7 +9,11 @@ Then the phrase checks: a few questions over the real corpus, each with a phrase
 must quote (the sentence, table row or code that answers), and questions the docs do not
 cover, which must get the "not covered" reply with no citation.
 
-    python bench/offline_answer.py
+    python bench/offline_answer.py [--sets=dev-reader,heldout-reader] [--verbose]
+
+Question sets: bench/questions/SET-COLLECTION.tsv (a third column, the phrase; expected "-" for
+an out-of-scope question); the third-party doc sets under bench/corpora/NAME are ingested with
+the base URL of their SOURCE.md. --verbose lists the misses, except for held-out sets.
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from docsdesk.assistant.offline import OFFLINE_NOT_COVERED, OFFLINE_NOTHING_FOUND, offline_answer  # noqa: E402
+
+try:  # the typed decision; an older tree (for the "before" figures) only has the text
+    from docsdesk.assistant.offline import offline_reply
+except ImportError:  # pragma: no cover - older trees
+    offline_reply = None
 from docsdesk.assistant.search_tool import format_passages  # noqa: E402
 from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
@@ -33,12 +42,15 @@ from rag.evaluate import load_questions  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
 
-CORPUS = REPO.parent / "shared" / "corpus"
-DOC_SETS = {
+CORPUS = Path(os.environ.get("DOCSDESK_BENCH_CORPUS", REPO.parent / "shared" / "corpus"))
+DOC_SETS = {  # collection -> (corpus folder, base URL)
     "chatkit": ("chatkit-python", "https://openai.github.io/chatkit-python/"),
     "agents": ("openai-agents-python", "https://openai.github.io/openai-agents-python/"),
 }
+QUESTIONS = REPO / "bench" / "questions"
+THIRD_PARTY = REPO / "bench" / "corpora"  # NAME/docs, NAME/SOURCE.md (its base URL on a `base-url:` line)
 REPEAT = 5
+SETS = ["project", "dev", "dev-reader", "heldout", "heldout2", "heldout-reader"]
 # (collection, question, a phrase the answer must contain)
 PHRASES = [
     ("agents", "What model does an agent use when none is set?", "gpt-5.6-luna"),
@@ -66,6 +78,72 @@ async def tool_output(search: DocsSearch, question: str, collection: str) -> str
     return format_passages(question, list(enumerate(results, start=1)), unknown)
 
 
+def third_party_sets() -> dict[str, tuple[Path, str]]:
+    """The vendored third-party doc sets: collection name -> (docs folder, base URL)."""
+    found = {}
+    for source in sorted(THIRD_PARTY.glob("*/SOURCE.md")):
+        for line in source.read_text(encoding="utf-8").splitlines():
+            if line.lower().startswith("base-url:"):
+                found[source.parent.name] = (source.parent / "docs", line.split(":", 1)[1].strip())
+    return found
+
+
+def reply_of(output: str, question: str) -> tuple[str, bool, bool]:
+    """(the answer, whether it is a refusal, whether it cites anything)."""
+    if offline_reply is not None:
+        reply = offline_reply(output, question)
+        return reply.text, not reply.answer.covered, bool(reply.answer.cited)
+    text = offline_answer(output, question)
+    return text, text in (OFFLINE_NOT_COVERED, OFFLINE_NOTHING_FOUND), "[" in text
+
+
+def normal(text: str) -> str:
+    return " ".join(text.replace("`", "").replace("**", "").split()).casefold()
+
+
+async def answer_sets(
+    search: DocsSearch, sets: list[str], collections: dict[str, str], verbose: bool
+) -> None:
+    """Per question set: phrase hit rate, false refusals, out-of-scope refusals (no citation)."""
+    print(f"\n{'set':<28} {'n':>4} {'phrase hit':>12} {'false refusal':>14} {'oos refused':>12}")
+    for set_name in sets:
+        for name, collection in collections.items():
+            path = QUESTIONS / f"{set_name}-{name}.tsv"
+            if not path.exists():
+                continue
+            hits = phrased = refused_covered = covered = oos = oos_ok = 0
+            misses = []
+            for case in load_questions(path):
+                text, refused, cites = reply_of(
+                    await tool_output(search, case.question, collection), case.question
+                )
+                if not case.expected:
+                    oos += 1
+                    oos_ok += refused and not cites
+                    continue
+                covered += 1
+                refused_covered += refused
+                if getattr(case, "phrase", ""):
+                    phrased += 1
+                    hit = not refused and normal(case.phrase) in normal(text)
+                    hits += hit
+                    if not hit:
+                        misses.append((case.question, case.phrase, text))
+                elif refused:
+                    misses.append((case.question, "", text))
+
+            def rate(a: int, b: int) -> str:
+                return f"{a / b:.3f} ({a}/{b})" if b else "-"
+
+            print(
+                f"{set_name + '-' + name:<28} {covered + oos:>4} {rate(hits, phrased):>12} "
+                f"{rate(refused_covered, covered):>14} {rate(oos_ok, oos):>12}"
+            )
+            if verbose and not set_name.startswith("heldout"):  # never look at a held-out miss
+                for question, phrase, text in misses:
+                    print(f"    MISS {question!r} phrase={phrase!r}\n      " + " ".join(text.split())[:300])
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="docsdesk-offline-") as data_dir:
         settings = Settings(
@@ -81,7 +159,14 @@ async def main() -> None:
                     collection=f"offline-{name}",
                     url_style="mkdocs",
                 )
+            for name, (folder, base) in third_party_sets().items():
+                await ingest(
+                    db.engine, [folder], base_url=base, collection=f"offline-{name}", url_style="mkdocs"
+                )
             search = DocsSearch(db.engine)
+            collections = {name: f"offline-{name}" for name in [*DOC_SETS, *third_party_sets()]}
+            chosen = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--sets=")), SETS)
+            await answer_sets(search, chosen, collections, "--verbose" in sys.argv)
             outputs: list[tuple[str, str]] = []
             for name in DOC_SETS:
                 for case in load_questions(REPO / "bench" / "questions" / f"project-{name}.tsv"):
@@ -110,8 +195,8 @@ async def main() -> None:
                 if not ok:
                     print("    " + text.replace("\n", "\n    "))
             for name, question in NOT_COVERED:
-                text = offline_answer(await tool_output(search, question, f"offline-{name}"), question)
-                ok = text in (OFFLINE_NOT_COVERED, OFFLINE_NOTHING_FOUND)
+                text, refused, _ = reply_of(await tool_output(search, question, f"offline-{name}"), question)
+                ok = refused
                 failures += not ok
                 print(f"[{'ok' if ok else 'MISS'}] {question!r} is not covered")
                 if not ok:

@@ -46,10 +46,23 @@ DOC_SETS = {  # collection -> (corpus folder, published base URL)
     "chatkit": ("chatkit-python", "https://openai.github.io/chatkit-python/"),
     "agents": ("openai-agents-python", "https://openai.github.io/openai-agents-python/"),
 }
+THIRD_PARTY = Path(__file__).resolve().parent / "corpora"  # NAME/docs, NAME/SOURCE.md ("base-url: URL")
 TARGETS = {  # (set, config) -> (recall@1, recall@5)
     ("heldout", "fts"): (0.75, 0.95),
     ("heldout2", "fts"): (0.75, 0.95),
+    ("heldout-reader", "fts"): (0.85, 0.97),
+    ("heldout-reader", "hybrid"): (0.85, 0.97),
 }
+
+
+def third_party_sets() -> dict[str, tuple[Path, str]]:
+    """The vendored third-party doc sets: collection -> (docs folder, base URL from SOURCE.md)."""
+    found = {}
+    for source in sorted(THIRD_PARTY.glob("*/SOURCE.md")):
+        for line in source.read_text(encoding="utf-8").splitlines():
+            if line.lower().startswith("base-url:"):
+                found[source.parent.name] = (source.parent / "docs", line.split(":", 1)[1].strip())
+    return found
 
 
 @dataclass
@@ -72,10 +85,11 @@ async def run_config(engine: AsyncEngine, run: ConfigRun, sets: list[str], corpu
     """Ingest both doc sets into this configuration's collections, then evaluate each set."""
     prefix = f"quality-{run.name}-"
     started = time.perf_counter()
-    for collection, (folder, base_url) in DOC_SETS.items():
+    doc_sets = {**{c: (corpus / f, b) for c, (f, b) in DOC_SETS.items()}, **third_party_sets()}
+    for collection, (folder, base_url) in doc_sets.items():
         summary = await ingest(
             engine,
-            [corpus / folder],
+            [folder],
             base_url=base_url,
             collection=prefix + collection,
             url_style="mkdocs",
@@ -86,7 +100,7 @@ async def run_config(engine: AsyncEngine, run: ConfigRun, sets: list[str], corpu
     search = DocsSearch(engine, embedder)
     await search.startup()
     for set_name in sets:
-        for collection in DOC_SETS:
+        for collection in doc_sets:
             path = QUESTIONS / f"{set_name}-{collection}.tsv"
             if not path.exists():
                 continue
@@ -98,7 +112,7 @@ async def run_config(engine: AsyncEngine, run: ConfigRun, sets: list[str], corpu
 
 def print_runs(runs: list[ConfigRun], sets: list[str], verbose: bool) -> None:
     print()
-    header = f"{'set':<9} {'config':<7} {'collection':<10} {'n':>4} {'recall@1':>9} {'recall@5':>9} {'MRR':>6}  target"
+    header = f"{'set':<15} {'config':<7} {'collection':<10} {'n':>4} {'recall@1':>9} {'recall@5':>9} {'MRR':>6}  target"
     print(header)
     print("-" * len(header))
     for set_name in sets:
@@ -113,7 +127,7 @@ def print_runs(runs: list[ConfigRun], sets: list[str], verbose: bool) -> None:
                     ok = report.recall_at_1 >= goal[0] and report.recall_at_k >= goal[1]
                     target = f"r@1 >= {goal[0]:.2f}, r@5 >= {goal[1]:.2f}: {'ok' if ok else 'BELOW TARGET'}"
                 print(
-                    f"{set_name:<9} {run.name:<7} {label:<10} {len(report.outcomes):>4} "
+                    f"{set_name:<15} {run.name:<7} {label:<10} {len(report.outcomes):>4} "
                     f"{report.recall_at_1:>9.3f} {report.recall_at_k:>9.3f} {report.mrr:>6.3f}  {target}"
                 )
     print()
@@ -187,7 +201,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["fts", "hybrid"], help="run one configuration")
     parser.add_argument(
-        "--sets", default="project,dev,heldout,heldout2", help="question sets (bench/questions/SET-*.tsv)"
+        "--sets",
+        default="project,dev,heldout,heldout2,dev-reader,heldout-reader",
+        help="question sets (bench/questions/SET-*.tsv)",
     )
     parser.add_argument("--verbose", action="store_true", help="list every question not ranked first")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)

@@ -1,8 +1,10 @@
 """`docsdesk eval`: how well search finds the expected pages for a set of questions.
 
 The question set is a TSV file: one question per line, a tab, then the expected URL(s),
-comma-separated. A header line `question<TAB>expected` and lines starting with `#` are
-skipped. An expected URL without an anchor is a page and matches any of its anchors;
+comma-separated, and optionally a tab and a phrase the answer must contain. Expected `-`
+marks an out-of-scope question (the docs do not cover it: it has no expected page and is
+left out of the retrieval figures). A header line `question<TAB>expected[<TAB>phrase]` and
+lines starting with `#` are skipped. An expected URL without an anchor is a page and matches any of its anchors;
 one with an anchor matches that section only. Results are ranked by page (a page counts
 once, at its first rank): recall@1 and recall@K (the expected page first / in the top K
 results), MRR (mean reciprocal rank, 0 when absent from the top K).
@@ -27,11 +29,19 @@ class QuestionSetError(ValueError):
     """The question file cannot be read or a line is malformed (names the line)."""
 
 
+OUT_OF_SCOPE = "-"
+
+
 @dataclass(frozen=True)
 class Case:
     question: str
-    expected: tuple[str, ...]
+    expected: tuple[str, ...]  # () for an out-of-scope question
     line: int = 0
+    phrase: str = ""  # what the answer must contain ("" when the set gives none)
+
+    @property
+    def out_of_scope(self) -> bool:
+        return not self.expected
 
 
 @dataclass
@@ -55,25 +65,30 @@ class Report:
     k: int = K
 
     @property
+    def covered(self) -> list[Outcome]:
+        """The outcomes of questions with an expected page (out-of-scope ones aside)."""
+        return [o for o in self.outcomes if not o.case.out_of_scope]
+
+    @property
     def recall_at_1(self) -> float:
-        return sum(o.rank == 1 for o in self.outcomes) / max(1, len(self.outcomes))
+        return sum(o.rank == 1 for o in self.covered) / max(1, len(self.covered))
 
     @property
     def recall_at_k(self) -> float:
-        return sum(o.rank is not None for o in self.outcomes) / max(1, len(self.outcomes))
+        return sum(o.rank is not None for o in self.covered) / max(1, len(self.covered))
 
     @property
     def mrr(self) -> float:
-        return sum(1 / o.rank for o in self.outcomes if o.rank) / max(1, len(self.outcomes))
+        return sum(1 / o.rank for o in self.covered if o.rank) / max(1, len(self.covered))
 
     @property
     def misses(self) -> list[Outcome]:
         """Questions whose expected page was not first."""
-        return [o for o in self.outcomes if o.rank != 1]
+        return [o for o in self.covered if o.rank != 1]
 
     def as_dict(self) -> dict:
         return {
-            "questions": len(self.outcomes),
+            "questions": len(self.covered),
             "recall@1": round(self.recall_at_1, 4),
             f"recall@{self.k}": round(self.recall_at_k, 4),
             "mrr": round(self.mrr, 4),
@@ -83,7 +98,7 @@ class Report:
     def lines(self) -> list[str]:
         """The human-readable report: figures, then each miss with what ranked instead."""
         out = [
-            f"questions {len(self.outcomes)}  recall@1 {self.recall_at_1:.3f}  "
+            f"questions {len(self.covered)}  recall@1 {self.recall_at_1:.3f}  "
             f"recall@{self.k} {self.recall_at_k:.3f}  MRR {self.mrr:.3f}"
         ]
         for outcome in self.misses:
@@ -98,6 +113,31 @@ class Report:
         return out
 
 
+def parse_line(line: str, number: int, name: str) -> Case:
+    """One question line; a QuestionSetError naming the line when it is malformed."""
+    fields = line.split("\t")
+    if len(fields) not in (2, 3):
+        raise QuestionSetError(
+            f"{name}, line {number}: expected a question, a tab and the expected URL(s) (then "
+            f"optionally a tab and a phrase), found {len(fields)} tab-separated field(s)"
+        )
+    question = " ".join(fields[0].split())
+    phrase = " ".join(fields[2].split()) if len(fields) == 3 else ""
+    if not question:
+        raise QuestionSetError(f"{name}, line {number}: the question is empty")
+    if fields[1].strip() == OUT_OF_SCOPE:
+        return Case(question, (), number, "" if phrase == OUT_OF_SCOPE else phrase)
+    expected = tuple(dict.fromkeys(u.strip() for u in fields[1].split(",") if u.strip()))
+    if not expected:
+        raise QuestionSetError(
+            f"{name}, line {number}: no expected URL (write - for an out-of-scope question)"
+        )
+    bad = [u for u in expected if " " in u]
+    if bad:
+        raise QuestionSetError(f"{name}, line {number}: not a URL: {bad[0]!r}")
+    return Case(question, expected, number, phrase)
+
+
 def parse_questions(source: str, name: str = "questions") -> list[Case]:
     """The cases of a TSV question set; a malformed line is a QuestionSetError naming it."""
     cases = []
@@ -105,24 +145,10 @@ def parse_questions(source: str, name: str = "questions") -> list[Case]:
         line = raw.strip("\r\n")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        fields = line.split("\t")
-        if number == 1 and [f.strip().lower() for f in fields[:2]] == ["question", "expected"]:
+        header = [f.strip().lower() for f in line.split("\t")]
+        if number == 1 and header in (["question", "expected"], ["question", "expected", "phrase"]):
             continue
-        if len(fields) != 2:
-            raise QuestionSetError(
-                f"{name}, line {number}: expected a question, a tab and the expected URL(s), "
-                f"found {len(fields)} tab-separated field(s)"
-            )
-        question = " ".join(fields[0].split())
-        expected = tuple(dict.fromkeys(u.strip() for u in fields[1].split(",") if u.strip()))
-        if not question:
-            raise QuestionSetError(f"{name}, line {number}: the question is empty")
-        if not expected:
-            raise QuestionSetError(f"{name}, line {number}: no expected URL")
-        bad = [u for u in expected if " " in u]
-        if bad:
-            raise QuestionSetError(f"{name}, line {number}: not a URL: {bad[0]!r}")
-        cases.append(Case(question, expected, number))
+        cases.append(parse_line(line, number, name))
         if len(cases) > MAX_QUESTIONS:
             raise QuestionSetError(f"{name}: more than {MAX_QUESTIONS} questions")
     if not cases:

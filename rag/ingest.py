@@ -29,11 +29,12 @@ from docsdesk.core.locks import session_lock
 from rag import schema
 from rag.chunking import Chunk, chunk_document
 from rag.embeddings import Embedder, EmbedderMismatch
+from rag.exclude import ExcludeRules
 from rag.ingest_report import IngestSummary, ProgressBar
 from rag.ingest_rows import INSERT_CHUNKS, UPSERT_DOCUMENTS, chunk_row
 from rag.ingest_vectors import VectorRun, _Stored
 from rag.sources import Document, DocumentSource, FolderSource, SourceError
-from rag.urls import URL_STYLES
+from rag.urls import DOC_SUFFIXES, URL_STYLES, check_base_url
 
 log = logging.getLogger("docsdesk.ingest")
 
@@ -89,21 +90,33 @@ async def ingest(
     url_style: str = "mkdocs",
     embedder: Embedder | None = None,
     progress: bool = False,
+    exclude: tuple[str, ...] | list[str] = (),
 ) -> IngestSummary:
-    """Bring `collection` in line with the documentation files under `paths` (folders)."""
+    """Bring `collection` in line with the documentation files under `paths` (minus the
+    default skips and the `exclude` glob patterns, rag.exclude)."""
     if not paths:
         raise IngestError("nothing to ingest: give at least one path")
     if url_style not in URL_STYLES:
         raise IngestError(f"unknown url style {url_style!r}; expected one of {', '.join(URL_STYLES)}")
     try:
+        check_base_url(base_url, site_relative=True)
+        rules = ExcludeRules(tuple(exclude))
         sources = await asyncio.to_thread(
-            FolderSource.discover, paths, base_url=base_url, url_style=url_style
+            FolderSource.discover, paths, base_url=base_url, url_style=url_style, rules=rules
         )
-    except SourceError as exc:
-        raise IngestError(str(exc)) from exc
-    return await ingest_sources(
+    except (SourceError, ValueError) as exc:
+        raise IngestError(str(exc)) from None
+    if not any(source.count() for source in sources):
+        raise IngestError(
+            f"no documents found under {', '.join(map(str, paths))} "
+            f"(looked for {', '.join(DOC_SUFFIXES)} files"
+            + (f"; skipped {', '.join(rules.skipped)})" if rules.skipped else ")")
+        )
+    summary = await ingest_sources(
         engine, sources, collection=collection, anchor_style=url_style, embedder=embedder, progress=progress
     )
+    summary.skipped[:0] = rules.skipped
+    return summary
 
 
 async def ingest_sources(

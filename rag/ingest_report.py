@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+MAX_SKIPPED_SHOWN = 8  # skipped folders and files named in the summary line
 
 
 @dataclass
@@ -16,6 +18,7 @@ class IngestSummary:
     seconds: float = 0.0
     bytes: int = 0  # bytes read from disk
     reembedded: int = 0  # unchanged documents given vectors from a new embedder
+    skipped: list[str] = field(default_factory=list)  # folders and files excluded, with why
 
     def describe(self) -> str:
         """One line for people: what changed, and how long it took."""
@@ -27,7 +30,12 @@ class IngestSummary:
         ]
         if self.reembedded:
             parts.append(f"{self.reembedded} re-embedded")
-        return f"{', '.join(parts)}; {self.chunks} chunks written in {self.seconds:.1f} s"
+        line = f"{', '.join(parts)}; {self.chunks} chunks written in {self.seconds:.1f} s"
+        if self.skipped:
+            shown = ", ".join(self.skipped[:MAX_SKIPPED_SHOWN])
+            more = len(self.skipped) - MAX_SKIPPED_SHOWN
+            line += f"; skipped {shown}" + (f" and {more} more" if more > 0 else "")
+        return line
 
     @property
     def mb_per_second(self) -> float:

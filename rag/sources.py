@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import os
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
+from rag.exclude import ExcludeRules
 from rag.markdown import parse_front_matter
 from rag.urls import DOC_SUFFIXES, check_style, page_url
 
@@ -110,8 +111,12 @@ class FolderSource(DocumentSource):
         self.complete = complete
 
     @classmethod
-    def discover(cls, paths: list[Path], *, base_url: str, url_style: str) -> list[FolderSource]:
-        """Blocking: one source per directory given, and one per directory of single files."""
+    def discover(
+        cls, paths: list[Path], *, base_url: str, url_style: str, rules: ExcludeRules | None = None
+    ) -> list[FolderSource]:
+        """Blocking: one source per directory given, and one per directory of single files,
+        minus what `rules` exclude (rag.exclude; the defaults when None)."""
+        rules = rules if rules is not None else ExcludeRules()
         roots: dict[str, tuple[Path, set[str], bool]] = {}
         for given in paths:
             path = Path(given).expanduser()
@@ -124,7 +129,7 @@ class FolderSource(DocumentSource):
                 keys.add(path.name)
             else:
                 _, keys, _ = roots.get(str(path), (path, set(), True))
-                keys.update(_walk(path))
+                keys.update(_walk(path, rules))
                 roots[str(path)] = (path, keys, True)
         return [
             cls(root, sorted(keys), base_url=base_url, url_style=url_style, complete=complete)
@@ -158,13 +163,17 @@ def media_type_or_error(given: Path | str, path: Path) -> str:
         raise SourceError(f"{given}: not a documentation file ({', '.join(DOC_SUFFIXES)})") from None
 
 
-def _walk(root: Path, skip: Callable[[str], bool] = lambda name: name.startswith(".")) -> list[str]:
+def _walk(root: Path, rules: ExcludeRules) -> list[str]:
     """The documentation files under `root`, as posix paths relative to it (hidden files and
-    folders, and generated-site folders, left out)."""
+    folders, generated-site and theme folders, and `rules`' patterns left out)."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not skip(d) and d not in SKIP_DIRS)
+        here = Path(dirpath).relative_to(root).as_posix()
+        prefix = "" if here == "." else here + "/"
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in SKIP_DIRS and not rules.skip(prefix + d, is_dir=True)
+        )
         for name in sorted(filenames):
-            if not skip(name) and Path(name).suffix.lower() in MEDIA_TYPES:
-                found.append((Path(dirpath) / name).relative_to(root).as_posix())
+            if Path(name).suffix.lower() in MEDIA_TYPES and not rules.skip(prefix + name, is_dir=False):
+                found.append(prefix + name)
     return found

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from posixpath import normpath
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".html", ".htm")
 URL_STYLES = ("mkdocs", "docusaurus", "plain")
@@ -36,6 +36,21 @@ def check_style(style: str) -> str:
     if style not in URL_STYLES:
         raise ValueError(f"unknown url_style {style!r}; expected one of {', '.join(URL_STYLES)}")
     return style
+
+
+def check_base_url(base_url: str, *, site_relative: bool = False) -> str:
+    """`base_url` if it is an absolute http(s) URL with a host (or, with `site_relative`, a
+    path starting with "/" or empty: docsdesk's own docs); else a ValueError saying what to write."""
+    base = base_url.strip()
+    if site_relative and (not base or base.startswith("/")):
+        return base
+    parts = urlsplit(base)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return base
+    if not parts.scheme or "." in parts.scheme or not parts.netloc:
+        example = "https://" + base.lstrip("/") if base else "https://docs.example.com/"
+        raise ValueError(f"--base-url {base_url!r} has no scheme: write the full URL, e.g. {example}")
+    raise ValueError(f"--base-url {base_url!r}: expected an http:// or https:// URL")
 
 
 def normalise_base(base_url: str) -> str:

@@ -274,7 +274,14 @@ async def test_every_route_answers_the_documented_error_shape(client, method, pa
     assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"]
 
 
-async def test_own_docs_are_served_as_markdown(client):
-    response = await client.http.get("/about/deployment.md")
-    assert response.status_code == 200 and response.headers["content-type"].startswith("text/markdown")
-    assert response.text.startswith("# ")
+async def test_own_docs_are_served_as_html_with_anchors_and_as_markdown_on_request(client):
+    response = await client.http.get("/about/search.md", headers={"Accept": "text/html"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert '<h2 id="the-offline-answer">' in response.text
+    for markdown in (
+        await client.http.get("/about/deployment.md?format=md"),
+        await client.http.get("/about/deployment.md", headers={"Accept": "text/markdown"}),
+    ):
+        assert markdown.status_code == 200 and markdown.headers["content-type"].startswith("text/markdown")
+        assert markdown.text.startswith("# ")

@@ -16,8 +16,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Literal
 
+from docsdesk.assistant.pieces import Piece, Quote, render, split_passage
 from docsdesk.core.terms import QUESTION_WORDS, identifier_terms, stem
 
 STOP_WORDS = frozenset(
@@ -84,6 +86,8 @@ STOP_WORDS = frozenset(
         "same",
         "more",
         "most",
+        "many",
+        "much",
         "less",
         "will",
         "get",
@@ -125,18 +129,15 @@ STOP_WORDS = frozenset(
     ]
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*|[0-9]+(?:\.[0-9]+)*")
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(\[*_0-9])")
 
-MAX_PIECES = 4  # pieces quoted at most
-MAX_QUOTE_CHARS = 900  # prose quoted at most (a code block or table is kept whole up to the next)
-MIN_COVERAGE = 0.45  # share of the question's weight the best piece must hold to answer
-RELATIVE_CUTOFF = 0.6  # further pieces must score this share of the best one
 MAX_UNKNOWN_SHARE = 0.4  # words no page uses holding this share of the question: not covered
-MIN_UNKNOWN_TERMS = 2  # ... when there are at least this many of them
+MIN_UNKNOWN_TERMS = 2  # ... when there are at least this many of them (or half the question)
+MIN_SECTION_MATCH = 0.25  # share of the question's weight the best section must hold to answer
+RELATIVE_SECTION_MATCH = 0.6  # sections quoted from match at least this share of the best one
+LEAD_WINDOW = 3  # sentences before a code block or table that may introduce it
+MAX_EXTRA_QUOTES = 2  # further quotes, each answering another part of the question
+MIN_NEW_PART = 0.3  # share of the weight a further quote must add that the others lack
+MIN_EXTRA_SCORE = 0.6  # ... and its score, as a share of the first quote's
 
 
 def terms(text: str) -> set[str]:
@@ -162,211 +163,217 @@ def question_terms(question: str) -> set[str]:
     return kept or terms(question)
 
 
+Outcome = Literal["answered", "not_covered"]
+
+
+@dataclass(frozen=True)
+class OfflineAnswer:
+    """What the offline answerer decided, as a value: answered (with its quotes, rendered, and
+    the passage numbers they cite) or not covered (citing nothing), and why."""
+
+    outcome: Outcome
+    text: str = ""  # the quotes as Markdown, each with its [n] marker
+    cited: tuple[int, ...] = ()  # passage numbers quoted, in order
+    reason: str = ""  # not covered: "no_results", "absent_terms" or "no_matching_section"
+    absent: tuple[str, ...] = ()  # the question's words the documentation never uses
+
+    @property
+    def covered(self) -> bool:
+        return self.outcome == "answered"
+
+    @classmethod
+    def not_covered(cls, reason: str, absent: Sequence[str] = ()) -> OfflineAnswer:
+        return cls("not_covered", reason=reason, absent=tuple(absent))
+
+
 @dataclass
-class Piece:
-    """A quotable part of a passage."""
+class _Section:
+    """A passage as a whole: its terms with those of its title and heading path."""
 
-    kind: str  # "sentence", "item", "row", "code"
-    text: str
-    passage: int  # citation number
-    order: int  # position in the passage
-    rank: int  # passage rank (0 = top)
-    heading: str = ""
-    header: str = ""  # a table row's header and rule lines
-    terms: set[str] = field(default_factory=set)
-    score: float = 0.0
+    number: int
+    rank: int
+    title_terms: set[str]
+    terms: set[str]
+    pieces: list[Piece]
+    match: float = 0.0
 
 
-def split_passage(text: str, number: int, rank: int, title: str = "") -> list[Piece]:
-    """Cut a passage into sentences, list items, table rows (with their header) and code blocks;
-    each knows the heading it is under (at first the passage's title)."""
-    pieces: list[Piece] = []
-    heading = title
-    lines = text.splitlines()
-    i = 0
-
-    def add(kind: str, body: str, header: str = "") -> None:
-        body = body.strip()
-        if body:
-            pieces.append(Piece(kind, body, number, len(pieces), rank, heading, header))
-
-    paragraph: list[str] = []
-
-    def flush() -> None:
-        if paragraph:
-            flat = " ".join(" ".join(paragraph).split())
-            for sentence in _SENTENCE_END.split(flat):
-                add("sentence", sentence)
-            paragraph.clear()
-
-    while i < len(lines):
-        line = lines[i]
-        if opening := _FENCE.match(line):
-            flush()
-            fence = opening.group(1)
-            block = [line]
-            i += 1
-            while i < len(lines) and not lines[i].lstrip().startswith(fence):
-                block.append(lines[i])
-                i += 1
-            block.append(lines[i] if i < len(lines) else fence)
-            add("code", "\n".join(block))
-        elif (match := _HEADING.match(line)) is not None:
-            flush()
-            heading = match.group(1)
-        elif line.lstrip().startswith("|") and i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1]):
-            flush()
-            header = f"{line.strip()}\n{lines[i + 1].strip()}"
-            i += 2
-            while i < len(lines) and lines[i].lstrip().startswith("|"):
-                add("row", lines[i], header)
-                i += 1
-            continue
-        elif _LIST_ITEM.match(line):
-            flush()
-            item = [line]
-            while i + 1 < len(lines) and lines[i + 1].startswith((" ", "\t")) and lines[i + 1].strip():
-                i += 1
-                item.append(lines[i].strip())
-            add("item", " ".join(item))
-        elif not line.strip():
-            flush()
-        else:
-            paragraph.append(line)
-        i += 1
-    flush()
-    return pieces
+def _absent_terms(wanted: set[str], unknown: Sequence[str]) -> set[str]:
+    """The question's terms that come from words no page uses (the search's "not_in_docs")."""
+    return wanted & {t for word in unknown for t in question_terms(word)}
 
 
-def score_pieces(
-    question: str, pieces: list[Piece], unknown: Sequence[str] = ()
-) -> tuple[float, float, float]:
-    """Score every piece; returns (the question's total weight, the best piece's coverage,
-    the share of the weight held by `unknown`: words the documentation never uses)."""
-    wanted = question_terms(question)
-    absent = wanted & {t for word in unknown for t in question_terms(word)}
-    if len(absent) < MIN_UNKNOWN_TERMS:
-        # One word no page uses is likely the reader's own name for something (their app):
-        # no passage could hold it, so it does not count against them.
-        wanted, absent = (wanted - absent) or wanted, set()
-    if not wanted or not pieces:
-        return 0.0, 0.0, 0.0
-    for piece in pieces:
-        piece.terms = terms(piece.text)
-    n = len(pieces)
-    df = {t: sum(t in p.terms for p in pieces) for t in wanted}
-    # Rare terms weigh more; a term in no piece weighs a little more than one found once, so
-    # a question whose distinctive words are all missing is not "covered" by its common ones.
-    weight = {t: math.log(1 + (n + 1) / (df[t] + 0.5 if df[t] else 1.0)) for t in wanted}
-    total = sum(weight.values())
-    best = 0.0
-    headings: dict[str, set[str]] = {}
-    for piece in pieces:
-        context = f"{piece.heading}\n{piece.header}"  # a table row's header describes it
-        heading_terms = headings.get(context)
-        if heading_terms is None:
-            heading_terms = headings[context] = terms(context)
-        matched = wanted & piece.terms
-        in_heading = (wanted & heading_terms) - matched
-        coverage = (sum(weight[t] for t in matched) + 0.5 * sum(weight[t] for t in in_heading)) / total
-        # Prefer the better-ranked passage and, a little, what a passage says first.
-        piece.score = coverage * (1.0 - 0.04 * piece.rank) * (1.0 - 0.005 * min(piece.order, 20))
+def _refused_for_absent_terms(wanted: set[str], absent: set[str]) -> bool:
+    """Positive evidence of a topic the docs lack: words no page uses hold much of the question.
+    One such word among several is likely the reader's own name for something (their app)."""
+    if not wanted or not absent:
+        return False
+    share = len(absent) / len(wanted)
+    return share >= 0.5 or (len(absent) >= MIN_UNKNOWN_TERMS and share >= MAX_UNKNOWN_SHARE)
+
+
+def _sections(passages: list[tuple[int, str, str]]) -> list[_Section]:
+    sections = []
+    for rank, (number, title, text) in enumerate(passages):
+        pieces = [p for p in split_passage(text, number, rank, title) if not p.clipped]
+        for piece in pieces:
+            piece.terms = terms(piece.text)
+        title_terms = terms(title)
+        headings = set().union(*(terms(p.heading + "\n" + p.header) for p in pieces)) if pieces else set()
+        body = set().union(*(p.terms for p in pieces)) if pieces else set()
+        sections.append(_Section(number, rank, title_terms, title_terms | headings | body, pieces))
+    return sections
+
+
+def _weights(wanted: set[str], sections: list[_Section]) -> dict[str, float]:
+    """Rarer among the sections weighs more. A term in no retrieved section (the docs use it,
+    the search found it nowhere near the question's other words) weighs as the commonest:
+    the filler of a long question must not make it "not covered"."""
+    n = len(sections)
+    df = {t: sum(t in s.terms for s in sections) for t in wanted}
+    weight = {t: math.log(1 + (n + 1) / (df[t] + 0.5)) for t in wanted if df[t]}
+    floor = min(weight.values(), default=1.0)
+    return {t: weight.get(t, floor) for t in wanted}
+
+
+def _score_pieces(section: _Section, weight: dict[str, float], total: float) -> None:
+    """A piece's share of the question's weight: its own words fully, its heading's and the
+    section title's words half (the words the reader used are often in the heading)."""
+    for piece in section.pieces:
+        context = section.title_terms | terms(piece.heading + "\\n" + piece.header)
+        own = sum(w for t, w in weight.items() if t in piece.terms)
+        around = sum(w for t, w in weight.items() if t in context and t not in piece.terms)
+        piece.score = (own + 0.5 * around) / total * (1.0 - 0.03 * min(piece.order, 10))
         if piece.kind == "code":
-            piece.score *= 0.9  # code matches on identifiers easily; prose explains
-        best = max(best, coverage)
-    return total, best, sum(weight[t] for t in absent) / total
+            piece.score *= 0.8  # code matches on identifiers and comments easily; prose explains
 
 
-def select(pieces: list[Piece]) -> list[Piece]:
-    """The best pieces (at most MAX_PIECES, within MAX_QUOTE_CHARS), a lead-in ending in ':'
-    followed by what it introduces."""
-    ranked = sorted(pieces, key=lambda p: (-p.score, p.rank, p.order))
-    if not ranked or ranked[0].score <= 0:
-        return []
-    chosen: list[Piece] = []
-    chars = 0
-    for piece in ranked:
-        if piece.score < RELATIVE_CUTOFF * ranked[0].score or len(chosen) >= MAX_PIECES:
+def _lead_of(pieces: list[Piece], index: int) -> Piece | None:
+    """The sentence that introduces the block at `index`: of the prose right before it under
+    the same heading (at most LEAD_WINDOW pieces), one ending with ':', else the one sharing
+    most words with the block, then matching the question best, then the nearest."""
+    block = pieces[index]
+    before: list[Piece] = []
+    for piece in reversed(pieces[max(0, index - LEAD_WINDOW) : index]):
+        if not piece.prose or piece.heading != block.heading:
             break
-        size = len(piece.text) if piece.kind not in ("code", "row") else 0
-        if chosen and chars + size > MAX_QUOTE_CHARS:
-            continue
-        chosen.append(piece)
-        chars += size
-    by_position = {(p.passage, p.order): p for p in pieces}
-    for piece in list(chosen):  # "For example:" brings its code block
-        if piece.text.endswith(":"):
-            following = by_position.get((piece.passage, piece.order + 1))
-            if (
-                following is not None
-                and following not in chosen
-                and following.kind in ("code", "item", "row")
-            ):
-                chosen.append(following)
-    return sorted(chosen, key=lambda p: (p.rank, p.order))
+        before.append(piece)
+    if not before:
+        return None
+    colon = next((p for p in before if p.text.endswith(":")), None)
+    block_terms = block.terms or terms(block.text)
+    return colon or max(before, key=lambda p: (len(p.terms & block_terms), p.score, -before.index(p)))
 
 
-def render(chosen: list[Piece]) -> str:
-    """Quote the chosen pieces grouped by passage, each group ending with its [n] marker."""
-    blocks: list[str] = []
-    i = 0
-    while i < len(chosen):
-        piece = chosen[i]
-        if piece.kind == "row":
-            rows = [piece]
-            while (
-                i + 1 < len(chosen)
-                and chosen[i + 1].kind == "row"
-                and chosen[i + 1].header == piece.header
-                and chosen[i + 1].passage == piece.passage
-            ):
-                i += 1
-                rows.append(chosen[i])
-            blocks.append(piece.header + "\n" + "\n".join(r.text for r in rows) + f"\n\n[{piece.passage}]")
-        elif piece.kind == "code":
-            blocks.append(f"{piece.text}\n\n[{piece.passage}]")  # kept whole
-        else:
-            run = [piece]
-            while (
-                i + 1 < len(chosen)
-                and chosen[i + 1].kind in ("sentence", "item")
-                and chosen[i + 1].passage == piece.passage
-            ):
-                i += 1
-                run.append(chosen[i])
-            lines = [
-                ("- " + _LIST_ITEM.sub("", p.text, count=1)) if p.kind == "item" else p.text for p in run
-            ]
-            joined = "\n".join(lines) if any(p.kind == "item" for p in run) else " ".join(lines)
-            blocks.append("\n".join("> " + line for line in joined.splitlines()) + f" [{piece.passage}]")
-        i += 1
-    return "\n\n".join(blocks)
+def _quote_for(piece: Piece, section: _Section) -> Quote:
+    """The coherent quote around `piece`: a code block or table rows with the sentence that
+    introduces them; a sentence ending in ':' with what it introduces."""
+    pieces = section.pieces
+    index = pieces.index(piece)
+    after = pieces[index + 1] if index + 1 < len(pieces) else None
+    if piece.kind in ("code", "row"):
+        if piece.kind == "row":  # the sentences before the table, not the rows before
+            index = next(i for i, p in enumerate(pieces) if p.kind == "row" and p.header == piece.header)
+        return Quote([piece], _lead_of(pieces, index))
+    if piece.text.endswith(":") and after is not None:
+        if after.kind in ("code", "row"):
+            return Quote([after], piece)
+        if after.kind == "item":
+            items = [after]
+            for p in pieces[index + 2 :]:
+                if p.kind != "item" or len(items) >= 6:
+                    break
+                items.append(p)
+            return Quote([piece, *items])
+    return Quote([piece])
 
 
-@dataclass
-class Answer:
-    text: str
-    cited: list[int]  # passage numbers quoted, in order
-    covered: bool
+_INLINE_NAME = re.compile(r"`([A-Za-z_][\w.]*[\w])")
+
+
+def _with_example(quote: Quote, section: _Section) -> Quote:
+    """A sentence naming a function or setting (`report.annotate(...)`) introduces the code
+    block after it, under the same heading, that uses that name: quoted together."""
+    piece = quote.pieces[0]
+    if quote.lead is not None or len(quote.pieces) != 1 or not piece.prose:
+        return quote
+    names = {name for name in _INLINE_NAME.findall(piece.text) if len(name) >= 4}
+    for later in section.pieces[section.pieces.index(piece) + 1 :]:
+        if later.heading != piece.heading:
+            break
+        if later.kind == "code" and any(name in later.text for name in names):
+            return Quote([later], piece)
+    return quote
+
+
+def _covered_terms(quote: Quote) -> set[str]:
+    """The terms a quote's own words hold (its heading does not answer anything)."""
+    found: set[str] = set()
+    for piece in [*quote.pieces, *([quote.lead] if quote.lead else [])]:
+        found |= piece.terms
+    return found
 
 
 def extract_answer(
     question: str, passages: list[tuple[int, str, str]], unknown: Sequence[str] = ()
-) -> Answer:
-    """The quoted answer to `question` from `passages` ((citation number, title, text), best
-    first); `unknown`: the question's words that the documentation never uses."""
-    pieces = [
-        piece
-        for rank, (number, title, text) in enumerate(passages)
-        for piece in split_passage(text, number, rank, title)
-    ]
-    _, coverage, unknown_share = score_pieces(question, pieces, unknown)
-    covered = coverage >= MIN_COVERAGE and unknown_share < MAX_UNKNOWN_SHARE
-    chosen = select(pieces) if covered else []
-    if not chosen:
-        return Answer("", [], False)
-    cited = list(dict.fromkeys(p.passage for p in chosen))
-    return Answer(render(chosen), cited, True)
+) -> OfflineAnswer:
+    """The quoted answer to `question` from `passages` ((citation number, title with heading
+    path, text), best first); `unknown`: the question's words that the documentation never uses.
+
+    Not covered only on evidence: no passages, words no page uses holding much of the question,
+    or no passage (with its title and headings) holding enough of the question's weight."""
+    if not passages:
+        return OfflineAnswer.not_covered("no_results")
+    wanted = question_terms(question)
+    absent = _absent_terms(wanted, unknown)
+    if _refused_for_absent_terms(wanted, absent):
+        return OfflineAnswer.not_covered("absent_terms", [w for w in unknown if question_terms(w) & absent])
+    wanted = (wanted - absent) or wanted
+    sections = _sections(passages)
+    weight = _weights(wanted, sections)
+    total = sum(weight.values()) or 1.0
+    for section in sections:
+        section.match = sum(w for t, w in weight.items() if t in section.terms) / total
+    best = max(sections, key=lambda s: (s.match * (1.0 - 0.1 * s.rank), -s.rank))
+    if best.match < MIN_SECTION_MATCH or not best.pieces:
+        return OfflineAnswer.not_covered("no_matching_section")
+    return _answer_from(best, sections, weight, total)
+
+
+def _answer_from(
+    best: _Section, sections: list[_Section], weight: dict[str, float], total: float
+) -> OfflineAnswer:
+    """The best piece of the matching sections as one quote, and at most MAX_EXTRA_QUOTES more
+    when they hold a part of the question the quotes so far do not. A section matching only by
+    its heading is quoted from its opening."""
+    matching = [s for s in sections if s.match >= max(MIN_SECTION_MATCH, RELATIVE_SECTION_MATCH * best.match)]
+    candidates: list[tuple[Piece, _Section]] = []
+    for section in matching:
+        _score_pieces(section, weight, total)
+        for piece in section.pieces:
+            piece.score *= 1.0 - 0.05 * section.rank  # the search's order counts too
+            candidates.append((piece, section))
+    candidates.sort(key=lambda ps: (-ps[0].score, ps[0].rank, ps[0].order))
+    first, section = candidates[0]
+    if not first.terms & set(weight):  # the question's words are in the heading: its opening
+        section = best
+        first = next((p for p in best.pieces if p.prose), best.pieces[0])
+    quotes = [_with_example(_quote_for(first, section), section)]
+    found = _covered_terms(quotes[0])
+    for piece, section in candidates[1:]:
+        if len(quotes) > MAX_EXTRA_QUOTES:
+            break
+        new_terms = [t for t in weight if t in piece.terms and t not in found]
+        new = sum(weight[t] for t in new_terms) / total
+        if len(new_terms) < 2 or new < MIN_NEW_PART or piece.score < MIN_EXTRA_SCORE * first.score:
+            continue
+        if any(piece in q.pieces or piece is q.lead for q in quotes):
+            continue
+        quote = _quote_for(piece, section)
+        quotes.append(quote)
+        found |= _covered_terms(quote)
+    cited = tuple(dict.fromkeys(q.passage for q in quotes))
+    return OfflineAnswer("answered", render(quotes), cited)
 
 
 # Words that, with question and stop words, make a question about the page itself ("What is this
@@ -401,19 +408,11 @@ def asks_about_the_page(question: str) -> bool:
     return not content - {stem(w) for w in PAGE_WORDS}
 
 
-def page_lead(passages: list[tuple[int, str, str]], page_title: str, sentences: int = 2) -> Answer:
-    """What the reader's page says first: the opening sentences (or items) of the passage from
-    that page (by title; the top passage otherwise), quoted with its citation."""
-    wanted = " ".join(page_title.split()).lower()
-    chosen = next(
-        (p for p in passages if wanted and p[1].lower() in wanted), passages[0] if passages else None
-    )
-    if chosen is None:
-        return Answer("", [], False)
-    number, title, text = chosen
-    lead = [piece for piece in split_passage(text, number, 0, title) if piece.kind in ("sentence", "item")][
-        :sentences
-    ]
+def page_lead(passage: tuple[int, str, str], sentences: int = 2) -> OfflineAnswer:
+    """What the reader's page says first: the opening sentences (or items) of `passage` (its
+    number, title and text), quoted with its citation."""
+    number, title, text = passage
+    lead = [p for p in split_passage(text, number, 0, title) if p.prose and not p.clipped][:sentences]
     if not lead:
-        return Answer("", [], False)
-    return Answer(render(lead), [number], True)
+        return OfflineAnswer.not_covered("no_matching_section")
+    return OfflineAnswer("answered", render([Quote(lead)]), (number,))

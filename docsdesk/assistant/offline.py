@@ -12,7 +12,7 @@ from openai.types.responses import (
     ResponseOutputItem,
 )
 
-from docsdesk.assistant.answer import asks_about_the_page, extract_answer, page_lead
+from docsdesk.assistant.answer import OfflineAnswer, asks_about_the_page, extract_answer, page_lead
 from docsdesk.assistant.stream import SynthesizedModel, as_dict, function_call_item, message_item
 from docsdesk.core.blocks import QUOTE_BLOCK, QUOTE_INTRO, parse_attachment_block, read_block
 from docsdesk.core.context import PAGE_BLOCK
@@ -244,41 +244,89 @@ def search_query(turn: Turn) -> str:
     return " ".join(part for part in [clip(question, budget), *extras] if part)
 
 
-def offline_answer(
-    search_output: str, question: str, used: Excerpt | None = None, page_title: str | None = None
-) -> str:
-    """The reply of `offline_reply`, without whether it says the docs lack the answer."""
-    return offline_reply(search_output, question, used, page_title)[0]
+@dataclass(frozen=True)
+class ReaderPage:
+    """The tool output's "reader_page": the page the reader is on, and, when it was found in
+    the documentation, its opening passage (number, title, text)."""
+
+    title: str
+    url: str
+    passage: tuple[int, str, str] | None
+
+
+def reader_page(output: str) -> ReaderPage | None:
+    """The tool output's "reader_page", or None."""
+    try:
+        document = json.loads(output)
+    except (TypeError, ValueError):
+        return None
+    page = document.get("reader_page") if isinstance(document, dict) else None
+    if not isinstance(page, dict):
+        return None
+    title, url = page.get("title"), page.get("url")
+    number, text, heading = page.get("number"), page.get("text"), page.get("heading")
+    passage = None
+    if isinstance(number, int) and not isinstance(number, bool) and isinstance(text, str) and text.strip():
+        passage = (number, heading if isinstance(heading, str) else "", text)
+    return ReaderPage(title if isinstance(title, str) else "", url if isinstance(url, str) else "", passage)
+
+
+@dataclass(frozen=True)
+class OfflineReply:
+    """The offline model's reply: its text and the typed decision it renders."""
+
+    text: str
+    answer: OfflineAnswer
+
+    @property
+    def outcome(self) -> str:
+        return self.answer.outcome
+
+
+def _unmatched_page_note(page: ReaderPage | None) -> str:
+    if page is None or not (page.title or page.url):
+        return ""
+    name = " ".join(page.title.split()) or page.url
+    where = f" ({page.url})" if page.url and page.title else ""
+    return f"You are on “{clip(name, 120)}”{where}, which I could not find in the documentation; this is what a search found."
 
 
 def offline_reply(
-    search_output: str, question: str, used: Excerpt | None = None, page_title: str | None = None
-) -> tuple[str, bool]:
-    """(the reply, whether it is a refusal: the docs do not cover the question). Quote what answers `question` in the top passages, with [n] markers; say so when
-    nothing was found or nothing found answers it (then nothing is cited). With `page_title`
-    (a question about the reader's page itself), quote that page's opening. Name the
+    search_output: str, question: str, used: Excerpt | None = None, about_page: bool = False
+) -> OfflineReply:
+    """Quote what answers `question` in the top passages, with [n] markers; say so when
+    nothing was found or nothing found answers it (then nothing is cited). With `about_page`
+    (a question about the reader's page itself), quote that page's opening when the search
+    found the page, else say which page the reader is on and answer from the search. Name the
     attachment whose line was searched for, if any."""
-    note = (
-        f"I searched with this line from your attachment “{used.attachment}”: `{used.text.replace('`', chr(39))}`"
+    notes = (
+        [
+            f"I searched with this line from your attachment “{used.attachment}”: `{used.text.replace('`', chr(39))}`"
+        ]
         if used
-        else ""
+        else []
     )
     passages = [p for p in parse_search_output(search_output) if p.text.strip()]
     top = [(p.number, p.title, p.text) for p in passages[:TOP_PASSAGES]]
-    if not top:
-        answer = None
-    elif page_title:
-        answer = page_lead(top, page_title)
+    page = reader_page(search_output) if about_page else None
+    if page is not None and page.passage is not None:
+        answer = page_lead(page.passage)
     else:
+        if about_page:
+            notes.append(_unmatched_page_note(page))
         answer = extract_answer(question, top, unknown_words(search_output))
-    if answer is None:
-        reply = OFFLINE_NOTHING_FOUND
-    elif not answer.covered:
-        reply = OFFLINE_NOT_COVERED
-    else:
+    if answer.covered:
         reply = f"{OFFLINE_INTRO}\n\n{answer.text}"
-    refused = answer is None or not answer.covered
-    return (f"{note}\n\n{reply}" if note else reply), refused
+    else:
+        reply = OFFLINE_NOTHING_FOUND if answer.reason == "no_results" else OFFLINE_NOT_COVERED
+    return OfflineReply("\n\n".join([*[n for n in notes if n], reply]), answer)
+
+
+def offline_answer(
+    search_output: str, question: str, used: Excerpt | None = None, about_page: bool = False
+) -> str:
+    """The text of `offline_reply`."""
+    return offline_reply(search_output, question, used, about_page).text
 
 
 class OfflineModel(SynthesizedModel):
@@ -295,14 +343,14 @@ class OfflineModel(SynthesizedModel):
         if turn.search_output is not None:
             # Scored against what was searched: the question, an attached error line, the
             # quote, and the page title when the question refers to the page.
-            about_page = turn.page_title if turn.page_title and asks_about_the_page(turn.question) else None
-            text, refused = offline_reply(
+            about_page = asks_about_the_page(turn.question)
+            reply = offline_reply(
                 turn.search_output, search_query(turn), attachment_excerpt(turn), about_page
             )
-            if refused and not turn.reported and _offers(tools, REPORT_TOOL):
+            if not reply.answer.covered and not turn.reported and _offers(tools, REPORT_TOOL):
                 # Declared through the tool (the turn's recorded outcome), then said.
                 return [function_call_item(REPORT_TOOL, {})]
-            return [message_item(text)]
+            return [message_item(reply.text)]
         if not _offers(tools, SEARCH_TOOL):
             return [message_item(OFFLINE_NO_SEARCH)]
         query = search_query(turn)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Annotated
 
 from agents import RunContextWrapper, function_tool
@@ -12,9 +13,11 @@ from chatkit.agents import AgentContext
 from chatkit.types import ProgressUpdateEvent
 from pydantic import Field, SkipValidation
 
+from docsdesk.assistant.pieces import clip_passage
 from docsdesk.core.context import PageContext, RequestContext
 from docsdesk.core.turn import SearchRecord, TurnOutcome
 from docsdesk.ops.metrics import observe_search, observe_tool
+from rag.pages import ReaderPage, reader_page_opening
 from rag.search import DocsSearch, SearchResult
 
 MAX_PASSAGE_CHARS = 1500
@@ -45,20 +48,53 @@ class DocsAgentContext(AgentContext[RequestContext]):
         return len(self.sources)
 
 
+def _heading(result: SearchResult) -> str:
+    return " › ".join([result.title, *[h for h in result.heading_path if h != result.title]])
+
+
+@dataclass(frozen=True)
+class PageFound:
+    """The reader's page: what the widget reported, and its opening chunk (numbered) when
+    that page is in the documentation."""
+
+    title: str
+    url: str
+    opening: tuple[int, SearchResult] | None = None
+
+    def as_dict(self) -> dict:
+        if self.opening is None:
+            return {"title": self.title, "url": self.url, "in_docs": False}
+        number, result = self.opening
+        text = clip_passage(result.text.strip(), MAX_PASSAGE_CHARS)
+        return {
+            "in_docs": True,
+            "number": number,
+            "heading": _heading(result),
+            "url": result.url,
+            "text": text,
+        }
+
+
 def format_passages(
-    query: str, numbered: list[tuple[int, SearchResult]], unknown: list[str] | None = None
+    query: str,
+    numbered: list[tuple[int, SearchResult]],
+    unknown: list[str] | None = None,
+    page: PageFound | None = None,
 ) -> str:
     """The tool's output: JSON, so a passage's text (document content, data) stays inside its
     own field and cannot forge another passage, number or URL. `unknown`: the query's words
-    that the documentation never uses ("not_in_docs")."""
+    that the documentation never uses ("not_in_docs"); `page`: the reader's page
+    ("reader_page"). A long passage is clipped at a block boundary, never mid-sentence."""
     passages = []
     for number, result in numbered:
-        heading = " › ".join([result.title, *[h for h in result.heading_path if h != result.title]])
-        text = result.text.strip()
-        if len(text) > MAX_PASSAGE_CHARS:
-            text = text[:MAX_PASSAGE_CHARS].rsplit(" ", 1)[0] + " …"
-        passages.append({"number": number, "title": heading, "url": result.url, "text": text})
-    document = {"query": query, "passages": passages, **({"not_in_docs": unknown} if unknown else {})}
+        text = clip_passage(result.text.strip(), MAX_PASSAGE_CHARS)
+        passages.append({"number": number, "title": _heading(result), "url": result.url, "text": text})
+    document = {
+        "query": query,
+        "passages": passages,
+        **({"not_in_docs": unknown} if unknown else {}),
+        **({"reader_page": page.as_dict()} if page is not None else {}),
+    }
     return json.dumps(document, ensure_ascii=False, indent=1)
 
 
@@ -78,11 +114,12 @@ async def run_search(ctx: DocsAgentContext, query: str) -> str:
         return no_results("")
     await ctx.stream(ProgressUpdateEvent(icon="search", text=f"Searching the docs for “{query}”"))
     started = time.perf_counter()
+    opening = await _reader_page(ctx)
     results = await ctx.search.search(
         query,
         k=ctx.results_per_search,
         collection=ctx.collection,
-        prefer_url=ctx.page.url if ctx.page else None,
+        prefer_url=opening.url if opening else ctx.page.url if ctx.page else None,
     )
     observe_search(time.perf_counter() - started, len(results))
     unknown = await ctx.search.unknown_words(query, collection=ctx.collection)
@@ -91,7 +128,22 @@ async def run_search(ctx: DocsAgentContext, query: str) -> str:
     )
     if not results:
         return no_results(query, unknown)
-    return format_passages(query, [(ctx.number_of(r), r) for r in results], unknown)
+    numbered = [(ctx.number_of(r), r) for r in results]
+    page = None
+    if ctx.page is not None:
+        page = PageFound(
+            ctx.page.title or "", ctx.page.url or "", (ctx.number_of(opening), opening) if opening else None
+        )
+    return format_passages(query, numbered, unknown, page)
+
+
+async def _reader_page(ctx: DocsAgentContext) -> SearchResult | None:
+    """The opening chunk of the indexed page the reader is on, found even when the reported
+    URL differs from the indexed one (rag.pages)."""
+    if ctx.page is None:
+        return None
+    reader = ReaderPage(ctx.page.url or "", ctx.page.title or "", (ctx.page.headings or [""])[0])
+    return await reader_page_opening(ctx.search.engine, reader, ctx.collection, ctx.search.public_url)
 
 
 # failure_error_function=None: a failing search ends the turn with a retryable error event

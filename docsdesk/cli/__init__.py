@@ -90,6 +90,7 @@ def announce_when_ready(local_url: str, public_url: str, deadline_seconds: float
 
 async def prepare_serving(config: Settings, args: argparse.Namespace) -> Database:
     """Open (and migrate) the database and index the documentation to serve."""
+    from docsdesk.cli.search import checked_base_url
     from docsdesk.core.database import open_database
     from docsdesk.own_docs import own_docs_root
     from rag.collections import OWN_COLLECTION, collection_summary, ingest_own_docs
@@ -102,6 +103,7 @@ async def prepare_serving(config: Settings, args: argparse.Namespace) -> Databas
         if args.docs:
             if not args.base_url:
                 fail("--docs needs --base-url (the URL the docs are published at)")
+            checked_base_url(args.base_url)
             summary = await ingest(
                 db.engine,
                 [Path(p) for p in args.docs],
@@ -110,6 +112,7 @@ async def prepare_serving(config: Settings, args: argparse.Namespace) -> Databas
                 url_style=args.url_style,
                 embedder=embedder,
                 progress=sys.stderr.isatty(),
+                exclude=args.exclude,
             )
             say(f"indexed {', '.join(map(str, args.docs))}: {summary.describe()}")
         served = await collection_summary(db.engine, config.collection)
@@ -217,6 +220,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def build_parser() -> argparse.ArgumentParser:
     from docsdesk.cli.insights import register as register_insights_commands
+    from docsdesk.cli.search import add_exclude_argument
     from docsdesk.cli.search import register as register_docs_commands
 
     parser = argparse.ArgumentParser(
@@ -246,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="mkdocs",
         help="how file paths map to published URLs",
     )
+    add_exclude_argument(serve)
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser(

@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
     ingest_parser.add_argument(
         "--url-style", choices=URL_STYLES, default="mkdocs", help="how file paths map to URLs"
     )
+    add_exclude_argument(ingest_parser)
     ingest_parser.set_defaults(func=run_ingest)
 
     search_parser = subparsers.add_parser(
@@ -63,11 +64,13 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
 
     eval_parser = subparsers.add_parser(
         "eval",
-        help="measure search quality on a question set (recall@1, recall@5, MRR)",
+        help="measure search and answer quality on a question set (recall@1, recall@5, MRR, answers)",
         formatter_class=formatter,
-        description="Ask each question of QUESTIONS.tsv (question<TAB>expected URL[,URL...]; a page URL "
-        "matches any of its anchors) and print recall@1, recall@5, MRR and each question whose expected "
-        "page did not rank first, with what ranked instead.",
+        description="Ask each question of QUESTIONS.tsv (question<TAB>expected URL[,URL...][<TAB>phrase]; "
+        "a page URL matches any of its anchors; expected '-' marks an out-of-scope question) and print "
+        "recall@1, recall@5, MRR and each question whose expected page did not rank first, with what "
+        "ranked instead; then the offline answers: how many contain the phrase, covered questions "
+        "refused, out-of-scope questions refused citing nothing, and each miss.",
     )
     eval_parser.add_argument("questions", type=Path, metavar="QUESTIONS.tsv")
     eval_parser.add_argument(
@@ -95,7 +98,27 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
     ).set_defaults(func=run_collections)
 
 
+def add_exclude_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip files or folders matching GLOB (repeatable; a name, or a path from the docs root). "
+        "Theme and template folders (mkdocs overrides/, Docusaurus src/theme/, node_modules/, build/) "
+        "are skipped by default",
+    )
+
+
+def checked_base_url(base_url: str) -> str:
+    """`base_url` if it is an http(s) URL; a ValueError (one line for the console) otherwise."""
+    from rag.urls import check_base_url
+
+    return check_base_url(base_url)
+
+
 def run_ingest(args: argparse.Namespace) -> None:
+    checked_base_url(args.base_url)  # before the database starts
     asyncio.run(_ingest(args))
 
 
@@ -129,6 +152,7 @@ async def _ingest(args: argparse.Namespace) -> None:
             url_style=args.url_style,
             embedder=embedder,
             progress=sys.stderr.isatty(),
+            exclude=args.exclude,
         )
     finally:
         await db.close()
@@ -170,16 +194,21 @@ async def _search(args: argparse.Namespace) -> None:
 
 
 async def _eval(args: argparse.Namespace) -> None:
+    from docsdesk.assistant.answer_eval import evaluate_answers
     from rag.evaluate import evaluate, load_questions
 
     cases = load_questions(args.questions)  # a malformed file fails before the database starts
     async with serving_search(args.collection) as (search, collection):
         report = await evaluate(search, cases, collection)
+        answers = await evaluate_answers(search, cases, collection)
     if args.json:
-        print(json.dumps({"collection": collection, **report.as_dict()}, ensure_ascii=False, indent=2))
+        document = {"collection": collection, **report.as_dict(), **answers.as_dict()}
+        print(json.dumps(document, ensure_ascii=False, indent=2))
     else:
         print(f"collection {collection}")
         print("\n".join(report.lines()))
+        print()
+        print("\n".join(answers.lines()))
 
 
 async def _collections(args: argparse.Namespace) -> None:

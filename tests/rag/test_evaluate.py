@@ -22,7 +22,7 @@ def test_parse_questions() -> None:
     assert cases == [Case("how do retries work", ("https://a/x/", "https://a/y/#z"), 4)]
     for bad, message in [
         ("no tab here\n", "line 1: expected a question, a tab"),
-        ("q\tu\tv\n", "found 3"),
+        ("q\tu\tv\tw\n", "found 4"),
         ("\thttps://a/\n", "line 1: the question is empty"),
         ("q\t , \n", "line 1: no expected URL"),
         ("question\texpected\n", "no questions"),
@@ -99,3 +99,44 @@ async def test_eval_command_over_the_fixture_docs(database, tmp_path):
     status, out, err = await run_cli(database, tmp_path, "eval", str(questions), "--collection", collection)
     assert status == 1 and err.strip().count("\n") == 0
     assert "line 2: expected a question, a tab and the expected URL(s)" in err
+
+
+def test_phrase_column_and_out_of_scope_questions() -> None:
+    cases = parse_questions(
+        "question\texpected\tphrase\nhow many retries\thttps://a/x/\tfive attempts\nkafka?\t-\t\n"
+    )
+    assert cases[0].phrase == "five attempts" and not cases[0].out_of_scope
+    assert cases[1].out_of_scope and cases[1].expected == () and cases[1].phrase == ""
+    report = Report([Outcome(cases[0], ["https://a/x/"], 1), Outcome(cases[1], ["https://a/y/"], None)])
+    assert report.recall_at_1 == 1.0 and report.as_dict()["questions"] == 1 and not report.misses
+
+
+PHRASED = (
+    "question\texpected\tphrase\n"
+    "How many attempts does the default retry policy make?\t" + BASE + "concepts/retries/\tfive attempts\n"
+    "what happens to running jobs on SIGTERM\t" + BASE + "concepts/workers/\tgrace-seconds\n"
+    "How many annotations can a report keep?\t" + BASE + "guides/add-annotations/\tnot in the docs at all\n"
+    "Does the GraphQL gateway support subscriptions over websockets?\t-\t\n"
+)
+
+
+async def test_eval_reports_the_offline_answers(database, tmp_path):
+    collection = new_id("c")
+    await ingest(database.engine, [FIXTURE_DOCS], base_url=BASE, collection=collection)
+    questions = tmp_path / "phrased.tsv"
+    questions.write_text(PHRASED, encoding="utf-8")
+    status, out, err = await run_cli(
+        database, tmp_path, "eval", str(questions), "--collection", collection, "--json"
+    )
+    assert status == 0, err
+    report = json.loads(out)
+    assert report["questions"] == 3 and report["out_of_scope_questions"] == 1
+    assert report["answer_hit_rate"] == round(2 / 3, 4) and report["false_refusal_rate"] == 0.0
+    assert report["out_of_scope_refusal_rate"] == 1.0
+    [miss] = report["answer_misses"]
+    assert miss["miss"] == "phrase missing" and miss["outcome"] == "answered"
+    assert "at most 50 annotations" in miss["answer"]
+    status, out, err = await run_cli(database, tmp_path, "eval", str(questions), "--collection", collection)
+    assert status == 0, err
+    assert "phrase hit rate 0.667 (of 3)" in out and "out-of-scope refused 1.000 (of 1)" in out
+    assert "phrase missing: How many annotations can a report keep?" in out

@@ -390,8 +390,10 @@ async def test_offline_searches_then_quotes_passages():
     text = result.final_output
     assert text.startswith(offline_model.OFFLINE_INTRO)
     # The sentence and the whole code block that answer, cited; not the other passages.
-    assert "> Install it with pip. [1]" in text
-    assert "```bash\npip install docsdesk\n```\n\n[1]" in text
+    # The code block comes with the sentence that introduces it, which carries the citation:
+    # no marker stands alone on a line.
+    assert "> Install it with pip. [1]\n\n```bash\npip install docsdesk\n```" in text
+    assert not any(line.strip() == "[1]" for line in text.splitlines())
     assert "[2]" not in text and "[3]" not in text and "fourth passage" not in text
     assert "## " not in text
     assert sum(e.type == "response.output_text.delta" for e in answer) >= 3
