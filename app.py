@@ -24,6 +24,7 @@ from docsdesk.http.auth import AuthError, Identity
 from docsdesk.http.embed import load_embed_script
 from docsdesk.http.input_limits import check_fields, check_no_nul
 from docsdesk.http.multipart import file_field
+from docsdesk.http.origins import install as install_origin_guard
 from docsdesk.insights.admin import install_admin
 from docsdesk.ops.observability import install as install_operations
 from docsdesk.ops.ratelimit import RateLimits
@@ -157,10 +158,13 @@ async def _stream(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[byt
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="docsdesk", lifespan=lifespan_for(settings))
+    # The interactive API docs load Swagger UI and ReDoc from a CDN: off unless DOCSDESK_API_DOCS=1.
+    api_docs = {} if settings.api_docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    app = FastAPI(title="docsdesk", lifespan=lifespan_for(settings), **api_docs)
     app.state.rate_limits = RateLimits(settings)
     embed = load_embed_script()
     install_operations(app, settings)  # probes, /metrics, CORS, request ids, access log
+    install_origin_guard(app, settings)  # reader API: origins not allowed get 403 before any route
     install_admin(app, settings)  # /admin console and /admin/api/*, when DOCSDESK_ADMIN_TOKEN is set
 
     @app.exception_handler(ApiError)
