@@ -50,8 +50,8 @@ def test_unreachable_database_fails_fast_with_one_line(tmp_path):
 
 def test_bad_database_url_is_a_clear_error(tmp_path):
     result = run_cli("migrate", DATABASE_URL="mysql://x/y", DOCSDESK_DATA_DIR=str(tmp_path))
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "DATABASE_URL must start with postgresql://" in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "DATABASE_URL is not valid: expected postgresql://" in result.stderr
 
 
 def test_version_and_help_show_defaults():
