@@ -140,7 +140,7 @@ def test_processes_starting_together_agree_on_the_secret(tmp_path, monkeypatch):
 
 def test_unusable_secrets_are_refused(tmp_path):
     # Settings refuse what they can check alone (a short secret, a zero TTL) when they are read.
-    with pytest.raises(ValueError, match="(?s)secret_key.*at least 32 bytes"):
+    with pytest.raises(ValueError, match=r"(?s)secret_key.*at least 32 bytes"):
         Authenticator(make_settings(tmp_path, secret_key="short"))
     settings = make_settings(tmp_path)
     settings.data_dir.mkdir(parents=True)
