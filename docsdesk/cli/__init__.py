@@ -223,7 +223,14 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Every option's help shows its default."""
+    """Every option's help shows its default, once: not when there is none (None, a flag's
+    False) and not when the help already says what it is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -128,3 +128,21 @@ def test_the_default_public_url_is_the_bound_address_reachable_here():
     assert local_url_for("0.0.0.0", 8001) == "http://127.0.0.1:8001"
     assert local_url_for("::", 8001) == "http://[::1]:8001"
     assert local_url_for("docs.internal", 80) == "http://docs.internal:80"
+
+
+def test_option_help_states_each_default_once():
+    import argparse
+
+    from docsdesk.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert len(commands.choices) >= 8
+    for name, command in commands.choices.items():
+        text = " ".join(command.format_help().split())
+        assert "(default: None)" not in text and "(default: False)" not in text, name
+        formatter = command._get_formatter()
+        for action in command._actions:
+            shown = formatter._expand_help(action) if action.help else ""
+            assert shown.count("default") <= 1, (name, shown)
+    serve = " ".join(commands.choices["serve"].format_help().split())
+    assert "(default: 8000)" in serve and "(default: mkdocs)" in serve

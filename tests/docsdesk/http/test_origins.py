@@ -131,6 +131,11 @@ fetcher(arguments[0], { method: "POST", headers: { "Content-Type": "application/
 """
 
 
+BROWSER_CALL_WITH_TOKEN = BROWSER_CALL.replace(
+    "createFetch({ url: arguments[0] })", 'createFetch({ url: arguments[0], getToken: () => "a-token" })'
+)
+
+
 def page_with_embed(server: str) -> str:
     return f'<!doctype html><html><head><script src="{server}/embed.js"></script></head><body></body></html>'
 
@@ -160,6 +165,14 @@ async def test_in_a_browser_an_origin_not_allowed_is_a_cors_error_and_no_session
             blocked = f"from origin '{site.origin}' has been blocked by CORS policy"
             assert any(f"{live.url}/session" in e and blocked in e for e in errors), errors
             assert any(f"{live.url}/session - Failed to load resource: net::ERR_FAILED" in e for e in errors)
+            # With a token (a reader who has a session, JWT mode) the request is preflighted.
+            result = await asyncio.to_thread(
+                browser.execute_async_script, BROWSER_CALL_WITH_TOKEN, f"{live.url}/chatkit", create_thread()
+            )
+            assert "Failed to fetch" in result.get("error", ""), result
+            errors += await asyncio.to_thread(console_errors, browser)
+            preflight = "Response to preflight request doesn't pass access control check"
+            assert any(f"{live.url}/chatkit" in e and preflight in e for e in errors), errors
             print("\n".join(errors))  # the messages docs/embedding.md quotes
 
 
