@@ -163,3 +163,26 @@ def test_a_missing_database_is_reported_as_missing_not_unreachable(database, tmp
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert len(errors) == 1 and "the database 'no_such_docs_db' does not exist" in errors[0]
     assert "cannot reach" not in errors[0]
+
+
+def test_start_up_shows_the_allowed_origins_normalised(tmp_path):
+    import socket
+
+    with socket.socket() as busy:  # stop right after the start-up lines: the port is taken
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {
+            **clean_environment(tmp_path),
+            "DOCSDESK_CORS_ORIGINS": "http://localhost:18110/,HTTPS://Docs.Example.com:443",
+        }
+        result = subprocess.run(
+            [DOCSDESK, "serve", "--port", str(port)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+    assert "docsdesk: allowed origins: http://localhost:18110, https://docs.example.com\n" in result.stderr
+    assert result.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
