@@ -10,6 +10,7 @@ from docsdesk.core.settings import Settings, get_settings
 from docsdesk.http import about, admin, attachments, chatkit, session
 from docsdesk.http.embed import load_embed_script
 from docsdesk.http.errors import install_error_handlers
+from docsdesk.http.origins import install as install_origin_guard
 from docsdesk.ops.access import install as install_operations
 from docsdesk.ops.ratelimit import RateLimits
 from lifespan import lifespan_for
@@ -17,11 +18,14 @@ from lifespan import lifespan_for
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="docsdesk", lifespan=lifespan_for(settings))
+    # The interactive API docs load Swagger UI and ReDoc from a CDN: off unless DOCSDESK_API_DOCS=1.
+    api_docs = {} if settings.api_docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    app = FastAPI(title="docsdesk", lifespan=lifespan_for(settings), **api_docs)
     app.state.settings = settings
     app.state.rate_limits = RateLimits(settings)
     app.state.embed_script = load_embed_script()
     install_operations(app, settings)  # probes, /metrics, CORS, request ids, access log
+    install_origin_guard(app, settings)  # reader API: origins not allowed get 403 before any route
     install_error_handlers(app)
     for router in (session.router, about.router, chatkit.router, attachments.router):
         app.include_router(router)

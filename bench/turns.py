@@ -105,6 +105,13 @@ async def start_server(port: int, env: dict[str, str], log_path: Path) -> asynci
             str(port),
             "--workers",
             "1",
+            # As `docsdesk serve`: idle connections last DOCSDESK_HTTP_KEEP_ALIVE_SECONDS (75 s).
+            # uvicorn's own default, 5 s, equals httpx's keep-alive expiry: a pooled connection
+            # reused as the server's timer closes it fails with a ReadError, and under load the
+            # client marks a connection idle late. With the server's timeout longer than the
+            # client's, the client always drops an idle connection first.
+            "--timeout-keep-alive",
+            str(Settings(_env_file=None).http_keep_alive_seconds),
             "--log-level",
             "warning",
             cwd=REPO,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from docsdesk import __version__
 from docsdesk.cli.common import CommandError, fail, say, settings
+from docsdesk.core.settings_error import SettingsError
 
 if TYPE_CHECKING:
     from docsdesk.core.database import Database
@@ -41,6 +42,15 @@ def model_line(config: Settings) -> str:
     if model == "offline":
         return "offline (built in: it quotes the documentation; set OPENAI_API_KEY for a language model)"
     return model
+
+
+def allowed_origins_line(config: Settings) -> str:
+    """The browser origins the reader API accepts, for the start-up narrative."""
+    if config.cors_origins == ["*"]:
+        return "any (DOCSDESK_CORS_ORIGINS=*; no credentials)"
+    if not config.cors_origins:
+        return "none besides this server's own pages (set DOCSDESK_CORS_ORIGINS=https://your.site)"
+    return ", ".join(config.cors_origins)
 
 
 def local_url_for(host: str, port: int) -> str:
@@ -132,13 +142,14 @@ async def prepare_serving(config: Settings, args: argparse.Namespace) -> Databas
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
+    config = settings()  # every setting checked first: a mistake is one line, in well under a second
     # The SDKs take a few seconds to import: start now, while the database starts. Not a
     # daemon: a failure below waits for the import to finish rather than killing the thread
     # mid-import at exit (which aborts the interpreter).
     importer = threading.Thread(target=__import__, args=("app",), name="docsdesk-import")
     importer.start()
-    config = settings()
     say(f"{__version__}: data: {where_data_lives(config)}")
+    say(f"allowed origins: {allowed_origins_line(config)}")
     sock = bind(args.host, args.port)
     db = asyncio.run(prepare_serving(config, args))
     say(f"model: {model_line(config)}")
@@ -215,7 +226,14 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Every option's help shows its default."""
+    """Every option's help shows its default, once: not when there is none (None, a flag's
+    False) and not when the help already says what it is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -272,6 +290,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         args.func(args)
+    except SettingsError as exc:  # a setting the operator got wrong: one line each, exit 2
+        for line in exc.lines:
+            print(f"docsdesk: error: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
     except KeyboardInterrupt:
         say("interrupted")
         raise SystemExit(130) from None

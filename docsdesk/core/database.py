@@ -170,16 +170,39 @@ def describe(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+# SQLSTATE 3D000 (invalid_catalog_name): the server answered; the database is not there.
+_MISSING_DATABASE = "3D000"
+
+
 async def check_connection(engine: AsyncEngine) -> None:
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:
+        where = describe(engine.url.render_as_string(False))
+        if _sqlstate(exc) == _MISSING_DATABASE:
+            name = engine.url.database
+            raise DatabaseUnavailable(
+                f"the database {name!r} does not exist (the server at {where} answered): create it "
+                f"(createdb {name}) or correct the database name in DATABASE_URL",
+                "missing_database",
+            ) from exc
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatabaseUnavailable(
-            f"cannot reach the database at {describe(engine.url.render_as_string(False))}: {reason}",
-            outage_kind(exc) or "unreachable",
+            f"cannot reach the database at {where}: {reason}", outage_kind(exc) or "unreachable"
         ) from exc
+
+
+def _sqlstate(exc: BaseException | None) -> str | None:
+    """The SQLSTATE of a driver error anywhere in `exc`'s chain (SQLAlchemy wraps asyncpg's)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        state = getattr(exc, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+        exc = getattr(exc, "orig", None) or exc.__cause__
+        seen += 1
+    return None
 
 
 async def warm_pool(engine: AsyncEngine, connections: int) -> None:

@@ -4,9 +4,13 @@ uvicorn times out an idle keep-alive connection (`timeout_keep_alive`), but noth
 client that trickles its request headers a byte at a time holds its connection for as long as it
 likes, and the httptools parser (what uvicorn picks when installed) has no header size limit
 (`h11_max_incomplete_event_size` applies to h11 only). `GuardedHttpProtocol` is uvicorn's own
-HTTP protocol class with both bounds added: from the moment a connection opens, or a response
-on it completes, the next request's headers must arrive within `header_timeout_seconds`
-(else `408`) and within `http_max_header_bytes` (else `431`); the connection is then closed.
+HTTP protocol class with both bounds added: from the moment a connection opens, or the first
+byte of a further request on a keep-alive connection arrives, the request's headers must arrive
+within `header_timeout_seconds` (else `408`) and within `http_max_header_bytes` (else `431`);
+the connection is then closed. An idle keep-alive connection is closed by uvicorn's keep-alive
+timeout alone (`http_keep_alive_seconds`), so that a proxy in front, whose own idle timeout is
+shorter, is always the side that closes it (closing under a proxy that is just reusing the
+connection fails that request).
 The body has its own deadline in the app (app.py `read_body`, `body_timeout_seconds`).
 """
 
@@ -53,12 +57,16 @@ class _HeaderDeadline(_Host):
         self._deadline: asyncio.TimerHandle | None = None
         self._awaited_after: Any = None  # the cycle in place when the deadline was armed
         self._header_bytes = 0
+        self._idle = False  # a keep-alive connection between requests
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
         super().connection_made(transport)
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        if self._idle:  # the first bytes of the next request on a keep-alive connection
+            self._idle = False
+            self._arm()
         waiting = self._deadline is not None
         if waiting:
             self._header_bytes += len(data)
@@ -78,9 +86,12 @@ class _HeaderDeadline(_Host):
             )
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm()  # the next request on this keep-alive connection
+        super().on_response_complete()  # type: ignore[misc]
+        if not self.transport.is_closing():  # type: ignore[attr-defined]
+            # Idle until the next request starts: the keep-alive timeout, not the header
+            # deadline, decides when an idle connection closes.
+            self._disarm()
+            self._idle = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()

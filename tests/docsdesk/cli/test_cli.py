@@ -50,8 +50,8 @@ def test_unreachable_database_fails_fast_with_one_line(tmp_path):
 
 def test_bad_database_url_is_a_clear_error(tmp_path):
     result = run_cli("migrate", DATABASE_URL="mysql://x/y", DOCSDESK_DATA_DIR=str(tmp_path))
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "DATABASE_URL must start with postgresql://" in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "DATABASE_URL is not valid: expected postgresql://" in result.stderr
 
 
 def test_version_and_help_show_defaults():
@@ -128,3 +128,21 @@ def test_the_default_public_url_is_the_bound_address_reachable_here():
     assert local_url_for("0.0.0.0", 8001) == "http://127.0.0.1:8001"
     assert local_url_for("::", 8001) == "http://[::1]:8001"
     assert local_url_for("docs.internal", 80) == "http://docs.internal:80"
+
+
+def test_option_help_states_each_default_once():
+    import argparse
+
+    from docsdesk.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert len(commands.choices) >= 8
+    for name, command in commands.choices.items():
+        text = " ".join(command.format_help().split())
+        assert "(default: None)" not in text and "(default: False)" not in text, name
+        formatter = command._get_formatter()
+        for action in command._actions:
+            shown = formatter._expand_help(action) if action.help else ""
+            assert shown.count("default") <= 1, (name, shown)
+    serve = " ".join(commands.choices["serve"].format_help().split())
+    assert "(default: 8000)" in serve and "(default: mkdocs)" in serve

@@ -178,7 +178,8 @@ async def test_memory_limits_do_not_start_a_thread_per_request(monkeypatch):
 
 
 def test_invalid_limit_settings_are_rejected():
-    with pytest.raises(ValueError, match="rate-limit"):
+    # Refused when the settings are read (docsdesk serve: one line naming the variable).
+    with pytest.raises(ValueError, match=r"(?s)rate_limit_turns.*N/period"):
         RateLimits(make_settings(rate_limit_turns="lots per day"))
 
 

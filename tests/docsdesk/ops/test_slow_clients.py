@@ -146,3 +146,34 @@ async def test_keep_alive_traffic_is_unaffected(settings, protocol):
             json={"type": "threads.list", "params": {"limit": 1}},
         )
         assert response.status_code == 200
+
+
+async def read_response(reader: asyncio.StreamReader) -> bytes:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    return head + await asyncio.wait_for(reader.readexactly(length), 5)
+
+
+@PROTOCOLS
+async def test_an_idle_keep_alive_connection_lasts_the_keep_alive_timeout_not_the_header_deadline(
+    settings, protocol
+):
+    # Keep-alive (3 s) longer than the header deadline (1 s): a proxy reusing a connection
+    # after 2 s idle must find it open; after the keep-alive timeout the server closes it.
+    async with guarded_server(settings.model_copy(update={"http_keep_alive_seconds": 3}), protocol) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        request = b"GET /healthz HTTP/1.1\r\nHost: docsdesk\r\n\r\n"
+        try:
+            for _ in range(2):
+                writer.write(request)
+                assert (await read_response(reader)).startswith(b"HTTP/1.1 200")
+                await asyncio.sleep(DEADLINE * 2)  # idle: past the header deadline
+            started = time.monotonic()
+            assert await asyncio.wait_for(reader.read(1), 5) == b""  # closed by keep-alive
+            assert time.monotonic() - started < 2
+        finally:
+            writer.close()

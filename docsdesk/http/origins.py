@@ -1,0 +1,148 @@
+"""Reader origins: which web pages may call the reader API (`/chatkit`, `/session`, `/attachments`).
+
+CORS alone does not stop a browser request: a "simple" request (`POST /session` with no
+`Authorization` header) is sent without a preflight, the server acts on it, and only then does
+the browser hide the answer from the page. So a request whose `Origin` is neither allowed
+(DOCSDESK_CORS_ORIGINS, normalised as browsers send origins) nor this server's own is refused
+here, before any route runs, preflights included: `403 origin_not_allowed` naming the origin, and
+one warning per origin per minute telling the operator what to add.
+
+Requests without an `Origin` (servers, curl, same-origin navigation) are not browser
+cross-origin calls and pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from docsdesk.core.errors import ApiError
+from docsdesk.core.setting_checks import origin as normalise_origin
+from docsdesk.core.settings import Settings
+from docsdesk.ops.observability import RequestObserver
+
+log = logging.getLogger("docsdesk.origins")
+
+READER_PATHS = ("/chatkit", "/session", "/attachments")
+LOG_EVERY_SECONDS = 60.0
+MAX_REMEMBERED = 1024  # origins whose last warning time is kept (the oldest are forgotten)
+_SHOWN_CHARS = 200
+
+
+def is_reader_path(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in READER_PATHS)
+
+
+class OriginGuard:
+    """Pure ASGI middleware refusing reader-API requests from origins that are not allowed."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.allowed = frozenset(_normalised(settings.cors_origins))
+        self.any_origin = "*" in self.allowed
+        self.own = frozenset(_own_origins(settings.public_url))
+        self._warned: OrderedDict[str, float] = OrderedDict()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.any_origin or not is_reader_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        headers = {name: value for name, value in scope["headers"] if name in _WANTED}
+        sent = headers.get(b"origin")
+        if sent is None or self._accepts(sent.decode("latin-1"), headers):
+            await self.app(scope, receive, send)
+            return
+        shown = _shown(sent.decode("latin-1"))
+        self._warn(shown)
+        refusal = ApiError(
+            403,
+            "origin_not_allowed",
+            f"origin {shown} is not allowed to use this docsdesk server (the operator lists the "
+            "sites that embed it in DOCSDESK_CORS_ORIGINS)",
+            {"Vary": "Origin"},
+        )
+        await refusal.response()(scope, receive, send)
+
+    def _accepts(self, sent: str, headers: dict[bytes, bytes]) -> bool:
+        try:
+            origin = normalise_origin(sent)
+        except ValueError:
+            return False  # "null" (a sandboxed frame, a file:// page) or garbage
+        if origin in self.allowed or origin in self.own:
+            return True
+        # This server's own pages (the admin console, a page served behind the same host):
+        # the browser says so, or the origin names the host the request was sent to.
+        if headers.get(b"sec-fetch-site") == b"same-origin":
+            return True
+        host = headers.get(b"host", b"").decode("latin-1").lower()
+        return bool(host) and urlsplit(origin).netloc == _without_default_port(host, origin)
+
+    def _warn(self, origin: str) -> None:
+        now = time.monotonic()
+        last = self._warned.get(origin)
+        if last is not None and now - last < LOG_EVERY_SECONDS:
+            return
+        self._warned[origin] = now
+        self._warned.move_to_end(origin)
+        while len(self._warned) > MAX_REMEMBERED:
+            self._warned.popitem(last=False)
+        listed = ",".join(sorted(self.allowed))
+        log.warning(
+            "refused requests from origin %s: it is not in DOCSDESK_CORS_ORIGINS (%s); if the "
+            "assistant is embedded there, add it: DOCSDESK_CORS_ORIGINS=%s",
+            origin,
+            listed or "empty",
+            ",".join(filter(None, [listed, origin])),
+            extra={"origin": origin},
+        )
+
+
+_WANTED = frozenset({b"origin", b"host", b"sec-fetch-site"})
+
+
+def _normalised(origins: list[str]) -> list[str]:
+    """The settings' origins (already normalised when read from the environment; settings
+    built in code may not be), skipping any that are not origins."""
+    out = []
+    for value in origins:
+        try:
+            out.append(normalise_origin(value))
+        except ValueError:
+            log.warning("DOCSDESK_CORS_ORIGINS: ignoring %r, which is not an origin", value)
+    return out
+
+
+def _own_origins(public_url: str | None) -> list[str]:
+    if not public_url:
+        return []
+    try:
+        return [normalise_origin(public_url.split("://", 1)[0] + "://" + urlsplit(public_url).netloc)]
+    except ValueError:
+        return []
+
+
+def _without_default_port(host: str, origin: str) -> str:
+    scheme = origin.split("://", 1)[0]
+    default = {"http": ":80", "https": ":443"}[scheme]
+    return host.removesuffix(default)
+
+
+def _shown(value: str) -> str:
+    value = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in value)
+    return value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "..."
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Put the guard just inside the request observer (so refusals are logged, counted and carry
+    a request id) and outside CORS (so a refused preflight is a 403 naming the origin)."""
+    observer = next(
+        (i for i, entry in enumerate(app.user_middleware) if entry.cls is RequestObserver),
+        -1,
+    )
+    app.user_middleware.insert(observer + 1, Middleware(OriginGuard, settings=settings))
