@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from docsdesk.core.errors import ApiError
 from docsdesk.core.setting_checks import origin as normalise_origin
 from docsdesk.core.settings import Settings
-from docsdesk.ops.observability import RequestObserver
+from docsdesk.ops.access import RequestObserver
 
 log = logging.getLogger("docsdesk.origins")
 
