@@ -31,7 +31,6 @@ MARKDOWN = "text/markdown"
 MDX = "text/mdx"
 HTML = "text/html"
 MEDIA_TYPES = {".md": MARKDOWN, ".markdown": MARKDOWN, ".mdx": MDX, ".html": HTML, ".htm": HTML}
-SKIP_DIRS = frozenset({"node_modules", "site", "build"})
 
 
 class SourceError(RuntimeError):
@@ -170,9 +169,7 @@ def _walk(root: Path, rules: ExcludeRules) -> list[str]:
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath).relative_to(root).as_posix()
         prefix = "" if here == "." else here + "/"
-        dirnames[:] = sorted(
-            d for d in dirnames if d not in SKIP_DIRS and not rules.skip(prefix + d, is_dir=True)
-        )
+        dirnames[:] = [d for d in sorted(dirnames) if not rules.skip(prefix + d, is_dir=True)]
         for name in sorted(filenames):
             if Path(name).suffix.lower() in MEDIA_TYPES and not rules.skip(prefix + name, is_dir=False):
                 found.append(prefix + name)

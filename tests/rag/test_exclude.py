@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from rag.exclude import ExcludeRules
-from rag.ingest import IngestError, discover, ingest
+from rag.ingest import IngestError, ingest
+from rag.sources import FolderSource
 from rag.urls import check_base_url
 from tests.support import new_id
 
@@ -36,12 +37,14 @@ FILES = [
 
 
 def sources(roots):
-    return sorted(f.source_path for root in roots for f in root.files)
+    return sorted(key for source in roots for key in source.keys)
 
 
 def test_theme_and_template_folders_are_skipped_and_recorded(tmp_path):
     rules = ExcludeRules()
-    found = sources(discover([tree(tmp_path, FILES)], rules))
+    found = sources(
+        FolderSource.discover([tree(tmp_path, FILES)], base_url="/", url_style="mkdocs", rules=rules)
+    )
     assert found == [
         "blog/2019/old.md",
         "blog/2024/new.md",
@@ -61,7 +64,9 @@ def test_theme_and_template_folders_are_skipped_and_recorded(tmp_path):
 
 def test_exclude_globs_match_names_anywhere_or_paths_from_the_root(tmp_path):
     rules = ExcludeRules(("drafts", "blog/2019/*", "*.draft.md"))
-    found = sources(discover([tree(tmp_path, FILES)], rules))
+    found = sources(
+        FolderSource.discover([tree(tmp_path, FILES)], base_url="/", url_style="mkdocs", rules=rules)
+    )
     assert found == ["blog/2024/new.md", "guide/setup.md", "index.md"]
     assert "drafts/ (--exclude drafts)" in rules.skipped
     assert "blog/2019/ (--exclude blog/2019/*)" in rules.skipped
