@@ -19,8 +19,14 @@ from lifespan import lifespan_for
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # The interactive API docs load Swagger UI and ReDoc from a CDN: off unless DOCSDESK_API_DOCS=1.
-    api_docs = {} if settings.api_docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
-    app = FastAPI(title="docsdesk", lifespan=lifespan_for(settings), **api_docs)
+    # (FastAPI's own defaults when on.)
+    app = FastAPI(
+        title="docsdesk",
+        lifespan=lifespan_for(settings),
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url="/redoc" if settings.api_docs else None,
+        openapi_url="/openapi.json" if settings.api_docs else None,
+    )
     app.state.settings = settings
     app.state.rate_limits = RateLimits(settings)
     app.state.embed_script = load_embed_script()
@@ -34,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> FastAPI:
     # `uvicorn app:app` works too; the app is built on first access with the environment's settings.
     if name == "app":
         return create_app()

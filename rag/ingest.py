@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -190,7 +191,7 @@ class _Run(VectorRun):
         collection's embedder: create the collection, or switch it to this run's embedder."""
         async with self.engine.connect() as conn:
             vector_ok = await schema.vector_installed(conn)
-            row = (
+            row: tuple[Any, ...] | None = (
                 await conn.execute(
                     text("SELECT embedder, dimensions FROM docs_collections WHERE name = :c"),
                     {"c": self.collection},
@@ -258,7 +259,7 @@ class _Run(VectorRun):
             advance(len(batch))
 
         producer = asyncio.create_task(produce())
-        writers: set[asyncio.Task] = set()
+        writers: set[asyncio.Future[None]] = set()
         try:
             finished = False
             while not finished:
@@ -315,7 +316,7 @@ class _Run(VectorRun):
         self.summary.unchanged += len(items) - len(changed)
         if not changed:
             return
-        rows = [[chunk_row(self.collection, c) for c in item.chunks] for item in changed]
+        rows = [[chunk_row(self.collection, c) for c in item.chunks or ()] for item in changed]
         vectors = await self._vectors_for([i.stored for i in changed], rows) if self.embedder else None
         embedder = self.embedder_name if vectors is not None else None
         documents = [

@@ -64,8 +64,9 @@ class ProgressBar:
     def __enter__(self) -> Callable[[int], None]:
         if self._progress is None:
             return lambda files: None
-        self._progress.start()
-        return lambda files: self._progress.advance(self._task, files)
+        progress = self._progress
+        progress.start()
+        return lambda files: progress.advance(self._task, files)
 
     def __exit__(self, *exc) -> None:
         if self._progress is not None:

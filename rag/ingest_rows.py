@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy import Insert, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from docsdesk.core.terms import identifier_terms

@@ -63,6 +63,7 @@ class VectorRun:
                 )
             if self.embedder is not None:
                 await schema.ensure_vector_schema(conn)
+                assert self.dimensions is not None  # set from the probe above
                 await schema.ensure_vector_index(conn, self.dimensions)
             await conn.execute(
                 text(

@@ -17,7 +17,8 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from rag.search import SearchResult, absolute_url
+from rag.search import SearchResult
+from rag.urls import absolute_url
 
 _INDEX_FILES = frozenset({"index.html", "index.htm", "index.md", "readme.md"})
 _PAGE_SUFFIXES = (".html", ".htm", ".md", ".mdx")

@@ -20,10 +20,10 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import String, TextClause, bindparam, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from docsdesk.core.terms import query_text, question_text
 from rag import schema
@@ -185,7 +185,9 @@ class DocsSearch:
             result.url = absolute_url(result.url, self.public_url)
         return results
 
-    async def _search_once(self, query: SearchQuery, embedding) -> tuple[list[SearchResult], bool]:
+    async def _search_once(
+        self, query: SearchQuery, embedding: asyncio.Future[list[list[float]]] | None
+    ) -> tuple[list[SearchResult], bool]:
         """One search; False when chunks it ranked were swapped out (by an ingest) before
         their rows were read, so the results may lack some matches: worth running again."""
         depth = max(50, 4 * query.k)
@@ -200,7 +202,7 @@ class DocsSearch:
 
     async def _fuse(
         self,
-        conn,
+        conn: AsyncConnection,
         lexical: list[Ranked],
         semantic: list[Ranked],
         query: SearchQuery,
@@ -219,7 +221,7 @@ class DocsSearch:
         return results, len(results) == len(best)
 
     @staticmethod
-    async def _lexeme_stats(conn, query: SearchQuery) -> tuple[list[str], LexemeStats]:
+    async def _lexeme_stats(conn: AsyncConnection, query: SearchQuery) -> tuple[list[str], LexemeStats]:
         """The normalised search terms of the query's positive words (question words dropped,
         identifiers expanded, English stemming, stop words dropped) and their chunk counts in
         the query's scope, in one statement."""
@@ -235,7 +237,7 @@ class DocsSearch:
         chunks = counts.pop("", 0.0)
         return sorted(counts), LexemeStats(chunks=chunks, counts=counts)
 
-    async def _plan(self, conn, query: SearchQuery) -> FullTextPlan:
+    async def _plan(self, conn: AsyncConnection, query: SearchQuery) -> FullTextPlan:
         """The query's lexemes, weighted by their counts in scope: which select the candidates
         (`selectors`), which are scored, which are highlighted."""
         terms, stats = await self._lexeme_stats(conn, query)
@@ -251,7 +253,9 @@ class DocsSearch:
             selective=bool(selecting),
         )
 
-    async def _full_text(self, conn, query: SearchQuery, plan: FullTextPlan, depth: int) -> list[Ranked]:
+    async def _full_text(
+        self, conn: AsyncConnection, query: SearchQuery, plan: FullTextPlan, depth: int
+    ) -> list[Ranked]:
         """The full-text list, best first (score: the BM25-style score).
 
         Candidates hold one of the selecting lexemes (`selectors`); a query made only of very
@@ -267,14 +271,18 @@ class DocsSearch:
         rows.sort(key=lambda r: (-r.score, r.page_url, r.id))
         return [Ranked(r.id, r.page_url, r.score) for r in rows[:depth]]
 
-    async def _ranked(self, conn, query: SearchQuery, plan: FullTextPlan, column: str, depth: int) -> list:
+    async def _ranked(
+        self, conn: AsyncConnection, query: SearchQuery, plan: FullTextPlan, column: str, depth: int
+    ) -> list[Any]:
         """Run a ranked-list SELECT: rows of (id, page_url, score)."""
         sql = full_text_sql(plan, column, scope=query.scope("c.collection"), negated=bool(query.negated))
         statement = query.statement(sql)
         values = {**query.binds, **plan.binds, "negated": query.negated, "depth": depth}
         return list((await conn.execute(statement, values)).all())
 
-    async def _nearest(self, conn, vector: list[float], query: SearchQuery, depth: int) -> list[Ranked]:
+    async def _nearest(
+        self, conn: AsyncConnection, vector: list[float], query: SearchQuery, depth: int
+    ) -> list[Ranked]:
         """The chunks nearest to the query's embedding, nearest first (score: 1 - cosine distance)."""
         assert self.embedder is not None
         dims = await self._vector_dims(conn, query)
@@ -297,11 +305,12 @@ class DocsSearch:
         )
         values = {"vector": schema.vector_literal(vector), "depth": depth, **query.binds}
         sql = nearest_sql(dims, query.scope("e.collection"))
-        rows = (await conn.execute(query.statement(sql), values)).all()
+        # `Result.all()` returns a list (typed as a Sequence).
+        rows = cast("list[Any]", (await conn.execute(query.statement(sql), values)).all())
         rows.sort(key=lambda r: (r.distance, r.page_url, r.chunk_id))
         return [Ranked(r.chunk_id, r.page_url, 1.0 - r.distance) for r in rows]
 
-    async def _vector_dims(self, conn, query: SearchQuery) -> int | None:
+    async def _vector_dims(self, conn: AsyncConnection, query: SearchQuery) -> int | None:
         """The dimension of the vectors in scope (None: no vectors); refuses another embedder's."""
         assert self.embedder is not None
         statement = query.statement(
@@ -320,7 +329,11 @@ class DocsSearch:
 
     @staticmethod
     async def _fetch(
-        conn, ids: list[int], scores: dict[int, float], query: SearchQuery, plan: FullTextPlan
+        conn: AsyncConnection,
+        ids: list[int],
+        scores: dict[int, float],
+        query: SearchQuery,
+        plan: FullTextPlan,
     ) -> list[SearchResult]:
         """The result rows for `ids`, with highlighted snippets (for these rows only)."""
         if not ids:
@@ -380,7 +393,7 @@ class DocsSearch:
             rows = await conn.execute(statement, {"words": words, **scoped.binds})
             return [row.word for row in rows]
 
-    async def stats(self) -> dict:
+    async def stats(self) -> dict[str, Any]:
         """Counts for readiness checks: chunks, documents, collections, vector support, embedder."""
         await self.startup()
         async with self.engine.connect() as conn:

@@ -58,7 +58,7 @@ class OpenAIClientProvider(ModelProvider):
 
 def model_provider(settings: Settings) -> MultiProvider:
     """The provider map: one provider per DOCSDESK_MODEL prefix."""
-    providers = MultiProviderMap()
+    providers = MultiProviderMap()  # type: ignore[no-untyped-call]  # the SDK's __init__ is unannotated
     providers.add_provider(OFFLINE, OfflineProvider())
     providers.add_provider("openai", OpenAIClientProvider(settings, responses=True))
     providers.add_provider("openai-chat", OpenAIClientProvider(settings, responses=False))
@@ -82,9 +82,8 @@ def build_model(settings: Settings, spec: str | None = None) -> Model:
 
 
 def model_settings(settings: Settings) -> ModelSettings:
-    """Sampling settings for every model call (values left unset are omitted)."""
-    values = {"temperature": settings.temperature, "max_tokens": settings.max_output_tokens}
-    return ModelSettings(**{key: value for key, value in values.items() if value is not None})
+    """Sampling settings for every model call (values left unset stay None, the defaults)."""
+    return ModelSettings(temperature=settings.temperature, max_tokens=settings.max_output_tokens)
 
 
 def is_offline(model: object) -> bool:
@@ -166,11 +165,10 @@ class UniqueIds(Model):
         response.output = [rewriter.item(i, item) for i, item in enumerate(response.output)]
         return response
 
-    async def stream_response(  # type: ignore[override]
-        self, *args: Any, **kwargs: Any
-    ) -> AsyncIterator[ResponseStreamEvent]:
+    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[ResponseStreamEvent]:
         rewriter = _IdRewriter()
-        async with aclosing(self.inner.stream_response(*args, **kwargs)) as stream:
+        # The SDK types stream_response as an AsyncIterator; it is an async generator (has aclose).
+        async with aclosing(self.inner.stream_response(*args, **kwargs)) as stream:  # type: ignore[type-var]
             async for event in stream:
                 yield rewriter.event(event)
 

@@ -109,7 +109,7 @@ async def run_agent(
             result.cancel()
 
 
-def stream_error(exc: Exception, run: TurnRun, context: RequestContext) -> StreamError:
+def stream_error(exc: Exception, run: TurnRun, context: RequestContext) -> StreamError | CustomStreamError:
     """The error event for a failed run (logged as it deserves); `run.status` says which."""
     extra = {"request_id": context.request_id}
     if isinstance(exc, InputGuardrailTripwireTriggered | OutputGuardrailTripwireTriggered):
@@ -134,7 +134,9 @@ def stream_error(exc: Exception, run: TurnRun, context: RequestContext) -> Strea
     return report(context, StreamError(ErrorCode.STREAM_ERROR, allow_retry=True))
 
 
-def report(context: RequestContext, error: StreamError) -> StreamError:
+def report(
+    context: RequestContext, error: StreamError | CustomStreamError
+) -> StreamError | CustomStreamError:
     """Tell the request's telemetry which error event the reader gets."""
     if context.telemetry is not None:
         context.telemetry.error_code = (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import cast
 
 from chatkit.errors import ErrorCode
 from chatkit.server import StreamingResult
@@ -135,7 +136,7 @@ async def relay(
                 done = True
                 parts.pop()
             if parts:
-                yield b"".join(parts)
+                yield b"".join(cast("list[bytes]", parts))  # the None sentinel comes last, popped above
     finally:
         if not producer.done():
             producer.cancel()

@@ -94,7 +94,7 @@ def process_source_digest() -> str:
 
 
 def installed() -> bool:
-    return chatkit.server.TypeAdapter is _ReusedAdapter  # type: ignore[comparison-overlap]
+    return chatkit.server.TypeAdapter is _ReusedAdapter
 
 
 def install_parse_once() -> bool:

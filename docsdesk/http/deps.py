@@ -51,15 +51,15 @@ class Services:
 
 
 def get_services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 def get_settings_of(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def get_rate_limits(request: Request) -> RateLimits:
-    return request.app.state.rate_limits  # type: ignore[no-any-return]
+    return request.app.state.rate_limits
 
 
 def get_telemetry(request: Request) -> RequestTelemetry:

@@ -225,12 +225,12 @@ def turn_record(
 ) -> TurnRecord:
     """A turn's record from what the turn produced: its answer text and cited URLs come from
     the finished answer items (their annotations), never from parsing the text."""
-    cited = [
-        annotation.source.url
+    cited: list[str] = [
+        url
         for item in answers
         for part in item.content
         for annotation in part.annotations
-        if getattr(annotation.source, "url", None)
+        if (url := getattr(annotation.source, "url", None))
     ]
     return TurnRecord(
         thread_id=thread_id,

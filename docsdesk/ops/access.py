@@ -53,7 +53,7 @@ def telemetry_of(request: Request) -> RequestTelemetry:
     telemetry = state.get(TELEMETRY)
     if telemetry is None:
         telemetry = state[TELEMETRY] = RequestTelemetry(request_id=os.urandom(16).hex())
-    return telemetry  # type: ignore[no-any-return]
+    return telemetry
 
 
 def call_at_end(request: Request, callback: Callable[[], Awaitable[None]]) -> None:

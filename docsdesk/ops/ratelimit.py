@@ -287,7 +287,7 @@ class RateLimits:
     def _route_check(
         self, limit: str, scope: str, key: Callable[[Request], str], func: Callable[[Request], None]
     ) -> Callable[..., None]:
-        return self.limiter.shared_limit(limit, scope, key_func=key)(func)  # type: ignore[no-any-return]
+        return self.limiter.shared_limit(limit, scope, key_func=key)(func)
 
     def _refuse(self, name: str, retry_after: int) -> None:
         observe_rate_limited(name)

@@ -86,8 +86,8 @@ class _HeaderDeadline(_Host):
             )
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()  # type: ignore[misc]
-        if not self.transport.is_closing():  # type: ignore[attr-defined]
+        super().on_response_complete()
+        if not self.transport.is_closing():
             # Idle until the next request starts: the keep-alive timeout, not the header
             # deadline, decides when an idle connection closes.
             self._disarm()
