@@ -46,9 +46,7 @@ def test_mkdocs_mapping() -> None:
 
 
 def test_question_sets_are_well_formed(question_sets) -> None:
-    assert sorted(p.name for p in QUESTIONS.glob("*.tsv")) == sorted(
-        f"{s}-{c}.tsv" for s in SETS for c in DOC_SETS
-    )
+    assert {f"{s}-{c}.tsv" for s in SETS for c in DOC_SETS} <= {p.name for p in QUESTIONS.glob("*.tsv")}
     project = [case for (s, _), cases in question_sets.items() if s == "project" for case in cases]
     assert len(project) >= 90
     for (set_name, collection), cases in question_sets.items():

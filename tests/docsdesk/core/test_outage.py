@@ -40,7 +40,7 @@ async def test_a_statement_timeout_is_an_outage_and_a_bad_query_is_not(engine):
 
 
 async def test_the_admin_api_and_the_http_layer_use_the_same_classifier(engine):
-    from docsdesk.insights.admin import _database
+    from docsdesk.insights.admin import database_errors as _database
     from docsdesk.ops import observability
     from docsdesk.ops import outage as ops_outage
 

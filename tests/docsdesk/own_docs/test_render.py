@@ -16,7 +16,9 @@ from rag.collections import OWN_DOCS_PATH
 @pytest.mark.parametrize("name", sorted(own_docs()))
 def test_every_indexed_anchor_is_a_heading_of_the_page(name):
     markdown = own_docs()[name].read_text(encoding="utf-8")
-    chunks = chunk_document(name, markdown, base_url=OWN_DOCS_PATH, url_style="plain", collection="docsdesk")
+    chunks = chunk_document(
+        markdown, "text/markdown", OWN_DOCS_PATH + name, anchor_style="plain", collection="docsdesk"
+    )
     anchors = {c.url.split("#", 1)[1] for c in chunks if "#" in c.url}
     assert anchors, name
     ids = set(re.findall(r'<h[1-6] id="([^"]+)"', render_page(markdown, name)))
@@ -25,7 +27,7 @@ def test_every_indexed_anchor_is_a_heading_of_the_page(name):
 
 def test_repeated_headings_get_the_numbered_anchors_ingestion_gives():
     markdown = "# Page\n\n## Setup\n\ntext\n\n## Setup\n\nmore\n\n## `code` *and* words\n\nx\n"
-    chunks = chunk_document("p.md", markdown, base_url="/about/", url_style="plain")
+    chunks = chunk_document(markdown, "text/markdown", "/about/p.md", anchor_style="plain")
     html = render_page(markdown, "p.md")
     for chunk in chunks:
         if "#" in chunk.url:
