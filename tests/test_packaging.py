@@ -151,6 +151,8 @@ async def test_installed_wheel_serves_and_answers_about_its_own_docs(
         answer = done_items(events, "assistant_message")[-1]
         sources = [a["source"]["url"] for part in answer["content"] for a in part["annotations"]]
         assert sources and all(s.startswith(f"{server.url}/about/") for s in sources), sources
-        page = await client.http.get(sources[0].split("#")[0].removeprefix(server.url))
-        assert page.status_code == 200 and page.headers["content-type"].startswith("text/markdown")
+        url, _, anchor = sources[0].partition("#")
+        page = await client.http.get(url.removeprefix(server.url))
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert not anchor or f'id="{anchor}"' in page.text  # the cited section opens at its heading
     assert "serving docsdesk's own docs" in server.output, server.output
