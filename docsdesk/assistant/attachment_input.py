@@ -1,7 +1,7 @@
 """What the model sees of an attachment.
 
 - An image: an image input (a data URL read from storage), for models that take images.
-- A text file, or a PDF's extracted text (pypdf): a delimited data block, size-limited
+- A text file, or a PDF's extracted text (pypdf, in a bounded child: pdf_extract.py): a delimited data block, size-limited
   (a long file keeps its beginning and its end, where logs have their errors).
 - Anything else, or an attachment from an earlier message: the same block with only its
   name and type, so large files are not re-sent on every turn.
@@ -11,9 +11,7 @@ The block format (escaped JSON between delimiters) is docsdesk/core/blocks.py.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import io
 import logging
 from typing import Any
 
@@ -21,13 +19,12 @@ from chatkit.types import Attachment
 from openai.types.responses import ResponseInputContentParam, ResponseInputImageParam, ResponseInputTextParam
 
 from chatkit_store.attachments.service import AttachmentFiles, FileRecord
+from docsdesk.assistant.pdf_extract import PdfExtractor, PdfFailed
 from docsdesk.core.blocks import attachment_block
 from docsdesk.core.context import RequestContext
 
 log = logging.getLogger("docsdesk.attachments")
 
-PDF_MAX_PAGES = 200
-PDF_TIMEOUT_SECONDS = 20.0
 EARLIER = "attached earlier in this conversation; its content is not repeated here"
 
 
@@ -37,34 +34,16 @@ def reference(attachment: Attachment, note: str) -> ResponseInputTextParam:
     return ResponseInputTextParam(type="input_text", text=attachment_block(fields))
 
 
-def pdf_text(data: bytes, limit: int) -> tuple[str, int, bool]:
-    """Blocking: (text of the first pages up to `limit` chars, page count, truncated)."""
-    from pypdf import PdfReader
-
-    reader = PdfReader(io.BytesIO(data))
-    if reader.is_encrypted:
-        reader.decrypt("")
-    pages = len(reader.pages)
-    parts: list[str] = []
-    total = 0
-    for number, page in enumerate(reader.pages):
-        if number >= PDF_MAX_PAGES or total > limit:
-            break
-        text = (page.extract_text() or "").strip()
-        parts.append(text)
-        total += len(text) + 2
-    text = "\n\n".join(part for part in parts if part)
-    truncated = len(text) > limit or len(parts) < pages
-    return text[:limit], pages, truncated
-
-
 class AttachmentInput:
     """Turns the attachments of the message being answered into model input parts."""
 
-    def __init__(self, files: AttachmentFiles, text_chars: int, images: bool) -> None:
+    def __init__(
+        self, files: AttachmentFiles, text_chars: int, images: bool, pdfs: PdfExtractor | None = None
+    ) -> None:
         self.files = files
         self.text_chars = text_chars
         self.images = images
+        self.pdfs = pdfs or PdfExtractor()
 
     async def content(self, attachment: Attachment, context: RequestContext) -> ResponseInputContentParam:
         record = await self.files.ready_record(attachment.id, context)
@@ -102,12 +81,10 @@ class AttachmentInput:
     async def _pdf(self, record: FileRecord) -> dict[str, Any]:
         data = await self.files.read_bytes(record)
         try:
-            text, pages, truncated = await asyncio.wait_for(
-                asyncio.to_thread(pdf_text, data, self.text_chars), PDF_TIMEOUT_SECONDS
-            )
-        except Exception as exc:  # noqa: BLE001 - pypdf raises many types on broken files
-            log.info("could not extract text from PDF %s: %s", record.attachment_id, type(exc).__name__)
+            pdf = await self.pdfs.extract(data, self.text_chars)
+        except PdfFailed as exc:
+            log.info("could not extract text from PDF %s: %s", record.attachment_id, exc.reason)
             return {"note": "a PDF whose text could not be extracted"}
-        if not text:
-            return {"pages": pages, "note": "a PDF with no extractable text (scanned images?)"}
-        return {"pages": pages, "truncated": truncated, "text": text}
+        if not pdf.text:
+            return {"pages": pdf.pages, "note": "a PDF with no extractable text (scanned images?)"}
+        return {"pages": pdf.pages, "truncated": pdf.truncated, "text": pdf.text}
