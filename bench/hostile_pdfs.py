@@ -63,8 +63,12 @@ async def turn(client: Client, question: str, attachments: list[str]) -> float:
     return time.perf_counter() - started
 
 
-async def innocent(client: Client, turns: int) -> list[float]:
-    return [await turn(client, f"How do I configure retries? ({n})", []) for n in range(turns)]
+async def innocent(client: Client, turns: int, until: list[asyncio.Task] = ()) -> list[float]:
+    """At least `turns` turns, one at a time, and more until every task of `until` is done."""
+    times: list[float] = []
+    while len(times) < turns or not all(task.done() for task in until):
+        times.append(await turn(client, f"How do I configure retries? ({len(times)})", []))
+    return times
 
 
 async def upload_pdf(client: Client, data: bytes) -> str:
@@ -110,12 +114,14 @@ async def run(data_dir: Path, database_url: str, turns: int, bombs: int) -> None
             for client, attachment in zip(attackers, ids, strict=True)
         ]
         await asyncio.sleep(0.5)  # the bombs are being extracted
-        busy = await innocent(reader, turns)
+        busy = await innocent(reader, turns, hostile_turns)
         bomb_seconds = await asyncio.gather(*hostile_turns)
         stop.set()
         tree_peak = await sampler
         hwm = status_kib(pid, "VmHWM")
-        print(f"bomb: {len(bomb) / 1024:.0f} KB, {bombs} at once; {turns} innocent turns per phase")
+        print(
+            f"bomb: {len(bomb) / 1024:.0f} KB, {bombs} at once; innocent turns: {len(idle)} idle, {len(busy)} with bombs"
+        )
         print(
             f"innocent turn p50 idle {statistics.median(idle) * 1000:.0f} ms, with bombs {statistics.median(busy) * 1000:.0f} ms"
         )
