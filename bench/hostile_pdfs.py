@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.attachments import MIB, Client, Server, reset_peak, status_kib  # noqa: E402
+from bench.turns import UNLIMITED, BenchError  # noqa: E402
 from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
 from tests.support.files import pdf_bomb  # noqa: E402
@@ -58,8 +59,9 @@ async def turn(client: Client, question: str, attachments: list[str]) -> float:
     }
     started = time.perf_counter()
     async with client.http.stream("POST", "/chatkit", json=body, headers=client.headers) as response:
-        async for _ in response.aiter_raw():
-            pass
+        data = b"".join([chunk async for chunk in response.aiter_raw()])
+    if response.status_code != 200 or b'"type":"thread.item.done"' not in data.replace(b" ", b""):
+        raise BenchError(f"turn: {response.status_code} {data[:300]!r}")
     return time.perf_counter() - started
 
 
@@ -92,6 +94,7 @@ def p95(values: list[float]) -> float:
 
 async def run(data_dir: Path, database_url: str, turns: int, bombs: int) -> None:
     server = Server(data_dir, database_url, "postgres", 10 * MIB)
+    server.env["DOCSDESK_RATE_LIMIT_TURNS"] = UNLIMITED
     await server.start()
     pid = server.process.pid
     reader = Client(server.url)
