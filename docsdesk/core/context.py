@@ -5,10 +5,23 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from docsdesk.core.blocks import data_block
+
+
+def is_page_url(value: str) -> bool:
+    """An absolute http(s) URL with a host and no whitespace, quotes, backticks or angle
+    brackets: safe to show as a link (issue 23, item 5: a newline forged export headings)."""
+    if not value or any(c.isspace() or c in '<>"`\\' for c in value) or not value.isprintable():
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,13 @@ class PageContext(BaseModel):
     description: str | None = Field(default=None, max_length=1000)
     # The page's language (its <html lang>, a BCP 47 tag such as "en" or "pt-BR").
     language: str | None = Field(default=None, max_length=35)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value and not is_page_url(value):
+            raise ValueError("must be an http or https URL without whitespace, quotes or angle brackets")
+        return value or None
 
     def is_empty(self) -> bool:
         return not (self.url or self.title or self.path or self.headings or self.description or self.language)

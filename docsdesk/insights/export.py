@@ -8,13 +8,16 @@ large range nor a slow client holds a connection or builds the export in memory.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from docsdesk.core.context import is_page_url
 from docsdesk.insights.report import SCOPED, Scope
 
 FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv", "md": "text/markdown"}
@@ -97,19 +100,43 @@ def _jsonl(rows: list[dict]) -> str:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+
+
+def _cell(value: object) -> object:
+    """A CSV cell a spreadsheet will not run as a formula (OWASP: prefix `'`)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv(rows: list[dict], header: bool) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=FIELDS)
     if header:
         writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "cited_urls": " ".join(row["cited_urls"]), "feedback": row["feedback"] or ""})
+        flat = {**row, "cited_urls": " ".join(row["cited_urls"]), "feedback": row["feedback"] or ""}
+        writer.writerow({key: _cell(value) for key, value in flat.items()})
     return out.getvalue()
 
 
+def _md_inline(value: str) -> str:
+    """Reader text as literal Markdown text: Markdown punctuation backslash-escaped, then
+    HTML escaped, so nothing in it renders as a link, an image, emphasis, code or HTML."""
+    return html.escape(_MD_SPECIAL.sub(r"\\\1", value), quote=False)
+
+
 def _md_text(value: str) -> str:
-    # Quoted so nothing in a reader's text can start a heading or break the layout.
-    return "\n".join("> " + line for line in (value or "").splitlines()) or "> "
+    # Quoted and escaped so nothing in a reader's text can start a heading, a link or HTML.
+    return "\n".join("> " + _md_inline(line) for line in (value or "").splitlines()) or "> "
+
+
+def _md_url(url: str) -> str:
+    """A link when the URL is a plain http(s) URL; escaped text otherwise (rows recorded
+    before page URLs were checked)."""
+    return f"<{url}>" if is_page_url(url) else _md_inline(" ".join(url.split()))
 
 
 def _md(rows: list[dict]) -> str:
@@ -120,10 +147,10 @@ def _md(rows: list[dict]) -> str:
             + (f" · rated {row['feedback']}" if row["feedback"] else ""),
             "",
             f"- thread: `{row['thread_id']}`  user: `{row['user']}`"
-            + (f"  tenant: `{row['tenant']}`" if row["tenant"] else ""),
+            + (f"  tenant: {_md_inline(row['tenant'])}" if row["tenant"] else ""),
         ]
         if row["page_url"]:
-            lines.append(f"- asked on: <{row['page_url']}>")
+            lines.append(f"- asked on: {_md_url(row['page_url'])}")
         lines += [
             "",
             "**Question**",
@@ -135,7 +162,7 @@ def _md(rows: list[dict]) -> str:
             _md_text(row["answer"]),
         ]
         if row["cited_urls"]:
-            lines += ["", "**Sources**", "", *[f"- <{url}>" for url in row["cited_urls"]]]
+            lines += ["", "**Sources**", "", *[f"- {_md_url(url)}" for url in row["cited_urls"]]]
         parts.append("\n".join(lines) + "\n\n")
     return "".join(parts)
 
