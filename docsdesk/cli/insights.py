@@ -11,10 +11,36 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 FORMATS = ("jsonl", "csv", "md")
+# What reader text must not carry to an admin's terminal (issue 23, item 10): C0 controls but
+# tab and newline (and CR only before LF, CSV's line end), DEL, C1 controls (U+009B is a CSI),
+# and bidirectional overrides. ESC sequences clear the screen, set titles, forge OSC 8 links.
+_TERMINAL_UNSAFE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]|\r(?!\n)"
+)
+
+
+def terminal_safe(text: str) -> str:
+    """`text` without control characters a terminal would act on."""
+    return _TERMINAL_UNSAFE.sub("", text)
+
+
+class _TerminalSafeWriter:
+    """stdout for exports: what reaches it is terminal_safe (a file given with -o is not
+    filtered: it is data, written as recorded)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def write(self, text: str) -> int:
+        return self.out.write(terminal_safe(text))
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
 def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
@@ -126,8 +152,7 @@ def run_report(args: argparse.Namespace) -> None:
 
         report = asyncio.run(_with_scope(args, build_report))
     if args.json:
-        json.dump(report, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        sys.stdout.write(terminal_safe(json.dumps(report, indent=2, ensure_ascii=False)) + "\n")
         return
     print_report(report)
 
@@ -230,9 +255,10 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def _plain(value: str, keep_markup: bool = False) -> str:
-    """Reader text shown literally: Rich markup in it is escaped."""
+    """Reader text shown literally: Rich markup in it is escaped, terminal controls removed."""
     from rich.markup import escape
 
+    value = terminal_safe(value)
     if keep_markup:  # only our own [dim] suffix is markup
         head, sep, tail = value.partition("\n[dim]also: ")
         if sep:
@@ -244,7 +270,9 @@ def _plain(value: str, keep_markup: bool = False) -> str:
 
 
 def run_export(args: argparse.Namespace) -> None:
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout  # noqa: SIM115
+    out: Any = _TerminalSafeWriter(sys.stdout)
+    if args.output:
+        out = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
     try:
         if args.url:
             written = _export_remote(args, out)

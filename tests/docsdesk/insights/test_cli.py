@@ -101,3 +101,40 @@ async def test_report_and_export_through_the_admin_api(admin_app, engine, collec
     assert out.count("**Question**") == 3
     code, out, err = await docsdesk("report", "--url", url, "--token", "wrong-token-0123456789", **env)
     assert code == 1 and "401" in err and "Traceback" not in err
+
+
+ESCAPES = (
+    "\x1b[2J\x1b[H\x1b]8;;https://evil.example/\x07click\x1b]8;;\x07\x1b]0;owned\x07\x9b31m\x08\x7f\u202e"
+)
+
+
+async def test_report_and_export_strip_terminal_escapes_from_reader_text(
+    database, engine, collection, tmp_path
+):
+    thread = await seed_thread(engine)
+    await seed(
+        engine, [turn(thread, f"Why{ESCAPES} is it\tslow?\nsecond line", collection, outcome="not_covered")]
+    )
+    env = {
+        "DATABASE_URL": database.url,
+        "DOCSDESK_DATA_DIR": str(tmp_path),
+        "DOCSDESK_COLLECTION": collection,
+    }
+    outputs = []
+    for args in (
+        ("report",),
+        ("report", "--json"),
+        *(("export", "--format", f) for f in ("md", "csv", "jsonl")),
+    ):
+        code, out, err = await docsdesk(*args, **env)
+        assert code == 0, err
+        outputs.append(out)
+        for char in "\x1b\x07\x08\x7f\x9b\u202e":
+            assert char not in out, (args, char)
+    assert (
+        "Why[2J[H]8;;https://evil.example/click]8;;]0;owned31m is it\tslow?" in outputs[3]
+    )  # csv: text kept
+    target = tmp_path / "raw.csv"  # a file is data, written as recorded
+    code, _, err = await docsdesk("export", "--format", "csv", "-o", str(target), **env)
+    assert code == 0, err
+    assert ESCAPES in target.read_text(encoding="utf-8")
