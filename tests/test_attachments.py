@@ -341,6 +341,20 @@ async def test_oversized_declared_and_actual(settings, tmp_path):
             assert ok.status_code == 200
 
 
+async def test_the_declared_size_is_binding(served):
+    """Issue 23, item 9: declared 10 B, 5 MiB used to be accepted (under the global limit)."""
+    client = served
+    created, response = await two_phase(client, "notes.txt", b"x" * 5000, "text/plain", declared=10)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["code"] == "attachment_larger_than_declared"
+    rows = await db_rows(client, created["id"])
+    assert rows["state"] == "failed" and not stored_anywhere(client, rows, created["id"])
+    exact, response = await two_phase(client, "notes.txt", b"x" * 10, "text/plain", declared=10)
+    assert response.status_code == 200 and response.json()["id"] == exact["id"]
+    smaller, response = await two_phase(client, "notes.txt", b"x" * 4, "text/plain", declared=10)
+    assert response.status_code == 200  # fewer bytes than declared: the real size is recorded
+
+
 async def test_refused_mid_stream_after_chunks_were_stored(settings, tmp_path):
     """Limits and content checks that fail after the first chunks were written keep nothing."""
     limit = 3 * 1024 * 1024  # past the first batches of chunks written to PostgreSQL
@@ -351,8 +365,9 @@ async def test_refused_mid_stream_after_chunks_were_stored(settings, tmp_path):
                 (b"a" * (4 * 1024 * 1024), 413),
                 (b"a" * (2600 * 1024) + b"\x00", 415),
             ]:
+                declared = min(len(body), limit)  # the declared size is binding (issue 23)
                 created = await client.call(
-                    "attachments.create", {"name": "big.log", "size": 1000, "mime_type": "text/plain"}
+                    "attachments.create", {"name": "big.log", "size": declared, "mime_type": "text/plain"}
                 )
                 response = await chunked_upload(
                     created["upload_descriptor"]["url"], "big.log", body, "text/plain"

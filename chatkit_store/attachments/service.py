@@ -368,7 +368,7 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
         context = RequestContext(user_id=record.user_id, tenant_id=record.tenant_id, base_url=base_url)
         try:
             await field.open()
-            await self._receive(record, field)
+            await self._receive(record, field, declared=record.declared_size)
         except BaseException:
             await _shielded(self._mark_failed(attachment_id))
             raise
@@ -393,9 +393,10 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
             raise
         return await self.store.load_attachment(attachment_id, context)
 
-    async def _receive(self, record: FileRecord, field: UploadedFile) -> None:
-        """Stream the file into storage, checking size and content; then mark it ready
-        (within quota). On any failure nothing written is kept."""
+    async def _receive(self, record: FileRecord, field: UploadedFile, declared: int | None = None) -> None:
+        """Stream the file into storage, checking size (the limit, and the size declared by
+        attachments.create: binding) and content; then mark it ready (within quota). On any
+        failure nothing written is kept."""
         storage = self._storage(record.storage)
         writer: BlobWriter = storage.writer(record.attachment_id)
         sniffer = Sniffer(record.kind)
@@ -409,6 +410,12 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
                         413,
                         "attachment_too_large",
                         f"the file is over the {format_size(self.max_bytes)} limit",
+                    )
+                if declared is not None and size > declared:
+                    raise ApiError(
+                        413,
+                        "attachment_larger_than_declared",
+                        f"the file is larger than the {format_size(declared)} declared by attachments.create",
                     )
                 sniffer.feed(data)
                 digest.update(data)
