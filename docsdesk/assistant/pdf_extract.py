@@ -84,8 +84,9 @@ class PdfExtractor:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 await process.wait()
-        if process.returncode != 0:
-            raise PdfFailed("killed" if process.returncode < 0 else f"exit {process.returncode}")
+        code = process.returncode
+        if code != 0:
+            raise PdfFailed("killed" if code is None or code < 0 else f"exit {code}")
         try:
             return json.loads(out)
         except ValueError:
