@@ -12,6 +12,7 @@ import pytest
 
 from app import create_app
 from docsdesk.assistant.pdf_extract import MIB, PdfExtractor, PdfFailed
+from tests.support.assistants import use_model
 from tests.support.chatkit_client import signed_in, user_input
 from tests.support.files import pdf_bomb, pdf_bytes
 from tests.test_attachments import Script, blocks_in, direct, parts_of
@@ -37,7 +38,7 @@ async def test_a_pdf_bomb_is_stopped_and_burns_no_cpu_afterwards(settings):
         bad = (await direct(client, "bomb.pdf", bomb, "application/pdf")).json()
         good = (await direct(client, "fine.pdf", pdf_bytes("Innocent text"), "application/pdf")).json()
         model = Script(["Read it."])
-        app.state.services.server.model = model
+        use_model(app, model)
         before = child_pids()
         started = time.monotonic()
         await client.call(
