@@ -25,6 +25,7 @@ from typing import ClassVar, TypeVar
 
 from rag.exclude import ExcludeRules
 from rag.markdown import parse_front_matter
+from rag.paths import inside_root, open_regular
 from rag.urls import DOC_SUFFIXES, check_style, page_url
 
 MARKDOWN = "text/markdown"
@@ -144,8 +145,10 @@ class FolderSource(DocumentSource):
 
     def _read(self, key: str) -> Document:
         path = Path(self.root, key)
+        if (why := inside_root(Path(self.root), path)) is not None:  # changed since the walk
+            raise SourceError(f"{path}: {why}")
         try:
-            with path.open("rb") as file:
+            with open_regular(path.resolve()) as file:
                 stat = os.fstat(file.fileno())
                 data = file.read()
         except OSError as exc:
@@ -164,13 +167,17 @@ def media_type_or_error(given: Path | str, path: Path) -> str:
 
 def _walk(root: Path, rules: ExcludeRules) -> list[str]:
     """The documentation files under `root`, as posix paths relative to it (hidden files and
-    folders, generated-site and theme folders, and `rules`' patterns left out)."""
+    folders, generated-site and theme folders, and `rules`' patterns left out; links out of
+    the root, dangling links, FIFOs and devices left out and recorded in `rules.skipped`)."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root):  # never descends into linked folders
         here = Path(dirpath).relative_to(root).as_posix()
         prefix = "" if here == "." else here + "/"
         dirnames[:] = [d for d in sorted(dirnames) if not rules.skip(prefix + d, is_dir=True)]
         for name in sorted(filenames):
             if Path(name).suffix.lower() in MEDIA_TYPES and not rules.skip(prefix + name, is_dir=False):
-                found.append(prefix + name)
+                if (why := inside_root(root, Path(dirpath, name))) is not None:
+                    rules.skipped.append(f"{prefix + name} ({why})")
+                else:
+                    found.append(prefix + name)
     return found
