@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from rag.budget import check as check_budget
 from rag.markdown import ParsedPage, Unit, parse_html, parse_markdown
 from rag.sources import HTML, MARKDOWN, MDX
 from rag.urls import DOC_SUFFIXES, AnchorSlugger, check_style
@@ -69,7 +70,9 @@ class _Block:
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
-_TABLE_RULE = re.compile(r"\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_TABLE_RULE = re.compile(
+    r"\|?+\s*+:?+-{3,}+:?+\s*+(?:\|\s*+:?+-{3,}+:?+\s*+)*+\|?+\s*+$"
+)  # possessive: linear
 
 
 def chunk_document(
@@ -100,6 +103,7 @@ def chunk_document(
     blocks = _flatten(root, target_tokens, max_tokens)
     chunks: list[Chunk] = []
     for path, anchor, text in _pack(blocks, target_tokens, max_tokens):
+        check_budget()
         chunk_url = f"{page_url}#{anchor}" if anchor else page_url
         digest = hashlib.sha256(
             "\x1e".join((collection, chunk_url, "\x1f".join(path), text)).encode("utf-8", "surrogatepass")
@@ -251,17 +255,22 @@ def _split_line(line: str, budget: int) -> list[str]:
             continue
         for word in sentence.split(" "):
             words.extend(word[i : i + width] for i in range(0, len(word), width))
+    # Lengths, not strings, grow per word (token_count is len/4): linear in the line, even for
+    # a line of thousands of blanks (thousands of empty words).
     parts: list[str] = []
-    current = ""
+    current: list[str] = []
+    length = 0  # of " ".join(current)
     for word in words:
-        candidate = f"{current} {word}" if current else word
-        if current and token_count(candidate) > budget:
-            parts.append(current)
-            current = word
+        if not length:
+            current, length = [word], len(word)
+        elif (length + 1 + len(word) + 3) // 4 > budget:  # token_count of the joined line
+            parts.append(" ".join(current))
+            current, length = [word], len(word)
         else:
-            current = candidate
-    if current:
-        parts.append(current)
+            current.append(word)
+            length += 1 + len(word)
+    if length:
+        parts.append(" ".join(current))
     return parts
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from docsdesk.core.locks import session_lock
 from rag import schema
+from rag.budget import OverBudget, time_budget
 from rag.chunking import Chunk, chunk_document
 from rag.embeddings import Embedder, EmbedderMismatch
 from rag.exclude import ExcludeRules
@@ -42,6 +43,7 @@ log = logging.getLogger("docsdesk.ingest")
 _BATCH_FILES = 64  # files prepared ahead of the writer, and written per transaction at most
 _BATCH_BYTES = 2_000_000
 _WRITERS = 2  # write transactions in flight
+FILE_BUDGET_SECONDS = 10.0  # parsing and chunking one file; past it the file is skipped, listed
 
 
 class IngestError(RuntimeError):
@@ -54,7 +56,8 @@ class _Prepared:
     document: Document
     stored: _Stored | None
     content_hash: str
-    chunks: list[Chunk] | None  # None: unchanged, nothing to write
+    chunks: list[Chunk] | None  # None: unchanged (or skipped), nothing to write
+    skipped: bool = False  # over its time budget: not indexed, its old rows removed
 
     @property
     def size(self) -> int:
@@ -147,7 +150,7 @@ async def ingest_sources(
                 seen = await run.sync_documents(sources, advance)
         except SourceError as exc:
             raise IngestError(str(exc)) from exc
-        await run.remove_missing([s.root for s in sources if s.complete], seen)
+        await run.remove_missing([s.root for s in sources if s.complete], seen - run.over_budget)
         summary.reembedded += await run.reembed_stale()
         if summary.chunks or summary.removed:
             async with engine.begin() as conn:
@@ -183,6 +186,7 @@ class _Run(VectorRun):
         self.anchor_style = anchor_style
         self.embedder = embedder
         self.summary = summary
+        self.over_budget: set[tuple[str, str]] = set()  # (root, key) of documents skipped
         self.stored: dict[tuple[str, str], _Stored] = {}
         self.dimensions: int | None = None  # of the collection's vectors, once known
 
@@ -298,22 +302,31 @@ class _Run(VectorRun):
             return _Prepared(root, document, stored, content_hash, None)
         raw = _decode(document.data, document.url or document.key)
         try:
-            chunks = await asyncio.to_thread(
-                chunk_document,
+            chunks = await asyncio.to_thread(self._chunk_within_budget, document, raw)
+        except OverBudget:
+            log.warning("%s: skipped, took over %g s to parse", document.key, FILE_BUDGET_SECONDS)
+            self.summary.skipped.append(f"{document.key} (took over {FILE_BUDGET_SECONDS:g} s to parse)")
+            self.over_budget.add((root, document.key))
+            return _Prepared(root, document, stored, content_hash, None, skipped=True)
+        except Exception as exc:
+            raise IngestError(f"{document.key}: cannot be chunked: {exc}") from exc
+        return _Prepared(root, document, stored, content_hash, chunks)
+
+    def _chunk_within_budget(self, document: Document, raw: str) -> list[Chunk]:
+        """Blocking: chunk_document, raising OverBudget past FILE_BUDGET_SECONDS."""
+        with time_budget(FILE_BUDGET_SECONDS):
+            return chunk_document(
                 raw,
                 document.media_type,
                 document.url,
                 anchor_style=self.anchor_style,
                 collection=self.collection,
             )
-        except Exception as exc:
-            raise IngestError(f"{document.key}: cannot be chunked: {exc}") from exc
-        return _Prepared(root, document, stored, content_hash, chunks)
 
     async def _write_batch(self, items: list[_Prepared]) -> None:
         """Swap in the chunks (and vectors) of the changed files among `items`, in one transaction."""
         changed = [item for item in items if item.chunks is not None]
-        self.summary.unchanged += len(items) - len(changed)
+        self.summary.unchanged += sum(1 for item in items if item.chunks is None and not item.skipped)
         if not changed:
             return
         rows = [[chunk_row(self.collection, c) for c in item.chunks or ()] for item in changed]

@@ -16,6 +16,8 @@ from html.parser import HTMLParser
 
 import yaml
 
+from rag.budget import check as check_budget
+
 __all__ = [
     "ParsedPage",
     "Section",
@@ -216,16 +218,18 @@ _JSX_ATTR = (
 )
 _ATTR_TOKEN = r"(?>[#.][\w-]++|[\w-]++=(?>\"[^\"]*+\"|'[^']*+'|[^\s}]++))"
 # Every alternative starts with a literal character, so the regex engine can skip plain text fast.
+# A span with an opener and a closer (comments, <summary>) cannot run past the next opener, so
+# a line of unclosed openers costs one pass, not one pass per opener (issue 23, item 3).
 _INLINE = re.compile(
     r"`(?P<code>[^`]+`|(?P<ticks>`+)[^`].*?(?<!`)`(?P=ticks)(?!`))"
-    r"|<(?P<comment>!--.*?-->)"
-    r"|\{(?P<mdxcomment>/\*.*?\*/\})"
+    r"|<(?P<comment>!--(?:(?!<!--).)*?-->)"
+    r"|\{(?P<mdxcomment>/\*(?:(?!\{/\*).)*?\*/\})"
     r"|!(?P<img>\[(?:[^\[\]]|\[[^\[\]]*\])*\](?:\((?:[^()]|\([^()]*\))*\)|\[[^\]]*\]))"
     r"|\[(?P<link>(?P<ltext>(?:[^\[\]]|\[[^\[\]]*\])*)\]"
     r"(?:\((?:[^()\s]|\([^()]*\))*(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*\)|\[[^\]\n]*\]))"
     r"|\[(?P<fnref>\^[^\]\s]+\])"
-    r"|<(?P<auto>(?P<aurl>(?:https?|ftp|mailto):[^>\s]+)>)"
-    r"|<(?P<summary>summary\b[^>]*>(?P<stext>.*?)</summary\s*>)"
+    r"|<(?P<auto>(?P<aurl>(?:https?|ftp|mailto):[^<>\s]+)>)"
+    r"|<(?P<summary>summary\b[^<>]*>(?P<stext>(?:(?!<summary\b).)*?)</summary\s*>)"
     r"|<(?P<tag>/?(?P<tname>[A-Za-z][\w.:-]*)(?P<attrs>" + _JSX_ATTR + r")\s*/?>)"
     r"|\{(?P<attr>(?>:[ \t]*+"
     + _ATTR_TOKEN
@@ -284,7 +288,9 @@ def clean_inline(text: str, *, mdx: bool = False) -> str:
     return text
 
 
-_EMPHASIS = re.compile(r"(\*{1,3}|(?<![\w\\])_{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])")
+# Emphasis spans at most 500 characters: a heading of unclosed `*a *a ...` costs a bounded scan
+# per marker, not a scan to the end of the heading.
+_EMPHASIS = re.compile(r"(\*{1,3}|(?<![\w\\])_{1,3})(?=\S)(.{1,500}?)(?<=\S)\1(?![\w*])")
 
 
 def plain_heading(text: str, *, mdx: bool = False) -> str:
@@ -297,23 +303,25 @@ def plain_heading(text: str, *, mdx: bool = False) -> str:
 
 # --------------------------------------------------------------------------- markdown blocks
 
-_FENCE = re.compile(r"(`{3,}|~{3,})[ \t]*([^`]*?)[ \t]*$")
+# Possessive and greedy, the info string's trailing blanks stripped in Python: runs of blanks
+# after an opener or a `#` cannot be split between two `[ \t]*` in every way (issue 23, item 3).
+_FENCE = re.compile(r"(`{3,}+|~{3,}+)[ \t]*+([^`]*+)$")
 _FENCE_TITLE = re.compile(r"""\btitle=(?:"([^"]*)"|'([^']*)'|(\S+))""")
 # mkdocs-material code annotation markers `# (1)!` (the whole line when it holds nothing else).
 _CODE_ANNOTATION = re.compile(
     r"^[ \t]*(?:#|//)[ \t]*\(\d+\)![ \t]*(?:\n|$)|[ \t]*(?:#|//)[ \t]*\(\d+\)![ \t]*$", re.M
 )
-_ATX = re.compile(r"(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_HEADING_ATTRS = re.compile(r"[ \t]*\{:?[ \t]*([^{}]*)\}[ \t]*$")
+_ATX = re.compile(r"(#{1,6}+)(?:[ \t]++(.*+))?$")
+_HEADING_ATTRS = re.compile(r"\{:?[ \t]*+([^{}]*+)\}[ \t]*+")
 _ATTR_TOKEN_RE = re.compile(_ATTR_TOKEN)
 _SETEXT = re.compile(r" {0,3}(?:=+|-+)[ \t]*$")
-_HRULE = re.compile(r"([-*_])(?:[ \t]*\1){2,}[ \t]*$")
+_HRULE = re.compile(r"([-*_])(?:[ \t]*+\1){2,}+[ \t]*+$")
 _ADMONITION = re.compile(
-    r"(?:!!!|\?\?\?\+?)[ \t]*([A-Za-z][\w-]*)?((?:[ \t]+[\w-]+)*)[ \t]*(?:\"(.*?)\")?[ \t]*$"
+    r"(?:!!!|\?\?\?\+?)[ \t]*+([A-Za-z][\w-]*+)?((?:[ \t]++[\w-]++)*+)[ \t]*+(?:\"(.*?)\")?[ \t]*+$"
 )
 _TAB = re.compile(r"===\+?[ \t]+\"(.*?)\"[ \t]*$")
-_DOCUSAURUS = re.compile(r"(:{3,})([A-Za-z][\w-]*)(?:\[(.*?)\]|[ \t]+(.*?))?[ \t]*(?:\{[^}]*\})?[ \t]*$")
-_DOCUSAURUS_SPACED = re.compile(r"(:{3,})[ \t]+([A-Za-z][\w-]*)(?:[ \t]+(.*?))?[ \t]*$")
+_DOCUSAURUS = re.compile(r"(:{3,}+)([A-Za-z][\w-]*+)(.*+)$")  # the rest: see _directive_title
+_DOCUSAURUS_SPACED = re.compile(r"(:{3,}+)[ \t]++([A-Za-z][\w-]*+)(?:[ \t]++(.*+))?$")
 _DOCUSAURUS_TYPES = frozenset(
     ["note", "tip", "info", "warning", "danger", "caution", "important", "success", "secondary", "details"]
 )
@@ -324,6 +332,37 @@ _ESM = re.compile(r"(?:import|export)\b")
 _LIST_OR_QUOTE = re.compile(r"(?:[-+*>|]|\d+[.)])(?:[ \t]|$)")
 _SPECIAL_START = frozenset("`~#!?=:<-*_[")
 _MAX_NESTING = 24
+
+
+def _atx_text(rest: str) -> str:
+    """An ATX heading's text: trailing blanks and a closing `#` sequence (after a blank) removed."""
+    body = rest.rstrip(" \t")
+    trimmed = body.rstrip("#")
+    if trimmed != body and trimmed[-1:] in (" ", "\t"):
+        body = trimmed.rstrip(" \t")
+    return body
+
+
+def _heading_attrs(raw: str) -> tuple[str, int] | None:
+    """A trailing attribute list `{#id .class}` of a heading: (its tokens, where it starts)."""
+    start = raw.rfind("{")
+    if start < 0 or not _HEADING_ATTRS.fullmatch(raw, start):
+        return None
+    return _HEADING_ATTRS.fullmatch(raw, start).group(1), len(raw[:start].rstrip(" \t"))
+
+
+def _directive_title(rest: str) -> tuple[bool, str | None]:
+    """After `:::kind`: `[title]` or ` title`, then an optional `{attrs}` -> (valid, title)."""
+    rest = rest.rstrip(" \t")
+    if rest.endswith("}"):
+        opening = rest.find("{", rest.rfind("}", 0, len(rest) - 1) + 1)
+        if opening >= 0:
+            rest = rest[:opening].rstrip(" \t")
+    if not rest:
+        return True, None
+    if rest[0] == "[":
+        return (True, rest[1:-1]) if rest.endswith("]") and len(rest) > 1 else (False, None)
+    return (True, rest.strip(" \t")) if rest[0] in " \t" else (False, None)
 
 
 def _indent_of(line: str, stripped: str) -> int:
@@ -381,11 +420,11 @@ class _MarkdownParser:
     def heading(self, level: int, raw: str) -> None:
         self.flush()
         explicit_id = None
-        attrs = _HEADING_ATTRS.search(raw)
-        if attrs and all(_ATTR_TOKEN_RE.fullmatch(token) for token in attrs.group(1).split()):
-            ids = [token[1:] for token in attrs.group(1).split() if token.startswith("#")]
+        attrs = _heading_attrs(raw)
+        if attrs and all(_ATTR_TOKEN_RE.fullmatch(token) for token in attrs[0].split()):
+            ids = [token[1:] for token in attrs[0].split() if token.startswith("#")]
             explicit_id = ids[0] if ids else None
-            raw = raw[: attrs.start()]
+            raw = raw[: attrs[1]]
         text = " ".join(_tidy(clean_inline(raw, mdx=self.mdx)).split())
         title = plain_heading(raw, mdx=self.mdx)
         self.sections.append(Section(level, title, explicit_id, f"{'#' * level} {text}".rstrip()))
@@ -413,6 +452,7 @@ class _MarkdownParser:
         i = 0
         special = _SPECIAL_START
         while i < n:
+            check_budget()
             line = lines[i]
             stripped = line.lstrip()
             if not stripped:
@@ -441,7 +481,7 @@ class _MarkdownParser:
             if top and indent < 4:
                 match = _ATX.match(stripped)
                 if match:
-                    self.heading(len(match.group(1)), match.group(2) or "")
+                    self.heading(len(match.group(1)), _atx_text(match.group(2) or ""))
                     return 1
             return 0
         if first in "!?":
@@ -494,7 +534,7 @@ class _MarkdownParser:
         if not match:
             return 0
         self.flush()
-        marker, info = match.group(1), match.group(2)
+        marker, info = match.group(1), match.group(2).rstrip(" \t")
         indent = len(lines[i]) - len(stripped)
         char = marker[0]
         n = len(lines)
@@ -539,12 +579,13 @@ class _MarkdownParser:
         if not stripped.startswith(":::"):
             return 0
         match = _DOCUSAURUS.match(stripped)
-        if match:
-            colons, kind, title = match.group(1), match.group(2), match.group(3) or match.group(4)
+        valid, title = _directive_title(match.group(3)) if match else (False, None)
+        if valid:
+            colons, kind = match.group(1), match.group(2)
         else:
             spaced = _DOCUSAURUS_SPACED.match(stripped)
             if spaced and spaced.group(2).lower() in _DOCUSAURUS_TYPES:
-                colons, kind, title = spaced.group(1), spaced.group(2), spaced.group(3)
+                colons, kind, title = spaced.group(1), spaced.group(2), (spaced.group(3) or "").rstrip(" \t")
             elif _API_STUB.match(stripped):
                 return self.api_stub(lines, i, indent)
             elif not stripped.strip(":").strip():
@@ -728,7 +769,11 @@ _TRAILING_MARKS = "¶\u200b \t\n"
 _BACKTICKS = re.compile(r"`{3,}")
 _BREAK = "\x00"  # a <br>, kept through whitespace collapsing
 # Dropped before parsing (html.parser is the slow part): comments and elements never shown as text.
-_HTML_NOISE = re.compile(r"<!--.*?-->|<(script|style|svg|noscript|template)\b[^>]*>.*?</\1\s*>", re.S | re.I)
+# An unclosed comment or raw-text element runs to the end of the page (as in a browser), so a
+# page of unclosed `<!--` or `<script>` costs one pass, not one pass per opener (issue 23).
+_HTML_NOISE = re.compile(
+    r"<!--.*?(?:-->|\Z)|<(script|style|svg|noscript|template)\b[^>]*+(?:>.*?(?:</\1\s*+>|\Z)|\Z)", re.S | re.I
+)
 
 
 @dataclass(slots=True)
@@ -780,6 +825,7 @@ class _HtmlExtractor(HTMLParser):
         self._line_kind = "text"
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        check_budget()
         if self._skip_tag is not None:
             if tag == self._skip_tag:
                 self._skip_depth += 1
@@ -904,6 +950,7 @@ class _HtmlExtractor(HTMLParser):
             self._flush()
 
     def handle_data(self, data: str) -> None:
+        check_budget()
         if self._skip_tag is not None:
             return
         if self._pre_depth:
@@ -925,10 +972,19 @@ class _HtmlExtractor(HTMLParser):
         self._flush()
 
 
+def _escape_unclosed_tail(text: str) -> str:
+    """No `<` after the last `>` can open a complete tag: make them text. html.parser would
+    rescan to the end of the page for each one (`</` or `<?` repeated: quadratic)."""
+    last = text.rfind(">")
+    if text.find("<", last + 1) < 0:
+        return text
+    return text[: last + 1] + text[last + 1 :].replace("<", "&lt;")
+
+
 def parse_html(text: str) -> ParsedPage:
     """Parse an HTML page: the <article> (else <main>, else everything) minus scripts/styles/nav."""
     extractor = _HtmlExtractor()
-    extractor.feed(_HTML_NOISE.sub(" ", text))
+    extractor.feed(_escape_unclosed_tail(_HTML_NOISE.sub(" ", text)))
     extractor.close()
     best = max((event.scope for event in extractor.events), default=0)
     sections = [Section(0, "", None, "")]

@@ -156,6 +156,9 @@ class AnchorSlugger:
         # mkdocs reserves explicit ids ({#id}) before numbering the other headings.
         self._used: set[str] = set(reserved or ()) if style == "mkdocs" else set()
         self._occurrences: dict[str, int] = {}
+        # mkdocs: where the numbering of each slug stopped last time (every id before it on the
+        # `x`, `x_1`, `x_2`... chain is taken), so 4,000 `## Options` are linear, not quadratic.
+        self._resume: dict[str, str] = {}
 
     def anchor(self, heading: str, explicit_id: str | None = None) -> str:
         """Anchor of the next heading of the page (an explicit id wins unchanged)."""
@@ -164,10 +167,13 @@ class AnchorSlugger:
             return explicit_id
         slug = heading_anchor(heading, self.style)
         if self.style == "mkdocs":
+            start = slug
+            slug = self._resume.get(start, slug)
             while slug in self._used or not slug:
                 match = _MKDOCS_COUNT.match(slug)
                 slug = f"{match.group(1)}_{int(match.group(2)) + 1}" if match else f"{slug}_1"
             self._used.add(slug)
+            self._resume[start] = slug
             return slug
         original = slug
         while slug in self._occurrences:
