@@ -3,7 +3,8 @@
 Mounted only when DOCSDESK_ADMIN_TOKEN is set; otherwise those paths are unknown routes (404
 in the documented error shape). Every API call needs `Authorization: Bearer <admin token>`,
 compared in constant time; readers' tokens are never accepted here (no reader credential is
-consulted at all). Limited per client IP (slowapi, docsdesk.ops.ratelimit.ADMIN_LIMIT).
+consulted at all). Limited per client IP (slowapi, docsdesk.ops.ratelimit.ADMIN_LIMIT), and so are failed
+authentications (docsdesk.ops.admin_failures).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from docsdesk.insights.admin import (
 from docsdesk.insights.conversation import conversation
 from docsdesk.insights.export import FORMATS, check_format, export
 from docsdesk.insights.report import Scope, build_report, trigram_available
+from docsdesk.ops.admin_failures import count_failure, refuse_guessing_client
 
 CONSOLE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -41,15 +43,20 @@ CONSOLE_HEADERS = {
 
 
 async def authorise(request: Request, settings: SettingsDep, limits: Limits) -> None:
-    """The admin token, or 401; then the admin rate limit (429)."""
+    """429 for a client IP that guessed too often; the admin token, or 401; then the admin
+    rate limit (429)."""
+    await refuse_guessing_client(limits, request)
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
     # Hash both sides so the compare is constant-time whatever the lengths.
     if (
         not token
         or scheme.lower() != "bearer"
         or not hmac.compare_digest(digest(given.strip()), digest(token))
     ):
+        if header:  # a credential was presented: a guess (no header at all is not one)
+            await count_failure(limits, request)
         raise ApiError(
             401,
             "invalid_admin_token",

@@ -62,8 +62,10 @@ _LABELS = {
     "sessions": "new sessions",
     "uploads": "attachments",
     "admin": "admin requests",
+    "admin_failures": "failed admin authentications",
 }
 ADMIN_LIMIT = "120/minute"  # per client IP: the admin API is for people, not scripts
+ADMIN_FAILURES_LIMIT = "20/minute"  # wrong admin credentials per client IP (docsdesk.ops.admin_failures)
 KEY_PREFIX = "docsdesk"
 UPLOAD_TYPES = frozenset({"attachments.create"})
 
@@ -190,6 +192,7 @@ class RateLimits:
                 "sessions": parse_many(settings.rate_limit_sessions),
                 "uploads": parse_many(settings.rate_limit_uploads),
                 "admin": parse_many(ADMIN_LIMIT),
+                "admin_failures": parse_many(ADMIN_FAILURES_LIMIT),
             }
             self.limiter = Limiter(
                 key_func=client_ip,
@@ -307,6 +310,15 @@ class RateLimits:
         )
         self._fallback_until = time.monotonic() + STORAGE_RETRY_SECONDS
 
+    async def spent(self, name: str, key: str) -> int | None:
+        """Whether limit `name` is used up for `key`, without counting: None, or the seconds
+        until it is not."""
+        return await self._run(_spent, self.rules[name], name, key)
+
+    async def count(self, name: str, key: str) -> None:
+        """Count one event against limit `name` for `key`; refusing is the caller's call."""
+        await self._run(_hit, self.rules[name], name, key)
+
     async def _enforce(self, name: str, key: str) -> None:
         retry_after = await self._run(_hit, self.rules[name], name, key)
         if retry_after is not None:
@@ -357,6 +369,15 @@ def _hit(strategy: RateLimiter, items: list[RateLimitItem], name: str, key: str)
     for item in items:
         # The same counter slowapi's route limits use: (prefix, key, scope).
         if not strategy.hit(item, KEY_PREFIX, key, name):
+            reset_at, _ = strategy.get_window_stats(item, KEY_PREFIX, key, name)
+            return max(1, math.ceil(reset_at - time.time()))
+    return None
+
+
+def _spent(strategy: RateLimiter, items: list[RateLimitItem], name: str, key: str) -> int | None:
+    """None while every limit has room for one more, else the seconds until it will."""
+    for item in items:
+        if not strategy.test(item, KEY_PREFIX, key, name):
             reset_at, _ = strategy.get_window_stats(item, KEY_PREFIX, key, name)
             return max(1, math.ceil(reset_at - time.time()))
     return None
