@@ -40,6 +40,12 @@ def _refusal(status: int, reason: str, code: str, message: str) -> bytes:
     return head.encode() + body
 
 
+def _head_end(data: bytes) -> int | None:
+    """Where the request head in `data` ends (after its blank line), or None: not yet."""
+    ends = [i + len(mark) for mark in (b"\r\n\r\n", b"\n\n", b"\n\r\n") if (i := data.find(mark)) >= 0]
+    return min(ends) if ends else None
+
+
 if TYPE_CHECKING:
     _Host = H11Protocol  # what the mixin is combined with (both uvicorn protocols share it)
 else:
@@ -58,6 +64,7 @@ class _HeaderDeadline(_Host):
         self._awaited_after: Any = None  # the cycle in place when the deadline was armed
         self._header_bytes = 0
         self._idle = False  # a keep-alive connection between requests
+        self._head_tail = b""  # the last bytes of the previous read: a head end may straddle reads
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
         super().connection_made(transport)
@@ -69,21 +76,30 @@ class _HeaderDeadline(_Host):
             self._arm()
         waiting = self._deadline is not None
         if waiting:
-            self._header_bytes += len(data)
+            # Count the head up to its end in this read (a head sent in one write is parsed,
+            # and its request started, by the parser below: refuse it before that).
+            head_end = _head_end(self._head_tail + data)
+            head = len(data) if head_end is None else max(0, head_end - len(self._head_tail))
+            self._header_bytes += head
+            self._head_tail = (self._head_tail + data)[-3:]
+            if self._header_bytes > self._header_limit:
+                self._refuse(self._too_large())
+                return
         super().data_received(data)
         if not waiting:
             return
         if self.cycle is not self._awaited_after:
             self._disarm()  # the headers are in: the request is under way
         elif self._header_bytes > self._header_limit:
-            self._refuse(
-                _refusal(
-                    431,
-                    "Request Header Fields Too Large",
-                    "headers_too_large",
-                    f"request headers are over the {self._header_limit}-byte limit",
-                )
-            )
+            self._refuse(self._too_large())
+
+    def _too_large(self) -> bytes:
+        return _refusal(
+            431,
+            "Request Header Fields Too Large",
+            "headers_too_large",
+            f"request headers are over the {self._header_limit}-byte limit",
+        )
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -100,6 +116,7 @@ class _HeaderDeadline(_Host):
     def _arm(self) -> None:
         self._disarm()
         self._header_bytes = 0
+        self._head_tail = b""
         self._awaited_after = self.cycle
         self._deadline = self.loop.call_later(self._header_seconds, self._expired)
 

@@ -177,3 +177,47 @@ async def test_an_idle_keep_alive_connection_lasts_the_keep_alive_timeout_not_th
             assert time.monotonic() - started < 2
         finally:
             writer.close()
+
+
+async def one_write(port: int, head: bytes) -> bytes:
+    """Send a whole request head in one write; return what the server answers before closing."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head)
+    await writer.drain()
+    answer = b""
+    try:
+        while chunk := await asyncio.wait_for(reader.read(65536), 5):
+            answer += chunk
+            if b"\r\n\r\n" in answer and b"connection: close" not in answer.lower():
+                break
+    except ConnectionResetError:
+        pass
+    finally:
+        writer.close()
+    return answer
+
+
+@PROTOCOLS
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 17_000 + b"\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(3000)) + b"\r\n",
+        b"GET /healthz?" + b"q" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+    ids=["17KB", "100KB", "3000-headers", "long-target"],
+)
+async def test_a_head_over_the_cap_sent_in_one_write_is_431(settings, protocol, head):
+    """Issue 23, item 7: heads of 17-100 KB (and 3,000 small headers) in one write got 200."""
+    async with guarded_server(settings, protocol) as port:
+        answer = await one_write(port, head)
+        assert status_and_code(answer) == (431, "headers_too_large"), answer[:200]
+        # A head under the cap, in one write and pipelined with a second one, is served.
+        small = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Ok: " + b"a" * 3000 + b"\r\n\r\n"
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(small + small)
+        await writer.drain()
+        first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.close()
+    assert first.startswith(b"HTTP/1.1 200"), first[:200]
