@@ -11,6 +11,7 @@ from docsdesk.http import about, admin, attachments, chatkit, session
 from docsdesk.http.embed import load_embed_script
 from docsdesk.http.errors import install_error_handlers
 from docsdesk.http.origins import install as install_origin_guard
+from docsdesk.http.url_guard import RejectNulInUrl
 from docsdesk.ops.access import install as install_operations
 from docsdesk.ops.ratelimit import RateLimits
 from lifespan import lifespan_for
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.rate_limits = RateLimits(settings)
     app.state.embed_script = load_embed_script()
+    app.add_middleware(RejectNulInUrl)  # a NUL in the URL is a 400, inside the access log
     install_operations(app, settings)  # probes, /metrics, CORS, request ids, access log
     install_origin_guard(app, settings)  # reader API: origins not allowed get 403 before any route
     install_error_handlers(app)

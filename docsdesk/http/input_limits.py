@@ -72,8 +72,17 @@ def _nul_path(value: Any, path: str) -> str | None:
     return None
 
 
+def check_action_type(request: Any) -> None:
+    """threads.custom_action / threads.sync_custom_action: the SDK's Action defaults a missing
+    `type` to its TypeVar, which then cannot be serialised (a 500): a string is required."""
+    action = getattr(getattr(request, "params", None), "action", None)
+    if action is not None and not (isinstance(action.type, str) and action.type):
+        raise ApiError(400, "invalid_request", "params.action.type is required: a non-empty string")
+
+
 def check_fields(request: Any, max_text_chars: int) -> None:
     """Bound every field of the parsed request (a ChatKitReq); raises ApiError 400."""
+    check_action_type(request)
     dumped = request.model_dump(mode="json", exclude_none=True)
     budget = [MAX_DATA_BYTES]
     metadata = dict(dumped.get("metadata") or {})
