@@ -269,6 +269,19 @@ class _Exchange:
         await self.downstream(message)
 
 
+class ReaderCors(CORSMiddleware):
+    """DOCSDESK_CORS_ORIGINS opens the reader routes only: `/admin` and `/admin/api/*` get
+    no CORS headers and no preflight answer (the console is same-origin, the CLI is no
+    browser), so a reader origin's script can never call the admin API (issue 23, item 12)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path == "/admin" or path.startswith("/admin/"):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Add the probes, /metrics, CORS and the request observer (outermost) to `app`."""
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
@@ -278,7 +291,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     if origins:
         any_origin = "*" in origins
         app.add_middleware(
-            CORSMiddleware,
+            ReaderCors,
             # Never a wildcard together with credentials: "*" means any origin, no credentials.
             allow_origins=["*"] if any_origin else origins,
             allow_credentials=not any_origin,

@@ -424,3 +424,23 @@ async def test_cors_wildcard_never_allows_credentials(settings):
         assert preflight.status_code == 200
         assert preflight.headers["Access-Control-Allow-Origin"] == "*"
         assert "Access-Control-Allow-Credentials" not in preflight.headers
+
+
+async def test_cors_never_opens_the_admin_routes(settings):
+    """Issue 23, item 12: reader origins reach /chatkit, never /admin or /admin/api/*."""
+    from pydantic import SecretStr
+
+    admin_token = "admin-token-0123456789abcdef"
+    for origins in (["https://docs.example"], ["*"]):
+        async with served(settings, cors_origins=origins, admin_token=SecretStr(admin_token)) as (client, _):
+            origin = {"Origin": "https://docs.example"}
+            for path in ("/admin/api/info", "/admin/api/report", "/admin"):
+                preflight = await client.http.options(path, headers={**origin, **PREFLIGHT})
+                assert "Access-Control-Allow-Origin" not in preflight.headers, (origins, path)
+                assert preflight.status_code in (404, 405)
+            actual = await client.http.get(
+                "/admin/api/info", headers={**origin, "Authorization": f"Bearer {admin_token}"}
+            )
+            assert actual.status_code == 200 and "Access-Control-Allow-Origin" not in actual.headers
+            reader = await client.http.options("/chatkit", headers={**origin, **PREFLIGHT})
+            assert reader.headers["Access-Control-Allow-Origin"] in ("https://docs.example", "*")
