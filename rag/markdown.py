@@ -346,9 +346,10 @@ def _atx_text(rest: str) -> str:
 def _heading_attrs(raw: str) -> tuple[str, int] | None:
     """A trailing attribute list `{#id .class}` of a heading: (its tokens, where it starts)."""
     start = raw.rfind("{")
-    if start < 0 or not _HEADING_ATTRS.fullmatch(raw, start):
+    found = _HEADING_ATTRS.fullmatch(raw, start) if start >= 0 else None
+    if found is None:
         return None
-    return _HEADING_ATTRS.fullmatch(raw, start).group(1), len(raw[:start].rstrip(" \t"))
+    return found.group(1), len(raw[:start].rstrip(" \t"))
 
 
 def _directive_title(rest: str) -> tuple[bool, str | None]:
@@ -580,7 +581,7 @@ class _MarkdownParser:
             return 0
         match = _DOCUSAURUS.match(stripped)
         valid, title = _directive_title(match.group(3)) if match else (False, None)
-        if valid:
+        if match and valid:
             colons, kind = match.group(1), match.group(2)
         else:
             spaced = _DOCUSAURUS_SPACED.match(stripped)
