@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from rag.budget import check as check_budget
-from rag.markdown import ParsedPage, Unit, parse_html, parse_markdown
+from rag.html_page import parse_html
+from rag.markdown import parse_markdown
+from rag.parsed_page import ParsedPage, Unit
 from rag.sources import HTML, MARKDOWN, MDX
 from rag.urls import DOC_SUFFIXES, AnchorSlugger, check_style
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import ClassVar, TypeVar
 
 from rag.exclude import ExcludeRules
-from rag.markdown import parse_front_matter
+from rag.front_matter import parse_front_matter
 from rag.paths import inside_root, open_regular
 from rag.urls import DOC_SUFFIXES, check_style, page_url
 

@@ -4,7 +4,7 @@ Markdown is rendered with markdown-it-py (CommonMark and tables). Raw HTML in th
 escaped, never passed through, and markdown-it refuses `javascript:` and similar link targets;
 the page carries a Content-Security-Policy that allows no script at all and only its own
 stylesheet (by hash). Each heading gets the anchor ingestion gives it (`rag.urls.AnchorSlugger`,
-"plain" style, over the same plain heading text `rag.markdown.plain_heading`), so the anchors
+"plain" style, over the same plain heading text `rag.inline.plain_heading`), so the anchors
 of indexed chunks land on their headings.
 """
 
@@ -17,7 +17,7 @@ import html
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from rag.markdown import plain_heading
+from rag.inline import plain_heading
 from rag.urls import AnchorSlugger
 
 STYLE = (

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
 from rag.chunking import Chunk, chunk_document, token_count
-from rag.markdown import parse_front_matter
 from rag.sources import folder_page_url, media_type_of
 
 BASE = "https://docs.example.com/"
@@ -234,36 +232,6 @@ def test_front_matter_title_and_slug() -> None:
     assert chunks[0].url == BASE + "start#install"
     assert chunks[0].heading_path == ("Install",)
     assert "slug" not in chunks[0].text and "sidebar_label" not in chunks[0].text
-
-
-def test_front_matter_parsing() -> None:
-    meta, body = parse_front_matter(
-        "---\ntitle: 'It''s'\ndescription: >\n  two\n  lines\nnested:\n  a: 1\n---\nBody"
-    )
-    assert meta == {"title": "It's", "description": "two lines"}  # nested values are dropped
-    assert body == "Body"
-    assert parse_front_matter("---\nno closing line\n") == ({}, "---\nno closing line\n")
-    assert parse_front_matter("---\ndraft: true\nweight: 3\ndate: 2024-05-01\n---") == (
-        {"draft": "true", "weight": "3", "date": "2024-05-01"},
-        "",
-    )
-
-
-def test_front_matter_that_is_not_a_mapping_or_not_yaml_is_ignored() -> None:
-    assert parse_front_matter("---\n- a\n- b\n---\nBody") == ({}, "Body")
-    assert parse_front_matter("---\ntitle: [unclosed\n---\nBody") == ({}, "Body")
-    assert parse_front_matter("---\n!!python/object:os.system ls\n---\nBody") == ({}, "Body")
-
-
-def test_front_matter_is_bounded() -> None:
-    from rag.markdown import MAX_FRONT_MATTER_CHARS
-
-    huge = "---\n" + "key: [a, b]\n" * (MAX_FRONT_MATTER_CHARS // 12 + 10) + "---\nBody"
-    assert parse_front_matter(huge) == ({}, huge)  # too long to be front matter: left as text
-    started = time.perf_counter()
-    fits = "---\n" + "key: [a, b]\n" * (MAX_FRONT_MATTER_CHARS // 12 - 10) + "title: T\n---\nBody"
-    assert parse_front_matter(fits) == ({"title": "T"}, "Body")  # lists are dropped
-    assert time.perf_counter() - started < 1.0
 
 
 def test_page_title_fallbacks() -> None:

@@ -5,7 +5,7 @@ most about twice as long as the n input (2.5x allowed for noise). n doubles unti
 input takes at least 40 ms of CPU (best of 5 runs; up to 3 tries), so the times are measurable. The cases are the defects of the
 second audit (spaces after a fence opener, after `#`, in heading attributes, heading
 emphasis, admonition lines, unclosed `<!--`/`<script>` in HTML, lazy spans over MDX comments,
-identical headings) and those found by fuzzing every scanner of rag/markdown.py and
+identical headings) and those found by fuzzing every scanner of the Markdown and HTML readers and
 rag/chunking.py. Each case runs in a child process with a deadline: a regex stuck in the C
 engine ignores signals.
 
