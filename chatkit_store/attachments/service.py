@@ -11,15 +11,14 @@ bytes behind it.
 An upload is refused (413) from its declared size and again as soon as the streamed bytes
 pass the limit; the bytes must match the declared kind (415); a refused upload keeps no
 bytes. Every owner-facing query is scoped to (tenant, user); a foreign id is 404.
+The SQL and FileRecord are in records.py, the checked byte stream in uploads.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from chatkit.store import AttachmentStore
@@ -31,131 +30,37 @@ from chatkit.types import (
     ImageAttachment,
 )
 from pydantic import AnyUrl
-from sqlalchemy import and_, bindparam, case, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chatkit_store.attachments.blobs import BlobStorage, BlobWriter, DiskBlobs, PostgresBlobs
-from chatkit_store.attachments.kinds import KINDS, ContentMismatch, Kind, Sniffer, format_size, resolve_kind
-from chatkit_store.attachments.schema import attachment_files
+from chatkit_store.attachments.kinds import KINDS, Kind, format_size, resolve_kind
+from chatkit_store.attachments.records import (
+    CLAIM,
+    DELETE_ATTACHMENT,
+    DELETE_FILE_OWNED,
+    FAILED,
+    INSERT_ATTACHMENT,
+    INSERT_FILE,
+    READY,
+    RECORD,
+    RECORD_OWNED,
+    STRIP_DESCRIPTOR,
+    USAGE,
+    FileRecord,
+    clean_name,
+    owner_params,
+    quota_lock,
+    record_of,
+)
 from chatkit_store.attachments.signing import SignatureError, UrlSigner
-from chatkit_store.schema import attachments
+from chatkit_store.attachments.uploads import UploadedFile, shielded, stream_into
 from chatkit_store.store import PostgresStore
 from docsdesk.core.context import Identity, RequestContext, identity_key
 from docsdesk.core.errors import ApiError
 from docsdesk.core.locks import xact_lock
 from docsdesk.core.settings import Settings
 
-MAX_NAME_CHARS = 255
-_FILES = attachment_files.c
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    """What docsdesk knows of an attachment's bytes."""
-
-    attachment_id: str
-    tenant_id: str
-    user_id: str
-    state: str
-    kind: Kind
-    declared_size: int
-    size: int | None
-    storage: str
-
-
-def _owned() -> Any:
-    return and_(_FILES.tenant_id == bindparam("owner_tenant"), _FILES.user_id == bindparam("owner_user"))
-
-
-def _owner(tenant_id: str, user_id: str) -> dict[str, str]:
-    return {"owner_tenant": tenant_id, "owner_user": user_id}
-
-
-_COLUMNS = (
-    _FILES.attachment_id,
-    _FILES.tenant_id,
-    _FILES.user_id,
-    _FILES.state,
-    _FILES.kind,
-    _FILES.declared_size,
-    _FILES.size,
-    _FILES.storage,
-)
-_RECORD = select(*_COLUMNS).where(_FILES.attachment_id == bindparam("id"))
-_RECORD_OWNED = _RECORD.where(_owned())
-_USAGE = select(
-    func.coalesce(
-        func.sum(
-            case(
-                (_FILES.state == "ready", _FILES.size),
-                (_FILES.state.in_(("pending", "uploading")), _FILES.declared_size),
-                else_=0,
-            )
-        ),
-        0,
-    )
-).where(_owned(), _FILES.attachment_id != bindparam("exclude"))
-_INSERT_ATTACHMENT = insert(attachments)
-_INSERT_FILE = insert(attachment_files)
-_CLAIM = (
-    update(attachment_files)
-    .where(_FILES.attachment_id == bindparam("id"), _FILES.state == "pending")
-    .values(state="uploading", updated_at=func.now())
-    .returning(_FILES.attachment_id)
-)
-_READY = (
-    update(attachment_files)
-    .where(_FILES.attachment_id == bindparam("id"), _FILES.state == "uploading")
-    .values(state="ready", size=bindparam("size"), sha256=bindparam("sha256"), updated_at=func.now())
-    .returning(_FILES.attachment_id)
-)
-_FAILED = (
-    update(attachment_files)
-    .where(_FILES.attachment_id == bindparam("id"))
-    .values(state="failed", updated_at=func.now())
-)
-# Uploaded: the upload instructions are spent; the stored metadata no longer carries them.
-_STRIP_DESCRIPTOR = text(
-    "UPDATE attachments SET data = data - 'upload_descriptor', updated_at = now() WHERE id = :id"
-)
-_DELETE_ATTACHMENT = delete(attachments).where(attachments.c.id == bindparam("id"))
-_DELETE_FILE_OWNED = (
-    delete(attachment_files)
-    .where(_FILES.attachment_id == bindparam("id"), _owned())
-    .returning(_FILES.storage)
-)
-
-
-def clean_name(name: str) -> str:
-    """A file name to show and store: its last path component, printable, at most 255 chars."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(ch for ch in base if ch.isprintable()).strip()
-    return base[:MAX_NAME_CHARS] or "attachment"
-
-
-def _quota_lock(owner: str) -> str:
-    """The advisory lock serialising one owner's quota checks (two uploads at once cannot both
-    pass a check that only one of them fits)."""
-    return f"docsdesk.attachments.quota:{owner}"
-
-
-class UploadedFile(Protocol):
-    """A file arriving in a request body (the HTTP layer parses it; see docsdesk.http.multipart)."""
-
-    filename: str
-    content_type: str
-
-    async def open(self) -> None:
-        """Read up to the file's bytes; sets `filename` and `content_type`."""
-
-    def chunks(self) -> AsyncIterator[bytes]:
-        """The file's bytes, as they arrive."""
-        ...
-
-
-async def _shielded(coro: Awaitable[None]) -> None:
-    """Clean-up that must run to the end even when the request is being cancelled."""
-    await asyncio.shield(asyncio.ensure_future(coro))
+__all__ = ["AttachmentFiles", "FileRecord", "UploadedFile", "clean_name"]
 
 
 class AttachmentFiles(AttachmentStore[RequestContext]):
@@ -258,8 +163,8 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
         self, conn: AsyncConnection, tenant_id: str, user_id: str, attachment_id: str, size: int
     ) -> None:
         """Under the owner's lock (held by the caller's transaction)."""
-        owner = {**_owner(tenant_id, user_id), "exclude": attachment_id}
-        used: int = (await conn.execute(_USAGE, owner)).scalar_one()
+        owner = {**owner_params(tenant_id, user_id), "exclude": attachment_id}
+        used: int = (await conn.execute(USAGE, owner)).scalar_one()
         quota = self.settings.attachment_quota_bytes
         if used + size > quota:
             raise ApiError(
@@ -275,10 +180,10 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
         """The attachment's metadata row and its file row, in one transaction, within quota."""
         tenant, user = context.tenant_id, context.user_id
         async with self.engine.begin() as conn:
-            await xact_lock(conn, _quota_lock(identity_key(Identity(user, tenant))))
+            await xact_lock(conn, quota_lock(identity_key(Identity(user, tenant))))
             await self._check_quota(conn, tenant, user, attachment.id, declared_size)
             await conn.execute(
-                _INSERT_ATTACHMENT,
+                INSERT_ATTACHMENT,
                 {
                     "id": attachment.id,
                     "thread_id": None,
@@ -288,7 +193,7 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
                 },
             )
             await conn.execute(
-                _INSERT_FILE,
+                INSERT_FILE,
                 {
                     "attachment_id": attachment.id,
                     "tenant_id": tenant,
@@ -316,9 +221,9 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         """The bytes (the SDK then deletes the metadata through the store). NotFoundError for
         an attachment that is not the caller's."""
-        params = {"id": attachment_id, **_owner(context.tenant_id, context.user_id)}
+        params = {"id": attachment_id, **owner_params(context.tenant_id, context.user_id)}
         async with self.engine.begin() as conn:
-            storage = await conn.scalar(_DELETE_FILE_OWNED, params)
+            storage = await conn.scalar(DELETE_FILE_OWNED, params)
         if storage is None:
             await self.store.load_attachment(attachment_id, context)  # 404 unless the caller's
         elif storage == "disk" and self.disk is not None:
@@ -360,7 +265,7 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
         record = await self._signed_record("upload", attachment_id, expires, signature)
         field = open_field(self.max_bytes)  # refuses a wrong content type or an oversized body first
         async with self.engine.begin() as conn:
-            claimed = await conn.scalar(_CLAIM, {"id": attachment_id})
+            claimed = await conn.scalar(CLAIM, {"id": attachment_id})
         if claimed is None:
             raise ApiError(
                 409, "upload_url_used", "this upload URL was already used; create a new attachment"
@@ -370,7 +275,7 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
             await field.open()
             await self._receive(record, field, declared=record.declared_size)
         except BaseException:
-            await _shielded(self._mark_failed(attachment_id))
+            await shielded(self._mark_failed(attachment_id))
             raise
         return await self.store.load_attachment(attachment_id, context)
 
@@ -389,67 +294,39 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
         try:
             await self._receive(record, field)
         except BaseException:
-            await _shielded(self._discard(attachment_id))
+            await shielded(self._discard(attachment_id))
             raise
         return await self.store.load_attachment(attachment_id, context)
 
     async def _receive(self, record: FileRecord, field: UploadedFile, declared: int | None = None) -> None:
-        """Stream the file into storage, checking size (the limit, and the size declared by
-        attachments.create: binding) and content; then mark it ready (within quota). On any
-        failure nothing written is kept."""
-        storage = self._storage(record.storage)
-        writer: BlobWriter = storage.writer(record.attachment_id)
-        sniffer = Sniffer(record.kind)
-        digest = hashlib.sha256()
-        size = 0
+        """Stream the file into storage (checked: uploads.stream_into), then mark it ready
+        (within quota). On any failure nothing written is kept."""
+        writer: BlobWriter = self._storage(record.storage).writer(record.attachment_id)
+        size, sha256 = await stream_into(writer, field, record.kind, self.max_bytes, declared)
         try:
-            async for data in field.chunks():
-                size += len(data)
-                if size > self.max_bytes:
-                    raise ApiError(
-                        413,
-                        "attachment_too_large",
-                        f"the file is over the {format_size(self.max_bytes)} limit",
-                    )
-                if declared is not None and size > declared:
-                    raise ApiError(
-                        413,
-                        "attachment_larger_than_declared",
-                        f"the file is larger than the {format_size(declared)} declared by attachments.create",
-                    )
-                sniffer.feed(data)
-                digest.update(data)
-                await writer.write(data)
-            if size == 0:
-                raise ApiError(400, "empty_file", "the file is empty")
-            sniffer.finish()
-            await writer.finish()
-            await self._mark_ready(record, size, digest.hexdigest())
-        except ContentMismatch as exc:
-            await _shielded(writer.abort())
-            raise ApiError(415, "attachment_content_mismatch", str(exc)) from None
+            await self._mark_ready(record, size, sha256)
         except BaseException:
-            await _shielded(writer.abort())
+            await shielded(writer.abort())
             raise
 
     async def _mark_ready(self, record: FileRecord, size: int, sha256: str) -> None:
         async with self.engine.begin() as conn:
-            await xact_lock(conn, _quota_lock(identity_key(Identity(record.user_id, record.tenant_id))))
+            await xact_lock(conn, quota_lock(identity_key(Identity(record.user_id, record.tenant_id))))
             await self._check_quota(conn, record.tenant_id, record.user_id, record.attachment_id, size)
-            done = await conn.scalar(_READY, {"id": record.attachment_id, "size": size, "sha256": sha256})
+            done = await conn.scalar(READY, {"id": record.attachment_id, "size": size, "sha256": sha256})
             if done is None:
                 raise ApiError(
                     404, "not_found", f"attachment {record.attachment_id} was deleted during the upload"
                 )
-            await conn.execute(_STRIP_DESCRIPTOR, {"id": record.attachment_id})
+            await conn.execute(STRIP_DESCRIPTOR, {"id": record.attachment_id})
 
     async def _mark_failed(self, attachment_id: str) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(_FAILED, {"id": attachment_id})
+            await conn.execute(FAILED, {"id": attachment_id})
 
     async def _discard(self, attachment_id: str) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(_DELETE_ATTACHMENT, {"id": attachment_id})
+            await conn.execute(DELETE_ATTACHMENT, {"id": attachment_id})
 
     # --- reading -------------------------------------------------------------------------
 
@@ -467,24 +344,13 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
 
     async def _record(self, attachment_id: str, context: RequestContext | None = None) -> FileRecord | None:
         if context is None:
-            stmt, params = _RECORD, {"id": attachment_id}
+            stmt, params = RECORD, {"id": attachment_id}
         else:
-            stmt = _RECORD_OWNED
-            params = {"id": attachment_id, **_owner(context.tenant_id, context.user_id)}
+            stmt = RECORD_OWNED
+            params = {"id": attachment_id, **owner_params(context.tenant_id, context.user_id)}
         async with self.engine.connect() as conn:
             row = (await conn.execute(stmt, params)).first()
-        if row is None:
-            return None
-        return FileRecord(
-            row.attachment_id,
-            row.tenant_id,
-            row.user_id,
-            row.state,
-            KINDS[row.kind],
-            row.declared_size,
-            row.size,
-            row.storage,
-        )
+        return None if row is None else record_of(row)
 
     async def ready_record(self, attachment_id: str, context: RequestContext) -> FileRecord | None:
         """The caller's uploaded file, or None (missing, foreign or not uploaded)."""
@@ -528,6 +394,6 @@ class AttachmentFiles(AttachmentStore[RequestContext]):
 
     async def usage(self, context: RequestContext) -> int:
         async with self.engine.connect() as conn:
-            owner = {**_owner(context.tenant_id, context.user_id), "exclude": ""}
-            used: int = (await conn.execute(_USAGE, owner)).scalar_one()
+            owner = {**owner_params(context.tenant_id, context.user_id), "exclude": ""}
+            used: int = (await conn.execute(USAGE, owner)).scalar_one()
         return used
