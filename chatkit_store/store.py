@@ -48,6 +48,7 @@ from chatkit_store.schema import (
     items,
     threads,
 )
+from chatkit_store.turn_writes import outage_ends_turn
 from docsdesk.core.context import RequestContext
 
 #: Largest page `load_thread_items` / `load_threads` will serve.
@@ -348,6 +349,7 @@ class PostgresStore(Store[RequestContext]):
         )
         return ThreadMetadata.model_validate_json(data)
 
+    @outage_ends_turn
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         """Upsert the thread's metadata (a `Thread`'s items are not part of it) and mark it
         as the caller's most recently active thread."""
@@ -419,10 +421,12 @@ class PostgresStore(Store[RequestContext]):
             page.data = [self._view_item(item, context) for item in page.data]
         return page
 
+    @outage_ends_turn
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         """Idempotent: re-adding an existing item updates it in place (same position)."""
         await self._upsert_item(thread_id, item, context)
 
+    @outage_ends_turn
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         await self._upsert_item(thread_id, item, context)
 
@@ -452,6 +456,7 @@ class PostgresStore(Store[RequestContext]):
         )
         return self._view_item(_ITEM.validate_json(data), context)
 
+    @outage_ends_turn
     async def delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
         """Delete the item and its feedback (ON DELETE CASCADE). An item that is not in the
         caller's thread (never stored, or already deleted) is a no-op, as in the SDK's

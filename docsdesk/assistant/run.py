@@ -19,6 +19,7 @@ from chatkit.types import (
     AssistantMessageContentPartAnnotationAdded,
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
+    ProgressUpdateEvent,
     ThreadItemDoneEvent,
     ThreadItemUpdatedEvent,
     ThreadStreamEvent,
@@ -107,6 +108,16 @@ async def run_agent(
         observe_model_run(assistant.model_label, run.status, run.elapsed)
         if not run.finished:
             result.cancel()
+            await release_event_queue(agent_context)
+
+
+async def release_event_queue(agent_context: DocsAgentContext) -> None:
+    """A run left before its end (the SDK stopped reading: its store write failed; a timeout; a
+    cancellation): the SDK's event merge still waits on the context's event queue in a task it
+    never cancels, which would be destroyed pending ("Task was destroyed but it is pending!").
+    One event through the public `stream()` (the queue is unbounded: no wait) lets that task
+    finish; nobody reads it."""
+    await agent_context.stream(ProgressUpdateEvent(text=""))
 
 
 def stream_error(exc: Exception, run: TurnRun, context: RequestContext) -> StreamError | CustomStreamError:

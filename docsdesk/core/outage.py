@@ -26,6 +26,8 @@ _STATES = {
     "57014": "statement_timeout",  # query_canceled
 }
 _DB_MODULES = ("asyncpg", "sqlalchemy")
+# What a reader sees when a turn under way loses the database (a retryable error event).
+OUTAGE_STREAM_MESSAGE = "The assistant cannot reach its database right now. Please try again in a moment."
 
 
 class DatabaseUnavailable(RuntimeError):

@@ -14,14 +14,14 @@ import threading
 import time
 
 from docsdesk.core.errors import ApiError
-from docsdesk.core.outage import outage_kind
+from docsdesk.core.outage import OUTAGE_STREAM_MESSAGE, outage_kind
 
 __all__ = ["OutageLogFilter", "RateLimiter", "first_line", "outage_kind", "unavailable"]
 
 RETRY_AFTER_SECONDS = 5
 LOG_INTERVAL_SECONDS = 10.0
 MESSAGE = "the database is unavailable; retry in a few seconds"
-STREAM_MESSAGE = "The assistant cannot reach its database right now. Please try again in a moment."
+STREAM_MESSAGE = OUTAGE_STREAM_MESSAGE
 
 
 def unavailable() -> ApiError:
