@@ -13,6 +13,7 @@ from typing import cast
 from chatkit.errors import ErrorCode
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
+from chatkit.types import ErrorEvent
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
@@ -21,6 +22,7 @@ from docsdesk.core.errors import ApiError
 from docsdesk.http.chatkit_request import parse_request
 from docsdesk.http.deps import CurrentIdentity, Limits, ServicesDep, SettingsDep, Telemetry, request_context
 from docsdesk.http.input_limits import check_fields, check_no_nul
+from docsdesk.ops.drain import SHUTDOWN_MESSAGE, StreamDrain, drain_of
 
 router = APIRouter()
 
@@ -30,6 +32,9 @@ SSE_HEADERS = {
     "Connection": "keep-alive",
 }
 STREAM_FAILED = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
+SERVER_STOPPING = (
+    b"data: " + ErrorEvent(message=SHUTDOWN_MESSAGE, allow_retry=True).model_dump_json().encode() + b"\n\n"
+)
 
 
 async def read_body(request: Request, limit: int, deadline_seconds: float | None = None) -> bytes:
@@ -85,8 +90,9 @@ async def chatkit(
             # Pull the first event before answering 200: a missing or foreign thread,
             # or an invalid request, must be a 4xx, not a broken stream.
             first = await anext(stream, b"")
+            drain = drain_of(request.scope.get("state"))
             return StreamingResponse(
-                relay(first, stream, telemetry), media_type="text/event-stream", headers=SSE_HEADERS
+                relay(first, stream, telemetry, drain), media_type="text/event-stream", headers=SSE_HEADERS
             )
         return Response(content=result.json, media_type="application/json")
     except NotFoundError as exc:
@@ -99,17 +105,25 @@ _background: set[asyncio.Task] = set()
 
 
 async def relay(
-    first: bytes, rest: AsyncIterator[bytes], telemetry: RequestTelemetry
+    first: bytes, rest: AsyncIterator[bytes], telemetry: RequestTelemetry, drain: StreamDrain | None = None
 ) -> AsyncIterator[bytes]:
     """Relay the ChatKit stream. The SDK's generator runs in its own task: when the client
     goes away, that task gets one plain cancellation, so the SDK can still save the partial
-    answer (Starlette's cancel scope would cancel every await of that clean-up)."""
+    answer (Starlette's cancel scope would cancel every await of that clean-up). When the
+    server stops (`drain`), a stream still open near the end of the grace is stopped the same
+    way and ends with a retryable error event."""
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=64)
+    stopped = False
 
     async def pump() -> None:
         try:
             async for chunk in rest:
                 await queue.put(chunk)
+        except asyncio.CancelledError:
+            if not stopped:
+                raise
+            telemetry.error_code = telemetry.error_code or "custom"
+            await queue.put(SERVER_STOPPING)
         except Exception:  # noqa: BLE001 - whatever broke the stream, end it cleanly
             # The SDK already logged it; the client gets a terminal error event, not a cut stream.
             telemetry.error_code = telemetry.error_code or ErrorCode.STREAM_ERROR.value
@@ -124,6 +138,14 @@ async def relay(
     producer = asyncio.create_task(pump())
     _background.add(producer)
     producer.add_done_callback(_background.discard)
+
+    def stop() -> None:
+        nonlocal stopped
+        if not producer.done():
+            stopped = True
+            producer.cancel()
+
+    unregister = drain.register(stop) if drain is not None else None
     try:
         yield first
         done = False
@@ -138,5 +160,7 @@ async def relay(
             if parts:
                 yield b"".join(cast("list[bytes]", parts))  # the None sentinel comes last, popped above
     finally:
+        if unregister is not None:
+            unregister()
         if not producer.done():
             producer.cancel()

@@ -35,6 +35,7 @@ from docsdesk.ops.observability import (
     hash_user,
     log_salt,
     quiet_client_mistakes,
+    quiet_ended_generators,
 )
 from docsdesk.ops.outage import outage_kind, unavailable
 from docsdesk.ops.probes import healthz, readyz
@@ -302,3 +303,4 @@ def install(app: FastAPI, settings: Settings) -> None:
         )
     app.add_middleware(RequestObserver, settings=settings)
     quiet_client_mistakes()
+    quiet_ended_generators()

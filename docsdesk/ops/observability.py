@@ -162,6 +162,24 @@ def quiet_client_mistakes(logger_name: str = "chatkit") -> None:
         logger.addFilter(ClientMistakeFilter())
 
 
+class EndedGeneratorFilter(logging.Filter):
+    """On the ``asyncio`` logger: drops "Task exception was never retrieved" for a task whose
+    exception is StopAsyncIteration, i.e. an async generator that simply ended with nobody left
+    to look. The ChatKit SDK's event merge leaves such a task behind whenever a turn stops early
+    (the reader went away, the server is stopping): one ERROR per turn with nothing to act on
+    (issue 23, item 11). Every other asyncio record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, StopAsyncIteration)
+
+
+def quiet_ended_generators() -> None:
+    logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, EndedGeneratorFilter) for f in logger.filters):
+        logger.addFilter(EndedGeneratorFilter())
+
+
 _UVICORN_LOGGERS = {"uvicorn": True, "uvicorn.error": True, "uvicorn.access": False}
 
 

@@ -11,7 +11,8 @@ the connection is then closed. An idle keep-alive connection is closed by uvicor
 timeout alone (`http_keep_alive_seconds`), so that a proxy in front, whose own idle timeout is
 shorter, is always the side that closes it (closing under a proxy that is just reusing the
 connection fails that request).
-The body has its own deadline in the app (app.py `read_body`, `body_timeout_seconds`).
+The body has its own deadline in the app (app.py `read_body`, `body_timeout_seconds`). At
+shutdown the protocol starts the server's stream drain (docsdesk.ops.drain).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from docsdesk.ops.drain import DRAIN_KEY, StreamDrain, drain_of
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Preferred
@@ -68,7 +71,15 @@ class _HeaderDeadline(_Host):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
         super().connection_made(transport)
+        self.app_state.setdefault(DRAIN_KEY, StreamDrain())  # server-wide: one for all requests
         self._arm()
+
+    def shutdown(self) -> None:
+        """The server is stopping: open streams end before the grace runs out (docsdesk.ops.drain)."""
+        drain = drain_of(self.app_state)
+        if drain is not None:
+            drain.begin(self.config.timeout_graceful_shutdown)
+        super().shutdown()
 
     def data_received(self, data: bytes) -> None:
         if self._idle:  # the first bytes of the next request on a keep-alive connection

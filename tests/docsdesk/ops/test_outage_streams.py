@@ -74,6 +74,10 @@ async def test_streams_cut_by_an_outage_end_with_the_outage_event(base_settings,
         assert event["type"] == "error" and event["allow_retry"] is True, event
         assert event.get("message") == STREAM_MESSAGE, event
     err = capsys.readouterr().err
-    print(err[-5000:])
     assert "Task was destroyed" not in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "never retrieved" not in err
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    outage = [line["message"] for line in lines if "database unavailable (" in line["message"]]
+    kinds = {message.split("database unavailable (")[1].split(")")[0] for message in outage}
+    assert outage and len(outage) == len(kinds), outage  # one line per kind in the interval
+    assert not [line for line in lines if line["level"] in ("error", "critical")], lines[-5:]
