@@ -13,7 +13,6 @@ embedder drops the old vectors and re-embeds every document of the collection.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -28,10 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from docsdesk.core.locks import session_lock
 from rag import schema
-from rag.budget import OverBudget, time_budget
-from rag.chunking import Chunk, chunk_document
+from rag.budget import OverBudget
+from rag.chunking import Chunk
 from rag.embeddings import Embedder, EmbedderMismatch
 from rag.exclude import ExcludeRules
+from rag.ingest_parse import chunk_within_budget, decode_text, fingerprint
 from rag.ingest_report import IngestSummary, ProgressBar
 from rag.ingest_rows import INSERT_CHUNKS, UPSERT_DOCUMENTS, chunk_row
 from rag.ingest_vectors import VectorRun, _Stored
@@ -62,24 +62,6 @@ class _Prepared:
     @property
     def size(self) -> int:
         return len(self.document.data)
-
-
-def fingerprint(document: Document, anchor_style: str) -> str:
-    """sha256 of the document's bytes and of what else shapes its chunks: its URL, media
-    type, and the anchor style of its headings."""
-    digest = hashlib.sha256()
-    digest.update(f"{document.url}\0{document.media_type}\0{anchor_style}\0".encode())
-    digest.update(document.data)
-    return digest.hexdigest()
-
-
-def _decode(data: bytes, where: str) -> str:
-    try:
-        raw = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        log.warning("%s is not valid UTF-8; undecodable bytes replaced", where)
-        raw = data.decode("utf-8", errors="replace")
-    return raw.replace("\x00", "")  # PostgreSQL text cannot hold NUL
 
 
 # --- the run --------------------------------------------------------------------------
@@ -300,9 +282,11 @@ class _Run(VectorRun):
         stored = self.stored.get((root, document.key))
         if stored is not None and stored.content_hash == content_hash:
             return _Prepared(root, document, stored, content_hash, None)
-        raw = _decode(document.data, document.url or document.key)
+        raw = decode_text(document.data, document.url or document.key)
         try:
-            chunks = await asyncio.to_thread(self._chunk_within_budget, document, raw)
+            chunks = await asyncio.to_thread(
+                chunk_within_budget, document, raw, self.anchor_style, self.collection, FILE_BUDGET_SECONDS
+            )
         except OverBudget:
             log.warning("%s: skipped, took over %g s to parse", document.key, FILE_BUDGET_SECONDS)
             self.summary.skipped.append(f"{document.key} (took over {FILE_BUDGET_SECONDS:g} s to parse)")
@@ -311,17 +295,6 @@ class _Run(VectorRun):
         except Exception as exc:
             raise IngestError(f"{document.key}: cannot be chunked: {exc}") from exc
         return _Prepared(root, document, stored, content_hash, chunks)
-
-    def _chunk_within_budget(self, document: Document, raw: str) -> list[Chunk]:
-        """Blocking: chunk_document, raising OverBudget past FILE_BUDGET_SECONDS."""
-        with time_budget(FILE_BUDGET_SECONDS):
-            return chunk_document(
-                raw,
-                document.media_type,
-                document.url,
-                anchor_style=self.anchor_style,
-                collection=self.collection,
-            )
 
     async def _write_batch(self, items: list[_Prepared]) -> None:
         """Swap in the chunks (and vectors) of the changed files among `items`, in one transaction."""
