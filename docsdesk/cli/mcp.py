@@ -6,8 +6,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from docsdesk.cli.common import fail, say, settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from docsdesk.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
@@ -19,7 +26,11 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
         "for an IDE or agent that starts this command; reads the configured database. Over HTTP, "
         "`docsdesk serve` answers the same tools at /mcp.",
     )
-    mcp.add_argument("--assistant", default="default", help="the assistant whose docs to serve")
+    mcp.add_argument(
+        "--assistant",
+        default="default",
+        help="which assistant's docs to serve (by name; the default one when not given)",
+    )
     mcp.set_defaults(func=run_mcp)
 
     keys = subparsers.add_parser(
@@ -32,9 +43,13 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
     )
     actions = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="create a key (printed once)", formatter_class=formatter)
-    create.add_argument("--assistant", default="default", help="the assistant the key reads")
+    create.add_argument(
+        "--assistant",
+        default="default",
+        help="the assistant whose docs the key reads (by name; the default one when not given)",
+    )
     create.add_argument("--expires", help="when it stops working: 30d, 12h, 90m, 2w or an ISO date")
-    create.add_argument("--label", default="", help="a note for `keys list` (who or what uses it)")
+    create.add_argument("--label", help="a note for `keys list` (who or what uses it)")
     create.set_defaults(func=run_keys)
     listing = actions.add_parser(
         "list", help="list the keys (never the keys themselves)", formatter_class=formatter
@@ -108,7 +123,7 @@ async def _keys(args: argparse.Namespace) -> None:
     db = await open_database(config)
     try:
         if args.action == "create":
-            await _create(db.engine, config, args.assistant, args.label, expires)
+            await _create(db.engine, config, args.assistant, args.label or "", expires)
         elif args.action == "list":
             await _list(db.engine, args.assistant)
         else:
@@ -117,7 +132,9 @@ async def _keys(args: argparse.Namespace) -> None:
         await db.close()
 
 
-async def _create(engine, config, assistant: str, label: str, expires) -> None:
+async def _create(
+    engine: AsyncEngine, config: Settings, assistant: str, label: str, expires: datetime | None
+) -> None:
     from docsdesk.mcp.assistants import McpAssistants
     from docsdesk.mcp.keys import create_key
 
@@ -134,8 +151,8 @@ async def _create(engine, config, assistant: str, label: str, expires) -> None:
     sys.stdout.flush()
 
 
-async def _list(engine, assistant: str | None) -> None:
-    from datetime import UTC, datetime
+async def _list(engine: AsyncEngine, assistant: str | None) -> None:
+    from datetime import UTC
 
     from rich.console import Console
     from rich.table import Table
@@ -148,7 +165,7 @@ async def _list(engine, assistant: str | None) -> None:
         return
     now = datetime.now(UTC)
 
-    def when(moment) -> str:
+    def when(moment: datetime | None) -> str:
         return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
 
     table = Table(
@@ -168,7 +185,7 @@ async def _list(engine, assistant: str | None) -> None:
     Console(width=200).print(table)
 
 
-async def _revoke(engine, key_id: str) -> None:
+async def _revoke(engine: AsyncEngine, key_id: str) -> None:
     from docsdesk.mcp.keys import revoke_key
 
     key = await revoke_key(engine, key_id)
