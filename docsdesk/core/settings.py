@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -10,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     AliasChoices,
+    BeforeValidator,
     Field,
     SecretStr,
     ValidationError,
@@ -168,20 +168,9 @@ class Settings(BaseSettings):
     rate_limit_mcp: str = "120/minute"
     # Named assistants for MCP keys and llms.txt besides those the server answers as, until
     # assistants are configured in their own right: JSON {"name": ["collection", ...]}.
-    mcp_assistants: dict[str, list[str]] = Field(default_factory=dict)
-
-    @field_validator("mcp_assistants")
-    @classmethod
-    def _check_mcp_assistants(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for name, collections in value.items():
-            if name == "default" or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", name):
-                raise ValueError(
-                    f"{name[:64]!r} is not an assistant name (1-64 of a-z, 0-9, _ or -; "
-                    "`default` is the configured collection)"
-                )
-            if not collections:
-                raise ValueError(f"assistant {name!r} names no collection")
-        return value
+    mcp_assistants: Annotated[
+        dict[str, list[str]], NoDecode, BeforeValidator(checks.assistant_collections)
+    ] = Field(default_factory=dict)
 
     @field_validator("admin_token")
     @classmethod
