@@ -167,6 +167,12 @@ def run_report(args: argparse.Namespace) -> None:
     print_report(report)
 
 
+def channels_line(report: dict[str, Any]) -> str:
+    """Turns per channel (the widget, coding agents over MCP), with how many were not covered."""
+    channels = report.get("channels", {}).items()
+    return " · ".join(f"{name} {c['turns']} ({c['not_covered']} not covered)" for name, c in channels) or "–"
+
+
 def print_report(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -192,14 +198,7 @@ def print_report(report: dict[str, Any]) -> None:
         ("not covered", share(totals["not_covered"])),
         ("errors", share(totals["error"])),
         ("cancelled", share(totals["cancelled"])),
-        (
-            "by channel",
-            " · ".join(
-                f"{name} {c['turns']} ({c['not_covered']} not covered)"
-                for name, c in report.get("channels", {}).items()
-            )
-            or "–",
-        ),
+        ("by channel", channels_line(report)),
         ("rated up / down", f"{report['feedback']['positive']} / {report['feedback']['negative']}"),
         (
             "first text p50 / p95",

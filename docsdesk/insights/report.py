@@ -251,6 +251,10 @@ def _matches(page_url: str, cited: str) -> bool:
     return cited == page_url or (page_url.startswith("/") and cited.endswith(page_url))
 
 
+def _channels(rows: list[Any]) -> dict[str, dict[str, int]]:
+    return {row.channel: {"turns": row.turns, "not_covered": row.not_covered} for row in rows}
+
+
 async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
     params = scope.params()
     trigram = await trigram_available(engine)
@@ -306,9 +310,7 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
             "input_tokens": totals.input_tokens,
             "output_tokens": totals.output_tokens,
         },
-        "channels": {
-            row.channel: {"turns": row.turns, "not_covered": row.not_covered} for row in channel_rows
-        },
+        "channels": _channels(channel_rows),
         "per_day": per_day,
         "coverage_gaps": groups["gap"],
         "top_questions": groups["top"],
