@@ -21,6 +21,7 @@ from docsdesk.http.auth import Authenticator
 from docsdesk.http.deps import Services
 from docsdesk.insights.retention import retention_loop
 from docsdesk.insights.turns import TurnRecorder
+from docsdesk.mcp.service import mcp_service
 from docsdesk.ops.metrics import operating
 from docsdesk.ops.observability import configure_logging
 from rag.embeddings import build_embedder
@@ -61,9 +62,19 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
             background.append(asyncio.create_task(retention_loop(database.engine, settings.retention_days)))
         log.debug("docsdesk started (model: %s, auth: %s)", settings.resolved_model, settings.auth_mode)
         try:
-            yield Services(
-                settings, database, store, authenticator, search, server, attachments, recorder, assistants
-            )
+            async with mcp_service(settings, database.engine, search, assistants, recorder) as mcp:
+                yield Services(
+                    settings,
+                    database,
+                    store,
+                    authenticator,
+                    search,
+                    server,
+                    attachments,
+                    recorder,
+                    assistants,
+                    mcp,
+                )
         finally:
             for task in background:
                 task.cancel()

@@ -238,6 +238,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def build_parser() -> argparse.ArgumentParser:
     from docsdesk.cli.insights import register as register_insights_commands
+    from docsdesk.cli.mcp import register as register_mcp_commands
     from docsdesk.cli.search import add_exclude_argument
     from docsdesk.cli.search import register as register_docs_commands
 
@@ -282,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_docs_commands(sub, HelpFormatter)
     register_insights_commands(sub, HelpFormatter)
+    register_mcp_commands(sub, HelpFormatter)
     return parser
 
 

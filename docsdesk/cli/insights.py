@@ -72,6 +72,11 @@ def _scope_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", default="30", help="how many days back (1-3650)")
     parser.add_argument("--collection", help="docs collection (default: the one the server answers from)")
     parser.add_argument("--tenant", help="one tenant only (JWT mode with a tenant claim)")
+    parser.add_argument(
+        "--channel",
+        choices=("widget", "mcp"),
+        help="one channel only: the chat widget, or coding agents' searches over MCP (default: both)",
+    )
     parser.add_argument("--url", help="a running docsdesk (its admin API) instead of the database")
     parser.add_argument("--token", help="admin token for --url (default: DOCSDESK_ADMIN_TOKEN)")
 
@@ -102,6 +107,8 @@ def _remote(args: argparse.Namespace) -> tuple[str, dict[str, str], dict[str, st
         query["collection"] = args.collection
     if args.tenant:
         query["tenant"] = args.tenant
+    if args.channel:
+        query["channel"] = args.channel
     return args.url.rstrip("/"), {"Authorization": f"Bearer {token}"}, query
 
 
@@ -119,6 +126,7 @@ async def _with_scope(args: argparse.Namespace, work) -> Any:
     """Open the database, resolve the scope, run `work(engine, scope)`."""
     from docsdesk.cli.common import settings
     from docsdesk.core.database import open_database
+    from docsdesk.core.turn import TurnChannel
     from docsdesk.insights.report import Scope
     from rag.collections import serving_collection
 
@@ -127,7 +135,9 @@ async def _with_scope(args: argparse.Namespace, work) -> Any:
     db = await open_database(config)
     try:
         collection = args.collection or await serving_collection(db.engine, config.collection)
-        return await work(db.engine, Scope(collection=collection, days=days, tenant=args.tenant))
+        channel = TurnChannel(args.channel) if args.channel else None
+        scope = Scope(collection=collection, days=days, tenant=args.tenant, channel=channel)
+        return await work(db.engine, scope)
     finally:
         await db.close()
 
@@ -157,6 +167,12 @@ def run_report(args: argparse.Namespace) -> None:
     print_report(report)
 
 
+def channels_line(report: dict[str, Any]) -> str:
+    """Turns per channel (the widget, coding agents over MCP), with how many were not covered."""
+    channels = report.get("channels", {}).items()
+    return " · ".join(f"{name} {c['turns']} ({c['not_covered']} not covered)" for name, c in channels) or "–"
+
+
 def print_report(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -164,6 +180,7 @@ def print_report(report: dict[str, Any]) -> None:
     console = Console()
     scope, totals = report["scope"], report["totals"]
     tenant = f", tenant {scope['tenant']}" if scope["tenant"] else ""
+    tenant += f", channel {scope['channel']}" if scope.get("channel") else ""
     console.print(
         f"[bold]docsdesk insights[/]: collection {scope['collection']}{tenant}, last {scope['days']} days"
     )
@@ -181,6 +198,7 @@ def print_report(report: dict[str, Any]) -> None:
         ("not covered", share(totals["not_covered"])),
         ("errors", share(totals["error"])),
         ("cancelled", share(totals["cancelled"])),
+        ("by channel", channels_line(report)),
         ("rated up / down", f"{report['feedback']['positive']} / {report['feedback']['negative']}"),
         (
             "first text p50 / p95",

@@ -35,7 +35,7 @@ __all__ = ["Database", "DatabaseUnavailable", "EmbeddedPostgres", "open_database
 log = logging.getLogger("docsdesk.core.database")
 
 # Alembic's environment lives with the store; each layer owns its tables' versions.
-MIGRATION_PACKAGES = ("chatkit_store.migrations.versions", "rag.migrations")
+MIGRATION_PACKAGES = ("chatkit_store.migrations.versions", "rag.migrations", "docsdesk.mcp.migrations")
 MIGRATION_LOCK = "docsdesk.migrate"  # docsdesk.core.locks: concurrent starts migrate once
 
 

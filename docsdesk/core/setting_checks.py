@@ -9,6 +9,8 @@ pydantic's errors into lines naming the variables the operator set, not the fiel
 from __future__ import annotations
 
 import ipaddress
+import json
+import re
 import types
 import typing
 from pathlib import Path
@@ -148,6 +150,32 @@ def directory(value: Path) -> Path:
     path = value.expanduser()
     if path.exists() and not path.is_dir():
         raise ValueError("expected a directory path; this names a file")
+    return value
+
+
+_ASSISTANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_ASSISTANTS_FORM = 'JSON such as {"partner": ["partner-docs"]}: assistant names, each with its collections'
+
+
+def assistant_collections(value: object) -> dict[str, list[str]]:
+    """DOCSDESK_MCP_ASSISTANTS: a JSON object of assistant name to collection names (not
+    `default`, which is the configured collection; each naming at least one)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise ValueError(f"expected {_ASSISTANTS_FORM}") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(names, list) and all(isinstance(c, str) and c for c in names) for names in value.values()
+    ):
+        raise ValueError(f"expected {_ASSISTANTS_FORM}")
+    for name, collections in value.items():
+        if name == "default" or not _ASSISTANT_NAME.fullmatch(name):
+            raise ValueError(
+                f"{name[:64]!r} is not an assistant name (1-64 of a-z, 0-9, _ or -; not `default`)"
+            )
+        if not collections:
+            raise ValueError(f"assistant {name!r} names no collection")
     return value
 
 

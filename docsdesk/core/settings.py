@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     AliasChoices,
+    BeforeValidator,
     Field,
     SecretStr,
     ValidationError,
@@ -160,6 +161,17 @@ class Settings(BaseSettings):
     # Delete conversations, feedback and turn records older than this many days (unset = keep).
     retention_days: int | None = Field(default=None, ge=1)
 
+    # --- MCP server and llms.txt (issue 22; docsdesk/mcp) -------------------------------
+    # Anonymous read access to the default assistant's /mcp and llms.txt (public docs).
+    mcp_public: bool = False
+    # Per API key (per client address when anonymous): every /mcp request counts.
+    rate_limit_mcp: str = "120/minute"
+    # Named assistants for MCP keys and llms.txt besides those the server answers as, until
+    # assistants are configured in their own right: JSON {"name": ["collection", ...]}.
+    mcp_assistants: Annotated[
+        dict[str, list[str]], NoDecode, BeforeValidator(checks.assistant_collections)
+    ] = Field(default_factory=dict)
+
     @field_validator("admin_token")
     @classmethod
     def _check_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -196,7 +208,9 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("rate_limit_turns", "rate_limit_reads", "rate_limit_sessions", "rate_limit_uploads")
+    @field_validator(
+        "rate_limit_turns", "rate_limit_reads", "rate_limit_sessions", "rate_limit_uploads", "rate_limit_mcp"
+    )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         return checks.rate_limit(value)

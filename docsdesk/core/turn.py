@@ -18,6 +18,15 @@ class TurnOutcome(StrEnum):
     CANCELLED = "cancelled"
 
 
+class TurnChannel(StrEnum):
+    """Where a turn came from: a conversation in the chat widget (the ChatKit API), or a
+    search a coding agent made over the Model Context Protocol (docsdesk.mcp), which belongs
+    to no conversation."""
+
+    WIDGET = "widget"
+    MCP = "mcp"
+
+
 @dataclass
 class SearchRecord:
     """One search the assistant made in a turn: the query, how many passages it found, the

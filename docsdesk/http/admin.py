@@ -22,6 +22,7 @@ from docsdesk.http.deps import Limits, ServicesDep, SettingsDep
 from docsdesk.insights.admin import (
     ID,
     chained,
+    check_channel,
     check_scope,
     check_search,
     console_page,
@@ -67,13 +68,19 @@ async def authorise(request: Request, settings: SettingsDep, limits: Limits) -> 
 
 
 async def report_scope(
-    services: ServicesDep, days: str | None = None, tenant: str | None = None, collection: str | None = None
+    services: ServicesDep,
+    days: str | None = None,
+    tenant: str | None = None,
+    collection: str | None = None,
+    channel: str | None = None,
 ) -> Scope:
-    """The report's scope from the query (`days`, `tenant`, `collection`); 400 naming a bad one."""
+    """The report's scope from the query (`days`, `tenant`, `collection`, `channel`); 400
+    naming a bad one."""
     n = check_scope(days, tenant, collection)
+    channels = check_channel(channel)
     with database_errors():
         name = collection or await services.assistants.get(DEFAULT_ASSISTANT).collection.name()
-    return Scope(collection=name, days=n, tenant=tenant)
+    return Scope(collection=name, days=n, tenant=tenant, channel=channels)
 
 
 ReportScope = Annotated[Scope, Depends(report_scope)]
@@ -117,7 +124,9 @@ async def export_(services: ServicesDep, request: Request, format: str = "jsonl"
     except ValueError as exc:
         raise ApiError(400, "invalid_format", str(exc)) from None
     q = request.query_params
-    scope = await report_scope(services, q.get("days"), q.get("tenant"), q.get("collection"))
+    scope = await report_scope(
+        services, q.get("days"), q.get("tenant"), q.get("collection"), q.get("channel")
+    )
     chunks = export(services.database.engine, scope, fmt)
     with database_errors():  # the first batch is read before answering 200
         first = await anext(chunks, "")

@@ -22,6 +22,7 @@ from docsdesk.core.errors import ApiError
 from docsdesk.core.settings import Settings
 from docsdesk.http.auth import Authenticator, AuthError
 from docsdesk.insights.turns import TurnRecorder
+from docsdesk.mcp.service import McpService
 from docsdesk.ops.access import telemetry_of
 from docsdesk.ops.ratelimit import RateLimits
 from rag.search import DocsSearch
@@ -48,6 +49,7 @@ class Services:
     attachments: AttachmentFiles
     recorder: TurnRecorder
     assistants: Assistants
+    mcp: McpService  # /mcp and llms.txt (docsdesk.http.mcp)
 
 
 def get_services(request: Request) -> Services:

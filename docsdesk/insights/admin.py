@@ -13,6 +13,7 @@ from typing import Any
 
 from docsdesk.core.errors import ApiError
 from docsdesk.core.settings import Settings
+from docsdesk.core.turn import TurnChannel
 from docsdesk.insights.report import check_days
 from docsdesk.ops.outage import outage_kind, unavailable
 
@@ -71,6 +72,17 @@ def check_scope(days: str | None, tenant: str | None, collection: str | None) ->
     if collection is not None and not ID.fullmatch(collection):
         raise ApiError(400, "invalid_collection", "collection must be 1-128 letters, digits, _ or -")
     return n
+
+
+def check_channel(channel: str | None) -> TurnChannel | None:
+    """A report's channel filter (`widget`, `mcp`; None = every channel); ApiError 400 otherwise."""
+    if channel is None:
+        return None
+    try:
+        return TurnChannel(channel)
+    except ValueError:
+        allowed = " or ".join(c.value for c in TurnChannel)
+        raise ApiError(400, "invalid_channel", f"channel must be {allowed}") from None
 
 
 def tenant_claim(settings: Settings) -> str | None:

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatkit_store.schema import TURN_OUTCOMES
+from docsdesk.core.turn import TurnChannel
 
 MAX_DAYS = 3650
 GROUP_CANDIDATES = 300  # the most frequent keys considered for trigram merging
@@ -28,18 +29,21 @@ SHOWN = 25
 
 @dataclass(frozen=True)
 class Scope:
-    """Which turns: the last `days` days of `collection`, of `tenant` (None = every tenant)."""
+    """Which turns: the last `days` days of `collection`, of `tenant` (None = every tenant),
+    through `channel` (`widget`, `mcp`; None = every channel)."""
 
     collection: str
     days: int = 30
     tenant: str | None = None
     until: datetime | None = None
+    channel: TurnChannel | None = None
 
     def params(self) -> dict[str, Any]:
         until = self.until or datetime.now(UTC)
         return {
             "collection": self.collection,
             "tenant": self.tenant,
+            "channel": str(self.channel) if self.channel else None,
             "since": until - timedelta(days=self.days),
             "until": until,
         }
@@ -59,6 +63,7 @@ def check_days(value: object) -> int:
 SCOPED = """
     t.collection = :collection
     AND (CAST(:tenant AS text) IS NULL OR t.tenant_id = CAST(:tenant AS text))
+    AND (CAST(:channel AS text) IS NULL OR t.channel = CAST(:channel AS text))
     AND t.created_at >= :since AND t.created_at < :until
 """
 
@@ -146,6 +151,13 @@ _MISSING_WORDS = text(
     SELECT word, count(*) AS turns, max(created_at) AS last,
            (array_agg(question ORDER BY created_at DESC))[1] AS example
     FROM w GROUP BY word ORDER BY turns DESC, word LIMIT :shown
+    """
+)
+# Questions per channel: what readers ask in the widget, what coding agents search over MCP.
+_CHANNELS = text(
+    f"""
+    SELECT t.channel, count(*) AS turns, count(*) FILTER (WHERE t.outcome = 'not_covered') AS not_covered
+    FROM turns t WHERE {SCOPED} GROUP BY t.channel ORDER BY t.channel
     """
 )
 _PAGES = text("SELECT page_url, title FROM docs_documents WHERE collection = :collection ORDER BY page_url")
@@ -239,6 +251,10 @@ def _matches(page_url: str, cited: str) -> bool:
     return cited == page_url or (page_url.startswith("/") and cited.endswith(page_url))
 
 
+def _channels(rows: list[Any]) -> dict[str, dict[str, int]]:
+    return {row.channel: {"turns": row.turns, "not_covered": row.not_covered} for row in rows}
+
+
 async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
     params = scope.params()
     trigram = await trigram_available(engine)
@@ -251,10 +267,11 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
             _rows(engine, _CITED, params),
             _rows(engine, _PAGES, params),
             _rows(engine, _MISSING_WORDS, {**params, "shown": SHOWN}),
+            _rows(engine, _CHANNELS, params),
         ),
         question_groups(engine, params, trigram),
     )
-    per_day_rows, totals_rows, negative, feedback_rows, cited_rows, pages, missing = rows
+    per_day_rows, totals_rows, negative, feedback_rows, cited_rows, pages, missing, channel_rows = rows
     per_day, outcomes = _per_day(per_day_rows, params)
     totals = totals_rows[0]
     titles = {page_url: title for page_url, title in pages}
@@ -280,6 +297,7 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
         "scope": {
             "collection": scope.collection,
             "tenant": scope.tenant,
+            "channel": str(scope.channel) if scope.channel else None,
             "days": scope.days,
             "since": params["since"].isoformat(),
             "until": params["until"].isoformat(),
@@ -292,6 +310,7 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
             "input_tokens": totals.input_tokens,
             "output_tokens": totals.output_tokens,
         },
+        "channels": _channels(channel_rows),
         "per_day": per_day,
         "coverage_gaps": groups["gap"],
         "top_questions": groups["top"],

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatkit_store.schema import TURN_OUTCOMES
 from docsdesk.core.context import PageContext
-from docsdesk.core.turn import SearchRecord, TurnOutcome
+from docsdesk.core.turn import SearchRecord, TurnChannel, TurnOutcome
 
 log = logging.getLogger("docsdesk.turns")
 
@@ -32,7 +32,7 @@ MAX_ANSWER_CHARS = 20_000
 
 @dataclass
 class TurnRecord:
-    thread_id: str
+    thread_id: str | None  # None: a search made outside a conversation (channel `mcp`)
     question_item_id: str | None
     tenant_id: str
     user_hash: str
@@ -51,12 +51,14 @@ class TurnRecord:
     duration_ms: int | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    channel: TurnChannel = TurnChannel.WIDGET  # migration 0007
 
     def row(self) -> dict:
         if self.outcome not in TURN_OUTCOMES:
             raise ValueError(f"unknown turn outcome {self.outcome!r}")
         row = {name: getattr(self, name) for name in _FIELDS}  # cheaper than asdict()
         row["outcome"] = str(self.outcome)
+        row["channel"] = str(self.channel)
         row["searches"] = [s.as_json() for s in self.searches]
         row["question"] = self.question[:MAX_QUESTION_CHARS]
         row["answer"] = self.answer[:MAX_ANSWER_CHARS]
@@ -68,29 +70,29 @@ _FIELDS = tuple(f.name for f in fields(TurnRecord))
 
 
 # Rows arrive as one JSON array; rows whose thread is already gone are skipped (the
-# conversation was deleted while its record waited).
+# conversation was deleted while its record waited); search-only rows (MCP) have no thread.
 _INSERT = text(
     """
     INSERT INTO turns (thread_id, question_item_id, answer_item_id, tenant_id, user_hash,
                        collection, question, page_url, page_title, searches, cited_urls,
                        answer, outcome, model, first_text_ms, duration_ms, input_tokens,
-                       output_tokens, created_at)
+                       output_tokens, created_at, channel)
     SELECT r.thread_id, r.question_item_id, r.answer_item_id, r.tenant_id, r.user_hash,
            r.collection, r.question, r.page_url, r.page_title, coalesce(r.searches, '[]'),
            coalesce(ARRAY(SELECT jsonb_array_elements_text(r.cited_urls)), '{}'),
            r.answer, r.outcome, r.model, r.first_text_ms, r.duration_ms, r.input_tokens,
-           r.output_tokens, r.created_at
+           r.output_tokens, r.created_at, coalesce(r.channel, 'widget')
     FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS (
         thread_id text, question_item_id text, answer_item_id text, tenant_id text,
         user_hash text, collection text, question text, page_url text, page_title text,
         searches jsonb, cited_urls jsonb, answer text, outcome text, model text,
         first_text_ms integer, duration_ms integer, input_tokens integer,
-        output_tokens integer, created_at timestamptz)
+        output_tokens integer, created_at timestamptz, channel text)
     ) WITH ORDINALITY AS r(
         thread_id, question_item_id, answer_item_id, tenant_id, user_hash, collection, question,
         page_url, page_title, searches, cited_urls, answer, outcome, model, first_text_ms,
-        duration_ms, input_tokens, output_tokens, created_at, n)
-    WHERE EXISTS (SELECT 1 FROM threads t WHERE t.id = r.thread_id)
+        duration_ms, input_tokens, output_tokens, created_at, channel, n)
+    WHERE r.thread_id IS NULL OR EXISTS (SELECT 1 FROM threads t WHERE t.id = r.thread_id)
     ORDER BY r.n
     """
 )
@@ -206,8 +208,8 @@ class TurnRecorder:
 
 def turn_record(
     *,
-    thread_id: str,
-    question_item_id: str,
+    thread_id: str | None,
+    question_item_id: str | None,
     question: str,
     tenant_id: str,
     user_hash: str,
@@ -222,15 +224,22 @@ def turn_record(
     duration_seconds: float,
     input_tokens: int | None = None,
     output_tokens: int | None = None,
+    channel: TurnChannel = TurnChannel.WIDGET,
+    sources: Sequence[str] = (),
 ) -> TurnRecord:
     """A turn's record from what the turn produced: its answer text and cited URLs come from
-    the finished answer items (their annotations), never from parsing the text."""
+    the finished answer items (their annotations), never from parsing the text. A search made
+    over MCP has no thread and no answer: its `sources` are the passages' URLs it handed to
+    the agent to cite."""
     cited: list[str] = [
-        url
-        for item in answers
-        for part in item.content
-        for annotation in part.annotations
-        if (url := getattr(annotation.source, "url", None))
+        *sources,
+        *(
+            url
+            for item in answers
+            for part in item.content
+            for annotation in part.annotations
+            if (url := getattr(annotation.source, "url", None))
+        ),
     ]
     return TurnRecord(
         thread_id=thread_id,
@@ -252,4 +261,5 @@ def turn_record(
         duration_ms=round(duration_seconds * 1000),
         input_tokens=input_tokens,
         output_tokens=output_tokens,
+        channel=channel,
     )

@@ -6,7 +6,7 @@ default (one counter per window, the cheapest check in memory and in Redis).
 
 The routes it fits use slowapi's route limits (`Limiter.shared_limit`, with its key
 functions): new sessions per client IP, direct uploads per reader, the admin API per client
-IP (`check_route`). /chatkit needs an order slowapi's decorator cannot express: every request
+IP, /mcp and llms.txt per API key (per client IP without one) (`check_route`). /chatkit needs an order slowapi's decorator cannot express: every request
 counts against its user's request limit right after authentication, before its body is parsed
 (invalid requests count too); a valid streaming turn then also takes a stream slot and counts
 against the turn limit; `attachments.create` counts against the upload limit. Those checks
@@ -63,6 +63,7 @@ _LABELS = {
     "uploads": "attachments",
     "admin": "admin requests",
     "admin_failures": "failed admin authentications",
+    "mcp": "MCP requests",
 }
 ADMIN_LIMIT = "120/minute"  # per client IP: the admin API is for people, not scripts
 ADMIN_FAILURES_LIMIT = "20/minute"  # wrong admin credentials per client IP (docsdesk.ops.admin_failures)
@@ -156,10 +157,17 @@ def reader(request: Request) -> str:
     return identity_key(identity)
 
 
+def caller(request: Request) -> str:
+    """slowapi key: the authenticated caller (an MCP API key is one), else the client's address."""
+    identity = telemetry_of(request).identity
+    return identity_key(identity) if identity is not None else client_ip(request)
+
+
 _ROUTE_KEYS: dict[str, Callable[[Request], str]] = {
     "sessions": client_ip,
     "uploads": reader,
     "admin": client_ip,
+    "mcp": caller,
 }
 
 
@@ -174,6 +182,10 @@ def uploads(request: Request) -> None:
 
 
 def admin(request: Request) -> None:
+    return None
+
+
+def mcp(request: Request) -> None:
     return None
 
 
@@ -193,6 +205,7 @@ class RateLimits:
                 "uploads": parse_many(settings.rate_limit_uploads),
                 "admin": parse_many(ADMIN_LIMIT),
                 "admin_failures": parse_many(ADMIN_FAILURES_LIMIT),
+                "mcp": parse_many(settings.rate_limit_mcp),
             }
             self.limiter = Limiter(
                 key_func=client_ip,
@@ -205,6 +218,7 @@ class RateLimits:
                 "sessions": self._route_check(settings.rate_limit_sessions, "sessions", client_ip, sessions),
                 "uploads": self._route_check(settings.rate_limit_uploads, "uploads", reader, uploads),
                 "admin": self._route_check(ADMIN_LIMIT, "admin", client_ip, admin),
+                "mcp": self._route_check(settings.rate_limit_mcp, "mcp", caller, mcp),
             }
         except Exception as exc:  # noqa: BLE001 - limits raises ValueError or ConfigurationError
             raise ValueError(f"invalid rate-limit settings: {exc}") from None
@@ -259,7 +273,7 @@ class RateLimits:
         await self.check_route("uploads", request)
 
     async def check_route(self, name: str, request: Request) -> None:
-        """slowapi's route limit `name` ("sessions", "uploads", "admin") for this request;
+        """slowapi's route limit `name` ("sessions", "uploads", "admin", "mcp") for this request;
         raises ApiError 429. A networked storage is asked from a worker thread; while it
         fails, the same limit is counted in this process's memory."""
         key = _ROUTE_KEYS[name](request)

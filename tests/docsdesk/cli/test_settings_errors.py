@@ -74,6 +74,10 @@ BAD_VALUES = [
     ("DOCSDESK_RECORD_TURNS", "maybe", "true or false"),
     ("DOCSDESK_RETENTION_DAYS", "0", ">= 1"),
     ("DOCSDESK_API_DOCS", "perhaps", "true or false"),
+    ("DOCSDESK_MCP_PUBLIC", "sometimes", "true or false"),
+    ("DOCSDESK_RATE_LIMIT_MCP", "lots", "20/minute"),
+    ("DOCSDESK_MCP_ASSISTANTS", "partner=docs", '{"partner": ["partner-docs"]}'),
+    ("DOCSDESK_MCP_ASSISTANTS", '{"Partner Docs": ["docs"]}', "not an assistant name"),
     ("OPENAI_BASE_URL", "localhost:11434/v1", "https://"),
     # Mistakes across settings: the line names the variable that needs another one.
     ("DOCSDESK_MODEL", "openai:gpt-4.1-mini", "OPENAI_API_KEY"),

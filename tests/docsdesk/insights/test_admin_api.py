@@ -144,3 +144,54 @@ async def test_search_endpoint_returns_passages_with_scores(admin_app):
     assert found["results"] and all(r["score"] > 0 for r in found["results"])
     assert found["results"][0]["url"].startswith("https://docs.example.com/")
     assert empty.status_code == 400
+
+
+async def test_report_and_export_by_channel(admin_app, engine, collection):
+    """Searches coding agents made over MCP (no thread, channel `mcp`, built by the same
+    turn-record builder) are counted per channel and can be reported on their own."""
+    from datetime import UTC, datetime
+
+    from docsdesk.core.turn import SearchRecord, TurnChannel, TurnOutcome
+    from docsdesk.insights.turns import turn_record
+
+    url, _ = admin_app
+    thread = await seed_thread(engine)
+    agent_search = turn_record(
+        thread_id=None,
+        question_item_id=None,
+        question="helm chart values",
+        tenant_id="",
+        user_hash="fedcba9876543210",
+        collection=collection,
+        outcome=TurnOutcome.NOT_COVERED,
+        model="",
+        created_at=datetime.now(UTC),
+        answers=(),
+        page=None,
+        searches=[SearchRecord("helm chart values", 0, None, ["helm"])],
+        first_text_seconds=None,
+        duration_seconds=0.004,
+        channel=TurnChannel.MCP,
+    )
+    await seed(engine, [turn(thread, "how do retries work", collection), agent_search])
+    async with admin(url) as http:
+        both = (await http.get("/admin/api/report", params={"collection": collection})).json()
+        assert both["channels"] == {
+            "mcp": {"turns": 1, "not_covered": 1},
+            "widget": {"turns": 1, "not_covered": 0},
+        }
+        agents = (
+            await http.get("/admin/api/report", params={"collection": collection, "channel": "mcp"})
+        ).json()
+        assert agents["scope"]["channel"] == "mcp" and agents["channels"] == {
+            "mcp": {"turns": 1, "not_covered": 1}
+        }
+        assert [g["question"] for g in agents["coverage_gaps"]] == ["helm chart values"]
+        exported = await http.get(
+            "/admin/api/export", params={"collection": collection, "channel": "widget", "format": "jsonl"}
+        )
+        assert [json.loads(line)["question"] for line in exported.text.splitlines()] == [
+            "how do retries work"
+        ]
+        bad = await http.get("/admin/api/report", params={"collection": collection, "channel": "email"})
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_channel"

@@ -1,0 +1,1 @@
+"""Alembic versions of the MCP access tables (API keys; `docsdesk.mcp.keys`)."""
