@@ -36,9 +36,10 @@ class Ticket:
 
     @property
     def subject(self) -> str:
-        first = self.transcript[0].question if self.transcript else "a documentation question"
-        first = " ".join(first.split())
-        return f"Docs question: {first[:80]}{'…' if len(first) > 80 else ''}"
+        """The latest question (the one the reader was left with), shortened."""
+        latest = self.transcript[-1].question if self.transcript else "a documentation question"
+        latest = " ".join(latest.split())
+        return f"Docs question: {latest[:80]}{'…' if len(latest) > 80 else ''}"
 
     def as_json(self) -> dict[str, object]:
         return {

@@ -288,3 +288,13 @@ async def test_follow_up_buttons_ask_the_question(served):
         },
     )
     assert forged.status_code == 400
+
+
+async def test_follow_ups_off_shows_no_suggestions(served):
+    from tests.support.assistants import use_assistant
+
+    client, app = served
+    configure(app)
+    use_assistant(app, follow_ups=False)
+    _, events = await client.new_thread("How are failed jobs retried?")
+    assert done_items(events, "assistant_message") and widgets(events) == []
