@@ -298,3 +298,33 @@ async def test_follow_ups_off_shows_no_suggestions(served):
     use_assistant(app, follow_ups=False)
     _, events = await client.new_thread("How are failed jobs retried?")
     assert done_items(events, "assistant_message") and widgets(events) == []
+
+
+async def test_a_model_asking_for_a_person_through_its_tool_gets_the_form(served, channels):
+    from docsdesk.assistant.report import REQUEST_PERSON
+    from tests.support.assistants import use_assistant, use_model
+    from tests.support.scripted_model import Call, ScriptedModel
+
+    client, app = served
+    url, _, _, _ = channels
+    configure(app, webhook_url=f"{url}/hook", webhook_secret=WEBHOOK_SECRET)
+    # The wording is the model's own: only the tool call counts.
+    model = use_model(app, ScriptedModel([Call(REQUEST_PERSON), "Sure, use the form below."]))
+    use_assistant(app, title_instructions=None)  # titles from words: the script answers the turn only
+    _, events = await client.new_thread("Ich möchte mit jemandem sprechen")
+    [form] = widgets(events)
+    assert form["widget"]["type"] == "Card"
+    tool_output = [
+        i for i in model.calls[1].input if isinstance(i, dict) and i.get("type") == "function_call_output"
+    ]
+    assert json.loads(tool_output[0]["output"]) == {"form_shown": True}
+
+
+def test_an_identity_with_an_email_is_not_asked_for_one():
+    from docsdesk.handoff.desk import SubmittedForm
+    from docsdesk.handoff.widgets import handoff_form
+
+    assert "Input" not in json.dumps(handoff_form(needs_email=False).model_dump())
+    assert "Input" in json.dumps(handoff_form(needs_email=True).model_dump())
+    form = SubmittedForm({"note": "hi"}, identity_email="jwt@example.org")
+    assert (form.email, form.note) == ("jwt@example.org", "hi")
