@@ -197,7 +197,10 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
     ) -> None:
         await self.store.add_feedback(thread_id, item_ids, feedback, context)
         if feedback == "negative" and self.handoff is not None and self.handoff.enabled(context.assistant):
-            # Feedback is not a stream: the form is stored and shows when the thread is loaded.
+            # Feedback is not a stream: the form is stored and shows when the thread is loaded;
+            # once per thread (more answers rated down add no more forms).
+            if await self.handoff.already_offered(thread_id, context):
+                return
             thread = await self.store.load_thread(thread_id, context)
             page_url = context.page.url if context.page is not None else None
             item = await self.handoff.offer(thread, context, "feedback", page_url)

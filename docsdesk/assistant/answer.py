@@ -416,19 +416,3 @@ def page_lead(passage: tuple[int, str, str], sentences: int = 2) -> OfflineAnswe
     if not lead:
         return OfflineAnswer.not_covered("no_matching_section")
     return OfflineAnswer("answered", render([Quote(lead)]), (number,))
-
-
-PERSON_WORDS = frozenset(
-    {"human", "person", "someone", "somebody", "support", "agent", "staff", "representative", "operator"}
-)
-REACH_WORDS = frozenset(
-    {"talk", "speak", "contact", "reach", "connect", "chat", "escalate", "ticket", "need", "want", "get"}
-)
-
-
-def asks_for_a_person(question: str) -> bool:
-    """The offline answerer's decision that `question` asks to reach a person ("talk to
-    support", "can I speak to a human?"): a word naming a person or support and a word asking
-    to reach one. Read from the reader's question, never from an answer."""
-    stems = {stem(w.lower()) for w in _WORD.findall(question)}
-    return bool(stems & {stem(w) for w in PERSON_WORDS}) and bool(stems & {stem(w) for w in REACH_WORDS})

@@ -15,10 +15,10 @@ from openai.types.responses import (
 from docsdesk.assistant.answer import (
     OfflineAnswer,
     asks_about_the_page,
-    asks_for_a_person,
     extract_answer,
     page_lead,
 )
+from docsdesk.assistant.intents import asks_for_a_person
 from docsdesk.assistant.stream import SynthesizedModel, as_dict, function_call_item, message_item
 from docsdesk.core.blocks import QUOTE_BLOCK, QUOTE_INTRO, parse_attachment_block, read_block
 from docsdesk.core.context import PAGE_BLOCK

@@ -87,6 +87,9 @@ class HandoffDesk:
         await records.record_shown(self.engine, item.id, thread.id, ctx, reason, page_url)
         return item
 
+    async def already_offered(self, thread_id: str, ctx: RequestContext) -> bool:
+        return await records.offered_in_thread(self.engine, thread_id, ctx)
+
     async def check(
         self, thread_id: str, item: WidgetItem | None, action: Action[str, Any], ctx: RequestContext
     ) -> SubmittedForm:

@@ -93,3 +93,12 @@ async def finish(engine: AsyncEngine, handoff_id: int, sent: bool, deliveries: l
             ),
             {"id": handoff_id, "state": "sent" if sent else "failed", "deliveries": json.dumps(deliveries)},
         )
+
+
+async def offered_in_thread(engine: AsyncEngine, thread_id: str, ctx: RequestContext) -> bool:
+    """Whether this reader's thread already holds a hand-off form (sent or not)."""
+    async with engine.connect() as conn:
+        found = await conn.scalar(
+            text(f"SELECT EXISTS (SELECT 1 FROM handoffs WHERE {_OWNER})"), _owner(thread_id, ctx)
+        )
+    return bool(found)

@@ -253,6 +253,11 @@ async def test_thumbs_down_adds_the_form_to_the_thread(served, channels):
     listed = await client.call("items.list", {"thread_id": thread_id, "limit": 20})
     cards = [i for i in listed["data"] if i["type"] == "widget" and i["widget"]["type"] == "Card"]
     assert len(cards) == 1 and "Send to support" in json.dumps(cards[0])
+    await client.call(
+        "items.feedback", {"thread_id": thread_id, "item_ids": [answer["id"]], "kind": "negative"}
+    )
+    listed = await client.call("items.list", {"thread_id": thread_id, "limit": 20})
+    assert len([i for i in listed["data"] if i["type"] == "widget" and i["widget"]["type"] == "Card"]) == 1
 
 
 async def test_follow_up_buttons_ask_the_question(served):
@@ -328,3 +333,16 @@ def test_an_identity_with_an_email_is_not_asked_for_one():
     assert "Input" in json.dumps(handoff_form(needs_email=True).model_dump())
     form = SubmittedForm({"note": "hi"}, identity_email="jwt@example.org")
     assert (form.email, form.note) == ("jwt@example.org", "hi")
+
+
+def test_the_offline_decision_reads_the_question():
+    from docsdesk.assistant.intents import asks_for_a_person
+
+    for asking in ("Can I talk to a human?", "I want to speak to someone from support", "contact support"):
+        assert asks_for_a_person(asking), asking
+    for not_asking in (
+        "How do I add a support bundle?",
+        "Which agent runs the jobs?",
+        "How do retries work?",
+    ):
+        assert not asks_for_a_person(not_asking), not_asking
