@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from docsdesk.core.settings import Settings, get_settings
-from docsdesk.http import about, admin, attachments, chatkit, mcp, session
+from docsdesk.http import about, admin, attachments, chatkit, home, mcp, session
 from docsdesk.http.embed import load_embed_script
 from docsdesk.http.errors import install_error_handlers
 from docsdesk.http.origins import install as install_origin_guard
@@ -36,7 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_operations(app, settings)  # probes, /metrics, CORS, request ids, access log
     install_origin_guard(app, settings)  # reader API: origins not allowed get 403 before any route
     install_error_handlers(app)
-    for router in (session.router, about.router, chatkit.router, attachments.router, mcp.router):
+    routers = (home.router, session.router, about.router, chatkit.router, attachments.router, mcp.router)
+    for router in routers:
         app.include_router(router)
     if settings.admin_token is not None:
         app.include_router(admin.router)  # the console and /admin/api/*

@@ -8,7 +8,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
+from chatkit.actions import Action
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
     AttachmentsCreateReq,
@@ -18,6 +20,7 @@ from chatkit.types import (
     HiddenContextItem,
     InputTranscribeReq,
     ThreadItemDoneEvent,
+    ThreadItemReplacedEvent,
     ThreadMetadata,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
@@ -28,6 +31,7 @@ from chatkit.types import (
     ThreadsUpdateReq,
     UserMessageInput,
     UserMessageItem,
+    WidgetItem,
 )
 
 from chatkit_store import PostgresStore
@@ -41,6 +45,10 @@ from docsdesk.assistant.titles import MAX_TITLE_CHARS, make_title, message_text
 from docsdesk.core.context import RequestContext
 from docsdesk.core.errors import ApiError
 from docsdesk.core.settings import Settings
+from docsdesk.core.turn import TurnOutcome
+from docsdesk.handoff.desk import HandoffDesk, SubmittedForm, is_handoff
+from docsdesk.handoff.followups import cited_results, follow_up_item, question_item, suggestions
+from docsdesk.handoff.widgets import FOLLOW_UP_ACTION, offered_actions
 from docsdesk.http.chatkit_request import ParsedBody, install_parse_once
 from docsdesk.insights.turns import TurnRecorder, turn_record
 from docsdesk.ops.observability import hash_user, log_salt
@@ -79,6 +87,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         assistants: Assistants | None = None,
         attachments: AttachmentFiles | None = None,
         recorder: TurnRecorder | None = None,
+        handoff: HandoffDesk | None = None,
     ) -> None:
         super().__init__(store, attachment_store=attachments)
         install_parse_once()
@@ -93,6 +102,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             else None
         )
         self.recorder = recorder
+        self.handoff = handoff  # None: no hand-off widget, no follow-up suggestions
         self.salt = log_salt(settings)
 
     # --- request handling ---------------------------------------------------------
@@ -133,15 +143,35 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                 if not isinstance(item, UserMessageItem):
                     raise ApiError(400, "invalid_request", f"item {item.id} is not a user message")
             case ThreadsCustomActionReq() | ThreadsSyncCustomActionReq():
-                await self.store.load_thread(request.params.thread_id, context)
-                if request.params.item_id:
-                    await self.store.load_item(request.params.thread_id, request.params.item_id, context)
-                raise ApiError(400, "unsupported", "this server defines no widget actions")
+                await self._check_action(request, context)
             case ThreadsUpdateReq():
                 if len(request.params.title) > MAX_TITLE_CHARS:
                     raise ApiError(
                         400, "invalid_request", f"title is longer than {MAX_TITLE_CHARS} characters"
                     )
+
+    async def _check_action(
+        self, request: ThreadsCustomActionReq | ThreadsSyncCustomActionReq, context: RequestContext
+    ) -> None:
+        """A widget action must come from a widget of this reader's thread that offers it; a
+        hand-off's form must be complete. Anything else is a 4xx before anything streams."""
+        params = request.params
+        await self.store.load_thread(params.thread_id, context)
+        item = (
+            await self.store.load_item(params.thread_id, params.item_id, context) if params.item_id else None
+        )
+        if self.handoff is None or isinstance(request, ThreadsSyncCustomActionReq):
+            raise ApiError(400, "unsupported", "this server's widget actions are threads.custom_action")
+        if item is not None and not isinstance(item, WidgetItem):
+            raise ApiError(400, "invalid_action", f"item {item.id} is not a widget")
+        if is_handoff(params.action):
+            await self.handoff.check(params.thread_id, item, params.action, context)
+        elif params.action.type == FOLLOW_UP_ACTION:
+            offered = offered_actions(item.widget) if item is not None else []
+            if not any(a.type == FOLLOW_UP_ACTION and a.payload == params.action.payload for a in offered):
+                raise ApiError(400, "invalid_action", "this follow-up is not one the widget offers")
+        else:
+            raise ApiError(400, "unknown_action", f"no widget action {params.action.type!r}")
 
     async def _check_input(
         self, user_input: UserMessageInput, thread_id: str | None, context: RequestContext
@@ -166,6 +196,37 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext
     ) -> None:
         await self.store.add_feedback(thread_id, item_ids, feedback, context)
+        if feedback == "negative" and self.handoff is not None and self.handoff.enabled(context.assistant):
+            # Feedback is not a stream: the form is stored and shows when the thread is loaded;
+            # once per thread (more answers rated down add no more forms).
+            if await self.handoff.already_offered(thread_id, context):
+                return
+            thread = await self.store.load_thread(thread_id, context)
+            page_url = context.page.url if context.page is not None else None
+            item = await self.handoff.offer(thread, context, "feedback", page_url)
+            await self.store.add_thread_item(thread_id, item, context)
+
+    async def action(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """Widget actions, checked in `_check_action`: the hand-off form (its widget replaced
+        by the confirmation; nothing for a second submission) and follow-up buttons (the
+        question becomes the reader's message and is answered)."""
+        if self.handoff is not None and is_handoff(action) and sender is not None:
+            replaced = await self.handoff.submit(
+                thread, sender, SubmittedForm(action.payload, context.email), context
+            )
+            if replaced is not None:
+                yield ThreadItemReplacedEvent(item=replaced)
+        elif action.type == FOLLOW_UP_ACTION and isinstance(action.payload, dict):
+            question = question_item(self.store, thread, context, str(action.payload["question"]))
+            yield ThreadItemDoneEvent(item=question)
+            async for event in self.respond(thread, question, context):
+                yield event
 
     # --- the assistant --------------------------------------------------------------
 
@@ -214,8 +275,43 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                 title.cancel()
             if telemetry is not None and (run.finished or telemetry.error_code is not None):
                 telemetry.turn_open = False
+        if run.finished and input_user_message is not None:
+            async for event in self._after_answer(assistant, thread, context, agent_context, run):
+                yield event
         if title is not None:
             thread.title = await title
+
+    async def _after_answer(
+        self,
+        assistant: Assistant,
+        thread: ThreadMetadata,
+        context: RequestContext,
+        agent_context: DocsAgentContext,
+        run: TurnRun,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """The hand-off form after a not-covered turn or a request for a person (when a
+        channel is configured), else follow-up suggestions after an answer."""
+        if self.handoff is None:
+            return
+        outcome = run.outcome(agent_context)
+        reason = (
+            "asked_for_person"
+            if agent_context.asked_for_person
+            else "not_covered"
+            if outcome is TurnOutcome.NOT_COVERED
+            else None
+        )
+        try:
+            if reason is not None and agent_context.handoff_available:
+                page_url = context.page.url if context.page is not None else None
+                yield ThreadItemDoneEvent(item=await self.handoff.offer(thread, context, reason, page_url))
+            elif outcome is TurnOutcome.ANSWERED and assistant.follow_ups:
+                cited = cited_results(run.answers, agent_context.sources)
+                questions = await suggestions(self.handoff.engine, cited)
+                if questions:
+                    yield ThreadItemDoneEvent(item=follow_up_item(self.store, thread, context, questions))
+        except Exception:
+            log.exception("could not add the turn's widget", extra={"request_id": context.request_id})
 
     async def _agent_context(
         self, assistant: Assistant, thread: ThreadMetadata, context: RequestContext
@@ -228,6 +324,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             page=context.page,
             collection=await assistant.collection.name(),
             results_per_search=assistant.limits.results_per_search,
+            handoff_available=self.handoff is not None and self.handoff.enabled(assistant.name),
         )
 
     def _record(

@@ -17,6 +17,8 @@ from chatkit_store.attachments.cleanup import run_periodically
 from docsdesk.core.database import open_database
 from docsdesk.core.secret import server_secret
 from docsdesk.core.settings import Settings
+from docsdesk.handoff.config import HandoffConfigs
+from docsdesk.handoff.desk import HandoffDesk
 from docsdesk.http.auth import Authenticator
 from docsdesk.http.deps import Services
 from docsdesk.insights.retention import retention_loop
@@ -54,8 +56,9 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         recorder = TurnRecorder(database.engine, enabled=settings.record_turns)
         recorder.start()
         assistants = build_assistants(settings, search)
+        handoff = HandoffDesk(database.engine, store, HandoffConfigs())
         server = DocsDeskServer(
-            store, search, settings, assistants, attachments=attachments, recorder=recorder
+            store, search, settings, assistants, attachments=attachments, recorder=recorder, handoff=handoff
         )
         background = [asyncio.create_task(run_periodically(attachments))]
         if settings.retention_days is not None:

@@ -159,8 +159,11 @@ async def test_client_tool_output_and_structured_input(client):
 async def test_unsupported_request_types_answer_clear_4xx(client):
     thread_id, _ = await client.new_thread("Hello")
     action = {"type": "noop", "payload": {}}
+    unknown = await client.request(
+        "threads.custom_action", {"thread_id": thread_id, "item_id": None, "action": action}
+    )
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "unknown_action"
     for type_, params in [
-        ("threads.custom_action", {"thread_id": thread_id, "item_id": None, "action": action}),
         ("threads.sync_custom_action", {"thread_id": thread_id, "item_id": None, "action": action}),
         ("input.transcribe", {"audio_base64": base64.b64encode(b"x").decode(), "mime_type": "audio/webm"}),
     ]:

@@ -16,7 +16,7 @@ from functools import cached_property
 from agents import Agent, Model, ModelSettings, OutputGuardrail, Tool
 
 from docsdesk.assistant.models import build_model, is_offline, model_settings
-from docsdesk.assistant.report import report_not_covered
+from docsdesk.assistant.report import report_not_covered, request_person
 from docsdesk.assistant.search_tool import DocsAgentContext, search_docs
 from docsdesk.core.context import DEFAULT_ASSISTANT
 from docsdesk.core.errors import ApiError
@@ -56,6 +56,7 @@ class Assistant:
     title_instructions: str | None = None  # None: titles from the first message's words
     reports_not_covered: bool = True
     output_guardrails: tuple[OutputGuardrail[DocsAgentContext], ...] = ()
+    follow_ups: bool = True  # suggest follow-up questions after an answer (`follow_ups = false`: off)
 
     @property
     def collections(self) -> tuple[str, ...]:
@@ -69,7 +70,8 @@ class Assistant:
 
     @property
     def tools(self) -> list[Tool]:
-        return [search_docs, report_not_covered] if self.reports_not_covered else [search_docs]
+        reports = [report_not_covered, request_person] if self.reports_not_covered else []
+        return [search_docs, *reports]
 
     @cached_property
     def agent(self) -> Agent[DocsAgentContext]:

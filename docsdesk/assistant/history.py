@@ -15,6 +15,7 @@ from chatkit.types import (
     ThreadMetadata,
     UserMessageItem,
     UserMessageTagContent,
+    WidgetItem,
 )
 from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
 from openai.types.responses.response_input_item_param import Message
@@ -56,6 +57,11 @@ class DocsConverter(ThreadItemConverter):
             # An earlier turn's page, as the thread stored it.
             return user_text(PageContext.model_validate(item.content["page"]).render())
         return await super().hidden_context_to_input(item)
+
+    async def widget_to_input(self, item: WidgetItem) -> None:
+        """docsdesk's widgets (the hand-off form, follow-up suggestions) are for the reader
+        only: the model does not see them (the SDK would send their JSON as a user message)."""
+        return None
 
     async def user_message_to_input(self, item: UserMessageItem, is_last_message: bool = True):
         """The SDK's conversion, with the quoted selection (when shown) as a delimited data

@@ -12,13 +12,22 @@ from openai.types.responses import (
     ResponseOutputItem,
 )
 
-from docsdesk.assistant.answer import OfflineAnswer, asks_about_the_page, extract_answer, page_lead
+from docsdesk.assistant.answer import (
+    OfflineAnswer,
+    asks_about_the_page,
+    extract_answer,
+    page_lead,
+)
+from docsdesk.assistant.intents import asks_for_a_person
 from docsdesk.assistant.stream import SynthesizedModel, as_dict, function_call_item, message_item
 from docsdesk.core.blocks import QUOTE_BLOCK, QUOTE_INTRO, parse_attachment_block, read_block
 from docsdesk.core.context import PAGE_BLOCK
 
 SEARCH_TOOL = "search_docs"
 REPORT_TOOL = "report_not_covered"  # docsdesk.assistant.report: the docs do not cover it
+PERSON_TOOL = "request_person"  # docsdesk.assistant.report: the reader asks for a person
+OFFLINE_PERSON_FORM = "You can send this conversation to the support team with the form below."
+OFFLINE_NO_PERSON = "There is no support channel set up here; the documentation is all I can offer."
 
 # --- reading Responses input ----------------------------------------------------------------
 
@@ -57,6 +66,7 @@ class Turn:
     search_output: str | None
     attachments: list[dict[str, Any]] = field(default_factory=list)
     reported: bool = False  # this turn already called REPORT_TOOL
+    person_output: str | None = None  # PERSON_TOOL's output, once called this turn
 
 
 def read_turn(input: str | list[Any]) -> Turn:
@@ -90,16 +100,24 @@ def read_turn(input: str | list[Any]) -> Turn:
         for item in items[last_user + 1 :]
         if item.get("type") == "function_call" and item.get("name") == SEARCH_TOOL
     }
-    search_output = None
+    person_calls = {
+        item.get("call_id")
+        for item in items[last_user + 1 :]
+        if item.get("type") == "function_call" and item.get("name") == PERSON_TOOL
+    }
+    search_output = person_output = None
     for item in items[last_user + 1 :]:
         if item.get("type") == "function_call_output" and item.get("call_id") in search_calls:
             search_output = _content_text(item.get("output"))
+        if item.get("type") == "function_call_output" and item.get("call_id") in person_calls:
+            person_output = _content_text(item.get("output"))
     return Turn(
         question=question,
         quote=quote,
         page_title=page_title,
         search_output=search_output,
         attachments=attachments,
+        person_output=person_output,
         reported=any(
             item.get("type") == "function_call" and item.get("name") == REPORT_TOOL
             for item in items[last_user + 1 :]
@@ -340,6 +358,11 @@ class OfflineModel(SynthesizedModel):
     ) -> list[ResponseOutputItem]:
         """The output items for this input: a search call, or the quoted answer."""
         turn = read_turn(input)
+        if _offers(tools, PERSON_TOOL) and asks_for_a_person(turn.question):
+            # The decision is typed: the tool records it; its output says whether a form follows.
+            if turn.person_output is None:
+                return [function_call_item(PERSON_TOOL, {})]
+            return [message_item(_person_reply(turn.person_output))]
         if turn.search_output is not None:
             # Scored against what was searched: the question, an attached error line, the
             # quote, and the page title when the question refers to the page.
@@ -357,6 +380,14 @@ class OfflineModel(SynthesizedModel):
         if not query:
             return [message_item(OFFLINE_NO_QUESTION)]
         return [function_call_item(SEARCH_TOOL, {"query": query})]
+
+
+def _person_reply(output: str) -> str:
+    try:
+        shown = json.loads(output).get("form_shown") is True
+    except (ValueError, AttributeError):
+        shown = False
+    return OFFLINE_PERSON_FORM if shown else OFFLINE_NO_PERSON
 
 
 def _offers(tools: Sequence[Any], name: str) -> bool:

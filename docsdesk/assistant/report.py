@@ -1,9 +1,11 @@
 """The `report_not_covered` tool: how the model declares that the documentation does not
 answer the question. The declaration is the turn's recorded outcome (`TurnOutcome`), set on
-the turn's context; the wording of the reply plays no part in it."""
+the turn's context; the wording of the reply plays no part in it. `request_person` likewise
+records that the reader asked for a person (docsdesk.handoff then offers the hand-off form)."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from agents import RunContextWrapper, function_tool
@@ -32,3 +34,21 @@ async def report_not_covered(ctx: RunContextWrapper[DocsAgentContext]) -> str:
     ctx.context.outcome = TurnOutcome.NOT_COVERED
     observe_tool(REPORT_NOT_COVERED, "ok", time.perf_counter() - started)
     return ACKNOWLEDGED
+
+
+REQUEST_PERSON = "request_person"
+
+
+@function_tool(name_override=REQUEST_PERSON, failure_error_function=None)
+async def request_person(ctx: RunContextWrapper[DocsAgentContext]) -> str:
+    """Record that the reader asks to talk to a person (support, a human, someone from the team).
+
+    Call it once when the reader asks to reach a person, in any wording. The result says
+    whether a form to send this conversation to the support team will be shown below your
+    reply ("form_shown"); tell the reader so in one sentence, or, when it is not shown, that
+    no support channel is set up here.
+    """
+    started = time.perf_counter()
+    ctx.context.asked_for_person = True
+    observe_tool(REQUEST_PERSON, "ok", time.perf_counter() - started)
+    return json.dumps({"form_shown": ctx.context.handoff_available})

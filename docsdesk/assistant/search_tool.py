@@ -38,6 +38,10 @@ class DocsAgentContext(AgentContext[RequestContext]):
     searches: list[SearchRecord] = Field(default_factory=list)
     # Set by the model through the `report_not_covered` tool (docsdesk.assistant.report).
     outcome: TurnOutcome | None = None
+    # Set by the model through the `request_person` tool; `handoff_available` tells it whether
+    # the hand-off form will be shown (a channel is configured).
+    asked_for_person: bool = False
+    handoff_available: bool = False
 
     def number_of(self, result: SearchResult) -> int:
         """The citation number of `result`, registering it on first sight (deduplicated by URL)."""

@@ -11,22 +11,14 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import sys
 from typing import Any, TextIO
 
+from docsdesk.cli.report_view import print_report, terminal_safe
+
+__all__ = ["print_report", "register", "terminal_safe"]
+
 FORMATS = ("jsonl", "csv", "md")
-# What reader text must not carry to an admin's terminal (issue 23, item 10): C0 controls but
-# tab and newline (and CR only before LF, CSV's line end), DEL, C1 controls (U+009B is a CSI),
-# and bidirectional overrides. ESC sequences clear the screen, set titles, forge OSC 8 links.
-_TERMINAL_UNSAFE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]|\r(?!\n)"
-)
-
-
-def terminal_safe(text: str) -> str:
-    """`text` without control characters a terminal would act on."""
-    return _TERMINAL_UNSAFE.sub("", text)
 
 
 class _TerminalSafeWriter:
@@ -65,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
     export.add_argument("--format", choices=FORMATS, required=True, help="output format")
     _scope_arguments(export)
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    export.add_argument("--tickets", action="store_true", help="export the hand-off tickets instead")
     export.set_defaults(func=run_export)
 
 
@@ -167,123 +160,6 @@ def run_report(args: argparse.Namespace) -> None:
     print_report(report)
 
 
-def channels_line(report: dict[str, Any]) -> str:
-    """Turns per channel (the widget, coding agents over MCP), with how many were not covered."""
-    channels = report.get("channels", {}).items()
-    return " · ".join(f"{name} {c['turns']} ({c['not_covered']} not covered)" for name, c in channels) or "–"
-
-
-def print_report(report: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    scope, totals = report["scope"], report["totals"]
-    tenant = f", tenant {scope['tenant']}" if scope["tenant"] else ""
-    tenant += f", channel {scope['channel']}" if scope.get("channel") else ""
-    console.print(
-        f"[bold]docsdesk insights[/]: collection {scope['collection']}{tenant}, last {scope['days']} days"
-    )
-    latency = report["latency_ms"]["first_text"]
-
-    def share(n: int) -> str:
-        return f"{n} ({round(100 * n / totals['turns'])}%)" if totals["turns"] else str(n)
-
-    overview = Table(title="Overview", show_header=False)
-    for label, value in [
-        ("questions", totals["turns"]),
-        ("conversations", totals["conversations"]),
-        ("readers", totals["users"]),
-        ("answered", share(totals["answered"])),
-        ("not covered", share(totals["not_covered"])),
-        ("errors", share(totals["error"])),
-        ("cancelled", share(totals["cancelled"])),
-        ("by channel", channels_line(report)),
-        ("rated up / down", f"{report['feedback']['positive']} / {report['feedback']['negative']}"),
-        (
-            "first text p50 / p95",
-            f"{latency['p50']} / {latency['p95']} ms" if latency["p50"] is not None else "–",
-        ),
-    ]:
-        overview.add_row(label, str(value))
-    console.print(overview)
-
-    days = Table(title="Questions per day")
-    for column in ("day", "answered", "not covered", "error", "cancelled", "total"):
-        days.add_column(column, justify="left" if column == "day" else "right")
-    peak = max((d["total"] for d in report["per_day"]), default=0) or 1
-    for day in report["per_day"]:
-        if day["total"]:
-            bar = "█" * max(1, round(20 * day["total"] / peak))
-            days.add_row(
-                day["day"],
-                str(day["answered"]),
-                str(day["not_covered"]),
-                str(day["error"]),
-                str(day["cancelled"]),
-                f"{day['total']} {bar}",
-            )
-    console.print(days)
-
-    for key, title in (
-        ("coverage_gaps", "Coverage gaps (not covered by the docs)"),
-        ("top_questions", "Top questions"),
-    ):
-        table = Table(title=title)
-        table.add_column("asked", justify="right")
-        table.add_column("question")
-        table.add_column("last asked")
-        for group in report[key]:
-            question = group["question"]
-            if group["variants"]:
-                question += "\n[dim]also: " + " · ".join(group["variants"]) + "[/]"
-            table.add_row(str(group["count"]), _plain(question, keep_markup=True), group["last_asked"][:10])
-        console.print(table)
-
-    missing = Table(title="Words readers looked for that no page uses")
-    missing.add_column("turns", justify="right")
-    missing.add_column("word")
-    missing.add_column("latest question")
-    for row in report["missing_words"]:
-        missing.add_row(str(row["turns"]), _plain(row["word"]), _plain(row["example"]))
-    console.print(missing)
-
-    negative = Table(title="Rated down")
-    for column in ("question", "answer", "sources", "thread"):
-        negative.add_column(column)
-    for row in report["negative_feedback"]:
-        answer = row["answer"] if len(row["answer"]) < 200 else row["answer"][:200] + "…"
-        negative.add_row(
-            _plain(row["question"]), _plain(answer), "\n".join(row["cited_urls"]), row["thread_id"]
-        )
-    console.print(negative)
-
-    cited = Table(title="Most cited pages")
-    cited.add_column("cited", justify="right")
-    cited.add_column("page")
-    for page in report["top_cited_pages"]:
-        cited.add_row(
-            str(page["citations"]), _plain(page["title"] or "") + f"\n[dim]{_plain(page['url'])}[/]"
-        )
-    console.print(cited)
-    console.print(f"pages never cited: {report['never_cited_total']}")
-    for page in report["never_cited_pages"][:20]:
-        console.print(f"  {_plain(page['url'])}", markup=False)
-    console.print(f"[dim]{report['grouping']['note']}[/]")
-
-
-def _plain(value: str, keep_markup: bool = False) -> str:
-    """Reader text shown literally: Rich markup in it is escaped, terminal controls removed."""
-    from rich.markup import escape
-
-    value = terminal_safe(value)
-    if keep_markup:  # only our own [dim] suffix is markup
-        head, sep, tail = value.partition("\n[dim]also: ")
-        if sep:
-            return escape(head) + sep + escape(tail[: -len("[/]")]) + "[/]"
-    return escape(value)
-
-
 # --- export -------------------------------------------------------------------------------
 
 
@@ -295,14 +171,16 @@ def run_export(args: argparse.Namespace) -> None:
         if args.url:
             written = _export_remote(args, out)
         else:
+            local = _export_tickets if getattr(args, "tickets", False) else _export_local
             written = asyncio.run(
-                _with_scope(args, lambda engine, scope: _export_local(engine, scope, args.format, out))
+                _with_scope(args, lambda engine, scope: local(engine, scope, args.format, out))
             )
     finally:
         if args.output:
             out.close()
     if args.output:
-        count = f"{written} turns" if written is not None else "the conversations"
+        what = "tickets" if getattr(args, "tickets", False) else "turns"
+        count = f"{written} {what}" if written is not None else f"the {what}"
         print(f"docsdesk: exported {count} to {args.output}", file=sys.stderr)
 
 
@@ -341,11 +219,24 @@ async def _export_local(engine, scope, fmt: str, out) -> int:
     return written
 
 
+async def _export_tickets(engine, scope, fmt: str, out) -> int:
+    from docsdesk.insights.export import ticket_chunks
+
+    written = 0
+    async for chunk, rows in ticket_chunks(engine, scope, fmt):
+        await asyncio.to_thread(out.write, chunk)
+        written += rows
+    await asyncio.to_thread(out.flush)
+    return written
+
+
 def _export_remote(args: argparse.Namespace, out) -> int | None:
     import httpx
 
     base, headers, query = _remote(args)
     query["format"] = args.format
+    if getattr(args, "tickets", False):
+        query["of"] = "tickets"
     lines = 0
     try:
         with httpx.stream(

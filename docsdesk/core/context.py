@@ -30,6 +30,7 @@ class Identity:
 
     user_id: str
     tenant_id: str = ""  # "" when there is no tenant
+    email: str | None = None  # the `email` claim of the caller's JWT, when it has one
 
 
 def identity_key(identity: Identity) -> str:
@@ -80,6 +81,8 @@ class RequestContext:
     # What this request reports for its access line (RequestTelemetry), filled in
     # while a turn streams; None outside an HTTP request.
     telemetry: RequestTelemetry | None = None
+    # The caller's email from the identity (a JWT's `email` claim): hand-off forms skip asking.
+    email: str | None = None
 
 
 class PageContext(BaseModel):

@@ -118,23 +118,27 @@ async def report(services: ServicesDep, scope: ReportScope) -> JSONResponse:
 
 
 @api.get("/export")
-async def export_(services: ServicesDep, request: Request, format: str = "jsonl") -> StreamingResponse:
+async def export_(
+    services: ServicesDep, request: Request, format: str = "jsonl", of: str = "turns"
+) -> StreamingResponse:
     try:
         fmt = check_format(format)
     except ValueError as exc:
         raise ApiError(400, "invalid_format", str(exc)) from None
+    if of not in ("turns", "tickets"):
+        raise ApiError(400, "invalid_export", "of must be turns or tickets")
     q = request.query_params
     scope = await report_scope(
         services, q.get("days"), q.get("tenant"), q.get("collection"), q.get("channel")
     )
-    chunks = export(services.database.engine, scope, fmt)
+    chunks = export(services.database.engine, scope, fmt, of)
     with database_errors():  # the first batch is read before answering 200
         first = await anext(chunks, "")
     return StreamingResponse(
         chained(first, chunks),
         media_type=f"{FORMATS[fmt]}; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="docsdesk-{scope.collection}-{scope.days}d.{fmt}"',
+            "Content-Disposition": f'attachment; filename="docsdesk-{"tickets-" if of == "tickets" else ""}{scope.collection}-{scope.days}d.{fmt}"',
             "Cache-Control": "no-store",
         },
     )

@@ -193,7 +193,9 @@ class Authenticator:
         tenant_id = ""
         if settings.jwt_tenant_claim:
             tenant_id = _claim_identifier(claims, settings.jwt_tenant_claim)
-        return Identity(user_id=_claim_identifier(claims, "sub"), tenant_id=tenant_id), claims
+        email = claims.get("email")
+        email = email if isinstance(email, str) and "@" in email and len(email) <= 254 else None
+        return Identity(user_id=_claim_identifier(claims, "sub"), tenant_id=tenant_id, email=email), claims
 
     def issue_session(self, user_id: str | None = None) -> dict[str, Any]:
         """A signed session token for a new anonymous user (or for `user_id`, when renewing)."""

@@ -93,6 +93,7 @@ def request_context(
     return RequestContext(
         user_id=identity.user_id,
         tenant_id=identity.tenant_id,
+        email=identity.email,
         request_id=telemetry.request_id,
         base_url=str(request.base_url).rstrip("/"),
         telemetry=telemetry,

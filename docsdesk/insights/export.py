@@ -1,4 +1,5 @@
-"""Export the recorded conversations of a window as JSON Lines, CSV or Markdown, streamed.
+"""Export the recorded conversations (or the hand-off tickets) of a window as JSON Lines, CSV or
+Markdown, streamed.
 
 Rows are read in keyset-paginated batches ordered by (created_at, id); each batch checks out
 a connection, reads, and gives it back before the batch is formatted and sent, so neither a
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from docsdesk.core.context import is_page_url
+from docsdesk.insights.handoffs import TICKET_FIELDS, delivery_summary, ticket_rows
 from docsdesk.insights.report import SCOPED, Scope
 
 FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv", "md": "text/markdown"}
@@ -185,7 +187,42 @@ async def export_chunks(engine: AsyncEngine, scope: Scope, fmt: str) -> AsyncIte
         yield _csv([], header=True), 0
 
 
-async def export(engine: AsyncEngine, scope: Scope, fmt: str) -> AsyncIterator[str]:
-    """The export as text chunks (what the admin API streams)."""
-    async for chunk, _ in export_chunks(engine, scope, fmt):
+async def export(engine: AsyncEngine, scope: Scope, fmt: str, of: str = "turns") -> AsyncIterator[str]:
+    """The export as text chunks (what the admin API streams): the turns, or the tickets."""
+    chunks = export_chunks(engine, scope, fmt) if of == "turns" else ticket_chunks(engine, scope, fmt)
+    async for chunk, _ in chunks:
         yield chunk
+
+
+async def ticket_chunks(engine: AsyncEngine, scope: Scope, fmt: str) -> AsyncIterator[tuple[str, int]]:
+    """The window's hand-off tickets (docsdesk.insights.handoffs) in one chunk."""
+    check_format(fmt)
+    rows = await ticket_rows(engine, scope.params())
+    if fmt == "jsonl":
+        yield _jsonl(rows), len(rows)
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=TICKET_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            flat = {**row, "deliveries": delivery_summary(row["deliveries"])}
+            writer.writerow({key: _cell(value) for key, value in flat.items()})
+        yield out.getvalue(), len(rows)
+    else:
+        yield (
+            f"# Tickets: {scope.collection}, last {scope.days} days\n\n" + "".join(map(_md_ticket, rows)),
+            len(rows),
+        )
+
+
+def _md_ticket(row: dict) -> str:
+    lines = [
+        f"## Ticket {row['id']} · {row['state']} · {row['submitted_at']}",
+        "",
+        f"- thread: `{row['thread_id']}`  assistant: {_md_inline(row['assistant'])}  reason: {row['reason']}",
+        f"- from: {_md_inline(row['email'] or '')}",
+        f"- deliveries: {_md_inline(delivery_summary(row['deliveries']))}",
+    ]
+    if row["page_url"]:
+        lines.append(f"- asked on: {_md_url(row['page_url'])}")
+    return "\n".join([*lines, "", _md_text(row["note"] or ""), ""]) + "\n"

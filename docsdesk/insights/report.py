@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatkit_store.schema import TURN_OUTCOMES
 from docsdesk.core.turn import TurnChannel
+from docsdesk.insights.handoffs import handoff_report
 
 MAX_DAYS = 3650
 GROUP_CANDIDATES = 300  # the most frequent keys considered for trigram merging
@@ -258,7 +259,7 @@ def _channels(rows: list[Any]) -> dict[str, dict[str, int]]:
 async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
     params = scope.params()
     trigram = await trigram_available(engine)
-    rows, groups = await asyncio.gather(
+    rows, groups, handoffs = await asyncio.gather(
         asyncio.gather(
             _rows(engine, _PER_DAY, params),
             _rows(engine, _TOTALS, params),
@@ -270,29 +271,11 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
             _rows(engine, _CHANNELS, params),
         ),
         question_groups(engine, params, trigram),
+        handoff_report(engine, params),
     )
     per_day_rows, totals_rows, negative, feedback_rows, cited_rows, pages, missing, channel_rows = rows
     per_day, outcomes = _per_day(per_day_rows, params)
     totals = totals_rows[0]
-    titles = {page_url: title for page_url, title in pages}
-    cited_pages = [(page, n) for page, n in cited_rows]
-
-    def title_of(url: str) -> str | None:
-        for page_url, title in titles.items():
-            if _matches(page_url, url):
-                return title
-        return None
-
-    never = [
-        {"url": page_url, "title": title}
-        for page_url, title in pages
-        if not any(_matches(page_url, cited) for cited, _ in cited_pages)
-    ]
-    feedback = {"positive": 0, "negative": 0, **{kind: n for kind, n in feedback_rows}}
-
-    def ms(value: Any) -> int | None:
-        return None if value is None else round(float(value))
-
     return {
         "scope": {
             "collection": scope.collection,
@@ -318,38 +301,61 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
             {"word": row.word, "turns": row.turns, "last_asked": row.last.isoformat(), "example": row.example}
             for row in missing
         ],
-        "feedback": feedback,
-        "negative_feedback": [
-            {
-                "thread_id": row.thread_id,
-                "question": row.question,
-                "answer": row.answer,
-                "cited_urls": list(row.cited_urls),
-                "page_url": row.page_url,
-                "outcome": row.outcome,
-                "asked_at": row.created_at.isoformat(),
-                "rated_at": row.rated_at.isoformat(),
-            }
-            for row in negative
-        ],
+        "feedback": {"positive": 0, "negative": 0, **{kind: n for kind, n in feedback_rows}},
+        "negative_feedback": [_negative(row) for row in negative],
+        **_page_sections(cited_rows, pages),
+        "latency_ms": {
+            "first_text": {"p50": _ms(totals.first_p50), "p95": _ms(totals.first_p95)},
+            "total": {"p50": _ms(totals.total_p50), "p95": _ms(totals.total_p95)},
+        },
+        "grouping": GROUPING_TRIGRAM if trigram else GROUPING_FULL_TEXT,
+        "handoffs": handoffs,
+    }
+
+
+GROUPING_TRIGRAM = {
+    "method": "full-text+trigram",
+    "note": "questions grouped by stemmed words, similar groups merged (pg_trgm)",
+}
+GROUPING_FULL_TEXT = {
+    "method": "full-text",
+    "note": "pg_trgm is not installed: questions are grouped by their stemmed words only",
+}
+
+
+def _ms(value: Any) -> int | None:
+    return None if value is None else round(float(value))
+
+
+def _negative(row: Any) -> dict[str, Any]:
+    return {
+        "thread_id": row.thread_id,
+        "question": row.question,
+        "answer": row.answer,
+        "cited_urls": list(row.cited_urls),
+        "page_url": row.page_url,
+        "outcome": row.outcome,
+        "asked_at": row.created_at.isoformat(),
+        "rated_at": row.rated_at.isoformat(),
+    }
+
+
+def _page_sections(cited_rows: list[Any], pages: list[Any]) -> dict[str, Any]:
+    """The most cited pages (with their titles) and the pages never cited."""
+    cited_pages = [(page, n) for page, n in cited_rows]
+
+    def title_of(url: str) -> str | None:
+        return next((title for page_url, title in pages if _matches(page_url, url)), None)
+
+    never = [
+        {"url": page_url, "title": title}
+        for page_url, title in pages
+        if not any(_matches(page_url, cited) for cited, _ in cited_pages)
+    ]
+    return {
         "top_cited_pages": [
             {"url": url, "title": title_of(url), "citations": n} for url, n in cited_pages[:SHOWN]
         ],
         "never_cited_pages": never[:200],
         "never_cited_total": len(never),
-        "latency_ms": {
-            "first_text": {"p50": ms(totals.first_p50), "p95": ms(totals.first_p95)},
-            "total": {"p50": ms(totals.total_p50), "p95": ms(totals.total_p95)},
-        },
-        "grouping": (
-            {
-                "method": "full-text+trigram",
-                "note": "questions grouped by stemmed words, similar groups merged (pg_trgm)",
-            }
-            if trigram
-            else {
-                "method": "full-text",
-                "note": "pg_trgm is not installed: questions are grouped by their stemmed words only",
-            }
-        ),
     }

@@ -27,7 +27,11 @@ def test_the_default_assistant_comes_from_settings(settings, engine):
     assert assistant.limits.deadline_seconds == 7.0
     assert is_offline(assistant.model) and assistant.model_label == "offline"
     assert assistant.titler is None  # the offline model: heuristic titles
-    assert [tool.name for tool in assistant.agent.tools] == ["search_docs", "report_not_covered"]
+    assert [tool.name for tool in assistant.agent.tools] == [
+        "search_docs",
+        "report_not_covered",
+        "request_person",
+    ]
     assert assistant.agent is assistant.agent  # built once
     assert assistant.agent.instructions == "Be helpful."
 
