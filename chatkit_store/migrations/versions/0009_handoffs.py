@@ -6,14 +6,14 @@ send again). `deliveries` holds each channel's result: {"channel", "ok", "refere
 "error"}. `thread_id` cascades from threads. Deflection (docsdesk.insights) counts shown
 hand-offs without a ticket.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 """
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
