@@ -158,8 +158,9 @@ def clip_passage(text: str, limit: int) -> str:
 
 @dataclass
 class Quote:
-    """One coherent quote: a run of sentences or items of one passage, or a code block or
-    table rows with the sentence that introduces them (`lead`, which carries the marker)."""
+    """One coherent quote: a run of sentences or items of one passage, or a code block (then
+    the sentences that explain it) or table rows with the sentence that introduces them
+    (`lead`, which carries the marker)."""
 
     pieces: list[Piece]
     lead: Piece | None = None
@@ -183,8 +184,9 @@ def render(quotes: list[Quote]) -> str:
     blocks: list[str] = []
     for quote in quotes:
         first = quote.pieces[0]
-        if first.kind == "code":
-            blocks.append(f"{_intro(quote)}\n\n{first.text}")
+        if first.kind == "code":  # then the sentences that explain it, if any
+            after = " ".join(p.text for p in quote.pieces[1:] if p.prose)
+            blocks.append(f"{_intro(quote)}\n\n{first.text}" + (f"\n\n> {after}" if after else ""))
         elif first.kind == "row":
             rows = "\n".join(p.text for p in quote.pieces)
             blocks.append(f"{_intro(quote)}\n\n{first.header}\n{rows}")
