@@ -21,7 +21,7 @@ from typing import Literal
 
 from docsdesk.assistant.pieces import Piece, Quote, render, split_passage
 from docsdesk.assistant.quotes import holds, quote_for, quoted_terms
-from docsdesk.assistant.words import STOP_WORDS, question_terms, readers_own, terms
+from docsdesk.assistant.words import STOP_WORDS, named_terms, question_terms, readers_own, terms
 from docsdesk.core.terms import QUESTION_WORDS, stem
 
 MAX_UNKNOWN_SHARE = 0.4  # words no page uses holding this share of the question: not covered
@@ -132,15 +132,19 @@ def extract_answer(
         return OfflineAnswer.not_covered("no_results")
     wanted = question_terms(question)
     absent = _absent_terms(question, wanted, unknown)
+    sections = _sections(passages)
     if _refused_for_absent_terms(wanted, absent):
         return OfflineAnswer.not_covered("absent_terms", [w for w in unknown if question_terms(w) & absent])
     wanted = (wanted - absent) or wanted
-    sections = _sections(passages)
     weight = _weights(wanted, sections)
     total = sum(weight.values()) or 1.0
     for section in sections:
         section.match = sum(w for t, w in weight.items() if t in section.terms) / total
     best = max(sections, key=lambda s: (s.match * (1.0 - 0.1 * s.rank), -s.rank))
+    if best.match < MIN_SECTION_MATCH:  # a section naming what the question names matches
+        named = named_terms(question)
+        best = next((s for s in sections if named & s.terms and s.pieces), best)
+        best.match = max(best.match, MIN_SECTION_MATCH if named & best.terms else 0.0)
     if best.match < MIN_SECTION_MATCH or not best.pieces:
         return OfflineAnswer.not_covered("no_matching_section")
     return _answer_from(best, sections, weight, total)

@@ -23,6 +23,7 @@ _SENTENCE_END = re.compile(
     r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bvs\.)(?<!\bcf\.)(?<!\bNo\.)"
     r"(?<=[.!?])\s+(?=[A-Z`\"'(\[*_0-9])"
 )
+MAX_HEADING_CHARS = 100  # of the section name a quote is shown under
 CLIPPED = "…"  # what ends a passage clipped for the tool output
 _WORDY = re.compile(r"\w")
 
@@ -170,17 +171,23 @@ class Quote:
         return self.pieces[0].passage
 
 
+def _heading(quote: Quote) -> str:
+    """The section a quote comes from, as its heading reads (its last part)."""
+    heading = (quote.lead or quote.pieces[0]).heading.split(" › ")[-1].strip()
+    return " ".join(heading.split())[:MAX_HEADING_CHARS] or "the documentation"
+
+
 def _intro(quote: Quote) -> str:
     """The prose line that carries the citation marker of a code block or table."""
     if quote.lead is not None:
-        return f"> {quote.lead.text} [{quote.passage}]"
-    where = quote.pieces[0].heading or "the documentation"
-    return f"From “{where}” [{quote.passage}]:"
+        return f"From “{_heading(quote)}”:\n> {quote.lead.text} [{quote.passage}]"
+    return f"From “{_heading(quote)}” [{quote.passage}]:"
 
 
 def render(quotes: list[Quote]) -> str:
-    """The quotes as Markdown: a prose run is one block quote ending with its [n] marker; a code
-    block or table comes after its introducing line, which carries the marker."""
+    """The quotes as Markdown, each under the name of its section: a prose run is one block
+    quote ending with its [n] marker; a code block or table comes after its introducing line,
+    which carries the marker."""
     blocks: list[str] = []
     for quote in quotes:
         first = quote.pieces[0]
@@ -196,5 +203,6 @@ def render(quotes: list[Quote]) -> str:
                 for p in quote.pieces
             ]
             joined = "\n".join(lines) if any(p.kind == "item" for p in quote.pieces) else " ".join(lines)
-            blocks.append("\n".join("> " + line for line in joined.splitlines()) + f" [{quote.passage}]")
+            body = "\n".join("> " + line for line in joined.splitlines())
+            blocks.append(f"From “{_heading(quote)}”:\n{body} [{quote.passage}]")
     return "\n\n".join(blocks)

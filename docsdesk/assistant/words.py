@@ -50,14 +50,26 @@ def question_terms(question: str) -> set[str]:
     return kept or terms(question)
 
 
+def named_terms(question: str) -> set[str]:
+    """The terms of the identifiers the question names (`MaxTurnsExceeded`, `set_default_openai_key`),
+    each as its whole: a passage holding one is about what the reader asks."""
+    return {
+        stem("".join(_WORD.findall(token)).lower())
+        for token in re.findall(r"[A-Za-z_][\w.:]*[\w]", question)
+        if identifier_terms(token)
+    }
+
+
 def readers_own(question: str, word: str) -> bool:
     """Whether `word` (one the documentation never uses) is the reader's context rather than
-    their subject: a name right after "my", "our", "your" or "their" (their app, their
-    company), or a version, number or time."""
+    their subject: a capitalised name right after "my", "our", "your" or "their" (their app,
+    their company), or a version, number or time."""
     if _NUMERIC.match(word):
         return True
+    if not word[:1].isupper():  # "our brand" is a topic; "our Zorbly portal" a name
+        return False
     tokens = re.findall(r"[\w'’.-]+", question)
     for before, token in itertools.pairwise(tokens):
-        if token.strip(".,;:!?").casefold() == word.casefold() and before.casefold() in _POSSESSIVE:
+        if token.strip(".,;:!?") == word and before.casefold() in _POSSESSIVE:
             return True
     return False

@@ -126,11 +126,13 @@ def test_table_rows_keep_their_header_and_code_stays_whole() -> None:
     assert result.covered and result.cited == (1,)
     # The row under its header, introduced by the sentence before the table, which carries the
     # citation: no marker alone on a line after the table.
+    # Each quote is shown under the name of its section.
     assert result.text == (
-        "> Some intro sentence about nothing. [1]\n\n| name | limit |\n| --- | --- |\n| uploads | 10 MB |"
+        "From “Limits”:\n> Some intro sentence about nothing. [1]\n\n"
+        "| name | limit |\n| --- | --- |\n| uploads | 10 MB |"
     )
     code = extract_answer("example of setting x and y", [(1, "Page", passage)])
-    assert code.text == "> For example: [1]\n\n```python\nx = 1\n\ny = 2\n```"
+    assert code.text == "From “Limits”:\n> For example: [1]\n\n```python\nx = 1\n\ny = 2\n```"
 
 
 def test_sentence_that_answers_wins_over_the_first_one() -> None:
@@ -139,7 +141,7 @@ def test_sentence_that_answers_wins_over_the_first_one() -> None:
         "## Models\n\nThe default model is gpt-4.1. Set `model` to choose another one."
     )
     result = extract_answer("What is the default model?", [(3, "Agents", passage)])
-    assert result.text.startswith("> The default model is gpt-4.1.") and result.text.endswith("[3]")
+    assert result.text.startswith("From “Models”:\n> The default model is gpt-4.1.") and result.text.endswith("[3]")
     assert "instructions" not in result.text
 
 
