@@ -92,6 +92,8 @@ def _sentence_quote(pieces: list[Piece], index: int) -> Quote:
             return Quote([before, piece])
         if before.kind == "code":
             return Quote([before, piece], lead_of(pieces, index - 1))
+    if after is not None and after.kind == "sentence" and _REFERS_BACK.match(after.text):
+        return Quote([piece, after])  # the sentence that goes on about it
     return Quote([piece])
 
 
