@@ -51,7 +51,7 @@ def lead_of(pieces: list[Piece], index: int) -> Piece | None:
 def _rows(pieces: list[Piece], first: int) -> list[Piece]:
     """The rows of the table whose first row is at `first` (at most MAX_TABLE_ROWS)."""
     header = pieces[first].header
-    rows = []
+    rows: list[Piece] = []
     for piece in pieces[first:]:
         if piece.kind != "row" or piece.header != header or len(rows) >= MAX_TABLE_ROWS:
             break
