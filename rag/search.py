@@ -373,10 +373,10 @@ class DocsSearch:
         self, query: str, *, collection: str | None = None, collections: Sequence[str] | None = None
     ) -> list[str]:
         """The words of `query` (question and stop words aside) that no chunk in scope holds:
-        what the documentation never mentions, in the query's order."""
+        what the documentation never mentions, in the query's order (an e-mail is one word)."""
         await self.startup()
         scoped = SearchQuery.of(query, collection=collection, collections=collections)
-        words = list(dict.fromkeys(re.findall(r"[^\W_][\w.'’-]*[^\W_]|[^\W_]", question_text(query))))[
+        words = list(dict.fromkeys(re.findall(r"[^\W_][\w.@'’-]*[^\W_]|[^\W_]", question_text(query))))[
             :MAX_UNKNOWN_WORDS
         ]
         if not words:

@@ -20,147 +20,17 @@ from dataclasses import dataclass
 from typing import Literal
 
 from docsdesk.assistant.pieces import Piece, Quote, render, split_passage
-from docsdesk.core.terms import QUESTION_WORDS, identifier_terms, stem
-
-STOP_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "the",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "for",
-        "from",
-        "by",
-        "with",
-        "without",
-        "into",
-        "onto",
-        "about",
-        "as",
-        "or",
-        "if",
-        "then",
-        "than",
-        "so",
-        "it",
-        "its",
-        "it's",
-        "this",
-        "that",
-        "these",
-        "those",
-        "be",
-        "been",
-        "being",
-        "is",
-        "are",
-        "was",
-        "were",
-        "am",
-        "has",
-        "have",
-        "had",
-        "having",
-        "not",
-        "no",
-        "nor",
-        "but",
-        "also",
-        "just",
-        "only",
-        "very",
-        "too",
-        "all",
-        "any",
-        "some",
-        "each",
-        "every",
-        "other",
-        "such",
-        "own",
-        "same",
-        "more",
-        "most",
-        "many",
-        "much",
-        "less",
-        "will",
-        "get",
-        "gets",
-        "got",
-        "go",
-        "goes",
-        "make",
-        "makes",
-        "one",
-        "ones",
-        "there",
-        "their",
-        "them",
-        "they",
-        "he",
-        "she",
-        "his",
-        "her",
-        "him",
-        "i",
-        "me",
-        "my",
-        "we",
-        "our",
-        "you",
-        "your",
-        "yours",
-        "via",
-        "per",
-        "up",
-        "out",
-        "over",
-        "under",
-        "again",
-        "further",
-        "once",
-        "while",
-    ]
-)
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*|[0-9]+(?:\.[0-9]+)*")
+from docsdesk.assistant.quotes import holds, quote_for, quoted_terms
+from docsdesk.assistant.words import STOP_WORDS, named_terms, question_terms, readers_own, terms
+from docsdesk.core.terms import QUESTION_WORDS, stem
 
 MAX_UNKNOWN_SHARE = 0.4  # words no page uses holding this share of the question: not covered
 MIN_UNKNOWN_TERMS = 2  # ... when there are at least this many of them (or half the question)
 MIN_SECTION_MATCH = 0.25  # share of the question's weight the best section must hold to answer
 RELATIVE_SECTION_MATCH = 0.6  # sections quoted from match at least this share of the best one
-LEAD_WINDOW = 3  # sentences before a code block or table that may introduce it
 MAX_EXTRA_QUOTES = 2  # further quotes, each answering another part of the question
 MIN_NEW_PART = 0.3  # share of the weight a further quote must add that the others lack
 MIN_EXTRA_SCORE = 0.6  # ... and its score, as a share of the first quote's
-
-
-def terms(text: str) -> set[str]:
-    """The content terms of `text`: stemmed words and identifier parts, minus stop words."""
-    words = _WORD.findall(text) + identifier_terms(text).split()
-    return {stem(w) for w in words if w.lower() not in STOP_WORDS and len(w) > 1}
-
-
-def question_terms(question: str) -> set[str]:
-    """The question's content terms: its words (an identifier counts once, as its whole; its
-    parts are what the passages' identifiers expand to; the words of a snake_case or dotted
-    name count too), question and stop words dropped."""
-    kept: set[str] = set()
-    for token in re.findall(r"[A-Za-z_][\w.:]*[\w]|[A-Za-z0-9]+", question):
-        if identifier_terms(token):
-            kept.add(stem("".join(_WORD.findall(token)).lower()))
-            if "_" in token or "." in token:  # snake_case and dotted: the words typed count too
-                kept.update(
-                    stem(w) for w in _WORD.findall(token) if w.lower() not in STOP_WORDS and len(w) > 1
-                )
-        elif token.lower() not in QUESTION_WORDS and token.lower() not in STOP_WORDS and len(token) > 1:
-            kept.add(stem(token))
-    return kept or terms(question)
 
 
 Outcome = Literal["answered", "not_covered"]
@@ -198,9 +68,11 @@ class _Section:
     match: float = 0.0
 
 
-def _absent_terms(wanted: set[str], unknown: Sequence[str]) -> set[str]:
-    """The question's terms that come from words no page uses (the search's "not_in_docs")."""
-    return wanted & {t for word in unknown for t in question_terms(word)}
+def _absent_terms(question: str, wanted: set[str], unknown: Sequence[str]) -> set[str]:
+    """The question's terms that come from words no page uses (the search's "not_in_docs"),
+    but for the reader's own names, versions and numbers (`readers_own`)."""
+    own = {t for word in unknown if readers_own(question, word) for t in question_terms(word)}
+    return wanted & {t for word in unknown for t in question_terms(word)} - own
 
 
 def _refused_for_absent_terms(wanted: set[str], absent: set[str]) -> bool:
@@ -240,78 +112,12 @@ def _score_pieces(section: _Section, weight: dict[str, float], total: float) -> 
     """A piece's share of the question's weight: its own words fully, its heading's and the
     section title's words half (the words the reader used are often in the heading)."""
     for piece in section.pieces:
-        context = section.title_terms | terms(piece.heading + "\\n" + piece.header)
+        context = section.title_terms | terms(piece.heading + "\n" + piece.header)
         own = sum(w for t, w in weight.items() if t in piece.terms)
         around = sum(w for t, w in weight.items() if t in context and t not in piece.terms)
         piece.score = (own + 0.5 * around) / total * (1.0 - 0.03 * min(piece.order, 10))
         if piece.kind == "code":
             piece.score *= 0.8  # code matches on identifiers and comments easily; prose explains
-
-
-def _lead_of(pieces: list[Piece], index: int) -> Piece | None:
-    """The sentence that introduces the block at `index`: of the prose right before it under
-    the same heading (at most LEAD_WINDOW pieces), one ending with ':', else the one sharing
-    most words with the block, then matching the question best, then the nearest."""
-    block = pieces[index]
-    before: list[Piece] = []
-    for piece in reversed(pieces[max(0, index - LEAD_WINDOW) : index]):
-        if not piece.prose or piece.heading != block.heading:
-            break
-        before.append(piece)
-    if not before:
-        return None
-    colon = next((p for p in before if p.text.endswith(":")), None)
-    block_terms = block.terms or terms(block.text)
-    return colon or max(before, key=lambda p: (len(p.terms & block_terms), p.score, -before.index(p)))
-
-
-def _quote_for(piece: Piece, section: _Section) -> Quote:
-    """The coherent quote around `piece`: a code block or table rows with the sentence that
-    introduces them; a sentence ending in ':' with what it introduces."""
-    pieces = section.pieces
-    index = pieces.index(piece)
-    after = pieces[index + 1] if index + 1 < len(pieces) else None
-    if piece.kind in ("code", "row"):
-        if piece.kind == "row":  # the sentences before the table, not the rows before
-            index = next(i for i, p in enumerate(pieces) if p.kind == "row" and p.header == piece.header)
-        return Quote([piece], _lead_of(pieces, index))
-    if piece.text.endswith(":") and after is not None:
-        if after.kind in ("code", "row"):
-            return Quote([after], piece)
-        if after.kind == "item":
-            items = [after]
-            for p in pieces[index + 2 :]:
-                if p.kind != "item" or len(items) >= 6:
-                    break
-                items.append(p)
-            return Quote([piece, *items])
-    return Quote([piece])
-
-
-_INLINE_NAME = re.compile(r"`([A-Za-z_][\w.]*[\w])")
-
-
-def _with_example(quote: Quote, section: _Section) -> Quote:
-    """A sentence naming a function or setting (`report.annotate(...)`) introduces the code
-    block after it, under the same heading, that uses that name: quoted together."""
-    piece = quote.pieces[0]
-    if quote.lead is not None or len(quote.pieces) != 1 or not piece.prose:
-        return quote
-    names = {name for name in _INLINE_NAME.findall(piece.text) if len(name) >= 4}
-    for later in section.pieces[section.pieces.index(piece) + 1 :]:
-        if later.heading != piece.heading:
-            break
-        if later.kind == "code" and any(name in later.text for name in names):
-            return Quote([later], piece)
-    return quote
-
-
-def _covered_terms(quote: Quote) -> set[str]:
-    """The terms a quote's own words hold (its heading does not answer anything)."""
-    found: set[str] = set()
-    for piece in [*quote.pieces, *([quote.lead] if quote.lead else [])]:
-        found |= piece.terms
-    return found
 
 
 def extract_answer(
@@ -325,16 +131,20 @@ def extract_answer(
     if not passages:
         return OfflineAnswer.not_covered("no_results")
     wanted = question_terms(question)
-    absent = _absent_terms(wanted, unknown)
+    absent = _absent_terms(question, wanted, unknown)
+    sections = _sections(passages)
     if _refused_for_absent_terms(wanted, absent):
         return OfflineAnswer.not_covered("absent_terms", [w for w in unknown if question_terms(w) & absent])
     wanted = (wanted - absent) or wanted
-    sections = _sections(passages)
     weight = _weights(wanted, sections)
     total = sum(weight.values()) or 1.0
     for section in sections:
         section.match = sum(w for t, w in weight.items() if t in section.terms) / total
     best = max(sections, key=lambda s: (s.match * (1.0 - 0.1 * s.rank), -s.rank))
+    if best.match < MIN_SECTION_MATCH:  # a section naming what the question names matches
+        named = named_terms(question)
+        best = next((s for s in sections if named & s.terms and s.pieces), best)
+        best.match = max(best.match, MIN_SECTION_MATCH if named & best.terms else 0.0)
     if best.match < MIN_SECTION_MATCH or not best.pieces:
         return OfflineAnswer.not_covered("no_matching_section")
     return _answer_from(best, sections, weight, total)
@@ -358,8 +168,8 @@ def _answer_from(
     if not first.terms & set(weight):  # the question's words are in the heading: its opening
         section = best
         first = next((p for p in best.pieces if p.prose), best.pieces[0])
-    quotes = [_with_example(_quote_for(first, section), section)]
-    found = _covered_terms(quotes[0])
+    quotes = [quote_for(first, section.pieces)]
+    found = quoted_terms(quotes[0])
     for piece, section in candidates[1:]:
         if len(quotes) > MAX_EXTRA_QUOTES:
             break
@@ -367,11 +177,11 @@ def _answer_from(
         new = sum(weight[t] for t in new_terms) / total
         if len(new_terms) < 2 or new < MIN_NEW_PART or piece.score < MIN_EXTRA_SCORE * first.score:
             continue
-        if any(piece in q.pieces or piece is q.lead for q in quotes):
+        if any(holds(q, piece) for q in quotes):
             continue
-        quote = _quote_for(piece, section)
+        quote = quote_for(piece, section.pieces)
         quotes.append(quote)
-        found |= _covered_terms(quote)
+        found |= quoted_terms(quote)
     cited = tuple(dict.fromkeys(q.passage for q in quotes))
     return OfflineAnswer("answered", render(quotes), cited)
 
@@ -403,7 +213,7 @@ PAGE_WORDS = frozenset(
 
 def asks_about_the_page(question: str) -> bool:
     """Whether `question` names no topic of its own beyond the page it is asked on."""
-    words = {w.lower() for w in _WORD.findall(question)}
+    words = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", question)}
     content = {stem(w) for w in words if w not in QUESTION_WORDS and w not in STOP_WORDS and len(w) > 1}
     return not content - {stem(w) for w in PAGE_WORDS}
 

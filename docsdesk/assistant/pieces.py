@@ -23,6 +23,7 @@ _SENTENCE_END = re.compile(
     r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bvs\.)(?<!\bcf\.)(?<!\bNo\.)"
     r"(?<=[.!?])\s+(?=[A-Z`\"'(\[*_0-9])"
 )
+MAX_HEADING_CHARS = 100  # of the section name a quote is shown under
 CLIPPED = "…"  # what ends a passage clipped for the tool output
 _WORDY = re.compile(r"\w")
 
@@ -158,8 +159,9 @@ def clip_passage(text: str, limit: int) -> str:
 
 @dataclass
 class Quote:
-    """One coherent quote: a run of sentences or items of one passage, or a code block or
-    table rows with the sentence that introduces them (`lead`, which carries the marker)."""
+    """One coherent quote: a run of sentences or items of one passage, or a code block (then
+    the sentences that explain it) or table rows with the sentence that introduces them
+    (`lead`, which carries the marker)."""
 
     pieces: list[Piece]
     lead: Piece | None = None
@@ -169,22 +171,29 @@ class Quote:
         return self.pieces[0].passage
 
 
+def _heading(quote: Quote) -> str:
+    """The section a quote comes from, as its heading reads (its last part)."""
+    heading = (quote.lead or quote.pieces[0]).heading.split(" › ")[-1].strip()
+    return " ".join(heading.split())[:MAX_HEADING_CHARS] or "the documentation"
+
+
 def _intro(quote: Quote) -> str:
     """The prose line that carries the citation marker of a code block or table."""
     if quote.lead is not None:
-        return f"> {quote.lead.text} [{quote.passage}]"
-    where = quote.pieces[0].heading or "the documentation"
-    return f"From “{where}” [{quote.passage}]:"
+        return f"From “{_heading(quote)}”:\n> {quote.lead.text} [{quote.passage}]"
+    return f"From “{_heading(quote)}” [{quote.passage}]:"
 
 
 def render(quotes: list[Quote]) -> str:
-    """The quotes as Markdown: a prose run is one block quote ending with its [n] marker; a code
-    block or table comes after its introducing line, which carries the marker."""
+    """The quotes as Markdown, each under the name of its section: a prose run is one block
+    quote ending with its [n] marker; a code block or table comes after its introducing line,
+    which carries the marker."""
     blocks: list[str] = []
     for quote in quotes:
         first = quote.pieces[0]
-        if first.kind == "code":
-            blocks.append(f"{_intro(quote)}\n\n{first.text}")
+        if first.kind == "code":  # then the sentences that explain it, if any
+            after = " ".join(p.text for p in quote.pieces[1:] if p.prose)
+            blocks.append(f"{_intro(quote)}\n\n{first.text}" + (f"\n\n> {after}" if after else ""))
         elif first.kind == "row":
             rows = "\n".join(p.text for p in quote.pieces)
             blocks.append(f"{_intro(quote)}\n\n{first.header}\n{rows}")
@@ -194,5 +203,6 @@ def render(quotes: list[Quote]) -> str:
                 for p in quote.pieces
             ]
             joined = "\n".join(lines) if any(p.kind == "item" for p in quote.pieces) else " ".join(lines)
-            blocks.append("\n".join("> " + line for line in joined.splitlines()) + f" [{quote.passage}]")
+            body = "\n".join("> " + line for line in joined.splitlines())
+            blocks.append(f"From “{_heading(quote)}”:\n{body} [{quote.passage}]")
     return "\n\n".join(blocks)

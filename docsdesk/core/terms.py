@@ -91,6 +91,27 @@ QUESTION_WORDS = frozenset(
         "happen",
         "happens",
         "happened",
+        # "what does X mean": the form of the question, not its topic
+        "mean",
+        "means",
+        # contractions typed without their apostrophe
+        "whats",
+        "hows",
+        "wheres",
+        "im",
+        "ive",
+        "youre",
+        "dont",
+        "doesnt",
+        "didnt",
+        "cant",
+        "couldnt",
+        "shouldnt",
+        "wouldnt",
+        "wont",
+        "isnt",
+        "arent",
+        "wasnt",
     ]
 )
 PRONOUNS = frozenset(["he", "she", "it", "they", "that", "this", "let", "who", "there"])

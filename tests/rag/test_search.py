@@ -223,6 +223,17 @@ async def test_unknown_words_are_those_no_chunk_in_scope_holds(engine, site):
     assert await search.unknown_words("citations", collection=new_id("none")) == ["citations"]
 
 
+async def test_an_email_address_is_one_word_for_unknown_words(engine, tmp_path):
+    # PostgreSQL reads `king.arthur@camelot.bt` as one e-mail token: the words checked are
+    # cut the same way, so an address the docs use is not reported as unknown in pieces.
+    collection = new_id("c")
+    page = {"users.md": "# Users\n\nLog in as `king.arthur@camelot.bt` with the password.\n"}
+    await ingest(engine, [write_pages(tmp_path, page)], base_url=BASE, collection=collection)
+    search = DocsSearch(engine)
+    question = "King.Arthur@camelot.bt and lancelot@camelot.bt: same user?"
+    assert await search.unknown_words(question, collection=collection) == ["lancelot@camelot.bt"]
+
+
 def test_fuse_weighs_scaled_scores():
     lexical = [Ranked(1, "a", 8.0), Ranked(2, "b", 4.0)]
     semantic = [Ranked(2, "b", 0.9), Ranked(3, "c", 0.5), Ranked(4, "d", 0.1)]

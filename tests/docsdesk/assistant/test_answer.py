@@ -126,11 +126,13 @@ def test_table_rows_keep_their_header_and_code_stays_whole() -> None:
     assert result.covered and result.cited == (1,)
     # The row under its header, introduced by the sentence before the table, which carries the
     # citation: no marker alone on a line after the table.
+    # Each quote is shown under the name of its section.
     assert result.text == (
-        "> Some intro sentence about nothing. [1]\n\n| name | limit |\n| --- | --- |\n| uploads | 10 MB |"
+        "From “Limits”:\n> Some intro sentence about nothing. [1]\n\n"
+        "| name | limit |\n| --- | --- |\n| uploads | 10 MB |"
     )
     code = extract_answer("example of setting x and y", [(1, "Page", passage)])
-    assert code.text == "> For example: [1]\n\n```python\nx = 1\n\ny = 2\n```"
+    assert code.text == "From “Limits”:\n> For example: [1]\n\n```python\nx = 1\n\ny = 2\n```"
 
 
 def test_sentence_that_answers_wins_over_the_first_one() -> None:
@@ -139,7 +141,9 @@ def test_sentence_that_answers_wins_over_the_first_one() -> None:
         "## Models\n\nThe default model is gpt-4.1. Set `model` to choose another one."
     )
     result = extract_answer("What is the default model?", [(3, "Agents", passage)])
-    assert result.text.startswith("> The default model is gpt-4.1.") and result.text.endswith("[3]")
+    assert result.text.startswith("From “Models”:\n> The default model is gpt-4.1.") and result.text.endswith(
+        "[3]"
+    )
     assert "instructions" not in result.text
 
 
@@ -184,3 +188,49 @@ def test_words_the_docs_never_use_decide_coverage() -> None:
     zorbly = "How do I contact support about billing in Zorbly?"
     answer = extract_answer(zorbly, [(1, "Help", passage)], ["Zorbly"])
     assert answer.covered and "Contact support about your billing page." in answer.text
+
+
+def test_a_section_naming_the_questions_identifier_answers_it() -> None:
+    # Most passages hold the identifier (the search found them by it), so it weighs little
+    # among them; the reader's other words are each in one passage or in none, so no passage
+    # holds much of the question's weight. A passage naming what the question names answers it.
+    passages = [
+        (1, "Exceptions", "`MaxTurnsExceeded` is raised when the run exceeds `max_turns`."),
+        (2, "Long runs", "A long run is fine. `MaxTurnsExceeded` may end it."),
+        (3, "Queues", "Each task is queued. `MaxTurnsExceeded` is not retried."),
+        (4, "State", "Keep the state small. See `MaxTurnsExceeded`."),
+        (5, "Errors", "A tool can fail without ending the run."),
+    ]
+    question = "long research task keeps failing overnight quietly somehow with MaxTurnsExceeded"
+    answer = extract_answer(question, passages)
+    assert answer.covered and answer.cited == (1,), answer
+    assert "`MaxTurnsExceeded` is raised when the run exceeds `max_turns`." in answer.text
+    # Without the identifier, the same words match no passage well enough: not covered.
+    plain = extract_answer("long research task keeps failing overnight quietly somehow", passages)
+    assert not plain.covered and plain.reason == "no_matching_section" and not plain.cited
+
+
+def test_question_forms_and_the_readers_own_words_are_not_absent_topics() -> None:
+    passage = (
+        "# Entities\n\nEntities are structured pieces of information. They represent meaningful "
+        "objects in your app's domain."
+    )
+    # "mean" asks for a definition: only "recognition" is a word no page uses.
+    answer = extract_answer(
+        "what does chatkit mean by entities? is that named entity recognition?",
+        [(1, "Entities", passage)],
+        ["mean", "recognition"],
+    )
+    assert answer.covered and "meaningful objects" in answer.text
+    billing = "## Billing\n\nThe billing page lists each plan and its monthly price."
+    # A capitalised name after "our" is the reader's context; a version is not a topic.
+    assert extract_answer(
+        "Where is the billing page for plans in our Acme Portal v10?",
+        [(1, "Help", billing)],
+        ["Acme", "Portal", "v10"],
+    ).covered
+    # Lowercase words after "our" are topics the docs lack.
+    refused = extract_answer(
+        "Does the billing page match our brand colours?", [(1, "Help", billing)], ["brand", "colours"]
+    )
+    assert not refused.covered and refused.reason == "absent_terms" and not refused.cited

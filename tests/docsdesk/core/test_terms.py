@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from docsdesk.assistant.answer import question_terms, terms
-from docsdesk.core.terms import stem
+from docsdesk.core.terms import question_text, stem
 
 WORDS = [
     "retries", "retry", "retried", "retrying", "handling", "handle", "handled", "handles",
@@ -34,3 +34,20 @@ def test_the_answerer_stems_like_search():
     assert terms("configuration installation") == terms("configure install") == {"configur", "instal"}
     assert terms("Handling retries") == {"handl", "retri"} == terms("handles retried")
     assert question_terms("how are retries handled?") >= {"retri", "handl"}
+
+
+def test_question_forms_are_not_the_topic():
+    # "What does X mean" asks for a definition; "mean" is not what is asked about. Contractions
+    # typed without their apostrophe are question words as their spelled-out forms are.
+    assert question_text("what does chatkit mean by entities").split() == ["chatkit", "by", "entities"]
+    assert question_text("whats the difference, it doesnt work").split() == [
+        "the",
+        "difference,",
+        "it",
+        "work",
+    ]
+    assert question_terms("what does chatkit mean by entities? whats that, it doesnt load") == {
+        "chatkit",
+        "entiti",
+        "load",
+    }

@@ -1,0 +1,139 @@
+"""Coherent quotes around the piece of a passage that answers best (docsdesk.assistant.answer).
+
+A piece alone may not stand: a code block or a table needs the sentence that introduces it, a
+list item the sentence that opens its list, a sentence that starts with "This" or "They" the
+one it refers back to. `quote_for` widens the chosen piece to that whole, and never across a
+heading: a sentence right before a code block or table (it ends its paragraph) introduces it;
+a short list is quoted whole under its opening sentence; a long one gives that sentence and
+the chosen item.
+"""
+
+from __future__ import annotations
+
+import re
+
+from docsdesk.assistant.pieces import Piece, Quote
+from docsdesk.assistant.words import terms
+
+LEAD_WINDOW = 3  # sentences before a code block or table that may introduce it
+MAX_LIST_ITEMS = 8  # a list of at most this many items is quoted whole
+MAX_LIST_CHARS = 900  # ... when its items hold at most this many characters
+MAX_TABLE_ROWS = 8  # rows of a table quoted with the sentence that introduces it
+_REFERS_BACK = re.compile(r"^(?:This|That|These|Those|It|Its|They|Their|Such|Both)\b")
+_INLINE_NAME = re.compile(r"`([A-Za-z_][\w.]*[\w])")
+
+
+def _neighbour(pieces: list[Piece], index: int, step: int) -> Piece | None:
+    """The piece next to `index` (step 1 after, -1 before) under the same heading, or None."""
+    other = index + step
+    if 0 <= other < len(pieces) and pieces[other].heading == pieces[index].heading:
+        return pieces[other]
+    return None
+
+
+def lead_of(pieces: list[Piece], index: int) -> Piece | None:
+    """The sentence that introduces the block at `index`: of the prose right before it under
+    the same heading (at most LEAD_WINDOW pieces), one ending with ':', else the one sharing
+    most words with the block, then matching the question best, then the nearest."""
+    block = pieces[index]
+    before: list[Piece] = []
+    for piece in reversed(pieces[max(0, index - LEAD_WINDOW) : index]):
+        if not piece.prose or piece.heading != block.heading:
+            break
+        before.append(piece)
+    if not before:
+        return None
+    colon = next((p for p in before if p.text.endswith(":")), None)
+    block_terms = block.terms or terms(block.text)
+    return colon or max(before, key=lambda p: (len(p.terms & block_terms), p.score, -before.index(p)))
+
+
+def _rows(pieces: list[Piece], first: int) -> list[Piece]:
+    """The rows of the table whose first row is at `first` (at most MAX_TABLE_ROWS)."""
+    header = pieces[first].header
+    rows: list[Piece] = []
+    for piece in pieces[first:]:
+        if piece.kind != "row" or piece.header != header or len(rows) >= MAX_TABLE_ROWS:
+            break
+        rows.append(piece)
+    return rows
+
+
+def _list_quote(pieces: list[Piece], index: int) -> Quote:
+    """The list around the item at `index` under the sentence that opens it: whole when it is
+    short, else that sentence and the item."""
+    start = end = index
+    while (before := _neighbour(pieces, start, -1)) is not None and before.kind == "item":
+        start -= 1
+    while (after := _neighbour(pieces, end, 1)) is not None and after.kind == "item":
+        end += 1
+    opening = _neighbour(pieces, start, -1)
+    intro = [opening] if opening is not None and opening.kind == "sentence" else []
+    items = pieces[start : end + 1]
+    if len(items) > MAX_LIST_ITEMS or sum(len(p.text) for p in items) > MAX_LIST_CHARS:
+        items = [pieces[index]]
+    return Quote([*intro, *items])
+
+
+def _sentence_quote(pieces: list[Piece], index: int) -> Quote:
+    """A sentence with what it introduces (the code block, table or list right after it), or
+    with the sentence or code block it refers back to."""
+    piece = pieces[index]
+    after = _neighbour(pieces, index, 1)
+    if after is not None and after.kind == "code":
+        return Quote([after], piece)
+    if after is not None and after.kind == "row":
+        return Quote(_rows(pieces, index + 1), piece)
+    if after is not None and after.kind == "item" and piece.text.endswith(":"):
+        return _list_quote(pieces, index + 1)
+    before = _neighbour(pieces, index, -1)
+    if before is not None and _REFERS_BACK.match(piece.text):
+        if before.kind == "sentence":
+            return Quote([before, piece])
+        if before.kind == "code":
+            return Quote([before, piece], lead_of(pieces, index - 1))
+    if after is not None and after.kind == "sentence" and _REFERS_BACK.match(after.text):
+        return Quote([piece, after])  # the sentence that goes on about it
+    return Quote([piece])
+
+
+def quote_for(piece: Piece, pieces: list[Piece]) -> Quote:
+    """The coherent quote around `piece` of `pieces` (its passage's pieces, in order)."""
+    index = pieces.index(piece)
+    if piece.kind == "code":
+        explained = _neighbour(pieces, index, 1)
+        tail = [explained] if explained is not None and _REFERS_BACK.match(explained.text) else []
+        return Quote([piece, *tail], lead_of(pieces, index))
+    if piece.kind == "row":  # the sentences before the table, not the rows before
+        first = next(i for i, p in enumerate(pieces) if p.kind == "row" and p.header == piece.header)
+        return Quote([piece], lead_of(pieces, first))
+    if piece.kind == "item":
+        return _list_quote(pieces, index)
+    return with_example(_sentence_quote(pieces, index), pieces)
+
+
+def with_example(quote: Quote, pieces: list[Piece]) -> Quote:
+    """A sentence naming a function or setting (`report.annotate(...)`) introduces the code
+    block after it, under the same heading, that uses that name: quoted together."""
+    piece = quote.pieces[0]
+    if quote.lead is not None or len(quote.pieces) != 1 or not piece.prose:
+        return quote
+    names = {name for name in _INLINE_NAME.findall(piece.text) if len(name) >= 4}
+    for later in pieces[pieces.index(piece) + 1 :]:
+        if later.heading != piece.heading:
+            break
+        if later.kind == "code" and any(name in later.text for name in names):
+            return Quote([later], piece)
+    return quote
+
+
+def quoted_terms(quote: Quote) -> set[str]:
+    """The terms a quote's own words hold (its heading does not answer anything)."""
+    found: set[str] = set()
+    for piece in [*quote.pieces, *([quote.lead] if quote.lead else [])]:
+        found |= piece.terms
+    return found
+
+
+def holds(quote: Quote, piece: Piece) -> bool:
+    return piece in quote.pieces or piece is quote.lead

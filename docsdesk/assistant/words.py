@@ -1,0 +1,75 @@
+"""The words of a question and of a passage, as the offline answerer compares them: content
+terms (stop words and question words dropped, Snowball stems, identifier parts), and which of
+a question's words the documentation never uses yet are not the reader's subject.
+
+A word no page uses is evidence that the docs lack the question's topic only when it names
+something: a reader's own name for their app or company ("my Zorbly app", "our Acme portal")
+is context, not the subject, and so is a version, a number or a time ("v10", "8am", "30s").
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from docsdesk.core.terms import QUESTION_WORDS, identifier_terms, stem
+
+_STOP_WORDS_TEXT = (
+    "a an and the of to in on at for from by with without into onto about as or if then than so "
+    "it its it's this that these those be been being is are was were am has have had having not "
+    "no nor but also just only very too all any some each every other such own same more most "
+    "many much less will get gets got go goes make makes one ones there their them they he she "
+    "his her him i me my we our you your yours via per up out over under again further once while"
+)
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*|[0-9]+(?:\.[0-9]+)*")
+_POSSESSIVE = frozenset({"my", "our", "your", "their"})
+_NUMERIC = re.compile(r"^v?\d[\w.]*$", re.IGNORECASE)
+
+
+def terms(text: str) -> set[str]:
+    """The content terms of `text`: stemmed words and identifier parts, minus stop words."""
+    words = _WORD.findall(text) + identifier_terms(text).split()
+    return {stem(w) for w in words if w.lower() not in STOP_WORDS and len(w) > 1}
+
+
+def question_terms(question: str) -> set[str]:
+    """The question's content terms: its words (an identifier counts once, as its whole; its
+    parts are what the passages' identifiers expand to; the words of a snake_case or dotted
+    name count too), question and stop words dropped."""
+    kept: set[str] = set()
+    for token in re.findall(r"[A-Za-z_][\w.:]*[\w]|[A-Za-z0-9]+", question):
+        if identifier_terms(token):
+            kept.add(stem("".join(_WORD.findall(token)).lower()))
+            if "_" in token or "." in token:  # snake_case and dotted: the words typed count too
+                kept.update(
+                    stem(w) for w in _WORD.findall(token) if w.lower() not in STOP_WORDS and len(w) > 1
+                )
+        elif token.lower() not in QUESTION_WORDS and token.lower() not in STOP_WORDS and len(token) > 1:
+            kept.add(stem(token))
+    return kept or terms(question)
+
+
+def named_terms(question: str) -> set[str]:
+    """The terms of the identifiers the question names (`MaxTurnsExceeded`, `set_default_openai_key`),
+    each as its whole: a passage holding one is about what the reader asks."""
+    return {
+        stem("".join(_WORD.findall(token)).lower())
+        for token in re.findall(r"[A-Za-z_][\w.:]*[\w]", question)
+        if identifier_terms(token)
+    }
+
+
+def readers_own(question: str, word: str) -> bool:
+    """Whether `word` (one the documentation never uses) is the reader's context rather than
+    their subject: a capitalised name right after "my", "our", "your" or "their" (their app,
+    their company), or a version, number or time."""
+    if _NUMERIC.match(word):
+        return True
+    if not word[:1].isupper():  # "our brand" is a topic; "our Zorbly portal" a name
+        return False
+    tokens = re.findall(r"[\w'’.-]+", question)
+    for before, token in itertools.pairwise(tokens):
+        if token.strip(".,;:!?") == word and before.casefold() in _POSSESSIVE:
+            return True
+    return False

@@ -1,0 +1,73 @@
+"""A quote is a coherent whole around the piece that answers (docsdesk.assistant.quotes): a list
+item under the sentence that opens its list, a sentence with the code block or table it
+introduces, a sentence that refers back ("This ...", "They ...") with what it refers to, a code
+block with the sentence that explains it; never across a heading."""
+
+from __future__ import annotations
+
+from docsdesk.assistant.pieces import render, split_passage
+from docsdesk.assistant.quotes import MAX_LIST_ITEMS, quote_for
+
+
+def pieces_of(text: str):
+    return split_passage(text, 1, 0, "Page")
+
+
+def quoted(text: str, containing: str) -> str:
+    """The rendered quote around the piece of `text` that contains `containing`."""
+    pieces = pieces_of(text)
+    piece = next(p for p in pieces if containing in p.text)
+    return render([quote_for(piece, pieces)])
+
+
+def test_a_list_item_comes_with_the_sentence_that_opens_its_list():
+    text = (
+        "## Markdown\n\nSome other sentence.\n\nAssistant messages support:\n\n"
+        "- Tables with scrolling\n- LaTeX math\n- Code blocks\n\nA closing sentence."
+    )
+    assert quoted(text, "LaTeX") == (
+        "From “Markdown”:\n> Assistant messages support:\n> - Tables with scrolling\n"
+        "> - LaTeX math\n> - Code blocks [1]"
+    )
+
+
+def test_a_long_list_gives_its_opening_sentence_and_the_item():
+    items = "\n".join(f"- option number {i}" for i in range(MAX_LIST_ITEMS + 2))
+    text = f"## Options\n\nThe options are:\n\n{items}\n"
+    assert quoted(text, "number 5") == "From “Options”:\n> The options are:\n> - option number 5 [1]"
+
+
+def test_a_sentence_right_before_a_code_block_introduces_it():
+    text = "## Streaming\n\nThis prints the text token by token.\n\n```python\nprint(delta)\n```\n"
+    assert quoted(text, "token by token") == (
+        "From “Streaming”:\n> This prints the text token by token. [1]\n\n```python\nprint(delta)\n```"
+    )
+
+
+def test_a_sentence_that_refers_back_comes_with_what_it_refers_to():
+    text = (
+        "## Results\n\nThe first sentence is elsewhere. `last_agent` contains the last agent that ran.\n"
+        "This is often the best agent for the next turn.\n"
+    )
+    assert quoted(text, "next turn") == (
+        "From “Results”:\n> `last_agent` contains the last agent that ran. "
+        "This is often the best agent for the next turn. [1]"
+    )
+    # ... and a sentence the next one goes on about comes with that one.
+    entities = "# Entities\n\nEntities are structured pieces of data. They represent meaningful objects.\n"
+    assert quoted(entities, "structured pieces") == (
+        "From “Entities”:\n> Entities are structured pieces of data. They represent meaningful objects. [1]"
+    )
+
+
+def test_a_code_block_comes_with_the_sentence_that_explains_it():
+    text = "## Example usage\n\n```python\ndraw_graph(agent)\n```\n\nThis generates a graph of the agents.\n"
+    assert quoted(text, "draw_graph") == (
+        "From “Example usage” [1]:\n\n```python\ndraw_graph(agent)\n```\n\n> This generates a graph of the agents."
+    )
+
+
+def test_quotes_never_cross_a_heading():
+    text = "## One\n\nIntro of one.\n\n## Two\n\n```python\nx = 2\n```\n\n## Three\n\nThis is three.\n"
+    assert quoted(text, "x = 2") == "From “Two” [1]:\n\n```python\nx = 2\n```"
+    assert quoted(text, "three") == "From “Three”:\n> This is three. [1]"

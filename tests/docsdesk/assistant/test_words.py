@@ -1,0 +1,34 @@
+"""Which of a question's words the documentation never uses still leave it the reader's
+subject (docsdesk.assistant.words): their own capitalised names after "my" or "our",
+versions, numbers and times; and the identifiers a question names."""
+
+from __future__ import annotations
+
+import pytest
+
+from docsdesk.assistant.words import named_terms, readers_own
+
+
+@pytest.mark.parametrize(
+    ("question", "word", "own"),
+    [
+        ("Which server method receives feedback in my Zorbly app?", "Zorbly", True),
+        ("How do I deploy our Acme portal?", "Acme", True),
+        ("upgrading from v9 to v10 and UserDB is gone", "v10", True),
+        ("run my agent every morning at 8am", "8am", True),
+        ("change the colours to match our brand", "brand", False),  # a topic, not a name
+        ("how do I hook an agent up as a Slack bot", "Slack", False),
+        ("add two-factor login with TOTP", "TOTP", False),
+    ],
+)
+def test_readers_own_words(question, word, own):
+    assert readers_own(question, word) is own
+
+
+def test_named_terms_are_the_identifiers_whole():
+    assert named_terms("long task keeps dying with MaxTurnsExceeded") == {"maxturnsexceed"}
+    assert named_terms("how do I call set_default_openai_key or Runner.run?") == {
+        "setdefaultopenaikey",
+        "runnerrun",
+    }
+    assert named_terms("plain words only") == set()
