@@ -237,6 +237,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from docsdesk.cli.config import register as register_config_commands
     from docsdesk.cli.insights import register as register_insights_commands
     from docsdesk.cli.search import add_exclude_argument
     from docsdesk.cli.search import register as register_docs_commands
@@ -282,7 +283,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_docs_commands(sub, HelpFormatter)
     register_insights_commands(sub, HelpFormatter)
+    register_config_commands(sub, HelpFormatter)
+    add_config_option(parser, sub)
     return parser
+
+
+def add_config_option(parser: argparse.ArgumentParser, sub: argparse._SubParsersAction) -> None:
+    """`--config FILE` before or after the command (`docsdesk --config x.toml serve`)."""
+    help_ = "the assistants' config file (default: DOCSDESK_CONFIG, or ./docsdesk.toml if present)"
+    parser.add_argument("--config", metavar="FILE", help=help_)
+    parsers = list(sub.choices.values())
+    while parsers:
+        command = parsers.pop()
+        command.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=help_)
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += list(action.choices.values())
 
 
 def main(argv: list[str] | None = None) -> None:
