@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+import signal
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, cast
 
 from fastapi import FastAPI
 
@@ -14,6 +16,8 @@ from chatkit_server import DocsDeskServer, build_assistants
 from chatkit_store import PostgresStore
 from chatkit_store.attachments import AttachmentFiles
 from chatkit_store.attachments.cleanup import run_periodically
+from docsdesk.assistant.definition import AssistantRegistry
+from docsdesk.core.config_file import DeploymentConfig, load_config
 from docsdesk.core.database import open_database
 from docsdesk.core.secret import server_secret
 from docsdesk.core.settings import Settings
@@ -23,6 +27,7 @@ from docsdesk.insights.retention import retention_loop
 from docsdesk.insights.turns import TurnRecorder
 from docsdesk.ops.metrics import operating
 from docsdesk.ops.observability import configure_logging
+from rag.collections import missing_collections, unknown_collection_message
 from rag.embeddings import build_embedder
 from rag.search import DocsSearch
 
@@ -52,7 +57,7 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         await attachments.startup()
         recorder = TurnRecorder(database.engine, enabled=settings.record_turns)
         recorder.start()
-        assistants = build_assistants(settings, search)
+        assistants = build_assistants(settings, search, load_config(settings))
         server = DocsDeskServer(
             store, search, settings, assistants, attachments=attachments, recorder=recorder
         )
@@ -60,10 +65,12 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         if settings.retention_days is not None:
             background.append(asyncio.create_task(retention_loop(database.engine, settings.retention_days)))
         log.debug("docsdesk started (model: %s, auth: %s)", settings.resolved_model, settings.auth_mode)
+        svc = Services(
+            settings, database, store, authenticator, search, server, attachments, recorder, assistants
+        )
+        svc.reload = lambda: reload_assistants(svc)
         try:
-            yield Services(
-                settings, database, store, authenticator, search, server, attachments, recorder, assistants
-            )
+            yield svc
         finally:
             for task in background:
                 task.cancel()
@@ -75,12 +82,61 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         await database.close()
 
 
+async def reload_assistants(svc: Services) -> DeploymentConfig:
+    """Read the config file again and swap the assistants: turns already streaming keep the
+    definition they started with, new ones get the new. A file that does not validate, names
+    a model that cannot be built or a collection with no documents is refused (SettingsError
+    or ValueError, one line each) and the current assistants stay."""
+    config = await asyncio.to_thread(load_config, svc.settings)
+    if config.path is not None:
+        wanted = list(dict.fromkeys(c for a in config.assistants for c in a.collections))
+        missing, existing = await missing_collections(svc.database.engine, wanted)
+        if missing:
+            raise ValueError(f"{config.path}: {unknown_collection_message(missing, existing)}")
+    fresh = build_assistants(svc.settings, svc.search, config)
+    cast(AssistantRegistry, svc.assistants).replace_all(
+        [fresh.get(name) for name in fresh.names()], fresh.default
+    )
+    log.info("assistants reloaded from %s: %s", config.path or "the environment", ", ".join(fresh.names()))
+    return config
+
+
+@contextlib.contextmanager
+def reload_on_sighup(svc: Services) -> Iterator[None]:
+    """SIGHUP re-reads the config file (a single-process server; with several workers the
+    main process restarts them, which reads it too). A bad file is logged and ignored."""
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[Any]] = set()
+
+    async def reload() -> None:
+        try:
+            await reload_assistants(svc)
+        except (ValueError, OSError) as exc:
+            log.error("config reload refused, keeping the current assistants: %s", exc)
+
+    def on_sighup() -> None:
+        task = loop.create_task(reload())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+
 def lifespan_for(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)
         async with services(settings) as svc, operating(settings, svc.database.engine):
             app.state.services = svc
-            yield
+            with reload_on_sighup(svc):
+                yield
 
     return lifespan

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     jwt_tenant_claim: str | None = None
+    # A claim listing the assistants (docsdesk.toml) the user may use; others answer 404.
+    # Unset, or absent from a token: every assistant.
+    jwt_assistants_claim: str | None = None
     jwt_leeway_seconds: int = Field(default=30, ge=0)
 
     # --- HTTP limits ----------------------------------------------------------

@@ -28,17 +28,29 @@ SHOWN = 25
 
 @dataclass(frozen=True)
 class Scope:
-    """Which turns: the last `days` days of `collection`, of `tenant` (None = every tenant)."""
+    """Which turns: the last `days` days of `assistant` (None = every assistant), in
+    `collection` (None = every collection), of `tenant` (None = every tenant). `pages`: the
+    collections whose pages count as "never cited" (default: `collection`)."""
 
-    collection: str
+    collection: str | None = None
     days: int = 30
     tenant: str | None = None
     until: datetime | None = None
+    assistant: str | None = None
+    pages: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """What the scope covers, for a title or a file name."""
+        return self.assistant or self.collection or "all"
 
     def params(self) -> dict[str, Any]:
         until = self.until or datetime.now(UTC)
+        pages = self.pages or ((self.collection,) if self.collection else ())
         return {
             "collection": self.collection,
+            "assistant": self.assistant,
+            "pages": list(pages),
             "tenant": self.tenant,
             "since": until - timedelta(days=self.days),
             "until": until,
@@ -57,7 +69,8 @@ def check_days(value: object) -> int:
 
 
 SCOPED = """
-    t.collection = :collection
+    (CAST(:collection AS text) IS NULL OR t.collection = CAST(:collection AS text))
+    AND (CAST(:assistant AS text) IS NULL OR t.assistant = CAST(:assistant AS text))
     AND (CAST(:tenant AS text) IS NULL OR t.tenant_id = CAST(:tenant AS text))
     AND t.created_at >= :since AND t.created_at < :until
 """
@@ -148,7 +161,9 @@ _MISSING_WORDS = text(
     FROM w GROUP BY word ORDER BY turns DESC, word LIMIT :shown
     """
 )
-_PAGES = text("SELECT page_url, title FROM docs_documents WHERE collection = :collection ORDER BY page_url")
+_PAGES = text(
+    "SELECT page_url, title FROM docs_documents WHERE collection = ANY(CAST(:pages AS text[])) ORDER BY page_url"
+)
 
 
 async def trigram_available(engine: AsyncEngine) -> bool:
@@ -279,6 +294,7 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
     return {
         "scope": {
             "collection": scope.collection,
+            "assistant": scope.assistant,
             "tenant": scope.tenant,
             "days": scope.days,
             "since": params["since"].isoformat(),
