@@ -70,7 +70,12 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
 
 def _scope_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", default="30", help="how many days back (1-3650)")
-    parser.add_argument("--collection", help="docs collection (default: the one the server answers from)")
+    parser.add_argument(
+        "--assistant",
+        metavar="NAME",
+        help="one assistant's conversations (docsdesk.toml; default: the main one, POST /chatkit's)",
+    )
+    parser.add_argument("--collection", help="docs collection (default: the assistant's)")
     parser.add_argument("--tenant", help="one tenant only (JWT mode with a tenant claim)")
     parser.add_argument("--url", help="a running docsdesk (its admin API) instead of the database")
     parser.add_argument("--token", help="admin token for --url (default: DOCSDESK_ADMIN_TOKEN)")
@@ -100,6 +105,8 @@ def _remote(args: argparse.Namespace) -> tuple[str, dict[str, str], dict[str, st
     query = {"days": str(_days(args))}
     if args.collection:
         query["collection"] = args.collection
+    if args.assistant:
+        query["assistant"] = args.assistant
     if args.tenant:
         query["tenant"] = args.tenant
     return args.url.rstrip("/"), {"Authorization": f"Bearer {token}"}, query
@@ -118,16 +125,25 @@ def _remote_error(response: Any) -> None:
 async def _with_scope(args: argparse.Namespace, work) -> Any:
     """Open the database, resolve the scope, run `work(engine, scope)`."""
     from docsdesk.cli.common import settings
+    from docsdesk.cli.resolve import resolve
     from docsdesk.core.database import open_database
     from docsdesk.insights.report import Scope
-    from rag.collections import serving_collection
 
     config = settings()
     days = _days(args)
     db = await open_database(config)
     try:
-        collection = args.collection or await serving_collection(db.engine, config.collection)
-        return await work(db.engine, Scope(collection=collection, days=days, tenant=args.tenant))
+        resolved = await resolve(db.engine, config, args)
+        assistant = resolved.assistant.name if resolved.assistant is not None else None
+        collections = resolved.collections
+        scope = Scope(
+            collection=collections[0] if len(collections) == 1 else None,
+            days=days,
+            tenant=args.tenant,
+            assistant=assistant,
+            pages=collections,
+        )
+        return await work(db.engine, scope)
     finally:
         await db.close()
 
@@ -164,9 +180,9 @@ def print_report(report: dict[str, Any]) -> None:
     console = Console()
     scope, totals = report["scope"], report["totals"]
     tenant = f", tenant {scope['tenant']}" if scope["tenant"] else ""
-    console.print(
-        f"[bold]docsdesk insights[/]: collection {scope['collection']}{tenant}, last {scope['days']} days"
-    )
+    who = f"assistant {scope['assistant']}, " if scope.get("assistant") else ""
+    what = f"collection {scope['collection']}" if scope["collection"] else "all its collections"
+    console.print(f"[bold]docsdesk insights[/]: {who}{what}{tenant}, last {scope['days']} days")
     latency = report["latency_ms"]["first_text"]
 
     def share(n: int) -> str:
