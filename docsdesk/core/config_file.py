@@ -60,7 +60,7 @@ class AssistantConfig(BaseModel):
 
     name: Annotated[str, AfterValidator(_name)]
     title: Line | None = None
-    collections: tuple[Annotated[str, AfterValidator(_name)], ...] = Field(min_length=1, max_length=20)
+    collections: tuple[Annotated[str, AfterValidator(_name)], ...] = Field(max_length=20)
     instructions: Annotated[str, Field(min_length=1, max_length=MAX_INSTRUCTIONS_BYTES)] | None = None
     instructions_file: Path | None = None  # where `instructions` came from (None: inline or built in)
     model: str | None = None  # None: DOCSDESK_MODEL / the deployment's default
@@ -92,6 +92,8 @@ class AssistantConfig(BaseModel):
     @field_validator("collections")
     @classmethod
     def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError('expected at least one collection, e.g. ["guides"]')
         return tuple(dict.fromkeys(value))
 
 
@@ -127,7 +129,7 @@ class DeploymentConfig:
 def find_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path | None:
     """`--config`, else DOCSDESK_CONFIG, else ./docsdesk.toml if it exists; None for none.
     A file named explicitly must exist."""
-    named = explicit or os.environ.get(CONFIG_VARIABLE) or None
+    named = explicit or os.environ.get(CONFIG_VARIABLE) or None  # (Settings.config_file reads it too)
     if named:
         path = Path(named).expanduser()
         if not path.is_file():
@@ -140,7 +142,7 @@ def find_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None
 
 def load_config(settings: Settings, explicit: str | os.PathLike[str] | None = None) -> DeploymentConfig:
     """The deployment's assistants: from the config file if there is one, else the settings."""
-    path = find_config(explicit)
+    path = find_config(explicit or settings.config_file)
     if path is None:
         return from_settings(settings)
     return read_config(path)

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     history_tokens: int = Field(default=6_000, ge=1)
     search_results: int = Field(default=5, ge=1, le=50)
 
+    # The assistants' config file (docsdesk.core.config_file); unset: ./docsdesk.toml if present,
+    # else one assistant, `default`, described by these variables.
+    config_file: Path | None = Field(default=None, validation_alias=AliasChoices("DOCSDESK_CONFIG"))
+
     # --- documentation search -------------------------------------------------
     embeddings: str = "none"
     collection: str = Field(default="default", min_length=1)
