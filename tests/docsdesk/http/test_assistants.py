@@ -50,6 +50,8 @@ starter_prompts = ["How do I install Acme?"]
 title = "Acme API"
 collections = ["{api}"]
 instructions = "You answer about the Acme HTTP API."
+origins = ["https://api-site.test"]
+rate_limit_turns = "3/minute"
 '''
 
 
@@ -260,3 +262,46 @@ async def test_a_token_claim_limits_the_assistants(jwt_two):
     async with ChatKitClient(url, bad) as client:
         response = await client.request("threads.list", {"limit": 5})
         assert response.status_code == 401 and "docsdesk_assistants" in response.json()["error"]["message"]
+
+
+async def test_start_screen_and_origins_per_assistant(two):
+    import httpx
+
+    url, *_ = two
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        main = await http.get("/start-screen")
+        assert main.status_code == 200 and main.headers["access-control-allow-origin"] == "*"
+        assert main.json() == {
+            "assistant": "docs",
+            "title": "Acme Docs",
+            "greeting": "Ask me about installing Acme",
+            "prompts": [{"label": "How do I install Acme?", "prompt": "How do I install Acme?"}],
+        }
+        assert (await http.get("/a/api/start-screen")).json()["title"] == "Acme API"
+        assert (await http.get("/a/nosuch/start-screen")).status_code == 404
+        site = {"Origin": "https://api-site.test"}
+        preflight = {
+            **site,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization",
+        }
+        allowed = await http.options("/a/api/chatkit", headers=preflight)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://api-site.test"
+        assert (await http.post("/a/api/chatkit", headers=site, content=b"{}")).status_code == 401
+        assert (await http.post("/session", headers=site)).status_code == 200  # shared by the assistants
+        refused = await http.post("/chatkit", headers=site, content=b"{}")
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "origin_not_allowed"
+        assert (await http.options("/chatkit", headers=preflight)).status_code == 403
+
+
+async def test_an_assistants_own_turn_limit(two):
+    url, *_ = two
+    async with ChatKitClient(url, path="/a/api/chatkit") as api, ChatKitClient(url) as docs:
+        await api.login()
+        docs.headers = api.headers
+        for _ in range(3):
+            await api.new_thread("How do I rotate an API key?")
+        limited = await api.request("threads.create", {"input": user_input("And again?")})
+        assert limited.status_code == 429 and "3 per 1 minute" in limited.json()["error"]["message"]
+        await docs.new_thread("How do I install Acme?")  # the other assistant: the deployment's limit
