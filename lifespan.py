@@ -23,7 +23,7 @@ from docsdesk.core.secret import server_secret
 from docsdesk.core.settings import Settings
 from docsdesk.http.auth import Authenticator
 from docsdesk.http.deps import Services
-from docsdesk.insights.retention import retention_loop
+from docsdesk.insights.retention import retention_loop, retention_plan
 from docsdesk.insights.turns import TurnRecorder
 from docsdesk.ops.metrics import operating
 from docsdesk.ops.observability import configure_logging
@@ -62,8 +62,11 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
             store, search, settings, assistants, attachments=attachments, recorder=recorder
         )
         background = [asyncio.create_task(run_periodically(attachments))]
-        if settings.retention_days is not None:
-            background.append(asyncio.create_task(retention_loop(database.engine, settings.retention_days)))
+        if settings.retention_days is not None or settings.config_file is not None:
+            plan = lambda: retention_plan(  # noqa: E731 - read each round: follows reloads
+                {n: assistants.get(n).retention_days for n in assistants.names()}, settings.retention_days
+            )
+            background.append(asyncio.create_task(retention_loop(database.engine, plan)))
         log.debug("docsdesk started (model: %s, auth: %s)", settings.resolved_model, settings.auth_mode)
         svc = Services(
             settings, database, store, authenticator, search, server, attachments, recorder, assistants
