@@ -111,7 +111,7 @@ _GROUPS = text(
         (SELECT 'gap', key, gap_n, gap_last, gap_first_id FROM g WHERE gap_n > 0
          ORDER BY gap_n DESC, key LIMIT :candidates)
     )
-    SELECT p.list, p.key, p.n, p.last, e.question, e.page_url
+    SELECT p.list, p.key, p.n, p.last, e.question, e.page_url, e.thread_id
     FROM picked p JOIN turns e ON e.id = p.first_id ORDER BY p.list, p.n DESC, p.key
     """
 )
@@ -239,9 +239,12 @@ async def _merge(engine: AsyncEngine, rows: list[Any], trigram: bool) -> list[di
                 "variants": [],
                 "last_asked": row.last.isoformat(),
                 "page_url": row.page_url,
+                "threads": [row.thread_id],  # conversations where it was asked (the console opens them)
             }
         else:
             group["count"] += row.n
+            if len(group["threads"]) < 5 and row.thread_id not in group["threads"]:
+                group["threads"].append(row.thread_id)
             if len(group["variants"]) < 5:
                 group["variants"].append(row.question)
             group["last_asked"] = max(group["last_asked"], row.last.isoformat())
@@ -341,12 +344,13 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
         "grouping": (
             {
                 "method": "full-text+trigram",
-                "note": "questions grouped by stemmed words, similar groups merged (pg_trgm)",
+                "note": "questions asked in the same words count once, and so do questions that differ by a typo or a word",
             }
             if trigram
             else {
                 "method": "full-text",
-                "note": "pg_trgm is not installed: questions are grouped by their stemmed words only",
+                "note": "questions asked in the same words count once (questions that differ by a typo are "
+                "counted apart: the database lacks the pg_trgm extension)",
             }
         ),
     }
