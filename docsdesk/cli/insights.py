@@ -206,6 +206,13 @@ def print_report(report: dict[str, Any]) -> None:
         overview.add_row(label, str(value))
     console.print(overview)
 
+    print_tables(console, report)
+
+
+def print_tables(console: Any, report: dict[str, Any]) -> None:
+    """The report's tables after the overview: per day, questions, words, ratings, pages."""
+    from rich.table import Table
+
     days = Table(title="Questions per day")
     for column in ("day", "answered", "not covered", "error", "cancelled", "total"):
         days.add_column(column, justify="left" if column == "day" else "right")
@@ -245,6 +252,13 @@ def print_report(report: dict[str, Any]) -> None:
     for row in report["missing_words"]:
         missing.add_row(str(row["turns"]), _plain(row["word"]), _plain(row["example"]))
     console.print(missing)
+
+    print_pages(console, report)
+
+
+def print_pages(console: Any, report: dict[str, Any]) -> None:
+    """Rated-down answers, the most cited pages and the pages never cited."""
+    from rich.table import Table
 
     negative = Table(title="Rated down")
     for column in ("question", "answer", "sources", "thread"):

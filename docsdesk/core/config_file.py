@@ -187,9 +187,8 @@ def read_config(path: Path) -> DeploymentConfig:
     default = top.default_assistant or (DEFAULT_ASSISTANT if DEFAULT_ASSISTANT in top.assistants else "")
     default = default or next(iter(top.assistants))
     if not problems and default not in top.assistants:
-        key = ("default_assistant",)
         problems.append(
-            f"{path}:{lines.line(key)}: default_assistant: no assistant named {default!r} "
+            f"{path}:{lines.line(('default_assistant',))}: default_assistant: no assistant named {default!r} "
             f"(declared: {', '.join(top.assistants)})"
         )
     if problems:

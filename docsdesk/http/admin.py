@@ -110,16 +110,13 @@ async def console() -> HTMLResponse:
 async def info(services: ServicesDep, settings: SettingsDep) -> JSONResponse:
     registry = services.assistants
     with database_errors():
-        assistants = [
-            assistant_info(registry.get(name), await registry.get(name).collection.names(), registry.default)
-            for name in registry.names()
-        ]
+        served = {name: await registry.get(name).collection.names() for name in registry.names()}
         trigram = await trigram_available(services.database.engine)
     return JSONResponse(
         {
             "auth_mode": settings.auth_mode,
-            "collection": next(a for a in assistants if a["default"])["collections"][0],
-            "assistants": assistants,
+            "collection": served[registry.default][0],
+            "assistants": [assistant_info(registry.get(n), served[n], registry.default) for n in served],
             "record_turns": settings.record_turns,
             "retention_days": settings.retention_days,
             "trigram": trigram,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
@@ -206,4 +206,4 @@ def install(app: FastAPI, settings: Settings, assistants_file: bool = False) -> 
         del app.user_middleware[cors]
     else:
         cors = len(app.user_middleware)  # innermost, as docsdesk.ops.access adds it
-    app.user_middleware.insert(cors, Middleware(AssistantCORS, owner=app, **options))
+    app.user_middleware.insert(cors, Middleware(cast(Any, AssistantCORS), owner=app, **options))

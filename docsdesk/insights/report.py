@@ -284,25 +284,11 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
                 return title
         return None
 
-    never = [
-        {"url": page_url, "title": title}
-        for page_url, title in pages
-        if not any(_matches(page_url, cited) for cited, _ in cited_pages)
-    ]
+    never = _never_cited(pages, cited_pages)
     feedback = {"positive": 0, "negative": 0, **{kind: n for kind, n in feedback_rows}}
 
-    def ms(value: Any) -> int | None:
-        return None if value is None else round(float(value))
-
     return {
-        "scope": {
-            "collection": scope.collection,
-            "assistant": scope.assistant,
-            "tenant": scope.tenant,
-            "days": scope.days,
-            "since": params["since"].isoformat(),
-            "until": params["until"].isoformat(),
-        },
+        "scope": _scope(scope, params),
         "totals": {
             "turns": sum(outcomes.values()),
             **outcomes,
@@ -319,38 +305,63 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
             for row in missing
         ],
         "feedback": feedback,
-        "negative_feedback": [
-            {
-                "thread_id": row.thread_id,
-                "question": row.question,
-                "answer": row.answer,
-                "cited_urls": list(row.cited_urls),
-                "page_url": row.page_url,
-                "outcome": row.outcome,
-                "asked_at": row.created_at.isoformat(),
-                "rated_at": row.rated_at.isoformat(),
-            }
-            for row in negative
-        ],
+        "negative_feedback": [_rated_down(row) for row in negative],
         "top_cited_pages": [
             {"url": url, "title": title_of(url), "citations": n} for url, n in cited_pages[:SHOWN]
         ],
         "never_cited_pages": never[:200],
         "never_cited_total": len(never),
         "latency_ms": {
-            "first_text": {"p50": ms(totals.first_p50), "p95": ms(totals.first_p95)},
-            "total": {"p50": ms(totals.total_p50), "p95": ms(totals.total_p95)},
+            "first_text": {"p50": _ms(totals.first_p50), "p95": _ms(totals.first_p95)},
+            "total": {"p50": _ms(totals.total_p50), "p95": _ms(totals.total_p95)},
         },
-        "grouping": (
-            {
-                "method": "full-text+trigram",
-                "note": "questions asked in the same words count once, and so do questions that differ by a typo or a word",
-            }
-            if trigram
-            else {
-                "method": "full-text",
-                "note": "questions asked in the same words count once (questions that differ by a typo are "
-                "counted apart: the database lacks the pg_trgm extension)",
-            }
-        ),
+        "grouping": GROUPING_TRIGRAM if trigram else GROUPING_PLAIN,
+    }
+
+
+# How questions are grouped, in the words a docs team reads (the console shows the note).
+GROUPING_TRIGRAM = {
+    "method": "full-text+trigram",
+    "note": "questions asked in the same words count once, and so do questions that differ by a typo or a word",
+}
+GROUPING_PLAIN = {
+    "method": "full-text",
+    "note": "questions asked in the same words count once (questions that differ by a typo are "
+    "counted apart: the database lacks the pg_trgm extension)",
+}
+
+
+def _never_cited(pages: list[Any], cited_pages: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    return [
+        {"url": page_url, "title": title}
+        for page_url, title in pages
+        if not any(_matches(page_url, cited) for cited, _ in cited_pages)
+    ]
+
+
+def _ms(value: Any) -> int | None:
+    return None if value is None else round(float(value))
+
+
+def _scope(scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "collection": scope.collection,
+        "assistant": scope.assistant,
+        "tenant": scope.tenant,
+        "days": scope.days,
+        "since": params["since"].isoformat(),
+        "until": params["until"].isoformat(),
+    }
+
+
+def _rated_down(row: Any) -> dict[str, Any]:
+    return {
+        "thread_id": row.thread_id,
+        "question": row.question,
+        "answer": row.answer,
+        "cited_urls": list(row.cited_urls),
+        "page_url": row.page_url,
+        "outcome": row.outcome,
+        "asked_at": row.created_at.isoformat(),
+        "rated_at": row.rated_at.isoformat(),
     }
