@@ -903,7 +903,9 @@ async def assistants_cost(
             f"\n{'c':>3}  {'assistants':>10} {'turns':>6} {'turns/s':>8} {'mean ms':>8} {'p95 ms':>7}  server cpu ms/turn"
         )
         for level in args.levels:
-            merged = await alternate(drivers, servers, level, turns_for(level, args.turns), args, questions)
+            merged = await alternate_servers(
+                drivers, servers, level, turns_for(level, args.turns), args, questions
+            )
             one, lots = merged[1], merged[many]
             ratio, cpu_ratio = lots.mean_ms / one.mean_ms, lots.cpu["server"] / one.cpu["server"]
             print(
@@ -918,11 +920,11 @@ async def assistants_cost(
             await server.stop()
 
 
-async def alternate(
+async def alternate_servers(
     drivers: dict, servers: dict, level: int, turns: int, args: argparse.Namespace, questions: list[str]
 ) -> dict[int, LevelResult]:
     """Rounds alternating between the servers (A B, B A, ...), merged per server."""
-    rounds, keys = 6, list(drivers)
+    rounds, keys = 2 * max(1, args.rounds), list(drivers)
     results: dict[int, list[LevelResult]] = {key: [] for key in keys}
     for round_ in range(rounds):
         for key in keys if round_ % 2 == 0 else keys[::-1]:
