@@ -126,15 +126,19 @@ class DeploymentConfig:
         return [a.name for a in self.assistants if collection in a.collections]
 
 
-def find_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path | None:
-    """`--config`, else DOCSDESK_CONFIG, else ./docsdesk.toml if it exists; None for none.
-    A file named explicitly must exist."""
-    named = explicit or os.environ.get(CONFIG_VARIABLE) or None  # (Settings.config_file reads it too)
+def find_config(
+    explicit: str | os.PathLike[str] | None = None,
+    cwd: Path | None = None,
+    configured: str | os.PathLike[str] | None = None,
+) -> Path | None:
+    """`--config`, else DOCSDESK_CONFIG (`configured`: Settings.config_file, which reads it),
+    else ./docsdesk.toml if it exists; None for none. A file named explicitly must exist."""
+    named = explicit or configured or os.environ.get(CONFIG_VARIABLE) or None
     if named:
         path = Path(named).expanduser()
         if not path.is_file():
-            source = "--config" if explicit else CONFIG_VARIABLE
-            raise SettingsError([f"{path}: no such file ({source})"])
+            source = "--config " if explicit else f"{CONFIG_VARIABLE}="
+            raise SettingsError([f"{source}{named}: no such file (the assistants' config, docsdesk.toml)"])
         return path.resolve()
     here = (cwd or Path.cwd()) / CONFIG_NAME
     return here.resolve() if here.is_file() else None
@@ -142,7 +146,7 @@ def find_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None
 
 def load_config(settings: Settings, explicit: str | os.PathLike[str] | None = None) -> DeploymentConfig:
     """The deployment's assistants: from the config file if there is one, else the settings."""
-    path = find_config(explicit or settings.config_file)
+    path = find_config(explicit, configured=settings.config_file)
     if path is None:
         return from_settings(settings)
     return read_config(path)

@@ -74,6 +74,7 @@ BAD_VALUES = [
     ("DOCSDESK_RECORD_TURNS", "maybe", "true or false"),
     ("DOCSDESK_RETENTION_DAYS", "0", ">= 1"),
     ("DOCSDESK_API_DOCS", "perhaps", "true or false"),
+    ("DOCSDESK_CONFIG", "/nonexistent/docsdesk.toml", "no such file"),
     ("OPENAI_BASE_URL", "localhost:11434/v1", "https://"),
     # Mistakes across settings: the line names the variable that needs another one.
     ("DOCSDESK_MODEL", "openai:gpt-4.1-mini", "OPENAI_API_KEY"),
@@ -86,6 +87,7 @@ ANY_TEXT = {
     "DOCSDESK_JWT_AUDIENCE",
     "DOCSDESK_JWT_ISSUER",
     "DOCSDESK_JWT_TENANT_CLAIM",
+    "DOCSDESK_JWT_ASSISTANTS_CLAIM",
     "DOCSDESK_METRICS_TOKEN",
     "OPENAI_API_KEY",
 }
