@@ -305,3 +305,32 @@ async def test_an_assistants_own_turn_limit(two):
         limited = await api.request("threads.create", {"input": user_input("And again?")})
         assert limited.status_code == 429 and "3 per 1 minute" in limited.json()["error"]["message"]
         await docs.new_thread("How do I install Acme?")  # the other assistant: the deployment's limit
+
+
+async def test_docsdesk_config_reload_against_a_running_server(two):
+    import subprocess
+    import sys
+
+    url, app, path, guides, api = two
+    registry = app.state.services.assistants
+
+    def reload() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "docsdesk", "config", "reload", "--url", url],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DOCSDESK_ADMIN_TOKEN": ADMIN_TOKEN},
+            timeout=60,
+        )
+
+    path.write_text(config_text(guides, api, "Reloaded from the command line."))
+    done = await asyncio.to_thread(reload)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == f"docsdesk: reloaded {path}: docs, api"
+    assert registry.get("docs").instructions == "Reloaded from the command line."
+    path.write_text(config_text(guides, "no-such-collection"))
+    refused = await asyncio.to_thread(reload)
+    assert refused.returncode == 1
+    (line,) = refused.stderr.strip().splitlines()
+    assert "no documents in collection 'no-such-collection'" in line and line.startswith("docsdesk: error: ")
+    assert registry.get("api").collections == (api,)  # the running assistants stay
