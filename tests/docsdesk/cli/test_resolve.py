@@ -103,3 +103,72 @@ def test_a_bad_config_line_is_one_clear_error(tmp_path):
     assert (
         assistant["name"] == "docs" and assistant["endpoint"] == "/chatkit" and assistant["greeting"] == "Hi"
     )
+
+
+def test_serve_reads_the_config_and_refuses_empty_collections(database, tmp_path):
+    import socket
+    import time
+
+    import httpx
+
+    env = {"DATABASE_URL": database.url, "DOCSDESK_DATA_DIR": str(tmp_path / "data")}
+    guides, empty = new_id("guides"), new_id("empty")
+    config = tmp_path / "docsdesk.toml"
+    config.write_text(
+        f'[assistants.docs]\ncollections = ["{guides}"]\n\n'
+        f'[assistants.api]\ncollections = ["{empty}"]\ngreeting = "Ask about the API"\n'
+    )
+    run_in(tmp_path, "ingest", str(FIXTURE_DOCS), "--base-url", "https://lantern.test/", **env)
+    refused = run_in(tmp_path, "serve", "--port", "0", **env)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"docsdesk: error: {config.resolve()}: no documents in collection '{empty}'" in refused.stderr
+
+    run_in(
+        tmp_path, "ingest", str(FIXTURE_DOCS), "--base-url", "https://api.test/", "--assistant", "api", **env
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {k: v for k, v in os.environ.items() if k not in ("DOCSDESK_COLLECTION", "DOCSDESK_CONFIG")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "docsdesk", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env={**environment, "PYTHONPATH": str(REPO), **env},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                screen = httpx.get(f"http://127.0.0.1:{port}/a/api/start-screen", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        assert screen.status_code == 200 and screen.json()["greeting"] == "Ask about the API"
+        session = httpx.post(f"http://127.0.0.1:{port}/session").json()
+        turn = httpx.post(
+            f"http://127.0.0.1:{port}/a/api/chatkit",
+            headers={"Authorization": f"Bearer {session['token']}"},
+            json={
+                "type": "threads.create",
+                "params": {
+                    "input": {
+                        "content": [{"type": "input_text", "text": "How are retries configured?"}],
+                        "attachments": [],
+                        "inference_options": {},
+                    }
+                },
+            },
+            timeout=60,
+        )
+        assert (
+            turn.status_code == 200
+            and "https://api.test/" in turn.text
+            and "https://lantern.test/" not in turn.text
+        )
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=60)
+    assert f"assistant 'api': collections {empty}" in stderr
