@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from docsdesk.core.config_file import load_config
 from docsdesk.core.settings import Settings, get_settings
-from docsdesk.http import about, admin, attachments, chatkit, home, mcp, session
+from docsdesk.http import about, admin, attachments, chatkit, home, mcp, session, start_screen
 from docsdesk.http.embed import load_embed_script
 from docsdesk.http.errors import install_error_handlers
 from docsdesk.http.origins import install as install_origin_guard
@@ -34,10 +35,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.embed_script = load_embed_script()
     app.add_middleware(RejectNulInUrl)  # a NUL in the URL is a 400, inside the access log
     install_operations(app, settings)  # probes, /metrics, CORS, request ids, access log
-    install_origin_guard(app, settings)  # reader API: origins not allowed get 403 before any route
+    deployed = load_config(settings)  # the assistants' file: a mistake fails here, one line each
+    # Reader API: origins not allowed (by DOCSDESK_CORS_ORIGINS or the assistant's `origins`) get 403.
+    install_origin_guard(app, settings, assistants_file=deployed.path is not None)
     install_error_handlers(app)
-    routers = (home.router, session.router, about.router, chatkit.router, attachments.router, mcp.router)
-    for router in routers:
+    routers = (home, session, about, chatkit, attachments, start_screen, mcp)
+    for router in (module.router for module in routers):
         app.include_router(router)
     if settings.admin_token is not None:
         app.include_router(admin.router)  # the console and /admin/api/*

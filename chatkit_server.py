@@ -37,11 +37,13 @@ from chatkit.types import (
 from chatkit_store import PostgresStore
 from chatkit_store.attachments import AttachmentFiles
 from docsdesk.assistant.attachment_input import AttachmentInput
+from docsdesk.assistant.configured import build_registry
 from docsdesk.assistant.definition import MAX_AGENT_TURNS, Assistant, AssistantRegistry, Assistants
 from docsdesk.assistant.history import DocsConverter, history_window
 from docsdesk.assistant.run import TurnRun, run_agent
 from docsdesk.assistant.search_tool import DocsAgentContext
 from docsdesk.assistant.titles import MAX_TITLE_CHARS, make_title, message_text
+from docsdesk.core.config_file import DeploymentConfig, load_config
 from docsdesk.core.context import RequestContext
 from docsdesk.core.errors import ApiError
 from docsdesk.core.settings import Settings
@@ -53,7 +55,6 @@ from docsdesk.http.chatkit_request import ParsedBody, install_parse_once
 from docsdesk.insights.turns import TurnRecorder, turn_record
 from docsdesk.ops.observability import hash_user, log_salt
 from prompts import SYSTEM_PROMPT, TITLE_PROMPT
-from rag.collections import ServingCollection
 from rag.search import DocsSearch
 
 __all__ = ["MAX_AGENT_TURNS", "DocsDeskServer", "build_assistants"]
@@ -72,10 +73,13 @@ class _NoRequestOpLine(logging.Filter):
 logging.getLogger("chatkit").addFilter(_NoRequestOpLine())
 
 
-def build_assistants(settings: Settings, search: DocsSearch) -> AssistantRegistry:
-    """The assistants of this deployment, with the card's instructions (prompts.py)."""
-    collection = ServingCollection(search.engine, settings.collection)
-    return AssistantRegistry.from_settings(settings, collection, SYSTEM_PROMPT, TITLE_PROMPT)
+def build_assistants(
+    settings: Settings, search: DocsSearch, config: DeploymentConfig | None = None
+) -> AssistantRegistry:
+    """The assistants of this deployment (`config`, default: the config file or the DOCSDESK_*
+    variables), with the card's instructions (prompts.py) where a config gives none."""
+    config = config if config is not None else load_config(settings)
+    return build_registry(settings, config, search.engine, SYSTEM_PROMPT, TITLE_PROMPT)
 
 
 class DocsDeskServer(ChatKitServer[RequestContext]):
@@ -316,13 +320,15 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
     async def _agent_context(
         self, assistant: Assistant, thread: ThreadMetadata, context: RequestContext
     ) -> DocsAgentContext:
+        served = await assistant.collection.names()
         return DocsAgentContext(
             thread=thread,
             store=self.store,
             request_context=context,
             search=self.search,
             page=context.page,
-            collection=await assistant.collection.name(),
+            collections=served,
+            collection=served[0],
             results_per_search=assistant.limits.results_per_search,
             handoff_available=self.handoff is not None and self.handoff.enabled(assistant.name),
         )
@@ -359,6 +365,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                     duration_seconds=run.elapsed,
                     input_tokens=run.input_tokens,
                     output_tokens=run.output_tokens,
+                    assistant=assistant.name,
                 )
             )
         except Exception:

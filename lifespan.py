@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+import signal
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, cast
 
 from fastapi import FastAPI
 
@@ -14,18 +16,21 @@ from chatkit_server import DocsDeskServer, build_assistants
 from chatkit_store import PostgresStore
 from chatkit_store.attachments import AttachmentFiles
 from chatkit_store.attachments.cleanup import run_periodically
+from docsdesk.assistant.definition import AssistantRegistry, Assistants
+from docsdesk.core.config_file import DeploymentConfig, load_config
 from docsdesk.core.database import open_database
 from docsdesk.core.secret import server_secret
 from docsdesk.core.settings import Settings
-from docsdesk.handoff.config import HandoffConfigs
+from docsdesk.handoff.config import HandoffConfigs, config_from_table
 from docsdesk.handoff.desk import HandoffDesk
 from docsdesk.http.auth import Authenticator
 from docsdesk.http.deps import Services
-from docsdesk.insights.retention import retention_loop
+from docsdesk.insights.retention import retention_loop, retention_plan
 from docsdesk.insights.turns import TurnRecorder
 from docsdesk.mcp.service import mcp_service
 from docsdesk.ops.metrics import operating
 from docsdesk.ops.observability import configure_logging
+from rag.collections import missing_collections, unknown_collection_message
 from rag.embeddings import build_embedder
 from rag.search import DocsSearch
 
@@ -55,18 +60,21 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         await attachments.startup()
         recorder = TurnRecorder(database.engine, enabled=settings.record_turns)
         recorder.start()
-        assistants = build_assistants(settings, search)
-        handoff = HandoffDesk(database.engine, store, HandoffConfigs())
+        assistants = build_assistants(settings, search, load_config(settings))
+        handoff = HandoffDesk(database.engine, store, handoff_configs(assistants))
         server = DocsDeskServer(
             store, search, settings, assistants, attachments=attachments, recorder=recorder, handoff=handoff
         )
         background = [asyncio.create_task(run_periodically(attachments))]
-        if settings.retention_days is not None:
-            background.append(asyncio.create_task(retention_loop(database.engine, settings.retention_days)))
+        if settings.retention_days is not None or settings.config_file is not None:
+            plan = lambda: retention_plan(  # noqa: E731 - read each round: follows reloads
+                {n: assistants.get(n).retention_days for n in assistants.names()}, settings.retention_days
+            )
+            background.append(asyncio.create_task(retention_loop(database.engine, plan)))
         log.debug("docsdesk started (model: %s, auth: %s)", settings.resolved_model, settings.auth_mode)
         try:
             async with mcp_service(settings, database.engine, search, assistants, recorder) as mcp:
-                yield Services(
+                svc = Services(
                     settings,
                     database,
                     store,
@@ -78,6 +86,8 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
                     assistants,
                     mcp,
                 )
+                svc.reload = lambda: reload_assistants(svc, handoff)
+                yield svc
         finally:
             for task in background:
                 task.cancel()
@@ -89,12 +99,75 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         await database.close()
 
 
+def handoff_configs(assistants: Assistants) -> HandoffConfigs:
+    """Each assistant's `[assistants.NAME.handoff]` table; the default assistant without one
+    reads the DOCSDESK_HANDOFF_* variables."""
+    configs = HandoffConfigs()
+    for name in assistants.names():
+        table = assistants.get(name).handoff
+        if table:
+            configs.configure(name, config_from_table(name, dict(table)))
+    return configs
+
+
+async def reload_assistants(svc: Services, handoff: HandoffDesk | None = None) -> DeploymentConfig:
+    """Read the config file again and swap the assistants: turns already streaming keep the
+    definition they started with, new ones get the new. A file that does not validate, names
+    a model that cannot be built or a collection with no documents is refused (SettingsError
+    or ValueError, one line each) and the current assistants stay."""
+    config = await asyncio.to_thread(load_config, svc.settings)
+    if config.path is not None:
+        wanted = list(dict.fromkeys(c for a in config.assistants for c in a.collections))
+        missing, existing = await missing_collections(svc.database.engine, wanted)
+        if missing:
+            raise ValueError(f"{config.path}: {unknown_collection_message(missing, existing)}")
+    fresh = build_assistants(svc.settings, svc.search, config)
+    configs = handoff_configs(fresh)  # a bad [assistants.NAME.handoff] table refuses the reload
+    if handoff is not None:
+        handoff.configs = configs
+    cast(AssistantRegistry, svc.assistants).replace_all(
+        [fresh.get(name) for name in fresh.names()], fresh.default
+    )
+    log.info("assistants reloaded from %s: %s", config.path or "the environment", ", ".join(fresh.names()))
+    return config
+
+
+@contextlib.contextmanager
+def reload_on_sighup(svc: Services) -> Iterator[None]:
+    """SIGHUP re-reads the config file (a single-process server; with several workers the
+    main process restarts them, which reads it too). A bad file is logged and ignored."""
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[Any]] = set()
+
+    async def reload() -> None:
+        try:
+            await (svc.reload() if svc.reload is not None else reload_assistants(svc))
+        except (ValueError, OSError) as exc:
+            log.error("config reload refused, keeping the current assistants: %s", exc)
+
+    def on_sighup() -> None:
+        task = loop.create_task(reload())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+
 def lifespan_for(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)
         async with services(settings) as svc, operating(settings, svc.database.engine):
             app.state.services = svc
-            yield
+            with reload_on_sighup(svc):
+                yield
 
     return lifespan

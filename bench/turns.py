@@ -22,6 +22,7 @@ keeps the benchmark's collection and threads).
 
     python bench/turns.py [--levels 1,8,32,64] [--turns N] [--per-conversation 4] [--profile FILE]
     python bench/turns.py --recording-cost [--levels 1,8]   # turn recording (insights) on vs off
+    python bench/turns.py --assistants 20 [--levels 1,8]    # 20 configured assistants vs 1
 
 A failed turn (an error status, an error event, a stream without answer text, a transport error)
 is a failed benchmark: it is counted and printed, the level goes on with the next conversation,
@@ -65,7 +66,9 @@ from docsdesk.core.settings import Settings  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
 
-CORPUS = REPO.parent / "shared" / "corpus" / "chatkit-python"
+# The chatkit-python docs beside the checkout; DOCSDESK_BENCH_CORPUS when they are elsewhere
+# (a git worktree one level deeper).
+CORPUS = Path(os.environ.get("DOCSDESK_BENCH_CORPUS") or REPO.parent / "shared" / "corpus" / "chatkit-python")
 BASE_URL = "https://openai.github.io/chatkit-python/"
 COLLECTION = "bench-turns-chatkit"
 QUESTIONS = Path(__file__).resolve().parent / "questions" / "project-chatkit.tsv"
@@ -291,10 +294,13 @@ def postgres_cpu_seconds(pgdata: Path) -> float:
 class AppServer:
     """`uvicorn app:create_app --factory` (1 worker) in its own process, on the given database."""
 
-    def __init__(self, data_dir: Path, database_url: str, record_turns: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path, database_url: str, record_turns: bool = True, config: Path | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
         self.record_turns = record_turns
+        self.config = config  # a docsdesk.toml (--assistants)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "server.log"
@@ -316,6 +322,8 @@ class AppServer:
             DOCSDESK_LOG_LEVEL="WARNING",
             DOCSDESK_RECORD_TURNS="1" if self.record_turns else "0",
         )
+        if self.config is not None:
+            env["DOCSDESK_CONFIG"] = str(self.config)
         return env
 
     async def start(self) -> None:
@@ -343,8 +351,9 @@ class AppServer:
 class HttpDriver:
     name = "ours (HTTP, Postgres)"
 
-    def __init__(self, server: AppServer, max_concurrency: int) -> None:
+    def __init__(self, server: AppServer, max_concurrency: int, path: str = "/chatkit") -> None:
         self.server = server
+        self.path = path
         self.http = httpx.AsyncClient(
             base_url=server.url,
             timeout=60,
@@ -371,10 +380,10 @@ class HttpDriver:
 
     async def _send(self, body: bytes, headers: dict[str, str]) -> tuple[TurnSample, bytes]:
         started = time.perf_counter()
-        async with self.http.stream("POST", "/chatkit", content=body, headers=headers) as response:
+        async with self.http.stream("POST", self.path, content=body, headers=headers) as response:
             if response.status_code != 200:
                 await response.aread()
-                raise BenchError(f"POST /chatkit: {response.status_code} {response.text[:300]}")
+                raise BenchError(f"POST {self.path}: {response.status_code} {response.text[:300]}")
             return await timed_stream(response.aiter_raw(), started)
 
 
@@ -657,7 +666,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="instead: the cost of recording turns (insights), ours with DOCSDESK_RECORD_TURNS on vs off",
     )
+    parser.add_argument(
+        "--assistants",
+        type=int,
+        metavar="N",
+        help="instead: a turn's cost with N assistants configured (docsdesk.toml) against one",
+    )
     args = parser.parse_args(argv)
+    if args.assistants is not None and args.assistants < 2:
+        parser.error("--assistants must be >= 2")
     try:
         args.levels = [int(part) for part in args.levels.split(",") if part.strip()]
     except ValueError:
@@ -847,6 +864,91 @@ async def recording_cost(
             await server.stop()
 
 
+def assistants_config(path: Path, count: int) -> Path:
+    """A docsdesk.toml with `count` assistants over the benchmark's collection, each with its
+    own instructions, greeting and starter prompts (as a deployment would write them)."""
+    tables = [
+        f'[assistants.a{i:02d}]\ntitle = "Assistant {i}"\ncollections = ["{COLLECTION}"]\n'
+        f'instructions = """You are documentation assistant number {i}."""\n'
+        f'greeting = "Ask assistant {i}"\nstarter_prompts = ["How do I start?", "What is a thread?"]\n'
+        f'origins = ["https://site{i}.example"]\n'
+        for i in range(count)
+    ]
+    path.write_text("\n".join(tables))
+    return path
+
+
+async def assistants_cost(
+    args: argparse.Namespace, db: Database, data_dir: Path, questions: list[str]
+) -> None:
+    """Two servers, one assistant configured and `args.assistants`, run alternately at each
+    level; turns go to the last assistant's /a/NAME/chatkit. Prints the per-turn cost ratio."""
+    many = args.assistants
+    servers: dict[int, AppServer] = {}
+    drivers: dict[int, HttpDriver] = {}
+    try:
+        for count in (1, many):
+            (data_dir / f"a{count}").mkdir()
+            config = assistants_config(data_dir / f"a{count}" / "docsdesk.toml", count)
+            servers[count] = AppServer(data_dir / f"a{count}", db.url, config=config)
+            await servers[count].start()
+            drivers[count] = HttpDriver(servers[count], max(args.levels), f"/a/a{count - 1:02d}/chatkit")
+            await run_level(
+                drivers[count], min(8, max(args.levels)), WARMUP_TURNS, args.per_conversation, questions
+            )
+        print(
+            f"warmed up ({WARMUP_TURNS} turns each); 1 assistant: {servers[1].url}, {many}: {servers[many].url}"
+        )
+        print(
+            f"\n{'c':>3}  {'assistants':>10} {'turns':>6} {'turns/s':>8} {'mean ms':>8} {'p95 ms':>7}  server cpu ms/turn"
+        )
+        for level in args.levels:
+            merged = await alternate_servers(
+                drivers, servers, level, turns_for(level, args.turns), args, questions
+            )
+            one, lots = merged[1], merged[many]
+            ratio, cpu_ratio = lots.mean_ms / one.mean_ms, lots.cpu["server"] / one.cpu["server"]
+            print(
+                f"     c={level}: {many} assistants / 1: per-turn ms {ratio:.3f}x, server CPU per turn "
+                f"{cpu_ratio * len(one.samples) / len(lots.samples):.3f}x [target <= 1.05x: {verdict(ratio <= 1.05)}]"
+            )
+        print(f"\nload average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} core(s)")
+    finally:
+        for driver in drivers.values():
+            await driver.aclose()
+        for server in servers.values():
+            await server.stop()
+
+
+async def alternate_servers(
+    drivers: dict, servers: dict, level: int, turns: int, args: argparse.Namespace, questions: list[str]
+) -> dict[int, LevelResult]:
+    """Rounds alternating between the servers (A B, B A, ...), merged per server."""
+    rounds, keys = 2 * max(1, args.rounds), list(drivers)
+    results: dict[int, list[LevelResult]] = {key: [] for key in keys}
+    for round_ in range(rounds):
+        for key in keys if round_ % 2 == 0 else keys[::-1]:
+            meter = {"server": servers[key].cpu_seconds}
+            results[key].append(
+                await run_level(
+                    drivers[key], level, max(level, turns // rounds), args.per_conversation, questions, meter
+                )
+            )
+    merged = {}
+    for key in keys:
+        samples = [s for r in results[key] for s in r.samples]
+        wall, cpu = sum(r.wall for r in results[key]), sum(r.cpu["server"] for r in results[key])
+        merged[key] = LevelResult("", level, wall=wall, samples=samples, cpu={"server": cpu})
+        failures = sum(len(r.failures) for r in results[key])
+        if failures:
+            raise BenchError(f"{failures} turn(s) failed with {key} assistant(s)")
+        print(
+            f"{level:>3}  {key:>10} {len(samples):>6} {len(samples) / wall:>8.1f} {merged[key].mean_ms:>8.1f} "
+            f"{merged[key].pct_ms('total', 95):>7.1f}  {1000 * cpu / len(samples):.2f}"
+        )
+    return merged
+
+
 async def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     questions = load_questions()
@@ -854,9 +956,12 @@ async def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="docsdesk-bench-turns-") as tmp:
         data_dir = Path(tmp)
         db, settings = await prepare(data_dir)
-        if args.recording_cost:
+        if args.recording_cost or args.assistants:
             try:
-                await recording_cost(args, db, data_dir, questions)
+                if args.assistants:
+                    await assistants_cost(args, db, data_dir, questions)
+                else:
+                    await recording_cost(args, db, data_dir, questions)
             finally:
                 await db.close()
             return

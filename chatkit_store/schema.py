@@ -45,7 +45,9 @@ threads = Table(
     Column("data", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index("ix_threads_owner_activity", "tenant_id", "user_id", "activity_seq"),
+    # The assistant the thread was started with (migration 0007): only it can see the thread.
+    Column("assistant", Text, nullable=False, server_default="default"),
+    Index("ix_threads_owner_activity", "tenant_id", "user_id", "assistant", "activity_seq"),
 )
 
 items = Table(

@@ -10,6 +10,7 @@ stale links behind.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -91,17 +92,28 @@ async def ingest_own_docs(engine: AsyncEngine, embedder: Embedder | None, root: 
 
 
 class ServingCollection:
-    """Which collection the assistant answers from: the configured one once it holds
-    documents, docsdesk's own docs until then. Re-checked every few seconds, so a first
-    `docsdesk ingest` beside a running server takes over without a restart."""
+    """Which collections an assistant answers from. `configured` is one name or several
+    (searched together). With `demo_fallback` (the assistant the DOCSDESK_* variables
+    describe), docsdesk's own docs stand in while the single configured collection is empty,
+    re-checked every few seconds, so a first `docsdesk ingest` beside a running server takes
+    over without a restart."""
 
-    def __init__(self, engine: AsyncEngine, configured: str) -> None:
+    def __init__(
+        self, engine: AsyncEngine, configured: str | Sequence[str], demo_fallback: bool = True
+    ) -> None:
         self.engine = engine
-        self.configured = configured
-        self._name: str | None = None
+        self.configured_all: tuple[str, ...] = (
+            (configured,) if isinstance(configured, str) else tuple(configured)
+        )
+        if not self.configured_all:
+            raise ValueError("an assistant needs at least one collection")
+        self.configured = self.configured_all[0]
+        self.demo_fallback = demo_fallback and len(self.configured_all) == 1
+        self._name: str | None = None if self.demo_fallback else self.configured
         self._checked = 0.0
 
     async def name(self) -> str:
+        """The (first) collection served now."""
         if self._name == self.configured:
             return self._name  # settled: the configured collection does not empty itself
         now = time.monotonic()
@@ -109,6 +121,30 @@ class ServingCollection:
             self._checked = now
             self._name = await serving_collection(self.engine, self.configured)
         return self._name
+
+    async def names(self) -> tuple[str, ...]:
+        """Every collection served now (the own docs alone while the demo stands in)."""
+        if not self.demo_fallback:
+            return self.configured_all
+        return (await self.name(),)
+
+
+async def missing_collections(engine: AsyncEngine, wanted: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(those of `wanted` that hold no documents, every collection that does)."""
+    async with engine.connect() as conn:
+        filled = list(
+            (
+                await conn.execute(text("SELECT DISTINCT collection FROM docs_documents ORDER BY collection"))
+            ).scalars()
+        )
+    return [name for name in wanted if name not in filled], filled
+
+
+def unknown_collection_message(missing: Sequence[str], existing: Sequence[str]) -> str:
+    """One line: which collections are missing or empty, and which hold documents."""
+    shown = ", ".join(repr(name) for name in missing)
+    have = ", ".join(existing) if existing else "none: index documentation with `docsdesk ingest`"
+    return f"no documents in collection {shown} (collections with documents: {have})"
 
 
 async def serving_collection(engine: AsyncEngine, configured: str) -> str:

@@ -12,9 +12,10 @@ results), MRR (mean reciprocal rank, 0 when absent from the top K).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rag.urls import page_key
 
@@ -188,11 +189,20 @@ def rank_of(urls: list[str], expected: tuple[str, ...]) -> tuple[list[str], int 
     return pages, rank
 
 
-async def evaluate(search: DocsSearch, cases: list[Case], collection: str | None, k: int = K) -> Report:
+async def evaluate(
+    search: DocsSearch, cases: list[Case], collection: str | Sequence[str] | None, k: int = K
+) -> Report:
     """Ask every question (top `k` results) and rank the expected pages."""
     report = Report(k=k)
     for case in cases:
-        results = await search.search(case.question, k=k, collection=collection)
+        results = await search.search(case.question, k=k, **scope_of(collection))
         pages, rank = rank_of([r.url for r in results], case.expected)
         report.outcomes.append(Outcome(case, pages, rank))
     return report
+
+
+def scope_of(collection: str | Sequence[str] | None) -> dict[str, Any]:
+    """`search()`'s scope arguments for one collection, several, or (None) all."""
+    if collection is None or isinstance(collection, str):
+        return {"collection": collection}
+    return {"collections": tuple(collection)}

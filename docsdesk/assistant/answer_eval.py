@@ -12,11 +12,13 @@ answered "not covered" citing nothing); each miss listed.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from docsdesk.assistant.offline import TOP_PASSAGES, OfflineReply, offline_reply
 from docsdesk.assistant.search_tool import format_passages
+from rag.evaluate import scope_of
 
 if TYPE_CHECKING:
     from rag.evaluate import Case
@@ -144,15 +146,19 @@ class AnswerReport:
         return out
 
 
-async def answer_question(search: DocsSearch, question: str, collection: str | None) -> OfflineReply:
+async def answer_question(
+    search: DocsSearch, question: str, collection: str | Sequence[str] | None
+) -> OfflineReply:
     """The offline model's reply to `question`: its search, the tool output, its answer step."""
-    results = await search.search(question, k=TOP_PASSAGES, collection=collection)
-    unknown = await search.unknown_words(question, collection=collection)
+    results = await search.search(question, k=TOP_PASSAGES, **scope_of(collection))
+    unknown = await search.unknown_words(question, **scope_of(collection))
     output = format_passages(question, list(enumerate(results, start=1)), unknown)
     return offline_reply(output, question)
 
 
-async def evaluate_answers(search: DocsSearch, cases: list[Case], collection: str | None) -> AnswerReport:
+async def evaluate_answers(
+    search: DocsSearch, cases: list[Case], collection: str | Sequence[str] | None
+) -> AnswerReport:
     """Answer every question as the offline model does and score the answers."""
     report = AnswerReport()
     for case in cases:

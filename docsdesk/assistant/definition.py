@@ -9,9 +9,10 @@ the single assistant "default" configured by the DOCSDESK_* settings."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from agents import Agent, Model, ModelSettings, OutputGuardrail, Tool
 
@@ -57,11 +58,21 @@ class Assistant:
     reports_not_covered: bool = True
     output_guardrails: tuple[OutputGuardrail[DocsAgentContext], ...] = ()
     follow_ups: bool = True  # suggest follow-up questions after an answer (`follow_ups = false`: off)
+    mcp_public: bool = False  # MCP tools and llms.txt without a key (`mcp_public = true`)
+    # What the reader's widget shows (docsdesk.toml; /embed.js's startScreen) and who may
+    # call it: a browser origin (besides the deployment's), a turn rate (None: the deployment's).
+    title: str | None = None
+    greeting: str | None = None
+    starter_prompts: tuple[str, ...] = ()
+    origins: tuple[str, ...] = ()
+    rate_limit_turns: str | None = None
+    retention_days: int | None = None
+    handoff: Mapping[str, Any] | None = None  # [assistants.NAME.handoff] (issue 21), as data
 
     @property
     def collections(self) -> tuple[str, ...]:
         """The collections it may answer from, by configured name."""
-        return (self.collection.configured,)
+        return self.collection.configured_all
 
     @property
     def model_label(self) -> str:
@@ -111,18 +122,31 @@ class Assistants(ABC):
     def names(self) -> list[str]:
         """Every assistant's name."""
 
+    @property
+    @abstractmethod
+    def default(self) -> str:
+        """The name of the assistant POST /chatkit serves."""
+
 
 class AssistantRegistry(Assistants):
-    """A fixed set of assistants, keyed by name."""
+    """A set of assistants, keyed by name. `replace_all` swaps the whole set at once (a
+    config reload): a turn that already looked its assistant up keeps that definition."""
 
-    def __init__(self, assistants: Iterable[Assistant] = ()) -> None:
+    def __init__(self, assistants: Iterable[Assistant] = (), default: str = DEFAULT_ASSISTANT) -> None:
         self._by_name: dict[str, Assistant] = {}
+        self._default = default
         for assistant in assistants:
             self.register(assistant)
 
     def register(self, assistant: Assistant) -> None:
         """Add `assistant` (replacing one of the same name)."""
-        self._by_name[assistant.name] = assistant
+        self._by_name = {**self._by_name, assistant.name: assistant}
+
+    def replace_all(self, assistants: Iterable[Assistant], default: str) -> None:
+        by_name = {a.name: a for a in assistants}
+        if default not in by_name:
+            raise ValueError(f"no assistant named {default!r} to be the default")
+        self._by_name, self._default = by_name, default
 
     def get(self, name: str) -> Assistant:
         assistant = self._by_name.get(name)
@@ -132,6 +156,10 @@ class AssistantRegistry(Assistants):
 
     def names(self) -> list[str]:
         return list(self._by_name)
+
+    @property
+    def default(self) -> str:
+        return self._default
 
     @classmethod
     def from_settings(

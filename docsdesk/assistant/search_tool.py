@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from agents import RunContextWrapper, function_tool
 from chatkit.agents import AgentContext
@@ -33,6 +33,9 @@ class DocsAgentContext(AgentContext[RequestContext]):
     search: Annotated[DocsSearch, SkipValidation]
     page: PageContext | None = None
     collection: str | None = None
+    # Several collections searched together (an assistant's `collections`); each passage then
+    # says which it came from. None: `collection` alone.
+    collections: tuple[str, ...] | None = None
     results_per_search: int = 5
     sources: list[SearchResult] = Field(default_factory=list)
     searches: list[SearchRecord] = Field(default_factory=list)
@@ -42,6 +45,12 @@ class DocsAgentContext(AgentContext[RequestContext]):
     # the hand-off form will be shown (a channel is configured).
     asked_for_person: bool = False
     handoff_available: bool = False
+
+    def scope(self) -> dict[str, Any]:
+        """The search's scope: `collections` when several, else `collection`."""
+        if self.collections is not None and len(self.collections) > 1:
+            return {"collections": self.collections}
+        return {"collection": self.collections[0] if self.collections else self.collection}
 
     def number_of(self, result: SearchResult) -> int:
         """The citation number of `result`, registering it on first sight (deduplicated by URL)."""
@@ -84,6 +93,7 @@ def format_passages(
     numbered: list[tuple[int, SearchResult]],
     unknown: list[str] | None = None,
     page: PageFound | None = None,
+    with_collection: bool = False,
 ) -> str:
     """The tool's output: JSON, so a passage's text (document content, data) stays inside its
     own field and cannot forge another passage, number or URL. `unknown`: the query's words
@@ -92,7 +102,10 @@ def format_passages(
     passages = []
     for number, result in numbered:
         text = clip_passage(result.text.strip(), MAX_PASSAGE_CHARS)
-        passages.append({"number": number, "title": _heading(result), "url": result.url, "text": text})
+        passage = {"number": number, "title": _heading(result), "url": result.url, "text": text}
+        if with_collection:  # several collections searched: say which each passage is from
+            passage["collection"] = result.collection
+        passages.append(passage)
     document = {
         "query": query,
         "passages": passages,
@@ -122,11 +135,11 @@ async def run_search(ctx: DocsAgentContext, query: str) -> str:
     results = await ctx.search.search(
         query,
         k=ctx.results_per_search,
-        collection=ctx.collection,
+        **ctx.scope(),
         prefer_url=opening.url if opening else ctx.page.url if ctx.page else None,
     )
     observe_search(time.perf_counter() - started, len(results))
-    unknown = await ctx.search.unknown_words(query, collection=ctx.collection)
+    unknown = await ctx.search.unknown_words(query, **ctx.scope())
     ctx.searches.append(
         SearchRecord(query, len(results), max((r.score for r in results), default=None), unknown)
     )
@@ -138,7 +151,7 @@ async def run_search(ctx: DocsAgentContext, query: str) -> str:
         page = PageFound(
             ctx.page.title or "", ctx.page.url or "", (ctx.number_of(opening), opening) if opening else None
         )
-    return format_passages(query, numbered, unknown, page)
+    return format_passages(query, numbered, unknown, page, with_collection="collections" in ctx.scope())
 
 
 async def _reader_page(ctx: DocsAgentContext) -> SearchResult | None:
@@ -147,7 +160,8 @@ async def _reader_page(ctx: DocsAgentContext) -> SearchResult | None:
     if ctx.page is None:
         return None
     reader = ReaderPage(ctx.page.url or "", ctx.page.title or "", (ctx.page.headings or [""])[0])
-    return await reader_page_opening(ctx.search.engine, reader, ctx.collection, ctx.search.public_url)
+    first = ctx.collections[0] if ctx.collections else ctx.collection
+    return await reader_page_opening(ctx.search.engine, reader, first, ctx.search.public_url)
 
 
 # failure_error_function=None: a failing search ends the turn with a retryable error event

@@ -99,41 +99,12 @@ def announce_when_ready(local_url: str, public_url: str, deadline_seconds: float
 
 
 async def prepare_serving(config: Settings, args: argparse.Namespace) -> Database:
-    """Open (and migrate) the database and index the documentation to serve."""
-    from docsdesk.cli.search import checked_base_url
+    """Open (and migrate) the database, index --docs and check every assistant's collections."""
     from docsdesk.core.database import open_database
-    from docsdesk.own_docs import own_docs_root
-    from rag.collections import OWN_COLLECTION, collection_summary, ingest_own_docs
-    from rag.embeddings import build_embedder
-    from rag.ingest import ingest
 
     db = await open_database(config)
     try:
-        embedder = build_embedder(config.embeddings, config)
-        if args.docs:
-            if not args.base_url:
-                fail("--docs needs --base-url (the URL the docs are published at)")
-            checked_base_url(args.base_url)
-            summary = await ingest(
-                db.engine,
-                [Path(p) for p in args.docs],
-                base_url=args.base_url,
-                collection=config.collection,
-                url_style=args.url_style,
-                embedder=embedder,
-                progress=sys.stderr.isatty(),
-                exclude=args.exclude,
-            )
-            say(f"indexed {', '.join(map(str, args.docs))}: {summary.describe()}")
-        served = await collection_summary(db.engine, config.collection)
-        if served.files == 0:
-            summary = await ingest_own_docs(db.engine, embedder, own_docs_root())
-            served = await collection_summary(db.engine, OWN_COLLECTION)
-            say(
-                f"no documentation given (docsdesk serve --docs DIR --base-url URL): serving "
-                f"docsdesk's own docs as a demo ({summary.describe()})"
-            )
-        say(f"docs: collection '{served.name}': {served.files} files, {served.chunks} chunks")
+        await index_for_serving(db, config, args)
     except BaseException:
         await db.close()
         raise
@@ -141,8 +112,65 @@ async def prepare_serving(config: Settings, args: argparse.Namespace) -> Databas
     return db
 
 
+async def index_for_serving(db: Database, config: Settings, args: argparse.Namespace) -> None:
+    """Index --docs (into --assistant's first collection); with a config file, every
+    assistant's collections must hold documents; without one, docsdesk's own docs stand in
+    as a demo while the collection is empty."""
+    from docsdesk.cli.resolve import chosen_assistant, deployment
+    from docsdesk.cli.search import checked_base_url
+    from docsdesk.own_docs import own_docs_root
+    from rag.collections import (
+        OWN_COLLECTION,
+        collection_summary,
+        ingest_own_docs,
+        missing_collections,
+        unknown_collection_message,
+    )
+    from rag.embeddings import build_embedder
+    from rag.ingest import ingest
+
+    deployed = deployment(config, args)
+    target = chosen_assistant(deployed, args.assistant).collections[0]
+    embedder = build_embedder(config.embeddings, config)
+    if args.docs:
+        if not args.base_url:
+            fail("--docs needs --base-url (the URL the docs are published at)")
+        checked_base_url(args.base_url)
+        summary = await ingest(
+            db.engine,
+            [Path(p) for p in args.docs],
+            base_url=args.base_url,
+            collection=target,
+            url_style=args.url_style,
+            embedder=embedder,
+            progress=sys.stderr.isatty(),
+            exclude=args.exclude,
+        )
+        say(f"indexed {', '.join(map(str, args.docs))} into '{target}': {summary.describe()}")
+    if deployed.path is not None:
+        wanted = list(dict.fromkeys(c for a in deployed.assistants for c in a.collections))
+        missing, existing = await missing_collections(db.engine, wanted)
+        if missing:
+            fail(f"{deployed.path}: {unknown_collection_message(missing, existing)}")
+        for a in deployed.assistants:
+            say(f"assistant '{a.name}': collections {', '.join(a.collections)}")
+        return
+    served = await collection_summary(db.engine, target)
+    if served.files == 0:
+        summary = await ingest_own_docs(db.engine, embedder, own_docs_root())
+        served = await collection_summary(db.engine, OWN_COLLECTION)
+        say(
+            f"no documentation given (docsdesk serve --docs DIR --base-url URL): serving "
+            f"docsdesk's own docs as a demo ({summary.describe()})"
+        )
+    say(f"docs: collection '{served.name}': {served.files} files, {served.chunks} chunks")
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     config = settings()  # every setting checked first: a mistake is one line, in well under a second
+    from docsdesk.cli.resolve import deployment
+
+    deployment(config, args)  # and the config file: a mistake is one line naming file, key and line
     # The SDKs take a few seconds to import: start now, while the database starts. Not a
     # daemon: a failure below waits for the import to finish rather than killing the thread
     # mid-import at exit (which aborts the interpreter).
@@ -153,7 +181,41 @@ def cmd_serve(args: argparse.Namespace) -> None:
     sock = bind(args.host, args.port)
     db = asyncio.run(prepare_serving(config, args))
     say(f"model: {model_line(config)}")
+    local_url = local_url_for(args.host, args.port)
+    public_url = config.public_url or local_url
+    hand_to_workers(db, public_url, args)
+    importer.join()
+    announce_when_ready(local_url, public_url)
+    try:
+        run_server(config, args, sock)
+    finally:
+        sock.close()
+        if db.embedded is not None:
+            say("stopping the embedded PostgreSQL")
+            db.embedded.stop()
 
+
+def hand_to_workers(db: Database, public_url: str, args: argparse.Namespace) -> None:
+    """What the workers (and this process, for uvicorn) must see: the embedded server this
+    process keeps running, the public URL citations of own docs use, the config file."""
+    from docsdesk.core.config_file import CONFIG_VARIABLE, find_config
+    from docsdesk.core.settings import get_settings
+
+    if db.embedded is not None:
+        os.environ["DATABASE_URL"] = db.embedded.url
+    os.environ["DOCSDESK_PUBLIC_URL"] = public_url
+    os.environ["DOCSDESK_SKIP_MIGRATIONS"] = "1"  # migrated above, once
+    path = find_config(getattr(args, "config", None))
+    if path is not None:
+        os.environ[CONFIG_VARIABLE] = str(path)  # absolute: SIGHUP re-reads the same file
+    get_settings.cache_clear()  # the app (in this process with one worker) reads them anew
+    # After a graceful shutdown, uvicorn re-raises the signal that stopped it, which by
+    # default kills the process before the `finally` below: make that re-raise a no-op.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+
+
+def run_server(config: Settings, args: argparse.Namespace, sock: socket.socket) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -161,47 +223,23 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from docsdesk.ops.observability import uvicorn_log_config
     from docsdesk.ops.slowclients import guard_slow_clients
 
-    local_url = local_url_for(args.host, args.port)
-    public_url = config.public_url or local_url
-    # Workers (and this process, for uvicorn) see the same settings: the embedded server
-    # this process keeps running, and the public URL citations of own docs use.
-    if db.embedded is not None:
-        os.environ["DATABASE_URL"] = db.embedded.url
-    os.environ["DOCSDESK_PUBLIC_URL"] = public_url
-    os.environ["DOCSDESK_SKIP_MIGRATIONS"] = "1"  # migrated above, once
-    from docsdesk.core.settings import get_settings
-
-    get_settings.cache_clear()  # the app (in this process with one worker) reads them anew
-    # After a graceful shutdown, uvicorn re-raises the signal that stopped it, which by
-    # default kills the process before the `finally` below: make that re-raise a no-op.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: None)
-    importer.join()
-    announce_when_ready(local_url, public_url)
-    try:
-        with multiprocess_metrics(args.workers):  # workers share one metrics directory
-            server_config = uvicorn.Config(
-                "app:create_app",
-                factory=True,
-                workers=args.workers,
-                timeout_graceful_shutdown=int(config.shutdown_grace_seconds),
-                log_level=None,  # the levels are in log_config (uvicorn would override them)
-                log_config=uvicorn_log_config(config),
-                access_log=False,  # docsdesk writes its own access line per request
-                proxy_headers=False,  # the client IP follows DOCSDESK_TRUSTED_PROXIES
-            )
-            # Keep-alive, header deadline and header size cap (slow clients), at the protocol.
-            guard_slow_clients(server_config, config)
-            server = uvicorn.Server(server_config)
-            if args.workers > 1:
-                Multiprocess(server_config, sockets=[sock]).run()
-            else:
-                server.run(sockets=[sock])
-    finally:
-        sock.close()
-        if db.embedded is not None:
-            say("stopping the embedded PostgreSQL")
-            db.embedded.stop()
+    with multiprocess_metrics(args.workers):  # workers share one metrics directory
+        server_config = uvicorn.Config(
+            "app:create_app",
+            factory=True,
+            workers=args.workers,
+            timeout_graceful_shutdown=int(config.shutdown_grace_seconds),
+            log_level=None,  # the levels are in log_config (uvicorn would override them)
+            log_config=uvicorn_log_config(config),
+            access_log=False,  # docsdesk writes its own access line per request
+            proxy_headers=False,  # the client IP follows DOCSDESK_TRUSTED_PROXIES
+        )
+        # Keep-alive, header deadline and header size cap (slow clients), at the protocol.
+        guard_slow_clients(server_config, config)
+        if args.workers > 1:
+            Multiprocess(server_config, sockets=[sock]).run()  # SIGHUP restarts the workers
+        else:
+            uvicorn.Server(server_config).run(sockets=[sock])
 
 
 # --- migrate ----------------------------------------------------------------------------
@@ -237,6 +275,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from docsdesk.cli.config import register as register_config_commands
     from docsdesk.cli.insights import register as register_insights_commands
     from docsdesk.cli.mcp import register as register_mcp_commands
     from docsdesk.cli.search import add_exclude_argument
@@ -270,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="how file paths map to published URLs",
     )
     add_exclude_argument(serve)
+    serve.add_argument(
+        "--assistant", metavar="NAME", help="index --docs into this assistant's first collection"
+    )
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser(
@@ -284,7 +326,22 @@ def build_parser() -> argparse.ArgumentParser:
     register_docs_commands(sub, HelpFormatter)
     register_insights_commands(sub, HelpFormatter)
     register_mcp_commands(sub, HelpFormatter)
+    register_config_commands(sub, HelpFormatter)
+    add_config_option(parser, sub)
     return parser
+
+
+def add_config_option(parser: argparse.ArgumentParser, sub: argparse._SubParsersAction) -> None:
+    """`--config FILE` before or after the command (`docsdesk --config x.toml serve`)."""
+    help_ = "the assistants' config file (default: DOCSDESK_CONFIG, or ./docsdesk.toml if present)"
+    parser.add_argument("--config", metavar="FILE", help=help_)
+    parsers = list(sub.choices.values())
+    while parsers:
+        command = parsers.pop()
+        command.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=help_)
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += list(action.choices.values())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -63,7 +63,12 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
 
 def _scope_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", default="30", help="how many days back (1-3650)")
-    parser.add_argument("--collection", help="docs collection (default: the one the server answers from)")
+    parser.add_argument(
+        "--assistant",
+        metavar="NAME",
+        help="one assistant's conversations (docsdesk.toml; default: the main one, POST /chatkit's)",
+    )
+    parser.add_argument("--collection", help="docs collection (default: the assistant's)")
     parser.add_argument("--tenant", help="one tenant only (JWT mode with a tenant claim)")
     parser.add_argument(
         "--channel",
@@ -98,6 +103,8 @@ def _remote(args: argparse.Namespace) -> tuple[str, dict[str, str], dict[str, st
     query = {"days": str(_days(args))}
     if args.collection:
         query["collection"] = args.collection
+    if args.assistant:
+        query["assistant"] = args.assistant
     if args.tenant:
         query["tenant"] = args.tenant
     if args.channel:
@@ -118,18 +125,26 @@ def _remote_error(response: Any) -> None:
 async def _with_scope(args: argparse.Namespace, work) -> Any:
     """Open the database, resolve the scope, run `work(engine, scope)`."""
     from docsdesk.cli.common import settings
+    from docsdesk.cli.resolve import resolve
     from docsdesk.core.database import open_database
     from docsdesk.core.turn import TurnChannel
     from docsdesk.insights.report import Scope
-    from rag.collections import serving_collection
 
     config = settings()
     days = _days(args)
     db = await open_database(config)
     try:
-        collection = args.collection or await serving_collection(db.engine, config.collection)
-        channel = TurnChannel(args.channel) if args.channel else None
-        scope = Scope(collection=collection, days=days, tenant=args.tenant, channel=channel)
+        resolved = await resolve(db.engine, config, args)
+        assistant = resolved.assistant.name if resolved.assistant is not None else None
+        collections = resolved.collections
+        scope = Scope(
+            collection=collections[0] if len(collections) == 1 else None,
+            days=days,
+            tenant=args.tenant,
+            assistant=assistant,
+            pages=collections,
+            channel=TurnChannel(args.channel) if args.channel else None,
+        )
         return await work(db.engine, scope)
     finally:
         await db.close()

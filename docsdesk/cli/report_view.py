@@ -26,9 +26,9 @@ def print_report(report: dict[str, Any]) -> None:
     scope = report["scope"]
     tenant = f", tenant {scope['tenant']}" if scope["tenant"] else ""
     tenant += f", channel {scope['channel']}" if scope.get("channel") else ""
-    console.print(
-        f"[bold]docsdesk insights[/]: collection {scope['collection']}{tenant}, last {scope['days']} days"
-    )
+    who = f"assistant {scope['assistant']}, " if scope.get("assistant") else ""
+    what = f"collection {scope['collection']}" if scope["collection"] else "all its collections"
+    console.print(f"[bold]docsdesk insights[/]: {who}{what}{tenant}, last {scope['days']} days")
     for table in (
         _overview(report),
         _per_day_table(report["per_day"]),

@@ -17,11 +17,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from docsdesk.cli.resolve import add_assistant_arguments
 from rag.urls import URL_STYLES
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from docsdesk.cli.resolve import Resolved
+    from docsdesk.core.config_file import DeploymentConfig
+    from rag.collections import CollectionSummary
     from rag.search import DocsSearch, SearchResult
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -29,40 +33,53 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
     """Add the `ingest`, `search`, `eval` and `collections` subcommands."""
-    ingest_parser = subparsers.add_parser(
+    _register_ingest(subparsers, formatter)
+    _register_search(subparsers, formatter)
+    _register_eval(subparsers, formatter)
+    _register_collections(subparsers, formatter)
+
+
+def _register_ingest(subparsers: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
+    parser = subparsers.add_parser(
         "ingest",
         help="index documentation files (incremental: unchanged files are skipped)",
         description="Index the .md/.markdown/.mdx/.html/.htm files under PATH... into a collection.",
         formatter_class=formatter,
     )
-    ingest_parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    ingest_parser.add_argument(
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    parser.add_argument(
         "--base-url", required=True, help="the published site's URL, e.g. https://docs.example.com/"
     )
-    ingest_parser.add_argument("--collection", help="collection name (default: DOCSDESK_COLLECTION)")
-    ingest_parser.add_argument(
+    parser.add_argument(
+        "--collection",
+        help="collection name (default: the first collection of --assistant, or of the main "
+        "assistant: docsdesk.toml, or DOCSDESK_COLLECTION without one)",
+    )
+    parser.add_argument("--assistant", metavar="NAME", help="index into this assistant's first collection")
+    parser.add_argument(
         "--url-style", choices=URL_STYLES, default="mkdocs", help="how file paths map to URLs"
     )
-    add_exclude_argument(ingest_parser)
-    ingest_parser.set_defaults(func=run_ingest)
+    add_exclude_argument(parser)
+    parser.set_defaults(func=run_ingest)
 
-    search_parser = subparsers.add_parser(
+
+def _register_search(subparsers: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
+    parser = subparsers.add_parser(
         "search",
         help="search the indexed documentation",
         formatter_class=formatter,
-        description="Search as the assistant does: by default the collection the server answers from.",
+        description="Search as the assistant does: by default the collections the default "
+        "assistant answers from (several are searched together; each result says which).",
     )
-    search_parser.add_argument("query")
-    search_parser.add_argument("-k", type=int, default=5, help="number of results")
-    search_parser.add_argument(
-        "--collection",
-        help="collection to search (default: the one the server answers from: "
-        "DOCSDESK_COLLECTION, or docsdesk's own docs while that is empty)",
-    )
-    search_parser.add_argument("--json", action="store_true", help="print a JSON list")
-    search_parser.set_defaults(func=run_search)
+    parser.add_argument("query")
+    parser.add_argument("-k", type=int, default=5, help="number of results")
+    add_assistant_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print a JSON list")
+    parser.set_defaults(func=run_search)
 
-    eval_parser = subparsers.add_parser(
+
+def _register_eval(subparsers: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
+    parser = subparsers.add_parser(
         "eval",
         help="measure search and answer quality on a question set (recall@1, recall@5, MRR, answers)",
         formatter_class=formatter,
@@ -72,22 +89,25 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
         "ranked instead; then the offline answers: how many contain the phrase, covered questions "
         "refused, out-of-scope questions refused citing nothing, and each miss.",
     )
-    eval_parser.add_argument("questions", type=Path, metavar="QUESTIONS.tsv")
-    eval_parser.add_argument(
-        "--collection",
-        help="collection to search (default: the one the server answers from)",
-    )
-    eval_parser.add_argument("--json", action="store_true", help="print the figures and misses as JSON")
-    eval_parser.set_defaults(func=run_eval)
+    parser.add_argument("questions", type=Path, metavar="QUESTIONS.tsv")
+    add_assistant_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the figures and misses as JSON")
+    parser.set_defaults(func=run_eval)
 
-    collections_parser = subparsers.add_parser(
+
+def _register_collections(
+    subparsers: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]
+) -> None:
+    parser = subparsers.add_parser(
         "collections",
         help="list or remove documentation collections",
         formatter_class=formatter,
-        description="List the collections (files, chunks, embedder, last ingest), or remove one.",
+        description="List the collections (files, chunks, embedder, last ingest, the assistants "
+        "that answer from each), or remove one.",
     )
-    collections_parser.set_defaults(func=run_collections, action=None)
-    actions = collections_parser.add_subparsers(dest="action", metavar="ACTION")
+    parser.add_argument("--assistant", metavar="NAME", help="only the collections of this assistant")
+    parser.set_defaults(func=run_collections, action=None)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
     remove = actions.add_parser(
         "remove", help="remove a collection and everything indexed in it", formatter_class=formatter
     )
@@ -135,12 +155,16 @@ def run_collections(args: argparse.Namespace) -> None:
 
 
 async def _ingest(args: argparse.Namespace) -> None:
+    from docsdesk.cli.resolve import chosen_assistant, deployment
     from docsdesk.core.database import open_database
     from docsdesk.core.settings import get_settings
     from rag.embeddings import build_embedder
     from rag.ingest import ingest
 
     settings = get_settings()
+    collection = args.collection
+    if collection is None:
+        collection = chosen_assistant(deployment(settings, args), args.assistant).collections[0]
     embedder = build_embedder(settings.embeddings, settings)
     db = await open_database(settings)
     try:
@@ -148,7 +172,7 @@ async def _ingest(args: argparse.Namespace) -> None:
             db.engine,
             args.paths,
             base_url=args.base_url,
-            collection=args.collection or settings.collection,
+            collection=collection,
             url_style=args.url_style,
             embedder=embedder,
             progress=sys.stderr.isatty(),
@@ -156,19 +180,18 @@ async def _ingest(args: argparse.Namespace) -> None:
         )
     finally:
         await db.close()
-    collection = args.collection or settings.collection
     print(
         f"docsdesk: indexed {', '.join(map(str, args.paths))} into collection '{collection}': {summary.describe()}"
     )
 
 
 @asynccontextmanager
-async def serving_search(collection: str | None) -> AsyncIterator[tuple[DocsSearch, str]]:
-    """The search the assistant does, and the collection to search: `collection`, or the one
-    the server answers from (DOCSDESK_COLLECTION, or docsdesk's own docs while it is empty)."""
+async def serving_search(args: argparse.Namespace) -> AsyncIterator[tuple[DocsSearch, Resolved]]:
+    """The search the assistant does, and what to search: `--collection`, or the collections
+    of `--assistant` (default: the default assistant), resolved as the server resolves them."""
+    from docsdesk.cli.resolve import resolve
     from docsdesk.core.database import open_database
     from docsdesk.core.settings import get_settings
-    from rag.collections import serving_collection
     from rag.embeddings import build_embedder
     from rag.search import DocsSearch
 
@@ -176,21 +199,25 @@ async def serving_search(collection: str | None) -> AsyncIterator[tuple[DocsSear
     embedder = build_embedder(settings.embeddings, settings)
     db = await open_database(settings)
     try:
+        resolved = await resolve(db.engine, settings, args)
         search = DocsSearch(db.engine, embedder, public_url=settings.public_url or "http://127.0.0.1:8000")
-        yield search, collection or await serving_collection(db.engine, settings.collection)
+        yield search, resolved
     finally:
         await db.close()
 
 
 async def _search(args: argparse.Namespace) -> None:
-    async with serving_search(args.collection) as (search, collection):
-        results = await search.search(args.query, k=args.k, collection=collection)
+    from rag.evaluate import scope_of
+
+    async with serving_search(args) as (search, resolved):
+        results = await search.search(args.query, k=args.k, **scope_of(resolved.collections))
+    several = len(resolved.collections) > 1
     if args.json:
         print(json.dumps([result_json(r) for r in results], ensure_ascii=False, indent=2))
     else:
         from rich.console import Console
 
-        print_results(Console(), results)
+        print_results(Console(), results, with_collection=several)
 
 
 async def _eval(args: argparse.Namespace) -> None:
@@ -198,28 +225,31 @@ async def _eval(args: argparse.Namespace) -> None:
     from rag.evaluate import evaluate, load_questions
 
     cases = load_questions(args.questions)  # a malformed file fails before the database starts
-    async with serving_search(args.collection) as (search, collection):
-        report = await evaluate(search, cases, collection)
-        answers = await evaluate_answers(search, cases, collection)
+    async with serving_search(args) as (search, resolved):
+        report = await evaluate(search, cases, resolved.collections)
+        answers = await evaluate_answers(search, cases, resolved.collections)
     if args.json:
-        document = {"collection": collection, **report.as_dict(), **answers.as_dict()}
+        document = {"collection": resolved.label, **report.as_dict(), **answers.as_dict()}
+        if resolved.assistant is not None:
+            document["assistant"] = resolved.assistant.name
         print(json.dumps(document, ensure_ascii=False, indent=2))
     else:
-        print(f"collection {collection}")
+        who = f"assistant {resolved.assistant.name}, " if resolved.assistant is not None else ""
+        print(f"{who}collection {resolved.label}")
         print("\n".join(report.lines()))
         print()
         print("\n".join(answers.lines()))
 
 
 async def _collections(args: argparse.Namespace) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+    from docsdesk.cli.resolve import chosen_assistant, deployment
     from docsdesk.core.database import open_database
     from docsdesk.core.settings import get_settings
-    from rag.collections import list_collections, remove_collection
+    from rag.collections import CollectionSummary, list_collections, remove_collection
 
-    db = await open_database(get_settings())
+    settings = get_settings()
+    config = deployment(settings, args)
+    db = await open_database(settings)
     try:
         if args.action == "remove":
             if not await remove_collection(db.engine, args.name):
@@ -229,15 +259,34 @@ async def _collections(args: argparse.Namespace) -> None:
         rows = await list_collections(db.engine)
     finally:
         await db.close()
-    table = Table("collection", "files", "chunks", "embedder", "last ingest", title="collections")
+    known = {row.name for row in rows}
+    configured = [c for a in config.assistants for c in a.collections if c not in known]
+    rows += [CollectionSummary(name, 0, 0, None, None) for name in dict.fromkeys(configured)]
+    if args.assistant:
+        wanted = chosen_assistant(config, args.assistant).collections
+        rows = [row for row in rows if row.name in wanted]
+    print_collections(sorted(rows, key=lambda r: r.name), config)
+
+
+def print_collections(rows: list[CollectionSummary], config: DeploymentConfig) -> None:
+    """The table, with the assistants that answer from each collection."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        "collection", "files", "chunks", "embedder", "last ingest", "assistants", title="collections"
+    )
     for row in rows:
         last = row.last_ingest.astimezone().strftime("%Y-%m-%d %H:%M") if row.last_ingest else "-"
-        table.add_row(row.name, str(row.files), str(row.chunks), row.embedder or "none (full-text)", last)
+        users = ", ".join(config.users_of(row.name)) or "-"
+        files = str(row.files) if row.files else "0 (not indexed: docsdesk ingest)"
+        table.add_row(row.name, files, str(row.chunks), row.embedder or "none (full-text)", last, users)
     Console().print(table if rows else "no collections: index documentation with `docsdesk ingest`")
 
 
 def result_json(result: SearchResult) -> dict:
     return {
+        "collection": result.collection,
         "title": result.title,
         "heading_path": result.heading_path,
         "url": result.url,
@@ -246,7 +295,7 @@ def result_json(result: SearchResult) -> dict:
     }
 
 
-def print_results(console: Console, results: list[SearchResult]) -> None:
+def print_results(console: Console, results: list[SearchResult], with_collection: bool = False) -> None:
     from rich.markup import escape
 
     if not results:
@@ -255,6 +304,7 @@ def print_results(console: Console, results: list[SearchResult]) -> None:
     for number, result in enumerate(results, start=1):
         headings = [h for h in result.heading_path if h != result.title]
         heading = " › ".join([result.title, *headings])
-        console.print(f"[bold]{number}. {escape(heading)}[/bold]  [dim]{result.score:.4f}[/dim]")
+        where = f"  [magenta]{escape(result.collection)}[/magenta]" if with_collection else ""
+        console.print(f"[bold]{number}. {escape(heading)}[/bold]  [dim]{result.score:.4f}[/dim]{where}")
         console.print(f"   [cyan]{escape(result.url)}[/cyan]")
         console.print("   " + _BOLD.sub(r"[bold yellow]\1[/bold yellow]", escape(result.snippet)))

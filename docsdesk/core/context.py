@@ -31,6 +31,8 @@ class Identity:
     user_id: str
     tenant_id: str = ""  # "" when there is no tenant
     email: str | None = None  # the `email` claim of the caller's JWT, when it has one
+    # The assistants this caller may use (a JWT claim, DOCSDESK_JWT_ASSISTANTS_CLAIM); None: all.
+    assistants: frozenset[str] | None = None
 
 
 def identity_key(identity: Identity) -> str:

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     jwt_tenant_claim: str | None = None
+    # A claim listing the assistants (docsdesk.toml) the user may use; others answer 404.
+    # Unset, or absent from a token: every assistant.
+    jwt_assistants_claim: str | None = None
     jwt_leeway_seconds: int = Field(default=30, ge=0)
 
     # --- HTTP limits ----------------------------------------------------------
@@ -74,6 +77,10 @@ class Settings(BaseSettings):
     turn_timeout_seconds: float = Field(default=120.0, gt=0)
     history_tokens: int = Field(default=6_000, ge=1)
     search_results: int = Field(default=5, ge=1, le=50)
+
+    # The assistants' config file (docsdesk.core.config_file); unset: ./docsdesk.toml if present,
+    # else one assistant, `default`, described by these variables.
+    config_file: Path | None = Field(default=None, validation_alias=AliasChoices("DOCSDESK_CONFIG"))
 
     # --- documentation search -------------------------------------------------
     embeddings: str = "none"

@@ -4,6 +4,8 @@ NAME.handoff]` table of docsdesk.toml, wired through `HandoffConfigs.configure`)
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -72,6 +74,19 @@ def config_from_environment() -> HandoffConfig:
         error = exc.errors()[0]
         name = f"DOCSDESK_HANDOFF_{str(error['loc'][0]).upper()}" if error["loc"] else "DOCSDESK_HANDOFF_*"
         raise ValueError(f"{name}: {error['msg']}") from None
+
+
+def config_from_table(assistant: str, table: dict[str, Any]) -> HandoffConfig:
+    """An `[assistants.NAME.handoff]` table as a HandoffConfig (a bad key or value: one line
+    naming `assistants.NAME.handoff.KEY`)."""
+    from pydantic import ValidationError
+
+    try:
+        return HandoffConfig(**table)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"])
+        raise ValueError(f"assistants.{assistant}.handoff.{key}: {error['msg']}") from None
 
 
 class HandoffConfigs:

@@ -16,9 +16,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
-from docsdesk.core.context import DEFAULT_ASSISTANT
+from docsdesk.assistant.definition import Assistant
 from docsdesk.core.errors import ApiError
-from docsdesk.http.deps import Limits, ServicesDep, SettingsDep
+from docsdesk.core.settings_error import SettingsError
+from docsdesk.http.deps import Limits, Services, ServicesDep, SettingsDep
 from docsdesk.insights.admin import (
     ID,
     chained,
@@ -72,15 +73,38 @@ async def report_scope(
     days: str | None = None,
     tenant: str | None = None,
     collection: str | None = None,
+    assistant: str | None = None,
     channel: str | None = None,
 ) -> Scope:
-    """The report's scope from the query (`days`, `tenant`, `collection`, `channel`); 400
-    naming a bad one."""
+    """The report's scope from the query (`days`, `tenant`, `collection`, `assistant`,
+    `channel`); 400 naming a bad one, 404 naming the assistants for an unknown one. Neither a
+    collection nor an assistant: the default assistant."""
     n = check_scope(days, tenant, collection)
     channels = check_channel(channel)
+    if collection is not None and assistant is None:
+        return Scope(collection=collection, days=n, tenant=tenant, channel=channels)
+    chosen = named_assistant(services, assistant)
     with database_errors():
-        name = collection or await services.assistants.get(DEFAULT_ASSISTANT).collection.name()
-    return Scope(collection=name, days=n, tenant=tenant, channel=channels)
+        served = await chosen.collection.names()
+    if collection is None and len(served) == 1:
+        collection = served[0]  # the turns it answered from what it serves now (not the demo's)
+    return Scope(
+        collection=collection, days=n, tenant=tenant, assistant=chosen.name, pages=served, channel=channels
+    )
+
+
+def named_assistant(services: Services, name: str | None) -> Assistant:
+    """The assistant `name` (default: the default one); 404 listing the assistants otherwise."""
+    registry = services.assistants
+    if name is None:
+        return registry.get(registry.default)
+    if name not in registry.names():
+        raise ApiError(
+            404,
+            "unknown_assistant",
+            f"no assistant named {name[:64]!r} (assistants: {', '.join(registry.names())})",
+        )
+    return registry.get(name)
 
 
 ReportScope = Annotated[Scope, Depends(report_scope)]
@@ -96,19 +120,49 @@ async def console() -> HTMLResponse:
 
 @api.get("/info")
 async def info(services: ServicesDep, settings: SettingsDep) -> JSONResponse:
+    registry = services.assistants
     with database_errors():
-        collection = await services.assistants.get(DEFAULT_ASSISTANT).collection.name()
+        served = {name: await registry.get(name).collection.names() for name in registry.names()}
         trigram = await trigram_available(services.database.engine)
     return JSONResponse(
         {
             "auth_mode": settings.auth_mode,
-            "collection": collection,
+            "collection": served[registry.default][0],
+            "assistants": [assistant_info(registry.get(n), served[n], registry.default) for n in served],
             "record_turns": settings.record_turns,
             "retention_days": settings.retention_days,
             "trigram": trigram,
             "tenant_claim": tenant_claim(settings),
         }
     )
+
+
+def assistant_info(assistant: Assistant, served: tuple[str, ...], default: str) -> dict[str, object]:
+    return {
+        "name": assistant.name,
+        "title": assistant.title or assistant.name,
+        "default": assistant.name == default,
+        "endpoint": "/chatkit" if assistant.name == default else f"/a/{assistant.name}/chatkit",
+        "collections": list(served),
+        "model": assistant.model_name,
+    }
+
+
+@api.post("/config/reload")
+async def reload_config(services: ServicesDep) -> JSONResponse:
+    """Read the config file again (`docsdesk config reload`); 400 naming the problem, and the
+    current assistants stay, when it is refused."""
+    if services.reload is None:
+        raise ApiError(503, "unavailable", "this server cannot reload its assistants", {"Retry-After": "5"})
+    try:
+        with database_errors():
+            config = await services.reload()
+    except SettingsError as exc:
+        raise ApiError(400, "invalid_config", "; ".join(exc.lines)) from None
+    except ValueError as exc:
+        raise ApiError(400, "invalid_config", str(exc)) from None
+    source = str(config.path) if config.path else "the environment"
+    return JSONResponse({"source": source, "assistants": config.names(), "default": config.default})
 
 
 @api.get("/report")
@@ -129,7 +183,7 @@ async def export_(
         raise ApiError(400, "invalid_export", "of must be turns or tickets")
     q = request.query_params
     scope = await report_scope(
-        services, q.get("days"), q.get("tenant"), q.get("collection"), q.get("channel")
+        services, q.get("days"), q.get("tenant"), q.get("collection"), q.get("assistant"), q.get("channel")
     )
     chunks = export(services.database.engine, scope, fmt, of)
     with database_errors():  # the first batch is read before answering 200
@@ -138,7 +192,7 @@ async def export_(
         chained(first, chunks),
         media_type=f"{FORMATS[fmt]}; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="docsdesk-{"tickets-" if of == "tickets" else ""}{scope.collection}-{scope.days}d.{fmt}"',
+            "Content-Disposition": f'attachment; filename="docsdesk-{"tickets-" if of == "tickets" else ""}{scope.label}-{scope.days}d.{fmt}"',
             "Cache-Control": "no-store",
         },
     )
@@ -156,14 +210,23 @@ async def conversation_(services: ServicesDep, thread_id: str, tenant: str | Non
 
 
 @api.get("/search")
-async def search(services: ServicesDep, q: str = "", k: str = "5") -> JSONResponse:
+async def search(
+    services: ServicesDep, q: str = "", k: str = "5", assistant: str | None = None
+) -> JSONResponse:
     """What the assistant's search returns for `q`, with scores (the playground's passages)."""
     query, count = check_search(q, k)
+    chosen = named_assistant(services, assistant)
     with database_errors():
-        collection = await services.assistants.get(DEFAULT_ASSISTANT).collection.name()
-        results = await services.search.search(query, k=count, collection=collection)
+        served = await chosen.collection.names()
+        results = await services.search.search(query, k=count, collections=served)
     return JSONResponse(
-        {"query": query, "collection": collection, "results": [search_result(r) for r in results]}
+        {
+            "query": query,
+            "assistant": chosen.name,
+            "collection": served[0],
+            "collections": list(served),
+            "results": [search_result(r) for r in results],
+        }
     )
 
 

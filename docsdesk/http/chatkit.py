@@ -1,4 +1,5 @@
-"""`POST /chatkit`: the ChatKit protocol endpoint.
+"""`POST /chatkit` (the default assistant) and `POST /a/{name}/chatkit` (a named one): the
+ChatKit protocol endpoint.
 
 Authenticate, count the request against its user's limit, then read and parse it once (a
 request that fails parsing still counts); check its fields and page context, take a stream
@@ -17,12 +18,23 @@ from chatkit.types import ErrorEvent
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from docsdesk.core.context import PageContextError, RequestTelemetry, parse_page_context
+from docsdesk.assistant.definition import Assistant
+from docsdesk.core.context import Identity, PageContextError, RequestTelemetry, parse_page_context
 from docsdesk.core.errors import ApiError
+from docsdesk.core.settings import Settings
 from docsdesk.http.chatkit_request import parse_request
-from docsdesk.http.deps import CurrentIdentity, Limits, ServicesDep, SettingsDep, Telemetry, request_context
+from docsdesk.http.deps import (
+    CurrentIdentity,
+    Limits,
+    Services,
+    ServicesDep,
+    SettingsDep,
+    Telemetry,
+    request_context,
+)
 from docsdesk.http.input_limits import check_fields, check_no_nul
 from docsdesk.ops.drain import SHUTDOWN_MESSAGE, StreamDrain, drain_of
+from docsdesk.ops.ratelimit import RateLimits
 
 router = APIRouter()
 
@@ -70,6 +82,37 @@ async def chatkit(
     limits: Limits,
     telemetry: Telemetry,
 ) -> Response:
+    """The default assistant (the config's `default_assistant`; `default` without a file)."""
+    assistant = services.assistants.get(services.assistants.default)
+    return await serve_chatkit(request, identity, services, settings, limits, telemetry, assistant)
+
+
+@router.post("/a/{name}/chatkit")
+async def assistant_chatkit(
+    name: str,
+    request: Request,
+    identity: CurrentIdentity,
+    services: ServicesDep,
+    settings: SettingsDep,
+    limits: Limits,
+    telemetry: Telemetry,
+) -> Response:
+    """A named assistant (docsdesk.toml's `[assistants.NAME]`): the same protocol; its threads
+    are its own. An unknown name, or one the caller's token does not allow, is 404."""
+    assistant = services.assistants.get(name)
+    return await serve_chatkit(request, identity, services, settings, limits, telemetry, assistant)
+
+
+async def serve_chatkit(
+    request: Request,
+    identity: Identity,
+    services: Services,
+    settings: Settings,
+    limits: RateLimits,
+    telemetry: RequestTelemetry,
+    assistant: Assistant,
+) -> Response:
+    check_allowed(identity, assistant.name)
     await limits.admit_request(identity)
     body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
     check_no_nul(body)
@@ -81,8 +124,10 @@ async def chatkit(
         page = parse_page_context(parsed.metadata, settings.max_page_context_bytes)
     except PageContextError as exc:
         raise ApiError(400, "invalid_page_context", str(exc)) from None
-    await limits.admit_chatkit(request, identity, parsed.type)
-    context = request_context(request, identity, telemetry, metadata=parsed.metadata, page=page)
+    await limits.admit_chatkit(request, identity, parsed.type, assistant.name, assistant.rate_limit_turns)
+    context = request_context(
+        request, identity, telemetry, metadata=parsed.metadata, page=page, assistant=assistant.name
+    )
     try:
         result = await services.server.process_request(parsed, context, body)
         if isinstance(result, StreamingResult):
@@ -99,6 +144,13 @@ async def chatkit(
         raise ApiError(404, "not_found", str(exc) or "not found") from None
     except ValueError as exc:
         raise ApiError(400, "invalid_request", str(exc)) from None
+
+
+def check_allowed(identity: Identity, assistant: str) -> None:
+    """A token that lists the assistants its user may use (the JWT claim
+    DOCSDESK_JWT_ASSISTANTS_CLAIM) makes every other one 404, as if it did not exist."""
+    if identity.assistants is not None and assistant not in identity.assistants:
+        raise ApiError(404, "not_found", f"no assistant named {assistant!r}")
 
 
 _background: set[asyncio.Task] = set()

@@ -6,6 +6,7 @@ aliases): the running services, the request's telemetry, the authenticated calle
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
@@ -16,6 +17,7 @@ from fastapi import Depends, Request
 from chatkit_store import PostgresStore
 from chatkit_store.attachments import AttachmentFiles
 from docsdesk.assistant.definition import Assistants
+from docsdesk.core.config_file import DeploymentConfig
 from docsdesk.core.context import Identity, RequestContext, RequestTelemetry
 from docsdesk.core.database import Database
 from docsdesk.core.errors import ApiError
@@ -50,6 +52,8 @@ class Services:
     recorder: TurnRecorder
     assistants: Assistants
     mcp: McpService  # /mcp and llms.txt (docsdesk.http.mcp)
+    # Re-reads the config file and swaps the assistants (lifespan.reload_assistants); set at start-up.
+    reload: Callable[[], Awaitable[DeploymentConfig]] | None = None
 
 
 def get_services(request: Request) -> Services:

@@ -16,10 +16,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from docsdesk.core.errors import ApiError
@@ -36,7 +38,34 @@ _SHOWN_CHARS = 200
 
 
 def is_reader_path(path: str) -> bool:
-    return any(path == p or path.startswith(p + "/") for p in READER_PATHS)
+    return any(path == p or path.startswith(p + "/") for p in READER_PATHS) or (
+        assistant_of(path) is not None
+    )
+
+
+def assistant_of(path: str) -> str | None:
+    """NAME for `/a/NAME/chatkit` (a named assistant's endpoint), else None."""
+    if not path.startswith("/a/") or not path.endswith("/chatkit"):
+        return None
+    name = path[3 : -len("/chatkit")]
+    return name if name and "/" not in name else None
+
+
+def assistant_origins(app: Any, path: str) -> frozenset[str]:
+    """The origins the assistants allow for `path` (docsdesk.toml's `origins`, read live so a
+    reload applies): a named assistant's own for `/a/NAME/chatkit`, the default assistant's
+    for `/chatkit`, any assistant's for the shared `/session` and `/attachments`."""
+    services = getattr(getattr(app, "state", None), "services", None)
+    if services is None:
+        return frozenset()
+    registry = services.assistants
+    name = assistant_of(path) or (registry.default if path == "/chatkit" else None)
+    names = [name] if name is not None else registry.names()
+    found: set[str] = set()
+    for each in names:
+        if each in registry.names():
+            found.update(registry.get(each).origins)
+    return frozenset(found)
 
 
 class OriginGuard:
@@ -55,7 +84,8 @@ class OriginGuard:
             return
         headers = {name: value for name, value in scope["headers"] if name in _WANTED}
         sent = headers.get(b"origin")
-        if sent is None or self._accepts(sent.decode("latin-1"), headers):
+        extra = assistant_origins(scope.get("app"), scope["path"])
+        if sent is None or "*" in extra or self._accepts(sent.decode("latin-1"), headers, extra):
             await self.app(scope, receive, send)
             return
         shown = _shown(sent.decode("latin-1"))
@@ -64,17 +94,17 @@ class OriginGuard:
             403,
             "origin_not_allowed",
             f"origin {shown} is not allowed to use this docsdesk server (the operator lists the "
-            "sites that embed it in DOCSDESK_CORS_ORIGINS)",
+            "sites that embed it in DOCSDESK_CORS_ORIGINS, or an assistant's `origins` in docsdesk.toml)",
             {"Vary": "Origin"},
         )
         await refusal.response()(scope, receive, send)
 
-    def _accepts(self, sent: str, headers: dict[bytes, bytes]) -> bool:
+    def _accepts(self, sent: str, headers: dict[bytes, bytes], extra: frozenset[str]) -> bool:
         try:
             origin = normalise_origin(sent)
         except ValueError:
             return False  # "null" (a sandboxed frame, a file:// page) or garbage
-        if origin in self.allowed or origin in self.own:
+        if origin in self.allowed or origin in self.own or origin in extra:
             return True
         # This server's own pages (the admin console, a page served behind the same host):
         # the browser says so, or the origin names the host the request was sent to.
@@ -138,11 +168,42 @@ def _shown(value: str) -> str:
     return value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "..."
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+class AssistantCORS(CORSMiddleware):
+    """CORS for the deployment's origins and every assistant's (docsdesk.toml `origins`, read
+    live, so a reload applies). Which assistant an origin may call is the OriginGuard's check,
+    which runs first."""
+
+    def __init__(self, app: ASGIApp, owner: Any, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.owner = owner
+
+    def is_allowed_origin(self, origin: str) -> bool:
+        return super().is_allowed_origin(origin) or origin in assistant_origins(self.owner, "/session")
+
+
+def install(app: FastAPI, settings: Settings, assistants_file: bool = False) -> None:
     """Put the guard just inside the request observer (so refusals are logged, counted and carry
-    a request id) and outside CORS (so a refused preflight is a 403 naming the origin)."""
+    a request id) and outside CORS (so a refused preflight is a 403 naming the origin). With a
+    config file (`assistants_file`), CORS also answers for the assistants' origins."""
     observer = next(
         (i for i, entry in enumerate(app.user_middleware) if entry.cls is RequestObserver),
         -1,
     )
     app.user_middleware.insert(observer + 1, Middleware(OriginGuard, settings=settings))
+    if not assistants_file:
+        return
+    cors = next((i for i, entry in enumerate(app.user_middleware) if entry.cls is CORSMiddleware), None)
+    options: dict[str, Any] = {
+        "allow_origins": [],
+        "allow_credentials": True,
+        "allow_methods": ["GET", "POST", "OPTIONS"],
+        "allow_headers": ["*"],
+        "expose_headers": ["X-Request-ID", "Retry-After"],
+        "max_age": 600,
+    }
+    if cors is not None:
+        options = dict(app.user_middleware[cors].kwargs)
+        del app.user_middleware[cors]
+    else:
+        cors = len(app.user_middleware)  # innermost, as docsdesk.ops.access adds it
+    app.user_middleware.insert(cors, Middleware(cast(Any, AssistantCORS), owner=app, **options))

@@ -110,6 +110,7 @@ def search_result(result: Any) -> dict[str, Any]:
         "heading_path": list(result.heading_path),
         "url": result.url,
         "score": result.score,
+        "collection": result.collection,
         "snippet": result.snippet,
         "text": result.text[:1500],
     }

@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 MAX_ITEMS = 500
 
-_THREAD = text("SELECT id, tenant_id, data->>'title' AS title, created_at FROM threads WHERE id = :thread")
+_THREAD = text(
+    "SELECT id, tenant_id, assistant, data->>'title' AS title, created_at FROM threads WHERE id = :thread"
+)
 _ITEMS = text(
     """
     SELECT i.id, i.data, i.created_at, f.kind AS feedback
@@ -70,6 +72,7 @@ async def conversation(engine: AsyncEngine, thread_id: str, tenant: str | None) 
         "thread_id": thread.id,
         "title": thread.title,
         "tenant": thread.tenant_id,
+        "assistant": thread.assistant,
         "created_at": thread.created_at.isoformat(),
         "items": [entry for row in items if (entry := _item(row)) is not None],
         "turns": [

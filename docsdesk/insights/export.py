@@ -36,6 +36,7 @@ FIELDS = [
     "user",
     "tenant",
     "collection",
+    "assistant",
     "model",
     "first_text_ms",
 ]
@@ -43,7 +44,7 @@ FIELDS = [
 _PAGE = f"""
     SELECT t.id, t.created_at, t.thread_id, t.question, t.answer, t.cited_urls, t.outcome,
            f.kind AS feedback, t.page_url, t.user_hash, t.tenant_id, t.collection, t.model,
-           t.first_text_ms
+           t.first_text_ms, t.assistant
     FROM turns t LEFT JOIN feedback f ON f.item_id = t.answer_item_id
     WHERE {SCOPED}
 """
@@ -87,6 +88,7 @@ async def turn_rows(engine: AsyncEngine, scope: Scope, batch: int = BATCH) -> As
                 "user": row.user_hash,
                 "tenant": row.tenant_id,
                 "collection": row.collection,
+                "assistant": row.assistant,
                 "model": row.model,
                 "first_text_ms": row.first_text_ms,
             }
@@ -173,7 +175,7 @@ async def export_chunks(engine: AsyncEngine, scope: Scope, fmt: str) -> AsyncIte
     """The export as (text, number of turns in it) chunks, one per batch."""
     check_format(fmt)
     if fmt == "md":
-        yield f"# Conversations: {scope.collection}, last {scope.days} days\n\n", 0
+        yield f"# Conversations: {scope.label}, last {scope.days} days\n\n", 0
     first = True
     async for rows in turn_rows(engine, scope):
         if fmt == "jsonl":

@@ -30,19 +30,31 @@ SHOWN = 25
 
 @dataclass(frozen=True)
 class Scope:
-    """Which turns: the last `days` days of `collection`, of `tenant` (None = every tenant),
-    through `channel` (`widget`, `mcp`; None = every channel)."""
+    """Which turns: the last `days` days of `assistant` (None = every assistant), in
+    `collection` (None = every collection), of `tenant` (None = every tenant), through
+    `channel` (`widget`, `mcp`; None = every channel). `pages`: the collections whose pages
+    count as "never cited" (default: `collection`)."""
 
-    collection: str
+    collection: str | None = None
     days: int = 30
     tenant: str | None = None
     until: datetime | None = None
     channel: TurnChannel | None = None
+    assistant: str | None = None
+    pages: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """What the scope covers, for a title or a file name."""
+        return self.assistant or self.collection or "all"
 
     def params(self) -> dict[str, Any]:
         until = self.until or datetime.now(UTC)
+        pages = self.pages or ((self.collection,) if self.collection else ())
         return {
             "collection": self.collection,
+            "assistant": self.assistant,
+            "pages": list(pages),
             "tenant": self.tenant,
             "channel": str(self.channel) if self.channel else None,
             "since": until - timedelta(days=self.days),
@@ -62,7 +74,8 @@ def check_days(value: object) -> int:
 
 
 SCOPED = """
-    t.collection = :collection
+    (CAST(:collection AS text) IS NULL OR t.collection = CAST(:collection AS text))
+    AND (CAST(:assistant AS text) IS NULL OR t.assistant = CAST(:assistant AS text))
     AND (CAST(:tenant AS text) IS NULL OR t.tenant_id = CAST(:tenant AS text))
     AND (CAST(:channel AS text) IS NULL OR t.channel = CAST(:channel AS text))
     AND t.created_at >= :since AND t.created_at < :until
@@ -104,7 +117,7 @@ _GROUPS = text(
         (SELECT 'gap', key, gap_n, gap_last, gap_first_id FROM g WHERE gap_n > 0
          ORDER BY gap_n DESC, key LIMIT :candidates)
     )
-    SELECT p.list, p.key, p.n, p.last, e.question, e.page_url
+    SELECT p.list, p.key, p.n, p.last, e.question, e.page_url, e.thread_id
     FROM picked p JOIN turns e ON e.id = p.first_id ORDER BY p.list, p.n DESC, p.key
     """
 )
@@ -161,7 +174,9 @@ _CHANNELS = text(
     FROM turns t WHERE {SCOPED} GROUP BY t.channel ORDER BY t.channel
     """
 )
-_PAGES = text("SELECT page_url, title FROM docs_documents WHERE collection = :collection ORDER BY page_url")
+_PAGES = text(
+    "SELECT page_url, title FROM docs_documents WHERE collection = ANY(CAST(:pages AS text[])) ORDER BY page_url"
+)
 
 
 async def trigram_available(engine: AsyncEngine) -> bool:
@@ -237,9 +252,12 @@ async def _merge(engine: AsyncEngine, rows: list[Any], trigram: bool) -> list[di
                 "variants": [],
                 "last_asked": row.last.isoformat(),
                 "page_url": row.page_url,
+                "threads": [row.thread_id],  # conversations where it was asked (the console opens them)
             }
         else:
             group["count"] += row.n
+            if len(group["threads"]) < 5 and row.thread_id not in group["threads"]:
+                group["threads"].append(row.thread_id)
             if len(group["variants"]) < 5:
                 group["variants"].append(row.question)
             group["last_asked"] = max(group["last_asked"], row.last.isoformat())
@@ -277,14 +295,7 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
     per_day, outcomes = _per_day(per_day_rows, params)
     totals = totals_rows[0]
     return {
-        "scope": {
-            "collection": scope.collection,
-            "tenant": scope.tenant,
-            "channel": str(scope.channel) if scope.channel else None,
-            "days": scope.days,
-            "since": params["since"].isoformat(),
-            "until": params["until"].isoformat(),
-        },
+        "scope": _scope(scope, params),
         "totals": {
             "turns": sum(outcomes.values()),
             **outcomes,
@@ -313,14 +324,28 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
     }
 
 
+# How questions are grouped, in the words a docs team reads (the console shows the note).
 GROUPING_TRIGRAM = {
     "method": "full-text+trigram",
-    "note": "questions grouped by stemmed words, similar groups merged (pg_trgm)",
+    "note": "questions asked in the same words count once, and so do questions that differ by a typo or a word",
 }
 GROUPING_FULL_TEXT = {
     "method": "full-text",
-    "note": "pg_trgm is not installed: questions are grouped by their stemmed words only",
+    "note": "questions asked in the same words count once (questions that differ by a typo are "
+    "counted apart: the database lacks the pg_trgm extension)",
 }
+
+
+def _scope(scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "collection": scope.collection,
+        "assistant": scope.assistant,
+        "tenant": scope.tenant,
+        "channel": str(scope.channel) if scope.channel else None,
+        "days": scope.days,
+        "since": params["since"].isoformat(),
+        "until": params["until"].isoformat(),
+    }
 
 
 def _ms(value: Any) -> int | None:

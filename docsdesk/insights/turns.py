@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatkit_store.schema import TURN_OUTCOMES
-from docsdesk.core.context import PageContext
+from docsdesk.core.context import DEFAULT_ASSISTANT, PageContext
 from docsdesk.core.turn import SearchRecord, TurnChannel, TurnOutcome
 
 log = logging.getLogger("docsdesk.turns")
@@ -52,6 +52,7 @@ class TurnRecord:
     input_tokens: int | None = None
     output_tokens: int | None = None
     channel: TurnChannel = TurnChannel.WIDGET  # migration 0007
+    assistant: str = DEFAULT_ASSISTANT
 
     def row(self) -> dict:
         if self.outcome not in TURN_OUTCOMES:
@@ -76,22 +77,22 @@ _INSERT = text(
     INSERT INTO turns (thread_id, question_item_id, answer_item_id, tenant_id, user_hash,
                        collection, question, page_url, page_title, searches, cited_urls,
                        answer, outcome, model, first_text_ms, duration_ms, input_tokens,
-                       output_tokens, created_at, channel)
+                       output_tokens, created_at, channel, assistant)
     SELECT r.thread_id, r.question_item_id, r.answer_item_id, r.tenant_id, r.user_hash,
            r.collection, r.question, r.page_url, r.page_title, coalesce(r.searches, '[]'),
            coalesce(ARRAY(SELECT jsonb_array_elements_text(r.cited_urls)), '{}'),
            r.answer, r.outcome, r.model, r.first_text_ms, r.duration_ms, r.input_tokens,
-           r.output_tokens, r.created_at, coalesce(r.channel, 'widget')
+           r.output_tokens, r.created_at, coalesce(r.channel, 'widget'), r.assistant
     FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS (
         thread_id text, question_item_id text, answer_item_id text, tenant_id text,
         user_hash text, collection text, question text, page_url text, page_title text,
         searches jsonb, cited_urls jsonb, answer text, outcome text, model text,
         first_text_ms integer, duration_ms integer, input_tokens integer,
-        output_tokens integer, created_at timestamptz, channel text)
+        output_tokens integer, created_at timestamptz, channel text, assistant text)
     ) WITH ORDINALITY AS r(
         thread_id, question_item_id, answer_item_id, tenant_id, user_hash, collection, question,
         page_url, page_title, searches, cited_urls, answer, outcome, model, first_text_ms,
-        duration_ms, input_tokens, output_tokens, created_at, channel, n)
+        duration_ms, input_tokens, output_tokens, created_at, channel, assistant, n)
     WHERE r.thread_id IS NULL OR EXISTS (SELECT 1 FROM threads t WHERE t.id = r.thread_id)
     ORDER BY r.n
     """
@@ -226,6 +227,7 @@ def turn_record(
     output_tokens: int | None = None,
     channel: TurnChannel = TurnChannel.WIDGET,
     sources: Sequence[str] = (),
+    assistant: str = DEFAULT_ASSISTANT,
 ) -> TurnRecord:
     """A turn's record from what the turn produced: its answer text and cited URLs come from
     the finished answer items (their annotations), never from parsing the text. A search made
@@ -262,4 +264,5 @@ def turn_record(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         channel=channel,
+        assistant=assistant,
     )

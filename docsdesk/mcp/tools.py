@@ -175,6 +175,7 @@ class DocsTools:
                 first_text_seconds=None,
                 duration_seconds=seconds,
                 channel=TurnChannel.MCP,
+                assistant=principal.assistant,
                 sources=[r.url for r in results],
             )
         )

@@ -38,7 +38,7 @@ from limits.strategies import STRATEGIES, RateLimiter
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
 
-from docsdesk.core.context import Identity, identity_key
+from docsdesk.core.context import DEFAULT_ASSISTANT, Identity, identity_key
 from docsdesk.core.errors import ApiError
 from docsdesk.core.settings import Settings
 from docsdesk.ops.access import call_at_end, telemetry_of
@@ -248,10 +248,18 @@ class RateLimits:
         (so requests that fail parsing count too): the per-user request limit."""
         await self._enforce("reads", identity_key(identity))
 
-    async def admit_chatkit(self, request: Request, identity: Identity, request_type: str) -> None:
+    async def admit_chatkit(
+        self,
+        request: Request,
+        identity: Identity,
+        request_type: str,
+        assistant: str = DEFAULT_ASSISTANT,
+        turn_limit: str | None = None,
+    ) -> None:
         """A parsed, valid /chatkit request (already counted by `admit_request`): streaming
         turns also take a stream slot (released when the response ends) and count against
-        the turn limit."""
+        the turn limit: the assistant's own (`turn_limit`, counted per assistant) if it has
+        one, else the deployment's."""
         key = identity_key(identity)
         if request_type not in STREAMING_TYPES:
             if request_type in UPLOAD_TYPES:
@@ -259,7 +267,10 @@ class RateLimits:
             return
         release = await self._acquire_stream(key)
         try:
-            await self._enforce("turns", key)
+            if turn_limit is None:
+                await self._enforce("turns", key)
+            else:
+                await self._enforce_assistant(assistant, turn_limit, key)
         except BaseException:
             if release is not None:
                 await release()
@@ -308,11 +319,14 @@ class RateLimits:
 
     def _refuse(self, name: str, retry_after: int) -> None:
         observe_rate_limited(name)
+        self._refuse_rules(name, name, retry_after)
+
+    def _refuse_rules(self, name: str, label: str, retry_after: int) -> None:
         limit = "; ".join(str(item) for item in self.rules[name])
         raise ApiError(
             429,
             "rate_limited",
-            f"too many {_LABELS[name]} (limit: {limit}); retry in {retry_after} s",
+            f"too many {_LABELS[label]} (limit: {limit}); retry in {retry_after} s",
             {"Retry-After": str(retry_after)},
         )
 
@@ -337,6 +351,15 @@ class RateLimits:
         retry_after = await self._run(_hit, self.rules[name], name, key)
         if retry_after is not None:
             self._refuse(name, retry_after)
+
+    async def _enforce_assistant(self, assistant: str, limit: str, key: str) -> None:
+        name = f"turns:{assistant}:{limit}"
+        if name not in self.rules:
+            self.rules[name] = parse_many(limit)  # checked when the config was read
+        retry_after = await self._run(_hit, self.rules[name], name, f"{key}:a:{assistant}")
+        if retry_after is not None:
+            observe_rate_limited("turns")
+            self._refuse_rules(name, "turns", retry_after)
 
     async def _acquire_stream(self, key: str) -> Release | None:
         if self.max_streams <= 0:

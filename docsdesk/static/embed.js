@@ -1,9 +1,9 @@
-/*! docsdesk embed.js 1.0.0 | connects OpenAI's ChatKit widget to a docsdesk server
+/*! docsdesk embed.js 1.1.0 | connects OpenAI's ChatKit widget to a docsdesk server
  *
  * Load it with a plain script tag (no build step, no dependencies), before the code that
  * creates the widget:
  *
- *   <script src="https://assistant.example.com/embed.js?v=1.0.0"></script>
+ *   <script src="https://assistant.example.com/embed.js?v=1.1.0"></script>
  *
  * and pass `docsdesk.createFetch({ url })` as ChatKit's `api.fetch`:
  *
@@ -24,6 +24,8 @@
  * Options:
  *   url         the docsdesk /chatkit endpoint (required); the session endpoint is its sibling
  *               `session` (https://host/chatkit -> https://host/session)
+ *   assistant   the name of one of the server's assistants (docsdesk.toml): requests to `url`
+ *               go to its endpoint, https://host/a/NAME/chatkit (default: the main assistant)
  *   sessionUrl  another session endpoint, if yours is elsewhere
  *   page        () => object | null: the page context to send instead of the one read from the
  *               document (null: send none)
@@ -33,13 +35,20 @@
  *               session URL, so two docsdesk servers on one site do not collide)
  *   fetch       the fetch to send with (default: the browser's)
  *
+ * `docsdesk.startScreen(name, { url })` resolves to ChatKit's `startScreen` option for that
+ * assistant (its greeting and starter prompts, from the server), e.g.
+ *   chatkit.setOptions({ ..., startScreen: await docsdesk.startScreen("api") });
+ * `url` (a /chatkit URL of the server) defaults to the server this script was loaded from.
+ *
  * Documentation: docs/embedding.md in the docsdesk repository, served at /about/embedding.
  * Bump VERSION whenever this file changes: `/embed.js?v=VERSION` is cached for a year.
  */
 (function (global) {
   "use strict";
 
-  var VERSION = "1.0.0";
+  var VERSION = "1.1.0";
+  // Where this script was loaded from (a classic script tag): startScreen's default server.
+  var SCRIPT_SRC = (global.document && global.document.currentScript && global.document.currentScript.src) || "";
 
   // What the server accepts in metadata.page (docsdesk/context.py), with room to spare.
   var LIMITS = {
@@ -127,6 +136,7 @@
       throw new TypeError("docsdesk.createFetch: options.url (the docsdesk /chatkit endpoint) is required");
     }
     var chatkitUrl = resolve(options.url);
+    var assistantUrl = options.assistant ? endpointOf(chatkitUrl, options.assistant, "chatkit") : null;
     var sessionUrl = options.sessionUrl
       ? resolve(options.sessionUrl)
       : new URL("session", chatkitUrl.replace(/[?#].*$/, "").replace(/\/+$/, "")).href;
@@ -312,6 +322,7 @@
       } else {
         request.init.headers = new Headers(request.init.headers || undefined);
       }
+      if (assistantUrl && resolve(request.url) === chatkitUrl) request.url = assistantUrl;
       return wait.then(function () {
         var headers = request.init.headers;
         if (!headers.has("accept-language")) {
@@ -353,9 +364,35 @@
     };
   }
 
+  /** https://host/a/NAME/<leaf> for the server of `chatkitUrl` (https://host/chatkit). */
+  function endpointOf(chatkitUrl, name, leaf) {
+    var base = new URL(".", chatkitUrl.replace(/[?#].*$/, "").replace(/\/+$/, "")).href;
+    return new URL("a/" + encodeURIComponent(String(name)) + "/" + leaf, base).href;
+  }
+
+  /** ChatKit's startScreen option for assistant `name` (default: the main one), from the server. */
+  function startScreen(name, options) {
+    options = options || {};
+    var server = options.url ? resolve(options.url) : SCRIPT_SRC ? new URL("chatkit", SCRIPT_SRC).href : "";
+    if (!server) {
+      return Promise.reject(new TypeError("docsdesk.startScreen: options.url (the docsdesk /chatkit endpoint) is required"));
+    }
+    var url = name ? endpointOf(server, name, "start-screen") : new URL("start-screen", server).href;
+    var baseFetch = options.fetch || function (input, init) { return global.fetch(input, init); };
+    return baseFetch(url, { headers: { Accept: "application/json" } }).then(function (response) {
+      if (!response.ok) throw new Error("docsdesk.startScreen: " + url + " answered " + response.status);
+      return response.json();
+    }).then(function (data) {
+      var option = { prompts: (data.prompts || []).map(function (p) { return { label: p.label, prompt: p.prompt }; }) };
+      if (data.greeting) option.greeting = data.greeting;
+      return option;
+    });
+  }
+
   var api = global.docsdesk || {};
   api.version = VERSION;
   api.createFetch = createFetch;
+  api.startScreen = startScreen;
   api.readPage = readPage;
   global.docsdesk = api;
 })(typeof globalThis !== "undefined" ? globalThis : window);

@@ -35,9 +35,10 @@ def parse_sse(raw: str) -> list[dict]:
 
 
 class ChatKitClient:
-    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None, path: str = "/chatkit") -> None:
         self.http = httpx.AsyncClient(base_url=base_url, timeout=60)
         self.headers = dict(headers or {})
+        self.path = path  # "/a/NAME/chatkit" for a named assistant
 
     async def __aenter__(self) -> ChatKitClient:
         return self
@@ -56,7 +57,7 @@ class ChatKitClient:
 
     async def raw(self, body: bytes | str, headers: dict[str, str] | None = None) -> httpx.Response:
         return await self.http.post(
-            "/chatkit",
+            self.path,
             content=body,
             headers={"Content-Type": "application/json", **self.headers, **(headers or {})},
         )

@@ -78,6 +78,7 @@ BAD_VALUES = [
     ("DOCSDESK_RATE_LIMIT_MCP", "lots", "20/minute"),
     ("DOCSDESK_MCP_ASSISTANTS", "partner=docs", '{"partner": ["partner-docs"]}'),
     ("DOCSDESK_MCP_ASSISTANTS", '{"Partner Docs": ["docs"]}', "not an assistant name"),
+    ("DOCSDESK_CONFIG", "/nonexistent/docsdesk.toml", "no such file"),
     ("OPENAI_BASE_URL", "localhost:11434/v1", "https://"),
     # Mistakes across settings: the line names the variable that needs another one.
     ("DOCSDESK_MODEL", "openai:gpt-4.1-mini", "OPENAI_API_KEY"),
@@ -90,6 +91,7 @@ ANY_TEXT = {
     "DOCSDESK_JWT_AUDIENCE",
     "DOCSDESK_JWT_ISSUER",
     "DOCSDESK_JWT_TENANT_CLAIM",
+    "DOCSDESK_JWT_ASSISTANTS_CLAIM",
     "DOCSDESK_METRICS_TOKEN",
     "OPENAI_API_KEY",
 }

@@ -20,7 +20,10 @@ from tests.support import REPO, LiveServer
 SCRIPT = REPO / "docsdesk" / "static" / "embed.js"
 # `/embed.js?v=VERSION` is cached by browsers for a year: a changed script needs a new VERSION.
 # When you change embed.js, bump its VERSION and record the new digest here.
-RELEASED = {"1.0.0": "f696d15a1c022e14834084be9e254edffad94466e039ec4d1357f63a18eae98f"}
+RELEASED = {
+    "1.0.0": "f696d15a1c022e14834084be9e254edffad94466e039ec4d1357f63a18eae98f",
+    "1.1.0": "126c92a582d17ff626db6a22ed166f5eceeb34fe001268add2d5ec802fcf1a1c",
+}
 
 
 @asynccontextmanager

@@ -350,7 +350,7 @@ return { sessions: h.calls.filter((c) => !c.url.includes("chatkit")).map((c) => 
         "https://a.example/api/session",
         f"{result['origin']}/docsdesk/session",
     ]
-    assert result["version"] == "1.0.0"
+    assert result["version"] == "1.1.0"
 
 
 def test_a_missing_url_is_a_clear_error(page):
@@ -369,3 +369,53 @@ return h.calls.map((c) => [c.url.split("/").pop(), c.headers.authorization || nu
 """,
     )
     assert result == [["chatkit", None]]
+
+
+def test_the_assistant_option_sends_to_its_endpoint_and_keeps_the_session(page):
+    result = run(
+        page,
+        CHATKIT_CALL
+        + """
+await f("http://docsdesk.test/chatkit", { method: "POST", body: '{"type":"threads.list","params":{}}' });
+await f(new Request("http://docsdesk.test/chatkit", { method: "POST", body: '{"type":"threads.list","params":{}}',
+                    headers: { "Content-Type": "application/json" } }));
+return h.calls.map((c) => c.url);
+""",
+        options={"assistant": "api docs"},
+    )
+    assert result == [
+        "http://docsdesk.test/session",  # one reader session for every assistant of the server
+        "http://docsdesk.test/a/api%20docs/chatkit",
+        "http://docsdesk.test/a/api%20docs/chatkit",
+    ]
+
+
+def test_start_screen_gives_chatkits_option_from_the_server(page):
+    result = run(
+        page,
+        """
+const calls = [];
+const fake = async (input) => {
+  calls.push(String(input));
+  if (String(input).includes("/a/nosuch/")) return new Response("{}", { status: 404 });
+  return Response.json({ assistant: "api", title: "Acme API", greeting: "Ask about the API",
+                         prompts: [{ label: "Rotate a key", prompt: "Rotate a key" }] });
+};
+const named = await docsdesk.startScreen("api", { url: "http://docsdesk.test/chatkit", fetch: fake });
+const main = await docsdesk.startScreen(null, { url: "http://docsdesk.test/chatkit", fetch: fake });
+let refused = null;
+try { await docsdesk.startScreen("nosuch", { url: "http://docsdesk.test/chatkit", fetch: fake }); }
+catch (error) { refused = String(error.message); }
+return { named, main, calls, refused };
+""",
+    )
+    option = {
+        "greeting": "Ask about the API",
+        "prompts": [{"label": "Rotate a key", "prompt": "Rotate a key"}],
+    }
+    assert result["named"] == option and result["main"] == option
+    assert result["calls"][:2] == [
+        "http://docsdesk.test/a/api/start-screen",
+        "http://docsdesk.test/start-screen",
+    ]
+    assert "answered 404" in result["refused"]

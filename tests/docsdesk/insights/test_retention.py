@@ -81,3 +81,32 @@ async def test_retention_deletes_old_data_under_an_advisory_lock(engine):
             .all()
         )
     assert left == ["new turn"]
+
+
+async def test_retention_per_assistant(engine):
+    from docsdesk.insights.retention import retention_plan
+
+    long_ago = datetime.now(UTC) - timedelta(days=40)
+    keep_long, purge_soon = (
+        await seed_thread(engine, created_at=long_ago),
+        await seed_thread(engine, created_at=long_ago),
+    )
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE threads SET assistant = 'archive' WHERE id = :t"), {"t": keep_long})
+        await conn.execute(text("UPDATE threads SET assistant = 'support' WHERE id = :t"), {"t": purge_soon})
+    await seed(engine, [turn(keep_long, "kept", "retention-a", ago_days=40)])
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE turns SET assistant = 'archive' WHERE thread_id = :t"), {"t": keep_long}
+        )
+
+    plan = retention_plan({"archive": 365, "support": 30, "docs": None}, None)
+    assert plan == [("archive", 365), ("support", 30)]
+    assert retention_plan({"a": 30, "b": 30}, 30) == [(None, 30)]  # uniform: one pass, as before
+    assert retention_plan({"a": None}, None) == []
+    for assistant, days in plan:
+        assert await purge(engine, days, assistant=assistant) is not None
+    assert not await exists(engine, "threads", "id", purge_soon)
+    assert await exists(engine, "threads", "id", keep_long) and await exists(
+        engine, "turns", "thread_id", keep_long
+    )
