@@ -103,7 +103,7 @@ async def prepare_serving(config: Settings, args: argparse.Namespace) -> Databas
     from docsdesk.cli.search import checked_base_url
     from docsdesk.core.database import open_database
     from docsdesk.own_docs import own_docs_root
-    from rag.collections import OWN_COLLECTION, collection_summary, ingest_own_docs
+    from rag.collections import OWN_COLLECTION, collection_summary, embedder_note, ingest_own_docs
     from rag.embeddings import build_embedder
     from rag.ingest import ingest
 
@@ -133,7 +133,11 @@ async def prepare_serving(config: Settings, args: argparse.Namespace) -> Databas
                 f"no documentation given (docsdesk serve --docs DIR --base-url URL): serving "
                 f"docsdesk's own docs as a demo ({summary.describe()})"
             )
-        say(f"docs: collection '{served.name}': {served.files} files, {served.chunks} chunks")
+        note = embedder_note(served, embedder.name if embedder is not None else None)
+        mode = "full text only" if note or embedder is None else f"full text + {embedder.name} vectors"
+        say(f"docs: collection '{served.name}': {served.files} files, {served.chunks} chunks; search: {mode}")
+        if note:
+            say(note)
     except BaseException:
         await db.close()
         raise

@@ -217,9 +217,12 @@ async def _collections(args: argparse.Namespace) -> None:
 
     from docsdesk.core.database import open_database
     from docsdesk.core.settings import get_settings
-    from rag.collections import list_collections, remove_collection
+    from rag.collections import embedder_note, list_collections, remove_collection
+    from rag.embeddings import build_embedder
 
-    db = await open_database(get_settings())
+    settings = get_settings()
+    embedder = build_embedder(settings.embeddings, settings)
+    db = await open_database(settings)
     try:
         if args.action == "remove":
             if not await remove_collection(db.engine, args.name):
@@ -234,6 +237,10 @@ async def _collections(args: argparse.Namespace) -> None:
         last = row.last_ingest.astimezone().strftime("%Y-%m-%d %H:%M") if row.last_ingest else "-"
         table.add_row(row.name, str(row.files), str(row.chunks), row.embedder or "none (full-text)", last)
     Console().print(table if rows else "no collections: index documentation with `docsdesk ingest`")
+    for row in rows:
+        note = embedder_note(row, embedder.name if embedder is not None else None)
+        if note:
+            print(f"docsdesk: {note}")
 
 
 def result_json(result: SearchResult) -> dict:

@@ -75,7 +75,8 @@ class Settings(BaseSettings):
     search_results: int = Field(default=5, ge=1, le=50)
 
     # --- documentation search -------------------------------------------------
-    embeddings: str = "none"
+    # Hybrid search by default: a static model shipped with docsdesk (rag.embeddings.DEFAULT_EMBEDDINGS).
+    embeddings: str = "model2vec:all-MiniLM-L6-v2-static128"
     collection: str = Field(default="default", min_length=1)
 
     # --- operations -----------------------------------------------------------
