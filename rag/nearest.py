@@ -35,7 +35,7 @@ class NearestChunks:
     ) -> list[Ranked]:
         """The chunks nearest to `vector`, nearest first (score: 1 - cosine distance); empty
         when the scope holds no vectors of this embedder."""
-        dims = await self._vector_dims(conn, query)
+        dims = await self._vector_dims(conn, query, depth)
         if dims is None:
             return []
         if len(vector) != dims:
@@ -44,16 +44,6 @@ class NearestChunks:
                 f"embedded with {dims}: searching full-text only until it is re-ingested"
             )
             return []
-        # Search deep enough for `depth` results, and keep scanning the graph when the
-        # collection filter drops candidates (pgvector >= 0.8 iterative scans). Local to the
-        # connection's transaction, which ends (rolled back) when it goes back to the pool.
-        await conn.execute(
-            text(
-                "SELECT set_config('hnsw.ef_search', :ef, true),"
-                " set_config('hnsw.iterative_scan', 'relaxed_order', true)"
-            ),
-            {"ef": str(max(40, depth))},
-        )
         values = {"vector": schema.vector_literal(vector), "depth": depth, **query.binds}
         sql = nearest_sql(dims, query.scope("e.collection"))
         # `Result.all()` returns a list (typed as a Sequence).
@@ -61,14 +51,21 @@ class NearestChunks:
         rows.sort(key=lambda r: (r.distance, r.page_url, r.chunk_id))
         return [Ranked(r.chunk_id, r.page_url, 1.0 - r.distance) for r in rows]
 
-    async def _vector_dims(self, conn: AsyncConnection, query: SearchQuery) -> int | None:
+    async def _vector_dims(self, conn: AsyncConnection, query: SearchQuery, depth: int) -> int | None:
         """The dimension of the vectors in scope; None when there are none, or when some are
-        another embedder's (never compared with this one's: full text only, with a warning)."""
+        another embedder's (never compared with this one's: full text only, with a warning).
+
+        The same statement sets up the HNSW scan: deep enough for `depth` results, and scanning
+        on when the collection filter drops candidates (pgvector >= 0.8 iterative scans); local
+        to the connection's transaction, which ends (rolled back) when it goes back to the pool.
+        One round trip fewer per search than a separate SET."""
         statement = query.statement(
-            "SELECT name, embedder, dimensions FROM docs_collections"
-            f" WHERE embedder IS NOT NULL AND dimensions IS NOT NULL {query.scope('name')}"
+            "SELECT c.name, c.embedder, c.dimensions FROM docs_collections c,"
+            " (SELECT set_config('hnsw.ef_search', :ef, true),"
+            " set_config('hnsw.iterative_scan', 'relaxed_order', true)) AS hnsw"
+            f" WHERE c.embedder IS NOT NULL AND c.dimensions IS NOT NULL {query.scope('c.name')}"
         )
-        rows = (await conn.execute(statement, query.binds)).all()
+        rows = (await conn.execute(statement, {"ef": str(max(40, depth)), **query.binds})).all()
         for name, embedder, dims in rows:
             known = self.embedder.dimensions
             if embedder != self.embedder.name or (known and known != dims):
