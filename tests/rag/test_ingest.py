@@ -377,7 +377,7 @@ async def test_a_fresh_collection_is_hybrid_by_default(engine, tmp_path):
     assert vectors == chunks == summary.chunks > 0
     assert summary.embedder_change is None and "embedder" not in summary.describe()  # nothing was switched
     # No word of the question is in the docs: only the vectors find the page about logging.
-    question = "where do diagnostic messages get written?"
+    question = "how can I record debug messages?"
     assert await DocsSearch(engine).search(question, collection=collection) == []
     results = await DocsSearch(engine, default).search(question, collection=collection)
     assert results[0].source_path == "guides/configure.md" and results[0].heading_path[-1] == "Logging"
