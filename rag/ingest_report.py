@@ -18,6 +18,7 @@ class IngestSummary:
     seconds: float = 0.0
     bytes: int = 0  # bytes read from disk
     reembedded: int = 0  # unchanged documents given vectors from a new embedder
+    embedder_change: tuple[str, str] | None = None  # (before, now) for a collection that had documents
     skipped: list[str] = field(default_factory=list)  # folders and files excluded, with why
 
     def describe(self) -> str:
@@ -28,7 +29,11 @@ class IngestSummary:
             f"{self.removed} removed",
             f"{self.unchanged} unchanged",
         ]
-        if self.reembedded:
+        if self.embedder_change:
+            before, now = self.embedder_change
+            done = f"{self.reembedded} re-embedded" if now != "none" else "vectors dropped"
+            parts.append(f"embedder {before} -> {now}: {done}")
+        elif self.reembedded:
             parts.append(f"{self.reembedded} re-embedded")
         line = f"{', '.join(parts)}; {self.chunks} chunks written in {self.seconds:.1f} s"
         if self.skipped:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from rag import schema
 from rag.embeddings import Embedder, EmbedderMismatch, EmbeddingError
+from rag.ingest_report import IngestSummary
 
 log = logging.getLogger("docsdesk.ingest")
 
@@ -40,6 +41,7 @@ class VectorRun:
     embedder: Embedder | None
     stored: dict[tuple[str, str], _Stored]  # by (source root, document key)
     dimensions: int | None  # of the collection's vectors, once known
+    summary: IngestSummary
 
     @property
     def embedder_name(self) -> str | None:
@@ -56,6 +58,8 @@ class VectorRun:
             previous or "none",
             self.embedder_name or "none",
         )
+        if self.stored:  # a collection that had documents: the summary says what was switched
+            self.summary.embedder_change = (previous or "none", self.embedder_name or "none")
         async with self.engine.begin() as conn:
             if await schema.vector_installed(conn) and await _has_embeddings_table(conn):
                 await conn.execute(

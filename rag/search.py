@@ -20,14 +20,15 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import String, TextClause, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from docsdesk.core.terms import query_text, question_text
 from rag import schema
-from rag.embeddings import Embedder, EmbedderMismatch
+from rag.embeddings import Embedder
+from rag.nearest import NearestChunks
 from rag.ranking import (
     MAX_SCORED_TERMS,
     FullTextPlan,
@@ -36,7 +37,6 @@ from rag.ranking import (
     diversified,
     full_text_sql,
     fuse,
-    nearest_sql,
     same_page,
     selectors,
     split_query,
@@ -133,6 +133,7 @@ class DocsSearch:
         self.vector = False
         self._started = False
         self._start_lock = asyncio.Lock()
+        self._nearest = NearestChunks(embedder) if embedder is not None else None
 
     async def startup(self) -> None:
         """Detect pgvector once; without it (or the embeddings table) search is full-text only."""
@@ -195,9 +196,9 @@ class DocsSearch:
             plan = await self._plan(conn, query)
             lexical = await self._full_text(conn, query, plan, depth)
             semantic: list[Ranked] = []
-            if embedding is not None:
+            if embedding is not None and self._nearest is not None:
                 [vector] = await embedding
-                semantic = await self._nearest(conn, vector, query, depth)
+                semantic = await self._nearest.ranked(conn, vector, query, depth)
             return await self._fuse(conn, lexical, semantic, query, plan)
 
     async def _fuse(
@@ -279,53 +280,6 @@ class DocsSearch:
         statement = query.statement(sql)
         values = {**query.binds, **plan.binds, "negated": query.negated, "depth": depth}
         return list((await conn.execute(statement, values)).all())
-
-    async def _nearest(
-        self, conn: AsyncConnection, vector: list[float], query: SearchQuery, depth: int
-    ) -> list[Ranked]:
-        """The chunks nearest to the query's embedding, nearest first (score: 1 - cosine distance)."""
-        assert self.embedder is not None
-        dims = await self._vector_dims(conn, query)
-        if dims is None:
-            return []
-        if len(vector) != dims:
-            raise EmbedderMismatch(
-                f"{self.embedder.name} gives {len(vector)}-dimension vectors but the documentation was "
-                f"embedded with {dims}: re-ingest with this embedder"
-            )
-        # Search deep enough for `depth` results, and keep scanning the graph when the
-        # collection filter drops candidates (pgvector >= 0.8 iterative scans). Local to the
-        # connection's transaction, which ends (rolled back) when it goes back to the pool.
-        await conn.execute(
-            text(
-                "SELECT set_config('hnsw.ef_search', :ef, true),"
-                " set_config('hnsw.iterative_scan', 'relaxed_order', true)"
-            ),
-            {"ef": str(max(40, depth))},
-        )
-        values = {"vector": schema.vector_literal(vector), "depth": depth, **query.binds}
-        sql = nearest_sql(dims, query.scope("e.collection"))
-        # `Result.all()` returns a list (typed as a Sequence).
-        rows = cast("list[Any]", (await conn.execute(query.statement(sql), values)).all())
-        rows.sort(key=lambda r: (r.distance, r.page_url, r.chunk_id))
-        return [Ranked(r.chunk_id, r.page_url, 1.0 - r.distance) for r in rows]
-
-    async def _vector_dims(self, conn: AsyncConnection, query: SearchQuery) -> int | None:
-        """The dimension of the vectors in scope (None: no vectors); refuses another embedder's."""
-        assert self.embedder is not None
-        statement = query.statement(
-            "SELECT name, embedder, dimensions FROM docs_collections"
-            f" WHERE embedder IS NOT NULL AND dimensions IS NOT NULL {query.scope('name')}"
-        )
-        rows = (await conn.execute(statement, query.binds)).all()
-        for name, embedder, dims in rows:
-            known = self.embedder.dimensions
-            if embedder != self.embedder.name or (known and known != dims):
-                raise EmbedderMismatch(
-                    f"collection {name!r} was embedded with {embedder} ({dims} dimensions), not "
-                    f"{self.embedder.name}: re-ingest it with this embedder"
-                )
-        return rows[0].dimensions if rows else None
 
     @staticmethod
     async def _fetch(

@@ -13,7 +13,7 @@ from tests.support import REPO
 
 OWN = {"docsdesk", "chatkit_store", "rag", "app", "chatkit_server", "lifespan", "prompts"}
 # Optional extras a shipped module may import (lazily, when the feature is chosen); not "dev".
-SHIPPED_EXTRAS = ("local-embeddings",)
+SHIPPED_EXTRAS = ("local-embeddings", "onnx-embeddings")
 
 
 def shipped_files():

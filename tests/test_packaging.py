@@ -67,6 +67,10 @@ def test_wheel_ships_migrations_own_docs_and_static_files(wheel: Path) -> None:
         "docsdesk/static/embed.js",
         "docsdesk/static/admin.html",
         "docsdesk/__main__.py",
+        "rag/models/all-MiniLM-L6-v2-static128/model.safetensors",  # the default embedder's model
+        "rag/models/all-MiniLM-L6-v2-static128/tokenizer.json",
+        "rag/models/all-MiniLM-L6-v2-static128/config.json",
+        "rag/models/all-MiniLM-L6-v2/tokenizer.json",  # the onnx embedder's tokenizer
     } <= names
     own_docs = {n for n in names if n.startswith("docsdesk/own_docs/") and n.endswith(".md")}
     assert own_docs == {f"docsdesk/own_docs/{p.name}" for p in (REPO / "docsdesk" / "own_docs").glob("*.md")}

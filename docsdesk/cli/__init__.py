@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from docsdesk import __version__
 from docsdesk.cli.common import CommandError, fail, say, settings
@@ -154,6 +154,8 @@ async def index_for_serving(db: Database, config: Settings, args: argparse.Names
             fail(f"{deployed.path}: {unknown_collection_message(missing, existing)}")
         for a in deployed.assistants:
             say(f"assistant '{a.name}': collections {', '.join(a.collections)}")
+        for name in wanted:
+            say_collection(await collection_summary(db.engine, name), embedder)
         return
     served = await collection_summary(db.engine, target)
     if served.files == 0:
@@ -163,7 +165,18 @@ async def index_for_serving(db: Database, config: Settings, args: argparse.Names
             f"no documentation given (docsdesk serve --docs DIR --base-url URL): serving "
             f"docsdesk's own docs as a demo ({summary.describe()})"
         )
-    say(f"docs: collection '{served.name}': {served.files} files, {served.chunks} chunks")
+    say_collection(served, embedder)
+
+
+def say_collection(served: Any, embedder: Any) -> None:
+    """What a served collection holds and how it is searched (and when it is re-embedded)."""
+    from rag.collections import embedder_note
+
+    note = embedder_note(served, embedder.name if embedder is not None else None)
+    mode = "full text only" if note or embedder is None else f"full text + {embedder.name} vectors"
+    say(f"docs: collection '{served.name}': {served.files} files, {served.chunks} chunks; search: {mode}")
+    if note:
+        say(note)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

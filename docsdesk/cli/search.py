@@ -246,9 +246,11 @@ async def _collections(args: argparse.Namespace) -> None:
     from docsdesk.core.database import open_database
     from docsdesk.core.settings import get_settings
     from rag.collections import CollectionSummary, list_collections, remove_collection
+    from rag.embeddings import build_embedder
 
     settings = get_settings()
     config = deployment(settings, args)
+    embedder = build_embedder(settings.embeddings, settings)
     db = await open_database(settings)
     try:
         if args.action == "remove":
@@ -265,13 +267,18 @@ async def _collections(args: argparse.Namespace) -> None:
     if args.assistant:
         wanted = chosen_assistant(config, args.assistant).collections
         rows = [row for row in rows if row.name in wanted]
-    print_collections(sorted(rows, key=lambda r: r.name), config)
+    print_collections(
+        sorted(rows, key=lambda r: r.name), config, embedder.name if embedder is not None else None
+    )
 
 
-def print_collections(rows: list[CollectionSummary], config: DeploymentConfig) -> None:
-    """The table, with the assistants that answer from each collection."""
+def print_collections(rows: list[CollectionSummary], config: DeploymentConfig, embedder: str | None) -> None:
+    """The table, with the assistants that answer from each collection, and a note for each
+    collection embedded otherwise than the configured embedder (re-embedded on its next ingest)."""
     from rich.console import Console
     from rich.table import Table
+
+    from rag.collections import embedder_note
 
     table = Table(
         "collection", "files", "chunks", "embedder", "last ingest", "assistants", title="collections"
@@ -282,6 +289,10 @@ def print_collections(rows: list[CollectionSummary], config: DeploymentConfig) -
         files = str(row.files) if row.files else "0 (not indexed: docsdesk ingest)"
         table.add_row(row.name, files, str(row.chunks), row.embedder or "none (full-text)", last, users)
     Console().print(table if rows else "no collections: index documentation with `docsdesk ingest`")
+    for row in rows:
+        note = embedder_note(row, embedder) if row.files else None
+        if note:
+            print(f"docsdesk: {note}")
 
 
 def result_json(result: SearchResult) -> dict:

@@ -23,7 +23,13 @@ from pydantic.fields import FieldInfo
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MODEL_FORMS = '"offline", "openai:<model>" or "openai-chat:<model>"'
-EMBEDDINGS_FORMS = '"none", "openai:<model>" or "sentence-transformers:<name-or-path>"'
+# The embedder kinds DOCSDESK_EMBEDDINGS names (rag.embeddings.EMBEDDER_KINDS builds each), as KIND
+# or KIND:MODEL.
+EMBEDDER_KIND_NAMES = ("model2vec", "openai", "onnx", "sentence-transformers")
+EMBEDDINGS_FORMS = (
+    '"none", "model2vec[:<model>]", "openai[:<model>]", "onnx[:<model>]" or '
+    '"sentence-transformers[:<name-or-path>]"'
+)
 # RFC 7518 section 3.2: an HS256 key is at least 256 bits (docsdesk.core.secret checks the same).
 MIN_SECRET_BYTES = 32
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -118,7 +124,7 @@ def model_spec(value: str) -> str:
 def embeddings_spec(value: str) -> str:
     spec = value.strip()
     kind, sep, name = spec.partition(":")
-    if spec.lower() == "none" or (sep and name.strip() and kind in ("openai", "sentence-transformers")):
+    if spec.lower() == "none" or (kind in EMBEDDER_KIND_NAMES and (not sep or name.strip())):
         return spec
     raise ValueError(f"expected {EMBEDDINGS_FORMS}")
 
@@ -189,7 +195,7 @@ def cross_field_problems(settings: Any) -> list[str]:
             f"DOCSDESK_MODEL={model} needs OPENAI_API_KEY (any non-empty value works for a local "
             "OpenAI-compatible server named by OPENAI_BASE_URL); or set DOCSDESK_MODEL=offline"
         )
-    if settings.embeddings.startswith("openai:") and not has_key and settings.openai_base_url is None:
+    if settings.embeddings.partition(":")[0] == "openai" and not has_key and settings.openai_base_url is None:
         problems.append(
             f"DOCSDESK_EMBEDDINGS={settings.embeddings} needs OPENAI_API_KEY (or OPENAI_BASE_URL for a "
             "local server)"

@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     config_file: Path | None = Field(default=None, validation_alias=AliasChoices("DOCSDESK_CONFIG"))
 
     # --- documentation search -------------------------------------------------
-    embeddings: str = "none"
+    # Hybrid search by default: a static model shipped with docsdesk (rag.embeddings.DEFAULT_EMBEDDINGS).
+    embeddings: str = "model2vec:all-MiniLM-L6-v2-static128"
     collection: str = Field(default="default", min_length=1)
 
     # --- operations -----------------------------------------------------------

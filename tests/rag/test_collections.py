@@ -69,3 +69,22 @@ async def test_list_and_remove(engine):
 )
 def test_absolute_url(url, public, expected):
     assert absolute_url(url, public) == expected
+
+
+def test_the_console_note_on_a_collection_of_another_embedder():
+    from rag.collections import CollectionSummary, embedder_note
+
+    def summary(embedder: str | None, files: int = 3) -> CollectionSummary:
+        return CollectionSummary("docs", files, 9, embedder, None)
+
+    assert embedder_note(summary("model2vec:m"), "model2vec:m") is None
+    assert embedder_note(summary(None), None) is None
+    assert embedder_note(summary(None, files=0), "model2vec:m") is None  # nothing to re-embed
+    assert embedder_note(summary(None), "model2vec:m") == (
+        "collection 'docs' has no vectors: search is full-text only until the next"
+        " `docsdesk ingest` embeds it with model2vec:m"
+    )
+    assert "was embedded with openai:x, not model2vec:m: search is full-text only until the next" in (
+        embedder_note(summary("openai:x"), "model2vec:m") or ""
+    )
+    assert "DOCSDESK_EMBEDDINGS=none" in (embedder_note(summary("openai:x"), None) or "")

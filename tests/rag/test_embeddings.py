@@ -163,8 +163,10 @@ def test_build_embedder_specs():
         build_embedder("openai:text-embedding-3-small", settings)
     with pytest.raises(EmbeddingError, match="unknown embeddings kind"):
         build_embedder("cohere:embed", settings)
-    with pytest.raises(EmbeddingError, match="needs a model"):
-        build_embedder("openai", settings)
+    with pytest.raises(EmbeddingError, match="OPENAI_API_KEY"):
+        build_embedder("openai", settings)  # the one-variable upgrade still needs the key
+    upgrade = build_embedder("openai", Settings(_env_file=None, openai_api_key="sk-test"))
+    assert isinstance(upgrade, OpenAIEmbedder) and upgrade.name == "openai:text-embedding-3-small"
     local = build_embedder("sentence-transformers:all-MiniLM-L6-v2", settings)
     assert isinstance(local, SentenceTransformerEmbedder)
     assert local.name == "sentence-transformers:all-MiniLM-L6-v2"

@@ -345,3 +345,64 @@ async def test_lexeme_counts_follow_every_change(engine, tmp_path):
     assert await lexeme_counts(engine, collection) == ({}, {})
     kept, recomputed = await lexeme_counts(engine, other)
     assert kept == recomputed and kept["gizmo"] == 1
+
+
+async def collection_vectors(engine, collection: str) -> tuple[str | None, int, int]:
+    """(the collection's embedder, its vectors, its chunks)."""
+    async with engine.connect() as conn:
+        embedder = await conn.scalar(
+            text("SELECT embedder FROM docs_collections WHERE name = :c"), {"c": collection}
+        )
+        vectors = await conn.scalar(
+            text("SELECT count(*) FROM docs_embeddings WHERE collection = :c"), {"c": collection}
+        )
+        chunks = await conn.scalar(
+            text("SELECT count(*) FROM docs_chunks WHERE collection = :c"), {"c": collection}
+        )
+    return embedder, vectors, chunks
+
+
+async def test_a_fresh_collection_is_hybrid_by_default(engine, tmp_path):
+    from docsdesk.core.settings import Settings
+    from rag.embeddings import build_embedder
+
+    settings = Settings(_env_file=None, **{"embeddings": Settings.model_fields["embeddings"].default})
+    default = build_embedder(settings.embeddings, settings)
+    collection = new_id("c")
+    summary = await ingest(
+        engine, [write_pages(tmp_path, PAGES)], base_url=BASE, collection=collection, embedder=default
+    )
+    embedder, vectors, chunks = await collection_vectors(engine, collection)
+    assert embedder == default.name == settings.embeddings
+    assert vectors == chunks == summary.chunks > 0
+    assert summary.embedder_change is None and "embedder" not in summary.describe()  # nothing was switched
+    # No word of the question is in the docs: only the vectors find the page about logging.
+    question = "how can I record debug messages?"
+    assert await DocsSearch(engine).search(question, collection=collection) == []
+    results = await DocsSearch(engine, default).search(question, collection=collection)
+    assert results[0].source_path == "guides/configure.md" and results[0].heading_path[-1] == "Logging"
+
+
+async def test_old_or_missing_vectors_are_re_embedded_on_the_next_ingest(engine, tmp_path):
+    from docsdesk.core.settings import Settings
+    from rag.embeddings import DEFAULT_EMBEDDINGS, build_embedder
+
+    default = build_embedder(DEFAULT_EMBEDDINGS, Settings(_env_file=None))
+    root = write_pages(tmp_path, PAGES)
+    collection = new_id("c")
+    await ingest(engine, [root], base_url=BASE, collection=collection, embedder=None)  # full text only
+    assert (await collection_vectors(engine, collection))[:2] == (None, 0)
+
+    summary = await ingest(engine, [root], base_url=BASE, collection=collection, embedder=default)
+    assert summary.embedder_change == ("none", DEFAULT_EMBEDDINGS)
+    assert (summary.unchanged, summary.reembedded, summary.chunks) == (len(PAGES), len(PAGES), 0)
+    assert f"embedder none -> {DEFAULT_EMBEDDINGS}: {len(PAGES)} re-embedded" in summary.describe()
+    embedder, vectors, chunks = await collection_vectors(engine, collection)
+    assert (embedder, vectors) == (DEFAULT_EMBEDDINGS, chunks)
+
+    again = await ingest(engine, [root], base_url=BASE, collection=collection, embedder=default)
+    assert (again.embedder_change, again.reembedded) == (None, 0)
+    dropped = await ingest(engine, [root], base_url=BASE, collection=collection, embedder=None)
+    assert dropped.embedder_change == (DEFAULT_EMBEDDINGS, "none")
+    assert f"embedder {DEFAULT_EMBEDDINGS} -> none: vectors dropped" in dropped.describe()
+    assert (await collection_vectors(engine, collection))[:2] == (None, 0)

@@ -319,17 +319,30 @@ async def test_vector_query_uses_the_hnsw_index(engine, tmp_path):
     assert "docs_embeddings_hnsw_64" in plan
 
 
-async def test_dimension_and_embedder_mismatches_are_refused(engine, tmp_path):
+async def full_text(engine, query: str, collection: str | None) -> list[tuple]:
+    return [(r.chunk_id, r.score) for r in await DocsSearch(engine).search(query, collection=collection)]
+
+
+async def test_another_embedders_vectors_are_never_searched(engine, tmp_path, caplog):
+    """A collection embedded by another model (same size or not) is searched full-text only,
+    with a warning: its vectors are never compared with this embedder's."""
     collection = new_id("c")
     root = write_pages(tmp_path, PAGES)
     await ingest(engine, [root], base_url=BASE, collection=collection, embedder=TrigramEmbedder(64))
+    expected = await full_text(engine, "colour palette", collection)
+    hybrid = await DocsSearch(engine, TrigramEmbedder(64)).search("colour palette", collection=collection)
+    assert [(r.chunk_id, r.score) for r in hybrid] != expected  # the vectors count when they match
 
-    with pytest.raises(EmbedderMismatch, match="64"):
-        await DocsSearch(engine, TrigramEmbedder(32)).search("palette", collection=collection)
-    with pytest.raises(EmbedderMismatch, match="test:trigram"):
-        await DocsSearch(engine, TrigramEmbedder(64, name="test:other")).search(
-            "palette", collection=collection
-        )
+    for other in (TrigramEmbedder(32), TrigramEmbedder(64, name="test:other")):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="docsdesk.search"):
+            results = await DocsSearch(engine, other).search("colour palette", collection=collection)
+        assert [(r.chunk_id, r.score) for r in results] == expected
+        assert "full-text only" in caplog.text and "test:trigram" in caplog.text
+    # Unscoped, one collection of another embedder is enough to leave vectors out.
+    mixed = await DocsSearch(engine, TrigramEmbedder(64, name="test:other")).search("colour palette")
+    assert [(r.chunk_id, r.score) for r in mixed] == await full_text(engine, "colour palette", None)
+
     (root / "guides/theming.md").write_text("# Theming\n\nA new palette.\n")
     with pytest.raises(EmbedderMismatch, match="64-dimension"):
         await ingest(engine, [root], base_url=BASE, collection=collection, embedder=TrigramEmbedder(32))
@@ -376,8 +389,11 @@ async def test_changing_embedder_reembeds_without_rechunking(engine, tmp_path):
     assert (await DocsSearch(engine, second).search("anotations", collection=collection))[
         0
     ].title == "Add annotations"
-    with pytest.raises(EmbedderMismatch):
-        await DocsSearch(engine, first).search("anotations", collection=collection)
+    # The first embedder no longer matches: full text only, never its vectors against the new ones.
+    assert [
+        (r.chunk_id, r.score)
+        for r in await DocsSearch(engine, first).search("anotations", collection=collection)
+    ] == await full_text(engine, "anotations", collection)
 
     again = await ingest(engine, [root], base_url=BASE, collection=collection, embedder=second)
     assert (again.unchanged, again.reembedded) == (len(PAGES), 0)

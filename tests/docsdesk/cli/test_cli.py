@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from docsdesk.core.database import head_revision
+from rag.embeddings import DEFAULT_EMBEDDINGS
 from tests.support import FIXTURE_DOCS, REPO, new_id
 
 
@@ -99,12 +100,30 @@ def test_collections_lists_and_removes(database, tmp_path):
     listed = run_cli("collections", **env)
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if collection in line)
-    assert " 5 " in row and "none (full-text)" in row
+    assert " 5 " in row and DEFAULT_EMBEDDINGS in row  # hybrid by default
     removed = run_cli("collections", "remove", collection, **env)
     assert removed.returncode == 0 and f"removed collection '{collection}'" in removed.stdout
     assert collection not in run_cli("collections", **env).stdout
     again = run_cli("collections", "remove", collection, **env)
     assert again.returncode == 1 and "no collection named" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_a_collection_without_vectors_is_re_embedded_and_the_console_says_so(database, tmp_path):
+    collection = new_id("cli")
+    env = {"DATABASE_URL": database.url, "DOCSDESK_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
+    ingest = ("ingest", str(FIXTURE_DOCS), "--base-url", "https://lantern.test/", "--collection", collection)
+    older = run_cli(*ingest, **env, DOCSDESK_EMBEDDINGS="none")  # an older install's collection
+    assert older.returncode == 0, older.stderr
+    listed = run_cli("collections", **env)
+    assert listed.returncode == 0, listed.stderr
+    assert (
+        f"collection '{collection}' has no vectors: search is full-text only until the next"
+        f" `docsdesk ingest` embeds it with {DEFAULT_EMBEDDINGS}"
+    ) in " ".join(listed.stdout.split())
+    again = run_cli(*ingest, **env)
+    assert again.returncode == 0, again.stderr
+    assert f"5 unchanged, embedder none -> {DEFAULT_EMBEDDINGS}: 5 re-embedded" in again.stdout
+    assert f"collection '{collection}'" not in run_cli("collections", **env).stdout  # no note left
 
 
 def test_search_defaults_to_the_collection_the_server_answers_from(database, tmp_path):

@@ -45,7 +45,8 @@ BAD_VALUES = [
     ("DOCSDESK_TURN_TIMEOUT_SECONDS", "0", "> 0"),
     ("DOCSDESK_HISTORY_TOKENS", "many", "whole number"),
     ("DOCSDESK_SEARCH_RESULTS", "0", ">= 1"),
-    ("DOCSDESK_EMBEDDINGS", "word2vec", "sentence-transformers:"),
+    ("DOCSDESK_EMBEDDINGS", "word2vec", '"model2vec[:<model>]"'),
+    ("DOCSDESK_EMBEDDINGS", "model2vec:", '"model2vec[:<model>]"'),
     ("DOCSDESK_COLLECTION", "", "at least 1 character"),
     ("DOCSDESK_RATE_LIMIT_TURNS", "banana", "20/minute"),
     ("DOCSDESK_RATE_LIMIT_READS", "120 a minute", "20/minute"),
@@ -83,6 +84,7 @@ BAD_VALUES = [
     # Mistakes across settings: the line names the variable that needs another one.
     ("DOCSDESK_MODEL", "openai:gpt-4.1-mini", "OPENAI_API_KEY"),
     ("DOCSDESK_EMBEDDINGS", "openai:text-embedding-3-small", "OPENAI_API_KEY"),
+    ("DOCSDESK_EMBEDDINGS", "openai", "OPENAI_API_KEY"),
     ("DOCSDESK_AUTH_MODE", "jwt", "DOCSDESK_JWT_SECRET"),
 ]
 SECRETS = {"DOCSDESK_SECRET_KEY", "DOCSDESK_JWT_SECRET", "DOCSDESK_ADMIN_TOKEN", "DATABASE_URL"}
