@@ -40,6 +40,14 @@ class Principal:
     user_hash: str
 
 
+def covered(query: str, results: Sequence[SearchResult], unknown: Sequence[str]) -> bool:
+    """Whether a search counts as covered by the docs: it found passages, and the docs use at
+    least half of its words. With vectors, a search always finds its nearest passages, so
+    "kubernetes helm chart" over docs that never name Kubernetes or Helm still returns some:
+    the missing words are the evidence that the docs do not cover it."""
+    return bool(results) and 2 * len(unknown) < len(query.split())
+
+
 class Passage(BaseModel):
     title: str = Field(description="the page's title")
     section: str = Field(description="the headings leading to the passage, ' › ' between them")
@@ -154,7 +162,8 @@ class DocsTools:
         seconds: float,
     ) -> None:
         """The search as a turn of channel `mcp`: no thread, no answer; not covered when it
-        found nothing; the passages' URLs as its sources."""
+        found nothing or the docs lack most of its words (see `covered`); the passages' URLs as
+        its sources."""
         if self.recorder is None:
             return
         best = max((r.score for r in results), default=None)
@@ -166,7 +175,7 @@ class DocsTools:
                 tenant_id="",
                 user_hash=principal.user_hash,
                 collection=collection,
-                outcome=TurnOutcome.ANSWERED if results else TurnOutcome.NOT_COVERED,
+                outcome=TurnOutcome.ANSWERED if covered(query, results, unknown) else TurnOutcome.NOT_COVERED,
                 model="",
                 created_at=datetime.now(UTC),
                 answers=(),

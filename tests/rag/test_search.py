@@ -505,7 +505,8 @@ async def test_cli_ingest_and_search_json(database, tmp_path):
     assert status == 0, err
     results = json.loads(out)
     assert len(results) == 2
-    assert set(results[0]) == {"title", "heading_path", "url", "snippet", "score"}
+    assert set(results[0]) == {"title", "heading_path", "url", "snippet", "score", "collection"}
+    assert results[0]["collection"] == collection
     assert results[0]["title"] == "Theming" and results[0]["url"].startswith(BASE + "guides/theming/")
     assert "**palette**" in results[0]["snippet"] and results[0]["score"] > 0
 

@@ -108,7 +108,8 @@ async def test_searches_that_find_nothing_are_coverage_gaps(deployment):
     _, key = create_key(env, "--assistant", "default")
     async with mcp_client(f"{server.url}/mcp", key) as client:
         found = structured(await client.call_tool("search_docs", {"query": "kubernetes helm chart"}))
-    assert found["results"] == [] and set(found["not_in_docs"]) >= {"kubernetes", "helm"}
+    # Nearest passages may come back (vectors), but the words the docs lack are named.
+    assert set(found["not_in_docs"]) >= {"kubernetes", "helm"}
     for _ in range(50):
         report = json.loads(run_cli("report", "--channel", "mcp", "--json", env=env).stdout)
         if report["coverage_gaps"]:

@@ -66,3 +66,14 @@ def test_llms_txt_escapes_link_text():
     body = render_index([page], "default", ["c"])
     assert "- [Use \\[brackets\\]](https://d.test/a%20b/): One line." in body.splitlines()
     assert body.splitlines()[0] == "# Documentation"
+
+
+def test_a_search_is_covered_when_the_docs_use_most_of_its_words():
+    from docsdesk.mcp.tools import covered
+    from rag.search import SearchResult
+
+    hit = SearchResult("T", [], "https://d.test/a/", "s", 0.5, "t", "a.md", "docs", 1)
+    assert covered("retry policy backoff", [hit], [])
+    assert covered("retry policy kubernetes", [hit], ["kubernetes"])
+    assert not covered("kubernetes helm chart", [hit], ["kubernetes", "helm"])
+    assert not covered("retry policy", [], [])
