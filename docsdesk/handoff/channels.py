@@ -8,6 +8,7 @@ fails raises `DeliveryError` naming the channel and the last problem."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
@@ -38,6 +39,14 @@ class DeliveryError(Exception):
 
 class Retryable(Exception):
     """One attempt failed in a way another attempt may not (network, 5xx, 429)."""
+
+
+def ticket_authorization(user: str | None, token: str) -> str:
+    """The ticket API's Authorization header: Basic user:token with a user (Zendesk's and
+    Freshdesk's API tokens), Bearer token without one."""
+    if user is None:
+        return f"Bearer {token}"
+    return "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode("ascii")
 
 
 class HandoffChannel(ABC):
@@ -157,7 +166,9 @@ class TicketApiChannel(HandoffChannel):
         assert self.config.ticket_api_url is not None
         headers = {}
         if self.config.ticket_api_token is not None:
-            headers["Authorization"] = f"Bearer {self.config.ticket_api_token.get_secret_value()}"
+            headers["Authorization"] = ticket_authorization(
+                self.config.ticket_api_user, self.config.ticket_api_token.get_secret_value()
+            )
         text = ticket.as_text()
         body = {
             "ticket": {

@@ -29,6 +29,10 @@ class HandoffConfig(BaseModel):
     github_api_url: str = GITHUB_API_URL
     ticket_api_url: str | None = None
     ticket_api_token: SecretStr | None = None
+    # With a user, the token goes as HTTP Basic auth (user:token), which Zendesk and Freshdesk
+    # API tokens need: Zendesk "agent@acme.com/token" + the API token; Freshdesk the API key
+    # as the user + "X". Without one: "Authorization: Bearer <token>".
+    ticket_api_user: str | None = None
     attempts: int = Field(default=3, ge=1, le=10)  # per channel, with backoff
     backoff_seconds: float = Field(default=0.5, ge=0, le=60)
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
@@ -61,6 +65,7 @@ class HandoffEnvironment(BaseSettings):
     github_api_url: str = GITHUB_API_URL
     ticket_api_url: str | None = None
     ticket_api_token: SecretStr | None = None
+    ticket_api_user: str | None = None
 
 
 def config_from_environment() -> HandoffConfig:

@@ -4,6 +4,7 @@ app), and an aiosmtpd SMTP server."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -21,6 +22,7 @@ from tests.support import LiveServer, free_port
 WEBHOOK_SECRET = "hook-secret-0123456789"
 GITHUB_TOKEN = "ghp_test_token"
 TICKET_TOKEN = "ticket-token"
+TICKET_USER = "agent@acme.test/token"  # Zendesk's API-token user (Basic auth)
 
 
 @dataclass
@@ -64,7 +66,8 @@ def receiver_app(received: Received) -> FastAPI:
 
     @app.post("/api/v2/tickets.json")
     async def ticket(request: Request) -> JSONResponse:
-        if request.headers.get("authorization") != f"Bearer {TICKET_TOKEN}":
+        basic = "Basic " + base64.b64encode(f"{TICKET_USER}:{TICKET_TOKEN}".encode()).decode()
+        if request.headers.get("authorization") not in (f"Bearer {TICKET_TOKEN}", basic):
             return JSONResponse({"error": "unauthorized"}, status_code=401)
         received.tickets.append(await request.json())
         return JSONResponse({"ticket": {"id": 1000 + len(received.tickets)}}, status_code=201)

@@ -135,6 +135,30 @@ async def test_an_unreachable_server_is_retried_with_backoff():
     assert time.monotonic() - started >= 0.05 + 0.1  # waited 0.05 s, then 0.1 s
 
 
+def test_ticket_api_tokens_go_as_basic_auth_with_a_user():
+    import base64
+
+    from docsdesk.handoff.channels import ticket_authorization
+
+    assert ticket_authorization(None, "t0k") == "Bearer t0k"
+    zendesk = ticket_authorization("agent@acme.test/token", "t0k")
+    assert base64.b64decode(zendesk.removeprefix("Basic ")) == b"agent@acme.test/token:t0k"
+
+
+async def test_the_ticket_api_is_reached_with_basic_auth():
+    from docsdesk.handoff.channels import TicketApiChannel
+    from tests.support.handoff_servers import TICKET_TOKEN, TICKET_USER
+
+    async with receiver() as (url, received):
+        config = HandoffConfig(
+            ticket_api_url=f"{url}/api/v2/tickets.json",
+            ticket_api_user=TICKET_USER,
+            ticket_api_token=TICKET_TOKEN,
+        )
+        reference = await TicketApiChannel(config).deliver(TICKET)
+    assert reference == "1001" and received.tickets[0]["ticket"]["subject"]
+
+
 def test_signature_is_the_hex_hmac_of_the_body():
     import hashlib
     import hmac
