@@ -37,6 +37,7 @@ FIELDS = [
     "tenant",
     "collection",
     "assistant",
+    "channel",
     "model",
     "first_text_ms",
 ]
@@ -44,7 +45,7 @@ FIELDS = [
 _PAGE = f"""
     SELECT t.id, t.created_at, t.thread_id, t.question, t.answer, t.cited_urls, t.outcome,
            f.kind AS feedback, t.page_url, t.user_hash, t.tenant_id, t.collection, t.model,
-           t.first_text_ms, t.assistant
+           t.first_text_ms, t.assistant, t.channel
     FROM turns t LEFT JOIN feedback f ON f.item_id = t.answer_item_id
     WHERE {SCOPED}
 """
@@ -89,6 +90,7 @@ async def turn_rows(engine: AsyncEngine, scope: Scope, batch: int = BATCH) -> As
                 "tenant": row.tenant_id,
                 "collection": row.collection,
                 "assistant": row.assistant,
+                "channel": row.channel,
                 "model": row.model,
                 "first_text_ms": row.first_text_ms,
             }

@@ -193,5 +193,6 @@ async def test_report_and_export_by_channel(admin_app, engine, collection):
         assert [json.loads(line)["question"] for line in exported.text.splitlines()] == [
             "how do retries work"
         ]
+        assert json.loads(exported.text.splitlines()[0])["channel"] == "widget"
         bad = await http.get("/admin/api/report", params={"collection": collection, "channel": "email"})
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_channel"
