@@ -85,6 +85,24 @@ class ChatKitClient:
         return thread_id, events
 
 
+async def open_turn(client: ChatKitClient, body: dict) -> tuple[httpx.Response, Any, bytes]:
+    """Start a streaming request and read it until its user message is stored and streamed:
+    (the open response, its byte iterator, what was read so far)."""
+    request = client.http.build_request(
+        "POST",
+        client.path,
+        content=json.dumps(body),
+        headers={"Content-Type": "application/json", **client.headers},
+    )
+    stream = await client.http.send(request, stream=True)
+    assert stream.status_code == 200
+    chunks = stream.aiter_bytes()
+    received = b""
+    while b'"user_message"' not in received:
+        received += await anext(chunks)
+    return stream, chunks, received
+
+
 def done_items(events: list[dict], item_type: str | None = None) -> list[dict]:
     return [
         e["item"]

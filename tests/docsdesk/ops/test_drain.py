@@ -6,7 +6,6 @@ is untouched (tests/docsdesk/ops/test_ops_processes.py, SIGTERM)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 
@@ -17,27 +16,11 @@ from app import create_app
 from docsdesk.ops.drain import MARGIN_SECONDS, SHUTDOWN_MESSAGE, StreamDrain
 from docsdesk.ops.slowclients import GuardedH11Protocol, GuardedHttpProtocol, guard_slow_clients
 from tests.support.assistants import use_model
-from tests.support.chatkit_client import ChatKitClient, parse_sse, user_input
+from tests.support.chatkit_client import ChatKitClient, open_turn, parse_sse, user_input
 from tests.support.scripted_model import GatedModel
 
 GRACE = 3
 UNLIMITED = "100000/minute"
-
-
-async def open_turn(client: ChatKitClient, body: dict):
-    request = client.http.build_request(
-        "POST",
-        "/chatkit",
-        content=json.dumps(body),
-        headers={"Content-Type": "application/json", **client.headers},
-    )
-    stream = await client.http.send(request, stream=True)
-    assert stream.status_code == 200
-    chunks = stream.aiter_bytes()
-    received = b""
-    while b'"user_message"' not in received:
-        received += await anext(chunks)
-    return stream, chunks, received
 
 
 @pytest.mark.parametrize("protocol", [GuardedHttpProtocol, GuardedH11Protocol], ids=["httptools", "h11"])

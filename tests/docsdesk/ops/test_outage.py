@@ -16,7 +16,8 @@ from docsdesk.core.database import EmbeddedPostgres
 from docsdesk.ops.outage import OutageLogFilter, RateLimiter, outage_kind
 from tests.support import LiveServer
 from tests.support.assistants import use_model
-from tests.support.chatkit_client import ChatKitClient, parse_sse, user_input
+from tests.support.chatkit_client import ChatKitClient, open_turn, parse_sse, user_input
+from tests.support.outage import outage_settings
 from tests.support.scripted_model import GatedModel
 
 UNLIMITED = "100000/minute"
@@ -34,18 +35,7 @@ async def test_outage_is_503_streams_end_retryable_logs_stay_short(base_settings
     pgdir = tmp_path / "outage-pg"
     pg = await asyncio.to_thread(EmbeddedPostgres.start, pgdir)
     try:
-        settings = base_settings.model_copy(
-            update={
-                "database_url": pg.url,
-                "log_format": "json",
-                "db_pool_timeout_seconds": 2.0,
-                "db_connect_timeout_seconds": 2.0,
-                "rate_limit_turns": UNLIMITED,
-                "rate_limit_reads": UNLIMITED,
-                "rate_limit_sessions": UNLIMITED,
-                "max_concurrent_streams_per_user": 0,
-            }
-        )
+        settings = outage_settings(base_settings, pg.url)
         app = create_app(settings)
         async with LiveServer(app) as live, ChatKitClient(live.url) as client:
             await client.login()
@@ -53,20 +43,10 @@ async def test_outage_is_503_streams_end_retryable_logs_stay_short(base_settings
             model = use_model(app, GatedModel())
 
             # A turn under way: its user message is stored, the model has not answered yet.
-            request = client.http.build_request(
-                "POST",
-                "/chatkit",
-                content=body(
-                    "threads.add_user_message", {"thread_id": thread_id, "input": user_input("And then?")}
-                ),
-                headers={"Content-Type": "application/json", **client.headers},
+            add = {"thread_id": thread_id, "input": user_input("And then?")}
+            stream, chunks, received = await open_turn(
+                client, {"type": "threads.add_user_message", "params": add}
             )
-            stream = await client.http.send(request, stream=True)
-            assert stream.status_code == 200
-            chunks = stream.aiter_bytes()
-            received = b""
-            while b'"user_message"' not in received:
-                received += await anext(chunks)
 
             await asyncio.to_thread(pg.stop)  # the database goes away under the running app
             model.gate.set()
