@@ -23,8 +23,8 @@ from sqlalchemy import (
     delete,
     func,
     select,
+    text,
     true,
-    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -168,12 +168,6 @@ _SAVE_THREAD = _upsert(
     ["data", "activity_seq"],
     where=lambda new: and_(_same_owner(threads, new), threads.c.assistant == new.assistant),
 )
-_BUMP_THREAD = (
-    update(threads)
-    .where(threads.c.id == bindparam("thread"), _owned_thread(threads))
-    .values(activity_seq=THREAD_ACTIVITY_SEQ.next_value())
-    .returning(threads.c.id)
-)
 _DELETE_THREAD = (
     delete(threads).where(threads.c.id == bindparam("thread"), _owned_thread(threads)).returning(threads.c.id)
 )
@@ -188,11 +182,31 @@ _ITEM_WHERE = (
 _LOAD_ITEM = select(cast(items.c.data, Text)).where(*_ITEM_WHERE)
 _DELETE_ITEM = delete(items).where(*_ITEM_WHERE).returning(items.c.id)
 # Never moves an item to another thread, never touches someone else's row.
-_SAVE_ITEM = _upsert(
-    items,
-    "id",
-    ["data"],
-    where=lambda new: and_(items.c.thread_id == new.thread_id, _same_owner(items, new)),
+# One statement, so one round trip and its own transaction (run in autocommit): lock the
+# caller's thread of the request's assistant, upsert the item in it (never moving an item to
+# another thread, never touching someone else's row), and bump the thread's activity only
+# when the item was saved. `thread_found` / `saved` (0 or 1) tell the two "not found" apart.
+_SAVE_ITEM_IN_THREAD = text(
+    f"""
+    WITH thread AS (
+        SELECT id FROM threads
+        WHERE id = :thread AND tenant_id = :owner_tenant AND user_id = :owner_user
+          AND assistant = :owner_assistant
+        FOR UPDATE
+    ), saved AS (
+        INSERT INTO items (id, thread_id, tenant_id, user_id, data)
+        SELECT :item, thread.id, :owner_tenant, :owner_user, CAST(:data AS jsonb) FROM thread
+        ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = now()
+        WHERE items.thread_id = EXCLUDED.thread_id AND items.tenant_id = EXCLUDED.tenant_id
+          AND items.user_id = EXCLUDED.user_id
+        RETURNING items.id
+    ), bumped AS (
+        UPDATE threads SET activity_seq = nextval('{THREAD_ACTIVITY_SEQ.name}')
+        WHERE id = (SELECT id FROM thread) AND EXISTS (SELECT 1 FROM saved)
+        RETURNING threads.id
+    )
+    SELECT (SELECT count(*) FROM thread) AS thread_found, (SELECT count(*) FROM bumped) AS saved
+    """
 )
 
 _ATTACHMENT_WHERE = (attachments.c.id == bindparam("attachment"), _owned(attachments))

@@ -25,7 +25,6 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chatkit_store.queries import (
-    _BUMP_THREAD,
     _DELETE_ATTACHMENT,
     _DELETE_ITEM,
     _DELETE_THREAD,
@@ -40,7 +39,7 @@ from chatkit_store.queries import (
     _LOCK_THREAD_FOR_DELETE,
     _SAVE_ATTACHMENT,
     _SAVE_FEEDBACK,
-    _SAVE_ITEM,
+    _SAVE_ITEM_IN_THREAD,
     _SAVE_THREAD,
     _THREAD_BY_ID,
     _THREADS_PAGE,
@@ -120,8 +119,9 @@ class PostgresStore(Store[RequestContext]):
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
-        """For single-statement reads: the statement is its own transaction (autocommit),
-        which saves the BEGIN and COMMIT round trips."""
+        """For single statements (reads, and the item write, which is one statement): the
+        statement is its own transaction (autocommit), which saves the BEGIN and COMMIT round
+        trips."""
         with _client_errors():
             async with self._autocommit.connect() as conn:
                 yield conn
@@ -234,19 +234,13 @@ class PostgresStore(Store[RequestContext]):
         """Insert or update `item` in the caller's thread and bump the thread's activity."""
         if item.thread_id != thread_id:
             raise ValueError(f"item {item.id} belongs to thread {item.thread_id}, not {thread_id}")
-        row = {
-            "id": item.id,
-            "thread_id": thread_id,
-            "tenant_id": ctx.tenant_id,
-            "user_id": ctx.user_id,
-            "data": item.model_dump(mode="json"),
-        }
-        async with self._begin() as conn:
-            # Locks the thread row: it cannot be deleted under us, writes to it are serialised.
-            if await conn.scalar(_BUMP_THREAD, {"thread": thread_id, **_owner(ctx)}) is None:
-                raise NotFoundError(f"Thread {thread_id} not found")
-            if await conn.scalar(_SAVE_ITEM, row) is None:
-                raise NotFoundError(f"Item {item.id} not found in thread {thread_id}")
+        params = {"thread": thread_id, "item": item.id, "data": item.model_dump_json(), **_owner(ctx)}
+        async with self._read() as conn:  # one statement: its own transaction (autocommit)
+            found = (await conn.execute(_SAVE_ITEM_IN_THREAD, params)).one()
+        if not found.thread_found:
+            raise NotFoundError(f"Thread {thread_id} not found")
+        if not found.saved:
+            raise NotFoundError(f"Item {item.id} not found in thread {thread_id}")
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         data = await self._fetch_one(
