@@ -277,9 +277,14 @@ class _Run(VectorRun):
         return seen
 
     async def _prepare(self, root: str, document: Document) -> _Prepared:
+        stored = self.stored.get((root, document.key))
+        if document.unchanged:  # the source vouches for the stored copy
+            if stored is None:
+                self.summary.skipped.append(f"{document.key} (reported unchanged but not stored)")
+                return _Prepared(root, document, None, "", None, skipped=True)
+            return _Prepared(root, document, stored, stored.content_hash, None)
         content_hash = fingerprint(document, self.anchor_style)
         self.summary.bytes += len(document.data)
-        stored = self.stored.get((root, document.key))
         if stored is not None and stored.content_hash == content_hash:
             return _Prepared(root, document, stored, content_hash, None)
         raw = decode_text(document.data, document.url or document.key)

@@ -47,6 +47,9 @@ class Document:
     media_type: str  # one of MEDIA_TYPES' values
     data: bytes
     version: str  # changes when the content does: ETag, Last-Modified, blob id, digest
+    # The source knows the stored copy is current (an HTTP 304, the same blob id): `data` is
+    # empty and ingestion keeps the document's rows as they are.
+    unchanged: bool = False
 
 
 class DocumentSource(ABC):
