@@ -24,7 +24,9 @@ def git(repo: Path, *args: str) -> str:
         "HOME": str(repo),
         "PATH": "/usr/bin:/bin",
     }
-    done = subprocess.run(["git", "-C", str(repo), *args], env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], env=env, capture_output=True, text=True, check=True
+    )
     return done.stdout
 
 
@@ -106,7 +108,9 @@ async def test_a_repository_url_is_cloned_and_fetched(engine, tmp_path):
 
 async def test_bad_git_sources_are_one_line_errors(engine, tmp_path):
     with pytest.raises(SourceStateError, match="git ref"):
-        await create_source(engine, new_id("g"), "c", "git", {"repo": str(tmp_path), "ref": "--upload-pack=x"})
+        await create_source(
+            engine, new_id("g"), "c", "git", {"repo": str(tmp_path), "ref": "--upload-pack=x"}
+        )
     with pytest.raises(SourceStateError, match="a folder inside"):
         await create_source(engine, new_id("g"), "c", "git", {"repo": str(tmp_path), "path": "../x"})
     name = new_id("g")
