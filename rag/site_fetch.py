@@ -28,6 +28,7 @@ USER_AGENT = "docsdesk"
 MAX_SITEMAP_BYTES = 50_000_000  # the sitemaps protocol's limit, uncompressed
 MAX_SITEMAPS = 100  # sitemaps read through sitemap indexes
 MAX_ROBOTS_BYTES = 500_000
+MAX_DRAINED_BYTES = 65_536
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 if pyexpat.version_info < (2, 4, 1):  # pragma: no cover - every supported Python bundles newer
@@ -118,6 +119,7 @@ async def get(
             async with client.stream("GET", url, headers=headers or {}) as response:
                 media = response.headers.get("content-type", "").split(";")[0].strip().lower()
                 if response.status_code != 200 or (want is not None and media not in want):
+                    await _drain(response)
                     return Response(response.status_code, response.headers, b"")
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
@@ -132,6 +134,15 @@ async def get(
         raise FetchFailed(f"no complete answer within {seconds:g} s") from None
     except httpx.HTTPError as exc:
         raise FetchFailed(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read a small unwanted body (a 304's, a redirect's) so the connection is reused; a large
+    one is left unread (the connection is closed instead)."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) <= MAX_DRAINED_BYTES:
+        async for _ in response.aiter_bytes():
+            pass
 
 
 async def read_robots(client: httpx.AsyncClient, pace: Pace, origin: str, seconds: float) -> RobotFileParser:
