@@ -50,6 +50,10 @@ class IngestError(RuntimeError):
     """Ingestion cannot proceed; the message is one line for humans."""
 
 
+class IngestBusy(IngestError):
+    """Another ingest into the same collection is running."""
+
+
 @dataclass
 class _Prepared:
     root: str  # of the document's source
@@ -148,7 +152,7 @@ async def _collection_lock(engine: AsyncEngine, collection: str) -> AsyncIterato
     """One ingest per collection at a time (a session advisory lock, held across commits)."""
     async with session_lock(engine, f"docsdesk.ingest:{collection}") as held:
         if held is None:
-            raise IngestError(f"another ingest into collection {collection!r} is running")
+            raise IngestBusy(f"another ingest into collection {collection!r} is running")
         yield
 
 
