@@ -3,6 +3,8 @@ and crawl syncs, conditional re-syncs, removals, robots.txt, redirects off the s
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 
@@ -165,3 +167,27 @@ async def test_bad_sources_are_one_line_errors(engine, tmp_path):
             await sync_source(engine, name, cache_dir=tmp_path)
     record = await get_source(engine, name)
     assert record.last_error is not None and "404" in record.last_error
+
+
+async def test_concurrency_rate_size_and_time_are_bounded(engine, tmp_path):
+    pages = generated_site(8)
+    pages["/docs/page-5/"] = page_html("Page5", "<p>" + "big " * 5000 + "</p>", ["/docs/"])
+    with DocsSite(pages) as site:
+        site.delays["/docs/page-6/"] = 3.0
+        for path in pages:
+            site.delays.setdefault(path, 0.05)
+        name, collection = await add(
+            engine, crawl=f"{site.origin}/docs/", concurrency=2, rate=20, max_bytes=10_000, timeout=1.0
+        )
+        started = asyncio.get_running_loop().time()
+        counts = await sync_source(engine, name, cache_dir=tmp_path)
+        took = asyncio.get_running_loop().time() - started
+    assert site.most_in_flight <= 2
+    assert took >= 9 / 20  # robots.txt and 9 pages at 20 a second at most
+    errors = {failure.key.removeprefix(site.origin): failure.error for failure in counts.failures}
+    size = len(pages["/docs/page-5/"].encode())
+    assert errors == {
+        "/docs/page-5/": f"larger than 10000 bytes ({size})",
+        "/docs/page-6/": "no complete answer within 1 s",
+    }
+    assert counts.added == 7

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import Counter
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,6 +43,9 @@ class DocsSite:
         self.lastmod = lastmod
         self.modified: dict[str, float] = {path: 1_700_000_000.0 for path in pages}
         self.requests: Counter[tuple[str, int]] = Counter()
+        self.delays: dict[str, float] = {}  # seconds before answering a path
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests answered at once
         self.lock = threading.Lock()
         site = self
 
@@ -53,7 +57,15 @@ class DocsSite:
                 pass
 
             def do_GET(self) -> None:
-                status, headers, body = site.answer(self.path, self.headers)
+                with site.lock:
+                    site.in_flight += 1
+                    site.most_in_flight = max(site.most_in_flight, site.in_flight)
+                try:
+                    time.sleep(site.delays.get(self.path, 0.0))
+                    status, headers, body = site.answer(self.path, self.headers)
+                finally:
+                    with site.lock:
+                        site.in_flight -= 1
                 with site.lock:
                     site.requests[(self.path, status)] += 1
                 self.send_response(status)
