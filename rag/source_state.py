@@ -222,6 +222,21 @@ async def save_sync(engine: AsyncEngine, name: str, counts: SyncCounts, document
         )
 
 
+async def remove_source(engine: AsyncEngine, name: str) -> int:
+    """Forget the source `name` and remove its documents from its collection; how many."""
+    from rag.schema import compact_lexeme_counts
+
+    record = await get_source(engine, name)
+    async with engine.begin() as conn:
+        removed = await conn.execute(
+            text("DELETE FROM docs_documents WHERE collection = :c AND root = :r"),
+            {"c": record.collection, "r": record.root},
+        )
+        await conn.execute(text("DELETE FROM docs_sources WHERE name = :n"), {"n": name})
+        await compact_lexeme_counts(conn, record.collection)
+    return int(removed.rowcount or 0)
+
+
 async def save_error(engine: AsyncEngine, name: str, error: str, seconds: float) -> None:
     """Record a sync that failed as a whole (the previous versions stay)."""
     async with engine.begin() as conn:

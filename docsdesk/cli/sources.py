@@ -51,6 +51,12 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
     add.add_argument("--max-pages", type=int, default=5000, help="with a site: pages read at most")
     sync = actions.add_parser("sync", help="sync a source now, in the foreground", formatter_class=formatter)
     sync.add_argument("name")
+    remove = actions.add_parser(
+        "remove",
+        help="forget a source and remove its documents from its collection",
+        formatter_class=formatter,
+    )
+    remove.add_argument("name")
 
 
 def run_sources(args: argparse.Namespace) -> None:
@@ -67,6 +73,8 @@ async def _sources(args: argparse.Namespace) -> None:
             await _add(db.engine, args)
         elif args.action == "sync":
             await _sync(db.engine, args.name, config)
+        elif args.action == "remove":
+            await _remove(db.engine, args.name)
         else:
             _print(await _list(db.engine))
     finally:
@@ -128,6 +136,17 @@ async def _sync(engine: AsyncEngine, name: str, config: Any) -> None:
         print(f"docsdesk:   failed {failure.key}: {failure.error}")
     if counts.failed > 10:
         print(f"docsdesk:   and {counts.failed - 10} more (see `docsdesk sources`)")
+
+
+async def _remove(engine: AsyncEngine, name: str) -> None:
+    from rag.source_state import SourceStateError, remove_source
+
+    try:
+        removed = await remove_source(engine, name)
+    except SourceStateError as exc:
+        fail(str(exc))
+        return
+    print(f"docsdesk: removed source '{name}' and its {removed} documents")
 
 
 async def _list(engine: AsyncEngine) -> list[SourceRecord]:

@@ -51,5 +51,8 @@ def test_sources_add_sync_and_list(database, tmp_path):
     )
     missing = run_cli("sources", "sync", "no-such-source", **env)
     assert missing.returncode == 1 and "no source named 'no-such-source'" in missing.stderr
+    removed = run_cli("sources", "remove", name, **env)
+    assert removed.returncode == 0 and f"removed source '{name}' and its 3 documents" in removed.stdout
+    assert name not in run_cli("sources", **env).stdout
     bad = run_cli("sources", "add", new_id("g"), "--git", str(tmp_path), "--ref=-x", **env)
     assert bad.returncode == 1 and "git ref" in bad.stderr
