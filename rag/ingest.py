@@ -50,6 +50,10 @@ class IngestError(RuntimeError):
     """Ingestion cannot proceed; the message is one line for humans."""
 
 
+class IngestBusy(IngestError):
+    """Another ingest into the same collection is running."""
+
+
 @dataclass
 class _Prepared:
     root: str  # of the document's source
@@ -148,7 +152,7 @@ async def _collection_lock(engine: AsyncEngine, collection: str) -> AsyncIterato
     """One ingest per collection at a time (a session advisory lock, held across commits)."""
     async with session_lock(engine, f"docsdesk.ingest:{collection}") as held:
         if held is None:
-            raise IngestError(f"another ingest into collection {collection!r} is running")
+            raise IngestBusy(f"another ingest into collection {collection!r} is running")
         yield
 
 
@@ -277,9 +281,14 @@ class _Run(VectorRun):
         return seen
 
     async def _prepare(self, root: str, document: Document) -> _Prepared:
+        stored = self.stored.get((root, document.key))
+        if document.unchanged:  # the source vouches for the stored copy
+            if stored is None:
+                self.summary.skipped.append(f"{document.key} (reported unchanged but not stored)")
+                return _Prepared(root, document, None, "", None, skipped=True)
+            return _Prepared(root, document, stored, stored.content_hash, None)
         content_hash = fingerprint(document, self.anchor_style)
         self.summary.bytes += len(document.data)
-        stored = self.stored.get((root, document.key))
         if stored is not None and stored.content_hash == content_hash:
             return _Prepared(root, document, stored, content_hash, None)
         raw = decode_text(document.data, document.url or document.key)

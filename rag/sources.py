@@ -47,6 +47,9 @@ class Document:
     media_type: str  # one of MEDIA_TYPES' values
     data: bytes
     version: str  # changes when the content does: ETag, Last-Modified, blob id, digest
+    # The source knows the stored copy is current (an HTTP 304, the same blob id): `data` is
+    # empty and ingestion keeps the document's rows as they are.
+    unchanged: bool = False
 
 
 class DocumentSource(ABC):
@@ -104,7 +107,8 @@ class FolderSource(DocumentSource):
     kind = "folder"
 
     def __init__(self, root: Path, keys: list[str], *, base_url: str, url_style: str, complete: bool) -> None:
-        self.root = str(root)
+        self.root = str(root)  # its identity (a subclass may name it otherwise)
+        self.directory = Path(root)
         self.keys = keys
         self.base_url = base_url
         self.url_style = check_style(url_style)
@@ -144,8 +148,8 @@ class FolderSource(DocumentSource):
             yield await asyncio.to_thread(self._read, key)
 
     def _read(self, key: str) -> Document:
-        path = Path(self.root, key)
-        if (why := inside_root(Path(self.root), path)) is not None:  # changed since the walk
+        path = self.directory / key
+        if (why := inside_root(self.directory, path)) is not None:  # changed since the walk
             raise SourceError(f"{path}: {why}")
         try:
             with open_regular(path.resolve()) as file:

@@ -213,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     from docsdesk.cli.mcp import register as register_mcp_commands
     from docsdesk.cli.search import add_exclude_argument
     from docsdesk.cli.search import register as register_docs_commands
+    from docsdesk.cli.sources import register as register_sources_commands
 
     parser = argparse.ArgumentParser(
         prog="docsdesk",
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=cmd_migrate)
 
     register_docs_commands(sub, HelpFormatter)
+    register_sources_commands(sub, HelpFormatter)
     register_insights_commands(sub, HelpFormatter)
     register_mcp_commands(sub, HelpFormatter)
     register_config_commands(sub, HelpFormatter)

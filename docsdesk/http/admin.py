@@ -230,4 +230,14 @@ async def search(
     )
 
 
+@api.post("/collections/{name}/upload")
+async def upload(
+    services: ServicesDep, request: Request, name: str, base_url: str = "/", url_style: str = "mkdocs"
+) -> JSONResponse:
+    """A .tar.gz of a docs folder ingested into collection `name` (docsdesk.http.admin_upload)."""
+    from docsdesk.http.admin_upload import upload_collection
+
+    return await upload_collection(services, request, name, base_url, url_style)
+
+
 router.include_router(api)
