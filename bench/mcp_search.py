@@ -12,7 +12,7 @@ calls/s, p50 and p95 per mode and concurrency, and the ratio HTTP / in-process. 
 (`jsonrpc`) posts the same `tools/call` as plain JSON-RPC over httpx: the server's share without
 the SDK client's own cost (the client runs on the same machine).
 
-    python bench/mcp.py [--calls 300] [--corpus /work/shared/corpus]
+    python bench/mcp_search.py [--calls 300] [--corpus /work/shared/corpus]
 """
 
 from __future__ import annotations
