@@ -7,8 +7,11 @@ when words the documentation never uses (the search's "not_in_docs") hold much o
 Scoring is lexical and local to the passages: the question's content words (question words
 and stop words dropped, light stemming, identifier parts) weigh by how rare they are among
 the passages' pieces, so the piece holding the distinctive words of the question wins. A
-question whose distinctive words appear nowhere in the passages is "not covered". Pure
-Python on a few kilobytes: well under a millisecond a passage.
+question whose distinctive words appear nowhere in the passages is "not covered", and so is
+one naming a product or service that no page mentions (`words.names_a_product`). Of the
+best-scored pieces, the one whose whole quote (with its paragraph, the list it opens, the
+sentence introducing it) holds most of the question is quoted first. Pure Python on a few
+kilobytes: well under a millisecond a passage.
 """
 
 from __future__ import annotations
@@ -21,7 +24,14 @@ from typing import Literal
 
 from docsdesk.assistant.pieces import Piece, Quote, render, split_passage
 from docsdesk.assistant.quotes import holds, quote_for, quoted_terms
-from docsdesk.assistant.words import STOP_WORDS, named_terms, question_terms, readers_own, terms
+from docsdesk.assistant.words import (
+    STOP_WORDS,
+    named_terms,
+    names_a_product,
+    question_terms,
+    readers_own,
+    terms,
+)
 from docsdesk.core.terms import QUESTION_WORDS, stem
 
 MAX_UNKNOWN_SHARE = 0.4  # words no page uses holding this share of the question: not covered
@@ -31,6 +41,9 @@ RELATIVE_SECTION_MATCH = 0.6  # sections quoted from match at least this share o
 MAX_EXTRA_QUOTES = 2  # further quotes, each answering another part of the question
 MIN_NEW_PART = 0.3  # share of the weight a further quote must add that the others lack
 MIN_EXTRA_SCORE = 0.6  # ... and its score, as a share of the first quote's
+FIRST_QUOTE_CHOICES = 6  # best-scored pieces whose whole quotes compete for the first quote
+FIRST_QUOTE_MARGIN = 0.7  # ... when their score is at least this share of the best one's
+HELD_WEIGHT = 0.5  # how much what the whole quote holds counts, besides the piece's own score
 
 
 Outcome = Literal["answered", "not_covered"]
@@ -44,7 +57,8 @@ class OfflineAnswer:
     outcome: Outcome
     text: str = ""  # the quotes as Markdown, each with its [n] marker
     cited: tuple[int, ...] = ()  # passage numbers quoted, in order
-    reason: str = ""  # not covered: "no_results", "absent_terms" or "no_matching_section"
+    # not covered: "no_results", "absent_terms", "unknown_product" or "no_matching_section"
+    reason: str = ""
     absent: tuple[str, ...] = ()  # the question's words the documentation never uses
 
     @property
@@ -135,6 +149,9 @@ def extract_answer(
     sections = _sections(passages)
     if _refused_for_absent_terms(wanted, absent):
         return OfflineAnswer.not_covered("absent_terms", [w for w in unknown if question_terms(w) & absent])
+    products = [w for w in unknown if names_a_product(question, w) and question_terms(w) & absent]
+    if products:  # the question names a product or service no page mentions
+        return OfflineAnswer.not_covered("unknown_product", products)
     wanted = (wanted - absent) or wanted
     weight = _weights(wanted, sections)
     total = sum(weight.values()) or 1.0
@@ -168,7 +185,9 @@ def _answer_from(
     if not first.terms & set(weight):  # the question's words are in the heading: its opening
         section = best
         first = next((p for p in best.pieces if p.prose), best.pieces[0])
-    quotes = [quote_for(first, section.pieces)]
+        quotes = [quote_for(first, section.pieces)]
+    else:
+        first, quotes = _first_quote(candidates, weight, total)
     found = quoted_terms(quotes[0])
     for piece, section in candidates[1:]:
         if len(quotes) > MAX_EXTRA_QUOTES:
@@ -184,6 +203,27 @@ def _answer_from(
         found |= quoted_terms(quote)
     cited = tuple(dict.fromkeys(q.passage for q in quotes))
     return OfflineAnswer("answered", render(quotes), cited)
+
+
+def _first_quote(
+    candidates: list[tuple[Piece, _Section]], weight: dict[str, float], total: float
+) -> tuple[Piece, list[Quote]]:
+    """Of the best-scored pieces (within FIRST_QUOTE_MARGIN of the best), the one whose whole
+    quote (`quote_for`: with the sentence introducing it, its list, its paragraph) holds most
+    of the question's weight: the item of a list that answers with the list around it beats a
+    lone sentence that only names the topic."""
+    top = candidates[0][0].score
+    best: tuple[float, Piece, Quote] | None = None
+    for piece, section in candidates[:FIRST_QUOTE_CHOICES]:
+        if piece.score < FIRST_QUOTE_MARGIN * top:
+            break
+        quote = quote_for(piece, section.pieces)
+        held = sum(w for t, w in weight.items() if t in quoted_terms(quote)) / total
+        value = HELD_WEIGHT * held + piece.score
+        if best is None or value > best[0]:
+            best = (value, piece, quote)
+    assert best is not None
+    return best[1], [best[2]]
 
 
 # Words that, with question and stop words, make a question about the page itself ("What is this

@@ -41,6 +41,7 @@ class Piece:
     header: str = ""  # a table row's header and rule lines
     terms: set[str] = field(default_factory=set)
     score: float = 0.0
+    paragraph: int = -1  # the paragraph a sentence belongs to (its sentences share it); -1 for other kinds
 
     @property
     def prose(self) -> bool:
@@ -58,19 +59,30 @@ class _Splitter:
         self.number, self.rank, self.heading = number, rank, title
         self.pieces: list[Piece] = []
         self.paragraph: list[str] = []
+        self.paragraphs = 0
 
-    def add(self, kind: str, body: str, header: str = "") -> None:
+    def add(self, kind: str, body: str, header: str = "", paragraph: int = -1) -> None:
         body = body.strip()
         if body and _WORDY.search(body):
             self.pieces.append(
-                Piece(kind, body, self.number, len(self.pieces), self.rank, self.heading, header)
+                Piece(
+                    kind,
+                    body,
+                    self.number,
+                    len(self.pieces),
+                    self.rank,
+                    self.heading,
+                    header,
+                    paragraph=paragraph,
+                )
             )
 
     def flush(self) -> None:
         if self.paragraph:
             flat = " ".join(" ".join(self.paragraph).split())
             for sentence in _SENTENCE_END.split(flat):
-                self.add("sentence", sentence)
+                self.add("sentence", sentence, paragraph=self.paragraphs)
+            self.paragraphs += 1
             self.paragraph.clear()
 
     def code(self, lines: list[str], i: int) -> int:

@@ -19,6 +19,7 @@ LEAD_WINDOW = 3  # sentences before a code block or table that may introduce it
 MAX_LIST_ITEMS = 8  # a list of at most this many items is quoted whole
 MAX_LIST_CHARS = 900  # ... when its items hold at most this many characters
 MAX_TABLE_ROWS = 8  # rows of a table quoted with the sentence that introduces it
+MAX_PARAGRAPH_CHARS = 400  # a paragraph this short is quoted whole around its best sentence
 _REFERS_BACK = re.compile(r"^(?:This|That|These|Those|It|Its|They|Their|Such|Both)\b")
 _INLINE_NAME = re.compile(r"`([A-Za-z_][\w.]*[\w])")
 
@@ -77,7 +78,8 @@ def _list_quote(pieces: list[Piece], index: int) -> Quote:
 
 def _sentence_quote(pieces: list[Piece], index: int) -> Quote:
     """A sentence with what it introduces (the code block, table or list right after it), or
-    with the sentence or code block it refers back to."""
+    with the rest of its short paragraph, or with the sentence or code block it refers back to;
+    prose that ends with ':' comes with the list it opens."""
     piece = pieces[index]
     after = _neighbour(pieces, index, 1)
     if after is not None and after.kind == "code":
@@ -87,14 +89,42 @@ def _sentence_quote(pieces: list[Piece], index: int) -> Quote:
     if after is not None and after.kind == "item" and piece.text.endswith(":"):
         return _list_quote(pieces, index + 1)
     before = _neighbour(pieces, index, -1)
-    if before is not None and _REFERS_BACK.match(piece.text):
-        if before.kind == "sentence":
-            return Quote([before, piece])
-        if before.kind == "code":
-            return Quote([before, piece], lead_of(pieces, index - 1))
-    if after is not None and after.kind == "sentence" and _REFERS_BACK.match(after.text):
-        return Quote([piece, after])  # the sentence that goes on about it
-    return Quote([piece])
+    if before is not None and _REFERS_BACK.match(piece.text) and before.kind == "code":
+        return Quote([before, piece], lead_of(pieces, index - 1))
+    prose = _paragraph(pieces, piece)
+    if prose is None and before is not None and _REFERS_BACK.match(piece.text) and before.kind == "sentence":
+        prose = [before, piece]
+    if prose is None and after is not None and after.kind == "sentence" and _REFERS_BACK.match(after.text):
+        prose = [piece, after]  # the sentence that goes on about it
+    return _with_list(prose or [piece], pieces)
+
+
+def _with_list(prose: list[Piece], pieces: list[Piece]) -> Quote:
+    """`prose` as a quote, with the list its last sentence opens (ending with ':') if any."""
+    last = pieces.index(prose[-1])
+    following = _neighbour(pieces, last, 1)
+    if following is not None and following.kind == "item" and prose[-1].text.endswith(":"):
+        return Quote(prose[:-1] + _list_quote(pieces, last + 1).pieces)
+    return Quote(prose)
+
+
+def _paragraph(pieces: list[Piece], piece: Piece) -> list[Piece] | None:
+    """`piece` and the sentences after it in its paragraph, while they fit in MAX_PARAGRAPH_CHARS
+    (with the sentence before it when it refers back): the statement of a problem and its way
+    out are often consecutive sentences of one paragraph. None when that adds nothing."""
+    if piece.paragraph < 0:
+        return None
+    paragraph = [p for p in pieces if p.kind == "sentence" and p.paragraph == piece.paragraph]
+    at = paragraph.index(piece)
+    start = at - 1 if at > 0 and _REFERS_BACK.match(piece.text) else at
+    chosen = paragraph[start : at + 1]
+    size = sum(len(p.text) + 1 for p in chosen)
+    for later in paragraph[at + 1 :]:
+        if size + len(later.text) > MAX_PARAGRAPH_CHARS:
+            break
+        chosen.append(later)
+        size += len(later.text) + 1
+    return chosen if len(chosen) > 1 else None
 
 
 def quote_for(piece: Piece, pieces: list[Piece]) -> Quote:
@@ -109,14 +139,16 @@ def quote_for(piece: Piece, pieces: list[Piece]) -> Quote:
         return Quote([piece], lead_of(pieces, first))
     if piece.kind == "item":
         return _list_quote(pieces, index)
-    return with_example(_sentence_quote(pieces, index), pieces)
+    return with_example(_sentence_quote(pieces, index), pieces, piece)
 
 
-def with_example(quote: Quote, pieces: list[Piece]) -> Quote:
+def with_example(quote: Quote, pieces: list[Piece], piece: Piece | None = None) -> Quote:
     """A sentence naming a function or setting (`report.annotate(...)`) introduces the code
-    block after it, under the same heading, that uses that name: quoted together."""
-    piece = quote.pieces[0]
-    if quote.lead is not None or len(quote.pieces) != 1 or not piece.prose:
+    block after it, under the same heading, that uses that name: quoted together. `piece`:
+    the sentence the quote was built around (its first piece when not given); the quote is
+    prose only, that sentence or the paragraph around it."""
+    piece = piece or quote.pieces[0]
+    if quote.lead is not None or not piece.prose or any(not p.prose for p in quote.pieces):
         return quote
     names = {name for name in _INLINE_NAME.findall(piece.text) if len(name) >= 4}
     for later in pieces[pieces.index(piece) + 1 :]:

@@ -5,11 +5,13 @@ a question's words the documentation never uses yet are not the reader's subject
 A word no page uses is evidence that the docs lack the question's topic only when it names
 something: a reader's own name for their app or company ("my Zorbly app", "our Acme portal")
 is context, not the subject, and so is a version, a number or a time ("v10", "8am", "30s").
+A product or service the question names that no page mentions ("a Slack bot", "TOTP", "on AWS
+Lambda") is such evidence on its own (`names_a_product`): a name, unlike a reader's everyday
+word ("sneak", "sidebar"), has no synonym the docs could be using instead.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 
 from docsdesk.core.terms import QUESTION_WORDS, identifier_terms, stem
@@ -25,6 +27,15 @@ STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*|[0-9]+(?:\.[0-9]+)*")
 _POSSESSIVE = frozenset({"my", "our", "your", "their"})
 _NUMERIC = re.compile(r"^v?\d[\w.]*$", re.IGNORECASE)
+# A product's or service's name as typed: an acronym ("AWS", "TOTP") or a capitalised word
+# ("Slack"); not an identifier (inner capitals after a lower-case letter, digits, `_`, `.`).
+_ACRONYM = re.compile(r"^[A-Z]{2,6}$")
+_CAPITALISED = re.compile(r"^[A-Z][a-z]{2,}$")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n)$")
+_WHERE = re.compile(
+    r"\b(?:in|inside|within|at|from)\s+$", re.IGNORECASE
+)  # "in CI", "in Zorbly": the reader's setting
+_STATUS_CODE = re.compile(r"\b[1-5]\d\d(?:\s+[A-Z][A-Za-z]*)*\s+$")  # "422 Unprocessable Entity"
 
 
 def terms(text: str) -> set[str]:
@@ -62,14 +73,35 @@ def named_terms(question: str) -> set[str]:
 
 def readers_own(question: str, word: str) -> bool:
     """Whether `word` (one the documentation never uses) is the reader's context rather than
-    their subject: a capitalised name right after "my", "our", "your" or "their" (their app,
-    their company), or a version, number or time."""
+    their subject: a capitalised name after "my", "our", "your" or "their" (their app, their
+    company; "our Acme Portal" is one name), or a version, number or time."""
     if _NUMERIC.match(word):
         return True
     if not word[:1].isupper():  # "our brand" is a topic; "our Zorbly portal" a name
         return False
-    tokens = re.findall(r"[\w'’.-]+", question)
-    for before, token in itertools.pairwise(tokens):
-        if token.strip(".,;:!?") == word and before.casefold() in _POSSESSIVE:
+    tokens = [token.strip(".,;:!?") for token in re.findall(r"[\w'’.-]+", question)]
+    for at, token in enumerate(tokens):
+        if token != word:
+            continue
+        before = at - 1
+        while before >= 0 and tokens[before][:1].isupper():  # the name's earlier words
+            before -= 1
+        if before >= 0 and tokens[before].casefold() in _POSSESSIVE:
+            return True
+    return False
+
+
+def names_a_product(question: str, word: str) -> bool:
+    """Whether `word` (one the documentation never uses) names a product or service that is the
+    subject of `question` ("as a Slack bot", "deploy on AWS Lambda", "an authenticator app
+    (TOTP)"): an acronym or a capitalised word that does not start a sentence, is not the
+    reader's own name (`readers_own`) nor where their work happens ("my tests in CI", "billing
+    in Zorbly"), and is not part of an HTTP status quoted after its code ("422 Unprocessable
+    Entity") or of an identifier."""
+    if readers_own(question, word) or not (_ACRONYM.match(word) or _CAPITALISED.match(word)):
+        return False
+    for match in re.finditer(rf"(?<![\w.-]){re.escape(word)}(?![\w-])", question):
+        before = question[: match.start()]
+        if not any(rule.search(before) for rule in (_SENTENCE_START, _STATUS_CODE, _WHERE)):
             return True
     return False

@@ -234,3 +234,44 @@ def test_question_forms_and_the_readers_own_words_are_not_absent_topics() -> Non
         "Does the billing page match our brand colours?", [(1, "Help", billing)], ["brand", "colours"]
     )
     assert not refused.covered and refused.reason == "absent_terms" and not refused.cited
+
+
+def test_a_product_no_page_mentions_is_not_covered() -> None:
+    bots = (
+        "## Bots\n\nAn agent can answer in channels of your chat app. Hook it up with a webhook "
+        "that forwards each message to the agent."
+    )
+    question = "how do I hook an agent up as a Slack bot that answers in channels"
+    # Every other word is in the docs: the passage-local view alone would answer.
+    assert extract_answer(question, [(1, "Chat apps", bots)]).covered
+    refused = extract_answer(question, [(1, "Chat apps", bots)], ["Slack"])
+    assert not refused.covered and refused.reason == "unknown_product" and not refused.cited
+    assert refused.absent == ("Slack",)
+    # The same kind of name where the reader's work happens, or their own, is context.
+    for asked, unknown in [
+        ("how do I hook an agent up to answer in channels in CI", "CI"),
+        ("how do I hook an agent up to answer in channels of my Zorbly app", "Zorbly"),
+    ]:
+        assert extract_answer(asked, [(1, "Chat apps", bots)], [unknown]).covered, asked
+
+
+def test_the_first_quote_is_the_one_whose_whole_holds_the_question() -> None:
+    # The item naming the topic scores first as a piece; the list that answers holds more of
+    # the question (tables, LaTeX) with the sentence that opens it.
+    passages = [
+        (
+            1,
+            "Threads › Assistant messages",
+            "Assistant messages are what the model says. Their content can include:\n\n"
+            "- Markdown-rendered text\n- Widgets\n",
+        ),
+        (
+            2,
+            "Threads › Assistant messages › Markdown support",
+            "Assistant messages support:\n\n- GitHub-flavored Markdown\n- LaTeX math rendered inline\n"
+            "- Tables with automatic sizing\n",
+        ),
+    ]
+    answer = extract_answer("does assistant text render markdown tables and latex equations?", passages)
+    assert answer.covered and answer.cited[0] == 2, answer
+    assert "- LaTeX math rendered inline" in answer.text and "- Tables with automatic sizing" in answer.text

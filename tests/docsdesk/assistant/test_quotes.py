@@ -6,7 +6,7 @@ block with the sentence that explains it; never across a heading."""
 from __future__ import annotations
 
 from docsdesk.assistant.pieces import render, split_passage
-from docsdesk.assistant.quotes import MAX_LIST_ITEMS, quote_for
+from docsdesk.assistant.quotes import MAX_LIST_ITEMS, MAX_PARAGRAPH_CHARS, quote_for
 
 
 def pieces_of(text: str):
@@ -71,3 +71,34 @@ def test_quotes_never_cross_a_heading():
     text = "## One\n\nIntro of one.\n\n## Two\n\n```python\nx = 2\n```\n\n## Three\n\nThis is three.\n"
     assert quoted(text, "x = 2") == "From “Two” [1]:\n\n```python\nx = 2\n```"
     assert quoted(text, "three") == "From “Three”:\n> This is three. [1]"
+
+
+def test_a_sentence_comes_with_the_rest_of_its_short_paragraph():
+    # The problem, then its way out: one paragraph, quoted whole around the sentence chosen.
+    text = (
+        "## Sync actions\n\nNormally, widget actions are blocked while a thread is streaming. "
+        "To get around this, set `streaming: false`, which delivers the action to `sync_action`.\n\n"
+        "Another paragraph."
+    )
+    assert quoted(text, "blocked while") == (
+        "From “Sync actions”:\n> Normally, widget actions are blocked while a thread is streaming. "
+        "To get around this, set `streaming: false`, which delivers the action to `sync_action`. [1]"
+    )
+    # A long paragraph gives the sentence and what follows while it fits.
+    long = "## Long\n\nThe first sentence. " + " ".join(
+        f"Filler sentence number {i} goes on for a while." for i in range(MAX_PARAGRAPH_CHARS // 20)
+    )
+    rendered = quoted(long, "first sentence")
+    assert rendered.startswith("From “Long”:\n> The first sentence. Filler sentence number 0")
+    assert len(rendered) < MAX_PARAGRAPH_CHARS + 40 and rendered.endswith(". [1]")
+
+
+def test_a_paragraph_ending_with_a_colon_comes_with_its_list():
+    text = (
+        "## Docstrings\n\nWe parse the docstring to extract descriptions. Some notes on that:\n\n"
+        "1. Signatures are read with `inspect`.\n2. We use `griffe` to parse docstrings.\n"
+    )
+    assert quoted(text, "extract descriptions") == (
+        "From “Docstrings”:\n> We parse the docstring to extract descriptions.\n> Some notes on that:\n"
+        "> - Signatures are read with `inspect`.\n> - We use `griffe` to parse docstrings. [1]"
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from docsdesk.assistant.words import named_terms, readers_own
+from docsdesk.assistant.words import named_terms, names_a_product, readers_own
 
 
 @pytest.mark.parametrize(
@@ -14,6 +14,7 @@ from docsdesk.assistant.words import named_terms, readers_own
     [
         ("Which server method receives feedback in my Zorbly app?", "Zorbly", True),
         ("How do I deploy our Acme portal?", "Acme", True),
+        ("Where is the billing page in our Acme Portal v10?", "Portal", True),  # one name, two words
         ("upgrading from v9 to v10 and UserDB is gone", "v10", True),
         ("run my agent every morning at 8am", "8am", True),
         ("change the colours to match our brand", "brand", False),  # a topic, not a name
@@ -32,3 +33,23 @@ def test_named_terms_are_the_identifiers_whole():
         "runnerrun",
     }
     assert named_terms("plain words only") == set()
+
+
+@pytest.mark.parametrize(
+    ("question", "word", "product"),
+    [
+        ("how do I hook an agent up as a Slack bot that answers in channels", "Slack", True),
+        ("add two-factor authentication with an authenticator app (TOTP) to login", "TOTP", True),
+        ("deploying the server on AWS Lambda, any gotchas?", "AWS", True),
+        ("Slack bots: can the agent answer in channels?", "Slack", False),  # starts the question
+        ("how do I unit test my agent workflow in CI", "CI", False),  # where the reader works
+        ("Which server method receives feedback in my Zorbly app?", "Zorbly", False),  # their own
+        ("POST to /auth/jwt/login gives me 422 Unprocessable Entity", "Unprocessable", False),
+        ("POST to /auth/jwt/login gives me 422 Unprocessable Entity", "Entity", False),
+        ("getting MissingGreenlet errors after a commit", "MissingGreenlet", False),  # an identifier
+        ("the bot only answers the last message", "bot", False),  # an everyday word
+        ("upgrading from v9 to v10", "v10", False),
+    ],
+)
+def test_names_a_product(question, word, product):
+    assert names_a_product(question, word) is product
