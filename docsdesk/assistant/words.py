@@ -21,7 +21,11 @@ _STOP_WORDS_TEXT = (
     "it its it's this that these those be been being is are was were am has have had having not "
     "no nor but also just only very too all any some each every other such own same more most "
     "many much less will get gets got go goes make makes one ones there their them they he she "
-    "his her him i me my we our you your yours via per up out over under again further once while"
+    "his her him i me my we our you your yours via per up out over under again further once while "
+    # what is left of a contraction or a prefix once split at its apostrophe or hyphen
+    # ("we're", "doesn't", "re-run"), typed with or without the apostrophe
+    "re ve ll don doesn didn isn aren wasn weren won hasn haven shouldn couldn wouldn "
+    "dont doesnt didnt isnt arent wasnt cant wont shouldnt couldnt wouldnt"
 )
 STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*|[0-9]+(?:\.[0-9]+)*")

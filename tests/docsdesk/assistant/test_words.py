@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from docsdesk.assistant.words import named_terms, names_a_product, readers_own
+from docsdesk.assistant.words import named_terms, names_a_product, question_terms, readers_own
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,7 @@ def test_named_terms_are_the_identifiers_whole():
 )
 def test_names_a_product(question, word, product):
     assert names_a_product(question, word) is product
+
+
+def test_contraction_and_prefix_fragments_are_not_terms():
+    assert question_terms("we're re-running it and it doesn't work, dont ask why") == {"run", "work", "ask"}
