@@ -210,6 +210,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def build_parser() -> argparse.ArgumentParser:
     from docsdesk.cli.config import register as register_config_commands
     from docsdesk.cli.insights import register as register_insights_commands
+    from docsdesk.cli.jobs import register as register_jobs_commands
     from docsdesk.cli.mcp import register as register_mcp_commands
     from docsdesk.cli.search import add_exclude_argument
     from docsdesk.cli.search import register as register_docs_commands
@@ -259,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_docs_commands(sub, HelpFormatter)
     register_sources_commands(sub, HelpFormatter)
+    register_jobs_commands(sub, HelpFormatter)
     register_insights_commands(sub, HelpFormatter)
     register_mcp_commands(sub, HelpFormatter)
     register_config_commands(sub, HelpFormatter)
