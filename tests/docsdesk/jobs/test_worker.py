@@ -34,3 +34,100 @@ async def test_a_worker_process_runs_a_sync_job(database, engine, tmp_path):
     assert (await chunk_counts(engine, collection))[0] == 5
     assert (await get_source(engine, name)).last is not None
     assert "worker ready" in output and "Traceback" not in output
+
+
+def slow_site(pages: int, delay: float) -> DocsSite:
+    site = DocsSite(generated_site(pages))
+    for path in site.pages:
+        site.delays[path] = delay
+    return site
+
+
+def one_at_a_time(site: DocsSite, **more) -> dict:
+    return {"sitemap": f"{site.origin}/sitemap.xml", "concurrency": 1, "rate": 1000.0, **more}
+
+
+async def test_a_worker_killed_mid_sync_its_job_is_run_again_by_another(database, engine, tmp_path):
+    reference, collection, name = new_id("ref"), new_id("c"), new_id("s")
+    with slow_site(12, 0.4) as site:
+        await create_source(engine, name + "-ref", reference, "site", one_at_a_time(site))
+        await sync_source(engine, name + "-ref", cache_dir=tmp_path)
+        expected = await chunk_counts(engine, reference)
+        await create_source(engine, name, collection, "site", one_at_a_time(site))
+        site.reset_counts()
+        first = start_worker(database.url, tmp_path)
+        second = None
+        try:
+            job = await enqueue_collection_sync(engine, collection)
+            await wait_for_job(engine, job.id, ("running",))
+            deadline = time.monotonic() + 30
+            while site.count(status=200) < 4 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+            assert (await wait_for_job(engine, job.id, ("running", "queued"))).state in ("running", "queued")
+            second = start_worker(database.url, tmp_path)
+            done = await wait_for_job(engine, job.id, ("succeeded", "failed"), timeout=90)
+        finally:
+            stop_worker(first)
+            output = stop_worker(second) if second else ""
+    assert done.state == "succeeded", (done, output)
+    assert done.attempts == 2  # the killed run and the one that completed
+    documents, chunks, distinct = await chunk_counts(engine, collection)
+    assert (documents, chunks) == expected[:2] and chunks == distinct  # nothing stored twice
+
+
+async def test_two_workers_never_sync_one_collection_at_once(database, engine, tmp_path):
+    collection, by_sitemap, by_crawl = new_id("c"), new_id("map"), new_id("crawl")
+    with slow_site(6, 0.3) as site:
+        await create_source(engine, by_sitemap, collection, "site", one_at_a_time(site))
+        crawl = {"crawl": f"{site.origin}/docs/", "concurrency": 1, "rate": 1000.0}
+        await create_source(engine, by_crawl, collection, "site", crawl)
+        workers = [start_worker(database.url, tmp_path), start_worker(database.url, tmp_path)]
+        try:
+            jobs = [
+                await enqueue_collection_sync(engine, collection, [by_sitemap]),
+                await enqueue_collection_sync(engine, collection, [by_crawl]),
+            ]
+            done = [await wait_for_job(engine, job.id, ("succeeded", "failed"), timeout=90) for job in jobs]
+        finally:
+            outputs = [stop_worker(worker) for worker in workers]
+        assert [job.state for job in done] == ["succeeded", "succeeded"], (done, outputs)
+        assert site.most_in_flight == 1  # each sync reads one page at a time: two at once would read two
+    assert (await chunk_counts(engine, collection))[0] == 14  # 7 pages from each source
+    first, second = sorted(
+        [await get_source(engine, by_sitemap), await get_source(engine, by_crawl)],
+        key=lambda r: r.last_sync_at,
+    )
+    assert first.last_sync_at <= second.last_sync_at and first.last and second.last
+
+
+async def test_a_scheduled_source_is_synced_by_the_worker(database, engine, tmp_path):
+    from tests.docsdesk.cli.test_cli import run_cli
+
+    env = {"DATABASE_URL": database.url, "DOCSDESK_DATA_DIR": str(tmp_path)}
+    name = new_id("s")
+    with DocsSite(generated_site(2)) as site:
+        added = run_cli(
+            "sources", "add", name, "--sitemap", f"{site.origin}/sitemap.xml", "--every", "6h", **env
+        )
+        assert added.returncode == 0, added.stderr
+        bad = run_cli(
+            "sources", "add", new_id("s"), "--crawl", site.origin + "/", "--every", "6 hours", **env
+        )
+        assert bad.returncode == 2 and "use a number and a unit" in bad.stderr
+        assert (await get_source(engine, name)).every_seconds == 6 * 3600
+        worker = start_worker(database.url, tmp_path)
+        try:
+            deadline = time.monotonic() + 60
+            while (await get_source(engine, name)).last is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            output = stop_worker(worker)
+    record = await get_source(engine, name)
+    assert record.last is not None and record.last.added == 3, output
+    assert record.next_run_at is not None and record.last_sync_at is not None
+    assert 6 * 3600 - 120 < (record.next_run_at - record.last_sync_at).total_seconds() <= 6 * 3600
+    listed = run_cli("sources", **env)
+    row = next(line for line in listed.stdout.splitlines() if name in line)
+    assert "6h" in row and record.next_run_at.strftime("%Y-%m-%d %H:%M UTC") in row
