@@ -71,6 +71,8 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
                 {n: assistants.get(n).retention_days for n in assistants.names()}, settings.retention_days
             )
             background.append(asyncio.create_task(retention_loop(database.engine, plan)))
+        if settings.worker:
+            background.append(asyncio.create_task(in_process_worker(settings, database.engine, search.embedder)))
         log.debug("docsdesk started (model: %s, auth: %s)", settings.resolved_model, settings.auth_mode)
         try:
             async with mcp_service(settings, database.engine, search, assistants, recorder) as mcp:
@@ -108,6 +110,14 @@ def handoff_configs(assistants: Assistants) -> HandoffConfigs:
         if table:
             configs.configure(name, config_from_table(name, dict(table)))
     return configs
+
+
+async def in_process_worker(settings: Settings, engine, embedder) -> None:
+    """`docsdesk serve`'s own worker (docsdesk.jobs.worker): cancelled at shutdown, its running
+    job is then picked again by a worker that lives on."""
+    from docsdesk.jobs.worker import run_worker
+
+    await run_worker(engine, settings.data_dir / "sources", embedder, asyncio.Event())
 
 
 async def reload_assistants(svc: Services, handoff: HandoffDesk | None = None) -> DeploymentConfig:

@@ -47,8 +47,8 @@ def stop_worker(process: subprocess.Popen) -> str:
     return output
 
 
-async def wait_for_job(engine, job_id: int, states: tuple[str, ...], timeout: float = 60) -> JobRecord:
-    deadline = time.monotonic() + timeout
+async def wait_for_job(engine, job_id: int, states: tuple[str, ...], within: float = 60) -> JobRecord:
+    deadline = time.monotonic() + within
     while True:
         job = await get_job(engine, job_id)
         if job is not None and job.state in states:
@@ -75,3 +75,17 @@ async def chunk_counts(engine, collection: str) -> tuple[int, int, int]:
             )
         ).one()
     return int(documents), int(chunks), int(distinct)
+
+
+async def until(condition, within: float = 60, every: float = 0.1) -> None:
+    """Wait until `condition()` (sync or async) is true; AssertionError after `within` s."""
+    deadline = time.monotonic() + within
+    while True:
+        value = condition()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(every)

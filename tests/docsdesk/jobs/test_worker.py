@@ -5,12 +5,11 @@ workers and one collection (never two syncs at once), a schedule that fires."""
 from __future__ import annotations
 
 import signal
-import time
 
 from docsdesk.jobs.queue import enqueue_collection_sync
 from rag.source_state import get_source
 from rag.source_sync import create_source, sync_source
-from tests.docsdesk.jobs.support import chunk_counts, start_worker, stop_worker, wait_for_job
+from tests.docsdesk.jobs.support import chunk_counts, start_worker, stop_worker, until, wait_for_job
 from tests.support import new_id
 from tests.support.docs_site import DocsSite, generated_site
 
@@ -60,14 +59,12 @@ async def test_a_worker_killed_mid_sync_its_job_is_run_again_by_another(database
         try:
             job = await enqueue_collection_sync(engine, collection)
             await wait_for_job(engine, job.id, ("running",))
-            deadline = time.monotonic() + 30
-            while site.count(status=200) < 4 and time.monotonic() < deadline:
-                time.sleep(0.1)
+            await until(lambda: site.count(status=200) >= 4, within=30)
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
             assert (await wait_for_job(engine, job.id, ("running", "queued"))).state in ("running", "queued")
             second = start_worker(database.url, tmp_path)
-            done = await wait_for_job(engine, job.id, ("succeeded", "failed"), timeout=90)
+            done = await wait_for_job(engine, job.id, ("succeeded", "failed"), within=90)
         finally:
             stop_worker(first)
             output = stop_worker(second) if second else ""
@@ -89,7 +86,7 @@ async def test_two_workers_never_sync_one_collection_at_once(database, engine, t
                 await enqueue_collection_sync(engine, collection, [by_sitemap]),
                 await enqueue_collection_sync(engine, collection, [by_crawl]),
             ]
-            done = [await wait_for_job(engine, job.id, ("succeeded", "failed"), timeout=90) for job in jobs]
+            done = [await wait_for_job(engine, job.id, ("succeeded", "failed"), within=90) for job in jobs]
         finally:
             outputs = [stop_worker(worker) for worker in workers]
         assert [job.state for job in done] == ["succeeded", "succeeded"], (done, outputs)
@@ -119,9 +116,11 @@ async def test_a_scheduled_source_is_synced_by_the_worker(database, engine, tmp_
         assert (await get_source(engine, name)).every_seconds == 6 * 3600
         worker = start_worker(database.url, tmp_path)
         try:
-            deadline = time.monotonic() + 60
-            while (await get_source(engine, name)).last is None and time.monotonic() < deadline:
-                time.sleep(0.2)
+
+            async def synced() -> bool:
+                return (await get_source(engine, name)).last is not None
+
+            await until(synced)
         finally:
             output = stop_worker(worker)
     record = await get_source(engine, name)
@@ -131,3 +130,25 @@ async def test_a_scheduled_source_is_synced_by_the_worker(database, engine, tmp_
     listed = run_cli("sources", **env)
     row = next(line for line in listed.stdout.splitlines() if name in line)
     assert "6h" in row and record.next_run_at.strftime("%Y-%m-%d %H:%M UTC") in row
+
+
+async def test_a_worker_stopped_mid_sync_leaves_its_job_to_another(database, engine, tmp_path):
+    collection, name = new_id("c"), new_id("s")
+    with slow_site(10, 0.4) as site:
+        await create_source(engine, name, collection, "site", one_at_a_time(site))
+        first = start_worker(database.url, tmp_path)
+        second = None
+        try:
+            job = await enqueue_collection_sync(engine, collection)
+            await wait_for_job(engine, job.id, ("running",))
+            await until(lambda: site.count(status=200) >= 3, within=30)
+            first.send_signal(signal.SIGTERM)
+            second = start_worker(database.url, tmp_path)
+            done = await wait_for_job(engine, job.id, ("succeeded", "failed", "cancelled"), within=90)
+            first.wait(timeout=30)
+        finally:
+            output = stop_worker(first)
+            output += stop_worker(second) if second else ""
+    assert done.state == "succeeded", (done, output)
+    documents, chunks, distinct = await chunk_counts(engine, collection)
+    assert documents == 11 and chunks == distinct
