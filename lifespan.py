@@ -72,7 +72,9 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
             )
             background.append(asyncio.create_task(retention_loop(database.engine, plan)))
         if settings.worker:
-            background.append(asyncio.create_task(in_process_worker(settings, database.engine, search.embedder)))
+            background.append(
+                asyncio.create_task(in_process_worker(settings, database.engine, search.embedder))
+            )
         log.debug("docsdesk started (model: %s, auth: %s)", settings.resolved_model, settings.auth_mode)
         try:
             async with mcp_service(settings, database.engine, search, assistants, recorder) as mcp:
@@ -115,9 +117,9 @@ def handoff_configs(assistants: Assistants) -> HandoffConfigs:
 async def in_process_worker(settings: Settings, engine, embedder) -> None:
     """`docsdesk serve`'s own worker (docsdesk.jobs.worker): cancelled at shutdown, its running
     job is then picked again by a worker that lives on."""
-    from docsdesk.jobs.worker import run_worker
+    from docsdesk.jobs.worker import run_until_cancelled
 
-    await run_worker(engine, settings.data_dir / "sources", embedder, asyncio.Event())
+    await run_until_cancelled(engine, settings.data_dir / "sources", embedder)
 
 
 async def reload_assistants(svc: Services, handoff: HandoffDesk | None = None) -> DeploymentConfig:

@@ -66,6 +66,12 @@ class SyncRunner:
         with context.cancellation:
             try:
                 result = await self.sync(job_id, spec)
+            except asyncio.CancelledError:
+                if context.cancellation.cancel_called:
+                    raise  # cancelled by a user: the scope ends it, docs_jobs says so
+                # The worker stops (its task cancelled): back to the queue, for another worker.
+                await asyncio.shield(finish_job(self.engine, job_id, "queued", error="its worker stopped"))
+                raise RetryRequested(delay=timedelta(0), reason="the worker stopped") from None
             except IngestBusy as exc:
                 await self._uncount(job_id, str(exc))
                 raise RetryRequested(delay=BUSY_DELAY, reason=str(exc)) from None
@@ -140,6 +146,34 @@ async def _schedule_loop(engine: AsyncEngine, every: float) -> None:
         except Exception:  # the database away for a moment: try again next round
             log.warning("docsdesk: could not fire the sources' schedules", exc_info=True)
         await asyncio.sleep(every)
+
+
+async def run_until_cancelled(
+    engine: AsyncEngine,
+    cache_dir: Path,
+    embedder: Embedder | None,
+    options: WorkerOptions | None = None,
+    grace: float = 10.0,
+) -> None:
+    """A worker inside another service (`docsdesk serve`): when its task is cancelled it stops
+    taking jobs and lets the running ones finish for `grace` seconds; those still running then
+    go back to the queue. A failure (the database away) is logged and the worker started again."""
+    stop = asyncio.Event()
+    while not stop.is_set():
+        running = asyncio.create_task(run_worker(engine, cache_dir, embedder, stop, options))
+        try:
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            stop.set()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(running), grace)
+            running.cancel()
+            with contextlib.suppress(BaseException):
+                await running
+            raise
+        except Exception:
+            log.warning("docsdesk: the in-process worker failed; starting it again in 10 s", exc_info=True)
+            await asyncio.sleep(10)
 
 
 async def run_worker(

@@ -4,7 +4,10 @@ workers and one collection (never two syncs at once), a schedule that fires."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
+from datetime import timedelta
 
 from docsdesk.jobs.queue import enqueue_collection_sync
 from rag.source_state import get_source
@@ -152,3 +155,27 @@ async def test_a_worker_stopped_mid_sync_leaves_its_job_to_another(database, eng
     assert done.state == "succeeded", (done, output)
     documents, chunks, distinct = await chunk_counts(engine, collection)
     assert documents == 11 and chunks == distinct
+
+
+async def test_an_in_process_worker_cancelled_mid_sync_puts_its_job_back(database, engine, tmp_path):
+    from docsdesk.jobs.worker import WorkerOptions, run_until_cancelled
+
+    collection, name = new_id("c"), new_id("s")
+    with slow_site(10, 0.5) as site:
+        await create_source(engine, name, collection, "site", one_at_a_time(site))
+        job = await enqueue_collection_sync(engine, collection)
+        options = WorkerOptions(heartbeat=timedelta(seconds=30), schedule_poll=60)
+        inside = asyncio.create_task(run_until_cancelled(engine, tmp_path, None, options, grace=0.5))
+        await wait_for_job(engine, job.id, ("running",))
+        await until(lambda: site.count(status=200) >= 2, within=30)
+        inside.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await inside
+        assert (await wait_for_job(engine, job.id, ("queued",), within=5)).error == "its worker stopped"
+        worker = start_worker(database.url, tmp_path)  # its heartbeat (2 s) is not needed: re-queued
+        try:
+            done = await wait_for_job(engine, job.id, ("succeeded", "failed"), within=60)
+        finally:
+            output = stop_worker(worker)
+    assert done.state == "succeeded" and done.attempts == 2, (done, output)
+    assert (await chunk_counts(engine, collection))[0] == 11
