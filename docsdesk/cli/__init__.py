@@ -138,6 +138,8 @@ def hand_to_workers(db: Database, public_url: str, args: argparse.Namespace) -> 
         os.environ["DATABASE_URL"] = db.embedded.url
     os.environ["DOCSDESK_PUBLIC_URL"] = public_url
     os.environ["DOCSDESK_SKIP_MIGRATIONS"] = "1"  # migrated above, once
+    if getattr(args, "no_worker", False):
+        os.environ["DOCSDESK_WORKER"] = "0"  # the app runs no in-process job worker
     path = find_config(getattr(args, "config", None))
     if path is not None:
         os.environ[CONFIG_VARIABLE] = str(path)  # absolute: SIGHUP re-reads the same file
@@ -246,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_exclude_argument(serve)
     serve.add_argument(
         "--assistant", metavar="NAME", help="index --docs into this assistant's first collection"
+    )
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="serve only: leave sync jobs and schedules to `docsdesk worker` processes",
     )
     serve.set_defaults(func=cmd_serve)
 

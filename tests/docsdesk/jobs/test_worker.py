@@ -179,3 +179,32 @@ async def test_an_in_process_worker_cancelled_mid_sync_puts_its_job_back(databas
             output = stop_worker(worker)
     assert done.state == "succeeded" and done.attempts == 2, (done, output)
     assert (await chunk_counts(engine, collection))[0] == 11
+
+
+async def test_serve_no_worker_leaves_jobs_to_docsdesk_worker(database, engine, tmp_path):
+    import sys
+
+    import httpx
+
+    from tests.support import ServeProcess
+
+    token = "admin-token-0123456789abcdef"
+    collection, name = new_id("c"), new_id("s")
+    env = {"DATABASE_URL": database.url, "DOCSDESK_DATA_DIR": str(tmp_path), "DOCSDESK_ADMIN_TOKEN": token}
+    with DocsSite(generated_site(2)) as site:
+        await create_source(engine, name, collection, "site", {"sitemap": f"{site.origin}/sitemap.xml"})
+        server = ServeProcess([sys.executable, "-m", "docsdesk"], env).with_args("--no-worker")
+        async with server, httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            started = await http.post(
+                f"/admin/api/collections/{collection}/sync", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert started.status_code == 202, started.text
+            job_id = started.json()["job"]
+            await asyncio.sleep(3)
+            assert (await wait_for_job(engine, job_id, ("queued",), within=1)).attempts == 0  # nobody runs it
+            worker = start_worker(database.url, tmp_path)
+            try:
+                done = await wait_for_job(engine, job_id, ("succeeded", "failed"))
+            finally:
+                output = stop_worker(worker)
+    assert done.state == "succeeded", (done, output)
