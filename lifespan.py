@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, cast
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatkit_server import DocsDeskServer, build_assistants
 from chatkit_store import PostgresStore
@@ -31,7 +32,7 @@ from docsdesk.mcp.service import mcp_service
 from docsdesk.ops.metrics import operating
 from docsdesk.ops.observability import configure_logging
 from rag.collections import missing_collections, unknown_collection_message
-from rag.embeddings import build_embedder
+from rag.embeddings import Embedder, build_embedder
 from rag.search import DocsSearch
 
 log = logging.getLogger("docsdesk")
@@ -114,7 +115,7 @@ def handoff_configs(assistants: Assistants) -> HandoffConfigs:
     return configs
 
 
-async def in_process_worker(settings: Settings, engine, embedder) -> None:
+async def in_process_worker(settings: Settings, engine: AsyncEngine, embedder: Embedder | None) -> None:
     """`docsdesk serve`'s own worker (docsdesk.jobs.worker): cancelled at shutdown, its running
     job is then picked again by a worker that lives on."""
     from docsdesk.jobs.worker import run_until_cancelled

@@ -24,6 +24,7 @@ def upgrade() -> None:
 
     # Several statements and function bodies: asyncpg's simple-query protocol runs them at once.
     raw = op.get_bind().connection.driver_connection
+    assert raw is not None
     await_only(raw.execute(QueryBuilderEnvironment().build_install_query()))
     op.execute(
         """
@@ -59,4 +60,5 @@ def downgrade() -> None:
     )
     op.execute("DROP TABLE IF EXISTS docs_jobs")
     raw = op.get_bind().connection.driver_connection
+    assert raw is not None
     await_only(raw.execute(QueryBuilderEnvironment().build_uninstall_query()))
