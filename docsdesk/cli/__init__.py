@@ -249,11 +249,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--assistant", metavar="NAME", help="index --docs into this assistant's first collection"
     )
-    serve.add_argument(
-        "--no-worker",
-        action="store_true",
-        help="serve only: leave sync jobs and schedules to `docsdesk worker` processes",
-    )
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser(

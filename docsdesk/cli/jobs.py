@@ -13,6 +13,11 @@ from docsdesk.cli.common import fail, say, settings
 
 
 def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
+    subparsers.choices["serve"].add_argument(
+        "--no-worker",
+        action="store_true",
+        help="serve only: leave sync jobs and schedules to `docsdesk worker` processes",
+    )
     worker = subparsers.add_parser(
         "worker",
         help="run sync jobs and the sources' schedules",
