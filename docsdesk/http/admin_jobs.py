@@ -18,7 +18,7 @@ MAX_JOB_ID = 2**63 - 1
 
 
 def job_id(value: str) -> int:
-    if not value.isdigit() or int(value) > MAX_JOB_ID:
+    if not (0 < len(value) <= 19 and value.isascii() and value.isdigit()) or int(value) > MAX_JOB_ID:
         raise ApiError(400, "invalid_job_id", "a job id is a positive integer")
     return int(value)
 
