@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 from datetime import timedelta
 
 from docsdesk.jobs.queue import enqueue_collection_sync
 from rag.source_state import get_source
 from rag.source_sync import create_source, sync_source
+from tests.docsdesk.cli.test_cli import run_cli
 from tests.docsdesk.jobs.support import chunk_counts, start_worker, stop_worker, until, wait_for_job
 from tests.support import new_id
 from tests.support.docs_site import DocsSite, generated_site
@@ -36,6 +38,11 @@ async def test_a_worker_process_runs_a_sync_job(database, engine, tmp_path):
     assert (await chunk_counts(engine, collection))[0] == 5
     assert (await get_source(engine, name)).last is not None
     assert "worker ready" in output and "Traceback" not in output
+    env = {"DATABASE_URL": database.url, "DOCSDESK_DATA_DIR": str(tmp_path)}
+    shown = await asyncio.to_thread(lambda: run_cli("jobs", "show", str(job.id), **env))
+    assert shown.returncode == 0 and json.loads(shown.stdout)["state"] == "succeeded", shown.stderr
+    ended = await asyncio.to_thread(lambda: run_cli("jobs", "cancel", str(job.id), **env))
+    assert ended.returncode == 1 and f"no queued or running job {job.id}" in ended.stderr
 
 
 def slow_site(pages: int, delay: float) -> DocsSite:
@@ -103,8 +110,6 @@ async def test_two_workers_never_sync_one_collection_at_once(database, engine, t
 
 
 async def test_a_scheduled_source_is_synced_by_the_worker(database, engine, tmp_path):
-    from tests.docsdesk.cli.test_cli import run_cli
-
     env = {"DATABASE_URL": database.url, "DOCSDESK_DATA_DIR": str(tmp_path)}
     name = new_id("s")
     with DocsSite(generated_site(2)) as site:
