@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, cast
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatkit_server import DocsDeskServer, build_assistants
 from chatkit_store import PostgresStore
@@ -32,7 +33,7 @@ from docsdesk.mcp.service import mcp_service
 from docsdesk.ops.metrics import operating
 from docsdesk.ops.observability import configure_logging
 from rag.collections import missing_collections, unknown_collection_message
-from rag.embeddings import build_embedder
+from rag.embeddings import Embedder, build_embedder
 from rag.search import DocsSearch
 
 log = logging.getLogger("docsdesk")
@@ -72,6 +73,10 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
                 {n: assistants.get(n).retention_days for n in assistants.names()}, settings.retention_days
             )
             background.append(asyncio.create_task(retention_loop(database.engine, plan)))
+        if settings.worker:
+            background.append(
+                asyncio.create_task(in_process_worker(settings, database.engine, search.embedder))
+            )
         log.debug("docsdesk started (model: %s, auth: %s)", settings.resolved_model, settings.auth_mode)
         try:
             async with mcp_service(settings, database.engine, search, assistants, recorder) as mcp:
@@ -126,6 +131,14 @@ def handoff_configs(assistants: Assistants) -> HandoffConfigs:
         if table:
             configs.configure(name, config_from_table(name, dict(table)))
     return configs
+
+
+async def in_process_worker(settings: Settings, engine: AsyncEngine, embedder: Embedder | None) -> None:
+    """`docsdesk serve`'s own worker (docsdesk.jobs.worker): cancelled at shutdown, its running
+    job is then picked again by a worker that lives on."""
+    from docsdesk.jobs.worker import run_until_cancelled
+
+    await run_until_cancelled(engine, settings.data_dir / "sources", embedder)
 
 
 async def reload_assistants(svc: Services, handoff: HandoffDesk | None = None) -> DeploymentConfig:

@@ -72,6 +72,9 @@ class SourceRecord:
     last_sync_at: datetime | None = None
     last: SyncCounts | None = None
     last_error: str | None = None
+    every_seconds: int | None = None  # the schedule: a sync every this many seconds
+    next_run_at: datetime | None = None
+    failing: int = 0  # syncs in a row that failed as a whole
 
     @property
     def root(self) -> str:
@@ -91,27 +94,38 @@ def check_name(name: str, what: str = "source") -> str:
 
 
 async def add_source(
-    engine: AsyncEngine, name: str, collection: str, kind: str, settings: dict[str, Any]
+    engine: AsyncEngine,
+    name: str,
+    collection: str,
+    kind: str,
+    settings: dict[str, Any],
+    every_seconds: int | None = None,
 ) -> SourceRecord:
+    """Record a source; with `every_seconds`, its first scheduled sync is due at once."""
     check_name(name)
     check_name(collection, "collection")
     try:
         async with engine.begin() as conn:
-            await conn.execute(
+            row = await conn.execute(
                 text(
-                    "INSERT INTO docs_sources (name, collection, kind, settings)"
-                    " VALUES (:n, :c, :k, CAST(:s AS jsonb))"
+                    "INSERT INTO docs_sources (name, collection, kind, settings, every_seconds, next_run_at)"
+                    " VALUES (:n, :c, :k, CAST(:s AS jsonb), CAST(:e AS integer),"
+                    " CASE WHEN CAST(:e AS integer) IS NULL THEN NULL ELSE now() END)"
+                    " RETURNING next_run_at"
                 ),
-                {"n": name, "c": collection, "k": kind, "s": json.dumps(settings)},
+                {"n": name, "c": collection, "k": kind, "s": json.dumps(settings), "e": every_seconds},
             )
+            next_run_at = row.scalar()
     except IntegrityError:
         raise SourceStateError(f"a source named {name!r} already exists (see `docsdesk sources`)") from None
-    return SourceRecord(name, collection, kind, settings)
+    return SourceRecord(
+        name, collection, kind, settings, every_seconds=every_seconds, next_run_at=next_run_at
+    )
 
 
 _COLUMNS = (
     "name, collection, kind, settings, last_sync_at, last_seconds, fetched, added, changed,"
-    " removed, unchanged, failures, last_error"
+    " removed, unchanged, failures, last_error, every_seconds, next_run_at, failing"
 )
 
 
@@ -130,6 +144,9 @@ def _record(row: Any) -> SourceRecord:
         unchanged,
         failures,
         error,
+        every,
+        next_run_at,
+        failing,
     ) = row
     last = None
     if at is not None:
@@ -142,7 +159,9 @@ def _record(row: Any) -> SourceRecord:
             [Failure(f["key"], f["error"]) for f in failures or []],
             seconds or 0.0,
         )
-    return SourceRecord(name, collection, kind, dict(settings or {}), at, last, error)
+    return SourceRecord(
+        name, collection, kind, dict(settings or {}), at, last, error, every, next_run_at, failing
+    )
 
 
 async def list_sources(engine: AsyncEngine) -> list[SourceRecord]:
@@ -206,7 +225,7 @@ async def save_sync(engine: AsyncEngine, name: str, counts: SyncCounts, document
             text(
                 "UPDATE docs_sources SET last_sync_at = now(), last_seconds = :s, fetched = :fe,"
                 " added = :a, changed = :ch, removed = :r, unchanged = :u, failed = :fa,"
-                " failures = CAST(:f AS jsonb), last_error = NULL WHERE name = :n"
+                " failures = CAST(:f AS jsonb), last_error = NULL, failing = 0 WHERE name = :n"
             ),
             {
                 "n": name,
@@ -242,7 +261,25 @@ async def save_error(engine: AsyncEngine, name: str, error: str, seconds: float)
     async with engine.begin() as conn:
         await conn.execute(
             text(
-                "UPDATE docs_sources SET last_sync_at = now(), last_seconds = :s, last_error = :e WHERE name = :n"
+                "UPDATE docs_sources SET last_sync_at = now(), last_seconds = :s, last_error = :e,"
+                " failing = failing + 1 WHERE name = :n"
             ),
             {"n": name, "e": error[:1000], "s": seconds},
         )
+
+
+FAILING_AFTER = 3  # syncs in a row that failed: the source shows on /readyz and in metrics
+
+
+async def failing_sources(engine: AsyncEngine, after: int = FAILING_AFTER) -> list[tuple[str, int, str]]:
+    """(name, syncs failed in a row, last error) of the sources whose last `after` or more
+    syncs failed as a whole."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT name, failing, coalesce(last_error, '') FROM docs_sources"
+                " WHERE failing >= :a ORDER BY name"
+            ),
+            {"a": after},
+        )
+        return [(name, int(failing), error) for name, failing, error in rows]

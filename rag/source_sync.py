@@ -40,13 +40,18 @@ def checked_settings(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create_source(
-    engine: AsyncEngine, name: str, collection: str, kind: str, settings: dict[str, Any]
+    engine: AsyncEngine,
+    name: str,
+    collection: str,
+    kind: str,
+    settings: dict[str, Any],
+    every_seconds: int | None = None,
 ) -> SourceRecord:
     try:
         checked = checked_settings(kind, settings)
     except SourceError as exc:
         raise SourceStateError(str(exc)) from None
-    return await add_source(engine, name, collection, kind, checked)
+    return await add_source(engine, name, collection, kind, checked, every_seconds)
 
 
 def build_source(record: SourceRecord, known: dict[str, Known], cache_dir: Path) -> SiteSource | GitSource:

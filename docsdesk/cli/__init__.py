@@ -138,6 +138,8 @@ def hand_to_workers(db: Database, public_url: str, args: argparse.Namespace) -> 
         os.environ["DATABASE_URL"] = db.embedded.url
     os.environ["DOCSDESK_PUBLIC_URL"] = public_url
     os.environ["DOCSDESK_SKIP_MIGRATIONS"] = "1"  # migrated above, once
+    if getattr(args, "no_worker", False):
+        os.environ["DOCSDESK_WORKER"] = "0"  # the app runs no in-process job worker
     path = find_config(getattr(args, "config", None))
     if path is not None:
         os.environ[CONFIG_VARIABLE] = str(path)  # absolute: SIGHUP re-reads the same file
@@ -210,6 +212,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def build_parser() -> argparse.ArgumentParser:
     from docsdesk.cli.config import register as register_config_commands
     from docsdesk.cli.insights import register as register_insights_commands
+    from docsdesk.cli.jobs import register as register_jobs_commands
     from docsdesk.cli.mcp import register as register_mcp_commands
     from docsdesk.cli.search import add_exclude_argument
     from docsdesk.cli.search import register as register_docs_commands
@@ -259,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_docs_commands(sub, HelpFormatter)
     register_sources_commands(sub, HelpFormatter)
+    register_jobs_commands(sub, HelpFormatter)
     register_insights_commands(sub, HelpFormatter)
     register_mcp_commands(sub, HelpFormatter)
     register_config_commands(sub, HelpFormatter)

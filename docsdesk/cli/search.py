@@ -60,6 +60,13 @@ def _register_ingest(subparsers: argparse._SubParsersAction, formatter: type[arg
         "--url-style", choices=URL_STYLES, default="mkdocs", help="how file paths map to URLs"
     )
     add_exclude_argument(parser)
+    parser.add_argument(
+        "--url",
+        metavar="SERVER",
+        help="upload the folder to this docsdesk server instead (from CI: no database needed); "
+        "with --collection and --token",
+    )
+    parser.add_argument("--token", help="with --url: the admin token (default: DOCSDESK_ADMIN_TOKEN)")
     parser.set_defaults(func=run_ingest)
 
 
@@ -139,6 +146,11 @@ def checked_base_url(base_url: str) -> str:
 
 def run_ingest(args: argparse.Namespace) -> None:
     checked_base_url(args.base_url)  # before the database starts
+    if args.url:
+        from docsdesk.cli.upload import remote_ingest
+
+        remote_ingest(args)
+        return
     asyncio.run(_ingest(args))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from docsdesk.cli.common import fail, settings
@@ -49,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
     add.add_argument("--concurrency", type=int, default=4, help="with a site: requests at once")
     add.add_argument("--rate", type=float, default=10.0, help="with a site: requests a second at most")
     add.add_argument("--max-pages", type=int, default=5000, help="with a site: pages read at most")
+    add.add_argument(
+        "--every",
+        type=parse_every,
+        metavar="DURATION",
+        help="sync on a schedule, e.g. 30m, 6h, 1d (run by `docsdesk worker` or `docsdesk serve`)",
+    )
     sync = actions.add_parser("sync", help="sync a source now, in the foreground", formatter_class=formatter)
     sync.add_argument("name")
     remove = actions.add_parser(
@@ -81,6 +87,28 @@ async def _sources(args: argparse.Namespace) -> None:
         await db.close()
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MIN_EVERY = 60
+
+
+def parse_every(value: str) -> int:
+    """`--every`: a number and a unit (s, m, h, d), at least a minute; seconds."""
+    number, unit = value.strip()[:-1], value.strip()[-1:].lower()
+    if unit not in _UNITS or not number.isdigit():
+        raise argparse.ArgumentTypeError(f"{value[:40]!r}: use a number and a unit, e.g. 30m, 6h, 1d")
+    seconds = int(number) * _UNITS[unit]
+    if not MIN_EVERY <= seconds <= 366 * 86400:
+        raise argparse.ArgumentTypeError(f"{value[:40]!r}: between 1m and 366d")
+    return seconds
+
+
+def describe_every(seconds: int) -> str:
+    for unit in ("d", "h", "m"):
+        if seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
 def source_settings(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """(kind, settings) of `sources add`'s options."""
     if args.git:
@@ -104,7 +132,9 @@ async def _add(engine: AsyncEngine, args: argparse.Namespace) -> None:
 
     kind, options = source_settings(args)
     try:
-        record = await create_source(engine, args.name, args.collection or args.name, kind, options)
+        record = await create_source(
+            engine, args.name, args.collection or args.name, kind, options, getattr(args, "every", None)
+        )
     except SourceStateError as exc:
         fail(str(exc))
         return
@@ -163,6 +193,10 @@ def describe_origin(record: SourceRecord) -> str:
     return f"sitemap {options['sitemap']}" if options.get("sitemap") else f"crawl {options.get('crawl')}"
 
 
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "now"
+
+
 def _print(records: list[SourceRecord]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -172,26 +206,27 @@ def _print(records: list[SourceRecord]) -> None:
         return
     table = Table(
         "source", "collection", "from", "last sync", "took", "added", "changed", "removed", "unchanged", "failed",
-        title="sources",
+        "every", "next run", title="sources",
     )  # fmt: skip
     for record in records:
         last = record.last
-        when = (
-            record.last_sync_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-            if record.last_sync_at
-            else "never"
-        )
+        when = _when(record.last_sync_at) if record.last_sync_at else "never"
         counts = (
             [str(n) for n in (last.added, last.changed, last.removed, last.unchanged, last.failed)]
             if last
             else ["-"] * 5
         )
         took = f"{last.seconds:.1f} s" if last else "-"
-        table.add_row(record.name, record.collection, describe_origin(record), when, took, *counts)
+        every = describe_every(record.every_seconds) if record.every_seconds else "-"
+        upcoming = _when(record.next_run_at) if record.every_seconds else "-"
+        table.add_row(
+            record.name, record.collection, describe_origin(record), when, took, *counts, every, upcoming
+        )
     console = Console(width=200)
     console.print(table)
     for record in records:
         if record.last_error:
-            console.print(f"{record.name}: last sync failed: {record.last_error}", markup=False)
+            times = f" ({record.failing} times in a row)" if record.failing > 1 else ""
+            console.print(f"{record.name}: last sync failed{times}: {record.last_error}", markup=False)
         for failure in (record.last.failures if record.last else [])[:5]:
             console.print(f"{record.name}: {failure.key}: {failure.error}", markup=False)

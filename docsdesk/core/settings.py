@@ -169,6 +169,11 @@ class Settings(BaseSettings):
     # Delete conversations, feedback and turn records older than this many days (unset = keep).
     retention_days: int | None = Field(default=None, ge=1)
 
+    # --- sources as jobs (issue 20; docsdesk/jobs) -------------------------------------
+    # Run the sync jobs and the sources' schedules inside the server (`serve --no-worker` = off,
+    # for serving-only instances when `docsdesk worker` runs elsewhere).
+    worker: bool = True
+
     # --- MCP server and llms.txt (issue 22; docsdesk/mcp) -------------------------------
     # Anonymous read access to the default assistant's /mcp and llms.txt (public docs).
     mcp_public: bool = False

@@ -13,7 +13,7 @@ import asyncio
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from docsdesk.assistant.definition import Assistant
@@ -238,6 +238,32 @@ async def upload(
     from docsdesk.http.admin_upload import upload_collection
 
     return await upload_collection(services, request, name, base_url, url_style)
+
+
+@api.post("/collections/{name}/sync")
+async def sync(
+    services: ServicesDep, name: str, source: Annotated[list[str] | None, Query()] = None
+) -> JSONResponse:
+    """Enqueue a sync of the collection's sources (or those named by `source`): 202 with a job
+    id (docsdesk.http.admin_jobs)."""
+    from docsdesk.http.admin_jobs import start_sync
+
+    return await start_sync(services, name, source or [])
+
+
+@api.get("/jobs/{job}")
+async def job_(services: ServicesDep, job: str) -> JSONResponse:
+    """A job's state, attempts, progress and result."""
+    from docsdesk.http.admin_jobs import show_job
+
+    return await show_job(services, job)
+
+
+@api.post("/jobs/{job}/cancel")
+async def cancel_job_(services: ServicesDep, job: str) -> JSONResponse:
+    from docsdesk.http.admin_jobs import cancel
+
+    return await cancel(services, job)
 
 
 router.include_router(api)

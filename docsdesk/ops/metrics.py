@@ -138,6 +138,30 @@ def observe_tokens(input_tokens: int, output_tokens: int) -> None:
         TOKENS.labels(direction="output").inc(output_tokens)
 
 
+SOURCE_FAILING = Gauge(
+    "docsdesk_source_failing_syncs",
+    "Syncs in a row of a source that failed as a whole (0: its last sync succeeded).",
+    ["source"],
+    multiprocess_mode="livemax",
+)
+
+
+async def observe_sources(request: Request) -> None:
+    """Read each source's failing streak for the scrape (the syncs may run in other processes)."""
+    from rag.source_state import failing_sources
+
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        return
+    try:
+        sources = await asyncio.wait_for(failing_sources(services.database.engine, after=0), 2.0)
+    except Exception:  # noqa: BLE001 - the database away: the other metrics still answer
+        return
+    SOURCE_FAILING.clear()
+    for name, failing, _ in sources:
+        SOURCE_FAILING.labels(source=name).set(failing)
+
+
 def observe_rate_limited(limit: str) -> None:
     RATE_LIMITED.labels(limit=limit).inc()
 
@@ -252,6 +276,7 @@ def metrics_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Respon
                     status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
                 )
+        await observe_sources(request)
         if os.environ.get(MULTIPROC_ENV):
             body = await asyncio.to_thread(render_metrics)  # reads every worker's files
         else:

@@ -1,5 +1,5 @@
 """Health and readiness probes: GET /healthz (the process answers) and GET /readyz (database
-reachable, schema at head, search index state)."""
+reachable, schema at head, search index state, sources that keep failing)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from docsdesk.core.database import current_revision, head_revision
+from rag.source_state import failing_sources
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
@@ -27,7 +28,8 @@ async def readyz(request: Request) -> Response:
     if services is None:
         return JSONResponse({"status": "not_ready", "components": {}}, status_code=503)
     components = await readiness(services.database.engine, services.search)
-    ready = all(c["status"] in ("ok", "empty") for c in components.values())
+    # An empty index or a source failing to sync still serves: reported, not fatal.
+    ready = all(c["status"] in ("ok", "empty", "failing") for c in components.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "components": components},
         status_code=200 if ready else 503,
@@ -65,7 +67,24 @@ async def readiness(engine: AsyncEngine, search: Any) -> dict[str, dict[str, Any
         }
     except Exception as exc:  # noqa: BLE001
         components["search"] = {"status": "error", "error": _one_line(exc)}
+    components["sources"] = await _sources(engine)
     return components
+
+
+async def _sources(engine: AsyncEngine) -> dict[str, Any]:
+    """The sources whose last FAILING_AFTER or more syncs failed as a whole (rag.source_state)."""
+    try:
+        failing = await asyncio.wait_for(failing_sources(engine), READINESS_TIMEOUT_SECONDS)
+    except Exception as exc:  # noqa: BLE001
+        return {"status": "error", "error": _one_line(exc)}
+    if not failing:
+        return {"status": "ok"}
+    return {
+        "status": "failing",
+        "failing": [
+            {"source": name, "failed_in_a_row": count, "error": error[:300]} for name, count, error in failing
+        ],
+    }
 
 
 async def _select_one(engine: AsyncEngine) -> None:
