@@ -67,16 +67,7 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         server = DocsDeskServer(
             store, search, settings, assistants, attachments=attachments, recorder=recorder, handoff=handoff
         )
-        background = [asyncio.create_task(run_periodically(attachments))]
-        if settings.retention_days is not None or settings.config_file is not None:
-            plan = lambda: retention_plan(  # noqa: E731 - read each round: follows reloads
-                {n: assistants.get(n).retention_days for n in assistants.names()}, settings.retention_days
-            )
-            background.append(asyncio.create_task(retention_loop(database.engine, plan)))
-        if settings.worker:
-            background.append(
-                asyncio.create_task(in_process_worker(settings, database.engine, search.embedder))
-            )
+        background = background_tasks(settings, database.engine, attachments, assistants, search)
         log.debug("docsdesk started (model: %s, auth: %s)", settings.resolved_model, settings.auth_mode)
         try:
             async with mcp_service(settings, database.engine, search, assistants, recorder) as mcp:
@@ -104,6 +95,26 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
             await authenticator.aclose()
     finally:
         await database.close()
+
+
+def background_tasks(
+    settings: Settings,
+    engine: AsyncEngine,
+    attachments: AttachmentFiles,
+    assistants: Assistants,
+    search: DocsSearch,
+) -> list[asyncio.Task[Any]]:
+    """What runs beside the requests: attachment clean-up, retention (per assistant, read each
+    round so it follows reloads) and, unless `--no-worker`, the in-process job worker."""
+    background = [asyncio.create_task(run_periodically(attachments))]
+    if settings.retention_days is not None or settings.config_file is not None:
+        plan = lambda: retention_plan(  # noqa: E731 - read each round: follows reloads
+            {n: assistants.get(n).retention_days for n in assistants.names()}, settings.retention_days
+        )
+        background.append(asyncio.create_task(retention_loop(engine, plan)))
+    if settings.worker:
+        background.append(asyncio.create_task(in_process_worker(settings, engine, search.embedder)))
+    return background
 
 
 _frozen = False

@@ -47,6 +47,9 @@ def base_settings() -> Settings:
         secret_key="test-secret-key-0123456789abcdef0123456789",
         model="offline",
         embeddings="none",
+        # No in-process job worker in every app the tests start (its shutdown takes a moment):
+        # the tests of jobs start one where they need it.
+        worker=False,
     )
     shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -6,14 +6,28 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+from pydantic import SecretStr
+
 from rag.source_sync import create_source
-from tests.docsdesk.insights.conftest import admin, admin_app, collection  # noqa: F401 - fixtures
+from tests.docsdesk.insights.conftest import ADMIN_TOKEN, admin, collection  # noqa: F401 - fixtures
 from tests.docsdesk.ops.test_ops_http import assert_error
-from tests.support import new_id
+from tests.support import LiveServer, new_id
 from tests.support.docs_site import DocsSite, generated_site
 
 
-async def test_sync_endpoint_starts_a_job_the_server_runs(admin_app, engine):  # noqa: F811
+@pytest.fixture
+async def admin_app(settings, collection):  # noqa: F811
+    """(url, app) of the app with the admin API and its in-process job worker on."""
+    from app import create_app
+
+    update = {"admin_token": SecretStr(ADMIN_TOKEN), "collection": collection, "worker": True}
+    app = create_app(settings.model_copy(update=update))
+    async with LiveServer(app) as live:
+        yield live.url, app
+
+
+async def test_sync_endpoint_starts_a_job_the_server_runs(admin_app, engine):
     url, _ = admin_app
     name, source = new_id("c"), new_id("s")
     with DocsSite(generated_site(3)) as site:
@@ -52,7 +66,7 @@ async def test_sync_endpoint_starts_a_job_the_server_runs(admin_app, engine):  #
             assert (await http.post(f"/admin/api/collections/{name}/sync")).status_code == 401
 
 
-async def test_a_running_sync_is_cancelled(admin_app, engine):  # noqa: F811
+async def test_a_running_sync_is_cancelled(admin_app, engine):
     url, _ = admin_app
     name, source = new_id("c"), new_id("s")
     with DocsSite(generated_site(30)) as site:
