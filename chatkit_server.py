@@ -206,8 +206,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             if await self.handoff.already_offered(thread_id, context):
                 return
             thread = await self.store.load_thread(thread_id, context)
-            page_url = context.page.url if context.page is not None else None
-            item = await self.handoff.offer(thread, context, "feedback", page_url)
+            item = await self.handoff.offer(thread, context, "feedback")
             await self.store.add_thread_item(thread_id, item, context)
 
     async def action(
@@ -307,8 +306,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         )
         try:
             if reason is not None and agent_context.handoff_available:
-                page_url = context.page.url if context.page is not None else None
-                yield ThreadItemDoneEvent(item=await self.handoff.offer(thread, context, reason, page_url))
+                yield ThreadItemDoneEvent(item=await self.handoff.offer(thread, context, reason))
             elif outcome is TurnOutcome.ANSWERED and assistant.follow_ups:
                 cited = cited_results(run.answers, agent_context.sources)
                 questions = await suggestions(self.handoff.engine, cited)

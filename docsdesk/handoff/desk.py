@@ -74,10 +74,9 @@ class HandoffDesk:
     def enabled(self, assistant: str) -> bool:
         return self.config(assistant).enabled
 
-    async def offer(
-        self, thread: ThreadMetadata, ctx: RequestContext, reason: str, page_url: str | None
-    ) -> WidgetItem:
-        """The hand-off widget item for `thread`, recorded as shown."""
+    async def offer(self, thread: ThreadMetadata, ctx: RequestContext, reason: str) -> WidgetItem:
+        """The hand-off widget item for `thread`, recorded as shown (with the reader's page)."""
+        page_url = ctx.page.url if ctx.page is not None else None
         item = WidgetItem(
             id=self.store.generate_item_id("message", thread, ctx),
             thread_id=thread.id,

@@ -59,13 +59,10 @@ def assistant_origins(app: Any, path: str) -> frozenset[str]:
     if services is None:
         return frozenset()
     registry = services.assistants
+    known = registry.names()
     name = assistant_of(path) or (registry.default if path == "/chatkit" else None)
-    names = [name] if name is not None else registry.names()
-    found: set[str] = set()
-    for each in names:
-        if each in registry.names():
-            found.update(registry.get(each).origins)
-    return frozenset(found)
+    names = known if name is None else [name] if name in known else []
+    return frozenset(origin for each in names for origin in registry.get(each).origins)
 
 
 class OriginGuard:
@@ -84,7 +81,7 @@ class OriginGuard:
             return
         headers = {name: value for name, value in scope["headers"] if name in _WANTED}
         sent = headers.get(b"origin")
-        extra = assistant_origins(scope.get("app"), scope["path"])
+        extra = frozenset() if sent is None else assistant_origins(scope.get("app"), scope["path"])
         if sent is None or "*" in extra or self._accepts(sent.decode("latin-1"), headers, extra):
             await self.app(scope, receive, send)
             return
