@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from rag.urls import absolute_url
+from rag.urls import absolute_url, page_key
 
 MAX_PAGE_CHARS = 400_000  # fetch_page's answer, at most (a larger page is cut, and says so)
 MAX_URL_CHARS = 2048
@@ -49,11 +49,11 @@ class PageEntry:
 def page_candidates(url: str, public_url: str | None) -> list[str]:
     """The stored page URLs `url` may name: without its anchor and query, with and without a
     trailing slash, and site-relative when it is under the public URL (own docs)."""
-    page = url.strip().split("#", 1)[0].split("?", 1)[0]
-    forms = {page, page.rstrip("/"), page.rstrip("/") + "/"}
+    page = page_key(url.strip())
+    forms = {page, page + "/"}
     if public_url and page.startswith(public_url.rstrip("/") + "/"):
         relative = page[len(public_url.rstrip("/")) :]
-        forms |= {relative, relative.rstrip("/"), relative.rstrip("/") + "/"}
+        forms |= {relative, relative + "/"}
     return sorted(form for form in forms if form)
 
 
