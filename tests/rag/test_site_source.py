@@ -15,7 +15,7 @@ from rag.source_state import SourceStateError, get_source, list_sources
 from rag.source_sync import create_source, sync_source
 from tests.support import new_id
 from tests.support.docs_site import DocsSite, generated_site, page_html
-from tests.support.mkdocs_site import build, mkdocs_site, pages  # noqa: F401 - a fixture
+from tests.support.mkdocs_site import build, pages
 
 CONFIGURE = "guide/configure.md"
 NEW_CONFIGURE = (
