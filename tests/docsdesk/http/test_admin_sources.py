@@ -27,8 +27,11 @@ async def listed(http, **params) -> dict[str, dict]:
 
 
 async def test_sources_list_last_sync_failures_skips_schedule_and_streak(
-    admin_app, engine, tmp_path, collection
-):  # noqa: F811
+    admin_app,  # noqa: F811
+    engine,
+    tmp_path,
+    collection,  # noqa: F811
+):
     url, _ = admin_app
     crawl, broken, served = new_id("crawl"), new_id("broken"), new_id("served")
     other = new_id("c")
@@ -79,7 +82,7 @@ async def test_sources_list_last_sync_failures_skips_schedule_and_streak(
         assert_error(await http.get("/admin/api/sources"), 401, "invalid_admin_token")
 
 
-async def test_a_running_sync_shows_its_job_and_progress(admin_app, engine):
+async def test_a_running_sync_shows_its_job_and_progress(admin_app, engine):  # noqa: F811
     url, _ = admin_app
     name, source = new_id("c"), new_id("s")
     with DocsSite(generated_site(8)) as site:
