@@ -35,7 +35,7 @@ def sign_in_and_sync(browser, url: str, name: str) -> dict:
     button = browser.find_element(By.CSS_SELECTOR, f'#sources tr[data-source="{name}"] td.actions button')
     button.click()
     note = (By.CSS_SELECTOR, f'#sources [data-note="{name}"]')
-    wait.until(ec.text_to_be_present_in_element(note, "running (job"))
+    wait.until(ec.text_to_be_present_in_element(note, f"syncing {name}"))
     seen["running"] = browser.find_element(*note).text
     wait.until(ec.text_to_be_present_in_element(note, "done (job"))
     seen["done"] = browser.find_element(*note).text
