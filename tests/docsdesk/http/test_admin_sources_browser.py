@@ -1,12 +1,13 @@
 """The console's Sources view in headless Chromium against the real server, its in-process
 worker and a local docs site: a source never synced, "Sync now" follows the job until it is
 done, the last sync's counts, failures and robots.txt skips are listed (a hostile redirect
-target stays text), and a refused sync is shown in the page."""
+target stays text), and a refused sync (404, 401) is shown in the page."""
 
 from __future__ import annotations
 
 import asyncio
 
+from pydantic import SecretStr
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -51,17 +52,17 @@ def sign_in_and_sync(browser, url: str, name: str) -> dict:
     return seen
 
 
-def sync_refused(browser, name: str) -> str:
+def sync_refused(browser, name: str, why: str) -> str:
     wait = WebDriverWait(browser, 30, poll_frequency=0.1)
     browser.find_element(By.CSS_SELECTOR, f'#sources tr[data-source="{name}"] td.actions button').click()
     note = (By.CSS_SELECTOR, f'#sources [data-note="{name}"]')
-    wait.until(ec.text_to_be_present_in_element(note, "Could not sync"))
+    wait.until(ec.text_to_be_present_in_element(note, why))
     element = browser.find_element(*note)
     return element.text + " | " + (element.get_attribute("class") or "")
 
 
 async def test_sync_now_in_the_console(admin_app, engine, browser):  # noqa: F811
-    url, _ = admin_app
+    url, app = admin_app
     name, collection_name = new_id("site"), new_id("c")
     robots = "User-agent: *\nDisallow: /docs/page-2/\n"
     with DocsSite(generated_site(4), robots=robots) as site:
@@ -72,7 +73,11 @@ async def test_sync_now_in_the_console(admin_app, engine, browser):  # noqa: F81
         await create_source(engine, name, collection_name, "site", settings)
         seen = await asyncio.to_thread(sign_in_and_sync, browser, url, name)
         await remove_source(engine, name)  # the page still lists it: its sync is refused (404)
-        refused = await asyncio.to_thread(sync_refused, browser, name)
+        refused = await asyncio.to_thread(sync_refused, browser, name, "has no source named")
+        # The admin token is rotated under the open console: the next sync is refused (401).
+        rotated = SecretStr("rotated-admin-token-0123456789")
+        app.state.settings = app.state.settings.model_copy(update={"admin_token": rotated})
+        unauthorised = await asyncio.to_thread(sync_refused, browser, name, "token was refused")
     assert (
         "never" in seen["before"] and "crawl" in seen["before"] and f"{site.origin}/docs/" in seen["before"]
     )
@@ -92,3 +97,4 @@ async def test_sync_now_in_the_console(admin_app, engine, browser):  # noqa: F81
         f"Could not sync: collection '{collection_name}' has no source named '{name}'" in refused
         and "error" in refused
     )
+    assert "Could not sync: the admin token was refused; sign in again" in unauthorised
