@@ -22,6 +22,7 @@ from tests.support.docs_site import DocsSite, generated_site
 async def listed(http, **params) -> dict[str, dict]:
     response = await http.get("/admin/api/sources", params=params)
     assert response.status_code == 200, response.text
+    assert response.json()["failing_after"] == 3
     assert response.headers["content-type"].startswith("application/json")
     return {s["name"]: s for s in response.json()["sources"]}
 

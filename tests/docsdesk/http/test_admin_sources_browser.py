@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from pydantic import SecretStr
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from rag.ingest import IngestError
 from rag.source_state import remove_source
-from rag.source_sync import create_source
+from rag.source_sync import create_source, sync_source
 from tests.docsdesk.http.test_admin_jobs import admin_app  # noqa: F401 - the app with its worker
 from tests.docsdesk.insights.conftest import ADMIN_TOKEN, collection  # noqa: F401 - fixtures
 from tests.support import new_id
@@ -26,13 +28,13 @@ def row_text(browser, name: str) -> str:
     return browser.find_element(By.CSS_SELECTOR, f'#sources tr[data-source="{name}"]').text
 
 
-def sign_in_and_sync(browser, url: str, name: str) -> dict:
+def sign_in_and_sync(browser, url: str, name: str, broken: str) -> dict:
     wait = WebDriverWait(browser, 60, poll_frequency=0.1)
     browser.get(url + "/admin")
     wait.until(ec.visibility_of_element_located((By.ID, "token"))).send_keys(ADMIN_TOKEN)
     browser.find_element(By.ID, "login-button").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "sources"), name))
-    seen = {"before": row_text(browser, name)}
+    seen = {"before": row_text(browser, name), "broken": row_text(browser, broken)}
     button = browser.find_element(By.CSS_SELECTOR, f'#sources tr[data-source="{name}"] td.actions button')
     button.click()
     note = (By.CSS_SELECTOR, f'#sources [data-note="{name}"]')
@@ -61,7 +63,7 @@ def sync_refused(browser, name: str, why: str) -> str:
     return element.text + " | " + (element.get_attribute("class") or "")
 
 
-async def test_sync_now_in_the_console(admin_app, engine, browser):  # noqa: F811
+async def test_sync_now_in_the_console(admin_app, engine, browser, tmp_path):  # noqa: F811
     url, app = admin_app
     name, collection_name = new_id("site"), new_id("c")
     robots = "User-agent: *\nDisallow: /docs/page-2/\n"
@@ -71,13 +73,19 @@ async def test_sync_now_in_the_console(admin_app, engine, browser):  # noqa: F81
             site.delays[path] = 0.5
         settings = {"crawl": f"{site.origin}/docs/", "concurrency": 1}
         await create_source(engine, name, collection_name, "site", settings)
-        seen = await asyncio.to_thread(sign_in_and_sync, browser, url, name)
+        broken = new_id("broken")
+        await create_source(engine, broken, new_id("c"), "site", {"sitemap": f"{site.origin}/gone.xml"})
+        with pytest.raises(IngestError):
+            await sync_source(engine, broken, cache_dir=tmp_path)
+        seen = await asyncio.to_thread(sign_in_and_sync, browser, url, name, broken)
         await remove_source(engine, name)  # the page still lists it: its sync is refused (404)
         refused = await asyncio.to_thread(sync_refused, browser, name, "has no source named")
         # The admin token is rotated under the open console: the next sync is refused (401).
         rotated = SecretStr("rotated-admin-token-0123456789")
         app.state.settings = app.state.settings.model_copy(update={"admin_token": rotated})
         unauthorised = await asyncio.to_thread(sync_refused, browser, name, "token was refused")
+    assert "failing: 1 sync failed" in seen["broken"]
+    assert f"sitemap {site.origin}/gone.xml answered HTTP 404" in seen["broken"]
     assert (
         "never" in seen["before"] and "crawl" in seen["before"] and f"{site.origin}/docs/" in seen["before"]
     )
