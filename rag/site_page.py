@@ -2,9 +2,11 @@
 
 The page keeps what the reader came for: navigation, the site header and footer, sidebars and
 tables of contents, "edit this page" links, cookie and consent banners and skip links are
-removed. What remains is handed to `rag.html_page` (the ingest reader of HTML), which keeps the
-<article> or <main>, splits it along its headings and gives each section its heading's real
-id, so citations land on the section. docs/sources.md says why this and not trafilatura or
+removed. A page with neither <main> nor <article> whose content is marked `role="main"` (the
+mkdocs and readthedocs themes of mkdocs) is cut down to that element. What remains is handed to
+`rag.html_page` (the ingest reader of HTML), which keeps the <article> or <main>, splits it
+along its headings and gives each section its heading's real id, so citations land on the
+section. docs/sources.md says why this and not trafilatura or
 readability.
 """
 
@@ -75,7 +77,18 @@ def read_page(html: bytes | str, page_url: str) -> tuple[bytes, list[str]]:
     for node in tree.css("a"):
         if " ".join(node.text(deep=True).split()).lower() in EDIT_LINK_WORDS:
             node.decompose()
-    return (tree.html or "").encode("utf-8"), links
+    return _main_landmark(tree).encode("utf-8"), links
+
+
+def _main_landmark(tree: LexborHTMLParser) -> str:
+    """The page, or only its `role="main"` element (in a <main>, with the page's <title>)
+    when it has neither <main> nor <article> to say where its content is."""
+    main = tree.css_first("[role=main]")
+    if main is None or tree.css_first("main, article") is not None:
+        return tree.html or ""
+    title = tree.css_first("title")
+    head = title.html if title is not None else ""
+    return f"<!doctype html><html><head>{head}</head><body><main>{main.html}</main></body></html>"
 
 
 def _links(tree: LexborHTMLParser, base: str) -> list[str]:

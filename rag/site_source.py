@@ -6,7 +6,8 @@ time at most `rate` a second; a page read before is asked for conditionally (If-
 If-Modified-Since) and a sitemap `lastmod` equal to the last one skips the request. A 304 (or
 the same lastmod) yields the document as unchanged: ingestion keeps its chunks, and a crawl
 follows the links the page had. A redirect within the site is followed as a new page; one off
-the site is a failure, never followed. A page that answers 404 or 410 is gone; another error
+the site is a failure, never followed. A page robots.txt disallows is never fetched and is
+listed among the sync's skipped pages (not its failures). A page that answers 404 or 410 is gone; another error
 keeps the stored copy and is listed among the failures.
 """
 
@@ -23,7 +24,7 @@ import httpx
 
 from rag.site_fetch import USER_AGENT, FetchFailed, Pace, Version, get, read_robots, sitemap_pages
 from rag.site_page import read_page, without_fragment
-from rag.source_state import Failure, Known
+from rag.source_state import ROBOTS_DISALLOWED, Failure, Known
 from rag.sources import HTML, Document, DocumentSource, SourceError, source_kind
 
 SKIPPED_SUFFIXES = frozenset(
@@ -105,7 +106,7 @@ class SiteSource(DocumentSource):
         self.crawling = settings.crawl is not None  # a sitemap's pages are its list: links not followed
         self.fetched = 0
         self.failures: list[Failure] = []
-        self.disallowed: list[str] = []  # by robots.txt
+        self.skipped: list[Failure] = []  # disallowed by robots.txt: listed, never fetched
         self.seen: dict[str, Known] = {}  # the versions to record
         self.requests = 0
 
@@ -141,7 +142,7 @@ class SiteSource(DocumentSource):
                     url, lastmod = await crawl.todo.get()
                     try:
                         if not robots.can_fetch(USER_AGENT, url):
-                            self.disallowed.append(url)
+                            self.skipped.append(Failure(url, ROBOTS_DISALLOWED))
                             continue
                         document = await self._visit(
                             client, pace, url, lastmod, lambda u: self._schedule(crawl, u)

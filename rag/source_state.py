@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-MAX_FAILURES_KEPT = 200  # per-document failures stored with a sync
+MAX_FAILURES_KEPT = 200  # per-document failures (and skips) stored with a sync
+ROBOTS_DISALLOWED = "disallowed by robots.txt"
 
 
 class SourceStateError(RuntimeError):
@@ -36,6 +37,9 @@ class Known:
 
 @dataclass(frozen=True)
 class Failure:
+    """A document a sync could not read (or, among `SyncCounts.skipped`, chose not to): its
+    key (a site's page URL) and why."""
+
     key: str
     error: str
 
@@ -51,15 +55,17 @@ class SyncCounts:
     removed: int = 0
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
+    skipped: list[Failure] = field(default_factory=list)  # on purpose: robots.txt disallows them
 
     @property
     def failed(self) -> int:
         return len(self.failures)
 
     def describe(self) -> str:
+        skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
         return (
             f"{self.fetched} fetched, {self.unchanged} unchanged, {self.added} added, "
-            f"{self.changed} changed, {self.removed} removed, {self.failed} failed in {self.seconds:.1f} s"
+            f"{self.changed} changed, {self.removed} removed, {self.failed} failed{skipped} in {self.seconds:.1f} s"
         )
 
 
@@ -125,7 +131,7 @@ async def add_source(
 
 _COLUMNS = (
     "name, collection, kind, settings, last_sync_at, last_seconds, fetched, added, changed,"
-    " removed, unchanged, failures, last_error, every_seconds, next_run_at, failing"
+    " removed, unchanged, failures, last_error, every_seconds, next_run_at, failing, skipped"
 )
 
 
@@ -147,6 +153,7 @@ def _record(row: Any) -> SourceRecord:
         every,
         next_run_at,
         failing,
+        skipped,
     ) = row
     last = None
     if at is not None:
@@ -158,6 +165,7 @@ def _record(row: Any) -> SourceRecord:
             removed or 0,
             [Failure(f["key"], f["error"]) for f in failures or []],
             seconds or 0.0,
+            [Failure(f["key"], f["error"]) for f in skipped or []],
         )
     return SourceRecord(
         name, collection, kind, dict(settings or {}), at, last, error, every, next_run_at, failing
@@ -201,6 +209,7 @@ async def save_sync(engine: AsyncEngine, name: str, counts: SyncCounts, document
     """Record a finished sync: its counts and failures, and the versions of the documents it
     saw (those it did not see are forgotten, as ingestion removed them)."""
     failures = [{"key": f.key, "error": f.error} for f in counts.failures[:MAX_FAILURES_KEPT]]
+    skipped = [{"key": f.key, "error": f.error} for f in counts.skipped[:MAX_FAILURES_KEPT]]
     rows = [
         {
             "n": name,
@@ -225,7 +234,8 @@ async def save_sync(engine: AsyncEngine, name: str, counts: SyncCounts, document
             text(
                 "UPDATE docs_sources SET last_sync_at = now(), last_seconds = :s, fetched = :fe,"
                 " added = :a, changed = :ch, removed = :r, unchanged = :u, failed = :fa,"
-                " failures = CAST(:f AS jsonb), last_error = NULL, failing = 0 WHERE name = :n"
+                " failures = CAST(:f AS jsonb), skipped = CAST(:sk AS jsonb), last_error = NULL,"
+                " failing = 0 WHERE name = :n"
             ),
             {
                 "n": name,
@@ -237,6 +247,7 @@ async def save_sync(engine: AsyncEngine, name: str, counts: SyncCounts, document
                 "u": counts.unchanged,
                 "fa": counts.failed,
                 "f": json.dumps(failures),
+                "sk": json.dumps(skipped),
             },
         )
 

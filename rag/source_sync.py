@@ -97,6 +97,7 @@ async def sync_source(
         removed=summary.removed,
         failures=list(source.failures),
         seconds=time.perf_counter() - started,
+        skipped=list(source.skipped) if isinstance(source, SiteSource) else [],
     )
     await save_sync(engine, name, counts, source.seen)
     return counts

@@ -166,6 +166,8 @@ async def _sync(engine: AsyncEngine, name: str, config: Any) -> None:
         print(f"docsdesk:   failed {failure.key}: {failure.error}")
     if counts.failed > 10:
         print(f"docsdesk:   and {counts.failed - 10} more (see `docsdesk sources`)")
+    for skip in counts.skipped[:10]:
+        print(f"docsdesk:   skipped {skip.key}: {skip.error}")
 
 
 async def _remove(engine: AsyncEngine, name: str) -> None:
@@ -206,15 +208,25 @@ def _print(records: list[SourceRecord]) -> None:
         return
     table = Table(
         "source", "collection", "from", "last sync", "took", "added", "changed", "removed", "unchanged", "failed",
-        "every", "next run", title="sources",
+        "skipped", "every", "next run", title="sources",
     )  # fmt: skip
     for record in records:
         last = record.last
         when = _when(record.last_sync_at) if record.last_sync_at else "never"
         counts = (
-            [str(n) for n in (last.added, last.changed, last.removed, last.unchanged, last.failed)]
+            [
+                str(n)
+                for n in (
+                    last.added,
+                    last.changed,
+                    last.removed,
+                    last.unchanged,
+                    last.failed,
+                    len(last.skipped),
+                )
+            ]
             if last
-            else ["-"] * 5
+            else ["-"] * 6
         )
         took = f"{last.seconds:.1f} s" if last else "-"
         every = describe_every(record.every_seconds) if record.every_seconds else "-"
@@ -230,3 +242,5 @@ def _print(records: list[SourceRecord]) -> None:
             console.print(f"{record.name}: last sync failed{times}: {record.last_error}", markup=False)
         for failure in (record.last.failures if record.last else [])[:5]:
             console.print(f"{record.name}: {failure.key}: {failure.error}", markup=False)
+        for skip in (record.last.skipped if record.last else [])[:5]:
+            console.print(f"{record.name}: skipped {skip.key}: {skip.error}", markup=False)

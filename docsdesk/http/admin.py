@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from docsdesk.assistant.definition import Assistant
 from docsdesk.core.errors import ApiError
 from docsdesk.core.settings_error import SettingsError
+from docsdesk.http.admin_sources import router as sources_router
 from docsdesk.http.deps import Limits, Services, ServicesDep, SettingsDep
 from docsdesk.insights.admin import (
     ID,
@@ -266,4 +267,5 @@ async def cancel_job_(services: ServicesDep, job: str) -> JSONResponse:
     return await cancel(services, job)
 
 
+api.include_router(sources_router)  # GET /admin/api/sources
 router.include_router(api)

@@ -176,8 +176,19 @@ async def get_job(engine: AsyncEngine, job_id: int) -> JobRecord | None:
         row = (
             await conn.execute(text(f"SELECT {_COLUMNS} FROM docs_jobs WHERE id = :i"), {"i": job_id})
         ).first()
-    if row is None:
-        return None
+    return None if row is None else _job(row)
+
+
+async def open_jobs(engine: AsyncEngine) -> list[JobRecord]:
+    """The jobs queued or running, oldest first (the console's "running" state per source)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(f"SELECT {_COLUMNS} FROM docs_jobs WHERE state IN ('queued', 'running') ORDER BY id")
+        )
+        return [_job(row) for row in rows]
+
+
+def _job(row: Any) -> JobRecord:
     values = list(row)
     values[3] = list(values[3] or [])
     values[6] = dict(values[6] or {})

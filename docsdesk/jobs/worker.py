@@ -98,6 +98,7 @@ class SyncRunner:
                 "changed": counts.changed,
                 "removed": counts.removed,
                 "failed": counts.failed,
+                "skipped": len(counts.skipped),
                 "seconds": round(counts.seconds, 3),
                 "summary": counts.describe(),
             }

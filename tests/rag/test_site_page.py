@@ -6,6 +6,7 @@ from __future__ import annotations
 from rag.html_page import parse_html
 from rag.site_page import read_page
 from tests.support.docs_site import page_html
+from tests.support.mkdocs_site import build, pages
 
 DOCUSAURUS = """<html><body><div class="theme-layout"><nav class="navbar">Docs Blog</nav>
 <div class="main-wrapper"><aside class="theme-doc-sidebar-container">Sidebar links</aside>
@@ -61,3 +62,36 @@ def test_links_skip_fragments_mail_and_scripts_and_honour_base():
     )
     _, links = read_page(html, "https://x.test/docs/")
     assert links == ["https://x.test/root/page/"]
+
+
+def test_mkdocs_builds_of_both_shipped_themes_keep_only_the_page(tmp_path):
+    """Real `mkdocs build` output: the mkdocs theme (a Bootstrap navbar, search and keyboard
+    dialogs, no <main>) and readthedocs (side navigation, breadcrumbs with "Edit on Github",
+    a versions bar): only the role="main" content stays, its headings with their ids."""
+    for theme in ("mkdocs", "readthedocs"):
+        built = pages(build(tmp_path / theme, theme=theme))
+        url = "https://docs.example.test/docs/guide/install/"
+        body, links = read_page(built["/docs/guide/install/"], url)
+        page = parse_html(body.decode())
+        sections = [(s.level, s.title, s.explicit_id) for s in page.sections if s.level]
+        assert sections == [
+            (1, "Install", "install"),
+            (2, "Requirements", "requirements"),
+            (2, "From a package", "from-a-package"),
+        ], theme
+        text = texts(body)
+        assert "You need Python 3.11" in text and "widget serve" in text
+        for gone in (
+            "Edit on Github",
+            "Previous",
+            "Next",
+            "Search",
+            "Keyboard",
+            "Built with",
+            "built with",
+            "Home",
+        ):
+            assert gone not in text, (theme, gone)
+        assert page.html_title == "Install - Widget Docs"
+        assert "https://docs.example.test/docs/guide/configure/" in links  # the crawl still follows the nav
+        assert "https://docs.example.test/docs/changelog/" in links

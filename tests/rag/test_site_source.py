@@ -1,5 +1,7 @@
-"""Published-site sources against a real local HTTP server (tests.support.docs_site): sitemap
-and crawl syncs, conditional re-syncs, removals, robots.txt, redirects off the site."""
+"""Published-site sources against a real local HTTP server (tests.support.docs_site) serving
+the test docs site built with mkdocs (tests.support.mkdocs_site): sitemap and crawl syncs,
+conditional re-syncs, removals, robots.txt, redirects off the site. Bounds and bad settings
+use generated pages."""
 
 from __future__ import annotations
 
@@ -13,6 +15,12 @@ from rag.source_state import SourceStateError, get_source, list_sources
 from rag.source_sync import create_source, sync_source
 from tests.support import new_id
 from tests.support.docs_site import DocsSite, generated_site, page_html
+from tests.support.mkdocs_site import build, pages
+
+CONFIGURE = "guide/configure.md"
+NEW_CONFIGURE = (
+    "# Configure\n\nWidget reads `widget.yaml` now.\n\n## Ports\n\nSet `port = 7070` to move it.\n"
+)
 
 
 async def chunks_of(engine, collection: str) -> list[tuple[str, str, str]]:
@@ -38,108 +46,142 @@ async def add(engine, **settings) -> tuple[str, str]:
     return name, collection
 
 
-async def test_sitemap_sync_reads_the_main_content_with_section_anchors(engine, tmp_path):
-    with DocsSite(generated_site(4)) as site:
+async def chunk_ids(engine, collection: str) -> dict[str, set[int]]:
+    """{page URL: ids of its chunks}: a page re-chunked gets new ids."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT page_url, id FROM docs_chunks WHERE collection = :c"), {"c": collection}
+        )
+        found: dict[str, set[int]] = {}
+        for page, chunk in rows:
+            found.setdefault(page, set()).add(chunk)
+        return found
+
+
+def rebuilt(site: DocsSite, tmp_path, built: dict[str, str], edits: dict[str, str]) -> list[str]:
+    """Build the mkdocs project again with `edits` and serve the pages whose HTML differs from
+    the first build's (`built`); those pages' paths."""
+    changed = []
+    for path, html in pages(build(tmp_path / new_id("build"), edits=edits)).items():
+        if built.get(path) != html:
+            site.set_page(path, html)
+            changed.append(path)
+    return changed
+
+
+async def test_sitemap_sync_reads_the_main_content_with_section_anchors(engine, tmp_path, mkdocs_site):
+    with DocsSite(mkdocs_site) as site:
         name, collection = await add(engine, sitemap=f"{site.origin}/sitemap.xml")
         counts = await sync_source(engine, name, cache_dir=tmp_path)
         assert (counts.fetched, counts.added, counts.unchanged, counts.failures) == (5, 5, 0, [])
         chunks = await chunks_of(engine, collection)
     urls = {url for _, url, _ in chunks}
-    assert f"{site.origin}/docs/page-2/#usage-2" in urls  # the heading's own id
-    assert any("--widget 2" in body for _, _, body in chunks)
+    assert f"{site.origin}/docs/guide/configure/#ports" in urls  # the heading's own id
+    assert f"{site.origin}/docs/troubleshooting/#widgets-come-out-square" in urls
+    assert any("max_sprockets = 500" in body for _, _, body in chunks)
     everything = " ".join(body for _, _, body in chunks)
     for boilerplate in (
-        "cookies",
-        "Edit",
-        "Copyright",
-        "Table of contents",
-        "Search the site",
-        "Last update",
+        "Edit on Github",  # the navigation bar's edit link
+        "Documentation built with",  # the footer
+        "Keyboard Shortcuts",  # the theme's dialogs
+        "search these documents",
+        "Table of Contents",  # the sidebar
+        "Previous",  # the navigation bar
+        "Next page",
     ):
         assert boilerplate not in everything
     [record] = [r for r in await list_sources(engine) if r.name == name]
     assert record.last is not None and record.last.added == 5 and record.last_sync_at is not None
 
 
-async def test_crawl_stays_on_the_path_prefix_and_resyncs_conditionally(engine, tmp_path):
-    pages = generated_site(6)
-    pages["/docs/"] = pages["/docs/"].replace("</article>", '<a href="/blog/post/">blog</a></article>')
-    pages["/blog/post/"] = page_html("Blog", "<p>Not documentation.</p>", [])
-    with DocsSite(pages) as site:
+async def test_crawl_stays_on_the_path_prefix_and_resyncs_conditionally(engine, tmp_path, mkdocs_site):
+    served = dict(mkdocs_site)
+    served["/docs/"] = served["/docs/"].replace("<h2 ", '<p><a href="/blog/post/">blog</a></p><h2 ', 1)
+    served["/blog/post/"] = page_html("Blog", "<p>Not documentation.</p>", [])
+    with DocsSite(served) as site:
         name, collection = await add(engine, crawl=f"{site.origin}/docs/", concurrency=3)
         first = await sync_source(engine, name, cache_dir=tmp_path)
-        assert (first.fetched, first.added, first.failed) == (7, 7, 0)
+        assert (first.fetched, first.added, first.failed) == (5, 5, 0)
         assert site.count(path="/blog/post/") == 0
         assert f"{site.origin}/blog/post/" not in await page_urls(engine, collection)
+        before = await chunk_ids(engine, collection)
 
         site.reset_counts()
-        site.set_page(
-            "/docs/page-3/", page_html("Page3", "<p>Widget three was renamed gizmo.</p>", ["/docs/"])
-        )
+        assert rebuilt(site, tmp_path, mkdocs_site, {CONFIGURE: NEW_CONFIGURE}) == ["/docs/guide/configure/"]
         second = await sync_source(engine, name, cache_dir=tmp_path)
-        assert site.count(status=200) == 1 and site.count(status=200, path="/docs/page-3/") == 1
-        assert site.count(status=304) == 6
+        assert site.count(status=200) == 1 and site.count(status=200, path="/docs/guide/configure/") == 1
+        assert site.count(status=304) == 4
         assert (second.fetched, second.changed, second.unchanged, second.added, second.removed) == (
             1,
             1,
-            6,
+            4,
             0,
             0,
         )
-        bodies = [body for page, _, body in await chunks_of(engine, collection) if page.endswith("/page-3/")]
-        assert any("gizmo" in body for body in bodies)
+        after = await chunk_ids(engine, collection)
+        configure = f"{site.origin}/docs/guide/configure/"
+        assert {page for page in after if after[page] != before.get(page)} == {configure}  # one re-chunked
+        bodies = [body for page, _, body in await chunks_of(engine, collection) if page == configure]
+        assert any("port = 7070" in body for body in bodies) and not any("max_sprockets" in b for b in bodies)
 
         site.reset_counts()
-        third = await sync_source(engine, name, cache_dir=tmp_path)  # page 3 no longer links on
-        assert site.count(status=200) == 0 and (third.changed, third.unchanged) == (0, 7)
+        third = await sync_source(engine, name, cache_dir=tmp_path)
+        assert site.count(status=200) == 0 and (third.changed, third.unchanged) == (0, 5)
 
 
-async def test_a_removed_page_is_removed_and_a_sitemap_lastmod_saves_the_request(engine, tmp_path):
-    with DocsSite(generated_site(4), lastmod=True) as site:
+async def test_a_removed_page_is_removed_and_a_sitemap_lastmod_saves_the_request(
+    engine, tmp_path, mkdocs_site
+):
+    with DocsSite(mkdocs_site, lastmod=True) as site:
         name, collection = await add(engine, sitemap=f"{site.origin}/sitemap.xml")
         await sync_source(engine, name, cache_dir=tmp_path)
         site.reset_counts()
-        site.remove_page("/docs/page-1/")
-        site.set_page("/docs/page-2/", page_html("Page2", "<p>New text.</p>", []))
+        site.remove_page("/docs/changelog/")
+        assert rebuilt(site, tmp_path, mkdocs_site, {CONFIGURE: NEW_CONFIGURE}) == ["/docs/guide/configure/"]
         counts = await sync_source(engine, name, cache_dir=tmp_path)
         page_requests = site.count() - site.count(path="/sitemap.xml") - site.count(path="/robots.txt")
         assert page_requests == 1  # only the page whose lastmod moved
         assert (counts.removed, counts.changed, counts.unchanged, counts.fetched) == (1, 1, 3, 1)
-        assert f"{site.origin}/docs/page-1/" not in await page_urls(engine, collection)
+        assert f"{site.origin}/docs/changelog/" not in await page_urls(engine, collection)
 
 
-async def test_a_crawled_page_that_went_missing_is_removed_and_listed(engine, tmp_path):
-    with DocsSite(generated_site(3)) as site:
+async def test_a_crawled_page_that_went_missing_is_removed_and_listed(engine, tmp_path, mkdocs_site):
+    with DocsSite(mkdocs_site) as site:
         name, collection = await add(engine, crawl=f"{site.origin}/docs/")
         await sync_source(engine, name, cache_dir=tmp_path)
-        site.remove_page("/docs/page-1/")
+        site.remove_page("/docs/troubleshooting/")  # the other pages still link to it
         counts = await sync_source(engine, name, cache_dir=tmp_path)
         assert counts.removed == 1 and [f.error for f in counts.failures] == ["HTTP 404: removed"]
-        assert len(await page_urls(engine, collection)) == 3
+        assert len(await page_urls(engine, collection)) == 4
         record = await get_source(engine, name)
-        assert record.last is not None and record.last.failures[0].key == f"{site.origin}/docs/page-1/"
+        assert (
+            record.last is not None and record.last.failures[0].key == f"{site.origin}/docs/troubleshooting/"
+        )
 
 
-async def test_robots_txt_disallow_is_honoured(engine, tmp_path):
-    pages = generated_site(3)
-    pages["/docs/"] = pages["/docs/"].replace("</article>", '<a href="/docs/private/">p</a></article>')
-    pages["/docs/private/"] = page_html("Private", "<p>Internal notes.</p>", [])
-    robots = "User-agent: *\nDisallow: /docs/private/\n"
-    with DocsSite(pages, robots=robots) as site:
-        name, collection = await add(engine, crawl=f"{site.origin}/docs/")
-        counts = await sync_source(engine, name, cache_dir=tmp_path)
-        assert site.count(path="/docs/private/") == 0
-        assert counts.added == 4
-        assert f"{site.origin}/docs/private/" not in await page_urls(engine, collection)
+async def test_robots_txt_disallow_is_honoured_and_listed_as_skipped(engine, tmp_path, mkdocs_site):
+    robots = "User-agent: *\nDisallow: /docs/changelog/\n"
+    with DocsSite(mkdocs_site, robots=robots) as site:
+        for settings in ({"crawl": f"{site.origin}/docs/"}, {"sitemap": f"{site.origin}/sitemap.xml"}):
+            name, collection = await add(engine, **settings)
+            counts = await sync_source(engine, name, cache_dir=tmp_path)
+            assert site.count(path="/docs/changelog/") == 0
+            assert (counts.added, counts.failures) == (4, [])
+            skipped = [(f.key, f.error) for f in counts.skipped]
+            assert skipped == [(f"{site.origin}/docs/changelog/", "disallowed by robots.txt")]
+            assert "1 skipped" in counts.describe() and "0 failed" in counts.describe()
+            assert f"{site.origin}/docs/changelog/" not in await page_urls(engine, collection)
+            record = await get_source(engine, name)
+            assert record.last is not None and record.last.failed == 0
+            assert [(f.key, f.error) for f in record.last.skipped] == skipped
 
 
-async def test_a_redirect_off_the_site_is_not_followed_one_within_is(engine, tmp_path):
-    pages = generated_site(2)
-    pages["/docs/"] = pages["/docs/"].replace(
-        "</article>", '<a href="/docs/moved/">m</a><a href="/docs/away/">a</a></article>'
-    )
-    pages["/docs/new-home/"] = page_html("NewHome", "<p>Moved here.</p>", [])
-    with DocsSite(pages) as site, DocsSite({"/x/": page_html("X", "<p>x</p>", [])}) as elsewhere:
+async def test_a_redirect_off_the_site_is_not_followed_one_within_is(engine, tmp_path, mkdocs_site):
+    served = dict(mkdocs_site)
+    links = '<p><a href="/docs/moved/">m</a><a href="/docs/away/">a</a></p><h2 '
+    served["/docs/"] = served["/docs/"].replace("<h2 ", links, 1)
+    served["/docs/new-home/"] = page_html("NewHome", "<p>Moved here.</p>", [])
+    with DocsSite(served) as site, DocsSite({"/x/": page_html("X", "<p>x</p>", [])}) as elsewhere:
         site.redirects["/docs/moved/"] = "/docs/new-home/"
         site.redirects["/docs/away/"] = f"{elsewhere.origin}/x/"
         name, collection = await add(engine, crawl=f"{site.origin}/docs/")

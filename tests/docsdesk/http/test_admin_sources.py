@@ -1,0 +1,105 @@
+"""GET /admin/api/sources over real HTTP against real PostgreSQL and a local docs site: each
+source's kind, origin, last sync with its counts, per-document failures and robots.txt skips,
+schedule, failing streak and running job; folder collections; the assistant filter; the
+admin token."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from rag.ingest import IngestError
+from rag.source_sync import create_source, sync_source
+from tests.docsdesk.http.test_admin_jobs import admin_app  # noqa: F401 - the app with its worker
+from tests.docsdesk.insights.conftest import admin, collection  # noqa: F401 - fixtures
+from tests.docsdesk.ops.test_ops_http import assert_error
+from tests.support import new_id
+from tests.support.docs_site import DocsSite, generated_site
+
+
+async def listed(http, **params) -> dict[str, dict]:
+    response = await http.get("/admin/api/sources", params=params)
+    assert response.status_code == 200, response.text
+    assert response.json()["failing_after"] == 3
+    assert response.headers["content-type"].startswith("application/json")
+    return {s["name"]: s for s in response.json()["sources"]}
+
+
+async def test_sources_list_last_sync_failures_skips_schedule_and_streak(
+    admin_app,  # noqa: F811
+    engine,
+    tmp_path,
+    collection,  # noqa: F811
+):
+    url, _ = admin_app
+    crawl, broken, served = new_id("crawl"), new_id("broken"), new_id("served")
+    other = new_id("c")
+    robots = "User-agent: *\nDisallow: /docs/page-2/\n"
+    with DocsSite(generated_site(4), robots=robots) as site:
+        site.redirects["/docs/page-3/"] = "https://elsewhere.example/x/"
+        await create_source(engine, crawl, other, "site", {"crawl": f"{site.origin}/docs/"}, 6 * 3600)
+        await sync_source(engine, crawl, cache_dir=tmp_path)
+        await create_source(engine, broken, other, "site", {"sitemap": f"{site.origin}/missing.xml"})
+        for _ in range(2):
+            with pytest.raises(IngestError):
+                await sync_source(engine, broken, cache_dir=tmp_path)
+        await create_source(engine, served, collection, "git", {"repo": str(tmp_path), "ref": "main"})
+    async with admin(url) as http:
+        info = (await http.get("/admin/api/info")).json()
+        default = next(a["name"] for a in info["assistants"] if a["default"])
+        sources = await listed(http)
+
+        s = sources[crawl]
+        assert (s["kind"], s["collection"], s["origin"], s["assistants"]) == (
+            "crawl", other, f"{site.origin}/docs/", []
+        )  # fmt: skip
+        last = s["last_sync"]
+        assert (last["fetched"], last["added"], last["failed"], last["skipped"]) == (3, 3, 1, 1)
+        assert last["at"] and last["seconds"] > 0 and last["unchanged"] == 0
+        assert s["failures"] == [
+            {"url": f"{site.origin}/docs/page-3/", "reason": "redirects off the site to https://elsewhere.example/x/ (not followed)"}
+        ]  # fmt: skip
+        assert s["skipped"] == [{"url": f"{site.origin}/docs/page-2/", "reason": "disallowed by robots.txt"}]
+        assert s["every_seconds"] == 6 * 3600 and s["next_run_at"] and s["job"] is None and s["syncable"]
+
+        b = sources[broken]
+        assert b["kind"] == "sitemap" and b["failing"] == 2 and "answered HTTP 404" in b["last_error"]
+        assert b["last_sync"] is not None and b["next_run_at"] is None
+
+        g = sources[served]
+        assert (g["kind"], g["assistants"], g["last_sync"]) == ("git", [default], None)
+        assert g["origin"] == f"{tmp_path} @ main"
+        folder = sources[f"{collection} (folder)"]
+        assert folder["kind"] == "folder" and not folder["syncable"] and folder["assistants"] == [default]
+
+        mine = await listed(http, assistant=default)
+        assert served in mine and f"{collection} (folder)" in mine and crawl not in mine
+        assert_error(
+            await http.get("/admin/api/sources", params={"assistant": "nope"}), 404, "unknown_assistant"
+        )
+    async with admin(url, token="wrong") as http:
+        assert_error(await http.get("/admin/api/sources"), 401, "invalid_admin_token")
+
+
+async def test_a_running_sync_shows_its_job_and_progress(admin_app, engine):  # noqa: F811
+    url, _ = admin_app
+    name, source = new_id("c"), new_id("s")
+    with DocsSite(generated_site(8)) as site:
+        for path in site.pages:
+            site.delays[path] = 0.3
+        settings = {"sitemap": f"{site.origin}/sitemap.xml", "concurrency": 1}
+        await create_source(engine, source, name, "site", settings)
+        async with admin(url) as http:
+            started = (await http.post(f"/admin/api/collections/{name}/sync")).json()
+            deadline = time.monotonic() + 30
+            while (job := (await listed(http))[source]["job"]) is None or job["state"] != "running":
+                assert job is not None and time.monotonic() < deadline, job
+                await asyncio.sleep(0.1)
+            assert job["id"] == started["job"] and job["url"] == started["url"]
+            assert job["progress"]["source"] == source and job["progress"]["sources"] == 1
+            while (s := (await listed(http))[source])["job"] is not None:
+                assert time.monotonic() < deadline + 30
+                await asyncio.sleep(0.2)
+    assert s["last_sync"]["added"] == 9 and s["failing"] == 0

@@ -1,0 +1,108 @@
+"""The console's Sources view in headless Chromium against the real server, its in-process
+worker and a local docs site: a source never synced, "Sync now" follows the job until it is
+done, the last sync's counts, failures and robots.txt skips are listed (a hostile redirect
+target stays text), and a refused sync (404, 401) is shown in the page."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from pydantic import SecretStr
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from rag.ingest import IngestError
+from rag.source_state import remove_source
+from rag.source_sync import create_source, sync_source
+from tests.docsdesk.http.test_admin_jobs import admin_app  # noqa: F401 - the app with its worker
+from tests.docsdesk.insights.conftest import ADMIN_TOKEN, collection  # noqa: F401 - fixtures
+from tests.support import new_id
+from tests.support.docs_site import DocsSite, generated_site
+
+HOSTILE = "https://elsewhere.example/<img src=x onerror=window.pwned=1>"
+
+
+def row_text(browser, name: str) -> str:
+    return browser.find_element(By.CSS_SELECTOR, f'#sources tr[data-source="{name}"]').text
+
+
+def sign_in_and_sync(browser, url: str, name: str, broken: str) -> dict:
+    wait = WebDriverWait(browser, 60, poll_frequency=0.1)
+    browser.get(url + "/admin")
+    wait.until(ec.visibility_of_element_located((By.ID, "token"))).send_keys(ADMIN_TOKEN)
+    browser.find_element(By.ID, "login-button").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "sources"), name))
+    seen = {"before": row_text(browser, name), "broken": row_text(browser, broken)}
+    button = browser.find_element(By.CSS_SELECTOR, f'#sources tr[data-source="{name}"] td.actions button')
+    button.click()
+    note = (By.CSS_SELECTOR, f'#sources [data-note="{name}"]')
+    wait.until(ec.text_to_be_present_in_element(note, f"syncing {name}"))
+    seen["running"] = browser.find_element(*note).text
+    wait.until(ec.text_to_be_present_in_element(note, "done (job"))
+    seen["done"] = browser.find_element(*note).text
+    # The list is loaded again when the job is done: the last sync and its documents.
+    documents = wait.until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, f'#sources tr[data-documents="{name}"]'))
+    )
+    seen["after"] = row_text(browser, name)
+    documents.find_element(By.TAG_NAME, "summary").click()
+    seen["documents"] = documents.text
+    seen["images"] = len(browser.find_elements(By.CSS_SELECTOR, "#sources img"))
+    seen["pwned"] = browser.execute_script("return window.pwned === undefined ? null : window.pwned")
+    return seen
+
+
+def sync_refused(browser, name: str, why: str) -> str:
+    wait = WebDriverWait(browser, 30, poll_frequency=0.1)
+    browser.find_element(By.CSS_SELECTOR, f'#sources tr[data-source="{name}"] td.actions button').click()
+    note = (By.CSS_SELECTOR, f'#sources [data-note="{name}"]')
+    wait.until(ec.text_to_be_present_in_element(note, why))
+    element = browser.find_element(*note)
+    return element.text + " | " + (element.get_attribute("class") or "")
+
+
+async def test_sync_now_in_the_console(admin_app, engine, browser, tmp_path):  # noqa: F811
+    url, app = admin_app
+    name, collection_name = new_id("site"), new_id("c")
+    robots = "User-agent: *\nDisallow: /docs/page-2/\n"
+    with DocsSite(generated_site(4), robots=robots) as site:
+        site.redirects["/docs/page-3/"] = HOSTILE
+        for path in site.pages:
+            site.delays[path] = 0.5
+        settings = {"crawl": f"{site.origin}/docs/", "concurrency": 1}
+        await create_source(engine, name, collection_name, "site", settings)
+        broken = new_id("broken")
+        await create_source(engine, broken, new_id("c"), "site", {"sitemap": f"{site.origin}/gone.xml"})
+        with pytest.raises(IngestError):
+            await sync_source(engine, broken, cache_dir=tmp_path)
+        seen = await asyncio.to_thread(sign_in_and_sync, browser, url, name, broken)
+        await remove_source(engine, name)  # the page still lists it: its sync is refused (404)
+        refused = await asyncio.to_thread(sync_refused, browser, name, "has no source named")
+        # The admin token is rotated under the open console: the next sync is refused (401).
+        rotated = SecretStr("rotated-admin-token-0123456789")
+        app.state.settings = app.state.settings.model_copy(update={"admin_token": rotated})
+        unauthorised = await asyncio.to_thread(sync_refused, browser, name, "token was refused")
+    assert "failing: 1 sync failed" in seen["broken"]
+    assert f"sitemap {site.origin}/gone.xml answered HTTP 404" in seen["broken"]
+    assert (
+        "never" in seen["before"] and "crawl" in seen["before"] and f"{site.origin}/docs/" in seen["before"]
+    )
+    assert f"syncing {name}" in seen["running"] and "0 of 1 sources done" in seen["running"]
+    assert (
+        f"{name}: 3 fetched, 0 unchanged, 3 added, 0 changed, 0 removed, 1 failed, 1 skipped" in seen["done"]
+    )
+    assert "3 fetched · 0 unchanged · 3 added · 0 changed · 0 removed · 1 failed · 1 skipped" in seen["after"]
+    assert "ok" in seen["after"]
+    assert f"skipped: {site.origin}/docs/page-2/: disallowed by robots.txt" in seen["documents"]
+    assert (
+        f"failed: {site.origin}/docs/page-3/: redirects off the site to {HOSTILE} (not followed)"
+        in seen["documents"]
+    )
+    assert seen["images"] == 0 and seen["pwned"] is None  # the redirect target is text, never markup
+    assert (
+        f"Could not sync: collection '{collection_name}' has no source named '{name}'" in refused
+        and "error" in refused
+    )
+    assert "Could not sync: the admin token was refused; sign in again" in unauthorised
