@@ -41,7 +41,8 @@ def test_sources_add_sync_and_list(database, tmp_path):
         )
         assert "redirects off the site to https://elsewhere.example/ (not followed)" in again.stdout
 
-    listed = run_cli("sources", **env)
+    # Wide enough that other tests' sources in the same database never wrap a row.
+    listed = run_cli("sources", **env, COLUMNS="400")
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if name in line and collection in line)
     assert "sitemap http://127.0.0.1" in row and "UTC" in row
