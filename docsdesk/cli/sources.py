@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -234,7 +235,8 @@ def _print(records: list[SourceRecord]) -> None:
         table.add_row(
             record.name, record.collection, describe_origin(record), when, took, *counts, every, upcoming
         )
-    console = Console(width=200)
+    # Wide by default so a pipe or a log keeps one source per line; COLUMNS, when set, wins.
+    console = Console(width=None if os.environ.get("COLUMNS") else 200)
     console.print(table)
     for record in records:
         if record.last_error:

@@ -94,7 +94,12 @@ async def test_a_running_sync_shows_its_job_and_progress(admin_app, engine):  # 
         async with admin(url) as http:
             started = (await http.post(f"/admin/api/collections/{name}/sync")).json()
             deadline = time.monotonic() + 30
-            while (job := (await listed(http))[source]["job"]) is None or job["state"] != "running":
+            # A job is running before its first progress report: wait for both.
+            while (
+                (job := (await listed(http))[source]["job"]) is None
+                or job["state"] != "running"
+                or "source" not in job["progress"]
+            ):
                 assert job is not None and time.monotonic() < deadline, job
                 await asyncio.sleep(0.1)
             assert job["id"] == started["job"] and job["url"] == started["url"]
