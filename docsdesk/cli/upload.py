@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from docsdesk.cli.common import fail, say
+from docsdesk.cli.common import CommandError, fail, say
 
 SPOOL_BYTES = 8 * 1024 * 1024
 SKIPPED_FOLDERS = {"node_modules", "site", "build", "_build", "__pycache__"}
@@ -118,8 +118,9 @@ def wait_for_job(client, url: str, within: float, every: float = 1.0) -> dict:
             else:
                 fail(f"cannot follow the job ({response.status_code}): {_message(response)}")
         time.sleep(every)
-    fail(f"the job did not end within {within:g} s" + (f" ({trouble})" if trouble else "") + f": see {url}")
-    raise AssertionError("unreachable")
+    raise CommandError(
+        f"the job did not end within {within:g} s" + (f" ({trouble})" if trouble else "") + f": see {url}"
+    )
 
 
 ENDED = ("succeeded", "failed", "cancelled")
