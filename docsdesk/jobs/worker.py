@@ -12,7 +12,8 @@ schedules of the sources, on any machine that reaches the database (`docsdesk wo
   attempt.
 - A sync that fails is retried MAX_ATTEMPTS times in all, with a growing delay; then the job is
   failed (the error is on the job and on the source). An upload whose archive cannot be
-  ingested (rag.upload.UploadRefused) fails at once.
+  ingested (rag.upload.UploadRefused), or whose stored archive is gone, fails at once; so does a
+  job that raises anything else (a bug: the error is on the job; an upload's archive is dropped).
 - A cancelled job stops at its next await (pgqueuer's cancellation NOTIFY cancels its scope).
 """
 
@@ -91,6 +92,9 @@ class SyncRunner:
                     raise RetryRequested(delay=timedelta(seconds=2**attempts), reason=str(exc)) from None
                 await finish_job(self.engine, job_id, "failed", error=str(exc))
                 return
+            except Exception as exc:  # a bug or the database gone: pgqueuer logs it and drops the job
+                await finish_job(self.engine, job_id, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
+                raise
             await finish_job(self.engine, job_id, "succeeded", result=result)
         # Cancelled: docs_jobs already says so (docsdesk.jobs.queue.cancel_job).
 

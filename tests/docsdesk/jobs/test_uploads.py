@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import signal
 
+from sqlalchemy import text
+
 from rag.upload import ingest_upload
 from tests.docsdesk.http.test_admin_upload import DOCS, archive, document_paths, post_upload, upload_rows
 from tests.docsdesk.insights.conftest import admin, admin_app, collection  # noqa: F401 - fixtures
@@ -108,3 +110,20 @@ async def test_two_uploads_to_one_collection_end_with_the_newer(admin_app, datab
     # The older either ran first (then the newer replaced its files) or gave way to the newer.
     assert done[0].result.get("superseded_by") in (None, jobs[1])
     assert await document_paths(engine, name) == set(newer)
+
+
+async def test_an_upload_whose_stored_archive_is_damaged_fails_once(admin_app, database, engine, tmp_path):  # noqa: F811
+    url, _ = admin_app
+    name = new_id("up")
+    async with admin(url) as http:
+        job_id = (await post_upload(http, name, DOCS)).json()["job"]
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM docs_upload_parts WHERE job_id = :i"), {"i": job_id})
+    worker = start_worker(database.url, tmp_path)
+    try:
+        done = await wait_for_job(engine, job_id, ("succeeded", "failed"))
+    finally:
+        output = stop_worker(worker)
+    assert done.state == "failed" and done.attempts == 1, (done, output)
+    assert "incomplete" in done.error and "Traceback" not in output
+    assert await upload_rows(engine, name) == (1, 0, 0) and await document_paths(engine, name) == set()
