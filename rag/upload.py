@@ -5,7 +5,9 @@ the files that changed and removing those it no longer holds.
 Every member is checked before anything is unpacked: regular files and folders only (no
 symbolic or hard links, devices or FIFOs), no absolute paths, no `..`, at most MAX_MEMBERS
 members and MAX_UNPACKED_BYTES in all; then tarfile's `data` filter unpacks them (it refuses
-the same again, and drops modes and owners).
+the same again, and drops modes and owners). The upload endpoint checks the members
+(`check_archive`) before it accepts the archive; the job that ingests it later
+(docsdesk.jobs.uploads, `ingest_upload`) checks them again as it unpacks.
 """
 
 from __future__ import annotations
