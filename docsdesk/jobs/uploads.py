@@ -1,5 +1,5 @@
 """Uploads as jobs: the .tar.gz POSTed to `/admin/api/collections/{name}/upload` is stored in
-PostgreSQL (migration 0013: `docs_uploads`, and the archive in `docs_upload_parts` of PART_BYTES
+PostgreSQL (migration 0014: `docs_uploads`, and the archive in `docs_upload_parts` of PART_BYTES
 each) in the transaction that enqueues its job, so any worker that reaches the database runs it;
 the blob goes when the job ends (docsdesk.jobs.store.finish_job, mark_cancelled).
 

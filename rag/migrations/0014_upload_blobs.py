@@ -8,14 +8,14 @@ transaction that enqueues the job, so any worker that reaches the database can r
 when the job ends (succeeded, failed or cancelled) and with its `docs_jobs` row. The parts are
 gzip already: stored without PostgreSQL's own compression (STORAGE EXTERNAL).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
