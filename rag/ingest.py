@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,9 +117,12 @@ async def ingest_sources(
     anchor_style: str = "mkdocs",
     embedder: Embedder | None = None,
     progress: bool = False,
+    report: Callable[[int, int | None], None] | None = None,
+    locked: Callable[[], Awaitable[None]] | None = None,
 ) -> IngestSummary:
     """Bring `collection` in line with the documents of `sources`, whose headings' anchors
-    follow `anchor_style`'s generator."""
+    follow `anchor_style`'s generator; `report(documents done, documents in all)` as it goes,
+    `locked()` once the collection's lock is held (it may raise to give up)."""
     started = time.perf_counter()
     if anchor_style not in URL_STYLES:
         raise IngestError(f"unknown url style {anchor_style!r}; expected one of {', '.join(URL_STYLES)}")
@@ -127,12 +130,14 @@ async def ingest_sources(
         raise IngestError("the collection name cannot be empty")
     summary = IngestSummary()
     async with _collection_lock(engine, collection):
+        if locked is not None:
+            await locked()
         run = _Run(engine, collection, anchor_style, embedder, summary)
         await run.prepare()
         counts = [source.count() for source in sources]
         total = None if None in counts else sum(c or 0 for c in counts)
         try:
-            with ProgressBar(progress, total) as advance:
+            with ProgressBar(progress, total, report) as advance:
                 seen = await run.sync_documents(sources, advance)
         except SourceError as exc:
             raise IngestError(str(exc)) from exc

@@ -48,10 +48,14 @@ class IngestSummary:
 
 
 class ProgressBar:
-    """A Rich progress bar on stderr when asked for; otherwise a no-op `advance`."""
+    """A Rich progress bar on stderr when asked for, and/or `report(done, total)` called as the
+    run advances (a job's progress); otherwise a no-op `advance`."""
 
-    def __init__(self, enabled: bool, total: int | None) -> None:
+    def __init__(
+        self, enabled: bool, total: int | None, report: Callable[[int, int | None], None] | None = None
+    ) -> None:
         self._progress = None
+        self._total, self._report, self._done = total, report, 0
         if enabled:
             from rich.console import Console  # imported only when showing progress
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -67,11 +71,18 @@ class ProgressBar:
             self._task = self._progress.add_task("documents", total=total)
 
     def __enter__(self) -> Callable[[int], None]:
-        if self._progress is None:
-            return lambda files: None
-        progress = self._progress
-        progress.start()
-        return lambda files: progress.advance(self._task, files)
+        if self._progress is not None:
+            self._progress.start()
+        if self._report is not None:
+            self._report(0, self._total)
+        return self._advance
+
+    def _advance(self, files: int) -> None:
+        self._done += files
+        if self._progress is not None:
+            self._progress.advance(self._task, files)
+        if self._report is not None:
+            self._report(self._done, self._total)
 
     def __exit__(self, *exc) -> None:
         if self._progress is not None:

@@ -1,5 +1,5 @@
-"""`docsdesk worker`: run the sync jobs and the sources' schedules on any machine that reaches
-the database; `docsdesk jobs show|cancel ID`."""
+"""`docsdesk worker`: run the sync and upload jobs and the sources' schedules on any machine
+that reaches the database; `docsdesk jobs show|cancel ID`."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ def register(subparsers: argparse._SubParsersAction, formatter: type[argparse.He
     subparsers.choices["serve"].add_argument(
         "--no-worker",
         action="store_true",
-        help="serve only: leave sync jobs and schedules to `docsdesk worker` processes",
+        help="serve only: leave sync and upload jobs and schedules to `docsdesk worker` processes",
     )
     worker = subparsers.add_parser(
         "worker",
-        help="run sync jobs and the sources' schedules",
-        description="Run the jobs of the queue (syncs of sources) and enqueue the scheduled "
+        help="run sync and upload jobs and the sources' schedules",
+        description="Run the jobs of the queue (syncs of sources, uploaded archives) and enqueue the scheduled "
         "syncs, until stopped (SIGTERM, Ctrl-C). Run as many as you like, on any machine that "
         "reaches the database; `docsdesk serve` runs one too unless given --no-worker.",
         formatter_class=formatter,

@@ -67,6 +67,13 @@ def _register_ingest(subparsers: argparse._SubParsersAction, formatter: type[arg
         "with --collection and --token",
     )
     parser.add_argument("--token", help="with --url: the admin token (default: DOCSDESK_ADMIN_TOKEN)")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="with --url: how long to wait for the server's ingest job to end (default 1800)",
+    )
     parser.set_defaults(func=run_ingest)
 
 

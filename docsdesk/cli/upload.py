@@ -1,7 +1,9 @@
 """`docsdesk ingest --url https://docsdesk.example.com --token ... ./docs`: from a CI job that
 reaches the server but not its database. The folder's documentation files are packed into a
 .tar.gz (in a spooled temporary file: memory up to 8 MB, then disk) and streamed to
-`POST /admin/api/collections/{name}/upload`, which ingests it before it answers."""
+`POST /admin/api/collections/{name}/upload`, which answers 202 with the job that ingests it; the
+command follows the job (`GET /admin/api/jobs/{id}`), says its progress on stderr, prints its
+one-line summary and exits 1 with the job's error when it failed."""
 
 from __future__ import annotations
 
@@ -10,11 +12,12 @@ import io
 import os
 import tarfile
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from docsdesk.cli.common import fail
+from docsdesk.cli.common import CommandError, fail, say
 
 SPOOL_BYTES = 8 * 1024 * 1024
 SKIPPED_FOLDERS = {"node_modules", "site", "build", "_build", "__pycache__"}
@@ -62,23 +65,79 @@ def remote_ingest(args: argparse.Namespace) -> None:
     if len(args.paths) != 1 or not args.paths[0].is_dir():
         fail("--url uploads one folder: give its path")
     folder = args.paths[0]
-    endpoint = f"{args.url.rstrip('/')}/admin/api/collections/{args.collection}/upload"
-    params = {"base_url": args.base_url, "url_style": args.url_style}
-    with pack(folder) as archive:
+    server = args.url.rstrip("/")
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(headers=headers, timeout=httpx.Timeout(30.0, read=300.0)) as client:
+        with pack(folder) as archive:
+            try:
+                response = client.post(
+                    f"{server}/admin/api/collections/{args.collection}/upload",
+                    params={"base_url": args.base_url, "url_style": args.url_style},
+                    content=_chunks(archive),
+                    headers={"Content-Type": "application/gzip"},
+                )
+            except httpx.HTTPError as exc:
+                fail(f"cannot upload to {args.url}: {exc}")
+                return
+        if response.status_code >= 400:
+            fail(f"the server refused the upload ({response.status_code}): {_message(response)}")
+        job = response.json()
+        say(f"uploaded {folder}: job {job['job']} ingests it into collection '{args.collection}'")
+        ended = wait_for_job(client, server + job["url"], args.wait)
+    if ended["state"] != "succeeded":
+        fail(f"job {ended['id']} {ended['state']}: {ended.get('error') or 'no reason given'}")
+    print(
+        f"docsdesk: uploaded {folder} into collection '{args.collection}' (job {ended['id']}):"
+        f" {ended['result']['summary']}"
+    )
+
+
+def wait_for_job(client, url: str, within: float, every: float = 1.0) -> dict:
+    """Poll the job at `url` until it ends (its JSON), saying its progress as it changes. The
+    server away for a while (a restart) is waited for; past `within` seconds it is an error."""
+    import httpx
+
+    deadline = time.monotonic() + within
+    shown, trouble = "", ""
+    while time.monotonic() < deadline:
         try:
-            response = httpx.post(
-                endpoint,
-                params=params,
-                content=_chunks(archive),
-                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/gzip"},
-                timeout=httpx.Timeout(30.0, read=900.0),
-            )
+            response = client.get(url)
         except httpx.HTTPError as exc:
-            fail(f"cannot upload to {args.url}: {exc}")
-            return
-    if response.status_code >= 400:
-        fail(f"the server refused the upload ({response.status_code}): {_message(response)}")
-    print(f"docsdesk: uploaded {folder} into collection '{args.collection}': {response.json()['summary']}")
+            trouble = f"cannot reach the server ({exc})"
+        else:
+            if response.status_code < 400:
+                job = response.json()
+                if job["state"] in ENDED:
+                    return job
+                line, trouble = describe_progress(job), ""
+                if line != shown:
+                    say(line)
+                    shown = line
+            elif response.status_code in (502, 503, 504):
+                trouble = f"the server answers {response.status_code}"
+            else:
+                fail(f"cannot follow the job ({response.status_code}): {_message(response)}")
+        time.sleep(every)
+    raise CommandError(
+        f"the job did not end within {within:g} s" + (f" ({trouble})" if trouble else "") + f": see {url}"
+    )
+
+
+ENDED = ("succeeded", "failed", "cancelled")
+
+
+def describe_progress(job: dict) -> str:
+    progress = job.get("progress") or {}
+    line = f"job {job['id']} {job['state']}"
+    if job["state"] == "running" and progress.get("stage"):
+        line += f": {progress['stage']}"
+        if progress.get("files"):
+            line += f" {progress.get('done', 0)} of {progress['files']} files"
+    if job.get("attempts", 0) > 1:
+        line += f" (attempt {job['attempts']})"
+    if job["state"] == "queued" and job.get("error"):
+        line += f" ({job['error']})"
+    return line
 
 
 def _message(response) -> str:

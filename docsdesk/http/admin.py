@@ -235,7 +235,8 @@ async def search(
 async def upload(
     services: ServicesDep, request: Request, name: str, base_url: str = "/", url_style: str = "mkdocs"
 ) -> JSONResponse:
-    """A .tar.gz of a docs folder ingested into collection `name` (docsdesk.http.admin_upload)."""
+    """A .tar.gz of a docs folder, checked and stored, to be ingested into collection `name` by
+    a job: 202 with the job's id (docsdesk.http.admin_upload)."""
     from docsdesk.http.admin_upload import upload_collection
 
     return await upload_collection(services, request, name, base_url, url_style)

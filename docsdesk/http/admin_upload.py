@@ -1,6 +1,8 @@
 """`POST /admin/api/collections/{name}/upload`: a .tar.gz of a docs folder (the request body,
-streamed to a temporary file, at most rag.upload.MAX_UPLOAD_BYTES), checked and ingested into
-the collection (rag.upload); the answer is the ingest's summary."""
+streamed to a temporary file, at most rag.upload.MAX_UPLOAD_BYTES), its members checked
+(rag.upload: a hostile or empty archive is a 4xx naming the problem, nothing stored), then
+stored with the job that ingests it into the collection (docsdesk.jobs.uploads): 202 with the
+job's id, whose progress and summary `GET /admin/api/jobs/{id}` gives."""
 
 from __future__ import annotations
 
@@ -15,9 +17,9 @@ from fastapi.responses import JSONResponse
 from docsdesk.core.errors import ApiError
 from docsdesk.http.deps import Services
 from docsdesk.insights.admin import database_errors
-from rag.ingest import IngestBusy, IngestError
+from docsdesk.jobs.uploads import enqueue_upload
 from rag.source_state import SourceStateError, check_name
-from rag.upload import MAX_UPLOAD_BYTES, UploadRefused, ingest_upload
+from rag.upload import MAX_UPLOAD_BYTES, UploadRefused, check_archive, check_target
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -51,35 +53,21 @@ async def upload_collection(
         check_name(name, "collection")
     except SourceStateError as exc:
         raise ApiError(400, "invalid_collection", str(exc)) from None
+    try:
+        check_target(base_url, url_style)
+    except UploadRefused as exc:
+        raise ApiError(400, "invalid_parameter", str(exc)) from None
     with tempfile.NamedTemporaryFile(prefix="docsdesk-upload-", suffix=".tar.gz") as file:
         await _receive(request, file)
         try:
-            with database_errors():
-                summary = await ingest_upload(
-                    services.database.engine,
-                    Path(file.name),
-                    name,
-                    base_url=base_url,
-                    url_style=url_style,
-                    embedder=services.search.embedder,
-                )
+            await asyncio.to_thread(check_archive, Path(file.name))
         except UploadRefused as exc:
             code = "upload_too_large" if exc.status == 413 else "invalid_archive"
             raise ApiError(exc.status, code, str(exc)) from None
-        except IngestBusy as exc:
-            raise ApiError(409, "ingest_running", str(exc), {"Retry-After": "30"}) from None
-        except IngestError as exc:
-            raise ApiError(400, "cannot_ingest", str(exc)) from None
+        with database_errors():
+            job = await enqueue_upload(services.database.engine, name, Path(file.name), base_url, url_style)
     return JSONResponse(
-        {
-            "collection": name,
-            "added": summary.added,
-            "changed": summary.changed,
-            "removed": summary.removed,
-            "unchanged": summary.unchanged,
-            "chunks": summary.chunks,
-            "skipped": summary.skipped,
-            "seconds": round(summary.seconds, 3),
-            "summary": summary.describe(),
-        }
+        {"job": job, "collection": name, "state": "queued", "url": f"/admin/api/jobs/{job}"},
+        status_code=202,
+        headers={"Location": f"/admin/api/jobs/{job}"},
     )

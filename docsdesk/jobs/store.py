@@ -17,7 +17,8 @@ OPEN_STATES = ("queued", "running")
 
 @dataclass(frozen=True)
 class JobSpec:
-    """What a sync job does: sync `sources` (by name) of `collection`."""
+    """What a job does: kind `sync` syncs `sources` (by name) of `collection`; kind `upload`
+    ingests the archive stored for the job into `collection` (docsdesk.jobs.uploads)."""
 
     kind: str
     collection: str
@@ -74,6 +75,10 @@ class JobRecord:
 
 
 _COLUMNS = "id, kind, collection, sources, state, attempts, progress, result, error, created_at, started_at, finished_at"
+
+
+# An upload job's archive (docsdesk.jobs.uploads), dropped when the job ends.
+_DROP_UPLOAD = text("DELETE FROM docs_uploads WHERE job_id = :i")
 
 
 async def record_job(engine: AsyncEngine, job_id: int, spec: JobSpec) -> None:
@@ -145,8 +150,8 @@ async def finish_job(
     result: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> None:
-    """Record the job's end (`state` succeeded, failed or cancelled), or a failed attempt that
-    will be retried (`state` queued, with its error)."""
+    """Record the job's end (`state` succeeded, failed or cancelled: an upload's archive goes),
+    or a failed attempt that will be retried (`state` queued, with its error)."""
     done = "now()" if state != "queued" else "NULL"
     async with engine.begin() as conn:
         await conn.execute(
@@ -156,10 +161,13 @@ async def finish_job(
             ),
             {"i": job_id, "s": state, "r": json.dumps(result) if result is not None else None, "e": error},
         )
+        if state != "queued":
+            await conn.execute(_DROP_UPLOAD, {"i": job_id})
 
 
 async def mark_cancelled(engine: AsyncEngine, job_id: int) -> bool:
-    """Cancel a job that has not ended; False when it had (or does not exist)."""
+    """Cancel a job that has not ended (an upload's archive goes); False when it had (or does
+    not exist)."""
     async with engine.begin() as conn:
         row = await conn.execute(
             text(
@@ -168,7 +176,10 @@ async def mark_cancelled(engine: AsyncEngine, job_id: int) -> bool:
             ),
             {"i": job_id},
         )
-        return row.first() is not None
+        if row.first() is None:
+            return False
+        await conn.execute(_DROP_UPLOAD, {"i": job_id})
+        return True
 
 
 async def get_job(engine: AsyncEngine, job_id: int) -> JobRecord | None:

@@ -1,17 +1,19 @@
-"""Running jobs: a pgqueuer QueueManager with the sync entrypoint, and the schedules of the
-sources, on any machine that reaches the database (`docsdesk worker`, or in `docsdesk serve`).
+"""Running jobs: a pgqueuer QueueManager with the sync and upload entrypoints, and the
+schedules of the sources, on any machine that reaches the database (`docsdesk worker`, or in `docsdesk serve`).
 
 - A job is picked by one worker; the worker beats its heartbeat while it runs. A worker that
   dies (killed, its machine gone) stops beating: once the heartbeat is older than
   `heartbeat`, another worker picks the job again (pgqueuer's stale-job re-pick) and it runs
   again from the start. Ingestion is incremental, so what the dead worker already stored is
   kept, nothing is stored twice.
-- Never two syncs of a collection at once: rag.ingest holds a session advisory lock per
+- Never two syncs or uploads of a collection at once: rag.ingest holds a session advisory lock per
   collection for the whole ingest (the dead worker's lock goes with its connection); a job that
   finds the collection busy is put back and retried a few seconds later without counting as an
   attempt.
 - A sync that fails is retried MAX_ATTEMPTS times in all, with a growing delay; then the job is
-  failed (the error is on the job and on the source).
+  failed (the error is on the job and on the source). An upload whose archive cannot be
+  ingested (rag.upload.UploadRefused), or whose stored archive is gone, fails at once; so does a
+  job that raises anything else (a bug: the error is on the job; an upload's archive is dropped).
 - A cancelled job stops at its next await (pgqueuer's cancellation NOTIFY cancels its scope).
 """
 
@@ -32,10 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from docsdesk.jobs.queue import SYNC_ENTRYPOINT, enqueue, queue_connection
 from docsdesk.jobs.store import JobSpec, finish_job, save_progress, start_job
+from docsdesk.jobs.uploads import UPLOAD_ENTRYPOINT, UploadGone, run_upload
 from rag.embeddings import Embedder
 from rag.ingest import IngestBusy, IngestError
 from rag.source_state import SourceStateError
 from rag.source_sync import sync_source
+from rag.upload import UploadRefused
 
 log = logging.getLogger("docsdesk.jobs")
 MAX_ATTEMPTS = 3
@@ -50,7 +54,8 @@ class WorkerOptions:
 
 
 class SyncRunner:
-    """The sync entrypoint: syncs the job's sources one after the other."""
+    """The sync and upload entrypoints: a sync job syncs its sources one after the other, an
+    upload job ingests its stored archive (docsdesk.jobs.uploads)."""
 
     def __init__(self, engine: AsyncEngine, cache_dir: Path, embedder: Embedder | None) -> None:
         self.engine = engine
@@ -65,7 +70,10 @@ class SyncRunner:
             return
         with context.cancellation:
             try:
-                result = await self.sync(job_id, spec)
+                if spec.kind == "upload":
+                    result = await run_upload(self.engine, job_id, spec.collection, self.embedder)
+                else:
+                    result = await self.sync(job_id, spec)
             except asyncio.CancelledError:
                 if context.cancellation.cancel_called:
                     raise  # cancelled by a user: the scope ends it, docs_jobs says so
@@ -75,12 +83,18 @@ class SyncRunner:
             except IngestBusy as exc:
                 await self._uncount(job_id, str(exc))
                 raise RetryRequested(delay=BUSY_DELAY, reason=str(exc)) from None
+            except (UploadRefused, UploadGone) as exc:  # the archive cannot be ingested: no retry helps
+                await finish_job(self.engine, job_id, "failed", error=str(exc))
+                return
             except (IngestError, SourceStateError) as exc:
                 if attempts < MAX_ATTEMPTS:
                     await finish_job(self.engine, job_id, "queued", error=f"attempt {attempts}: {exc}")
                     raise RetryRequested(delay=timedelta(seconds=2**attempts), reason=str(exc)) from None
                 await finish_job(self.engine, job_id, "failed", error=str(exc))
                 return
+            except Exception as exc:  # a bug or the database gone: pgqueuer logs it and drops the job
+                await finish_job(self.engine, job_id, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
+                raise
             await finish_job(self.engine, job_id, "succeeded", result=result)
         # Cancelled: docs_jobs already says so (docsdesk.jobs.queue.cancel_job).
 
@@ -189,7 +203,9 @@ async def run_worker(
     options = options or WorkerOptions()
     async with queue_connection(engine) as connection:
         manager = QueueManager(Queries(AsyncpgDriver(connection)))
-        manager.entrypoint(SYNC_ENTRYPOINT, accepts_context=True)(SyncRunner(engine, cache_dir, embedder).run)
+        runner = SyncRunner(engine, cache_dir, embedder)
+        for entrypoint in (SYNC_ENTRYPOINT, UPLOAD_ENTRYPOINT):
+            manager.entrypoint(entrypoint, accepts_context=True)(runner.run)
         scheduler = asyncio.create_task(_schedule_loop(engine, options.schedule_poll))
 
         async def stopper() -> None:

@@ -1,21 +1,37 @@
 """POST /admin/api/collections/{name}/upload over real HTTP: a docs folder as .tar.gz is
-ingested (a second upload re-chunks only what changed and removes what went), and hostile
-archives (`..`, absolute paths, links, devices, too large, not gzip) are refused with a 4xx
-naming the problem, nothing ingested."""
+checked and stored with the job that ingests it (202 with the job's id); the app's in-process
+worker runs the job (a second upload re-chunks only what changed and removes what went), and
+hostile archives (`..`, absolute paths, links, devices, too large, not gzip) are refused with a
+4xx naming the problem, no job and nothing stored."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import io
+import random
 import tarfile
+import time
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from rag import upload as upload_module
-from tests.docsdesk.insights.conftest import admin, admin_app, collection  # noqa: F401 - fixtures
+from tests.docsdesk.insights.conftest import ADMIN_TOKEN, admin, admin_app, collection  # noqa: F401 - fixtures
 from tests.docsdesk.ops.test_ops_http import assert_error
-from tests.support import new_id
+from tests.support import LiveServer, new_id
+
+
+@pytest.fixture
+async def working_app(settings, collection):  # noqa: F811
+    """(url, app) of the app with the admin API and its in-process job worker on."""
+    from app import create_app
+
+    update = {"admin_token": SecretStr(ADMIN_TOKEN), "collection": collection, "worker": True}
+    app = create_app(settings.model_copy(update=update))
+    async with LiveServer(app) as live:
+        yield live.url, app
 
 
 def archive(files: dict[str, bytes], extra: list[tarfile.TarInfo] | None = None) -> bytes:
@@ -51,37 +67,129 @@ DOCS = {
 }
 
 
-async def test_upload_ingests_a_docs_folder_and_replaces_it(admin_app, engine):  # noqa: F811
-    url, _ = admin_app
+async def upload_rows(engine, name: str) -> tuple[int, int, int]:
+    """(jobs, stored archives, stored archive parts) of collection `name`."""
+    async with engine.connect() as conn:
+        row = await conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM docs_jobs WHERE collection = :c),"
+                " (SELECT count(*) FROM docs_uploads WHERE collection = :c),"
+                " (SELECT count(*) FROM docs_upload_parts p JOIN docs_uploads u USING (job_id)"
+                " WHERE u.collection = :c)"
+            ),
+            {"c": name},
+        )
+        return tuple(row.one())  # type: ignore[return-value]
+
+
+async def until_ended(http, url: str, within: float = 60) -> dict:
+    deadline = time.monotonic() + within
+    while True:
+        job = (await http.get(url)).json()
+        if job["state"] in ("succeeded", "failed", "cancelled"):
+            return job
+        assert time.monotonic() < deadline, job
+        await asyncio.sleep(0.1)
+
+
+async def post_upload(http, name: str, files: dict[str, bytes], **params):
+    return await http.post(
+        f"/admin/api/collections/{name}/upload",
+        params={"base_url": "https://docs.example.test/", **params},
+        content=archive(files),
+        headers={"Content-Type": "application/gzip"},
+    )
+
+
+async def test_upload_answers_202_and_a_job_ingests_it(working_app, engine):
+    url, app = working_app
     name = new_id("up")
     async with admin(url) as http:
-        first = await http.post(
-            f"/admin/api/collections/{name}/upload",
-            params={"base_url": "https://docs.example.test/"},
-            content=archive(DOCS),
-            headers={"Content-Type": "application/gzip"},
+        first = await post_upload(http, name, DOCS)
+        assert first.status_code == 202, first.text
+        body = first.json()
+        assert (
+            body["state"] == "queued"
+            and first.headers["location"] == body["url"] == f"/admin/api/jobs/{body['job']}"
         )
-        assert first.status_code == 200, first.text
-        assert (first.json()["added"], first.json()["chunks"] > 0) == (3, True)
+        job = await until_ended(http, body["url"])
+        assert job["state"] == "succeeded" and job["kind"] == "upload" and job["attempts"] == 1, job
+        result = job["result"]
+        assert (result["added"], result["changed"], result["removed"], result["failed"]) == (3, 0, 0, 0)
+        assert result["chunks"] > 0 and result["summary"].startswith("3 added, 0 changed, 0 removed")
+        assert job["progress"] == {"stage": "done", "files": 3, "done": 3}
         assert await document_paths(engine, name) == {
             "docs/index.md",
             "docs/guide/setup.md",
             "docs/guide/old.md",
         }
+        found = await app.state.services.search.search("installer", collections=[name])
+        assert found and found[0].url.startswith("https://docs.example.test/docs/guide/setup/")
+        assert await upload_rows(engine, name) == (1, 0, 0)  # the archive went with its job
 
         changed = {**DOCS, "docs/index.md": b"# Home\n\nNew welcome.\n"}
         del changed["docs/guide/old.md"]
-        second = await http.post(
-            f"/admin/api/collections/{name}/upload",
-            params={"base_url": "https://docs.example.test/"},
-            content=archive(changed),
+        second = await until_ended(http, (await post_upload(http, name, changed)).json()["url"])
+        result = second["result"]
+        assert (result["added"], result["changed"], result["removed"], result["unchanged"]) == (0, 1, 1, 1), (
+            second
         )
-        body = second.json()
-        assert (body["added"], body["changed"], body["removed"], body["unchanged"]) == (0, 1, 1, 1), body
         assert await document_paths(engine, name) == {"docs/index.md", "docs/guide/setup.md"}
     async with admin(url, "wrong-token") as intruder:
         refused = await intruder.post(f"/admin/api/collections/{name}/upload", content=archive(DOCS))
         assert_error(refused, 401, "invalid_admin_token")
+    assert (await upload_rows(engine, name))[0] == 2
+
+
+async def test_an_archive_the_job_cannot_ingest_fails_the_job_once(working_app, engine):
+    url, _ = working_app
+    name = new_id("up")
+    async with admin(url) as http:  # its one page is in a folder ingestion skips
+        started = await post_upload(http, name, {"node_modules/pkg/readme.md": b"# Package\n"})
+        assert started.status_code == 202, started.text
+        job = await until_ended(http, started.json()["url"])
+    assert job["state"] == "failed" and job["attempts"] == 1, job
+    assert "no documentation files" in job["error"]
+    assert await upload_rows(engine, name) == (1, 0, 0) and await document_paths(engine, name) == set()
+
+
+async def test_an_upload_waits_in_the_database_until_a_worker_runs_it(admin_app, engine):  # noqa: F811
+    """Without a worker the job stays queued with its archive stored; cancelling it drops both."""
+    url, _ = admin_app
+    name = new_id("up")
+    async with admin(url) as http:
+        started = await post_upload(http, name, DOCS)
+        assert started.status_code == 202, started.text
+        job_url = started.json()["url"]
+        jobs, archives, parts = await upload_rows(engine, name)
+        assert (jobs, archives, parts) == (1, 1, 1)
+        assert (await http.get(job_url)).json()["state"] == "queued"
+        cancelled = await http.post(job_url + "/cancel")
+        assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+    assert await upload_rows(engine, name) == (1, 0, 0)
+
+
+async def test_a_large_archive_is_stored_in_parts(admin_app, engine, tmp_path):  # noqa: F811
+    from docsdesk.jobs import uploads
+
+    url, _ = admin_app
+    name = new_id("up")
+    pages = {
+        f"docs/page-{i}.md": f"# Page {i}\n\n{random.randbytes(40_000).hex()}\n".encode() for i in range(40)
+    }
+    async with admin(url) as http:
+        started = await post_upload(http, name, pages)
+        assert started.status_code == 202, started.text
+        job_id = started.json()["job"]
+        _, _, parts = await upload_rows(engine, name)
+        size = len(archive(pages))
+        assert parts == -(-size // uploads.PART_BYTES) > 1
+        base_url, url_style, stored = await uploads.upload_target(engine, job_id)
+        assert (base_url, url_style) == ("https://docs.example.test/", "mkdocs") and stored > 0
+        await uploads.read_archive(engine, job_id, tmp_path / "back.tar.gz", stored)
+        with tarfile.open(tmp_path / "back.tar.gz") as tar:
+            assert sorted(tar.getnames()) == sorted(pages)
+        await http.post(f"/admin/api/jobs/{job_id}/cancel")
 
 
 @pytest.mark.parametrize(
@@ -115,6 +223,7 @@ async def test_hostile_archives_are_refused_and_nothing_is_ingested(
     error = assert_error(response, status, "invalid_archive")
     assert words in error["message"]
     assert await document_paths(engine, name) == set()
+    assert await upload_rows(engine, name) == (0, 0, 0)  # no job, nothing stored
 
 
 async def test_oversized_and_malformed_uploads(admin_app, engine, monkeypatch):  # noqa: F811
@@ -148,5 +257,12 @@ async def test_oversized_and_malformed_uploads(admin_app, engine, monkeypatch): 
         bad_url = await http.post(
             f"/admin/api/collections/{name}/upload", params={"url_style": "hugo"}, content=archive(DOCS)
         )
-        assert_error(bad_url, 400, "invalid_archive")
+        assert_error(bad_url, 400, "invalid_parameter")
+        relative = await http.post(
+            f"/admin/api/collections/{name}/upload",
+            params={"base_url": "docs.example"},
+            content=archive(DOCS),
+        )
+        assert_error(relative, 400, "invalid_parameter")
     assert await document_paths(engine, name) == set()
+    assert await upload_rows(engine, name) == (0, 0, 0)
