@@ -16,6 +16,7 @@ kilobytes: well under a millisecond a passage.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -82,11 +83,15 @@ class _Section:
     match: float = 0.0
 
 
-def _absent_terms(question: str, wanted: set[str], unknown: Sequence[str]) -> set[str]:
+def _absent_terms(
+    question: str, wanted: set[str], unknown: Sequence[str], sections: list[_Section]
+) -> set[str]:
     """The question's terms that come from words no page uses (the search's "not_in_docs"),
-    but for the reader's own names, versions and numbers (`readers_own`)."""
+    but for the reader's own names, versions and numbers (`readers_own`), and for the parts of
+    such a word that a retrieved passage holds ("app" of "app.ourcompany.com"): the docs use them."""
     own = {t for word in unknown if readers_own(question, word) for t in question_terms(word)}
-    return wanted & {t for word in unknown for t in question_terms(word)} - own
+    held = set().union(*(s.terms for s in sections)) if sections else set()
+    return wanted & {t for word in unknown for t in question_terms(word)} - own - held
 
 
 def _refused_for_absent_terms(wanted: set[str], absent: set[str]) -> bool:
@@ -109,6 +114,25 @@ def _sections(passages: list[tuple[int, str, str]]) -> list[_Section]:
         body = set().union(*(p.terms for p in pieces)) if pieces else set()
         sections.append(_Section(number, rank, title_terms, title_terms | headings | body, pieces))
     return sections
+
+
+_LETTERS = re.compile(r"[A-Za-z]+")
+
+
+def compounds(question: str, sections: list[_Section]) -> set[str]:
+    """A phrasal verb of the question that the passages write as one word ("logs out" for
+    "logout", "signs up" for "signup", "set up" for "setup"): a word and the particle after it
+    (a stop word, which counts for nothing alone), joined, when a retrieved passage writes it."""
+    words = _LETTERS.findall(question)
+    joined = {
+        stem(stem(a) + b.lower())
+        for a, b in itertools.pairwise(words)
+        if b.lower() in STOP_WORDS and a.lower() not in STOP_WORDS and a.lower() not in QUESTION_WORDS
+    }
+    if not joined:
+        return set()
+    written = {stem(w) for s in sections for p in s.pieces for w in _LETTERS.findall(p.text)}
+    return joined & written
 
 
 def _weights(wanted: set[str], sections: list[_Section]) -> dict[str, float]:
@@ -144,9 +168,9 @@ def extract_answer(
     or no passage (with its title and headings) holding enough of the question's weight."""
     if not passages:
         return OfflineAnswer.not_covered("no_results")
-    wanted = question_terms(question)
-    absent = _absent_terms(question, wanted, unknown)
     sections = _sections(passages)
+    wanted = question_terms(question) | compounds(question, sections)
+    absent = _absent_terms(question, wanted, unknown, sections)
     if _refused_for_absent_terms(wanted, absent):
         return OfflineAnswer.not_covered("absent_terms", [w for w in unknown if question_terms(w) & absent])
     products = [w for w in unknown if names_a_product(question, w) and question_terms(w) & absent]
