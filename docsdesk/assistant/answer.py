@@ -27,6 +27,7 @@ from docsdesk.assistant.pieces import Piece, Quote, render, split_passage
 from docsdesk.assistant.quotes import holds, quote_for, quoted_terms
 from docsdesk.assistant.words import (
     STOP_WORDS,
+    alternatives,
     named_terms,
     names_a_product,
     question_terms,
@@ -92,6 +93,13 @@ def _absent_terms(
     own = {t for word in unknown if readers_own(question, word) for t in question_terms(word)}
     held = set().union(*(s.terms for s in sections)) if sections else set()
     return wanted & {t for word in unknown for t in question_terms(word)} - own - held
+
+
+def _known_alternative(question: str, word: str, unknown: Sequence[str]) -> bool:
+    """Whether the question offers `word` as one of alternatives ("an image or a PDF") of which
+    the docs use another: the reader asks about what the docs cover, the name is no evidence."""
+    missing = {w.casefold() for w in unknown}
+    return any(other.casefold() not in missing for other in alternatives(question, word))
 
 
 def _refused_for_absent_terms(wanted: set[str], absent: set[str]) -> bool:
@@ -173,7 +181,13 @@ def extract_answer(
     absent = _absent_terms(question, wanted, unknown, sections)
     if _refused_for_absent_terms(wanted, absent):
         return OfflineAnswer.not_covered("absent_terms", [w for w in unknown if question_terms(w) & absent])
-    products = [w for w in unknown if names_a_product(question, w) and question_terms(w) & absent]
+    products = [
+        w
+        for w in unknown
+        if names_a_product(question, w)
+        and question_terms(w) & absent
+        and not _known_alternative(question, w, unknown)
+    ]
     if products:  # the question names a product or service no page mentions
         return OfflineAnswer.not_covered("unknown_product", products)
     wanted = (wanted - absent) or wanted
