@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from docsdesk.assistant.pieces import Piece, Quote, render, split_passage
-from docsdesk.assistant.quotes import holds, quote_for, quoted_terms
+from docsdesk.assistant.quotes import continued, dangles, holds, quote_for, quoted_terms
 from docsdesk.assistant.words import (
     STOP_WORDS,
     alternatives,
@@ -46,6 +46,7 @@ MIN_EXTRA_SCORE = 0.6  # ... and its score, as a share of the first quote's
 FIRST_QUOTE_CHOICES = 6  # best-scored pieces whose whole quotes compete for the first quote
 FIRST_QUOTE_MARGIN = 0.7  # ... when their score is at least this share of the best one's
 HELD_WEIGHT = 0.5  # how much what the whole quote holds counts, besides the piece's own score
+DANGLING = 0.5  # ... times this for a quote ending with ':' and without what it opens
 
 
 Outcome = Literal["answered", "not_covered"]
@@ -226,6 +227,7 @@ def _answer_from(
         quotes = [quote_for(first, section.pieces)]
     else:
         first, quotes = _first_quote(candidates, weight, total)
+    quotes[0] = continued(quotes[0], next(s for p, s in candidates if p is first).pieces, set(weight))
     found = quoted_terms(quotes[0])
     for piece, section in candidates[1:]:
         if len(quotes) > MAX_EXTRA_QUOTES:
@@ -237,6 +239,8 @@ def _answer_from(
         if any(holds(q, piece) for q in quotes):
             continue
         quote = quote_for(piece, section.pieces)
+        if dangles(quote, section.pieces):
+            continue
         quotes.append(quote)
         found |= quoted_terms(quote)
     cited = tuple(dict.fromkeys(q.passage for q in quotes))
@@ -257,7 +261,7 @@ def _first_quote(
             break
         quote = quote_for(piece, section.pieces)
         held = sum(w for t, w in weight.items() if t in quoted_terms(quote)) / total
-        value = HELD_WEIGHT * held + piece.score
+        value = (HELD_WEIGHT * held + piece.score) * (DANGLING if dangles(quote, section.pieces) else 1.0)
         if best is None or value > best[0]:
             best = (value, piece, quote)
     assert best is not None
