@@ -197,16 +197,16 @@ def continued(quote: Quote, pieces: list[Piece], wanted: set[str]) -> Quote:
     all of your production hostnames are registered" after the sentence about the domain key)."""
     if quote.lead is not None or any(p.kind != "sentence" for p in quote.pieces):
         return quote
-    found = quoted_terms(quote)
+    found = set().union(*(p.terms or terms(p.text) for p in quote.pieces))
     chosen = list(quote.pieces)
     size = sum(len(p.text) + 1 for p in chosen)
     while (after := _neighbour(pieces, pieces.index(chosen[-1]), 1)) is not None:
-        new = (after.terms & wanted) - found
+        new = ((after.terms or terms(after.text)) & wanted) - found
         if after.kind != "sentence" or after.text.endswith(":") or not new:
             break  # a sentence ending with ':' opens what comes next: not without it
         if size + len(after.text) > MAX_PARAGRAPH_CHARS:
             break
         chosen.append(after)
-        found |= after.terms
+        found |= new
         size += len(after.text) + 1
     return Quote(chosen) if len(chosen) > len(quote.pieces) else quote
