@@ -239,8 +239,8 @@ def _answer_from(
         if any(holds(q, piece) for q in quotes):
             continue
         quote = quote_for(piece, section.pieces)
-        if dangles(quote, section.pieces):
-            continue
+        if dangles(quote, section.pieces) or any(holds(q, p) for q in quotes for p in quote.pieces):
+            continue  # a quote ending on what it leaves out, or repeating a quoted piece
         quotes.append(quote)
         found |= quoted_terms(quote)
     cited = tuple(dict.fromkeys(q.passage for q in quotes))
