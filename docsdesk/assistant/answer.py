@@ -8,10 +8,14 @@ Scoring is lexical and local to the passages: the question's content words (ques
 and stop words dropped, light stemming, identifier parts) weigh by how rare they are among
 the passages' pieces, so the piece holding the distinctive words of the question wins. A
 question whose distinctive words appear nowhere in the passages is "not covered", and so is
-one naming a product or service that no page mentions (`words.names_a_product`). Of the
-best-scored pieces, the one whose whole quote (with its paragraph, the list it opens, the
-sentence introducing it) holds most of the question is quoted first. Pure Python on a few
-kilobytes: well under a millisecond a passage.
+one naming a product or service that no page mentions (`words.names_a_product`), unless it is
+offered as an alternative to something the docs use ("an image or a PDF"). The parts of a word
+no page uses that a retrieved passage holds ("app" of "app.ourcompany.com") are no evidence,
+and a phrasal verb the passages write as one word ("logs out", `logout`) counts as that word.
+Of the best-scored pieces, the one whose whole quote (with its paragraph, the list it opens, the
+sentence introducing it) holds most of the question is quoted first, going on into the next
+sentences of its section that hold more of the question (`quotes.continued`). Pure Python on a
+few kilobytes: well under a millisecond a passage.
 """
 
 from __future__ import annotations
