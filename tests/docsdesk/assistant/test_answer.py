@@ -15,6 +15,7 @@ from docsdesk.assistant.offline import (
     OFFLINE_NOT_COVERED,
     OFFLINE_NOTHING_FOUND,
     offline_answer,
+    offline_reply,
 )
 from docsdesk.assistant.search_tool import format_passages
 from rag.ingest import ingest
@@ -107,6 +108,13 @@ async def test_uncovered_questions_say_so_and_cite_nothing(engine, lantern, ques
     text = await answer(engine, lantern, question)
     assert text == (OFFLINE_NOT_COVERED if found else OFFLINE_NOTHING_FOUND)
     assert not re.search(r"\[\d+\]", text)
+    # The decision is typed, with the evidence it rests on, and cites nothing.
+    search = DocsSearch(engine)
+    results = await search.search(question, k=5, collection=lantern)
+    unknown = await search.unknown_words(question, collection=lantern)
+    reply = offline_reply(format_passages(question, list(enumerate(results, start=1)), unknown), question)
+    assert reply.outcome == "not_covered" and reply.answer.cited == ()
+    assert reply.answer.reason in (("absent_terms", "unknown_product") if found else ("no_results",))
 
 
 def test_table_rows_keep_their_header_and_code_stays_whole() -> None:
