@@ -8,14 +8,19 @@ Scoring is lexical and local to the passages: the question's content words (ques
 and stop words dropped, light stemming, identifier parts) weigh by how rare they are among
 the passages' pieces, so the piece holding the distinctive words of the question wins. A
 question whose distinctive words appear nowhere in the passages is "not covered", and so is
-one naming a product or service that no page mentions (`words.names_a_product`). Of the
-best-scored pieces, the one whose whole quote (with its paragraph, the list it opens, the
-sentence introducing it) holds most of the question is quoted first. Pure Python on a few
-kilobytes: well under a millisecond a passage.
+one naming a product or service that no page mentions (`words.names_a_product`), unless it is
+offered as an alternative to something the docs use ("an image or a PDF"). The parts of a word
+no page uses that a retrieved passage holds ("app" of "app.ourcompany.com") are no evidence,
+and a phrasal verb the passages write as one word ("logs out", `logout`) counts as that word.
+Of the best-scored pieces, the one whose whole quote (with its paragraph, the list it opens, the
+sentence introducing it) holds most of the question is quoted first, going on into the next
+sentences of its section that hold more of the question (`quotes.continued`). Pure Python on a
+few kilobytes: well under a millisecond a passage.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -23,9 +28,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from docsdesk.assistant.pieces import Piece, Quote, render, split_passage
-from docsdesk.assistant.quotes import holds, quote_for, quoted_terms
+from docsdesk.assistant.quotes import continued, dangles, holds, quote_for, quoted_terms
 from docsdesk.assistant.words import (
     STOP_WORDS,
+    alternatives,
     named_terms,
     names_a_product,
     question_terms,
@@ -44,6 +50,7 @@ MIN_EXTRA_SCORE = 0.6  # ... and its score, as a share of the first quote's
 FIRST_QUOTE_CHOICES = 6  # best-scored pieces whose whole quotes compete for the first quote
 FIRST_QUOTE_MARGIN = 0.7  # ... when their score is at least this share of the best one's
 HELD_WEIGHT = 0.5  # how much what the whole quote holds counts, besides the piece's own score
+DANGLING = 0.5  # ... times this for a quote ending with ':' and without what it opens
 
 
 Outcome = Literal["answered", "not_covered"]
@@ -82,11 +89,22 @@ class _Section:
     match: float = 0.0
 
 
-def _absent_terms(question: str, wanted: set[str], unknown: Sequence[str]) -> set[str]:
+def _absent_terms(
+    question: str, wanted: set[str], unknown: Sequence[str], sections: list[_Section]
+) -> set[str]:
     """The question's terms that come from words no page uses (the search's "not_in_docs"),
-    but for the reader's own names, versions and numbers (`readers_own`)."""
+    but for the reader's own names, versions and numbers (`readers_own`), and for the parts of
+    such a word that a retrieved passage holds ("app" of "app.ourcompany.com"): the docs use them."""
     own = {t for word in unknown if readers_own(question, word) for t in question_terms(word)}
-    return wanted & {t for word in unknown for t in question_terms(word)} - own
+    held = set().union(*(s.terms for s in sections)) if sections else set()
+    return wanted & {t for word in unknown for t in question_terms(word)} - own - held
+
+
+def _known_alternative(question: str, word: str, unknown: Sequence[str]) -> bool:
+    """Whether the question offers `word` as one of alternatives ("an image or a PDF") of which
+    the docs use another: the reader asks about what the docs cover, the name is no evidence."""
+    missing = {w.casefold() for w in unknown}
+    return any(other.casefold() not in missing for other in alternatives(question, word))
 
 
 def _refused_for_absent_terms(wanted: set[str], absent: set[str]) -> bool:
@@ -109,6 +127,25 @@ def _sections(passages: list[tuple[int, str, str]]) -> list[_Section]:
         body = set().union(*(p.terms for p in pieces)) if pieces else set()
         sections.append(_Section(number, rank, title_terms, title_terms | headings | body, pieces))
     return sections
+
+
+_LETTERS = re.compile(r"[A-Za-z]+")
+
+
+def compounds(question: str, sections: list[_Section]) -> set[str]:
+    """A phrasal verb of the question that the passages write as one word ("logs out" for
+    "logout", "signs up" for "signup", "set up" for "setup"): a word and the particle after it
+    (a stop word, which counts for nothing alone), joined, when a retrieved passage writes it."""
+    words = _LETTERS.findall(question)
+    joined = {
+        stem(stem(a) + b.lower())
+        for a, b in itertools.pairwise(words)
+        if b.lower() in STOP_WORDS and a.lower() not in STOP_WORDS and a.lower() not in QUESTION_WORDS
+    }
+    if not joined:
+        return set()
+    written = {stem(w) for s in sections for p in s.pieces for w in _LETTERS.findall(p.text)}
+    return joined & written
 
 
 def _weights(wanted: set[str], sections: list[_Section]) -> dict[str, float]:
@@ -144,12 +181,18 @@ def extract_answer(
     or no passage (with its title and headings) holding enough of the question's weight."""
     if not passages:
         return OfflineAnswer.not_covered("no_results")
-    wanted = question_terms(question)
-    absent = _absent_terms(question, wanted, unknown)
     sections = _sections(passages)
+    wanted = question_terms(question) | compounds(question, sections)
+    absent = _absent_terms(question, wanted, unknown, sections)
     if _refused_for_absent_terms(wanted, absent):
         return OfflineAnswer.not_covered("absent_terms", [w for w in unknown if question_terms(w) & absent])
-    products = [w for w in unknown if names_a_product(question, w) and question_terms(w) & absent]
+    products = [
+        w
+        for w in unknown
+        if names_a_product(question, w)
+        and question_terms(w) & absent
+        and not _known_alternative(question, w, unknown)
+    ]
     if products:  # the question names a product or service no page mentions
         return OfflineAnswer.not_covered("unknown_product", products)
     wanted = (wanted - absent) or wanted
@@ -188,6 +231,7 @@ def _answer_from(
         quotes = [quote_for(first, section.pieces)]
     else:
         first, quotes = _first_quote(candidates, weight, total)
+    quotes[0] = continued(quotes[0], next(s for p, s in candidates if p is first).pieces, set(weight))
     found = quoted_terms(quotes[0])
     for piece, section in candidates[1:]:
         if len(quotes) > MAX_EXTRA_QUOTES:
@@ -199,6 +243,8 @@ def _answer_from(
         if any(holds(q, piece) for q in quotes):
             continue
         quote = quote_for(piece, section.pieces)
+        if dangles(quote, section.pieces) or any(holds(q, p) for q in quotes for p in quote.pieces):
+            continue  # a quote ending on what it leaves out, or repeating a quoted piece
         quotes.append(quote)
         found |= quoted_terms(quote)
     cited = tuple(dict.fromkeys(q.passage for q in quotes))
@@ -219,7 +265,7 @@ def _first_quote(
             break
         quote = quote_for(piece, section.pieces)
         held = sum(w for t, w in weight.items() if t in quoted_terms(quote)) / total
-        value = HELD_WEIGHT * held + piece.score
+        value = (HELD_WEIGHT * held + piece.score) * (DANGLING if dangles(quote, section.pieces) else 1.0)
         if best is None or value > best[0]:
             best = (value, piece, quote)
     assert best is not None

@@ -92,7 +92,8 @@ class _Splitter:
         while i < len(lines) and not lines[i].lstrip().startswith(fence):
             block.append(lines[i])
             i += 1
-        block.append(lines[i] if i < len(lines) else fence)
+        # No closing fence: the passage was clipped inside the block, which is never quoted.
+        block.append(lines[i] if i < len(lines) else CLIPPED)
         self.add("code", "\n".join(block))
         return i + 1
 

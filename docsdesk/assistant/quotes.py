@@ -120,11 +120,31 @@ def _paragraph(pieces: list[Piece], piece: Piece) -> list[Piece] | None:
     chosen = paragraph[start : at + 1]
     size = sum(len(p.text) + 1 for p in chosen)
     for later in paragraph[at + 1 :]:
-        if size + len(later.text) > MAX_PARAGRAPH_CHARS:
+        if size + len(later.text) > MAX_PARAGRAPH_CHARS or _opens_unquoted(pieces, later):
             break
         chosen.append(later)
         size += len(later.text) + 1
     return chosen if len(chosen) > 1 else None
+
+
+def _opens_unquoted(pieces: list[Piece], piece: Piece) -> bool:
+    """Whether `piece` ends with ':' and what it opens is not a list (which `_with_list`
+    quotes with it): a code block, a table or nothing at all (cut off the passage)."""
+    if not piece.text.endswith(":"):
+        return False
+    after = _neighbour(pieces, pieces.index(piece), 1)
+    return after is None or after.kind != "item"
+
+
+def dangles(quote: Quote, pieces: list[Piece]) -> bool:
+    """Whether `quote` ends with a sentence that opens something (ending with ':') the quote
+    does not hold: a code block or list the passage does not have (it was cut), or a further
+    sentence."""
+    last = quote.pieces[-1]
+    if not last.prose or not last.text.endswith(":"):
+        return False
+    after = _neighbour(pieces, pieces.index(last), 1)
+    return after is None or after.kind == "sentence"
 
 
 def quote_for(piece: Piece, pieces: list[Piece]) -> Quote:
@@ -169,3 +189,24 @@ def quoted_terms(quote: Quote) -> set[str]:
 
 def holds(quote: Quote, piece: Piece) -> bool:
     return piece in quote.pieces or piece is quote.lead
+
+
+def continued(quote: Quote, pieces: list[Piece], wanted: set[str]) -> Quote:
+    """A prose quote with the sentences right after it under the same heading (the next short
+    paragraph) while each holds a word of the question the quote does not yet hold ("make sure
+    all of your production hostnames are registered" after the sentence about the domain key)."""
+    if quote.lead is not None or any(p.kind != "sentence" for p in quote.pieces):
+        return quote
+    found = set().union(*(p.terms or terms(p.text) for p in quote.pieces))
+    chosen = list(quote.pieces)
+    size = sum(len(p.text) + 1 for p in chosen)
+    while (after := _neighbour(pieces, pieces.index(chosen[-1]), 1)) is not None:
+        new = ((after.terms or terms(after.text)) & wanted) - found
+        if after.kind != "sentence" or after.text.endswith(":") or not new:
+            break  # a sentence ending with ':' opens what comes next: not without it
+        if size + len(after.text) > MAX_PARAGRAPH_CHARS:
+            break
+        chosen.append(after)
+        found |= new
+        size += len(after.text) + 1
+    return Quote(chosen) if len(chosen) > len(quote.pieces) else quote

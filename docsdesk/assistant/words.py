@@ -109,3 +109,20 @@ def names_a_product(question: str, word: str) -> bool:
         if not any(rule.search(before) for rule in (_SENTENCE_START, _STATUS_CODE, _WHERE)):
             return True
     return False
+
+
+_ARTICLE = r"(?:(?:a|an|the|some)\s+)?"
+
+
+def alternatives(question: str, word: str) -> list[str]:
+    """The words `word` is offered as an alternative to or listed with ("an image or a PDF",
+    "PDF/PNG", "Claude and Gemini"): the word right before or after it across "or", "and" or
+    "/" (an article skipped)."""
+    found = []
+    name = re.escape(word)
+    for pattern in (
+        rf"([A-Za-z][\w-]*)\s*(?:\bor\b|\band\b|/)\s*{_ARTICLE}{name}(?![\w-])",
+        rf"(?<![\w-]){name}\s*(?:\bor\b|\band\b|/)\s*{_ARTICLE}([A-Za-z][\w-]*)",
+    ):
+        found += [m.group(1) for m in re.finditer(pattern, question, re.IGNORECASE)]
+    return [w for w in found if w.lower() not in STOP_WORDS]

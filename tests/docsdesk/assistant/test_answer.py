@@ -15,6 +15,7 @@ from docsdesk.assistant.offline import (
     OFFLINE_NOT_COVERED,
     OFFLINE_NOTHING_FOUND,
     offline_answer,
+    offline_reply,
 )
 from docsdesk.assistant.search_tool import format_passages
 from rag.ingest import ingest
@@ -107,6 +108,13 @@ async def test_uncovered_questions_say_so_and_cite_nothing(engine, lantern, ques
     text = await answer(engine, lantern, question)
     assert text == (OFFLINE_NOT_COVERED if found else OFFLINE_NOTHING_FOUND)
     assert not re.search(r"\[\d+\]", text)
+    # The decision is typed, with the evidence it rests on, and cites nothing.
+    search = DocsSearch(engine)
+    results = await search.search(question, k=5, collection=lantern)
+    unknown = await search.unknown_words(question, collection=lantern)
+    reply = offline_reply(format_passages(question, list(enumerate(results, start=1)), unknown), question)
+    assert reply.outcome == "not_covered" and reply.answer.cited == ()
+    assert reply.answer.reason in (("absent_terms", "unknown_product") if found else ("no_results",))
 
 
 def test_table_rows_keep_their_header_and_code_stays_whole() -> None:
@@ -275,3 +283,65 @@ def test_the_first_quote_is_the_one_whose_whole_holds_the_question() -> None:
     answer = extract_answer("does assistant text render markdown tables and latex equations?", passages)
     assert answer.covered and answer.cited[0] == 2, answer
     assert "- LaTeX math rendered inline" in answer.text and "- Tables with automatic sizing" in answer.text
+
+
+def test_a_long_reader_question_is_answered_by_the_section_its_words_are_in() -> None:
+    # No one sentence holds much of a long, natural question (the old refusal rule: 45% of its
+    # weight); the section, with its heading, answers it, and nothing says the docs lack its
+    # topic (the reader's "portal" is the only word no page uses): answered, not refused.
+    passages = [
+        (
+            1,
+            "Feedback › Store ratings",
+            "Readers can rate an answer. Implement `add_feedback` on your server to keep each one.",
+        ),
+        (2, "Widgets", "Widgets render cards in the chat window."),
+        (3, "Actions", "A click on a button sends an action to your backend."),
+    ]
+    question = (
+        "When a reader clicks thumbs up or thumbs down under an answer in the chat window of our "
+        "help portal, where on the backend does that rating arrive so I can store it?"
+    )
+    answer = extract_answer(question, passages, ["portal"])
+    assert answer.covered and answer.cited[0] == 1, answer
+    assert "`add_feedback`" in answer.text
+
+
+def test_parts_of_an_unknown_word_the_passages_use_are_not_absent() -> None:
+    # "app.ourcompany.com" is a word no page uses; "app" and "com" are not topics the docs lack.
+    passage = (
+        "## Domain keys\n\nThe iframe verifies the domain key on load. If the key is missing, the "
+        "iframe will refuse to load on your app.\n\nIn production, register each hostname (such as "
+        "`support.example.com`) in the domain allowlist."
+    )
+    question = "works on localhost but in production the chat iframe refuses to load on app.ourcompany.com"
+    answer = extract_answer(question, [(1, "Production › Domain keys", passage)], ["app.ourcompany.com"])
+    assert answer.covered, answer
+    assert "domain allowlist" in answer.text and "refuse to load" in answer.text
+
+
+def test_a_phrasal_verb_matches_the_word_the_docs_write() -> None:
+    # "logs out" is "logout": without it, each passage holds one word of the question.
+    passages = [
+        (1, "Logs", "Logs are written to standard output."),
+        (
+            2,
+            "Sessions › Logout",
+            "On logout, a token stays valid until it expires: it cannot be invalidated.",
+        ),
+    ]
+    answer = extract_answer("a user logs out but the token still works", passages)
+    assert answer.covered and answer.cited[0] == 2, answer
+    assert "cannot be invalidated" in answer.text
+
+
+def test_a_name_offered_with_an_alternative_the_docs_use_is_not_evidence() -> None:
+    passage = "## Tool outputs\n\nA function tool can return text, an image (`ToolOutputImage`) or a file."
+    question = "can a function tool return an image or a PDF instead of text?"
+    answer = extract_answer(question, [(1, "Tools", passage)], ["PDF"])
+    assert answer.covered and "`ToolOutputImage`" in answer.text
+    # Only names the docs never use, offered together: still a product the docs lack.
+    both = extract_answer(
+        "use Claude or Gemini as the model of a tool", [(1, "Tools", passage)], ["Claude", "Gemini"]
+    )
+    assert not both.covered and not both.cited and both.absent == ("Claude", "Gemini")

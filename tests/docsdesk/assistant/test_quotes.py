@@ -5,8 +5,12 @@ block with the sentence that explains it; never across a heading."""
 
 from __future__ import annotations
 
-from docsdesk.assistant.pieces import render, split_passage
-from docsdesk.assistant.quotes import MAX_LIST_ITEMS, MAX_PARAGRAPH_CHARS, quote_for
+import re
+
+from docsdesk.assistant.answer import extract_answer
+from docsdesk.assistant.pieces import CLIPPED, clip_passage, render, split_passage
+from docsdesk.assistant.quotes import MAX_LIST_ITEMS, MAX_PARAGRAPH_CHARS, continued, dangles, quote_for
+from docsdesk.assistant.words import terms
 
 
 def pieces_of(text: str):
@@ -102,3 +106,75 @@ def test_a_paragraph_ending_with_a_colon_comes_with_its_list():
         "From “Docstrings”:\n> We parse the docstring to extract descriptions.\n> Some notes on that:\n"
         "> - Signatures are read with `inspect`.\n> - We use `griffe` to parse docstrings. [1]"
     )
+
+
+def test_a_quote_goes_on_into_the_next_sentence_that_holds_more_of_the_question():
+    text = (
+        "## Domain keys\n\nThe iframe verifies the domain key on load. If the key is missing, the "
+        "iframe will refuse to load.\n\nIn production, register every hostname in the domain "
+        "allowlist.\n\nKeys can be rotated at any time."
+    )
+    pieces = pieces_of(text)
+    quote = quote_for(next(p for p in pieces if "verifies" in p.text), pieces)
+    wanted = terms("in production the iframe refuses to load")
+    rendered = render([continued(quote, pieces, wanted)])
+    assert "register every hostname in the domain allowlist. [1]" in rendered
+    assert "rotated" not in rendered  # holds nothing more of the question
+    # Nothing new of the question in the next paragraph: the quote stays as it was.
+    assert continued(quote, pieces, terms("iframe load")) is quote
+
+
+def test_a_sentence_opening_what_the_passage_lost_is_not_the_end_of_a_quote():
+    # The tool output clipped the passage after the sentence that introduces the command.
+    text = (
+        "# Installation\n\nYou can add the library in a few easy steps. First of all, install the dependency:"
+    )
+    pieces = pieces_of(text)
+    rendered = render([quote_for(pieces[0], pieces)])
+    assert rendered == "From “Installation”:\n> You can add the library in a few easy steps. [1]"
+    alone = quote_for(pieces[1], pieces)
+    assert dangles(alone, pieces)  # scored down as a first quote, never an extra one
+    # A sentence before its code block is no dangling end: it carries the block's marker.
+    with_code = pieces_of("## Setup\n\nInstall it:\n\n```sh\npip install lib\n```")
+    assert not dangles(quote_for(with_code[0], with_code), with_code)
+
+
+def test_a_code_block_clipped_inside_is_never_quoted():
+    code = "```python\n" + "\n".join(f"step_{i}()  # run step {i} of the job" for i in range(80)) + "\n```"
+    text = "## Jobs\nEach job runs its steps in order:\n" + code  # no block boundary to cut at
+    clipped = clip_passage(text, 600)
+    assert clipped.endswith(CLIPPED) and clipped.count("```") == 1  # cut inside the block
+    pieces = pieces_of(clipped)
+    block = next(p for p in pieces if p.kind == "code")
+    assert block.clipped
+    answer = extract_answer("how are the steps of a job run", [(1, "Jobs", clipped)])
+    assert answer.covered and CLIPPED not in answer.text and "step_0" not in answer.text
+
+
+def test_answers_never_cut_a_sentence_nor_leave_a_marker_alone():
+    # Whole sentences, list items, rows and code blocks; each [n] on a prose line.
+    text = (
+        "## Retries\n\nA failed job is retried. The default is five attempts, e.g. after a "
+        "timeout. Each wait doubles.\n\n| setting | default |\n| --- | --- |\n| `attempts` | `5` |\n\n"
+        "Set the policy in code:\n\n```python\nqueue.retry(attempts=3)\n```\n\n- Jobs that fail "
+        "five times go to the dead-letter list.\n- Dead jobs can be replayed.\n"
+    )
+    sentences = [p.text for p in pieces_of(text) if p.kind == "sentence"]
+    for question in [
+        "how many attempts by default",
+        "set the retry policy in code",
+        "what happens to jobs that fail five times, can they be replayed",
+        "attempts setting default",
+    ]:
+        answer = extract_answer(question, [(1, "Retries", text)])
+        assert answer.covered, question
+        lines = answer.text.splitlines()
+        assert not any(re.fullmatch(r"\s*(?:>\s*)?\[\d+\]\s*", line) for line in lines), answer.text
+        for line in lines:
+            if re.search(r"\[\d+\]", line):
+                assert line.startswith(("> ", "From “")), answer.text
+        quoted_text = " ".join(line.lstrip("> ") for line in lines)
+        for sentence in sentences:
+            head = sentence[:25]
+            if head in quoted_text:  # a sentence quoted is quoted whole
+                assert sentence in quoted_text, (question, sentence, answer.text)
