@@ -19,6 +19,8 @@ from chatkit.types import (
     FeedbackKind,
     HiddenContextItem,
     InputTranscribeReq,
+    Page,
+    ThreadItem,
     ThreadItemDoneEvent,
     ThreadItemReplacedEvent,
     ThreadMetadata,
@@ -40,7 +42,7 @@ from docsdesk.assistant.attachment_input import AttachmentInput
 from docsdesk.assistant.configured import build_registry
 from docsdesk.assistant.definition import MAX_AGENT_TURNS, Assistant, AssistantRegistry, Assistants
 from docsdesk.assistant.history import DocsConverter, history_window
-from docsdesk.assistant.run import TurnRun, run_agent
+from docsdesk.assistant.run import TurnRun, is_answer, run_agent
 from docsdesk.assistant.search_tool import DocsAgentContext
 from docsdesk.assistant.titles import MAX_TITLE_CHARS, make_title, message_text
 from docsdesk.core.config_file import DeploymentConfig, load_config
@@ -49,7 +51,7 @@ from docsdesk.core.errors import ApiError
 from docsdesk.core.settings import Settings
 from docsdesk.core.turn import TurnOutcome
 from docsdesk.handoff.desk import HandoffDesk, SubmittedForm, is_handoff
-from docsdesk.handoff.followups import cited_results, follow_up_item, question_item, suggestions
+from docsdesk.handoff.followups import FollowUps, follow_up_item, question_item
 from docsdesk.handoff.widgets import FOLLOW_UP_ACTION, offered_actions
 from docsdesk.http.chatkit_request import ParsedBody, install_parse_once
 from docsdesk.insights.turns import TurnRecorder, turn_record
@@ -244,15 +246,8 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         telemetry = context.telemetry
         if telemetry is not None:
             telemetry.thread_id, telemetry.turn_open = thread.id, True
-        page_item = None
-        if context.page is not None and input_user_message is not None:
-            # Recorded in the thread so later turns know what page each question was asked on.
-            page_item = HiddenContextItem(
-                id=self.store.generate_item_id("message", thread, context),
-                thread_id=thread.id,
-                created_at=datetime.now(),
-                content={"page": context.page.model_dump(exclude_none=True)},
-            )
+        page_item = self._page_item(thread, input_user_message, context)
+        if page_item is not None:
             yield ThreadItemDoneEvent(item=page_item)
         title = None
         if thread.title is None and input_user_message is not None:
@@ -263,34 +258,60 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             frozenset(a.id for a in input_user_message.attachments) if input_user_message else frozenset(),
             (page_item.id, context.page) if page_item is not None and context.page is not None else None,
         )
-        input_items = await history_window(
+        input_items, newest = await history_window(
             self.store, thread, converter, context, assistant.limits.history_tokens
         )
-        agent_context = await self._agent_context(assistant, thread, context)
+        # The SDK's stream_agent_response reads the thread's last items again: served from this read.
+        agent_context = await self._agent_context(assistant, thread, context, newest)
         run = TurnRun()
+        follow_ups = self._follow_ups(assistant, input_user_message)
         try:
             async for event in run_agent(assistant, agent_context, input_items, context, run):
+                if follow_ups is not None and is_answer(event):
+                    follow_ups.answered(run.answers, agent_context.sources)  # looked up as it is saved
                 yield event
         finally:
             if input_user_message is not None:
                 self._record(assistant, thread, input_user_message, context, agent_context, run, started_at)
             if not run.finished and title is not None:
                 title.cancel()
+            if not run.finished and follow_ups is not None:
+                follow_ups.discard()
             if telemetry is not None and (run.finished or telemetry.error_code is not None):
                 telemetry.turn_open = False
         if run.finished and input_user_message is not None:
-            async for event in self._after_answer(assistant, thread, context, agent_context, run):
+            async for event in self._after_answer(thread, context, agent_context, run, follow_ups):
                 yield event
         if title is not None:
             thread.title = await title
 
+    def _page_item(
+        self, thread: ThreadMetadata, question: UserMessageItem | None, context: RequestContext
+    ) -> HiddenContextItem | None:
+        """The reader's page as a hidden item: recorded in the thread so later turns know
+        what page each question was asked on."""
+        if context.page is None or question is None:
+            return None
+        return HiddenContextItem(
+            id=self.store.generate_item_id("message", thread, context),
+            thread_id=thread.id,
+            created_at=datetime.now(),
+            content={"page": context.page.model_dump(exclude_none=True)},
+        )
+
+    def _follow_ups(self, assistant: Assistant, question: UserMessageItem | None) -> FollowUps | None:
+        """The turn's follow-up suggestions, if the assistant offers them after an answer."""
+        if self.handoff is None or question is None or not assistant.follow_ups:
+            return None
+        return FollowUps(self.handoff.engine)
+
     async def _after_answer(
         self,
-        assistant: Assistant,
         thread: ThreadMetadata,
         context: RequestContext,
         agent_context: DocsAgentContext,
         run: TurnRun,
+        follow_ups: FollowUps | None,
     ) -> AsyncIterator[ThreadStreamEvent]:
         """The hand-off form after a not-covered turn or a request for a person (when a
         channel is configured), else follow-up suggestions after an answer."""
@@ -307,21 +328,23 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         try:
             if reason is not None and agent_context.handoff_available:
                 yield ThreadItemDoneEvent(item=await self.handoff.offer(thread, context, reason))
-            elif outcome is TurnOutcome.ANSWERED and assistant.follow_ups:
-                cited = cited_results(run.answers, agent_context.sources)
-                questions = await suggestions(self.handoff.engine, cited)
+            elif outcome is TurnOutcome.ANSWERED and follow_ups is not None:
+                questions = await follow_ups.questions()
                 if questions:
                     yield ThreadItemDoneEvent(item=follow_up_item(self.store, thread, context, questions))
         except Exception:
             log.exception("could not add the turn's widget", extra={"request_id": context.request_id})
+        finally:
+            if follow_ups is not None:
+                follow_ups.discard()
 
     async def _agent_context(
-        self, assistant: Assistant, thread: ThreadMetadata, context: RequestContext
+        self, assistant: Assistant, thread: ThreadMetadata, context: RequestContext, newest: Page[ThreadItem]
     ) -> DocsAgentContext:
         served = await assistant.collection.names()
         return DocsAgentContext(
             thread=thread,
-            store=self.store,
+            store=self.store.with_newest_items(thread.id, newest),
             request_context=context,
             search=self.search,
             page=context.page,

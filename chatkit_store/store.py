@@ -14,6 +14,7 @@ read paths.
 
 from __future__ import annotations
 
+import copy
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -93,6 +94,31 @@ class PostgresStore(Store[RequestContext]):
         self.on_attachments_deleted: Callable[[list[str]], Awaitable[None]] | None = None
         #: Applied to every attachment returned (fresh expiring preview URLs).
         self.attachment_view: Callable[[Attachment, RequestContext], Attachment] | None = None
+        #: In a `with_newest_items` view: (thread id, its newest items, "desc", first page).
+        self._newest: tuple[str, Page[ThreadItem]] | None = None
+
+    def with_newest_items(self, thread_id: str, newest: Page[ThreadItem]) -> PostgresStore:
+        """This store, answering the next read of `thread_id`'s newest items (a first "desc"
+        page no longer than `newest`) from `newest`, a first "desc" page the caller has just
+        read, instead of the database; once, and not after a write through the view. For
+        one turn's agent context: the SDK's `stream_agent_response` reads the thread's last
+        two items right after the history was read, with nothing written in between."""
+        view = copy.copy(self)
+        view._newest = (thread_id, newest)
+        return view
+
+    def _take_newest(
+        self, thread_id: str, after: str | None, limit: int, order: str
+    ) -> Page[ThreadItem] | None:
+        remembered, self._newest = self._newest, None
+        if remembered is None or after is not None or order != "desc" or remembered[0] != thread_id:
+            return None
+        newest = remembered[1]
+        if limit > len(newest.data) and newest.has_more:
+            return None
+        shown = [item.model_copy(deep=True) for item in newest.data[:limit]]
+        has_more = len(newest.data) > limit or newest.has_more
+        return Page(data=shown, has_more=has_more, after=shown[-1].id if has_more else None)
 
     # --- ids ---------------------------------------------------------------------
 
@@ -209,6 +235,8 @@ class PostgresStore(Store[RequestContext]):
     ) -> Page[ThreadItem]:
         """A page of the thread's items in insertion order ("asc") or newest first ("desc")."""
         _check_page_args(limit, order)
+        if self._newest is not None and (remembered := self._take_newest(thread_id, after, limit, order)):
+            return remembered
         params = {"thread": thread_id, "after": after, "page_limit": limit + 1, **_owner(context)}
         async with self._read() as conn:
             rows = (await conn.execute(_ITEMS_PAGE[order, after is not None], params)).all()
@@ -232,6 +260,7 @@ class PostgresStore(Store[RequestContext]):
 
     async def _upsert_item(self, thread_id: str, item: ThreadItem, ctx: RequestContext) -> None:
         """Insert or update `item` in the caller's thread and bump the thread's activity."""
+        self._newest = None
         if item.thread_id != thread_id:
             raise ValueError(f"item {item.id} belongs to thread {item.thread_id}, not {thread_id}")
         params = {"thread": thread_id, "item": item.id, "data": item.model_dump_json(), **_owner(ctx)}
@@ -256,6 +285,7 @@ class PostgresStore(Store[RequestContext]):
         caller's thread (never stored, or already deleted) is a no-op, as in the SDK's
         reference stores: the SDK's guardrail clean-up sends a removal for every item a turn
         produced, stored or not. A thread that is not the caller's is NotFoundError."""
+        self._newest = None
         where = {"thread": thread_id, **_owner(context)}
         async with self._begin() as conn:
             if await conn.scalar(_DELETE_ITEM, {"item": item_id, **where}) is not None:

@@ -11,6 +11,7 @@ from chatkit.types import (
     AssistantMessageItem,
     Attachment,
     HiddenContextItem,
+    Page,
     ThreadItem,
     ThreadMetadata,
     UserMessageItem,
@@ -116,29 +117,32 @@ async def history_window(
     converter: DocsConverter,
     context: RequestContext,
     budget: int,
-) -> list[TResponseInputItem]:
-    """The newest items that fit `budget` tokens, oldest dropped first, in order.
+) -> tuple[list[TResponseInputItem], Page[ThreadItem]]:
+    """The newest items that fit `budget` tokens, oldest dropped first, in order; and the
+    first page read (the thread's newest items, newest first).
 
     The SDK stored the current user message before respond(), so it is already here."""
     kept: list[list[TResponseInputItem]] = []
     newest_user_seen = False
     after = None
+    first: Page[ThreadItem] | None = None
     while True:
         page = await store.load_thread_items(thread.id, after, HISTORY_PAGE, "desc", context)
+        first = first or page
         for item in page.data:
             is_current = isinstance(item, UserMessageItem) and not newest_user_seen
             newest_user_seen = newest_user_seen or isinstance(item, UserMessageItem)
             converted = await _convert(converter, item, is_current)
             cost = input_tokens(converted) if converted else 0
             if cost > budget and not is_current and kept:
-                return [entry for chunk in reversed(kept) for entry in chunk]
+                return [entry for chunk in reversed(kept) for entry in chunk], first
             budget -= cost
             if converted:
                 kept.append(converted)
         if not page.has_more:
             break
         after = page.after
-    return [entry for chunk in reversed(kept) for entry in chunk]
+    return [entry for chunk in reversed(kept) for entry in chunk], first
 
 
 async def _convert(converter: DocsConverter, item: ThreadItem, is_current: bool) -> list[TResponseInputItem]:

@@ -202,3 +202,8 @@ def is_text_delta(event: ThreadStreamEvent) -> bool:
     return isinstance(event, ThreadItemUpdatedEvent) and isinstance(
         event.update, AssistantMessageContentPartTextDelta
     )
+
+
+def is_answer(event: ThreadStreamEvent) -> bool:
+    """A finished assistant message (in `run.answers` by the time the event is yielded)."""
+    return isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, AssistantMessageItem)

@@ -4,6 +4,8 @@ buttons ask them (docsdesk.handoff.widgets.follow_ups)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import datetime
 
 from chatkit.types import (
@@ -22,6 +24,8 @@ from chatkit_store import PostgresStore
 from docsdesk.core.context import RequestContext
 from docsdesk.handoff.widgets import follow_ups
 from rag.search import SearchResult
+
+log = logging.getLogger("docsdesk.handoff")
 
 MAX_FOLLOW_UPS = 3
 NEIGHBOURS = 2  # sections on either side of a cited one
@@ -61,10 +65,12 @@ def question_for(heading: str, page_title: str) -> str:
 
 
 async def suggestions(engine: AsyncEngine, cited: list[SearchResult]) -> list[str]:
-    """Up to three questions about the sections next to the cited ones."""
+    """Up to three questions about the sections next to the cited ones. One statement, run
+    in autocommit (no BEGIN and ROLLBACK round trips around it)."""
     if not cited:
         return []
     async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
         rows = (
             await conn.execute(
                 _NEIGHBOURS,
@@ -87,6 +93,40 @@ async def suggestions(engine: AsyncEngine, cited: list[SearchResult]) -> list[st
         if len(questions) == MAX_FOLLOW_UPS:
             break
     return questions
+
+
+class FollowUps:
+    """One turn's suggestions, looked up while the turn goes on: `answered` starts the query
+    as soon as an answer is finished (so it runs while the SDK saves that answer), again for
+    a later answer of the same turn; `questions` waits for the latest. `discard` when the turn
+    shows none (it failed, or ends with another widget): the query is cancelled."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._task: asyncio.Task[list[str]] | None = None
+
+    def answered(self, answers: list[AssistantMessageItem], sources: list[SearchResult]) -> None:
+        self.discard()
+        cited = cited_results(answers, sources)
+        if cited:
+            self._task = asyncio.create_task(suggestions(self._engine, cited))
+            self._task.add_done_callback(_unawaited_failure)
+
+    async def questions(self) -> list[str]:
+        task, self._task = self._task, None
+        return await task if task is not None else []
+
+    def discard(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+
+
+def _unawaited_failure(task: asyncio.Task[list[str]]) -> None:
+    """Retrieves a failure of a lookup nobody awaits (a discarded one), so that it is logged
+    here rather than as "Task exception was never retrieved"."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.debug("follow-up suggestions failed", exc_info=exc)
 
 
 def follow_up_item(

@@ -56,19 +56,19 @@ class Services:
     reload: Callable[[], Awaitable[DeploymentConfig]] | None = None
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_settings_of(request: Request) -> Settings:
+async def get_settings_of(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_rate_limits(request: Request) -> RateLimits:
+async def get_rate_limits(request: Request) -> RateLimits:
     return request.app.state.rate_limits
 
 
-def get_telemetry(request: Request) -> RequestTelemetry:
+async def get_telemetry(request: Request) -> RequestTelemetry:
     return telemetry_of(request)
 
 
@@ -83,6 +83,8 @@ async def current_identity(request: Request, services: ServicesDep, telemetry: T
     return identity
 
 
+# The getters are `async def` although they do not wait: FastAPI runs a plain `def` dependency
+# in its thread pool, a thread hand-off per dependency on every request.
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings_of)]
 Limits = Annotated[RateLimits, Depends(get_rate_limits)]
