@@ -102,7 +102,8 @@ class PostgresStore(Store[RequestContext]):
         page no longer than `newest`) from `newest`, a first "desc" page the caller has just
         read, instead of the database; once, and not after a write through the view. For
         one turn's agent context: the SDK's `stream_agent_response` reads the thread's last
-        two items right after the history was read, with nothing written in between."""
+        two items right after the history was read, with nothing written in between. The
+        items are `newest`'s own (the caller is done with them), not copies."""
         view = copy.copy(self)
         view._newest = (thread_id, newest)
         return view
@@ -116,7 +117,7 @@ class PostgresStore(Store[RequestContext]):
         newest = remembered[1]
         if limit > len(newest.data) and newest.has_more:
             return None
-        shown = [item.model_copy(deep=True) for item in newest.data[:limit]]
+        shown = newest.data[:limit]
         has_more = len(newest.data) > limit or newest.has_more
         return Page(data=shown, has_more=has_more, after=shown[-1].id if has_more else None)
 
@@ -145,7 +146,7 @@ class PostgresStore(Store[RequestContext]):
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
-        """For single statements (reads, and the item write, which is one statement): the
+        """For single statements (reads, and the writes that are one statement): the
         statement is its own transaction (autocommit), which saves the BEGIN and COMMIT round
         trips."""
         with _client_errors():
@@ -161,8 +162,9 @@ class PostgresStore(Store[RequestContext]):
         return value
 
     async def _write_one(self, stmt: Any, params: dict[str, Any], missing: str) -> None:
-        """Run a write that RETURNs a row when it applied; NotFoundError(missing) if not."""
-        async with self._begin() as conn:
+        """Run a write that RETURNs a row when it applied; NotFoundError(missing) if not. One
+        statement: its own transaction (autocommit)."""
+        async with self._read() as conn:
             if await conn.scalar(stmt, params) is None:
                 raise NotFoundError(missing)
 

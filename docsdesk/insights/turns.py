@@ -100,11 +100,13 @@ _INSERT = text(
 
 
 async def write_turns(engine: AsyncEngine, records: list[TurnRecord]) -> None:
-    """Insert `records` in one statement (one transaction)."""
+    """Insert `records` in one statement, its own transaction (autocommit: all rows or none,
+    without the BEGIN and COMMIT round trips)."""
     if not records:
         return
     payload = json.dumps([r.row() for r in records], ensure_ascii=False)
-    async with engine.begin() as conn:
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(_INSERT, {"rows": payload})
 
 
