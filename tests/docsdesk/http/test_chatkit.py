@@ -36,3 +36,25 @@ async def test_json_errors_report_their_code(settings, capsys):
     assert [line["thread_id"] for line in lines if line.get("chatkit_type") == "threads.get_by_id"] == [
         "thr_missing"
     ]
+
+
+async def test_the_relay_sends_a_burst_of_events_as_one_write_and_waits_on_no_clock():
+    import asyncio
+
+    from docsdesk.core.context import RequestTelemetry
+    from docsdesk.http.chatkit import GATHER_LOOP_TURNS, relay
+
+    async def events():
+        for burst in range(3):
+            for n in range(4):  # a burst: each event a couple of event-loop turns after the last
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
+                yield f"data: {burst}.{n}\n\n".encode()
+            await asyncio.sleep(0.05)  # a real wait (the model, the database) ends a burst
+
+    assert GATHER_LOOP_TURNS >= 8
+    writes = [chunk async for chunk in relay(b"first\n\n", events(), RequestTelemetry(request_id="r"))]
+    assert b"".join(writes) == b"first\n\n" + b"".join(
+        f"data: {b}.{n}\n\n".encode() for b in range(3) for n in range(4)
+    )
+    assert writes[0] == b"first\n\n" and len(writes) == 1 + 3  # the first event, then one write a burst
