@@ -201,24 +201,31 @@ async def relay(
     unregister = drain.register(stop) if drain is not None else None
     try:
         yield first
-        done = False
-        while not done:
-            # Send whatever is ready as one write: fewer, larger chunks. Events come in bursts
-            # (a text delta, its annotation, the finished item) a few event-loop turns apart:
-            # letting the loop run that many turns first gathers a burst into one socket write
-            # (one send here, one read in the client) without waiting on any clock.
-            parts = [await queue.get()]
-            for _ in range(GATHER_LOOP_TURNS):
-                await asyncio.sleep(0)
-            while not queue.empty():
-                parts.append(queue.get_nowait())
-            if parts[-1] is None:
-                done = True
-                parts.pop()
-            if parts:
-                yield b"".join(cast("list[bytes]", parts))  # the None sentinel comes last, popped above
+        async for burst in bursts(queue):
+            yield burst
     finally:
         if unregister is not None:
             unregister()
         if not producer.done():
             producer.cancel()
+
+
+async def bursts(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
+    """The queued chunks, up to the None that ends them, each burst as one write.
+
+    Send whatever is ready as one write: fewer, larger chunks. Events come in bursts (a text
+    delta, its annotation, the finished item) a few event-loop turns apart: letting the loop
+    run GATHER_LOOP_TURNS turns first gathers a burst into one socket write (one send here, one
+    read in the client) without waiting on any clock."""
+    done = False
+    while not done:
+        parts = [await queue.get()]
+        for _ in range(GATHER_LOOP_TURNS):
+            await asyncio.sleep(0)
+        while not queue.empty():
+            parts.append(queue.get_nowait())
+        if parts[-1] is None:
+            done = True
+            parts.pop()
+        if parts:
+            yield b"".join(cast("list[bytes]", parts))  # the None sentinel comes last, popped above
