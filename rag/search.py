@@ -39,6 +39,7 @@ from rag.ranking import (
     diversified,
     full_text_sql,
     fuse,
+    path_words,
     same_page,
     selectors,
     split_query,
@@ -235,7 +236,7 @@ class DocsSearch:
             f" LEFT JOIN docs_lexemes l ON l.lexeme = q.lexeme {query.scope('l.collection')}"
             " GROUP BY q.lexeme"
         )
-        values = {"t": query_text(query.positive), **query.binds}
+        values = {"t": f"{query_text(query.positive)} {path_words(query.positive)}", **query.binds}
         rows = (await conn.execute(statement, values)).all()
         counts = {row.lexeme: float(row.chunks) for row in rows}
         chunks = counts.pop("", 0.0)
