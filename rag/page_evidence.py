@@ -11,8 +11,8 @@ everything does not win by size alone. A chunk's fused score becomes (score + PA
 page's score relative to the best page's) / (1 + PAGE_WEIGHT): still in [0, 1], a chunk still
 outranks another on its own merit unless the pages' evidence differs.
 
-One statement over the chunks of those pages only (by document, indexed), whatever the size
-of the collection.
+One statement over the chunks of those pages only (by collection and page, indexed), whatever
+the size of the collection.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def page_evidence_sql(terms: int) -> str:
         FROM (
             SELECT c.page_url, strip(c.tsv) AS lexemes
             FROM docs_chunks c
-            JOIN (SELECT DISTINCT document_id, page_url FROM docs_chunks WHERE id = ANY(:ids)) AS p
-              ON p.document_id = c.document_id AND p.page_url = c.page_url
+            JOIN (SELECT DISTINCT collection, page_url FROM docs_chunks WHERE id = ANY(:ids)) AS p
+              ON p.collection = c.collection AND p.page_url = c.page_url
             OFFSET 0
         ) AS s
         GROUP BY s.page_url
