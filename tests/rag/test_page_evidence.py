@@ -100,3 +100,21 @@ def test_page_evidence_is_added_and_rescaled():
     assert math.isclose(mixed[2], (0.9 + 0.3) / 1.3)
     assert mixed[2] > mixed[1]
     assert with_page_scores(scores, pages, {}) == scores
+
+
+async def test_a_pages_sections_are_counted_in_its_own_collection_only(engine, pages_site, tmp_path):
+    # Another collection holds a page at the same URL with more sections holding the word.
+    other = new_id("c")
+    bigger = {
+        "install.md": "# Installation\n\n" + "".join(f"## Redis {n}\n\nRedis {n}.\n\n" for n in range(4))
+    }
+    await ingest(engine, [write_pages(tmp_path, bigger)], base_url=BASE, collection=other)
+    async with engine.connect() as conn:
+        ids = (
+            await conn.execute(
+                text("SELECT min(id) FROM docs_chunks WHERE collection = :c AND page_url = :u"),
+                {"c": pages_site, "u": BASE + "install/"},
+            )
+        ).scalars()
+        rows = (await conn.execute(text(page_evidence_sql(1)), {"ids": list(ids), "term0": "'redi'"})).all()
+    assert [(row.sections, row.t0) for row in rows] == [(1, 0)]
