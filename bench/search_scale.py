@@ -19,7 +19,7 @@ Uses DATABASE_URL when set (a scratch database: the bench adds collections named
 - Ingest: real `ingest()` of 400 generated markdown files (full-text only, a fresh
   database), MB/s, then the re-run over the unchanged files.
 
-- `--baseline REV`: also measures `rag/search.py` as it was at git revision REV (loaded
+- `--baseline REV`: also measures `rag/search.py` and `rag/ranking.py` as they were at git revision REV (loaded
   from git, run on the same data in the same run) and prints the p95 ratios new / old.
 
 Targets: p95 <= 30 ms at 100k chunks (full-text and hybrid), ingest >= 2 MB/s. The whole
@@ -196,18 +196,28 @@ def zipf_sampler(vocabulary: list[str], rng: np.random.Generator, s: float = 1.0
 
 
 def baseline_search(revision: str):
-    """The DocsSearch class of rag/search.py at git revision `revision`."""
+    """The DocsSearch class of rag/search.py at git revision `revision`, with the rag/ranking.py
+    of that revision (how it selects and scores is the ranking module's)."""
     repo = Path(__file__).resolve().parent.parent
-    source = subprocess.run(
-        ["git", "show", f"{revision}:rag/search.py"], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout
-    path = Path(tempfile.mkdtemp(prefix="docsdesk-baseline-")) / "search_baseline.py"
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("search_baseline", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["search_baseline"] = module
-    spec.loader.exec_module(module)
-    return module.DocsSearch
+    folder = Path(tempfile.mkdtemp(prefix="docsdesk-baseline-"))
+    modules = {}
+    for name in ("ranking", "search"):
+        source = subprocess.run(
+            ["git", "show", f"{revision}:rag/{name}.py"], cwd=repo, check=True, capture_output=True, text=True
+        ).stdout
+        path = folder / f"{name}_baseline.py"
+        path.write_text(source, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(f"{name}_baseline", path)
+        modules[name] = importlib.util.module_from_spec(spec)
+        sys.modules[f"{name}_baseline"] = modules[name]
+        current = sys.modules["rag.ranking"]  # imported above (rag.search)
+        if name == "search":  # its `from rag.ranking import ...` takes the revision's
+            sys.modules["rag.ranking"] = modules["ranking"]
+        try:
+            spec.loader.exec_module(modules[name])
+        finally:
+            sys.modules["rag.ranking"] = current
+    return modules["search"].DocsSearch
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -2,7 +2,8 @@
 how the full-text and nearest-by-meaning lists are fused (used by `rag.search`).
 
 Full-text: the query loses its question words ("how do I") and contractions, gains the
-parts and wholes of its identifiers (`docsdesk.core.terms`), and is reduced to English lexemes.
+parts and wholes of its identifiers (`docsdesk.core.terms`) and the segments of its routes
+(`path_words`), and is reduced to English lexemes.
 Each lexeme gets an inverse document frequency from the exact count of the chunks in scope
 holding it (`docs_lexemes`, kept by triggers), so "agent" in an agents' corpus weighs little
 and `set_default_openai_key` much, whatever other collections hold. A chunk scores the sum
@@ -40,6 +41,7 @@ FIELD_WEIGHTS = "{0.1, 0.3, 0.4, 0.8}"  # ts_rank weights D, C (identifier parts
 LENGTH_NORM = 0.1  # score / (1 + LENGTH_NORM * ln(1 + distinct lexemes)): long chunks pay a little
 
 _NEGATED = re.compile(r'(?:^|\s)-("[^"]*"?|\S+)')
+_PATH = re.compile(r"(?<![\w/])/[A-Za-z0-9_{}.-]+(?:/[A-Za-z0-9_{}.-]+)+")  # /auth/jwt/login
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,12 @@ def split_query(query: str) -> tuple[str, str]:
     negated = [w for w in _NEGATED.findall(query) if w.strip('"')]
     positive = " ".join(_NEGATED.sub(" ", query).split())
     return positive, " or ".join(negated)
+
+
+def path_words(query: str) -> str:
+    """The segments of the URL paths in `query` ("/auth/register": "auth register"): a reader
+    names a route whole where the docs give its prefix and its path apart."""
+    return " ".join(seg for m in _PATH.finditer(query) for seg in m.group(0).split("/") if seg)
 
 
 def same_page(url: str, page: str) -> bool:
@@ -174,12 +182,14 @@ def full_text_sql(plan: FullTextPlan, column: str, *, scope: str, negated: bool)
         for i in terms
     )
     # row_number() <= MAX_CANDIDATES stops the (bitmap index) scan early, like a LIMIT, but
-    # without tempting the planner into a sequential scan in hope of early matches.
+    # without tempting the planner into a sequential scan in hope of early matches. A stored
+    # tsvector of some size is compressed, and each test or ts_rank of it would decompress it
+    # again: `tsv || ''` decompresses it once per candidate (the same lexemes and positions).
     return f"""
         SELECT r.id, r.page_url, ({score}) / (1 + {LENGTH_NORM} * ln(1 + length(r.tsv))) AS score
         FROM (
             SELECT m.id, m.page_url, m.tsv FROM (
-                SELECT c.id, c.page_url, c.tsv, row_number() OVER () AS n
+                SELECT c.id, c.page_url, c.tsv || ''::tsvector AS tsv, row_number() OVER () AS n
                 FROM docs_chunks c
                 WHERE c.{column} @@ CAST(:any AS tsquery) {negation} {scope}
             ) AS m WHERE m.n <= {MAX_CANDIDATES}

@@ -1,11 +1,12 @@
 """Hybrid documentation search: BM25-style full-text ranking fused with pgvector cosine search.
 
-How chunks are selected, scored and fused is `rag.ranking`'s. The reader's current page
-breaks ties (a 2% boost), it does not outrank a better answer elsewhere. Snippets
-(`ts_headline`) are computed for the final top k only, over the text with `<`, `>` and `&`
-escaped so literal text such as `<model>` survives. Ties are broken by page URL, then chunk
-id. `unknown_words` names the query's words that no chunk in scope holds. The scope (one,
-several or all collections) is a `SearchQuery`'s, the same for every statement.
+How chunks are selected, scored and fused is `rag.ranking`'s, how their pages add evidence
+`rag.page_evidence`'s. The reader's current page breaks ties (a 2% boost), it does not
+outrank a better answer elsewhere. Snippets (`ts_headline`) are computed for the final top k
+only, over the text with `<`, `>` and `&` escaped so literal text such as `<model>` survives.
+Ties are broken by page URL, then chunk id. `unknown_words` names the query's words that no
+chunk in scope holds. The scope (one, several or all collections) is a `SearchQuery`'s, the
+same for every statement.
 
 One connection per search, used for one statement at a time: lexemes and their counts, the
 ranked lists and the result rows all go through it; the query embedding is computed
@@ -29,6 +30,7 @@ from docsdesk.core.terms import query_text, question_text
 from rag import schema
 from rag.embeddings import Embedder
 from rag.nearest import NearestChunks
+from rag.page_evidence import add_page_evidence
 from rag.ranking import (
     MAX_SCORED_TERMS,
     FullTextPlan,
@@ -37,6 +39,7 @@ from rag.ranking import (
     diversified,
     full_text_sql,
     fuse,
+    path_words,
     same_page,
     selectors,
     split_query,
@@ -209,9 +212,10 @@ class DocsSearch:
         query: SearchQuery,
         plan: FullTextPlan,
     ) -> tuple[list[SearchResult], bool]:
-        """Fuse the two lists (`fuse`), let the reader's page break ties, read the best `k` rows."""
+        """Fuse the two lists (`fuse`), add the best pages' evidence (`rag.page_evidence`), let
+        the reader's page break ties, read the best `k` rows."""
         pages = {r.chunk_id: r.page_url for r in (*lexical, *semantic)}
-        scores = fuse(lexical, semantic)
+        scores = await add_page_evidence(conn, fuse(lexical, semantic), pages, plan)
         if query.prefer_url:
             for chunk_id in scores:
                 if same_page(pages[chunk_id], query.prefer_url):
@@ -232,7 +236,7 @@ class DocsSearch:
             f" LEFT JOIN docs_lexemes l ON l.lexeme = q.lexeme {query.scope('l.collection')}"
             " GROUP BY q.lexeme"
         )
-        values = {"t": query_text(query.positive), **query.binds}
+        values = {"t": f"{query_text(query.positive)} {path_words(query.positive)}", **query.binds}
         rows = (await conn.execute(statement, values)).all()
         counts = {row.lexeme: float(row.chunks) for row in rows}
         chunks = counts.pop("", 0.0)

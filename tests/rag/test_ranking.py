@@ -14,7 +14,7 @@ from sqlalchemy import text
 from docsdesk.core.database import create_engine
 from docsdesk.core.terms import identifier_terms, query_text
 from rag.ingest import ingest
-from rag.ranking import diversified
+from rag.ranking import diversified, path_words
 from rag.search import DocsSearch, SearchQuery
 from tests.rag.test_search import PAGES, TrigramEmbedder
 from tests.support import new_id, write_pages
@@ -156,6 +156,25 @@ async def test_one_page_does_not_fill_the_top(engine, tmp_path):
     everything = await DocsSearch(engine).search("tokens counted", k=20, collection=collection)
     assert [r.source_path for r in everything].count("long.md") == 5  # nothing is dropped
     assert [r.source_path for r in everything][-3:] == ["long.md"] * 3
+
+
+def test_path_words_are_a_routes_segments() -> None:
+    assert path_words("POST to /auth/jwt/login gives 422") == "auth jwt login"
+    assert path_words("GET /users/{id}/items or /docs") == "users {id} items"  # one segment: no split
+    assert path_words("a/b and https://x.test/a/b") == ""  # neither starts a route
+
+
+async def test_a_route_finds_the_page_giving_its_prefix_and_path_apart(engine, tmp_path):
+    collection = new_id("c")
+    pages = {
+        "register.md": '# Register router\n\nInclude it with `prefix="/auth"`: it adds the `/register` route.\n',
+        "other.md": "# Other\n\nEvery endpoint of the app.\n",
+    }
+    await ingest(engine, [write_pages(tmp_path, pages)], base_url=BASE, collection=collection)
+    results = await DocsSearch(engine).search(
+        "where does the /auth/register endpoint come from", collection=collection
+    )
+    assert results[0].source_path == "register.md"
 
 
 def test_diversified_moves_a_pages_further_chunks_after_the_others() -> None:

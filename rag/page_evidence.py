@@ -1,0 +1,100 @@
+"""Page-level evidence for a search (`rag.search`): the answer a reader wants is a page, and a
+reader's words are often spread over a page's sections (one in the title, one in a heading,
+one in the text of another section) rather than gathered in the one section that ranks first.
+
+After the full-text and nearest lists are fused, the pages of the best chunks (at most
+MAX_PAGES) are scored as whole pages, BM25-style: for each of the query's scored lexemes, the
+number of the page's sections holding it is its term frequency (saturating, k1), weighed by
+the lexeme's idf (the same as the full-text score's), with a length norm (b) over the page's
+number of sections against the average of those pages, so a long overview page that mentions
+everything does not win by size alone. A chunk's fused score becomes (score + PAGE_WEIGHT x its
+page's score relative to the best page's) / (1 + PAGE_WEIGHT): still in [0, 1], a chunk still
+outranks another on its own merit unless the pages' evidence differs.
+
+One statement over the chunks of those pages only (by collection and page, indexed), whatever
+the size of the collection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from rag.ranking import FullTextPlan
+
+PAGE_WEIGHT = 0.3  # a page's evidence, relative to the best page's, added to its chunks' fused score
+MAX_PAGES = 10  # the pages of the best chunks that are scored as pages
+K1 = 1.2  # BM25 term-frequency saturation (sections holding the lexeme)
+B = 0.75  # BM25 length normalisation (the page's sections against the average of the pages)
+
+
+def page_evidence_sql(terms: int) -> str:
+    """Per page of the chunks `:ids` (the best chunk of each page): its number of sections
+    and, for each of `terms` scored lexemes (`:term0`...), how many of its sections hold it.
+
+    Each section's lexemes are read once (`strip`, in a subquery kept apart by OFFSET 0): the
+    stored tsvector is compressed, and testing it once per term would decompress it each time."""
+    counts = "".join(
+        f", count(*) FILTER (WHERE s.lexemes @@ CAST(:term{i} AS tsquery)) AS t{i}" for i in range(terms)
+    )
+    return f"""
+        SELECT s.page_url, count(*) AS sections{counts}
+        FROM (
+            SELECT c.page_url, strip(c.tsv) AS lexemes
+            FROM docs_chunks c
+            JOIN (SELECT DISTINCT collection, page_url FROM docs_chunks WHERE id = ANY(:ids)) AS p
+              ON p.collection = c.collection AND p.page_url = c.page_url
+            OFFSET 0
+        ) AS s
+        GROUP BY s.page_url
+    """
+
+
+def page_scores(rows: Sequence[Any], idf: Sequence[float]) -> dict[str, float]:
+    """BM25-style page scores from `page_evidence_sql` rows: (page_url, sections, t0, t1, ...)."""
+    if not rows:
+        return {}
+    average = sum(row[1] for row in rows) / len(rows)
+    scores: dict[str, float] = {}
+    for page_url, sections, *held in rows:
+        norm = K1 * (1 - B + B * sections / average)
+        scores[page_url] = sum(w * tf * (K1 + 1) / (tf + norm) for w, tf in zip(idf, held, strict=True) if tf)
+    return scores
+
+
+def best_pages(scores: dict[int, float], pages: dict[int, str], limit: int = MAX_PAGES) -> dict[str, int]:
+    """The `limit` pages of the best-scored chunks: page URL -> its best chunk."""
+    best: dict[str, int] = {}
+    for chunk_id in sorted(scores, key=lambda cid: (-scores[cid], pages[cid], cid)):
+        best.setdefault(pages[chunk_id], chunk_id)
+        if len(best) >= limit:
+            break
+    return best
+
+
+def with_page_scores(
+    scores: dict[int, float], pages: dict[int, str], page_score: dict[str, float], weight: float = PAGE_WEIGHT
+) -> dict[int, float]:
+    """`scores` with each chunk's page evidence (relative to the best page's) added, rescaled
+    to [0, 1]; unchanged when no page has any evidence."""
+    top = max(page_score.values(), default=0.0)
+    if top <= 0:
+        return scores
+    return {
+        cid: (s + weight * page_score.get(pages[cid], 0.0) / top) / (1 + weight) for cid, s in scores.items()
+    }
+
+
+async def add_page_evidence(
+    conn: AsyncConnection, scores: dict[int, float], pages: dict[int, str], plan: FullTextPlan
+) -> dict[int, float]:
+    """`scores` (fused chunk scores) with the evidence of the best chunks' pages added."""
+    if not plan.terms or not scores:
+        return scores
+    best = best_pages(scores, pages)
+    values = {"ids": list(best.values()), **{f"term{i}": t for i, t in enumerate(plan.terms)}}
+    rows = (await conn.execute(text(page_evidence_sql(len(plan.terms))), values)).all()
+    return with_page_scores(scores, pages, page_scores(rows, plan.idf), PAGE_WEIGHT)
