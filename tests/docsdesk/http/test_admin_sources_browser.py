@@ -25,7 +25,7 @@ HOSTILE = "https://elsewhere.example/<img src=x onerror=window.pwned=1>"
 
 
 def row_text(browser, name: str) -> str:
-    return browser.find_element(By.CSS_SELECTOR, f'#sources tr[data-source="{name}"]').text
+    return browser.find_element(By.CSS_SELECTOR, f'#sources-table tr[data-source="{name}"]').text
 
 
 def sign_in_and_sync(browser, url: str, name: str, broken: str) -> dict:
@@ -33,31 +33,35 @@ def sign_in_and_sync(browser, url: str, name: str, broken: str) -> dict:
     browser.get(url + "/admin")
     wait.until(ec.visibility_of_element_located((By.ID, "token"))).send_keys(ADMIN_TOKEN)
     browser.find_element(By.ID, "login-button").click()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "sources"), name))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "sources-table"), name))
     seen = {"before": row_text(browser, name), "broken": row_text(browser, broken)}
-    button = browser.find_element(By.CSS_SELECTOR, f'#sources tr[data-source="{name}"] td.actions button')
+    button = browser.find_element(
+        By.CSS_SELECTOR, f'#sources-table tr[data-source="{name}"] td.actions button'
+    )
     button.click()
-    note = (By.CSS_SELECTOR, f'#sources [data-note="{name}"]')
+    note = (By.CSS_SELECTOR, f'#sources-table [data-note="{name}"]')
     wait.until(ec.text_to_be_present_in_element(note, f"syncing {name}"))
     seen["running"] = browser.find_element(*note).text
     wait.until(ec.text_to_be_present_in_element(note, "done (job"))
     seen["done"] = browser.find_element(*note).text
     # The list is loaded again when the job is done: the last sync and its documents.
     documents = wait.until(
-        ec.presence_of_element_located((By.CSS_SELECTOR, f'#sources tr[data-documents="{name}"]'))
+        ec.presence_of_element_located((By.CSS_SELECTOR, f'#sources-table tr[data-documents="{name}"]'))
     )
     seen["after"] = row_text(browser, name)
     documents.find_element(By.TAG_NAME, "summary").click()
     seen["documents"] = documents.text
-    seen["images"] = len(browser.find_elements(By.CSS_SELECTOR, "#sources img"))
+    seen["images"] = len(browser.find_elements(By.CSS_SELECTOR, "#sources-table img"))
     seen["pwned"] = browser.execute_script("return window.pwned === undefined ? null : window.pwned")
     return seen
 
 
 def sync_refused(browser, name: str, why: str) -> str:
     wait = WebDriverWait(browser, 30, poll_frequency=0.1)
-    browser.find_element(By.CSS_SELECTOR, f'#sources tr[data-source="{name}"] td.actions button').click()
-    note = (By.CSS_SELECTOR, f'#sources [data-note="{name}"]')
+    browser.find_element(
+        By.CSS_SELECTOR, f'#sources-table tr[data-source="{name}"] td.actions button'
+    ).click()
+    note = (By.CSS_SELECTOR, f'#sources-table [data-note="{name}"]')
     wait.until(ec.text_to_be_present_in_element(note, why))
     element = browser.find_element(*note)
     return element.text + " | " + (element.get_attribute("class") or "")
