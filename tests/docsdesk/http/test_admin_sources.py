@@ -186,3 +186,23 @@ async def test_the_last_upload_result_with_its_failed_files(admin_app, engine, m
     failed = sources[f"{broken} (folder)"]["last_upload"]
     assert failed["state"] == "failed" and "no documentation files" in failed["error"]
     assert failed["counts"] is None and failed["failures"] == []
+
+
+async def test_a_running_upload_shows_files_done_of_total(admin_app):  # noqa: F811
+    from tests.docsdesk.jobs.test_uploads import many_pages
+
+    url, _ = admin_app
+    name = new_id("up")
+    async with admin(url) as http:
+        started = (await post_upload(http, name, many_pages(1500))).json()
+        deadline = time.monotonic() + 60
+        seen = []  # polled at most ~7 times a second: the admin API is rate limited
+        while (folder := (await listed(http))[f"{name} (folder)"])["uploads"]:
+            seen += [u["progress"] for u in folder["uploads"] if u["state"] == "running"]
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.15)
+        assert (await http.get(started["url"])).json()["state"] == "succeeded"
+    ingesting = [p for p in seen if p.get("stage") == "ingesting"]
+    assert ingesting, seen  # the console saw it ingesting, with its files done of total
+    assert all(p["files"] == 1500 and 0 <= p["done"] <= 1500 for p in ingesting)
+    assert folder["uploads"] == [] and folder["last_upload"]["counts"]["added"] == 1500
