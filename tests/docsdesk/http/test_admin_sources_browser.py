@@ -3,7 +3,8 @@ worker and a local docs site: a source never synced, "Sync now" follows the job 
 done, the last sync's counts, failures and robots.txt skips are listed (a hostile redirect
 target stays text), and a refused sync (404, 401) is shown in the page. A collection's
 uploads: the last one's counts and failed files (a hostile file name stays text), a queued one
-cancelled with its Cancel button (refused with a rotated token: the row says so)."""
+cancelled with its Cancel button (refused with a rotated token: the row says so), and a queued
+sync cancelled in its source's row."""
 
 from __future__ import annotations
 
@@ -185,15 +186,20 @@ async def test_uploads_in_the_console_last_result_and_cancel(
         stop.set()
         await asyncio.wait_for(worker, 30)
         job = (await post_upload(http, name, DOCS)).json()["job"]
+        source, synced = new_id("s"), new_id("c")  # and a sync job, queued (its site is never asked)
+        await create_source(engine, source, synced, "site", {"sitemap": "http://127.0.0.1:9/x.xml"})
+        sync = (await http.post(f"/admin/api/collections/{synced}/sync")).json()["job"]
     seen = await asyncio.to_thread(queued_upload_in_console, browser, url, row, job)
+    seen["sync"] = await asyncio.to_thread(row_text, browser, source)
     # The admin token is rotated under the open console: Cancel is refused, shown in the row.
     settings = app.state.settings
     app.state.settings = settings.model_copy(update={"admin_token": SecretStr("rotated-admin-token-0123456")})
-    await asyncio.to_thread(wait_for_note, browser, row, f"Could not follow job {job}")
+    await asyncio.to_thread(wait_for_note, browser, row, "Could not follow the job")
     refused = await asyncio.to_thread(click_cancel, browser, row, job, "Could not cancel")
     assert (await get_job(engine, job)).state == "queued"
     app.state.settings = settings
     cancelled = await asyncio.to_thread(refresh_and_cancel, browser, row, job)
+    sync_cancelled = await asyncio.to_thread(click_cancel, browser, source, sync, f"cancelled (job {sync})")
     assert "3 added · 0 changed · 0 removed · 0 unchanged · 1 failed" in seen["before"]
     assert "last upload: " in seen["before"] and f"(job {done['job']})" in seen["before"]
     assert f"upload queued (job {job}) Cancel" in seen["before"]
@@ -204,4 +210,7 @@ async def test_uploads_in_the_console_last_result_and_cancel(
     assert f"cancelled (job {job})" in cancelled["after"] and "ok" in cancelled["after"]
     assert cancelled["images"] == 0 and cancelled["pwned"] is None  # file names are text, never markup
     assert (await get_job(engine, job)).state == "cancelled"
+    assert f"queued (job {sync}) Cancel" in seen["sync"]
+    assert sync_cancelled["note"] == f"cancelled (job {sync})" and "Cancel" not in sync_cancelled["row"]
+    assert (await get_job(engine, sync)).state == "cancelled"
     assert await upload_rows(engine, name) == (2, 0, 0)  # the cancelled job's archive is gone
