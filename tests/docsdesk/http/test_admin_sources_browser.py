@@ -12,6 +12,11 @@ import asyncio
 
 import pytest
 from pydantic import SecretStr
+from selenium.common.exceptions import (
+    ElementNotInteractableException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -132,29 +137,42 @@ def queued_upload_in_console(browser, url: str, row: str, job: int) -> dict:
     browser.find_element(By.ID, "login-button").click()
     selector = f'#sources-table tr[data-source="{row}"]'
     wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, selector), f"upload queued (job {job})"))
-    documents = browser.find_element(By.CSS_SELECTOR, f'#sources-table tr[data-documents="{row}"]')
-    documents.find_element(By.TAG_NAME, "summary").click()
-    return {"before": row_text(browser, row), "documents": documents.text}
+    documents = f'#sources-table tr[data-documents="{row}"]'
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    WebDriverWait(browser, 30, poll_frequency=0.1, ignored_exceptions=ignored).until(
+        lambda b: b.find_element(By.CSS_SELECTOR, documents + " summary").click() or True
+    )
+    return {"before": shown(browser, selector)[0], "documents": shown(browser, documents)[0]}
+
+
+def shown(browser, selector: str) -> tuple[str, str]:
+    """(text, class) of an element, read at once: the list is rendered again as jobs end."""
+    script = (
+        "const e = document.querySelector(arguments[0]); return e ? [e.innerText, e.className] : ['', ''];"
+    )
+    text, cls = browser.execute_script(script, selector)
+    return text, cls
 
 
 def click_cancel(browser, row: str, job: int, why: str) -> dict:
-    """Click the job's Cancel button; wait for `why` in the row's note."""
-    wait = WebDriverWait(browser, 60, poll_frequency=0.1)
-    line = f'#sources-table tr[data-source="{row}"] [data-job="{job}"]'
-    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, line + " button.cancel"))).click()
-    note = (By.CSS_SELECTOR, f'#sources-table [data-note="{row}"]')
-    wait.until(ec.text_to_be_present_in_element(note, why))
-    element = browser.find_element(*note)
-    seen = {"note": element.text, "class": element.get_attribute("class")}
-    seen["row"] = row_text(browser, row)
+    """Click the job's Cancel button (found again if the list was rendered anew meanwhile);
+    wait for `why` in the row's note."""
+    button = f'#sources-table tr[data-source="{row}"] [data-job="{job}"] button.cancel'
+    ignored = (NoSuchElementException, StaleElementReferenceException, ElementNotInteractableException)
+    wait = WebDriverWait(browser, 60, poll_frequency=0.1, ignored_exceptions=ignored)
+    wait.until(lambda b: b.find_element(By.CSS_SELECTOR, button).click() or True)
+    note = f'#sources-table [data-note="{row}"]'
+    wait.until(lambda b: why in shown(b, note)[0])
+    text, cls = shown(browser, note)
+    seen = {"note": text, "class": cls, "row": shown(browser, f'#sources-table tr[data-source="{row}"]')[0]}
     seen["images"] = len(browser.find_elements(By.CSS_SELECTOR, "#sources-table img"))
     seen["pwned"] = browser.execute_script("return window.pwned === undefined ? null : window.pwned")
     return seen
 
 
 def wait_for_note(browser, row: str, words: str) -> None:
-    note = (By.CSS_SELECTOR, f'#sources-table [data-note="{row}"]')
-    WebDriverWait(browser, 30, poll_frequency=0.1).until(ec.text_to_be_present_in_element(note, words))
+    note = f'#sources-table [data-note="{row}"]'
+    WebDriverWait(browser, 30, poll_frequency=0.1).until(lambda b: words in shown(b, note)[0])
 
 
 def refresh_and_cancel(browser, row: str, job: int) -> dict:
@@ -163,7 +181,7 @@ def refresh_and_cancel(browser, row: str, job: int) -> dict:
     WebDriverWait(browser, 30, poll_frequency=0.1).until(  # listed again: the job is no longer open
         lambda b: not b.find_elements(By.CSS_SELECTOR, f'[data-job="{job}"]')
     )
-    seen["after"] = row_text(browser, row)
+    seen["after"] = shown(browser, f'#sources-table tr[data-source="{row}"]')[0]
     return seen
 
 
@@ -190,7 +208,7 @@ async def test_uploads_in_the_console_last_result_and_cancel(
         await create_source(engine, source, synced, "site", {"sitemap": "http://127.0.0.1:9/x.xml"})
         sync = (await http.post(f"/admin/api/collections/{synced}/sync")).json()["job"]
     seen = await asyncio.to_thread(queued_upload_in_console, browser, url, row, job)
-    seen["sync"] = await asyncio.to_thread(row_text, browser, source)
+    seen["sync"] = (await asyncio.to_thread(shown, browser, f'#sources-table tr[data-source="{source}"]'))[0]
     # The admin token is rotated under the open console: Cancel is refused, shown in the row.
     settings = app.state.settings
     app.state.settings = settings.model_copy(update={"admin_token": SecretStr("rotated-admin-token-0123456")})
