@@ -4,7 +4,10 @@ long, counts), the per-document failures and the pages it skipped (robots.txt), 
 its failing streak and the sync job queued or running for it, with that job's progress.
 
 Documents of a collection that no named source brought (a folder ingested with `docsdesk
-ingest`, or uploaded) are listed as the collection's `folder` source: it is not synced.
+ingest`, or uploaded) are listed as the collection's `folder` source: it is not synced, but
+it lists the collection's upload jobs queued or running (with their progress: files done of
+total) and the result of its last upload that ran (when, the counts, the files that failed).
+Every job listed has the URL that cancels it.
 
 Included in the admin API router (docsdesk.http.admin), so the admin token is required; the
 admin token sees every collection, and `assistant` narrows the list to one assistant's.
@@ -22,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from docsdesk.http.deps import Services, ServicesDep
 from docsdesk.insights.admin import database_errors
-from docsdesk.jobs.store import JobRecord, open_jobs
+from docsdesk.jobs.store import JobRecord, last_ended_jobs, open_jobs
 from rag.source_state import FAILING_AFTER, Failure, SourceRecord, list_sources
 
 router = APIRouter()
@@ -39,12 +42,17 @@ async def sources(
         records = await list_sources(engine)
         jobs = await open_jobs(engine)
         folders = await folder_documents(engine)
+        uploaded = await last_ended_jobs(engine, "upload")
     if assistant is not None:
         records = [r for r in records if r.collection in served]
     listed = [source_json(r, served.get(r.collection, []), job_for(r, jobs)) for r in records]
-    for collection, documents in folders.items():
+    uploading = [j for j in jobs if j.kind == "upload"]
+    for collection in sorted({*folders, *uploaded, *(j.collection for j in uploading)}):
         if assistant is None or collection in served:
-            listed.append(folder_json(collection, served.get(collection, []), documents))
+            entry = folder_json(collection, served.get(collection, []), folders.get(collection, 0))
+            entry["uploads"] = [job_json(j) for j in uploading if j.collection == collection]
+            entry["last_upload"] = last_upload_json(uploaded.get(collection))
+            listed.append(entry)
     listed.sort(key=lambda s: (s["collection"], s["name"]))
     return JSONResponse({"sources": listed, "failing_after": FAILING_AFTER})
 
@@ -77,7 +85,14 @@ async def folder_documents(engine: AsyncEngine) -> dict[str, int]:
 
 def job_for(record: SourceRecord, jobs: list[JobRecord]) -> JobRecord | None:
     """The queued or running job that syncs `record` (the oldest, which runs first)."""
-    return next((j for j in jobs if j.collection == record.collection and record.name in j.sources), None)
+    return next(
+        (
+            j
+            for j in jobs
+            if j.kind == "sync" and j.collection == record.collection and record.name in j.sources
+        ),
+        None,
+    )
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -117,6 +132,8 @@ def source_json(record: SourceRecord, assistants: list[str], job: JobRecord | No
         "failures": _documents(last.failures) if last else [],
         "skipped": _documents(last.skipped) if last else [],
         "job": None if job is None else job_json(job),
+        "uploads": [],
+        "last_upload": None,
     }
 
 
@@ -137,19 +154,46 @@ def folder_json(collection: str, assistants: list[str], documents: int) -> dict[
         "failures": [],
         "skipped": [],
         "job": None,
+        "uploads": [],
+        "last_upload": None,
     }
 
 
 def job_json(job: JobRecord) -> dict[str, Any]:
     return {
         "id": job.id,
+        "kind": job.kind,
         "url": f"/admin/api/jobs/{job.id}",
+        "cancel_url": f"/admin/api/jobs/{job.id}/cancel",
         "state": job.state,
         "attempts": job.attempts,
         "progress": job.progress,
         "error": job.error,
         "created_at": _when(job.created_at),
         "started_at": _when(job.started_at),
+    }
+
+
+UPLOAD_COUNTS = ("added", "changed", "removed", "unchanged", "failed")
+
+
+def last_upload_json(job: JobRecord | None) -> dict[str, Any] | None:
+    """The last upload that ran to an end: when, its state, its counts and the files that
+    failed (succeeded), its error (failed), or the newer upload that superseded it."""
+    if job is None:
+        return None
+    result = job.result or {}
+    counts = {k: result[k] for k in UPLOAD_COUNTS if isinstance(result.get(k), int)}
+    return {
+        "job": job.id,
+        "url": f"/admin/api/jobs/{job.id}",
+        "state": job.state,
+        "at": _when(job.finished_at),
+        "seconds": result.get("seconds"),
+        "counts": counts or None,
+        "failures": [str(f) for f in result.get("failures", [])],
+        "superseded_by": result.get("superseded_by"),
+        "error": job.error,
     }
 
 

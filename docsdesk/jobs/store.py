@@ -199,6 +199,19 @@ async def open_jobs(engine: AsyncEngine) -> list[JobRecord]:
         return [_job(row) for row in rows]
 
 
+async def last_ended_jobs(engine: AsyncEngine, kind: str) -> dict[str, JobRecord]:
+    """{collection: its newest job of `kind` that ran to an end (succeeded or failed)}."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                f"SELECT DISTINCT ON (collection) {_COLUMNS} FROM docs_jobs"
+                " WHERE kind = :k AND state IN ('succeeded', 'failed') ORDER BY collection, id DESC"
+            ),
+            {"k": kind},
+        )
+        return {job.collection: job for job in map(_job, rows)}
+
+
 def _job(row: Any) -> JobRecord:
     values = list(row)
     values[3] = list(values[3] or [])
