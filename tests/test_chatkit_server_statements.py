@@ -16,24 +16,7 @@ from app import create_app
 from rag.ingest import ingest
 from tests.support import LiveServer, new_id
 from tests.support.chatkit_client import ChatKitClient, done_items, user_input
-
-PAGES = {
-    "queues.md": """\
-        # Queues
-
-        ## Creating a queue
-        Create a queue with `jobq create NAME`; queue names are lowercase.
-
-        ## Retrying jobs
-        Failed jobs are retried three times with exponential backoff before they are parked.
-
-        ## Dead letters
-        Parked jobs move to the dead-letter queue, where `jobq replay` sends them back.
-
-        ## Priorities
-        Each queue has a priority from 1 to 9; higher priorities are served first.
-        """,
-}
+from tests.support.queue_docs import PAGES
 
 # What a plain turn runs, in order (statements by what they do).
 PLAIN_TURN = [
@@ -42,6 +25,7 @@ PLAIN_TURN = [
     "items page",  # the history window (the SDK's own read of the last items is served from it)
     "search: lexemes",  # search_docs (docs search, in one transaction)
     "search: ranked",
+    "search: page evidence",  # rag.page_evidence: the best pages scored as whole pages
     "search: chunks",
     "answer: terms",  # the offline answerer
     "save item",  # the SDK: the answer
@@ -57,6 +41,7 @@ LABELS = {
     "SELECT page.id, page.data FROM threads": "items page",
     "SELECT q.lexeme": "search: lexemes",
     "SELECT r.id, r.page_url": "search: ranked",
+    "SELECT s.page_url, count(*) AS sections": "search: page evidence",
     "SELECT c.id, c.page_title": "search: chunks",
     "SELECT w.word": "answer: terms",
     "SELECT n.page_title": "follow-ups",
