@@ -1,9 +1,9 @@
-/*! docsdesk embed.js 1.1.0 | connects OpenAI's ChatKit widget to a docsdesk server
+/*! docsdesk embed.js 1.1.1 | connects OpenAI's ChatKit widget to a docsdesk server
  *
  * Load it with a plain script tag (no build step, no dependencies), before the code that
  * creates the widget:
  *
- *   <script src="https://assistant.example.com/embed.js?v=1.1.0"></script>
+ *   <script src="https://assistant.example.com/embed.js?v=1.1.1"></script>
  *
  * and pass `docsdesk.createFetch({ url })` as ChatKit's `api.fetch`:
  *
@@ -46,11 +46,11 @@
 (function (global) {
   "use strict";
 
-  var VERSION = "1.1.0";
+  var VERSION = "1.1.1";
   // Where this script was loaded from (a classic script tag): startScreen's default server.
   var SCRIPT_SRC = (global.document && global.document.currentScript && global.document.currentScript.src) || "";
 
-  // What the server accepts in metadata.page (docsdesk/context.py), with room to spare.
+  // What the server accepts in metadata.page (docsdesk/core/context.py), with room to spare.
   var LIMITS = {
     url: 2048, title: 300, path: 2048, heading: 200, headings: 40,
     description: 1000, language: 35, bytes: 6000,

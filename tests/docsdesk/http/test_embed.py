@@ -23,6 +23,7 @@ SCRIPT = REPO / "docsdesk" / "static" / "embed.js"
 RELEASED = {
     "1.0.0": "f696d15a1c022e14834084be9e254edffad94466e039ec4d1357f63a18eae98f",
     "1.1.0": "126c92a582d17ff626db6a22ed166f5eceeb34fe001268add2d5ec802fcf1a1c",
+    "1.1.1": "0f5df89c5faafa1552bff0712cf74f7f6b65ea0fd7242412882f82a616f8a3f4",
 }
 
 

@@ -404,7 +404,7 @@ async def test_the_script_also_loads_as_an_es_module_from_another_origin(setting
     async with embedded(settings, tmp_path, browser) as kit:
         url = kit.site.write(
             "module.html",
-            f'<!doctype html><script type="module">import "{kit.url}/embed.js?v=1.1.0";'
+            f'<!doctype html><script type="module">import "{kit.url}/embed.js?v=1.1.1";'
             "window.loaded = [docsdesk.version, typeof docsdesk.createFetch];</script>",
         )
         await kit.open(url)
@@ -412,7 +412,7 @@ async def test_the_script_also_loads_as_an_es_module_from_another_origin(setting
             browser.execute_async_script,
             "const done = arguments[0]; (function wait() { window.loaded ? done(window.loaded) : setTimeout(wait, 10); })();",
         )
-        assert loaded == ["1.1.0", "function"]
+        assert loaded == ["1.1.1", "function"]
 
 
 async def test_the_offline_model_answers_from_the_docs_of_the_page_the_reader_is_on(

@@ -350,7 +350,7 @@ return { sessions: h.calls.filter((c) => !c.url.includes("chatkit")).map((c) => 
         "https://a.example/api/session",
         f"{result['origin']}/docsdesk/session",
     ]
-    assert result["version"] == "1.1.0"
+    assert result["version"] == "1.1.1"
 
 
 def test_a_missing_url_is_a_clear_error(page):
