@@ -1,6 +1,6 @@
 import { ChatKit, useChatKit } from "@openai/chatkit-react";
 
-// Where docsdesk runs; the page loads <script src="https://assistant.example.com/embed.js?v=1.1.0">.
+// Where docsdesk runs; the page loads <script src="https://assistant.example.com/embed.js?v=1.1.1">.
 const CHATKIT_URL = "https://assistant.example.com/chatkit";
 
 // What /embed.js defines (window.docsdesk); see docs/embedding.md for every option.
