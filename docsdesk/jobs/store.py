@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -210,6 +210,26 @@ async def last_ended_jobs(engine: AsyncEngine, kind: str) -> dict[str, JobRecord
             {"k": kind},
         )
         return {job.collection: job for job in map(_job, rows)}
+
+
+KEEP_ENDED_JOBS = timedelta(days=30)
+
+
+async def prune_jobs(engine: AsyncEngine, older_than: timedelta = KEEP_ENDED_JOBS) -> int:
+    """Delete the jobs that ended more than `older_than` ago and have a newer job of their kind
+    and collection that ran to an end: the console's last upload stays, open jobs are never
+    pruned; how many."""
+    async with engine.begin() as conn:
+        deleted = await conn.execute(
+            text(
+                "DELETE FROM docs_jobs j WHERE state IN ('succeeded', 'failed', 'cancelled')"
+                " AND finished_at < now() - make_interval(secs => :s) AND EXISTS (SELECT 1 FROM docs_jobs n"
+                " WHERE n.kind = j.kind AND n.collection = j.collection AND n.id > j.id"
+                " AND n.state IN ('succeeded', 'failed'))"
+            ),
+            {"s": older_than.total_seconds()},
+        )
+        return deleted.rowcount
 
 
 def _job(row: Any) -> JobRecord:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -33,7 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from docsdesk.jobs.queue import SYNC_ENTRYPOINT, enqueue, queue_connection
-from docsdesk.jobs.store import JobSpec, finish_job, save_progress, start_job
+from docsdesk.jobs.store import KEEP_ENDED_JOBS, JobSpec, finish_job, prune_jobs, save_progress, start_job
 from docsdesk.jobs.uploads import UPLOAD_ENTRYPOINT, UploadGone, run_upload
 from rag.embeddings import Embedder
 from rag.ingest import IngestBusy, IngestError
@@ -152,12 +153,20 @@ async def fire_schedules(engine: AsyncEngine) -> int:
     return fired
 
 
+PRUNE_EVERY = 3600.0  # seconds between two prunings of old job rows by one worker
+
+
 async def _schedule_loop(engine: AsyncEngine, every: float) -> None:
+    pruned_at = -PRUNE_EVERY
     while True:
         try:
             fired = await fire_schedules(engine)
             if fired:
                 log.info("docsdesk: %d scheduled syncs enqueued", fired)
+            if time.monotonic() - pruned_at >= PRUNE_EVERY:
+                pruned_at = time.monotonic()
+                if pruned := await prune_jobs(engine):
+                    log.info("docsdesk: %d jobs older than %s pruned", pruned, KEEP_ENDED_JOBS)
         except Exception:  # the database away for a moment: try again next round
             log.warning("docsdesk: could not fire the sources' schedules", exc_info=True)
         await asyncio.sleep(every)
