@@ -32,6 +32,7 @@ from docsdesk.assistant.quotes import continued, dangles, holds, quote_for, quot
 from docsdesk.assistant.words import (
     STOP_WORDS,
     alternatives,
+    identifier_kinds,
     named_terms,
     names_a_product,
     question_terms,
@@ -186,10 +187,11 @@ def extract_answer(
     absent = _absent_terms(question, wanted, unknown, sections)
     if _refused_for_absent_terms(wanted, absent):
         return OfflineAnswer.not_covered("absent_terms", [w for w in unknown if question_terms(w) & absent])
+    kinds = identifier_kinds("\n".join(text for _, _, text in passages))
     products = [
         w
         for w in unknown
-        if names_a_product(question, w)
+        if names_a_product(question, w, kinds)
         and question_terms(w) & absent
         and not _known_alternative(question, w, unknown)
     ]

@@ -6,8 +6,10 @@ A word no page uses is evidence that the docs lack the question's topic only whe
 something: a reader's own name for their app or company ("my Zorbly app", "our Acme portal")
 is context, not the subject, and so is a version, a number or a time ("v10", "8am", "30s").
 A product or service the question names that no page mentions ("a Slack bot", "TOTP", "on AWS
-Lambda") is such evidence on its own (`names_a_product`): a name, unlike a reader's everyday
-word ("sneak", "sidebar"), has no synonym the docs could be using instead.
+Lambda", "with PyInstaller") is such evidence on its own (`names_a_product`): a name, unlike a
+reader's everyday word ("sneak", "sidebar"), has no synonym the docs could be using instead. A
+camel-case word is such a name unless it is built like the docs' own identifiers (it ends with
+the part theirs end with: `BillingAgent`), has many parts, or is an error the reader quotes.
 """
 
 from __future__ import annotations
@@ -35,10 +37,18 @@ _NUMERIC = re.compile(r"^v?\d[\w.]*$", re.IGNORECASE)
 # ("Slack"); not an identifier (inner capitals after a lower-case letter, digits, `_`, `.`).
 _ACRONYM = re.compile(r"^[A-Z]{2,6}$")
 _CAPITALISED = re.compile(r"^[A-Z][a-z]{2,}$")
+# A name in camel case ("PyInstaller", "GraphQL", "JetBrains"): its parts, capitalised words or
+# acronyms. More than MAX_NAME_PARTS parts is a class or an error ("CollectionWasNotInitialized").
+_CAMEL_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z][a-z]+|[A-Z]+")
+_CAMEL_WORD = re.compile(
+    r"\b[A-Z][A-Za-z]*[a-z][A-Z][A-Za-z]*\b"
+)  # an inner capital after a lower-case letter
+MAX_NAME_PARTS = 3
+_ERROR_PARTS = frozenset({"error", "exception", "warning"})
+_ERROR_WORDS = re.compile(r"\b(?:errors?|exceptions?|raised?|raises|traceback)\b", re.IGNORECASE)
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n)$")
-_WHERE = re.compile(
-    r"\b(?:in|inside|within|at|from)\s+$", re.IGNORECASE
-)  # "in CI", "in Zorbly": the reader's setting
+# "in CI", "in Zorbly": the reader's setting; not the end of a hyphenated word ("a built-in Redis")
+_WHERE = re.compile(r"(?<![\w-])(?:in|inside|within|at|from)\s+$", re.IGNORECASE)
 _STATUS_CODE = re.compile(r"\b[1-5]\d\d(?:\s+[A-Z][A-Za-z]*)*\s+$")  # "422 Unprocessable Entity"
 
 
@@ -95,14 +105,43 @@ def readers_own(question: str, word: str) -> bool:
     return False
 
 
-def names_a_product(question: str, word: str) -> bool:
+def camel_parts(word: str) -> list[str]:
+    """The parts of a camel-case word ("PyInstaller": Py, Installer; "GraphQL": Graph, QL); []
+    for a word that is not one (one part, lower-case start, digits, `_`)."""
+    if not _CAMEL_WORD.fullmatch(word):
+        return []
+    parts = _CAMEL_PARTS.findall(word)
+    return parts if "".join(parts) == word and len(parts) > 1 else []
+
+
+def identifier_kinds(text: str) -> frozenset[str]:
+    """The last parts of the camel-case identifiers `text` uses ("RunContextWrapper": wrapper,
+    "ModelBehaviorError": error), lower-cased: the kinds of thing the docs' own names end with."""
+    return frozenset(parts[-1].lower() for word in _CAMEL_WORD.findall(text) if (parts := camel_parts(word)))
+
+
+def _camel_name(question: str, word: str, kinds: frozenset[str]) -> bool:
+    """Whether camel-case `word` is a product's name ("with PyInstaller", "JetBrains") rather
+    than an identifier of the reader's code, built like the docs' own (`BillingAgent` where the
+    docs name `Agent`s: its last part is one of `kinds`), or an error they quote."""
+    parts = camel_parts(word)
+    if not parts or len(parts) > MAX_NAME_PARTS:
+        return False
+    last = parts[-1].lower()
+    return last not in _ERROR_PARTS and last not in kinds and not _ERROR_WORDS.search(question)
+
+
+def names_a_product(question: str, word: str, kinds: frozenset[str] = frozenset()) -> bool:
     """Whether `word` (one the documentation never uses) names a product or service that is the
     subject of `question` ("as a Slack bot", "deploy on AWS Lambda", "an authenticator app
-    (TOTP)"): an acronym or a capitalised word that does not start a sentence, is not the
-    reader's own name (`readers_own`) nor where their work happens ("my tests in CI", "billing
-    in Zorbly"), and is not part of an HTTP status quoted after its code ("422 Unprocessable
-    Entity") or of an identifier."""
-    if readers_own(question, word) or not (_ACRONYM.match(word) or _CAPITALISED.match(word)):
+    (TOTP)", "package it with PyInstaller"): an acronym, a capitalised word or a camel-case name
+    (`_camel_name`; `kinds`: the last parts of the passages' identifiers) that does not start a
+    sentence, is not the reader's own name (`readers_own`) nor where their work happens ("my
+    tests in CI", "billing in Zorbly"), and is not part of an HTTP status quoted after its code
+    ("422 Unprocessable Entity")."""
+    if readers_own(question, word):
+        return False
+    if not (_ACRONYM.match(word) or _CAPITALISED.match(word) or _camel_name(question, word, kinds)):
         return False
     for match in re.finditer(rf"(?<![\w.-]){re.escape(word)}(?![\w-])", question):
         before = question[: match.start()]

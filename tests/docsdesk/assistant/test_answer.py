@@ -345,3 +345,22 @@ def test_a_name_offered_with_an_alternative_the_docs_use_is_not_evidence() -> No
         "use Claude or Gemini as the model of a tool", [(1, "Tools", passage)], ["Claude", "Gemini"]
     )
     assert not both.covered and not both.cited and both.absent == ("Claude", "Gemini")
+
+
+def test_a_product_named_in_camel_case_is_not_covered_unless_built_like_the_docs_names() -> None:
+    passage = (
+        "## Packaging\n\nPackage your server as a single executable and run it with `mcp run`. "
+        "The `ServerSession` holds the connection."
+    )
+    question = "package my server as a single executable with PyInstaller"
+    assert extract_answer(question, [(1, "Deploy", passage)]).covered  # the passage alone answers
+    refused = extract_answer(question, [(1, "Deploy", passage)], ["PyInstaller"])
+    assert not refused.covered and refused.reason == "unknown_product" and not refused.cited
+    assert refused.absent == ("PyInstaller",)
+    # The reader's own class, named like the docs' `ServerSession`, is their code, not a product.
+    own = extract_answer(
+        "package my server as a single executable with a BillingSession",
+        [(1, "Deploy", passage)],
+        ["BillingSession"],
+    )
+    assert own.covered and "single executable" in own.text

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from docsdesk.assistant.words import named_terms, names_a_product, question_terms, readers_own
+from docsdesk.assistant.words import (
+    camel_parts,
+    identifier_kinds,
+    named_terms,
+    names_a_product,
+    question_terms,
+    readers_own,
+)
 
 
 @pytest.mark.parametrize(
@@ -49,10 +56,37 @@ def test_named_terms_are_the_identifiers_whole():
         ("getting MissingGreenlet errors after a commit", "MissingGreenlet", False),  # an identifier
         ("the bot only answers the last message", "bot", False),  # an everyday word
         ("upgrading from v9 to v10", "v10", False),
+        # "built-in" is no "in <where the reader works>"
+        ("is there a built-in Redis store so I don't have to write my own?", "Redis", True),
+        ("does the agent run in Redis?", "Redis", False),
+        # a name in camel case; not one of more parts, nor an error the reader quotes
+        ("package my server as a single executable with PyInstaller", "PyInstaller", True),
+        ("set up my server in an IDE like PyCharm / JetBrains", "JetBrains", True),
+        (
+            "beanie: CollectionWasNotInitialized as soon as I hit /auth/register",
+            "CollectionWasNotInitialized",
+            False,
+        ),
+        ("getting ImportError after upgrading", "ImportError", False),
+        ("MissingGreenlet when I read the user after a commit", "MissingGreenlet", False),  # starts it
+        ("I get MissingGreenlet / lazy loading errors after a commit", "MissingGreenlet", False),
     ],
 )
 def test_names_a_product(question, word, product):
     assert names_a_product(question, word) is product
+
+
+def test_camel_case_names_and_the_kinds_the_docs_identifiers_name():
+    assert camel_parts("PyInstaller") == ["Py", "Installer"]
+    assert camel_parts("GraphQL") == ["Graph", "QL"]
+    assert camel_parts("SQLiteSession") == ["SQ", "Lite", "Session"]
+    assert camel_parts("Slack") == camel_parts("TOTP") == camel_parts("set_default") == []
+    kinds = identifier_kinds("Wrap it in `RunContextWrapper`; a `ModelBehaviorError` or an Agent.")
+    assert kinds == {"wrapper", "error"}
+    # The reader's own class, built like the docs' identifiers, is no product.
+    question = "my handoff to TriageWrapper never happens"
+    assert names_a_product(question, "TriageWrapper")
+    assert not names_a_product(question, "TriageWrapper", kinds)
 
 
 def test_contraction_and_prefix_fragments_are_not_terms():
