@@ -32,6 +32,7 @@ from docsdesk.assistant.quotes import continued, dangles, holds, quote_for, quot
 from docsdesk.assistant.words import (
     STOP_WORDS,
     alternatives,
+    camel_parts,
     identifier_kinds,
     named_terms,
     names_a_product,
@@ -187,7 +188,8 @@ def extract_answer(
     absent = _absent_terms(question, wanted, unknown, sections)
     if _refused_for_absent_terms(wanted, absent):
         return OfflineAnswer.not_covered("absent_terms", [w for w in unknown if question_terms(w) & absent])
-    kinds = identifier_kinds("\n".join(text for _, _, text in passages))
+    camel = any(camel_parts(w) for w in unknown)  # the passages' identifiers, only when they matter
+    kinds = identifier_kinds("\n".join(text for _, _, text in passages)) if camel else frozenset()
     products = [
         w
         for w in unknown
