@@ -44,7 +44,8 @@ _CAMEL_WORD = re.compile(
     r"\b[A-Z][A-Za-z]*[a-z][A-Z][A-Za-z]*\b"
 )  # an inner capital after a lower-case letter
 MAX_NAME_PARTS = 3
-_ERROR_PARTS = frozenset({"error", "exception", "warning"})
+# how the names of exceptions end (`ImportError`, `KeyboardInterrupt`, `SystemExit`, `StopIteration`)
+_ERROR_PARTS = frozenset({"error", "exception", "warning", "interrupt", "exit", "iteration"})
 _ERROR_WORDS = re.compile(r"\b(?:errors?|exceptions?|raised?|raises|traceback)\b", re.IGNORECASE)
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n)$")
 # "in CI", "in Zorbly": the reader's setting; not the end of a hyphenated word ("a built-in Redis")

@@ -68,6 +68,7 @@ def test_named_terms_are_the_identifiers_whole():
             False,
         ),
         ("getting ImportError after upgrading", "ImportError", False),
+        ("pressing Ctrl-C gives a KeyboardInterrupt and the run hangs", "KeyboardInterrupt", False),
         ("MissingGreenlet when I read the user after a commit", "MissingGreenlet", False),  # starts it
         ("I get MissingGreenlet / lazy loading errors after a commit", "MissingGreenlet", False),
     ],
