@@ -73,6 +73,9 @@ NOT_COVERED = [  # (question, whether search finds passages at all)
     ("How do I install it on Windows with conda?", True),
     ("Which message broker does the dashboard use for email alerts?", True),
     ("Does the GraphQL gateway support subscriptions?", False),
+    # a product named in camel case; a name after "built-in" (no "in <the reader's setting>")
+    ("How do I start the worker processes with PyInstaller?", True),
+    ("Is there a built-in Redis store for jobs, so I don't need PostgreSQL?", True),
 ]
 
 
