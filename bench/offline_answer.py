@@ -14,7 +14,8 @@ cover, which must get the "not covered" reply with no citation.
 
 Question sets: bench/questions/SET-COLLECTION.tsv (a third column, the phrase; expected "-" for
 an out-of-scope question); the third-party doc sets under bench/corpora/NAME are ingested with
-the base URL of their SOURCE.md. --verbose lists the misses, except for held-out sets.
+the base URL of their SOURCE.md. --verbose lists the misses (an out-of-scope question answered
+shows phrase='-'), except for held-out sets.
 """
 
 from __future__ import annotations
@@ -122,6 +123,8 @@ async def answer_sets(
                 if not case.expected:
                     oos += 1
                     oos_ok += refused and not cites
+                    if not (refused and not cites):  # out of scope, yet answered (or citing)
+                        misses.append((case.question, "-", text))
                     continue
                 covered += 1
                 refused_covered += refused
