@@ -31,7 +31,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from docsdesk.assistant.offline import OFFLINE_NOT_COVERED, OFFLINE_NOTHING_FOUND, offline_answer  # noqa: E402
+from docsdesk.assistant.offline import (  # noqa: E402
+    OFFLINE_NOT_COVERED,
+    OFFLINE_NOTHING_FOUND,
+    TOP_PASSAGES,
+    offline_answer,
+    parse_search_output,
+)
 
 try:  # the typed decision; an older tree (for the "before" figures) only has the text
     from docsdesk.assistant.offline import offline_reply
@@ -41,7 +47,7 @@ from docsdesk.assistant.search_tool import format_passages  # noqa: E402
 from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
 from rag.embeddings import DEFAULT_EMBEDDINGS, build_embedder  # noqa: E402
-from rag.evaluate import load_questions  # noqa: E402
+from rag.evaluate import load_questions, matches  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
 
@@ -104,22 +110,48 @@ def normal(text: str) -> str:
     return " ".join(text.replace("`", "").replace("**", "").split()).casefold()
 
 
+def miss_class(output: str, expected: tuple[str, ...], phrase: str, cited: tuple[int, ...]) -> str:
+    """Why an answer missed its phrase: "retrieval" (the expected page is not the first passage
+    given to the answerer), "other page" (it is, but the answer's first quote cites another
+    passage), "passage" (the first quote is from the expected page but not the phrase's piece);
+    "+phrase" when the phrase is in the expected page's passages given to the answerer."""
+    passages = parse_search_output(output)[:TOP_PASSAGES]
+    ranks = [p.number for p in passages if any(matches(p.url, e) for e in expected)]
+    held = any(normal(phrase) in normal(p.text) for p in passages if p.number in ranks)
+    first = passages[0].number if passages else None
+    if first not in ranks:
+        where = f"rank {[p.number for p in passages].index(ranks[0]) + 1}" if ranks else "absent"
+        kind = f"retrieval ({where})"
+    else:
+        kind = "other page" if cited and cited[0] not in ranks else "passage"
+    return kind + (" +phrase" if held else "")
+
+
+def first_rank(output: str, expected: tuple[str, ...]) -> bool:
+    """Whether the first passage given to the answerer is from the expected page."""
+    passages = parse_search_output(output)
+    return bool(passages) and any(matches(passages[0].url, e) for e in expected)
+
+
 async def answer_sets(
     search: DocsSearch, sets: list[str], collections: dict[str, str], verbose: bool
 ) -> None:
-    """Per question set: phrase hit rate, false refusals, out-of-scope refusals (no citation)."""
-    print(f"\n{'set':<28} {'n':>4} {'phrase hit':>12} {'false refusal':>14} {'oos refused':>12}")
+    """Per question set: phrase hit rate (and among the questions whose expected page is the
+    first passage, "hit@page1": the answerer's share), false refusals, out-of-scope refusals
+    (no citation)."""
+    print(
+        f"\n{'set':<28} {'n':>4} {'phrase hit':>12} {'hit@page1':>12} {'false refusal':>14} {'oos refused':>12}"
+    )
     for set_name in sets:
         for name, collection in collections.items():
             path = QUESTIONS / f"{set_name}-{name}.tsv"
             if not path.exists():
                 continue
-            hits = phrased = refused_covered = covered = oos = oos_ok = 0
+            hits = phrased = refused_covered = covered = oos = oos_ok = page1 = page1_hits = 0
             misses = []
             for case in load_questions(path):
-                text, refused, cites = reply_of(
-                    await tool_output(search, case.question, collection), case.question
-                )
+                output = await tool_output(search, case.question, collection)
+                text, refused, cites = reply_of(output, case.question)
                 if not case.expected:
                     oos += 1
                     oos_ok += refused and not cites
@@ -132,8 +164,13 @@ async def answer_sets(
                     phrased += 1
                     hit = not refused and normal(case.phrase) in normal(text)
                     hits += hit
+                    on_top = first_rank(output, case.expected)
+                    page1 += on_top
+                    page1_hits += hit and on_top
                     if not hit:
-                        misses.append((case.question, case.phrase, text))
+                        cited = offline_reply(output, case.question).answer.cited if offline_reply else ()
+                        kind = miss_class(output, case.expected, case.phrase, cited)
+                        misses.append((case.question, case.phrase, f"[{kind}] {text}"))
                 elif refused:
                     misses.append((case.question, "", text))
 
@@ -141,12 +178,12 @@ async def answer_sets(
                 return f"{a / b:.3f} ({a}/{b})" if b else "-"
 
             print(
-                f"{set_name + '-' + name:<28} {covered + oos:>4} {rate(hits, phrased):>12} "
+                f"{set_name + '-' + name:<28} {covered + oos:>4} {rate(hits, phrased):>12} {rate(page1_hits, page1):>12} "
                 f"{rate(refused_covered, covered):>14} {rate(oos_ok, oos):>12}"
             )
             if verbose and not set_name.startswith("heldout"):  # never look at a held-out miss
                 for question, phrase, text in misses:
-                    print(f"    MISS {question!r} phrase={phrase!r}\n      " + " ".join(text.split())[:300])
+                    print(f"    MISS {question!r} phrase={phrase!r}\n      " + " ".join(text.split())[:600])
 
 
 async def main() -> None:
