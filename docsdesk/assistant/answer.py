@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from docsdesk.assistant.pieces import Piece, Quote, render, split_passage
-from docsdesk.assistant.quotes import continued, dangles, holds, quote_for, quoted_terms
+from docsdesk.assistant.quotes import continued, dangles, holds, pointers, quote_for, quoted_terms
 from docsdesk.assistant.words import (
     STOP_WORDS,
     alternatives,
@@ -53,6 +53,7 @@ FIRST_QUOTE_CHOICES = 6  # best-scored pieces whose whole quotes compete for the
 FIRST_QUOTE_MARGIN = 0.7  # ... when their score is at least this share of the best one's
 HELD_WEIGHT = 0.5  # how much what the whole quote holds counts, besides the piece's own score
 DANGLING = 0.5  # ... times this for a quote ending with ':' and without what it opens
+POINTER = 0.6  # a piece of a list pointing elsewhere ("This guide covers:") scores this share
 
 
 Outcome = Literal["answered", "not_covered"]
@@ -163,14 +164,19 @@ def _weights(wanted: set[str], sections: list[_Section]) -> dict[str, float]:
 
 def _score_pieces(section: _Section, weight: dict[str, float], total: float) -> None:
     """A piece's share of the question's weight: its own words fully, its heading's and the
-    section title's words half (the words the reader used are often in the heading)."""
-    for piece in section.pieces:
+    section title's words half (the words the reader used are often in the heading). A piece of
+    a list pointing elsewhere ("This guide covers:", "Where to go next") counts less: the section
+    it names holds the answer."""
+    elsewhere = pointers(section.pieces)
+    for index, piece in enumerate(section.pieces):
         context = section.title_terms | terms(piece.heading + "\n" + piece.header)
         own = sum(w for t, w in weight.items() if t in piece.terms)
         around = sum(w for t, w in weight.items() if t in context and t not in piece.terms)
         piece.score = (own + 0.5 * around) / total * (1.0 - 0.03 * min(piece.order, 10))
         if piece.kind == "code":
             piece.score *= 0.8  # code matches on identifiers and comments easily; prose explains
+        if index in elsewhere:
+            piece.score *= POINTER
 
 
 def extract_answer(

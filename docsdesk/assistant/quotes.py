@@ -20,7 +20,20 @@ MAX_LIST_ITEMS = 8  # a list of at most this many items is quoted whole
 MAX_LIST_CHARS = 900  # ... when its items hold at most this many characters
 MAX_TABLE_ROWS = 8  # rows of a table quoted with the sentence that introduces it
 MAX_PARAGRAPH_CHARS = 400  # a paragraph this short is quoted whole around its best sentence
+SHORT_QUOTE_CHARS = 250  # a quote this short goes on into the next sentence of its section
 _REFERS_BACK = re.compile(r"^(?:This|That|These|Those|It|Its|They|Their|Such|Both)\b")
+# What a guide's table of contents says: "This guide covers:", "In this page you'll learn", or a
+# heading sending the reader elsewhere ("Where to go next", "Next steps", "See also").
+_CONTENTS_INTRO = re.compile(
+    r"\b(?:this|the following) (?:guide|page|section|tutorial|chapter|document)s? (?:covers|shows|walks)"
+    r"|\byou(?:'ll| will) learn\b",
+    re.IGNORECASE,
+)
+_ELSEWHERE_HEADING = re.compile(
+    r"^(?:where to go next|next steps?|what's next|see also|learn more|further reading|related\b)",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[.!?][*_`)\"'”’]*$")  # a whole sentence, not a label ("**Arguments**")
 _INLINE_NAME = re.compile(r"`([A-Za-z_][\w.]*[\w])")
 
 
@@ -194,7 +207,9 @@ def holds(quote: Quote, piece: Piece) -> bool:
 def continued(quote: Quote, pieces: list[Piece], wanted: set[str]) -> Quote:
     """A prose quote with the sentences right after it under the same heading (the next short
     paragraph) while each holds a word of the question the quote does not yet hold ("make sure
-    all of your production hostnames are registered" after the sentence about the domain key)."""
+    all of your production hostnames are registered" after the sentence about the domain key);
+    a quote shorter than SHORT_QUOTE_CHARS (a sentence stating the topic) also goes on into the
+    next whole sentence, which says what to do about it ("You declare one by putting ...")."""
     if quote.lead is not None or any(p.kind != "sentence" for p in quote.pieces):
         return quote
     found = set().union(*(p.terms or terms(p.text) for p in quote.pieces))
@@ -202,11 +217,38 @@ def continued(quote: Quote, pieces: list[Piece], wanted: set[str]) -> Quote:
     size = sum(len(p.text) + 1 for p in chosen)
     while (after := _neighbour(pieces, pieces.index(chosen[-1]), 1)) is not None:
         new = ((after.terms or terms(after.text)) & wanted) - found
-        if after.kind != "sentence" or after.text.endswith(":") or not new:
+        if after.kind != "sentence" or after.text.endswith(":"):
             break  # a sentence ending with ':' opens what comes next: not without it
+        if not new and (size >= SHORT_QUOTE_CHARS or not _SENTENCE_END.search(after.text)):
+            break  # nothing more of the question, and the quote says enough (or a label follows)
         if size + len(after.text) > MAX_PARAGRAPH_CHARS:
             break
         chosen.append(after)
         found |= new
         size += len(after.text) + 1
     return Quote(chosen) if len(chosen) > len(quote.pieces) else quote
+
+
+def pointers(pieces: list[Piece]) -> set[int]:
+    """The positions of the pieces of `pieces` that point elsewhere rather than answer: a list
+    under a heading sending the reader on ("Where to go next", "See also"), or a list whose
+    opening sentence announces what the guide covers ("This guide covers:"), with that sentence.
+    Such an item names the topic in few words, as an overview does; the section it names holds
+    the answer."""
+    found: set[int] = set()
+    for index, piece in enumerate(pieces):
+        heading = piece.heading.split(" › ")[-1].strip()
+        if piece.kind == "item" and _ELSEWHERE_HEADING.match(heading):
+            found.add(index)
+        elif piece.kind == "sentence" and _CONTENTS_INTRO.search(piece.text):
+            after = index + 1
+            while (
+                after < len(pieces)
+                and pieces[after].kind == "item"
+                and pieces[after].heading == piece.heading
+            ):
+                found.add(after)
+                after += 1
+            if after > index + 1:
+                found.add(index)
+    return found

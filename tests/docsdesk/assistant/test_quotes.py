@@ -9,7 +9,15 @@ import re
 
 from docsdesk.assistant.answer import extract_answer
 from docsdesk.assistant.pieces import CLIPPED, clip_passage, render, split_passage
-from docsdesk.assistant.quotes import MAX_LIST_ITEMS, MAX_PARAGRAPH_CHARS, continued, dangles, quote_for
+from docsdesk.assistant.quotes import (
+    MAX_LIST_ITEMS,
+    MAX_PARAGRAPH_CHARS,
+    SHORT_QUOTE_CHARS,
+    continued,
+    dangles,
+    pointers,
+    quote_for,
+)
 from docsdesk.assistant.words import terms
 
 
@@ -110,18 +118,82 @@ def test_a_paragraph_ending_with_a_colon_comes_with_its_list():
 
 def test_a_quote_goes_on_into_the_next_sentence_that_holds_more_of_the_question():
     text = (
-        "## Domain keys\n\nThe iframe verifies the domain key on load. If the key is missing, the "
-        "iframe will refuse to load.\n\nIn production, register every hostname in the domain "
+        "## Domain keys\n\nThe iframe verifies the domain key on load, with an outbound request to the "
+        "platform that checks the key against the hostnames registered for your organization. If the "
+        "key is missing or invalid, the iframe will refuse to load, preventing unauthorized hostnames "
+        "from embedding your experience.\n\nIn production, register every hostname in the domain "
         "allowlist.\n\nKeys can be rotated at any time."
     )
     pieces = pieces_of(text)
     quote = quote_for(next(p for p in pieces if "verifies" in p.text), pieces)
+    assert sum(len(p.text) for p in quote.pieces) >= SHORT_QUOTE_CHARS
     wanted = terms("in production the iframe refuses to load")
     rendered = render([continued(quote, pieces, wanted)])
     assert "register every hostname in the domain allowlist. [1]" in rendered
     assert "rotated" not in rendered  # holds nothing more of the question
     # Nothing new of the question in the next paragraph: the quote stays as it was.
     assert continued(quote, pieces, terms("iframe load")) is quote
+
+
+def test_a_short_quote_goes_on_into_the_next_sentence_that_says_what_to_do():
+    text = (
+        "# Prompts\n\nA prompt is a message template the user picks from a menu in their client.\n\n"
+        "You declare one by putting `@mcp.prompt()` on a function that returns the text. The "
+        "function's parameters become the prompt's arguments, which the client asks the user to fill "
+        "in before it renders the messages into the conversation as if they had typed them.\n\n"
+        "Prompts are listed with `prompts/list`."
+    )
+    pieces = pieces_of(text)
+    quote = quote_for(next(p for p in pieces if "template" in p.text), pieces)
+    assert len(quote.pieces) == 1  # one short sentence stating the topic
+    rendered = render([continued(quote, pieces, terms("message templates users pick from a menu"))])
+    assert "You declare one by putting `@mcp.prompt()`" in rendered
+    assert "arguments" in rendered  # that sentence's paragraph goes on while the quote is short
+    assert "prompts/list" not in rendered  # long enough by then, and nothing more of the question
+
+
+def test_a_short_quote_does_not_go_on_into_a_label():
+    text = (
+        "## on_after_register\n\nPerform logic after a successful registration.\n\n"
+        "**Arguments**\n\n* `user`: the registered user.\n"
+    )
+    pieces = pieces_of(text)
+    quote = quote_for(pieces[0], pieces)
+    assert continued(quote, pieces, terms("after registration")) is quote
+
+
+def test_lists_pointing_elsewhere_are_pointers():
+    text = (
+        "# Images\n\nStream images to the client. This guide covers:\n\n- Storing images as URLs\n"
+        "- Partial images\n\nAn unrelated closing sentence.\n\n## Where to go next\n\n"
+        "- Concepts: manifests and capabilities.\n\n## Storing\n\n- Write the bytes to object storage.\n"
+    )
+    pieces = pieces_of(text)
+    found = {pieces[i].text for i in pointers(pieces)}
+    assert found == {
+        "This guide covers:",
+        "- Storing images as URLs",
+        "- Partial images",
+        "- Concepts: manifests and capabilities.",
+    }
+
+
+def test_a_guides_table_of_contents_loses_to_the_section_it_names():
+    question = "generated images get stored as giant base64 strings"
+    overview = (
+        "# Stream generated images\n\nStream generated images to the client. This guide covers:\n\n"
+        "- Adding an image generation tool\n- Converting streamed base64 images into URLs so your "
+        "datastore does not store raw base64 strings\n- Streaming partial images\n"
+    )
+    section = (
+        "## Avoid storing raw base64\n\nBy default, ChatKit stores generated images as a data URL by "
+        "using `base64_image_to_url`. Override it to write the bytes to object storage."
+    )
+    answer = extract_answer(
+        question, [(1, "Stream generated images", overview), (2, "Avoid storing", section)]
+    )
+    assert answer.covered and answer.cited[0] == 2, answer.text
+    assert "`base64_image_to_url`" in answer.text
 
 
 def test_a_sentence_opening_what_the_passage_lost_is_not_the_end_of_a_quote():
