@@ -217,6 +217,9 @@ def continued(quote: Quote, pieces: list[Piece], wanted: set[str]) -> Quote:
     size = sum(len(p.text) + 1 for p in chosen)
     while (after := _neighbour(pieces, pieces.index(chosen[-1]), 1)) is not None:
         new = ((after.terms or terms(after.text)) & wanted) - found
+        if after.kind == "sentence" and after.text.endswith(":"):
+            chosen += _opened_list(after, pieces, wanted - found, size)  # "Two common fixes:", its list
+            break
         if after.kind != "sentence" or after.text.endswith(":"):
             break  # a sentence ending with ':' opens what comes next: not without it
         if not new and (size >= SHORT_QUOTE_CHARS or not _SENTENCE_END.search(after.text)):
@@ -227,6 +230,19 @@ def continued(quote: Quote, pieces: list[Piece], wanted: set[str]) -> Quote:
         found |= new
         size += len(after.text) + 1
     return Quote(chosen) if len(chosen) > len(quote.pieces) else quote
+
+
+def _opened_list(opening: Piece, pieces: list[Piece], wanted: set[str], size: int) -> list[Piece]:
+    """`opening` (a sentence ending with ':') with the short list it opens, to go on a quote of
+    `size` characters, when they hold some of `wanted` (the question's terms the quote lacks);
+    else nothing."""
+    opened = _with_list([opening], pieces).pieces
+    held = set().union(*(p.terms or terms(p.text) for p in opened))
+    if len(opened) < 2 or not held & wanted:
+        return []
+    return (
+        opened if size + sum(len(p.text) + 1 for p in opened) <= MAX_PARAGRAPH_CHARS + MAX_LIST_CHARS else []
+    )
 
 
 def pointers(pieces: list[Piece]) -> set[int]:

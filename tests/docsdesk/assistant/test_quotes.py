@@ -152,6 +152,27 @@ def test_a_short_quote_goes_on_into_the_next_sentence_that_says_what_to_do():
     assert "prompts/list" not in rendered  # long enough by then, and nothing more of the question
 
 
+def test_a_quote_goes_on_into_the_list_of_ways_out_its_next_sentence_opens():
+    text = (
+        "## Convert generated images to model input\n\nIf the image URL is not publicly reachable by the "
+        "model runtime (for example, a private intranet URL or a localhost URL that requires cookies), "
+        "image understanding and image-to-image flows may fail for every later turn of the thread "
+        "that refers back to it.\n\n"
+        "Two common fixes:\n\n- Convert the stored image back into a base64 data URL\n"
+        "- Generate a temporary public (signed) URL for the run\n\nUnrelated closing words."
+    )
+    pieces = pieces_of(text)
+    quote = quote_for(pieces[0], pieces)
+    assert sum(len(p.text) for p in quote.pieces) >= SHORT_QUOTE_CHARS
+    rendered = render([continued(quote, pieces, terms("image url on localhost fails, how to fix"))])
+    assert rendered.endswith(
+        "> Two common fixes:\n> - Convert the stored image back into a base64 data URL\n"
+        "> - Generate a temporary public (signed) URL for the run [1]"
+    )
+    # The list holds nothing more of the question: the quote stays as it was.
+    assert continued(quote, pieces, terms("image understanding fails on localhost")) is quote
+
+
 def test_a_short_quote_does_not_go_on_into_a_label():
     text = (
         "## on_after_register\n\nPerform logic after a successful registration.\n\n"
