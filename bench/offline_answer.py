@@ -15,7 +15,10 @@ cover, which must get the "not covered" reply with no citation.
 Question sets: bench/questions/SET-COLLECTION.tsv (a third column, the phrase; expected "-" for
 an out-of-scope question); the third-party doc sets under bench/corpora/NAME are ingested with
 the base URL of their SOURCE.md. --verbose lists the misses (an out-of-scope question answered
-shows phrase='-'), except for held-out sets.
+shows phrase='-'), except for held-out sets, each with its class (`miss_class`: "retrieval" when
+the expected page is not the first passage, else "other page" or "passage"; "+phrase" when a
+passage given to the answerer holds the phrase). "hit@page1": the phrase hit rate among the
+questions whose expected page is the first passage, the answerer's own share of the misses.
 """
 
 from __future__ import annotations
