@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench._doc_sets import CORPUS, DOC_SETS, QUESTIONS, third_party_sets  # noqa: E402
 from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
 from rag.embeddings import DEFAULT_EMBEDDINGS, build_embedder  # noqa: E402
@@ -40,15 +40,7 @@ from rag.evaluate import Report, evaluate, load_questions  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
 
-CORPUS = REPO.parent / "shared" / "corpus"
-if not CORPUS.is_dir():
-    CORPUS = Path("/work/shared/corpus")
-QUESTIONS = Path(__file__).resolve().parent / "questions"
-THIRD_PARTY = Path(__file__).resolve().parent / "corpora"  # NAME/docs, NAME/SOURCE.md ("base-url: URL")
-SHARED = {  # collection -> (corpus folder, published base URL)
-    "chatkit": (CORPUS / "chatkit-python", "https://openai.github.io/chatkit-python/"),
-    "agents": (CORPUS / "openai-agents-python", "https://openai.github.io/openai-agents-python/"),
-}
+SHARED = {c: (CORPUS / folder, base) for c, (folder, base) in DOC_SETS.items()}  # collection -> (folder, URL)
 CONFIGS = {
     "fts": "none",
     "m2v": DEFAULT_EMBEDDINGS,  # the default: shipped in rag/models/
@@ -77,16 +69,6 @@ def static_model_dir() -> str:
     except ImportError:
         return "(tokenlearn-static-model not installed)"
     return str(Path(static_model.__file__).parent / "model")
-
-
-def third_party() -> dict[str, tuple[Path, str]]:
-    """The vendored third-party doc sets: collection -> (docs folder, base URL from SOURCE.md)."""
-    out = {}
-    for source in sorted(THIRD_PARTY.glob("*/SOURCE.md")):
-        match = re.search(r"^base-url:\s*(\S+)", source.read_text(encoding="utf-8"), re.M | re.I)
-        if match:
-            out[source.parent.name] = (source.parent / "docs", match.group(1))
-    return out
 
 
 def family(name: str) -> str:
@@ -208,7 +190,7 @@ def summary(runs: list[Run], sets: dict, verbose: bool) -> dict:
 
 async def main(args: argparse.Namespace) -> None:
     sets = question_sets(set(args.sets.split(",")) if args.sets else None)
-    extra = {c: v for c, v in third_party().items() if any(coll == c for coll, _ in sets.values())}
+    extra = {c: v for c, v in third_party_sets().items() if any(coll == c for coll, _ in sets.values())}
     print(f"sets: {', '.join(sets)}; third-party corpora: {', '.join(extra) or 'none'}")
     runs: list[Run] = []
     searches: dict[str, DocsSearch] = {}

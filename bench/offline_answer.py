@@ -46,6 +46,7 @@ try:  # the typed decision; an older tree (for the "before" figures) only has th
     from docsdesk.assistant.offline import offline_reply
 except ImportError:  # pragma: no cover - older trees
     offline_reply = None
+from bench._doc_sets import CORPUS, DOC_SETS, QUESTIONS, third_party_sets  # noqa: E402
 from docsdesk.assistant.search_tool import format_passages  # noqa: E402
 from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
@@ -54,13 +55,6 @@ from rag.evaluate import load_questions, matches  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
 
-CORPUS = Path(os.environ.get("DOCSDESK_BENCH_CORPUS", REPO.parent / "shared" / "corpus"))
-DOC_SETS = {  # collection -> (corpus folder, base URL)
-    "chatkit": ("chatkit-python", "https://openai.github.io/chatkit-python/"),
-    "agents": ("openai-agents-python", "https://openai.github.io/openai-agents-python/"),
-}
-QUESTIONS = REPO / "bench" / "questions"
-THIRD_PARTY = REPO / "bench" / "corpora"  # NAME/docs, NAME/SOURCE.md (its base URL on a `base-url:` line)
 REPEAT = 5
 SETS = ["project", "dev", "dev-reader", "heldout", "heldout2", "heldout-reader"]
 # (collection, question, a phrase the answer must contain)
@@ -88,16 +82,6 @@ async def tool_output(search: DocsSearch, question: str, collection: str) -> str
     results = await search.search(question, k=5, collection=collection)
     unknown = await search.unknown_words(question, collection=collection)
     return format_passages(question, list(enumerate(results, start=1)), unknown)
-
-
-def third_party_sets() -> dict[str, tuple[Path, str]]:
-    """The vendored third-party doc sets: collection name -> (docs folder, base URL)."""
-    found = {}
-    for source in sorted(THIRD_PARTY.glob("*/SOURCE.md")):
-        for line in source.read_text(encoding="utf-8").splitlines():
-            if line.lower().startswith("base-url:"):
-                found[source.parent.name] = (source.parent / "docs", line.split(":", 1)[1].strip())
-    return found
 
 
 def reply_of(output: str, question: str) -> tuple[str, bool, bool]:

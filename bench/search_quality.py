@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
+from bench._doc_sets import CORPUS, DOC_SETS, QUESTIONS, third_party_sets  # noqa: E402
 from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
 from rag.embeddings import DEFAULT_EMBEDDINGS, Embedder, build_embedder  # noqa: E402
@@ -39,29 +40,16 @@ from rag.evaluate import Report, evaluate, load_questions  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
 
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
-QUESTIONS = Path(__file__).resolve().parent / "questions"
-DOC_SETS = {  # collection -> (corpus folder, published base URL)
-    "chatkit": ("chatkit-python", "https://openai.github.io/chatkit-python/"),
-    "agents": ("openai-agents-python", "https://openai.github.io/openai-agents-python/"),
-}
-THIRD_PARTY = Path(__file__).resolve().parent / "corpora"  # NAME/docs, NAME/SOURCE.md ("base-url: URL")
 TARGETS = {  # (set, config) -> (recall@1, recall@5)
     ("heldout", "fts"): (0.75, 0.95),
     ("heldout2", "fts"): (0.75, 0.95),
     ("heldout-reader", "fts"): (0.85, 0.97),
     ("heldout-reader", "hybrid"): (0.85, 0.97),
+    ("heldout3-reader", "fts"): (0.85, 0.97),
+    ("heldout3-reader", "hybrid"): (0.85, 0.97),
+    ("heldout4-reader", "fts"): (0.85, 0.97),
+    ("heldout4-reader", "hybrid"): (0.85, 0.97),
 }
-
-
-def third_party_sets() -> dict[str, tuple[Path, str]]:
-    """The vendored third-party doc sets: collection -> (docs folder, base URL from SOURCE.md)."""
-    found = {}
-    for source in sorted(THIRD_PARTY.glob("*/SOURCE.md")):
-        for line in source.read_text(encoding="utf-8").splitlines():
-            if line.lower().startswith("base-url:"):
-                found[source.parent.name] = (source.parent / "docs", line.split(":", 1)[1].strip())
-    return found
 
 
 @dataclass
@@ -198,7 +186,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="question sets (bench/questions/SET-*.tsv)",
     )
     parser.add_argument("--verbose", action="store_true", help="list every question not ranked first")
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--embedder", default=DEFAULT_EMBEDDINGS, help="the hybrid configuration's embedder")
     return parser.parse_args(argv)
 

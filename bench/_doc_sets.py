@@ -1,0 +1,27 @@
+"""The documentation sets the quality benchmarks ingest: the two of the shared corpus
+(../shared/corpus, or DOCSDESK_BENCH_CORPUS) and the third-party ones vendored under
+bench/corpora/NAME (NAME/docs, and NAME/SOURCE.md with its base URL on a `base-url:` line)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("DOCSDESK_BENCH_CORPUS", REPO.parent / "shared" / "corpus"))
+DOC_SETS = {  # collection -> (folder of the shared corpus, published base URL)
+    "chatkit": ("chatkit-python", "https://openai.github.io/chatkit-python/"),
+    "agents": ("openai-agents-python", "https://openai.github.io/openai-agents-python/"),
+}
+QUESTIONS = REPO / "bench" / "questions"  # SET-COLLECTION.tsv
+THIRD_PARTY = REPO / "bench" / "corpora"
+
+
+def third_party_sets() -> dict[str, tuple[Path, str]]:
+    """The vendored third-party doc sets: collection -> (docs folder, base URL from SOURCE.md)."""
+    found = {}
+    for source in sorted(THIRD_PARTY.glob("*/SOURCE.md")):
+        for line in source.read_text(encoding="utf-8").splitlines():
+            if line.lower().startswith("base-url:"):
+                found[source.parent.name] = (source.parent / "docs", line.split(":", 1)[1].strip())
+    return found
