@@ -11,19 +11,23 @@ everything does not win by size alone. A chunk's fused score becomes (score + PA
 page's score relative to the best page's) / (1 + PAGE_WEIGHT): still in [0, 1], a chunk still
 outranks another on its own merit unless the pages' evidence differs.
 
+When the query says the reader changed versions, the pages about versions among them gain
+`rag.version_notes.VERSION_NOTES_BONUS` too.
+
 One statement over the chunks of those pages only (by collection and page, indexed), whatever
 the size of the collection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rag.ranking import FullTextPlan
+from rag.version_notes import VERSION_NOTES_BONUS, VERSIONED_HEADING, versioned
 
 PAGE_WEIGHT = 0.3  # a page's evidence, relative to the best page's, added to its chunks' fused score
 MAX_PAGES = 10  # the pages of the best chunks that are scored as pages
@@ -32,8 +36,9 @@ B = 0.75  # BM25 length normalisation (the page's sections against the average o
 
 
 def page_evidence_sql(terms: int) -> str:
-    """Per page of the chunks `:ids` (the best chunk of each page): its number of sections
-    and, for each of `terms` scored lexemes (`:term0`...), how many of its sections hold it.
+    """Per page of the chunks `:ids` (the best chunk of each page): its number of sections,
+    for each of `terms` scored lexemes (`:term0`...) how many of its sections hold it, and how
+    many of its sections' headings name a version (`versioned`, `rag.version_notes`).
 
     Each section's lexemes are read once (`strip`, in a subquery kept apart by OFFSET 0): the
     stored tsvector is compressed, and testing it once per term would decompress it each time."""
@@ -41,9 +46,10 @@ def page_evidence_sql(terms: int) -> str:
         f", count(*) FILTER (WHERE s.lexemes @@ CAST(:term{i} AS tsquery)) AS t{i}" for i in range(terms)
     )
     return f"""
-        SELECT s.page_url, count(*) AS sections{counts}
+        SELECT s.page_url, count(*) AS sections{counts},
+               count(*) FILTER (WHERE s.heading_text ~* '{VERSIONED_HEADING}') AS versioned
         FROM (
-            SELECT c.page_url, strip(c.tsv) AS lexemes
+            SELECT c.page_url, c.heading_text, strip(c.tsv) AS lexemes
             FROM docs_chunks c
             JOIN (SELECT DISTINCT collection, page_url FROM docs_chunks WHERE id = ANY(:ids)) AS p
               ON p.collection = c.collection AND p.page_url = c.page_url
@@ -59,7 +65,8 @@ def page_scores(rows: Sequence[Any], idf: Sequence[float]) -> dict[str, float]:
         return {}
     average = sum(row[1] for row in rows) / len(rows)
     scores: dict[str, float] = {}
-    for page_url, sections, *held in rows:
+    for page_url, sections, *counts in rows:
+        held = counts[: len(idf)]  # the versioned sections' count follows
         norm = K1 * (1 - B + B * sections / average)
         scores[page_url] = sum(w * tf * (K1 + 1) / (tf + norm) for w, tf in zip(idf, held, strict=True) if tf)
     return scores
@@ -76,25 +83,41 @@ def best_pages(scores: dict[int, float], pages: dict[int, str], limit: int = MAX
 
 
 def with_page_scores(
-    scores: dict[int, float], pages: dict[int, str], page_score: dict[str, float], weight: float = PAGE_WEIGHT
+    scores: dict[int, float],
+    pages: dict[int, str],
+    page_score: dict[str, float],
+    weight: float = PAGE_WEIGHT,
+    favoured: Collection[str] = (),
 ) -> dict[int, float]:
-    """`scores` with each chunk's page evidence (relative to the best page's) added, rescaled
-    to [0, 1]; unchanged when no page has any evidence."""
+    """`scores` with each chunk's page evidence (relative to the best page's) added, and
+    VERSION_NOTES_BONUS for the `favoured` pages' chunks, rescaled to [0, 1]; unchanged when
+    no page has any evidence and none is favoured."""
     top = max(page_score.values(), default=0.0)
-    if top <= 0:
+    bonus = VERSION_NOTES_BONUS if favoured else 0.0
+    if top <= 0 and not bonus:
         return scores
-    return {
-        cid: (s + weight * page_score.get(pages[cid], 0.0) / top) / (1 + weight) for cid, s in scores.items()
-    }
+
+    def evidence(page: str) -> float:
+        relative = page_score.get(page, 0.0) / top if top > 0 else 0.0
+        return weight * relative + (bonus if page in favoured else 0.0)
+
+    return {cid: (s + evidence(pages[cid])) / (1 + weight + bonus) for cid, s in scores.items()}
+
+
+def version_notes(rows: Sequence[Any]) -> set[str]:
+    """The pages about versions among `page_evidence_sql` rows (`rag.version_notes`)."""
+    return {row.page_url for row in rows if versioned(row.sections, row.versioned)}
 
 
 async def add_page_evidence(
     conn: AsyncConnection, scores: dict[int, float], pages: dict[int, str], plan: FullTextPlan
 ) -> dict[int, float]:
-    """`scores` (fused chunk scores) with the evidence of the best chunks' pages added."""
+    """`scores` (fused chunk scores) with the evidence of the best chunks' pages added (and,
+    for a question about a version change, the bonus of the pages about versions)."""
     if not plan.terms or not scores:
         return scores
     best = best_pages(scores, pages)
     values = {"ids": list(best.values()), **{f"term{i}": t for i, t in enumerate(plan.terms)}}
     rows = (await conn.execute(text(page_evidence_sql(len(plan.terms))), values)).all()
-    return with_page_scores(scores, pages, page_scores(rows, plan.idf), PAGE_WEIGHT)
+    favoured = version_notes(rows) if plan.version_change else set()
+    return with_page_scores(scores, pages, page_scores(rows, plan.idf), PAGE_WEIGHT, favoured)

@@ -113,6 +113,7 @@ class FullTextPlan:
     terms: tuple[str, ...] = ()
     idf: tuple[float, ...] = ()
     selective: bool = False  # some lexeme is rare enough to select candidates
+    version_change: bool = False  # the query says the version changed (`rag.version_notes`)
 
     @property
     def binds(self) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from rag.ranking import (
     tsquery_any,
 )
 from rag.urls import absolute_url
+from rag.version_notes import version_change
 
 log = logging.getLogger("docsdesk.search")
 
@@ -256,6 +257,7 @@ class DocsSearch:
             terms=tuple(tsquery_any([lex]) or "" for lex in weighted),
             idf=tuple(stats.idf(lex) for lex in weighted),
             selective=bool(selecting),
+            version_change=version_change(query.positive),
         )
 
     async def _full_text(
