@@ -14,6 +14,13 @@ outranks another on its own merit unless the pages' evidence differs.
 When the query says the reader changed versions, the pages about versions among them gain
 `rag.version_notes.VERSION_NOTES_BONUS` too.
 
+A section of those pages whose heading is the title of another page of the collection is a
+signpost: an overview's short summary of a page that says more ("Redis" under "Strategies" on
+the authentication overview, for the page "Redis"). Holding the page's key words in few
+others, it often outranks the page itself; its score is multiplied by SIGNPOST_FACTOR, so the
+page it points at comes first when that page matches too, and the signpost still counts when
+nothing else does. (Below the page title only: a page's own title section is no signpost.)
+
 One statement over the chunks of those pages only (by collection and page, indexed), whatever
 the size of the collection.
 """
@@ -33,12 +40,15 @@ PAGE_WEIGHT = 0.3  # a page's evidence, relative to the best page's, added to it
 MAX_PAGES = 10  # the pages of the best chunks that are scored as pages
 K1 = 1.2  # BM25 term-frequency saturation (sections holding the lexeme)
 B = 0.75  # BM25 length normalisation (the page's sections against the average of the pages)
+SIGNPOST_FACTOR = 0.7  # a section headed with another page's title yields to that page
 
 
 def page_evidence_sql(terms: int) -> str:
     """Per page of the chunks `:ids` (the best chunk of each page): its number of sections,
     for each of `terms` scored lexemes (`:term0`...) how many of its sections hold it, and how
-    many of its sections' headings name a version (`versioned`, `rag.version_notes`).
+    many of its sections' headings name a version (`versioned`, `rag.version_notes`), and its
+    signpost sections (`signposts`: those headed with the title of another page of the
+    collection, migration 0015's index).
 
     Each section's lexemes are read once (`strip`, in a subquery kept apart by OFFSET 0): the
     stored tsvector is compressed, and testing it once per term would decompress it each time."""
@@ -47,9 +57,15 @@ def page_evidence_sql(terms: int) -> str:
     )
     return f"""
         SELECT s.page_url, count(*) AS sections{counts},
-               count(*) FILTER (WHERE s.heading_text ~* '{VERSIONED_HEADING}') AS versioned
+               count(*) FILTER (WHERE s.heading_text ~* '{VERSIONED_HEADING}') AS versioned,
+               array_agg(s.id) FILTER (WHERE s.signpost) AS signposts
         FROM (
-            SELECT c.page_url, c.heading_text, strip(c.tsv) AS lexemes
+            SELECT c.id, c.page_url, c.heading_text, strip(c.tsv) AS lexemes,
+                   cardinality(c.heading_path) > 1 AND EXISTS (
+                       SELECT 1 FROM docs_documents d
+                       WHERE d.collection = c.collection AND lower(d.title) = lower(c.heading_path[cardinality(c.heading_path)])
+                         AND d.page_url <> c.page_url
+                   ) AS signpost
             FROM docs_chunks c
             JOIN (SELECT DISTINCT collection, page_url FROM docs_chunks WHERE id = ANY(:ids)) AS p
               ON p.collection = c.collection AND p.page_url = c.page_url
@@ -66,7 +82,7 @@ def page_scores(rows: Sequence[Any], idf: Sequence[float]) -> dict[str, float]:
     average = sum(row[1] for row in rows) / len(rows)
     scores: dict[str, float] = {}
     for page_url, sections, *counts in rows:
-        held = counts[: len(idf)]  # the versioned sections' count follows
+        held = counts[: len(idf)]  # the versioned sections and the signposts follow
         norm = K1 * (1 - B + B * sections / average)
         scores[page_url] = sum(w * tf * (K1 + 1) / (tf + norm) for w, tf in zip(idf, held, strict=True) if tf)
     return scores
@@ -104,6 +120,14 @@ def with_page_scores(
     return {cid: (s + evidence(pages[cid])) / (1 + weight + bonus) for cid, s in scores.items()}
 
 
+def signposted(
+    scores: dict[int, float], rows: Sequence[Any], factor: float = SIGNPOST_FACTOR
+) -> dict[int, float]:
+    """`scores` with the signpost sections' (`page_evidence_sql`'s `signposts`) multiplied by `factor`."""
+    signposts = {cid for row in rows for cid in row.signposts or ()}
+    return {cid: s * factor if cid in signposts else s for cid, s in scores.items()}
+
+
 def version_notes(rows: Sequence[Any]) -> set[str]:
     """The pages about versions among `page_evidence_sql` rows (`rag.version_notes`)."""
     return {row.page_url for row in rows if versioned(row.sections, row.versioned)}
@@ -120,4 +144,5 @@ async def add_page_evidence(
     values = {"ids": list(best.values()), **{f"term{i}": t for i, t in enumerate(plan.terms)}}
     rows = (await conn.execute(text(page_evidence_sql(len(plan.terms))), values)).all()
     favoured = version_notes(rows) if plan.version_change else set()
-    return with_page_scores(scores, pages, page_scores(rows, plan.idf), PAGE_WEIGHT, favoured)
+    scores = with_page_scores(scores, pages, page_scores(rows, plan.idf), PAGE_WEIGHT, favoured)
+    return signposted(scores, rows, SIGNPOST_FACTOR)

@@ -118,3 +118,70 @@ async def test_a_pages_sections_are_counted_in_its_own_collection_only(engine, p
         ).scalars()
         rows = (await conn.execute(text(page_evidence_sql(1)), {"ids": list(ids), "term0": "'redi'"})).all()
     assert [(row.sections, row.t0) for row in rows] == [(1, 0)]
+
+
+SIGNPOSTS = {
+    # An overview whose sections summarise other pages, each under that page's title ...
+    "auth/index.md": (
+        "# Authentication\n\nA backend pairs a transport with a strategy.\n\n"
+        "## Redis\n\nThe Redis strategy keeps tokens in Redis, so a token can be revoked at once.\n\n"
+        "## Database\n\nThe database strategy stores tokens in a table.\n"
+    ),
+    # ... and the page the reader needs, which says more.
+    "auth/redis.md": (
+        "# Redis\n\nThe Redis strategy stores access tokens in Redis.\n\n"
+        "## Logout\n\nLogging out deletes the token Redis keeps.\n"
+    ),
+    "auth/database.md": "# Database\n\nAccess tokens in a table of your database.\n",
+}
+SIGNPOST_QUESTION = "where does the redis strategy keep tokens"
+
+
+@pytest.fixture(scope="module")
+async def signpost_site(database, tmp_path_factory):
+    collection = new_id("c")
+    root = write_pages(tmp_path_factory.mktemp("signposts"), SIGNPOSTS)
+    await ingest(database.engine, [root], base_url=BASE, collection=collection)
+    return collection
+
+
+async def test_a_signpost_section_yields_to_the_page_it_points_at(engine, signpost_site, monkeypatch):
+    search = DocsSearch(engine)
+    results = await search.search(SIGNPOST_QUESTION, collection=signpost_site)
+    assert results[0].source_path == "auth/redis.md"
+    assert "auth/index.md" in {r.source_path for r in results}  # still found
+
+    monkeypatch.setattr(page_evidence, "SIGNPOST_FACTOR", 1.0)  # without the signposts yielding
+    plain = await search.search(SIGNPOST_QUESTION, collection=signpost_site)
+    assert plain[0].source_path == "auth/index.md"
+
+
+async def test_signposts_are_the_sections_headed_with_another_pages_title(engine, signpost_site):
+    async with engine.connect() as conn:
+        ids = (
+            await conn.execute(
+                text("SELECT min(id) FROM docs_chunks WHERE collection = :c GROUP BY page_url"),
+                {"c": signpost_site},
+            )
+        ).scalars()
+        rows = (await conn.execute(text(page_evidence_sql(1)), {"ids": list(ids), "term0": "'redi'"})).all()
+        headings = dict(
+            (
+                await conn.execute(
+                    text("SELECT id, heading_path FROM docs_chunks WHERE collection = :c"),
+                    {"c": signpost_site},
+                )
+            ).all()
+        )
+    signposts = {
+        row.page_url.removeprefix(BASE): sorted(headings[i][-1] for i in row.signposts or ()) for row in rows
+    }
+    # The overview's "Redis" and "Database" sections; not a page's own title section.
+    assert signposts == {"auth/": ["Database", "Redis"], "auth/redis/": [], "auth/database/": []}
+
+
+def test_signposts_scores_are_multiplied():
+    Row = type("Row", (), {})
+    row = Row()
+    row.signposts = [2]
+    assert page_evidence.signposted({1: 1.0, 2: 1.0}, [row], 0.5) == {1: 1.0, 2: 0.5}
