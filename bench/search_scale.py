@@ -19,7 +19,7 @@ Uses DATABASE_URL when set (a scratch database: the bench adds collections named
 - Ingest: real `ingest()` of 400 generated markdown files (full-text only, a fresh
   database), MB/s, then the re-run over the unchanged files.
 
-- `--baseline REV`: also measures `rag/search.py` and `rag/ranking.py` as they were at git revision REV (loaded
+- `--baseline REV`: also measures `rag/search.py`, `rag/ranking.py` and `rag/page_evidence.py` as they were at git revision REV (loaded
   from git, run on the same data in the same run) and prints the p95 ratios new / old.
 
 Targets: p95 <= 30 ms at 100k chunks (full-text and hybrid), ingest >= 2 MB/s. The whole
@@ -197,26 +197,29 @@ def zipf_sampler(vocabulary: list[str], rng: np.random.Generator, s: float = 1.0
 
 def baseline_search(revision: str):
     """The DocsSearch class of rag/search.py at git revision `revision`, with the rag/ranking.py
-    of that revision (how it selects and scores is the ranking module's)."""
+    and rag/page_evidence.py of that revision (how it selects and scores is theirs); a module
+    the revision does not have stays the current one."""
     repo = Path(__file__).resolve().parent.parent
     folder = Path(tempfile.mkdtemp(prefix="docsdesk-baseline-"))
     modules = {}
-    for name in ("ranking", "search"):
-        source = subprocess.run(
-            ["git", "show", f"{revision}:rag/{name}.py"], cwd=repo, check=True, capture_output=True, text=True
-        ).stdout
+    for name in ("ranking", "page_evidence", "search"):
+        shown = subprocess.run(
+            ["git", "show", f"{revision}:rag/{name}.py"], cwd=repo, capture_output=True, text=True
+        )
+        if shown.returncode != 0:
+            continue
         path = folder / f"{name}_baseline.py"
-        path.write_text(source, encoding="utf-8")
+        path.write_text(shown.stdout, encoding="utf-8")
         spec = importlib.util.spec_from_file_location(f"{name}_baseline", path)
         modules[name] = importlib.util.module_from_spec(spec)
         sys.modules[f"{name}_baseline"] = modules[name]
-        current = sys.modules["rag.ranking"]  # imported above (rag.search)
-        if name == "search":  # its `from rag.ranking import ...` takes the revision's
-            sys.modules["rag.ranking"] = modules["ranking"]
+        # Its `from rag.<module> import ...` take the revision's modules loaded before it.
+        current = {other: sys.modules[f"rag.{other}"] for other in modules if other != name}
+        sys.modules.update({f"rag.{other}": modules[other] for other in current})
         try:
             spec.loader.exec_module(modules[name])
         finally:
-            sys.modules["rag.ranking"] = current
+            sys.modules.update({f"rag.{other}": module for other, module in current.items()})
     return modules["search"].DocsSearch
 
 
