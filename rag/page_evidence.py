@@ -48,7 +48,7 @@ def page_evidence_sql(terms: int) -> str:
     for each of `terms` scored lexemes (`:term0`...) how many of its sections hold it, and how
     many of its sections' headings name a version (`versioned`, `rag.version_notes`), and its
     signpost sections (`signposts`: those headed with the title of another page of the
-    collection, migration 0015's index).
+    collection, migration 0016's index).
 
     Each section's lexemes are read once (`strip`, in a subquery kept apart by OFFSET 0): the
     stored tsvector is compressed, and testing it once per term would decompress it each time."""

@@ -5,14 +5,14 @@ section's heading is the title of another page of the collection (a signpost sec
 overview page, which the reader should not get instead of the page it points at). The index
 makes each such look-up a probe, whatever the size of the collection.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 """
 
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
