@@ -41,31 +41,38 @@ MAX_PAGES = 10  # the pages of the best chunks that are scored as pages
 K1 = 1.2  # BM25 term-frequency saturation (sections holding the lexeme)
 B = 0.75  # BM25 length normalisation (the page's sections against the average of the pages)
 SIGNPOST_FACTOR = 0.7  # a section headed with another page's title yields to that page
+SIGNPOST_CHECKED = 20  # the best chunks checked for being signposts (the top of the list)
 
 
-def page_evidence_sql(terms: int) -> str:
+def page_evidence_sql(terms: int, *, version_change: bool = False, signposts: bool = False) -> str:
     """Per page of the chunks `:ids` (the best chunk of each page): its number of sections,
-    for each of `terms` scored lexemes (`:term0`...) how many of its sections hold it, and how
-    many of its sections' headings name a version (`versioned`, `rag.version_notes`), and its
-    signpost sections (`signposts`: those headed with the title of another page of the
-    collection, migration 0016's index).
+    for each of `terms` scored lexemes (`:term0`...) how many of its sections hold it; with
+    `version_change`, how many of its sections' headings name a version (`versioned`,
+    `rag.version_notes`; else 0); with `signposts`, which of the chunks `:checked` are its
+    signpost sections (`signposts`: headed with the title of another page of the collection,
+    found by migration 0016's index; else NULL).
 
     Each section's lexemes are read once (`strip`, in a subquery kept apart by OFFSET 0): the
     stored tsvector is compressed, and testing it once per term would decompress it each time."""
     counts = "".join(
         f", count(*) FILTER (WHERE s.lexemes @@ CAST(:term{i} AS tsquery)) AS t{i}" for i in range(terms)
     )
+    version = f"count(*) FILTER (WHERE s.heading_text ~* '{VERSIONED_HEADING}')" if version_change else "0"
+    signpost = (
+        """CASE WHEN c.id = ANY(:checked) AND cardinality(c.heading_path) > 1 THEN EXISTS (
+                       SELECT 1 FROM docs_documents d
+                       WHERE d.collection = c.collection
+                         AND lower(d.title) = lower(c.heading_path[cardinality(c.heading_path)])
+                         AND d.page_url <> c.page_url
+                   ) ELSE false END"""
+        if signposts
+        else "false"
+    )
     return f"""
-        SELECT s.page_url, count(*) AS sections{counts},
-               count(*) FILTER (WHERE s.heading_text ~* '{VERSIONED_HEADING}') AS versioned,
+        SELECT s.page_url, count(*) AS sections{counts}, {version} AS versioned,
                array_agg(s.id) FILTER (WHERE s.signpost) AS signposts
         FROM (
-            SELECT c.id, c.page_url, c.heading_text, strip(c.tsv) AS lexemes,
-                   cardinality(c.heading_path) > 1 AND EXISTS (
-                       SELECT 1 FROM docs_documents d
-                       WHERE d.collection = c.collection AND lower(d.title) = lower(c.heading_path[cardinality(c.heading_path)])
-                         AND d.page_url <> c.page_url
-                   ) AS signpost
+            SELECT c.id, c.page_url, c.heading_text, strip(c.tsv) AS lexemes, {signpost} AS signpost
             FROM docs_chunks c
             JOIN (SELECT DISTINCT collection, page_url FROM docs_chunks WHERE id = ANY(:ids)) AS p
               ON p.collection = c.collection AND p.page_url = c.page_url
@@ -141,8 +148,14 @@ async def add_page_evidence(
     if not plan.terms or not scores:
         return scores
     best = best_pages(scores, pages)
-    values = {"ids": list(best.values()), **{f"term{i}": t for i, t in enumerate(plan.terms)}}
-    rows = (await conn.execute(text(page_evidence_sql(len(plan.terms))), values)).all()
+    checked = sorted(scores, key=lambda cid: (-scores[cid], pages[cid], cid))[:SIGNPOST_CHECKED]
+    values = {
+        "ids": list(best.values()),
+        "checked": checked,
+        **{f"term{i}": t for i, t in enumerate(plan.terms)},
+    }
+    sql = page_evidence_sql(len(plan.terms), version_change=plan.version_change, signposts=True)
+    rows = (await conn.execute(text(sql), values)).all()
     favoured = version_notes(rows) if plan.version_change else set()
     scores = with_page_scores(scores, pages, page_scores(rows, plan.idf), PAGE_WEIGHT, favoured)
     return signposted(scores, rows, SIGNPOST_FACTOR)

@@ -164,7 +164,11 @@ async def test_signposts_are_the_sections_headed_with_another_pages_title(engine
                 {"c": signpost_site},
             )
         ).scalars()
-        rows = (await conn.execute(text(page_evidence_sql(1)), {"ids": list(ids), "term0": "'redi'"})).all()
+        checked = (
+            await conn.execute(text("SELECT id FROM docs_chunks WHERE collection = :c"), {"c": signpost_site})
+        ).scalars()
+        values = {"ids": list(ids), "checked": list(checked), "term0": "'redi'"}
+        rows = (await conn.execute(text(page_evidence_sql(1, signposts=True)), values)).all()
         headings = dict(
             (
                 await conn.execute(

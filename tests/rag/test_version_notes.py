@@ -66,7 +66,11 @@ async def test_versioned_sections_are_counted_per_page(engine, site):
                 text("SELECT min(id) FROM docs_chunks WHERE collection = :c GROUP BY page_url"), {"c": site}
             )
         ).scalars()
-        rows = (await conn.execute(text(page_evidence_sql(1)), {"ids": list(ids), "term0": "'upload'"})).all()
+        rows = (
+            await conn.execute(
+                text(page_evidence_sql(1, version_change=True)), {"ids": list(ids), "term0": "'upload'"}
+            )
+        ).all()
     counts = {row.page_url.removeprefix(BASE): (row.sections, row.versioned) for row in rows}
     assert counts["release/"][1] == 3 and counts["release/"][0] <= 4
     assert counts["guides/attachments/"][1] == 0 and counts["install/"] == (1, 0)
