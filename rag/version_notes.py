@@ -20,11 +20,13 @@ import re
 VERSION_NOTES_BONUS = 0.3  # added to a versioned page's evidence (the best page's evidence counts 0.3)
 
 # "upgraded", "bumped", "downgrading", "after updating the sdk", "the new minor version",
-# "what changed", "from 1.4 to 1.5".
+# "what changed", "X was removed", "no longer exists", "renamed", "deprecated", "from 1.4 to 1.5".
 _VERSION_CHANGE = re.compile(
     r"\b(?:upgrad\w*|downgrad\w*|bump(?:ed|ing|s)?"
     r"|updat(?:ed|ing)\s+(?:the\s+|our\s+|my\s+)?(?:sdk|package|library|lib|dependenc\w+|version)"
-    r"|new(?:er)?\s+(?:minor\s+|major\s+)?version|what\s+changed)\b"
+    r"|new(?:er)?\s+(?:minor\s+|major\s+)?version|what\s+changed"
+    r"|(?:was|were|got|been)\s+(?:removed|renamed|dropped)|renamed|deprecated"
+    r"|no\s+longer\s+(?:exists?|available|there|supported))\b"
     r"|\bfrom\s+v?\d+(?:\.[\dx]+)*\s+to\s+v?\d+",
     re.IGNORECASE,
 )

@@ -87,6 +87,9 @@ async def test_versioned_sections_are_counted_per_page(engine, site):
         "is it safe to move to the new minor version",
         "what changed in 1.5",
         "moving from v9 to v10",
+        "upload_url was removed from ImageAttachment, what do I use now",
+        "JWTAuthentication no longer exists",
+        "the hook was renamed?",
     ],
 )
 def test_questions_about_a_version_change(query):
@@ -100,6 +103,8 @@ def test_questions_about_a_version_change(query):
         "updating the thread title after the first turn",
         "show the version of the server",
         "retry from the first step",
+        "the item is removed from the thread after a refresh",
+        "remove a tool from the agent",
     ],
 )
 def test_other_questions(query):
