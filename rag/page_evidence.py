@@ -12,7 +12,8 @@ page's score relative to the best page's) / (1 + PAGE_WEIGHT): still in [0, 1], 
 outranks another on its own merit unless the pages' evidence differs.
 
 When the query says the reader changed versions, the pages about versions among them gain
-`rag.version_notes.VERSION_NOTES_BONUS` too.
+`rag.version_notes.VERSION_NOTES_BONUS` too; for any other query, their chunks count
+`rag.version_notes.OTHER_QUESTIONS_FACTOR` times as much (release notes mention everything).
 
 A section of those pages whose heading is the title of another page of the collection is a
 signpost: an overview's short summary of a page that says more ("Redis" under "Strategies" on
@@ -34,7 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rag.ranking import FullTextPlan
-from rag.version_notes import VERSION_NOTES_BONUS, VERSIONED_HEADING, versioned
+from rag.version_notes import VERSION_NOTES_BONUS, VERSIONED_HEADING, for_other_questions, versioned
 
 PAGE_WEIGHT = 0.3  # a page's evidence, relative to the best page's, added to its chunks' fused score
 MAX_PAGES = 10  # the pages of the best chunks that are scored as pages
@@ -44,11 +45,11 @@ SIGNPOST_FACTOR = 0.7  # a section headed with another page's title yields to th
 SIGNPOST_CHECKED = 20  # the best chunks checked for being signposts (the top of the list)
 
 
-def page_evidence_sql(terms: int, *, version_change: bool = False, signposts: bool = False) -> str:
+def page_evidence_sql(terms: int, *, signposts: bool = False) -> str:
     """Per page of the chunks `:ids` (the best chunk of each page): its number of sections,
-    for each of `terms` scored lexemes (`:term0`...) how many of its sections hold it; with
-    `version_change`, how many of its sections' headings name a version (`versioned`,
-    `rag.version_notes`; else 0); with `signposts`, which of the chunks `:checked` are its
+    for each of `terms` scored lexemes (`:term0`...) how many of its sections hold it, how
+    many of its sections' headings name a version (`versioned`, `rag.version_notes`); with
+    `signposts`, which of the chunks `:checked` are its
     signpost sections (`signposts`: headed with the title of another page of the collection,
     found by migration 0016's index; else NULL).
 
@@ -57,7 +58,7 @@ def page_evidence_sql(terms: int, *, version_change: bool = False, signposts: bo
     counts = "".join(
         f", count(*) FILTER (WHERE s.lexemes @@ CAST(:term{i} AS tsquery)) AS t{i}" for i in range(terms)
     )
-    version = f"count(*) FILTER (WHERE s.heading_text ~* '{VERSIONED_HEADING}')" if version_change else "0"
+    version = f"count(*) FILTER (WHERE s.heading_text ~* '{VERSIONED_HEADING}')"
     signpost = (
         """CASE WHEN c.id = ANY(:checked) AND cardinality(c.heading_path) > 1 THEN EXISTS (
                        SELECT 1 FROM docs_documents d
@@ -154,8 +155,11 @@ async def add_page_evidence(
         "checked": checked,
         **{f"term{i}": t for i, t in enumerate(plan.terms)},
     }
-    sql = page_evidence_sql(len(plan.terms), version_change=plan.version_change, signposts=True)
+    sql = page_evidence_sql(len(plan.terms), signposts=True)
     rows = (await conn.execute(text(sql), values)).all()
-    favoured = version_notes(rows) if plan.version_change else set()
+    about_versions = version_notes(rows)
+    favoured = about_versions if plan.version_change else set()
     scores = with_page_scores(scores, pages, page_scores(rows, plan.idf), PAGE_WEIGHT, favoured)
+    if not plan.version_change:
+        scores = for_other_questions(scores, pages, about_versions)
     return signposted(scores, rows, SIGNPOST_FACTOR)

@@ -11,7 +11,7 @@ from rag.ingest import ingest
 from rag.page_evidence import page_evidence_sql, with_page_scores
 from rag.page_evidence import version_notes as versioned_pages
 from rag.search import DocsSearch
-from rag.version_notes import version_change, versioned
+from rag.version_notes import for_other_questions, version_change, versioned
 from tests.support import new_id, write_pages
 
 BASE = "https://docs.example.test/"
@@ -27,9 +27,13 @@ PAGES = {
     # ... while the changelog names the change once, under a version.
     "release.md": (
         "# Changelog\n\n## 1.5.0\n\n- FileAttachment: upload_url replaced by upload_descriptor.\n\n"
-        "## 1.4.0\n\n- Widgets stream.\n\n## 1.3.0\n\n- Thread titles.\n"
+        "## 1.4.0\n\n- Widgets: widget text streams in as it is written.\n\n## 1.3.0\n\n- Thread titles.\n"
     ),
     "install.md": "# Installation\n\nInstall with pip.\n",
+    "guides/widgets.md": (
+        "# Cards\n\nCards show content in the chat.\n\n"
+        "## Updates\n\nA widget's text can stream in while the model writes it.\n"
+    ),
 }
 QUESTION = "after upgrading, FileAttachment has no upload_url anymore, upload fails"
 
@@ -59,6 +63,27 @@ async def test_the_same_words_without_a_version_change_keep_the_guide_first(engi
     assert results[0].source_path == "guides/attachments.md"
 
 
+async def test_for_other_questions_the_changelog_gives_way(engine, site, monkeypatch):
+    search = DocsSearch(engine)
+    results = await search.search("does widget text stream in as the model has written it", collection=site)
+    assert results[0].source_path == "guides/widgets.md"
+    assert "release.md" in {r.source_path for r in results}  # still found
+
+    monkeypatch.setattr(version_notes, "OTHER_QUESTIONS_FACTOR", 1.0)
+    without = await search.search("does widget text stream in as the model has written it", collection=site)
+    assert without[0].source_path == "release.md"
+
+
+def test_only_the_pages_about_versions_give_way():
+    scores = {1: 1.0, 2: 1.0}
+    pages = {1: "release", 2: "guide"}
+    assert for_other_questions(scores, pages, {"release"}) == {
+        1: version_notes.OTHER_QUESTIONS_FACTOR,
+        2: 1.0,
+    }
+    assert for_other_questions(scores, pages, set()) == scores
+
+
 async def test_versioned_sections_are_counted_per_page(engine, site):
     async with engine.connect() as conn:
         ids = (
@@ -66,11 +91,7 @@ async def test_versioned_sections_are_counted_per_page(engine, site):
                 text("SELECT min(id) FROM docs_chunks WHERE collection = :c GROUP BY page_url"), {"c": site}
             )
         ).scalars()
-        rows = (
-            await conn.execute(
-                text(page_evidence_sql(1, version_change=True)), {"ids": list(ids), "term0": "'upload'"}
-            )
-        ).all()
+        rows = (await conn.execute(text(page_evidence_sql(1)), {"ids": list(ids), "term0": "'upload'"})).all()
     counts = {row.page_url.removeprefix(BASE): (row.sections, row.versioned) for row in rows}
     assert counts["release/"][1] == 3 and counts["release/"][0] <= 4
     assert counts["guides/attachments/"][1] == 0 and counts["install/"] == (1, 0)
