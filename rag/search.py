@@ -45,6 +45,7 @@ from rag.ranking import (
     split_query,
     tsquery_any,
 )
+from rag.thesaurus import EXPANSION_WEIGHT, expansion
 from rag.urls import absolute_url
 from rag.version_notes import version_change
 
@@ -227,35 +228,50 @@ class DocsSearch:
         return results, len(results) == len(best)
 
     @staticmethod
-    async def _lexeme_stats(conn: AsyncConnection, query: SearchQuery) -> tuple[list[str], LexemeStats]:
+    async def _lexeme_stats(
+        conn: AsyncConnection, query: SearchQuery
+    ) -> tuple[list[str], LexemeStats, frozenset[str]]:
         """The normalised search terms of the query's positive words (question words dropped,
-        identifiers expanded, English stemming, stop words dropped) and their chunk counts in
-        the query's scope, in one statement."""
+        identifiers expanded, English stemming, stop words dropped) and of their documentation
+        terms (`rag.thesaurus`), their chunk counts in the query's scope, and which terms come
+        from the thesaurus only; in one statement."""
         statement = query.statement(
-            "SELECT q.lexeme, coalesce(sum(l.chunks), 0) AS chunks FROM"
-            " unnest(array_append(tsvector_to_array(to_tsvector('english', :t)), '')) AS q(lexeme)"
-            f" LEFT JOIN docs_lexemes l ON l.lexeme = q.lexeme {query.scope('l.collection')}"
-            " GROUP BY q.lexeme"
+            "SELECT q.lexeme, q.extra, coalesce(sum(l.chunks), 0) AS chunks FROM ("
+            " SELECT s.lexeme, bool_and(s.extra) AS extra FROM ("
+            " SELECT unnest(array_append(tsvector_to_array(to_tsvector('english', :t)), '')) AS lexeme,"
+            " false AS extra UNION ALL"
+            " SELECT unnest(tsvector_to_array(to_tsvector('english', :x))), true) AS s GROUP BY s.lexeme"
+            f") AS q LEFT JOIN docs_lexemes l ON l.lexeme = q.lexeme {query.scope('l.collection')}"
+            " GROUP BY q.lexeme, q.extra"
         )
-        values = {"t": f"{query_text(query.positive)} {path_words(query.positive)}", **query.binds}
+        values = {
+            "t": f"{query_text(query.positive)} {path_words(query.positive)}",
+            "x": " ".join(expansion(query.positive)),
+            **query.binds,
+        }
         rows = (await conn.execute(statement, values)).all()
-        counts = {row.lexeme: float(row.chunks) for row in rows}
+        counts = {row.lexeme: float(row.chunks) for row in rows if row.chunks or not row.extra}
+        extra = frozenset(row.lexeme for row in rows if row.extra and row.chunks)
         chunks = counts.pop("", 0.0)
-        return sorted(counts), LexemeStats(chunks=chunks, counts=counts)
+        return sorted(counts), LexemeStats(chunks=chunks, counts=counts), extra
 
     async def _plan(self, conn: AsyncConnection, query: SearchQuery) -> FullTextPlan:
-        """The query's lexemes, weighted by their counts in scope: which select the candidates
-        (`selectors`), which are scored, which are highlighted."""
-        terms, stats = await self._lexeme_stats(conn, query)
+        """The query's lexemes, weighted by their counts in scope (a thesaurus term's less):
+        which select the candidates (`selectors`), which are scored, which are highlighted."""
+        terms, stats, extra = await self._lexeme_stats(conn, query)
         if not terms:
             return FullTextPlan(highlight=None)
-        weighted = sorted(terms, key=lambda lex: (-stats.idf(lex), lex))[:MAX_SCORED_TERMS]
+
+        def idf(lex: str) -> float:
+            return stats.idf(lex) * (EXPANSION_WEIGHT if lex in extra else 1.0)
+
+        weighted = sorted(terms, key=lambda lex: (-idf(lex), lex))[:MAX_SCORED_TERMS]
         selecting = selectors(weighted, stats)
         return FullTextPlan(
             highlight=tsquery_any(terms),
             any=tsquery_any(selecting or weighted),
             terms=tuple(tsquery_any([lex]) or "" for lex in weighted),
-            idf=tuple(stats.idf(lex) for lex in weighted),
+            idf=tuple(idf(lex) for lex in weighted),
             selective=bool(selecting),
             version_change=version_change(query.positive),
         )

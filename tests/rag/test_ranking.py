@@ -130,8 +130,8 @@ async def test_rarity_is_counted_in_the_collection_searched(engine, tmp_path):
     await ingest(engine, [write_pages(tmp_path / "elsewhere", filler)], base_url=BASE, collection=elsewhere)
     search = DocsSearch(engine)
     async with engine.connect() as conn:
-        _, scoped = await search._lexeme_stats(conn, SearchQuery.of("quasar nebula", collection=here))
-        _, everywhere = await search._lexeme_stats(conn, SearchQuery.of("quasar nebula"))
+        _, scoped, _ = await search._lexeme_stats(conn, SearchQuery.of("quasar nebula", collection=here))
+        _, everywhere, _ = await search._lexeme_stats(conn, SearchQuery.of("quasar nebula"))
     assert scoped.chunks == 2 and scoped.df("quasar") == scoped.df("nebula") == 2
     assert everywhere.df("quasar") >= 32 and everywhere.idf("quasar") < everywhere.idf(
         "nebula"

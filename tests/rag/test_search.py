@@ -202,7 +202,7 @@ async def test_queries_of_only_common_words_look_in_headings(engine, tmp_path):
     await ingest(engine, [write_pages(tmp_path, pages)], base_url=BASE, collection=collection)
     search = DocsSearch(engine)
     async with engine.connect() as conn:
-        lexemes, stats = await search._lexeme_stats(
+        lexemes, stats, _ = await search._lexeme_stats(
             conn, SearchQuery.of("lorem zebra", collection=collection)
         )
     assert lexemes == ["lorem", "zebra"] and stats.common("lorem") and not stats.common("zebra")

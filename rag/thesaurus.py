@@ -1,0 +1,60 @@
+"""A reader's words for the documentation's: query expansion from a generic thesaurus.
+
+Readers describe a problem in their own words ("it waits before trying again", "kick out a
+user") where documentation names the concept ("retry", "backoff", "revoke"). Full-text search
+cannot match a word the page does not use, and the shipped static embedder is too weak to bridge
+most of these. `rag/data/reader_terms.tsv` maps plain phrases to the terms software
+documentation usually uses for them; it was written for documentation in general, from general
+knowledge, by someone who saw neither the docs sets nor the question sets docsdesk is measured
+on (its README says how). `expansion(query)` gives the documentation terms of the reader
+phrases the query holds, matched on word stems ("trying again" holds "try again"); the search
+adds them to the query's lexemes with a lower weight than the query's own words
+(`EXPANSION_WEIGHT`), so a page using the reader's own words still comes first.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import re
+from importlib.resources import files
+
+from docsdesk.core.terms import stem
+
+EXPANSION_WEIGHT = 0.5  # an expansion lexeme's idf counts this share of a query word's
+MAX_EXPANSIONS = 8  # documentation terms added to one query, at most
+
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+
+
+def _stems(text: str) -> tuple[str, ...]:
+    return tuple(stem(w) for w in _WORD.findall(text.lower()))
+
+
+@functools.cache
+def _table() -> dict[tuple[str, ...], tuple[str, ...]]:
+    """{the stems of a reader phrase: the documentation terms}."""
+    table: dict[tuple[str, ...], tuple[str, ...]] = {}
+    source = files("rag.data").joinpath("reader_terms.tsv").read_text(encoding="utf-8")
+    for row in csv.DictReader(source.splitlines(), delimiter="\t"):
+        phrase, docs = _stems(row["reader"]), tuple(t.strip() for t in row["docs"].split(",") if t.strip())
+        if phrase and docs:
+            table[phrase] = table.get(phrase, ()) + docs
+    return table
+
+
+@functools.lru_cache(maxsize=4096)
+def expansion(query: str) -> tuple[str, ...]:
+    """The documentation terms for the reader phrases in `query`, longest phrases first, without
+    terms the query already uses; at most MAX_EXPANSIONS."""
+    words = _stems(query)
+    held = set(words)
+    table = _table()
+    found: list[str] = []
+    for size in (3, 2, 1):
+        for start in range(len(words) - size + 1):
+            for term in table.get(words[start : start + size], ()):
+                if term not in found and not set(_stems(term)) <= held:
+                    found.append(term)
+    return tuple(found[:MAX_EXPANSIONS])
+
