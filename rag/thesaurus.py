@@ -57,4 +57,3 @@ def expansion(query: str) -> tuple[str, ...]:
                 if term not in found and not set(_stems(term)) <= held:
                     found.append(term)
     return tuple(found[:MAX_EXPANSIONS])
-
