@@ -12,7 +12,7 @@ import rag.page_evidence as page_evidence
 from rag.ingest import ingest
 from rag.page_evidence import best_pages, page_evidence_sql, page_scores, with_page_scores
 from rag.search import DocsSearch
-from tests.support import new_id, write_pages
+from tests.support import ingested_pages, new_id, write_pages
 
 BASE = "https://docs.example.test/"
 
@@ -36,10 +36,7 @@ QUESTION = "redis strategy tokens come back as bytes after logout"
 
 @pytest.fixture(scope="module")
 async def pages_site(database, tmp_path_factory):
-    collection = new_id("c")
-    root = write_pages(tmp_path_factory.mktemp("pages"), PAGES)
-    await ingest(database.engine, [root], base_url=BASE, collection=collection)
-    return collection
+    return await ingested_pages(database.engine, tmp_path_factory.mktemp("pages"), PAGES, BASE)
 
 
 async def test_a_page_holding_the_words_across_sections_ranks_first(engine, pages_site, monkeypatch):
@@ -139,10 +136,7 @@ SIGNPOST_QUESTION = "where does the redis strategy keep tokens"
 
 @pytest.fixture(scope="module")
 async def signpost_site(database, tmp_path_factory):
-    collection = new_id("c")
-    root = write_pages(tmp_path_factory.mktemp("signposts"), SIGNPOSTS)
-    await ingest(database.engine, [root], base_url=BASE, collection=collection)
-    return collection
+    return await ingested_pages(database.engine, tmp_path_factory.mktemp("signposts"), SIGNPOSTS, BASE)
 
 
 async def test_a_signpost_section_yields_to_the_page_it_points_at(engine, signpost_site, monkeypatch):

@@ -17,7 +17,7 @@ from rag.ingest import ingest
 from rag.ranking import diversified, path_words
 from rag.search import DocsSearch, SearchQuery
 from tests.rag.test_search import PAGES, TrigramEmbedder
-from tests.support import new_id, write_pages
+from tests.support import ingested_pages, new_id, write_pages
 
 BASE = "https://docs.example.test/"
 
@@ -46,10 +46,7 @@ RANKING_PAGES = {
 
 @pytest.fixture(scope="module")
 async def ranked_site(database, tmp_path_factory):
-    collection = new_id("c")
-    root = write_pages(tmp_path_factory.mktemp("ranking"), RANKING_PAGES)
-    await ingest(database.engine, [root], base_url=BASE, collection=collection)
-    return collection
+    return await ingested_pages(database.engine, tmp_path_factory.mktemp("ranking"), RANKING_PAGES, BASE)
 
 
 def test_identifier_terms_give_parts_and_whole() -> None:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 
 import rag.thesaurus as thesaurus
-from rag.ingest import ingest
 from rag.search import DocsSearch
 from rag.thesaurus import MAX_EXPANSIONS, expansion
-from tests.support import new_id, write_pages
+from tests.support import ingested_pages
 
 BASE = "https://docs.example.test/"
 PAGES = {
@@ -25,10 +24,7 @@ QUESTION = "will the job try again by itself?"
 
 @pytest.fixture(scope="module")
 async def site(database, tmp_path_factory):
-    collection = new_id("c")
-    root = write_pages(tmp_path_factory.mktemp("thesaurus"), PAGES)
-    await ingest(database.engine, [root], base_url=BASE, collection=collection)
-    return collection
+    return await ingested_pages(database.engine, tmp_path_factory.mktemp("thesaurus"), PAGES, BASE)
 
 
 async def test_the_docs_word_for_the_readers_phrase_finds_its_page(engine, site, monkeypatch):

@@ -7,12 +7,11 @@ import pytest
 from sqlalchemy import text
 
 import rag.version_notes as version_notes
-from rag.ingest import ingest
 from rag.page_evidence import page_evidence_sql, with_page_scores
 from rag.page_evidence import version_notes as versioned_pages
 from rag.search import DocsSearch
 from rag.version_notes import for_other_questions, version_change, versioned
-from tests.support import new_id, write_pages
+from tests.support import ingested_pages
 
 BASE = "https://docs.example.test/"
 
@@ -40,10 +39,7 @@ QUESTION = "after upgrading, FileAttachment has no upload_url anymore, upload fa
 
 @pytest.fixture(scope="module")
 async def site(database, tmp_path_factory):
-    collection = new_id("c")
-    root = write_pages(tmp_path_factory.mktemp("versions"), PAGES)
-    await ingest(database.engine, [root], base_url=BASE, collection=collection)
-    return collection
+    return await ingested_pages(database.engine, tmp_path_factory.mktemp("versions"), PAGES, BASE)
 
 
 async def test_an_upgrade_question_ranks_the_changelog_first(engine, site, monkeypatch):

@@ -21,6 +21,15 @@ def write_pages(root: Path, pages: dict[str, str]) -> Path:
     return root
 
 
+async def ingested_pages(engine, root: Path, pages: dict[str, str], base_url: str) -> str:
+    """`pages` written under `root` and ingested (full text only) into a fresh collection; its name."""
+    from rag.ingest import ingest
+
+    collection = new_id("c")
+    await ingest(engine, [write_pages(root, pages)], base_url=base_url, collection=collection)
+    return collection
+
+
 def new_id(prefix: str = "u") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
