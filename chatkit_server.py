@@ -41,7 +41,7 @@ from chatkit_store.attachments import AttachmentFiles
 from docsdesk.assistant.attachment_input import AttachmentInput
 from docsdesk.assistant.configured import build_registry
 from docsdesk.assistant.definition import MAX_AGENT_TURNS, Assistant, AssistantRegistry, Assistants
-from docsdesk.assistant.history import DocsConverter, history_window
+from docsdesk.assistant.history import HISTORY_PAGE, DocsConverter, history_window
 from docsdesk.assistant.run import TurnRun, is_answer, run_agent
 from docsdesk.assistant.search_tool import DocsAgentContext
 from docsdesk.assistant.titles import MAX_TITLE_CHARS, make_title, message_text
@@ -134,6 +134,9 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                 raise ApiError(
                     400, "unsupported", "dictation (input.transcribe) is not enabled on this server"
                 )
+        if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
+            # The history window's first page is read with the thread (chatkit_store.seen).
+            context.items_with_thread = HISTORY_PAGE
         raw = body if body is not None else request.model_dump_json().encode()
         return await self.process(ParsedBody(raw, request), context)
 

@@ -162,6 +162,24 @@ _LOCK_THREAD = _THREAD_BY_ID.with_for_update(key_share=True)  # no delete until 
 _LOAD_THREAD = select(cast(threads.c.data, Text)).where(
     threads.c.id == bindparam("thread"), _owned_thread(threads)
 )
+# The thread and, in the same statement, its newest items (newest first, at most
+# :page_limit) as one JSON array: no rows = no such thread.
+_LOAD_THREAD_WITH_ITEMS = text(
+    """
+    SELECT CAST(threads.data AS TEXT) AS thread, (
+        SELECT CAST(coalesce(json_agg(page.data ORDER BY page.seq DESC), '[]') AS TEXT)
+        FROM (
+            SELECT items.seq, items.data FROM items
+            WHERE items.thread_id = threads.id AND items.tenant_id = :owner_tenant
+              AND items.user_id = :owner_user
+            ORDER BY items.seq DESC LIMIT :page_limit
+        ) AS page
+    ) AS items
+    FROM threads
+    WHERE threads.id = :thread AND threads.tenant_id = :owner_tenant
+      AND threads.user_id = :owner_user AND threads.assistant = :owner_assistant
+    """
+)
 _SAVE_THREAD = _upsert(
     threads,
     "id",

@@ -25,6 +25,7 @@ from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMeta
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from chatkit_store import seen
 from chatkit_store.queries import (
     _DELETE_ATTACHMENT,
     _DELETE_ITEM,
@@ -114,17 +115,16 @@ class PostgresStore(Store[RequestContext]):
         remembered, self._newest = self._newest, None
         if remembered is None or after is not None or order != "desc" or remembered[0] != thread_id:
             return None
-        newest = remembered[1]
-        if limit > len(newest.data) and newest.has_more:
-            return None
-        shown = newest.data[:limit]
-        has_more = len(newest.data) > limit or newest.has_more
-        return Page(data=shown, has_more=has_more, after=shown[-1].id if has_more else None)
+        return seen.first_page(remembered[1].data, remembered[1].has_more, limit)
 
     # --- ids ---------------------------------------------------------------------
 
     def generate_thread_id(self, context: RequestContext) -> str:
-        return new_id("thread")
+        """A fresh id: a new thread, seen with no items (chatkit_store.seen)."""
+        thread_id = new_id("thread")
+        if context.items_with_thread:
+            seen.remember(context, thread_id, [], context.items_with_thread)
+        return thread_id
 
     def generate_item_id(
         self, item_type: StoreItemType, thread: ThreadMetadata, context: RequestContext
@@ -171,6 +171,9 @@ class PostgresStore(Store[RequestContext]):
     # --- threads -----------------------------------------------------------------
 
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        if context.items_with_thread:  # and its newest items (chatkit_store.seen)
+            async with self._read() as conn:
+                return await seen.load_thread(conn, thread_id, context, self._view_item)
         data = await self._fetch_one(
             _LOAD_THREAD, {"thread": thread_id, **_owner(context)}, f"Thread {thread_id} not found"
         )
@@ -239,6 +242,8 @@ class PostgresStore(Store[RequestContext]):
         _check_page_args(limit, order)
         if self._newest is not None and (remembered := self._take_newest(thread_id, after, limit, order)):
             return remembered
+        if context.seen_items is not None and (page := seen.take(context, thread_id, after, limit, order)):
+            return page
         params = {"thread": thread_id, "after": after, "page_limit": limit + 1, **_owner(context)}
         async with self._read() as conn:
             rows = (await conn.execute(_ITEMS_PAGE[order, after is not None], params)).all()
@@ -272,6 +277,7 @@ class PostgresStore(Store[RequestContext]):
             raise NotFoundError(f"Thread {thread_id} not found")
         if not found.saved:
             raise NotFoundError(f"Item {item.id} not found in thread {thread_id}")
+        seen.saved(ctx, thread_id, item)
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         data = await self._fetch_one(
@@ -288,6 +294,7 @@ class PostgresStore(Store[RequestContext]):
         reference stores: the SDK's guardrail clean-up sends a removal for every item a turn
         produced, stored or not. A thread that is not the caller's is NotFoundError."""
         self._newest = None
+        seen.forget(context)
         where = {"thread": thread_id, **_owner(context)}
         async with self._begin() as conn:
             if await conn.scalar(_DELETE_ITEM, {"item": item_id, **where}) is not None:

@@ -20,9 +20,9 @@ from tests.support.queue_docs import PAGES
 
 # What a plain turn runs, in order (statements by what they do).
 PLAIN_TURN = [
-    "load thread",  # the SDK: the thread the message is for (404 before anything is written)
+    "load thread + items",  # the SDK: the thread (404 before anything is written) and its newest
+    # items, read together: the history window is served from them (chatkit_store/seen.py)
     "save item",  # the SDK: the user message
-    "items page",  # the history window (the SDK's own read of the last items is served from it)
     "search: lexemes",  # search_docs (docs search, in one transaction)
     "search: ranked",
     "search: page evidence",  # rag.page_evidence: the best pages scored as whole pages
@@ -36,6 +36,7 @@ PLAIN_TURN = [
 TRANSACTIONS = 2  # search and the answer's terms; every other statement runs in autocommit
 
 LABELS = {
+    "SELECT CAST(threads.data AS TEXT) AS thread, (": "load thread + items",
     "SELECT CAST(threads.data": "load thread",
     "WITH thread AS": "save item",
     "SELECT page.id, page.data FROM threads": "items page",

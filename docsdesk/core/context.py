@@ -62,6 +62,17 @@ class RequestTelemetry:
     turn_open: bool = False
 
 
+@dataclass(slots=True)
+class SeenItems:
+    """A thread's newest items as one request has seen them, newest first: read together with
+    the thread (`RequestContext.items_with_thread`), plus the items the request saved in it
+    since. Items other requests save meanwhile are not in it. `has_more`: older items follow."""
+
+    thread_id: str
+    items: list[Any]
+    has_more: bool
+
+
 @dataclass
 class RequestContext:
     """Who is asking, and what they sent besides the ChatKit payload.
@@ -85,6 +96,11 @@ class RequestContext:
     telemetry: RequestTelemetry | None = None
     # The caller's email from the identity (a JWT's `email` claim): hand-off forms skip asking.
     email: str | None = None
+    # How many of a thread's newest items the store's `load_thread` reads in the same
+    # statement (0: none), kept in `seen_items` for this turn's history window; the server
+    # sets it for a request that adds a message. Per request: never shared between requests.
+    items_with_thread: int = 0
+    seen_items: SeenItems | None = None
 
 
 class PageContext(BaseModel):
