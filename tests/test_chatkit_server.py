@@ -16,6 +16,7 @@ import pytest
 from app import create_app
 from docsdesk.assistant.stream import message_item, response_events
 from docsdesk.core.context import RequestContext
+from docsdesk.http.chatkit_request import parse_request
 from prompts import SYSTEM_PROMPT, TITLE_PROMPT
 from rag.ingest import ingest
 from tests.support import LiveServer, new_id
@@ -390,3 +391,45 @@ async def test_output_guardrail_withdraws_the_answer_and_ends_the_turn_cleanly(s
         "threads.add_user_message", {"thread_id": thread_id, "input": user_input("Again")}
     )
     assert done_items(events, "assistant_message")[0]["content"][0]["text"] == "A fine answer."
+
+
+async def test_two_messages_at_once_on_one_thread_are_each_answered_as_sent(served):
+    """Each turn's history is the thread as its request loaded it plus its own message: the
+    first message's turn, still to read its history when the second one is answered, answers
+    its own question and does not see the second (chatkit_store/seen.py)."""
+    client, app = served
+
+    def echo(system_instructions, model_input, tools):
+        return f"Re: {texts(model_input)[-1]}"
+
+    model = use(app, TitledScript(["Earlier answer.", echo, echo]))
+    thread_id, _ = await client.new_thread("Earlier question")
+    server = app.state.services.server
+
+    async def send(text: str):
+        body = json.dumps(
+            {
+                "type": "threads.add_user_message",
+                "params": {"thread_id": thread_id, "input": user_input(text)},
+            }
+        ).encode()
+        return aiter(
+            await server.process_request(parse_request(body), RequestContext(user_id=client.user_id), body)
+        )
+
+    first = await send("First at once")
+    async for chunk in first:  # up to its saved message: its history is not read yet
+        if b'"thread.item.done"' in chunk and b'"user_message"' in chunk:
+            break
+    second = [chunk async for chunk in await send("Second at once")]
+    rest = [chunk async for chunk in first]
+
+    assert b"Re: Second at once" in b"".join(second) and b"Re: First at once" in b"".join(rest)
+    first_input, second_input = texts(model.calls[-1].input), texts(model.calls[-2].input)
+    assert first_input[-1] == "First at once" and "Second at once" not in first_input
+    assert second_input[-1] == "Second at once" and "Earlier answer." in second_input
+    store = app.state.services.store
+    items = (
+        await store.load_thread_items(thread_id, None, 50, "asc", RequestContext(user_id=client.user_id))
+    ).data
+    assert [i.type for i in items].count("user_message") == 3  # later turns see both
