@@ -17,6 +17,7 @@ from chatkit.store import NotFoundError
 from chatkit.types import ErrorEvent
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.types import Send
 
 from docsdesk.assistant.definition import Assistant
 from docsdesk.core.context import Identity, PageContextError, RequestTelemetry, parse_page_context
@@ -136,7 +137,7 @@ async def serve_chatkit(
             # or an invalid request, must be a 4xx, not a broken stream.
             first = await anext(stream, b"")
             drain = drain_of(request.scope.get("state"))
-            return StreamingResponse(
+            return EventStream(
                 relay(first, stream, telemetry, drain), media_type="text/event-stream", headers=SSE_HEADERS
             )
         return Response(content=result.json, media_type="application/json")
@@ -151,6 +152,26 @@ def check_allowed(identity: Identity, assistant: str) -> None:
     DOCSDESK_JWT_ASSISTANTS_CLAIM) makes every other one 404, as if it did not exist."""
     if identity.assistants is not None and assistant not in identity.assistants:
         raise ApiError(404, "not_found", f"no assistant named {assistant!r}")
+
+
+class LastBurst(bytes):
+    """The stream's last burst: the body ends with it (see EventStream)."""
+
+
+class EventStream(StreamingResponse):
+    """Starlette's StreamingResponse, except that a `LastBurst` chunk is sent as the end of the
+    body: one socket write for the last events and the chunked-encoding terminator, not two."""
+
+    async def stream_response(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        ended = False
+        async for chunk in self.body_iterator:
+            if not ended:
+                ended = isinstance(chunk, LastBurst)
+                body = chunk if isinstance(chunk, bytes | memoryview) else chunk.encode(self.charset)
+                await send({"type": "http.response.body", "body": body, "more_body": not ended})
+        if not ended:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 _background: set[asyncio.Task] = set()
@@ -211,7 +232,8 @@ async def relay(
 
 
 async def bursts(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
-    """The queued chunks, up to the None that ends them, each burst as one write.
+    """The queued chunks, up to the None that ends them, each burst as one write; the one
+    that ends with the None as a `LastBurst`.
 
     Send whatever is ready as one write: fewer, larger chunks. Events come in bursts (a text
     delta, its annotation, the finished item) a few event-loop turns apart: letting the loop
@@ -228,4 +250,5 @@ async def bursts(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
             done = True
             parts.pop()
         if parts:
-            yield b"".join(cast("list[bytes]", parts))  # the None sentinel comes last, popped above
+            burst = b"".join(cast("list[bytes]", parts))  # the None sentinel comes last, popped above
+            yield LastBurst(burst) if done else burst

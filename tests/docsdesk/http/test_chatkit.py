@@ -42,7 +42,7 @@ async def test_the_relay_sends_a_burst_of_events_as_one_write_and_waits_on_no_cl
     import asyncio
 
     from docsdesk.core.context import RequestTelemetry
-    from docsdesk.http.chatkit import GATHER_LOOP_TURNS, relay
+    from docsdesk.http.chatkit import GATHER_LOOP_TURNS, LastBurst, relay
 
     async def events():
         for burst in range(3):
@@ -58,3 +58,42 @@ async def test_the_relay_sends_a_burst_of_events_as_one_write_and_waits_on_no_cl
         f"data: {b}.{n}\n\n".encode() for b in range(3) for n in range(4)
     )
     assert writes[0] == b"first\n\n" and len(writes) == 1 + 3  # the first event, then one write a burst
+    assert not any(isinstance(w, LastBurst) for w in writes)  # the end came alone, after a wait
+
+    async def ends_with_its_burst():
+        for n in range(3):
+            await asyncio.sleep(0)
+            yield f"data: {n}\n\n".encode()
+
+    writes = [
+        chunk async for chunk in relay(b"first\n\n", ends_with_its_burst(), RequestTelemetry(request_id="r"))
+    ]
+    assert writes == [b"first\n\n", b"data: 0\n\ndata: 1\n\ndata: 2\n\n"] and isinstance(
+        writes[-1], LastBurst
+    )
+
+
+async def test_the_last_burst_ends_the_body_in_the_same_message():
+    """EventStream sends a LastBurst as the body's end (one socket write with the chunked
+    terminator); a stream whose end came alone ends with the usual empty message."""
+    from docsdesk.http.chatkit import EventStream, LastBurst
+
+    async def serve(chunks: list[bytes]) -> list[dict]:
+        async def body():
+            for chunk in chunks:
+                yield chunk
+
+        sent: list[dict] = []
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        async def receive() -> dict:
+            return {"type": "http.disconnect"} if sent and not sent[-1].get("more_body", True) else {}
+
+        scope = {"type": "http", "asgi": {"spec_version": "2.4"}}
+        await EventStream(body(), media_type="text/event-stream")(scope, receive, send)
+        return [(m["body"], m["more_body"]) for m in sent if m["type"] == "http.response.body"]
+
+    assert await serve([b"a", LastBurst(b"b")]) == [(b"a", True), (b"b", False)]
+    assert await serve([b"a", b"b"]) == [(b"a", True), (b"b", True), (b"", False)]
