@@ -42,8 +42,19 @@ def row_text(browser, name: str) -> str:
     return browser.find_element(By.CSS_SELECTOR, f'#sources-table tr[data-source="{name}"]').text
 
 
+def text_when(wait: WebDriverWait, locator: tuple[str, str], part: str) -> str:
+    """The element's text once it holds `part`, read in the same step: the console redraws its
+    table as jobs move on, so an element found in one step may be gone in the next."""
+
+    def holding(driver) -> str | bool:
+        text = driver.find_element(*locator).text
+        return text if part in text else False
+
+    return wait.until(holding)
+
+
 def sign_in_and_sync(browser, url: str, name: str, broken: str) -> dict:
-    wait = WebDriverWait(browser, 60, poll_frequency=0.1)
+    wait = WebDriverWait(browser, 60, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException])
     browser.get(url + "/admin")
     wait.until(ec.visibility_of_element_located((By.ID, "token"))).send_keys(ADMIN_TOKEN)
     browser.find_element(By.ID, "login-button").click()
@@ -54,17 +65,19 @@ def sign_in_and_sync(browser, url: str, name: str, broken: str) -> dict:
     )
     button.click()
     note = (By.CSS_SELECTOR, f'#sources-table [data-note="{name}"]')
-    wait.until(ec.text_to_be_present_in_element(note, f"syncing {name}"))
-    seen["running"] = browser.find_element(*note).text
-    wait.until(ec.text_to_be_present_in_element(note, "done (job"))
-    seen["done"] = browser.find_element(*note).text
+    seen["running"] = text_when(wait, note, f"syncing {name}")
+    seen["done"] = text_when(wait, note, "done (job")
     # The list is loaded again when the job is done: the last sync and its documents.
-    documents = wait.until(
-        ec.presence_of_element_located((By.CSS_SELECTOR, f'#sources-table tr[data-documents="{name}"]'))
-    )
-    seen["after"] = row_text(browser, name)
-    documents.find_element(By.TAG_NAME, "summary").click()
-    seen["documents"] = documents.text
+    documents = (By.CSS_SELECTOR, f'#sources-table tr[data-documents="{name}"]')
+    wait.until(ec.presence_of_element_located(documents))
+    seen["after"] = wait.until(lambda driver: row_text(driver, name))
+
+    def opened(driver) -> str:
+        row = driver.find_element(*documents)
+        row.find_element(By.TAG_NAME, "summary").click()
+        return row.text
+
+    seen["documents"] = wait.until(opened)
     seen["images"] = len(browser.find_elements(By.CSS_SELECTOR, "#sources-table img"))
     seen["pwned"] = browser.execute_script("return window.pwned === undefined ? null : window.pwned")
     return seen
