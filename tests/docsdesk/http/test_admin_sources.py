@@ -11,6 +11,7 @@ import time
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from rag import ingest as ingest_module
 from rag.ingest import IngestError
@@ -43,8 +44,18 @@ async def test_sources_list_last_sync_failures_skips_schedule_and_streak(
     robots = "User-agent: *\nDisallow: /docs/page-2/\n"
     with DocsSite(generated_site(4), robots=robots) as site:
         site.redirects["/docs/page-3/"] = "https://elsewhere.example/x/"
-        await create_source(engine, crawl, other, "site", {"crawl": f"{site.origin}/docs/"}, 6 * 3600)
+        await create_source(engine, crawl, other, "site", {"crawl": f"{site.origin}/docs/"})
         await sync_source(engine, crawl, cache_dir=tmp_path)
+        # Scheduled only now, its next run 6 h away: a schedule due at once would race the
+        # app's in-process worker, which fires due sources (the listing must show no job).
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE docs_sources SET every_seconds = 21600, next_run_at = now() + interval '6 hours'"
+                    " WHERE name = :n"
+                ),
+                {"n": crawl},
+            )
         await create_source(engine, broken, other, "site", {"sitemap": f"{site.origin}/missing.xml"})
         for _ in range(2):
             with pytest.raises(IngestError):
