@@ -345,9 +345,10 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
         self, assistant: Assistant, thread: ThreadMetadata, context: RequestContext, newest: Page[ThreadItem]
     ) -> DocsAgentContext:
         served = await assistant.collection.names()
+        self.store.seen_newest(thread.id, newest, context)
         return DocsAgentContext(
             thread=thread,
-            store=self.store.with_newest_items(thread.id, newest),
+            store=self.store,
             request_context=context,
             search=self.search,
             page=context.page,

@@ -4,7 +4,9 @@ A request that adds a message asks `load_thread` to read the thread's newest ite
 same statement (`RequestContext.items_with_thread`). The items the request then saves in that
 thread are added (a new item is the newest; a saved one is replaced in place), and the first
 "desc" page of the thread read through the same context is served from them, once, instead
-of the database: the turn's history window costs no statement of its own.
+of the database: the turn's history window costs no statement of its own. The history's page
+is then seen again for the agent's own read of the thread's last items (`remember_page`,
+through `PostgresStore.seen_newest`): one cache of what a request has seen, not two.
 
 Concurrency, by design: a turn's history is the thread as it stood when its request loaded
 it, plus what that request itself saved (its message, its page context). A message another
@@ -47,6 +49,11 @@ async def load_thread(
 def remember(context: RequestContext, thread_id: str, items: list[ThreadItem], limit: int) -> None:
     """Keep `items` (the thread's newest, newest first, read with `limit` + 1) as seen."""
     context.seen_items = SeenItems(thread_id, items[:limit], len(items) > limit)
+
+
+def remember_page(context: RequestContext, thread_id: str, page: Page[ThreadItem]) -> None:
+    """Keep a first "desc" page of the thread's items as seen."""
+    context.seen_items = SeenItems(thread_id, page.data, page.has_more)
 
 
 def saved(context: RequestContext, thread_id: str, item: ThreadItem) -> None:

@@ -14,7 +14,6 @@ read paths.
 
 from __future__ import annotations
 
-import copy
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -95,27 +94,14 @@ class PostgresStore(Store[RequestContext]):
         self.on_attachments_deleted: Callable[[list[str]], Awaitable[None]] | None = None
         #: Applied to every attachment returned (fresh expiring preview URLs).
         self.attachment_view: Callable[[Attachment, RequestContext], Attachment] | None = None
-        #: In a `with_newest_items` view: (thread id, its newest items, "desc", first page).
-        self._newest: tuple[str, Page[ThreadItem]] | None = None
 
-    def with_newest_items(self, thread_id: str, newest: Page[ThreadItem]) -> PostgresStore:
-        """This store, answering the next read of `thread_id`'s newest items (a first "desc"
-        page no longer than `newest`) from `newest`, a first "desc" page the caller has just
-        read, instead of the database; once, and not after a write through the view. For
-        one turn's agent context: the SDK's `stream_agent_response` reads the thread's last
-        two items right after the history was read, with nothing written in between. The
-        items are `newest`'s own (the caller is done with them), not copies."""
-        view = copy.copy(self)
-        view._newest = (thread_id, newest)
-        return view
-
-    def _take_newest(
-        self, thread_id: str, after: str | None, limit: int, order: str
-    ) -> Page[ThreadItem] | None:
-        remembered, self._newest = self._newest, None
-        if remembered is None or after is not None or order != "desc" or remembered[0] != thread_id:
-            return None
-        return seen.first_page(remembered[1].data, remembered[1].has_more, limit)
+    def seen_newest(self, thread_id: str, newest: Page[ThreadItem], context: RequestContext) -> None:
+        """The next read of `thread_id`'s newest items through `context` (a first "desc" page
+        no longer than `newest`, a first "desc" page the caller has just read) is answered
+        from `newest` and what the request saves meanwhile, once (chatkit_store.seen). For one
+        turn's agent context: the SDK's `stream_agent_response` reads the thread's last two
+        items right after the history was read. The items are `newest`'s own, not copies."""
+        seen.remember_page(context, thread_id, newest)
 
     # --- ids ---------------------------------------------------------------------
 
@@ -240,8 +226,6 @@ class PostgresStore(Store[RequestContext]):
     ) -> Page[ThreadItem]:
         """A page of the thread's items in insertion order ("asc") or newest first ("desc")."""
         _check_page_args(limit, order)
-        if self._newest is not None and (remembered := self._take_newest(thread_id, after, limit, order)):
-            return remembered
         if context.seen_items is not None and (page := seen.take(context, thread_id, after, limit, order)):
             return page
         params = {"thread": thread_id, "after": after, "page_limit": limit + 1, **_owner(context)}
@@ -267,7 +251,6 @@ class PostgresStore(Store[RequestContext]):
 
     async def _upsert_item(self, thread_id: str, item: ThreadItem, ctx: RequestContext) -> None:
         """Insert or update `item` in the caller's thread and bump the thread's activity."""
-        self._newest = None
         if item.thread_id != thread_id:
             raise ValueError(f"item {item.id} belongs to thread {item.thread_id}, not {thread_id}")
         params = {"thread": thread_id, "item": item.id, "data": item.model_dump_json(), **_owner(ctx)}
@@ -293,7 +276,6 @@ class PostgresStore(Store[RequestContext]):
         caller's thread (never stored, or already deleted) is a no-op, as in the SDK's
         reference stores: the SDK's guardrail clean-up sends a removal for every item a turn
         produced, stored or not. A thread that is not the caller's is NotFoundError."""
-        self._newest = None
         seen.forget(context)
         where = {"thread": thread_id, **_owner(context)}
         async with self._begin() as conn:

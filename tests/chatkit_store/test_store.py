@@ -430,33 +430,38 @@ async def test_item_page_boundaries_and_cursors(store):
     assert page.data == [] and not page.has_more
 
 
-async def test_a_newest_items_view_answers_one_read_from_the_page_it_was_given(store):
+async def test_seen_newest_answers_one_read_from_the_page_it_was_given(store):
     ctx = new_ctx()
     thread = await new_thread(store, ctx)
     ids = await add_messages(store, thread, ctx, 4)
     newest = await store.load_thread_items(thread.id, None, 3, "desc", ctx)
-    later = user_message(store, thread, ctx, "written meanwhile, behind the view's back")
-    await store.add_thread_item(thread.id, later, ctx)
+    other = RequestContext(user_id=ctx.user_id, tenant_id=ctx.tenant_id)  # another request, same reader
+    later = user_message(store, thread, other, "written meanwhile by another request")
+    await store.add_thread_item(thread.id, later, other)
 
-    view = store.with_newest_items(thread.id, newest)
-    page = await view.load_thread_items(thread.id, None, 2, "desc", ctx)  # from `newest`
+    store.seen_newest(thread.id, newest, ctx)
+    page = await store.load_thread_items(thread.id, None, 2, "desc", ctx)  # from `newest`
     assert [i.id for i in page.data] == [ids[3], ids[2]] and page.has_more and page.after == ids[2]
-    page = await view.load_thread_items(thread.id, None, 2, "desc", ctx)  # once: now the database
+    page = await store.load_thread_items(thread.id, None, 2, "desc", ctx)  # once: now the database
     assert [i.id for i in page.data] == [later.id, ids[3]]
-    assert store._newest is None  # the store itself never remembers
+    store.seen_newest(thread.id, newest, ctx)
+    page = await store.load_thread_items(thread.id, None, 2, "desc", other)  # another request's
+    assert [i.id for i in page.data] == [later.id, ids[3]]
 
-    # Only a first "desc" page of that thread no longer than the given one, and not after a write.
+    # Only a first "desc" page of that thread no longer than the given one.
     for args in ((thread.id, None, 2, "asc"), (thread.id, ids[3], 2, "desc"), (thread.id, None, 4, "desc")):
-        view = store.with_newest_items(thread.id, newest)
-        read = await view.load_thread_items(*args, ctx)
-        assert read == await store.load_thread_items(*args, ctx), args  # from the database
-    view = store.with_newest_items(thread.id, newest)
-    await view.add_thread_item(thread.id, later, ctx)
-    page = await view.load_thread_items(thread.id, None, 1, "desc", ctx)
-    assert [i.id for i in page.data] == [later.id]
+        store.seen_newest(thread.id, newest, ctx)
+        read = await store.load_thread_items(*args, ctx)
+        assert read == await store.load_thread_items(*args, other), args  # from the database
+    # What the request saves meanwhile is seen as the newest.
+    store.seen_newest(thread.id, newest, ctx)
+    mine = user_message(store, thread, ctx, "saved through this request")
+    await store.add_thread_item(thread.id, mine, ctx)
+    page = await store.load_thread_items(thread.id, None, 2, "desc", ctx)
+    assert [i.id for i in page.data] == [mine.id, ids[3]]
     whole = await store.load_thread_items(thread.id, None, 50, "desc", ctx)
-    view = store.with_newest_items(thread.id, whole)  # the whole thread: any limit is answered
-    assert [i.id for i in (await view.load_thread_items(thread.id, None, 10, "desc", ctx)).data] == [
+    store.seen_newest(thread.id, whole, ctx)  # the whole thread: any limit is answered
+    assert [i.id for i in (await store.load_thread_items(thread.id, None, 10, "desc", ctx)).data] == [
         i.id for i in whole.data
     ]
 
