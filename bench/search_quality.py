@@ -49,6 +49,8 @@ TARGETS = {  # (set, config) -> (recall@1, recall@5)
     ("heldout3-reader", "hybrid"): (0.85, 0.97),
     ("heldout4-reader", "fts"): (0.85, 0.97),
     ("heldout4-reader", "hybrid"): (0.85, 0.97),
+    ("heldout5-reader", "fts"): (0.85, 0.97),
+    ("heldout5-reader", "hybrid"): (0.85, 0.97),
 }
 
 
