@@ -56,6 +56,9 @@ FIRST_QUOTE_CHOICES = 6  # best-scored pieces whose whole quotes compete for the
 FIRST_QUOTE_MARGIN = 0.7  # ... when their score is at least this share of the best one's
 HELD_WEIGHT = 0.5  # how much what the whole quote holds counts, besides the piece's own score
 DANGLING = 0.5  # ... times this for a quote ending with ':' and without what it opens
+# the search's first passage, when no quote is from it, is quoted too if its best piece scores
+# at least this share of the first quote's
+TOP_PASSAGE_SCORE = 0.5
 POINTER = 0.6  # a piece of a list pointing elsewhere ("This guide covers:") scores this share
 
 
@@ -245,6 +248,27 @@ def _answer_from(
     else:
         first, quotes = _first_quote(candidates, weight, total)
     quotes[0] = continued(quotes[0], next(s for p, s in candidates if p is first).pieces, set(weight))
+    _add_further_quotes(quotes, candidates, first, weight, total)
+    top = sections[0]
+    if all(q.passage != top.number for q in quotes) and len(quotes) <= MAX_EXTRA_QUOTES and top.pieces:
+        if top not in matching:  # its pieces are not scored yet
+            _score_pieces(top, weight, total)
+        quote = _top_passage_quote(top, quotes, TOP_PASSAGE_SCORE * first.score)
+        if quote is not None:
+            quotes.append(quote)
+    cited = tuple(dict.fromkeys(q.passage for q in quotes))
+    return OfflineAnswer("answered", render(quotes), cited)
+
+
+def _add_further_quotes(
+    quotes: list[Quote],
+    candidates: list[tuple[Piece, _Section]],
+    first: Piece,
+    weight: dict[str, float],
+    total: float,
+) -> None:
+    """At most MAX_EXTRA_QUOTES more quotes after the first, each holding a part of the question
+    the quotes so far do not."""
     found = quoted_terms(quotes[0])
     for piece, section in candidates[1:]:
         if len(quotes) > MAX_EXTRA_QUOTES:
@@ -260,8 +284,21 @@ def _answer_from(
             continue  # a quote ending on what it leaves out, or repeating a quoted piece
         quotes.append(quote)
         found |= quoted_terms(quote)
-    cited = tuple(dict.fromkeys(q.passage for q in quotes))
-    return OfflineAnswer("answered", render(quotes), cited)
+
+
+def _top_passage_quote(top: _Section, quotes: list[Quote], floor: float) -> Quote | None:
+    """The best piece of the search's first passage as a quote, when the quotes so far come
+    from other passages: the search ranked that passage first on evidence the answerer does not
+    see (the rarity of the question's words in the whole collection, their meaning, the page),
+    so its best piece is quoted too when it scores at least `floor` (TOP_PASSAGE_SCORE of the
+    first quote's score), does not repeat a quoted piece and does not end on what it leaves out."""
+    piece = max(top.pieces, key=lambda p: (p.score, -p.order))
+    if piece.score <= floor or any(holds(q, piece) for q in quotes):
+        return None
+    quote = quote_for(piece, top.pieces)
+    if dangles(quote, top.pieces) or any(holds(q, p) for q in quotes for p in quote.pieces):
+        return None
+    return quote
 
 
 def _first_quote(
