@@ -30,8 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from docsdesk.assistant.further import further_quotes, page_quotes, top_passage_quote
 from docsdesk.assistant.pieces import Piece, Quote, render, split_passage
-from docsdesk.assistant.quotes import continued, dangles, holds, pointers, quote_for, quoted_terms
+from docsdesk.assistant.quotes import continued, dangles, pointers, quote_for, quoted_terms
 from docsdesk.assistant.words import (
     STOP_WORDS,
     alternatives,
@@ -49,16 +50,10 @@ MAX_UNKNOWN_SHARE = 0.4  # words no page uses holding this share of the question
 MIN_UNKNOWN_TERMS = 2  # ... when there are at least this many of them (or half the question)
 MIN_SECTION_MATCH = 0.25  # share of the question's weight the best section must hold to answer
 RELATIVE_SECTION_MATCH = 0.6  # sections quoted from match at least this share of the best one
-MAX_EXTRA_QUOTES = 2  # further quotes, each answering another part of the question
-MIN_NEW_PART = 0.3  # share of the weight a further quote must add that the others lack
-MIN_EXTRA_SCORE = 0.6  # ... and its score, as a share of the first quote's
 FIRST_QUOTE_CHOICES = 6  # best-scored pieces whose whole quotes compete for the first quote
 FIRST_QUOTE_MARGIN = 0.7  # ... when their score is at least this share of the best one's
 HELD_WEIGHT = 0.5  # how much what the whole quote holds counts, besides the piece's own score
 DANGLING = 0.5  # ... times this for a quote ending with ':' and without what it opens
-# the search's first passage, when no quote is from it, is quoted too if its best piece scores
-# at least this share of the first quote's
-TOP_PASSAGE_SCORE = 0.5
 POINTER = 0.6  # a piece of a list pointing elsewhere ("This guide covers:") scores this share
 
 
@@ -96,6 +91,7 @@ class _Section:
     terms: set[str]
     pieces: list[Piece]
     match: float = 0.0
+    page: str = ""  # the page the passage is from ("" when not known)
 
 
 def _absent_terms(
@@ -186,16 +182,22 @@ def _score_pieces(section: _Section, weight: dict[str, float], total: float) -> 
 
 
 def extract_answer(
-    question: str, passages: list[tuple[int, str, str]], unknown: Sequence[str] = ()
+    question: str,
+    passages: list[tuple[int, str, str]],
+    unknown: Sequence[str] = (),
+    pages: Sequence[str] = (),
 ) -> OfflineAnswer:
     """The quoted answer to `question` from `passages` ((citation number, title with heading
-    path, text), best first); `unknown`: the question's words that the documentation never uses.
+    path, text), best first); `unknown`: the question's words that the documentation never uses;
+    `pages`: the page each passage is from (its URL without the fragment), when known.
 
     Not covered only on evidence: no passages, words no page uses holding much of the question,
     or no passage (with its title and headings) holding enough of the question's weight."""
     if not passages:
         return OfflineAnswer.not_covered("no_results")
     sections = _sections(passages)
+    for section, page in zip(sections, pages, strict=False):
+        section.page = page
     wanted = question_terms(question) | compounds(question, sections)
     absent = _absent_terms(question, wanted, unknown, sections)
     if _refused_for_absent_terms(wanted, absent):
@@ -229,9 +231,10 @@ def extract_answer(
 def _answer_from(
     best: _Section, sections: list[_Section], weight: dict[str, float], total: float
 ) -> OfflineAnswer:
-    """The best piece of the matching sections as one quote, and at most MAX_EXTRA_QUOTES more
-    when they hold a part of the question the quotes so far do not. A section matching only by
-    its heading is quoted from its opening."""
+    """The best piece of the matching sections as one quote, and at most MAX_EXTRA_QUOTES more:
+    pieces holding a part of the question the quotes so far do not, the search's first passage
+    when no quote is from it, further passages of the first quote's page. A section matching
+    only by its heading is quoted from its opening."""
     matching = [s for s in sections if s.match >= max(MIN_SECTION_MATCH, RELATIVE_SECTION_MATCH * best.match)]
     candidates: list[tuple[Piece, _Section]] = []
     for section in matching:
@@ -248,57 +251,16 @@ def _answer_from(
     else:
         first, quotes = _first_quote(candidates, weight, total)
     quotes[0] = continued(quotes[0], next(s for p, s in candidates if p is first).pieces, set(weight))
-    _add_further_quotes(quotes, candidates, first, weight, total)
-    top = sections[0]
-    if all(q.passage != top.number for q in quotes) and len(quotes) <= MAX_EXTRA_QUOTES and top.pieces:
-        if top not in matching:  # its pieces are not scored yet
-            _score_pieces(top, weight, total)
-        quote = _top_passage_quote(top, quotes, TOP_PASSAGE_SCORE * first.score)
-        if quote is not None:
-            quotes.append(quote)
+    further_quotes(quotes, candidates, first, weight, total)
+
+    def score(section: _Section) -> None:  # a section not among the matching ones, when quoted
+        if section not in matching:
+            _score_pieces(section, weight, total)
+
+    top_passage_quote(quotes, sections[0], first.score, score)
+    page_quotes(quotes, sections, set(weight), score)
     cited = tuple(dict.fromkeys(q.passage for q in quotes))
     return OfflineAnswer("answered", render(quotes), cited)
-
-
-def _add_further_quotes(
-    quotes: list[Quote],
-    candidates: list[tuple[Piece, _Section]],
-    first: Piece,
-    weight: dict[str, float],
-    total: float,
-) -> None:
-    """At most MAX_EXTRA_QUOTES more quotes after the first, each holding a part of the question
-    the quotes so far do not."""
-    found = quoted_terms(quotes[0])
-    for piece, section in candidates[1:]:
-        if len(quotes) > MAX_EXTRA_QUOTES:
-            break
-        new_terms = [t for t in weight if t in piece.terms and t not in found]
-        new = sum(weight[t] for t in new_terms) / total
-        if len(new_terms) < 2 or new < MIN_NEW_PART or piece.score < MIN_EXTRA_SCORE * first.score:
-            continue
-        if any(holds(q, piece) for q in quotes):
-            continue
-        quote = quote_for(piece, section.pieces)
-        if dangles(quote, section.pieces) or any(holds(q, p) for q in quotes for p in quote.pieces):
-            continue  # a quote ending on what it leaves out, or repeating a quoted piece
-        quotes.append(quote)
-        found |= quoted_terms(quote)
-
-
-def _top_passage_quote(top: _Section, quotes: list[Quote], floor: float) -> Quote | None:
-    """The best piece of the search's first passage as a quote, when the quotes so far come
-    from other passages: the search ranked that passage first on evidence the answerer does not
-    see (the rarity of the question's words in the whole collection, their meaning, the page),
-    so its best piece is quoted too when it scores at least `floor` (TOP_PASSAGE_SCORE of the
-    first quote's score), does not repeat a quoted piece and does not end on what it leaves out."""
-    piece = max(top.pieces, key=lambda p: (p.score, -p.order))
-    if piece.score <= floor or any(holds(q, piece) for q in quotes):
-        return None
-    quote = quote_for(piece, top.pieces)
-    if dangles(quote, top.pieces) or any(holds(q, p) for q in quotes for p in quote.pieces):
-        return None
-    return quote
 
 
 def _first_quote(

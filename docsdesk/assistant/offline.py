@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urldefrag
 
 from openai.types.responses import (
     ResponseOutputItem,
@@ -326,13 +327,14 @@ def offline_reply(
     )
     passages = [p for p in parse_search_output(search_output) if p.text.strip()]
     top = [(p.number, p.title, p.text) for p in passages[:TOP_PASSAGES]]
+    pages = [urldefrag(p.url).url for p in passages[:TOP_PASSAGES]]
     page = reader_page(search_output) if about_page else None
     if page is not None and page.passage is not None:
         answer = page_lead(page.passage)
     else:
         if about_page:
             notes.append(_unmatched_page_note(page))
-        answer = extract_answer(question, top, unknown_words(search_output))
+        answer = extract_answer(question, top, unknown_words(search_output), pages)
     if answer.covered:
         reply = f"{OFFLINE_INTRO}\n\n{answer.text}"
     else:
