@@ -16,9 +16,9 @@ Of the best-scored pieces, the one whose whole quote (with its paragraph, the li
 sentence introducing it) holds most of the question is quoted first, going on into the next
 sentences of its section that hold more of the question, or into the next whole sentence while
 it is short, or into the list a following sentence opens ("Two common fixes:") when that holds
-more of the question (`quotes.continued`). A list pointing elsewhere ("This guide covers:",
-"Where to go next") counts less than the section it names. Pure Python on a few kilobytes: well
-under a millisecond a passage.
+more of the question (`quotes.continued`); the quotes after it are `docsdesk.assistant.further`'s.
+A list pointing elsewhere ("This guide covers:", "Where to go next") counts less than the
+section it names. Pure Python on a few kilobytes: well under a millisecond a passage.
 """
 
 from __future__ import annotations
