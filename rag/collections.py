@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from rag import schema
 from rag.embeddings import Embedder
 from rag.ingest import IngestSummary, ingest
+from rag.reader_terms import forget_collection_terms
 
 OWN_COLLECTION = "docsdesk"
 OWN_DOCS_PATH = "/about/"
@@ -89,10 +90,13 @@ def embedder_note(summary: CollectionSummary, embedder: str | None) -> str | Non
 
 
 async def remove_collection(engine: AsyncEngine, name: str) -> bool:
-    """Delete a collection with its documents, chunks and vectors; False if there was none."""
+    """Delete a collection with its documents, chunks, vectors and reader terms; False if there
+    was none."""
     async with engine.begin() as conn:
         removed = await conn.execute(text("DELETE FROM docs_collections WHERE name = :n"), {"n": name})
         await schema.compact_lexeme_counts(conn, name)  # its chunks' counts cancel out
+        if removed.rowcount:
+            await forget_collection_terms(conn, name)
     return bool(removed.rowcount)
 
 

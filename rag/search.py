@@ -45,7 +45,8 @@ from rag.ranking import (
     split_query,
     tsquery_any,
 )
-from rag.thesaurus import EXPANSION_WEIGHT, expansion
+from rag.reader_vocabulary import Vocabularies, version_columns
+from rag.thesaurus import EXPANSION_WEIGHT
 from rag.urls import absolute_url
 from rag.version_notes import version_change
 
@@ -88,6 +89,7 @@ class SearchQuery:
     k: int = 5
     collections: tuple[str, ...] | None = None
     prefer_url: str | None = None
+    tenant: str = ""  # the reader's tenant, whose own reader terms apply (rag.reader_vocabulary)
 
     @classmethod
     def of(
@@ -98,6 +100,7 @@ class SearchQuery:
         collection: str | None = None,
         collections: Sequence[str] | None = None,
         prefer_url: str | None = None,
+        tenant: str = "",
     ) -> SearchQuery:
         """The query for `search()`'s arguments: one `collection` or several `collections`."""
         if collection is not None and collections is not None:
@@ -105,7 +108,7 @@ class SearchQuery:
         scope = (collection,) if collection is not None else collections
         scope = tuple(dict.fromkeys(scope)) if scope is not None else None
         text_ = " ".join(query.split())[:MAX_QUERY_CHARS]
-        return cls(text_, max(0, min(k, MAX_K)), scope, prefer_url or None)
+        return cls(text_, max(0, min(k, MAX_K)), scope, prefer_url or None, tenant)
 
     positive = property(lambda self: split_query(self.text)[0])  # the words to match
     negated = property(lambda self: split_query(self.text)[1])  # the words excluded
@@ -139,6 +142,7 @@ class DocsSearch:
         self._started = False
         self._start_lock = asyncio.Lock()
         self._nearest = NearestChunks(embedder) if embedder is not None else None
+        self.vocabularies = Vocabularies()  # each scope's thesaurus (rag.reader_vocabulary)
 
     async def startup(self) -> None:
         """Detect pgvector once; without it (or the embeddings table) search is full-text only."""
@@ -163,12 +167,19 @@ class DocsSearch:
         collection: str | None = None,
         collections: Sequence[str] | None = None,
         prefer_url: str | None = None,
+        tenant: str = "",
     ) -> list[SearchResult]:
         """The `k` best chunks for `query`, best first, within one `collection`, several
-        `collections`, or (neither) all of them; or as a built `SearchQuery`."""
+        `collections`, or (neither) all of them; or as a built `SearchQuery`. The reader
+        terms of the collections (and of the reader's `tenant`) expand the query."""
         if not isinstance(query, SearchQuery):
             query = SearchQuery.of(
-                query, k=k, collection=collection, collections=collections, prefer_url=prefer_url
+                query,
+                k=k,
+                collection=collection,
+                collections=collections,
+                prefer_url=prefer_url,
+                tenant=tenant,
             )
         await self.startup()
         if not query.text or query.k == 0:
@@ -227,16 +238,16 @@ class DocsSearch:
         results = await self._fetch(conn, best, scores, query, plan)
         return results, len(results) == len(best)
 
-    @staticmethod
     async def _lexeme_stats(
-        conn: AsyncConnection, query: SearchQuery
+        self, conn: AsyncConnection, query: SearchQuery
     ) -> tuple[list[str], LexemeStats, frozenset[str]]:
         """The normalised search terms of the query's positive words (question words dropped,
         identifiers expanded, English stemming, stop words dropped) and of their documentation
-        terms (`rag.thesaurus`), their chunk counts in the query's scope, and which terms come
-        from the thesaurus only; in one statement."""
+        terms (the scope's thesaurus, `rag.reader_vocabulary`, whose versions it reads), their
+        chunk counts in the query's scope, and which terms come from the thesaurus only; in one
+        statement (two when the scope's reader terms changed the expansion since last read)."""
         statement = query.statement(
-            "SELECT q.lexeme, q.extra, coalesce(sum(l.chunks), 0) AS chunks FROM ("
+            f"SELECT q.lexeme, q.extra, coalesce(sum(l.chunks), 0) AS chunks, {version_columns(query)} FROM ("
             " SELECT s.lexeme, bool_and(s.extra) AS extra FROM ("
             " SELECT unnest(array_append(tsvector_to_array(to_tsvector('english', :t)), '')) AS lexeme,"
             " false AS extra UNION ALL"
@@ -244,12 +255,13 @@ class DocsSearch:
             f") AS q LEFT JOIN docs_lexemes l ON l.lexeme = q.lexeme {query.scope('l.collection')}"
             " GROUP BY q.lexeme, q.extra"
         )
-        values = {
-            "t": f"{query_text(query.positive)} {path_words(query.positive)}",
-            "x": " ".join(expansion(query.positive)),
-            **query.binds,
-        }
-        rows = (await conn.execute(statement, values)).all()
+        words = f"{query_text(query.positive)} {path_words(query.positive)}"
+
+        async def run(terms: tuple[str, ...]) -> Sequence[Any]:
+            values = {"t": words, "x": " ".join(terms), "tenant": query.tenant, **query.binds}
+            return (await conn.execute(statement, values)).all()
+
+        rows = await self.vocabularies.rows_with(conn, query, run)
         counts = {row.lexeme: float(row.chunks) for row in rows if row.chunks or not row.extra}
         extra = frozenset(row.lexeme for row in rows if row.extra and row.chunks)
         chunks = counts.pop("", 0.0)

@@ -10,6 +10,9 @@ on (its README says how). `expansion(query)` gives the documentation terms of th
 phrases the query holds, matched on word stems ("trying again" holds "try again"); the search
 adds them to the query's lexemes with a lower weight than the query's own words
 (`EXPANSION_WEIGHT`), so a page using the reader's own words still comes first.
+
+A collection's own rows (`rag.reader_terms`, added by its docs team) join this table for the
+searches of that collection (`rag.reader_vocabulary`); `expand` does the matching for any table.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import csv
 import functools
 import re
+from collections.abc import Mapping
 from importlib.resources import files
 
 from docsdesk.core.terms import stem
@@ -24,11 +28,22 @@ from docsdesk.core.terms import stem
 EXPANSION_WEIGHT = 0.5  # an expansion lexeme's idf counts this share of a query word's
 MAX_EXPANSIONS = 8  # documentation terms added to one query, at most
 
+MAX_PHRASE_WORDS = 3  # the longest reader phrase matched
+
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 
 
-def _stems(text: str) -> tuple[str, ...]:
+def phrase_stems(text: str) -> tuple[str, ...]:
+    """The word stems of `text`, as phrases and queries are matched on."""
     return tuple(stem(w) for w in _WORD.findall(text.lower()))
+
+
+_stems = phrase_stems
+
+
+def split_terms(docs: str) -> tuple[str, ...]:
+    """The documentation terms of a thesaurus row's `docs` column (comma-separated)."""
+    return tuple(t.strip() for t in docs.split(",") if t.strip())
 
 
 @functools.cache
@@ -37,21 +52,30 @@ def _table() -> dict[tuple[str, ...], tuple[str, ...]]:
     table: dict[tuple[str, ...], tuple[str, ...]] = {}
     source = files("rag.data").joinpath("reader_terms.tsv").read_text(encoding="utf-8")
     for row in csv.DictReader(source.splitlines(), delimiter="\t"):
-        phrase, docs = _stems(row["reader"]), tuple(t.strip() for t in row["docs"].split(",") if t.strip())
+        phrase, docs = _stems(row["reader"]), split_terms(row["docs"])
         if phrase and docs:
             table[phrase] = table.get(phrase, ()) + docs
     return table
+
+
+def generic_table() -> dict[tuple[str, ...], tuple[str, ...]]:
+    """The shipped table (not to be changed: it is shared)."""
+    return _table()
 
 
 @functools.lru_cache(maxsize=4096)
 def expansion(query: str) -> tuple[str, ...]:
     """The documentation terms for the reader phrases in `query`, longest phrases first, without
     terms the query already uses; at most MAX_EXPANSIONS."""
+    return expand(_table(), query)
+
+
+def expand(table: Mapping[tuple[str, ...], tuple[str, ...]], query: str) -> tuple[str, ...]:
+    """`expansion` with the table `table` ({the stems of a reader phrase: the documentation terms})."""
     words = _stems(query)
     held = set(words)
-    table = _table()
     found: list[str] = []
-    for size in (3, 2, 1):
+    for size in range(MAX_PHRASE_WORDS, 0, -1):
         for start in range(len(words) - size + 1):
             for term in table.get(words[start : start + size], ()):
                 if term not in found and not set(_stems(term)) <= held:

@@ -137,6 +137,7 @@ async def run_search(ctx: DocsAgentContext, query: str) -> str:
         k=ctx.results_per_search,
         **ctx.scope(),
         prefer_url=opening.url if opening else ctx.page.url if ctx.page else None,
+        tenant=ctx.request_context.tenant_id,  # the tenant's own reader terms apply
     )
     observe_search(time.perf_counter() - started, len(results))
     unknown = await ctx.search.unknown_words(query, **ctx.scope())

@@ -31,7 +31,7 @@ async def test_the_docs_word_for_the_readers_phrase_finds_its_page(engine, site,
     search = DocsSearch(engine)
     assert (await search.search(QUESTION, collection=site))[0].source_path == "concepts/retries.md"
 
-    monkeypatch.setattr("rag.search.expansion", lambda query: ())
+    monkeypatch.setattr("rag.thesaurus.expansion", lambda query: ())
     assert (await search.search(QUESTION, collection=site))[0].source_path == "concepts/jobs.md"
 
 
