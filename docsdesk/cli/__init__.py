@@ -217,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     from docsdesk.cli.search import add_exclude_argument
     from docsdesk.cli.search import register as register_docs_commands
     from docsdesk.cli.sources import register as register_sources_commands
+    from docsdesk.cli.terms import register as register_terms_commands
 
     parser = argparse.ArgumentParser(
         prog="docsdesk",
@@ -262,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_docs_commands(sub, HelpFormatter)
     register_sources_commands(sub, HelpFormatter)
+    register_terms_commands(sub, HelpFormatter)
     register_jobs_commands(sub, HelpFormatter)
     register_insights_commands(sub, HelpFormatter)
     register_mcp_commands(sub, HelpFormatter)
