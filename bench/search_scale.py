@@ -19,6 +19,9 @@ Uses DATABASE_URL when set (a scratch database: the bench adds collections named
 - Ingest: real `ingest()` of 400 generated markdown files (full-text only, a fresh
   database), MB/s, then the re-run over the unchanged files.
 
+- `--reader-terms N`: the collection gets N reader terms of its own (rag.reader_terms), a
+  content word of the head of the vocabulary each mapped to two others, so that searches run
+  with a cached vocabulary of the collection's (and some queries are expanded by it).
 - `--baseline REV`: also measures `rag/search.py`, `rag/ranking.py` and `rag/page_evidence.py` as they were at git revision REV (loaded
   from git, run on the same data in the same run) and prints the p95 ratios new / old.
 
@@ -366,7 +369,16 @@ def write_markdown(folder: Path, files: int, vocabulary: list[str], sample, rng)
     return total
 
 
-async def run(scales: list[int], n_queries: int, baseline: str | None) -> None:
+async def add_reader_terms(engine, collection: str, vocabulary: list[str], count: int) -> None:
+    """`count` rows for `collection`: a frequent content word -> two rarer ones."""
+    from rag.reader_terms import checked_term, import_terms
+
+    words = vocabulary[len(STOP_WORDS) :]
+    rows = [checked_term(words[i], [words[-1 - 2 * i], words[-2 - 2 * i]]) for i in range(count)]
+    await import_terms(engine, collection, rows)
+
+
+async def run(scales: list[int], n_queries: int, baseline: str | None, reader_terms: int = 0) -> None:
     old_search = baseline_search(baseline) if baseline else None
     rng = np.random.default_rng(42)
     vocabulary = make_vocabulary(rng)
@@ -407,6 +419,9 @@ async def run(scales: list[int], n_queries: int, baseline: str | None) -> None:
                 text("INSERT INTO docs_collections (name, embedder, dimensions) VALUES (:c, :e, :d)"),
                 {"c": collection, "e": embedder.name, "d": DIMS},
             )
+        if reader_terms:
+            await add_reader_terms(engine, collection, vocabulary, reader_terms)
+            print(f"reader terms of the collection: {reader_terms}")
         columns = f"{'chunks':>8} {'load s':>7} | {'FTS p50':>8} {'FTS p95':>8} | {'hybrid p50':>10} {'hybrid p95':>10}"
         if old_search is not None:
             columns += f" | {'old FTS p50':>11} {'p95':>6} | {'old hyb p50':>11} {'p95':>6} | p95 new/old FTS, hybrid"
@@ -467,10 +482,11 @@ def main() -> None:
     parser.add_argument("--scales", default="1000,10000,100000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--baseline", metavar="REV", help="also measure rag/search.py at this git revision")
+    parser.add_argument("--reader-terms", type=int, default=0, metavar="N", help="the collection's own rows")
     args = parser.parse_args()
     scales = sorted(int(s) for s in args.scales.split(","))
     started = time.perf_counter()
-    asyncio.run(run(scales, args.queries, args.baseline))
+    asyncio.run(run(scales, args.queries, args.baseline, args.reader_terms))
     print(f"total {time.perf_counter() - started:.0f} s")
 
 

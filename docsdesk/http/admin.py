@@ -20,6 +20,7 @@ from docsdesk.assistant.definition import Assistant
 from docsdesk.core.errors import ApiError
 from docsdesk.core.settings_error import SettingsError
 from docsdesk.http.admin_sources import router as sources_router
+from docsdesk.http.admin_terms import router as terms_router
 from docsdesk.http.deps import Limits, Services, ServicesDep, SettingsDep
 from docsdesk.insights.admin import (
     ID,
@@ -269,4 +270,5 @@ async def cancel_job_(services: ServicesDep, job: str) -> JSONResponse:
 
 
 api.include_router(sources_router)  # GET /admin/api/sources
+api.include_router(terms_router)  # /admin/api/collections/{name}/terms: a collection's reader terms
 router.include_router(api)
