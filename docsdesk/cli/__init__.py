@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from docsdesk import __version__
 from docsdesk.cli.common import CommandError, fail, say, settings
+from docsdesk.cli.terms import register as register_terms_commands  # standard library only
 from docsdesk.core.settings_error import SettingsError
 
 if TYPE_CHECKING:
@@ -217,7 +218,6 @@ def build_parser() -> argparse.ArgumentParser:
     from docsdesk.cli.search import add_exclude_argument
     from docsdesk.cli.search import register as register_docs_commands
     from docsdesk.cli.sources import register as register_sources_commands
-    from docsdesk.cli.terms import register as register_terms_commands
 
     parser = argparse.ArgumentParser(
         prog="docsdesk",
