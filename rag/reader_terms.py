@@ -95,6 +95,8 @@ def checked_term(reader: str, docs: str | Sequence[str]) -> ReaderTerm:
     """The row for `reader` and `docs` (a list, or comma-separated text), checked; a
     ReaderTermError naming the first problem otherwise."""
     phrase = _plain(reader, "the reader phrase", MAX_READER_CHARS)
+    if phrase.startswith("#"):
+        raise ReaderTermError("the reader phrase starts with '#' (a comment in a terms file)")
     words = phrase_stems(phrase)
     if not words:
         raise ReaderTermError("the reader phrase has no words (letters or digits)")
@@ -143,7 +145,8 @@ def parse_file(content: str | bytes) -> list[ReaderTerm]:
             content = content.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise TermFileError([(0, f"not UTF-8 text (byte {exc.start})")]) from None
-    lines = content.removeprefix("\ufeff").splitlines()
+    # Lines as an editor numbers them: split at line feeds only (a CR before one is dropped).
+    lines = [line.removesuffix("\r") for line in content.removeprefix("\ufeff").split("\n")]
     if not lines or tuple(cell.strip().lower() for cell in lines[0].split("\t")) != HEADER:
         raise TermFileError([(1, "the first line must be the header reader<TAB>docs")])
     rows: list[ReaderTerm] = []

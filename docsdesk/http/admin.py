@@ -213,14 +213,16 @@ async def conversation_(services: ServicesDep, thread_id: str, tenant: str | Non
 
 @api.get("/search")
 async def search(
-    services: ServicesDep, q: str = "", k: str = "5", assistant: str | None = None
+    services: ServicesDep, q: str = "", k: str = "5", assistant: str | None = None, tenant: str = ""
 ) -> JSONResponse:
-    """What the assistant's search returns for `q`, with scores (the playground's passages)."""
+    """What the assistant's search returns for `q`, with scores (the playground's passages);
+    with `tenant`, as that tenant's readers search (with its own reader terms)."""
     query, count = check_search(q, k)
+    check_scope(None, tenant or None, None)
     chosen = named_assistant(services, assistant)
     with database_errors():
         served = await chosen.collection.names()
-        results = await services.search.search(query, k=count, collections=served)
+        results = await services.search.search(query, k=count, collections=served, tenant=tenant)
     return JSONResponse(
         {
             "query": query,

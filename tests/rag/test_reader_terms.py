@@ -38,6 +38,7 @@ def test_a_row_is_checked_and_tidied():
         ("", "x", "the reader phrase is empty"),
         ("   ", "x", "the reader phrase is empty"),
         ("-- !", "x", "no words"),
+        ("#kudos", "x", "starts with '#'"),
         ("one two three four", "x", "more than 3 words"),
         ("a" * 101, "x", "longer than 100 characters"),
         ("kudos\tbutton", "x", "tab, a line break"),
@@ -74,7 +75,8 @@ def test_a_file_reports_every_bad_line_with_its_number():
         "\tendorsement\n"
         "kudo\tbadge\n"  # the same stems as line 2
         "a\tb\tc\n"
-        "fine\tgood, well\n"
+        "fine\tgood, well\r\n"
+        "form\x0cfeed\tx\n"  # a form feed: one line, refused, not two
     )
     with pytest.raises(TermFileError) as raised:
         parse_file(content)
@@ -83,6 +85,7 @@ def test_a_file_reports_every_bad_line_with_its_number():
         (6, "the reader phrase is empty"),
         (7, "the phrase 'kudo' is already on line 2"),
         (8, "3 columns; a row is reader<TAB>docs"),
+        (10, "the reader phrase contains a tab, a line break or another control character"),
     ]
     assert str(raised.value).startswith("line 5: 1 columns")
     with pytest.raises(TermFileError, match="line 1: the first line must be the header"):

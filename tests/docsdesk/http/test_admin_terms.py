@@ -12,8 +12,8 @@ from tests.docsdesk.ops.test_ops_http import assert_error
 from tests.support import new_id
 
 
-async def found(http, query: str) -> list[str]:
-    response = await http.get("/admin/api/search", params={"q": query})
+async def found(http, query: str, **params: str) -> list[str]:
+    response = await http.get("/admin/api/search", params={"q": query, **params})
     assert response.status_code == 200, response.text
     return [r["url"] for r in response.json()["results"]]
 
@@ -53,6 +53,8 @@ async def test_a_row_changes_the_assistants_search_at_once(admin_app, collection
 
         other = await http.post(terms, json={"reader": "kudos", "docs": ["retry"], "tenant": "acme"})
         assert other.status_code == 201
+        assert "concepts/retries" in (await found(http, "kudos", tenant="acme"))[0]  # as acme's readers
+        assert not any("retries" in u for u in await found(http, "kudos"))
         assert [r["reader"] for r in (await http.get(terms, params={"tenant": "acme"})).json()["terms"]] == [
             "kudos"
         ]
