@@ -144,12 +144,13 @@ async def _terms(args: argparse.Namespace) -> None:
 async def _check_collection(engine: AsyncEngine, name: str, configured: list[str]) -> None:
     """A collection that exists or an assistant answers from; a one-line error otherwise."""
     from rag.collections import list_collections
+    from rag.reader_terms import collection_exists
 
+    if name in configured or await collection_exists(engine, name):
+        return
     known = [summary.name for summary in await list_collections(engine)]
-    if name not in known and name not in configured:
-        fail(
-            f"no collection named {name!r} (collections: {', '.join(dict.fromkeys(known + configured)) or 'none'})"
-        )
+    listed = ", ".join(dict.fromkeys(known + configured)) or "none"
+    fail(f"no collection named {name!r} (collections: {listed})")
 
 
 async def _act(

@@ -27,7 +27,6 @@ from docsdesk.http.chatkit import read_body
 from docsdesk.http.deps import Services, ServicesDep
 from docsdesk.insights.admin import database_errors
 from docsdesk.ops.access import telemetry_of
-from rag.collections import list_collections
 from rag.reader_terms import (
     MAX_FILE_BYTES,
     ReaderTerm,
@@ -36,6 +35,7 @@ from rag.reader_terms import (
     add_term,
     checked_name,
     checked_term,
+    collection_exists,
     import_terms,
     list_terms,
     parse_file,
@@ -60,9 +60,9 @@ async def scope(services: Services, name: str, tenant: str) -> tuple[str, str]:
         raise ApiError(400, "invalid_tenant", str(exc)) from None
     registry = services.assistants
     with database_errors():
-        known = [summary.name for summary in await list_collections(services.database.engine)]
         served = [c for a in registry.names() for c in await registry.get(a).collection.names()]
-    if name not in known and name not in served:
+        known = name in served or await collection_exists(services.database.engine, name)
+    if not known:
         raise ApiError(404, "unknown_collection", f"no collection named {name[:128]!r}")
     return name, tenant
 
