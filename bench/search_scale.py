@@ -374,8 +374,13 @@ async def add_reader_terms(engine, collection: str, vocabulary: list[str], count
     from rag.reader_terms import checked_term, import_terms
 
     words = vocabulary[len(STOP_WORDS) :]
-    rows = [checked_term(words[i], [words[-1 - 2 * i], words[-2 - 2 * i]]) for i in range(count)]
-    await import_terms(engine, collection, rows)
+    rows = {}  # one row a phrase (two made-up words may share a stem)
+    for i in range(len(words)):
+        row = checked_term(words[i], [words[-1 - 2 * i], words[-2 - 2 * i]])
+        rows.setdefault(row.key, row)
+        if len(rows) == count:
+            break
+    await import_terms(engine, collection, list(rows.values()))
 
 
 async def run(scales: list[int], n_queries: int, baseline: str | None, reader_terms: int = 0) -> None:

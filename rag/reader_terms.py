@@ -270,7 +270,11 @@ async def import_terms(
     engine: AsyncEngine, collection: str, rows: Sequence[ReaderTerm], tenant: str = "", replace: bool = False
 ) -> ImportCounts:
     """Store `rows` in one transaction (phrases present get the file's terms); with `replace`,
-    the collection's rows become exactly `rows`."""
+    the collection's rows become exactly `rows`. Two rows of one phrase are a ReaderTermError."""
+    keys: dict[str, str] = {}
+    for row in rows:
+        if keys.setdefault(row.key, row.reader) != row.reader:
+            raise ReaderTermError(f"the phrases {keys[row.key]!r} and {row.reader!r} are the same phrase")
     async with engine.begin() as conn:
         await _bump(conn, tenant, collection)
         removed = 0

@@ -154,6 +154,9 @@ async def test_an_import_is_all_or_nothing(engine):
     assert (counts.added, counts.removed) == (1, 2)
     assert [r.reader for r in await list_terms(engine, collection)] == ["shout out"]
 
+    twice = [checked_term("kudos", "a"), checked_term("kudo", "b")]
+    with pytest.raises(ReaderTermError, match="'kudos' and 'kudo' are the same phrase"):
+        await import_terms(engine, collection, twice)
     too_many = [checked_term(f"w{i}", "x") for i in range(MAX_ROWS)]
     with pytest.raises(ReaderTermError, match=f"at most {MAX_ROWS}"):
         await import_terms(engine, collection, too_many)  # one more than the room left
