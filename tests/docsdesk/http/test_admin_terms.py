@@ -147,3 +147,16 @@ async def test_unknown_collections_and_bad_parameters(admin_app, collection):  #
         assert_error(await http.get(terms, params={"tenant": "t" * 301}), 400, "invalid_request")
         assert_error(await http.delete(terms), 400, "invalid_term")
         assert_error(await http.get("/admin/api/collections/a%20b/terms"), 400, "invalid_collection")
+
+
+async def test_a_full_collection_is_a_409(admin_app, collection, monkeypatch):  # noqa: F811
+    url, _ = admin_app
+    monkeypatch.setattr("rag.reader_terms.MAX_ROWS", 1)
+    terms = f"/admin/api/collections/{collection}/terms"
+    async with admin(url) as http:
+        assert (await http.post(terms, json={"reader": "kudos", "docs": "endorse"})).status_code == 201
+        response = await http.post(terms, json={"reader": "footnotes", "docs": "annotations"})
+        assert "at most 1 reader terms" in assert_error(response, 409, "too_many_terms")["message"]
+        response = await http.put(terms, content=b"reader\tdocs\nshout out\tmention\n")
+        assert_error(response, 409, "too_many_terms")
+        assert [t["reader"] for t in (await http.get(terms)).json()["terms"]] == ["kudos"]
