@@ -42,8 +42,9 @@ from docsdesk.assistant.attachment_input import AttachmentInput
 from docsdesk.assistant.configured import build_registry
 from docsdesk.assistant.definition import MAX_AGENT_TURNS, Assistant, AssistantRegistry, Assistants
 from docsdesk.assistant.history import HISTORY_PAGE, DocsConverter, history_window
+from docsdesk.assistant.models import is_offline
 from docsdesk.assistant.run import TurnRun, is_answer, run_agent
-from docsdesk.assistant.search_tool import DocsAgentContext
+from docsdesk.assistant.search_tool import OFFLINE_TOP_PAGE_SECTIONS, DocsAgentContext
 from docsdesk.assistant.titles import MAX_TITLE_CHARS, make_title, message_text
 from docsdesk.core.config_file import DeploymentConfig, load_config
 from docsdesk.core.context import RequestContext
@@ -355,6 +356,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
             collections=served,
             collection=served[0],
             results_per_search=assistant.limits.results_per_search,
+            top_page_sections=OFFLINE_TOP_PAGE_SECTIONS if is_offline(assistant.model) else 0,
             handoff_available=self.handoff is not None and self.handoff.enabled(assistant.name),
         )
 

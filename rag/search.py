@@ -46,7 +46,9 @@ from rag.ranking import (
     tsquery_any,
 )
 from rag.reader_vocabulary import Vocabularies, version_columns
+from rag.results import Found, SearchResult
 from rag.thesaurus import EXPANSION_WEIGHT
+from rag.top_page import top_page_scores
 from rag.urls import absolute_url
 from rag.version_notes import version_change
 
@@ -60,19 +62,6 @@ CONCURRENT_CHANGE_RETRIES = 3
 HEADLINE_OPTIONS = (
     'StartSel=**, StopSel=**, MaxWords=40, MinWords=15, ShortWord=3, MaxFragments=2, FragmentDelimiter=" … "'
 )
-
-
-@dataclass
-class SearchResult:
-    title: str
-    heading_path: list[str]
-    url: str
-    snippet: str
-    score: float
-    text: str
-    source_path: str
-    collection: str
-    chunk_id: int
 
 
 @dataclass(frozen=True)
@@ -90,6 +79,7 @@ class SearchQuery:
     collections: tuple[str, ...] | None = None
     prefer_url: str | None = None
     tenant: str = ""  # the reader's tenant, whose own reader terms apply (rag.reader_vocabulary)
+    page_sections: int = 0  # further sections of the top result's page to find (`Found`)
 
     @classmethod
     def of(
@@ -101,6 +91,7 @@ class SearchQuery:
         collections: Sequence[str] | None = None,
         prefer_url: str | None = None,
         tenant: str = "",
+        page_sections: int = 0,
     ) -> SearchQuery:
         """The query for `search()`'s arguments: one `collection` or several `collections`."""
         if collection is not None and collections is not None:
@@ -108,7 +99,7 @@ class SearchQuery:
         scope = (collection,) if collection is not None else collections
         scope = tuple(dict.fromkeys(scope)) if scope is not None else None
         text_ = " ".join(query.split())[:MAX_QUERY_CHARS]
-        return cls(text_, max(0, min(k, MAX_K)), scope, prefer_url or None, tenant)
+        return cls(text_, max(0, min(k, MAX_K)), scope, prefer_url or None, tenant, max(0, page_sections))
 
     positive = property(lambda self: split_query(self.text)[0])  # the words to match
     negated = property(lambda self: split_query(self.text)[1])  # the words excluded
@@ -181,9 +172,13 @@ class DocsSearch:
                 prefer_url=prefer_url,
                 tenant=tenant,
             )
+        return (await self.find(query)).results
+
+    async def find(self, query: SearchQuery) -> Found:
+        """The results of `query` and, when it asks, further sections of the top page."""
         await self.startup()
         if not query.text or query.k == 0:
-            return []
+            return Found([], [])
         embedding = None
         if self.vector and self.embedder is not None:
             # Computed while the full-text work runs; awaited with the connection held, which
@@ -191,20 +186,20 @@ class DocsSearch:
             embedding = asyncio.ensure_future(self.embedder.embed([query.text]))
         try:
             for _ in range(CONCURRENT_CHANGE_RETRIES):
-                results, complete = await self._search_once(query, embedding)
+                found, complete = await self._search_once(query, embedding)
                 if complete:
                     break
         finally:
             if embedding is not None and not embedding.done():
                 embedding.cancel()
                 await asyncio.gather(embedding, return_exceptions=True)
-        for result in results:
+        for result in [*found.results, *found.top_page]:
             result.url = absolute_url(result.url, self.public_url)
-        return results
+        return found
 
     async def _search_once(
         self, query: SearchQuery, embedding: asyncio.Future[list[list[float]]] | None
-    ) -> tuple[list[SearchResult], bool]:
+    ) -> tuple[Found, bool]:
         """One search; False when chunks it ranked were swapped out (by an ingest) before
         their rows were read, so the results may lack some matches: worth running again."""
         depth = max(50, 4 * query.k)
@@ -224,9 +219,9 @@ class DocsSearch:
         semantic: list[Ranked],
         query: SearchQuery,
         plan: FullTextPlan,
-    ) -> tuple[list[SearchResult], bool]:
+    ) -> tuple[Found, bool]:
         """Fuse the two lists (`fuse`), add the best pages' evidence (`rag.page_evidence`), let
-        the reader's page break ties, read the best `k` rows."""
+        the reader's page break ties, read the best `k` rows and the top page's (`rag.top_page`)."""
         pages = {r.chunk_id: r.page_url for r in (*lexical, *semantic)}
         scores = await add_page_evidence(conn, fuse(lexical, semantic), pages, plan)
         if query.prefer_url:
@@ -235,8 +230,9 @@ class DocsSearch:
                     scores[chunk_id] *= PREFER_URL_BOOST
         ranked = sorted(scores, key=lambda cid: (-scores[cid], pages[cid], cid))
         best = diversified(ranked, pages)[: query.k]
-        results = await self._fetch(conn, best, scores, query, plan)
-        return results, len(results) == len(best)
+        more = await top_page_scores(conn, query, plan, best, lexical)
+        found = Found.of(await self._fetch(conn, best + list(more), {**more, **scores}, query, plan), more)
+        return found, len(found.results) == len(best)
 
     async def _lexeme_stats(
         self, conn: AsyncConnection, query: SearchQuery

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from docsdesk.assistant.further import further_quotes, page_quotes, top_passage_quote
+from docsdesk.assistant.further import MAX_EXTRA_QUOTES, further_quotes, page_quotes, top_passage_quote
 from docsdesk.assistant.pieces import Piece, Quote, render, split_passage
 from docsdesk.assistant.quotes import continued, dangles, pointers, quote_for, quoted_terms
 from docsdesk.assistant.words import (
@@ -121,9 +121,10 @@ def _refused_for_absent_terms(wanted: set[str], absent: set[str]) -> bool:
     return share >= 0.5 or (len(absent) >= MIN_UNKNOWN_TERMS and share >= MAX_UNKNOWN_SHARE)
 
 
-def _sections(passages: list[tuple[int, str, str]]) -> list[_Section]:
+def _sections(passages: list[tuple[int, str, str]], start: int = 0) -> list[_Section]:
+    """The passages as sections, ranked from `start`."""
     sections = []
-    for rank, (number, title, text) in enumerate(passages):
+    for rank, (number, title, text) in enumerate(passages, start):
         pieces = [p for p in split_passage(text, number, rank, title) if not p.clipped]
         for piece in pieces:
             piece.terms = terms(piece.text)
@@ -186,10 +187,12 @@ def extract_answer(
     passages: list[tuple[int, str, str]],
     unknown: Sequence[str] = (),
     pages: Sequence[str] = (),
+    more: Sequence[tuple[int, str, str]] = (),
 ) -> OfflineAnswer:
     """The quoted answer to `question` from `passages` ((citation number, title with heading
     path, text), best first); `unknown`: the question's words that the documentation never uses;
-    `pages`: the page each passage is from (its URL without the fragment), when known.
+    `pages`: the page each passage is from (its URL without the fragment), when known; `more`:
+    further sections of the first passage's page (the search's `top_page`), best first.
 
     Not covered only on evidence: no passages, words no page uses holding much of the question,
     or no passage (with its title and headings) holding enough of the question's weight."""
@@ -225,15 +228,20 @@ def extract_answer(
         best.match = max(best.match, MIN_SECTION_MATCH if named & best.terms else 0.0)
     if best.match < MIN_SECTION_MATCH or not best.pieces:
         return OfflineAnswer.not_covered("no_matching_section")
-    return _answer_from(best, sections, weight, total)
+    return _answer_from(best, sections, weight, total, more)
 
 
 def _answer_from(
-    best: _Section, sections: list[_Section], weight: dict[str, float], total: float
+    best: _Section,
+    sections: list[_Section],
+    weight: dict[str, float],
+    total: float,
+    more: Sequence[tuple[int, str, str]] = (),
 ) -> OfflineAnswer:
     """The best piece of the matching sections as one quote, and at most MAX_EXTRA_QUOTES more:
     pieces holding a part of the question the quotes so far do not, the search's first passage
-    when no quote is from it, further passages of the first quote's page. A section matching
+    when no quote is from it, further passages of the first quote's page (with `more`, the first
+    passage's page's further sections, after the passages). A section matching
     only by its heading is quoted from its opening."""
     matching = [s for s in sections if s.match >= max(MIN_SECTION_MATCH, RELATIVE_SECTION_MATCH * best.match)]
     candidates: list[tuple[Piece, _Section]] = []
@@ -258,9 +266,27 @@ def _answer_from(
             _score_pieces(section, weight, total)
 
     top_passage_quote(quotes, sections[0], first.score, score)
-    page_quotes(quotes, sections, set(weight), score)
+    page_quotes(quotes, [*sections, *_more_sections(more, sections, quotes)], set(weight), score)
     cited = tuple(dict.fromkeys(q.passage for q in quotes))
     return OfflineAnswer("answered", render(quotes), cited)
+
+
+def _more_sections(
+    more: Sequence[tuple[int, str, str]], sections: list[_Section], quotes: list[Quote]
+) -> list[_Section]:
+    """The first passage's page's further sections (`more`: the search's `top_page`), ranked
+    after the passages, when `page_quotes` may quote them: the first quote is from that page
+    and the answer has room (they are split into pieces only then). They take no part in the
+    choice of the first quote nor in the question's weights: quoted first, another section of
+    the top page crowds out the passage the search ranked for the whole question."""
+    page = sections[0].page
+    first = next((s.page for s in sections if s.number == quotes[0].passage), "")
+    if not more or not page or first != page or len(quotes) > MAX_EXTRA_QUOTES:
+        return []
+    extra = _sections(list(more), start=len(sections))
+    for section in extra:
+        section.page = page
+    return extra
 
 
 def _first_quote(

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from docsdesk.assistant.offline import TOP_PASSAGES, OfflineReply, offline_reply
-from docsdesk.assistant.search_tool import format_passages
+from docsdesk.assistant.search_tool import OFFLINE_TOP_PAGE_SECTIONS, format_passages
 from rag.evaluate import scope_of
+from rag.search import SearchQuery
 
 if TYPE_CHECKING:
     from rag.evaluate import Case
@@ -150,10 +151,23 @@ async def answer_question(
     search: DocsSearch, question: str, collection: str | Sequence[str] | None
 ) -> OfflineReply:
     """The offline model's reply to `question`: its search, the tool output, its answer step."""
-    results = await search.search(question, k=TOP_PASSAGES, **scope_of(collection))
-    unknown = await search.unknown_words(question, **scope_of(collection))
-    output = format_passages(question, list(enumerate(results, start=1)), unknown)
-    return offline_reply(output, question)
+    return offline_reply(await tool_output(search, question, collection), question)
+
+
+async def tool_output(
+    search: DocsSearch,
+    question: str,
+    collection: str | Sequence[str] | None,
+    page_sections: int = OFFLINE_TOP_PAGE_SECTIONS,
+) -> str:
+    """The offline model's `search_docs` output for `question` (its search with the first
+    page's further sections, the words no page uses), numbered from 1, without a turn."""
+    scope = scope_of(collection)
+    found = await search.find(SearchQuery.of(question, k=TOP_PASSAGES, **scope, page_sections=page_sections))
+    unknown = await search.unknown_words(question, **scope)
+    numbered = list(enumerate([*found.results, *found.top_page], start=1))
+    more = numbered[len(found.results) :]
+    return format_passages(question, numbered[: len(found.results)], unknown, more=more)
 
 
 async def evaluate_answers(

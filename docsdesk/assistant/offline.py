@@ -20,6 +20,7 @@ from docsdesk.assistant.answer import (
     page_lead,
 )
 from docsdesk.assistant.intents import asks_for_a_person
+from docsdesk.assistant.search_tool import TOP_PAGE_KEY
 from docsdesk.assistant.stream import SynthesizedModel, as_dict, function_call_item, message_item
 from docsdesk.core.blocks import QUOTE_BLOCK, QUOTE_INTRO, parse_attachment_block, read_block
 from docsdesk.core.context import PAGE_BLOCK
@@ -145,17 +146,14 @@ class Passage:
     text: str
 
 
-_FENCE = re.compile(r"^\s*(```|~~~)")
-
-
-def parse_search_output(output: str) -> list[Passage]:
+def parse_search_output(output: str, key: str = "passages") -> list[Passage]:
     """The passages of the tool's JSON output (docsdesk.assistant.search_tool.format_passages); [] for no
-    results or anything that is not that JSON."""
+    results or anything that is not that JSON. `key`: TOP_PAGE_KEY for the first page's further sections."""
     try:
         document = json.loads(output)
     except (TypeError, ValueError):
         return []
-    entries = document.get("passages") if isinstance(document, dict) else None
+    entries = document.get(key) if isinstance(document, dict) else None
     passages: list[Passage] = []
     for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict):
@@ -334,7 +332,8 @@ def offline_reply(
     else:
         if about_page:
             notes.append(_unmatched_page_note(page))
-        answer = extract_answer(question, top, unknown_words(search_output), pages)
+        more = [(p.number, p.title, p.text) for p in parse_search_output(search_output, TOP_PAGE_KEY)]
+        answer = extract_answer(question, top, unknown_words(search_output), pages, more)
     if answer.covered:
         reply = f"{OFFLINE_INTRO}\n\n{answer.text}"
     else:

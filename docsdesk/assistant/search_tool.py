@@ -18,10 +18,12 @@ from docsdesk.core.context import PageContext, RequestContext
 from docsdesk.core.turn import SearchRecord, TurnOutcome
 from docsdesk.ops.metrics import observe_search, observe_tool
 from rag.pages import ReaderPage, reader_page_opening
-from rag.search import DocsSearch, SearchResult
+from rag.search import DocsSearch, SearchQuery, SearchResult
 
 MAX_PASSAGE_CHARS = 1500
 NO_RESULTS = "No matching documentation found."
+OFFLINE_TOP_PAGE_SECTIONS = 3  # what the offline model's searches add (`top_page_sections`)
+TOP_PAGE_KEY = "more_from_first_page"  # the tool output's further sections of the first passage's page
 
 
 class DocsAgentContext(AgentContext[RequestContext]):
@@ -37,6 +39,9 @@ class DocsAgentContext(AgentContext[RequestContext]):
     # says which it came from. None: `collection` alone.
     collections: tuple[str, ...] | None = None
     results_per_search: int = 5
+    # Further sections of the first result's page each search adds to its output, after its
+    # passages (`rag.top_page`): the offline answerer quotes from them (0: none).
+    top_page_sections: int = 0
     sources: list[SearchResult] = Field(default_factory=list)
     searches: list[SearchRecord] = Field(default_factory=list)
     # Set by the model through the `report_not_covered` tool (docsdesk.assistant.report).
@@ -94,21 +99,25 @@ def format_passages(
     unknown: list[str] | None = None,
     page: PageFound | None = None,
     with_collection: bool = False,
+    more: list[tuple[int, SearchResult]] | None = None,
 ) -> str:
     """The tool's output: JSON, so a passage's text (document content, data) stays inside its
     own field and cannot forge another passage, number or URL. `unknown`: the query's words
     that the documentation never uses ("not_in_docs"); `page`: the reader's page
-    ("reader_page"). A long passage is clipped at a block boundary, never mid-sentence."""
-    passages = []
-    for number, result in numbered:
+    ("reader_page"); `more`: further sections of the first passage's page, after the passages
+    (TOP_PAGE_KEY). A long passage is clipped at a block boundary, never mid-sentence."""
+
+    def entry(number: int, result: SearchResult) -> dict:
         text = clip_passage(result.text.strip(), MAX_PASSAGE_CHARS)
         passage = {"number": number, "title": _heading(result), "url": result.url, "text": text}
         if with_collection:  # several collections searched: say which each passage is from
             passage["collection"] = result.collection
-        passages.append(passage)
+        return passage
+
     document = {
         "query": query,
-        "passages": passages,
+        "passages": [entry(number, result) for number, result in numbered],
+        **({TOP_PAGE_KEY: [entry(number, result) for number, result in more]} if more else {}),
         **({"not_in_docs": unknown} if unknown else {}),
         **({"reader_page": page.as_dict()} if page is not None else {}),
     }
@@ -132,13 +141,17 @@ async def run_search(ctx: DocsAgentContext, query: str) -> str:
     await ctx.stream(ProgressUpdateEvent(icon="search", text=f"Searching the docs for “{query}”"))
     started = time.perf_counter()
     opening = await _reader_page(ctx)
-    results = await ctx.search.search(
-        query,
-        k=ctx.results_per_search,
-        **ctx.scope(),
-        prefer_url=opening.url if opening else ctx.page.url if ctx.page else None,
-        tenant=ctx.request_context.tenant_id,  # the tenant's own reader terms apply
+    found = await ctx.search.find(
+        SearchQuery.of(
+            query,
+            k=ctx.results_per_search,
+            **ctx.scope(),
+            prefer_url=opening.url if opening else ctx.page.url if ctx.page else None,
+            tenant=ctx.request_context.tenant_id,  # the tenant's own reader terms apply
+            page_sections=ctx.top_page_sections,
+        )
     )
+    results = found.results
     observe_search(time.perf_counter() - started, len(results))
     unknown = await ctx.search.unknown_words(query, **ctx.scope())
     ctx.searches.append(
@@ -147,12 +160,13 @@ async def run_search(ctx: DocsAgentContext, query: str) -> str:
     if not results:
         return no_results(query, unknown)
     numbered = [(ctx.number_of(r), r) for r in results]
+    more = [(ctx.number_of(r), r) for r in found.top_page]
     page = None
     if ctx.page is not None:
         page = PageFound(
             ctx.page.title or "", ctx.page.url or "", (ctx.number_of(opening), opening) if opening else None
         )
-    return format_passages(query, numbered, unknown, page, with_collection="collections" in ctx.scope())
+    return format_passages(query, numbered, unknown, page, "collections" in ctx.scope(), more)
 
 
 async def _reader_page(ctx: DocsAgentContext) -> SearchResult | None:
