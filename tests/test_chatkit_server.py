@@ -433,3 +433,49 @@ async def test_two_messages_at_once_on_one_thread_are_each_answered_as_sent(serv
         await store.load_thread_items(thread_id, None, 50, "asc", RequestContext(user_id=client.user_id))
     ).data
     assert [i.type for i in items].count("user_message") == 3  # later turns see both
+
+
+WEBHOOKS = {
+    "webhooks.md": (
+        "# Webhooks\n\nWebhooks tell your server about events.\n\n"
+        "## Verify signatures\n\nCheck the webhook signature header with your signing secret.\n\n"
+        "## Retry policy\n\nFailed webhook deliveries are retried with backoff for a day.\n"
+    ),
+}
+WEBHOOK_QUESTION = "how do I verify a webhook signature, and are failed webhooks retried?"
+
+
+@pytest.fixture(scope="module")
+async def webhooks_collection(database, tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp("webhooks")
+    for name, body in WEBHOOKS.items():
+        (root / name).write_text(body)
+    collection = new_id("hooks")
+    await ingest(database.engine, [root], base_url="https://hooks.example/", collection=collection)
+    return collection
+
+
+async def test_the_offline_model_quotes_and_cites_a_further_section_of_the_first_page(
+    settings, webhooks_collection
+):
+    """One result per search: the retry policy is not among the passages, it is among the
+    first page's further sections the offline model's search adds, quoted and cited."""
+    from docsdesk.assistant.search_tool import TOP_PAGE_KEY
+    from tests.support.chatkit_client import signed_in
+
+    update = {"collection": webhooks_collection, "model": "offline", "search_results": 1}
+    async with signed_in(create_app(settings.model_copy(update=update))) as client:
+        _, events = await client.new_thread(WEBHOOK_QUESTION)
+    answer = done_items(events, "assistant_message")[-1]["content"][0]
+    assert "retried with backoff" in answer["text"], answer["text"]
+    urls = [a["source"]["url"] for a in answer["annotations"]]
+    assert "https://hooks.example/webhooks/#retry-policy" in urls, urls
+
+    # A language model's search output is the search's passages alone.
+    app = create_app(settings.model_copy(update=update))
+    async with LiveServer(app) as live, ChatKitClient(live.url) as client:
+        await client.login()
+        model = use(app, TitledScript([Call("search_docs", {"query": WEBHOOK_QUESTION}), "Done [1]."]))
+        await client.new_thread(WEBHOOK_QUESTION)
+    [output] = [t for t in texts(model.calls[-1].input) if '"passages"' in t]
+    assert TOP_PAGE_KEY not in json.loads(output) and len(json.loads(output)["passages"]) == 1

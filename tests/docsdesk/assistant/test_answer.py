@@ -5,11 +5,13 @@ searched for real (PostgreSQL), answered by the offline model's answer step."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 from docsdesk.assistant.answer import asks_about_the_page, extract_answer, page_lead, split_passage
+from docsdesk.assistant.answer_eval import tool_output
 from docsdesk.assistant.offline import (
     OFFLINE_INTRO,
     OFFLINE_NOT_COVERED,
@@ -17,9 +19,9 @@ from docsdesk.assistant.offline import (
     offline_answer,
     offline_reply,
 )
-from docsdesk.assistant.search_tool import format_passages
+from docsdesk.assistant.search_tool import TOP_PAGE_KEY, format_passages
 from rag.ingest import ingest
-from rag.search import DocsSearch
+from rag.search import DocsSearch, SearchResult
 from tests.support import FIXTURE_DOCS, new_id
 
 BASE = "https://lantern.example/"
@@ -87,11 +89,9 @@ async def lantern(database):
 
 
 async def answer(engine, collection, question) -> str:
-    """The offline answer over the tool output the server gives: passages and "not_in_docs"."""
-    search = DocsSearch(engine)
-    results = await search.search(question, k=5, collection=collection)
-    unknown = await search.unknown_words(question, collection=collection)
-    return offline_answer(format_passages(question, list(enumerate(results, start=1)), unknown), question)
+    """The offline answer over the tool output the offline model gets: passages, "not_in_docs",
+    the first page's further sections."""
+    return offline_answer(await tool_output(DocsSearch(engine), question, collection), question)
 
 
 @pytest.mark.parametrize(("question", "wanted", "unwanted"), CHECKS)
@@ -367,3 +367,80 @@ def test_a_product_named_in_camel_case_is_not_covered_unless_built_like_the_docs
         ["BillingSession"],
     )
     assert own.covered and "single executable" in own.text
+
+
+# --- the first page's further sections (the search's `top_page`) ----------------------------
+
+FEEDBACK = "thumbs up / thumbs down clicks — where do they arrive on the backend so I can store them"
+CLIENT = (
+    "## Enable feedback actions on the client\n\n"
+    "Collect thumbs up/down feedback. Enable the message actions by setting `threadItemActions.feedback`; "
+    "ChatKit.js renders the controls and sends a request when a user clicks them."
+)
+MENTIONS = "### Handle clicks\n\nClicks on tagged entities call your `onClick` handler in the client."
+SERVER = (
+    "## Implement add_feedback on your server\n\n"
+    "Override the `add_feedback` method on your backend to persist the signal."
+)
+FEEDBACK_PAGE, INPUT_PAGE = "https://docs.example/feedback/", "https://docs.example/input/"
+SERVER_SECTION = (6, "Handle feedback › Implement add_feedback on your server", SERVER)
+
+
+def test_a_further_section_of_the_first_page_is_quoted_after_the_passages():
+    passages = [
+        (1, "Handle feedback › Enable feedback actions on the client", CLIENT),
+        (2, "Input", MENTIONS),
+    ]
+    pages = [FEEDBACK_PAGE, INPUT_PAGE]
+    answer = extract_answer(FEEDBACK, passages, pages=pages, more=[SERVER_SECTION])
+    assert answer.covered and answer.cited[0] == 1, answer.text
+    assert 6 in answer.cited and "`add_feedback` method on your backend" in answer.text, answer.text
+    assert "`add_feedback`" not in extract_answer(FEEDBACK, passages, pages=pages).text
+
+
+def test_further_sections_are_quoted_only_after_a_first_quote_from_their_page():
+    # The first quote is from the feedback page; the further sections are the input page's.
+    passages = [
+        (1, "Input", MENTIONS),
+        (2, "Handle feedback › Enable feedback actions on the client", CLIENT),
+    ]
+    answer = extract_answer(FEEDBACK, passages, pages=[INPUT_PAGE, FEEDBACK_PAGE], more=[SERVER_SECTION])
+    assert answer.covered and answer.cited[0] == 2, answer.text
+    assert 6 not in answer.cited, answer.text
+    # Nor without knowing the pages.
+    assert 6 not in extract_answer(FEEDBACK, [passages[1]], more=[SERVER_SECTION]).cited
+
+
+def test_a_further_section_is_never_the_first_quote():
+    question = "where do I override add_feedback on the backend for thumbs clicks"
+    passages = [(1, "Handle feedback › Enable feedback actions on the client", CLIENT)]
+    answer = extract_answer(question, passages, pages=[FEEDBACK_PAGE], more=[SERVER_SECTION])
+    assert answer.covered and answer.cited == (1, 6), answer.text
+
+
+def test_the_offline_reply_reads_the_further_sections_from_the_tool_output():
+    output = format_passages(
+        FEEDBACK,
+        [
+            (1, result(FEEDBACK_PAGE + "#enable", "Enable feedback", CLIENT)),
+            (2, result(INPUT_PAGE, "Input", MENTIONS)),
+        ],
+        more=[(3, result(FEEDBACK_PAGE + "#server", "Implement add_feedback on your server", SERVER))],
+    )
+    assert [p["number"] for p in json.loads(output)[TOP_PAGE_KEY]] == [3]
+    reply = offline_reply(output, FEEDBACK)
+    assert reply.answer.cited[0] == 1 and 3 in reply.answer.cited, reply.text
+
+
+def result(url: str, heading: str, text: str) -> SearchResult:
+    return SearchResult(
+        title="Handle feedback",
+        heading_path=["Handle feedback", heading],
+        url=url,
+        snippet="",
+        score=1.0,
+        text=text,
+        source_path="feedback.md",
+        collection="c",
+        chunk_id=1,
+    )
