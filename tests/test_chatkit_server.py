@@ -290,7 +290,7 @@ async def test_tool_failure_ends_with_retryable_error(served, monkeypatch, caplo
     async def broken_search(*args, **kwargs):
         raise RuntimeError("search backend down")
 
-    monkeypatch.setattr(app.state.services.search, "search", broken_search)
+    monkeypatch.setattr(app.state.services.search, "find", broken_search)  # what the tool calls
     thread_id, events = await client.new_thread("Search please")
     errors = [e for e in events if e["type"] == "error"]
     assert errors and errors[-1]["allow_retry"] is True
