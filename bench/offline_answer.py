@@ -10,7 +10,7 @@ Then the phrase checks: a few questions over the real corpus, each with a phrase
 must quote (the sentence, table row or code that answers), and questions the docs do not
 cover, which must get the "not covered" reply with no citation.
 
-    python bench/offline_answer.py [--sets=dev-reader,heldout-reader] [--embedder=SPEC] [--verbose]
+    python bench/offline_answer.py [--sets=dev-reader,heldout-reader] [--embedder=SPEC] [--verbose] [--page-sections=N]
 
 Question sets: bench/questions/SET-COLLECTION.tsv (a third column, the phrase; expected "-" for
 an out-of-scope question); the third-party doc sets under bench/corpora/NAME are ingested with
@@ -42,7 +42,7 @@ from docsdesk.assistant.offline import (  # noqa: E402
     offline_answer,
     parse_search_output,
 )
-from docsdesk.assistant.search_tool import TOP_PAGE_KEY  # noqa: E402
+from docsdesk.assistant.search_tool import OFFLINE_TOP_PAGE_SECTIONS, TOP_PAGE_KEY  # noqa: E402
 
 try:  # the typed decision; an older tree (for the "before" figures) only has the text
     from docsdesk.assistant.offline import offline_reply
@@ -79,22 +79,26 @@ NOT_COVERED = [
 ]
 
 
-PAGE_SECTIONS = int(next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--page-sections=")), "3"))
+PAGE_SECTIONS = int(
+    next(
+        (a.split("=", 1)[1] for a in sys.argv if a.startswith("--page-sections=")), OFFLINE_TOP_PAGE_SECTIONS
+    )
+)
 
 
 async def tool_output(search: DocsSearch, question: str, collection: str) -> str:
     """What the offline model's search_docs tool returns for `question` (without a turn), with
-    --page-sections further sections of the first page (default 3, the offline model's; 0: none)."""
+    --page-sections further sections of the first page (default: the offline model's; 0: none)."""
     return await offline_tool_output(search, question, collection, PAGE_SECTIONS)
 
 
 async def page_sections_cost(search: DocsSearch, questions: list[tuple[str, str]]) -> None:
     """The cost of the first page's further sections: each search timed without and with them,
     alternating, REPEAT times over `questions` ((question, collection))."""
-    timings: dict[int, list[float]] = {0: [], 3: []}
+    timings: dict[int, list[float]] = {0: [], PAGE_SECTIONS: []}
     for _ in range(REPEAT):
         for question, collection in questions:
-            for sections in (0, 3):
+            for sections in timings:
                 started = time.perf_counter()
                 await search.find(
                     SearchQuery.of(question, k=5, collection=collection, page_sections=sections)

@@ -22,7 +22,7 @@ from rag.search import DocsSearch, SearchQuery, SearchResult
 
 MAX_PASSAGE_CHARS = 1500
 NO_RESULTS = "No matching documentation found."
-OFFLINE_TOP_PAGE_SECTIONS = 3  # what the offline model's searches add (`top_page_sections`)
+OFFLINE_TOP_PAGE_SECTIONS = 2  # what the offline model's searches add (`top_page_sections`)
 TOP_PAGE_KEY = "more_from_first_page"  # the tool output's further sections of the first passage's page
 
 
