@@ -46,7 +46,8 @@ from rag.ranking import (
     tsquery_any,
 )
 from rag.reader_vocabulary import Vocabularies, version_columns
-from rag.results import Found, SearchResult
+from rag.results import Found
+from rag.results import SearchResult as SearchResult  # re-exported: what a search returns
 from rag.thesaurus import EXPANSION_WEIGHT
 from rag.top_page import top_page_scores
 from rag.urls import absolute_url
