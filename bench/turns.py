@@ -59,7 +59,7 @@ from pydantic import TypeAdapter  # noqa: E402
 from bench._memory_store import MemoryStore  # noqa: E402
 from bench._pyspy import PySpy, PySpyError, summarize  # noqa: E402
 from chatkit_server import build_assistants  # noqa: E402
-from docsdesk.assistant.search_tool import DocsAgentContext  # noqa: E402
+from docsdesk.assistant.search_tool import OFFLINE_TOP_PAGE_SECTIONS, DocsAgentContext  # noqa: E402
 from docsdesk.core.context import RequestContext  # noqa: E402
 from docsdesk.core.database import Database, open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
@@ -414,6 +414,7 @@ class FloorServer(ChatKitServer[RequestContext]):
             search=self.search,
             collection=self.settings.collection,
             results_per_search=self.settings.search_results,
+            top_page_sections=OFFLINE_TOP_PAGE_SECTIONS,  # as docsdesk's offline model searches
         )
         result = Runner.run_streamed(
             self.assistant.agent,
