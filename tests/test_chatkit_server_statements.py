@@ -26,6 +26,8 @@ PLAIN_TURN = [
     "search: lexemes",  # search_docs (docs search, in one transaction)
     "search: ranked",
     "search: page evidence",  # rag.page_evidence: the best pages scored as whole pages
+    "search: ranked",  # rag.top_page: the ranked statement again, on the first page's further
+    # sections (the offline model's same-page quotes)
     "search: chunks",
     "answer: terms",  # the offline answerer
     "save item",  # the SDK: the answer
