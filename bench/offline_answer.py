@@ -105,12 +105,17 @@ async def page_sections_cost(search: DocsSearch, questions: list[tuple[str, str]
                 )
                 timings[sections].append((time.perf_counter() - started) * 1000)
     for sections, values in timings.items():
-        values.sort()
-        p95 = values[max(0, round(0.95 * len(values)) - 1)]
+        p95 = _p95(values)
         print(
             f"search with {sections} first-page sections over {len(questions)} questions x {REPEAT}: "
             f"p50 {statistics.median(values):.2f} ms, p95 {p95:.2f} ms"
         )
+
+
+def _p95(values: list[float]) -> float:
+    """The 95th percentile of `values` (sorted in place)."""
+    values.sort()
+    return values[max(0, round(0.95 * len(values)) - 1)]
 
 
 def reply_of(output: str, question: str) -> tuple[str, bool, bool]:
@@ -221,8 +226,7 @@ async def answer_step(search: DocsSearch, questions: list[tuple[str, str]]) -> N
                 timings[label].append((time.perf_counter() - started) * 1000)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for label, values in timings.items():
-        values.sort()
-        p95 = values[max(0, round(0.95 * len(values)) - 1)]
+        p95 = _p95(values)
         print(
             f"answer step over {len(outputs)} tool outputs x {REPEAT}, {label} first-page sections: "
             f"p50 {statistics.median(values):.2f} ms, p95 {p95:.2f} ms, max {values[-1]:.2f} ms "
