@@ -156,6 +156,13 @@ class ServingCollection:
         return (await self.name(),)
 
 
+async def collection_exists(engine: AsyncEngine, name: str) -> bool:
+    """Whether `name` has been indexed (it may be empty)."""
+    async with engine.connect() as conn:
+        query = text("SELECT EXISTS (SELECT 1 FROM docs_collections WHERE name = :n)")
+        return bool(await conn.scalar(query, {"n": name}))
+
+
 async def missing_collections(engine: AsyncEngine, wanted: Sequence[str]) -> tuple[list[str], list[str]]:
     """(those of `wanted` that hold no documents, every collection that does)."""
     async with engine.connect() as conn:

@@ -182,13 +182,6 @@ def to_file(rows: Sequence[ReaderTerm]) -> str:
     return "\n".join(lines) + "\n"  # a phrase or a term never holds a tab or a line break
 
 
-async def collection_exists(engine: AsyncEngine, name: str) -> bool:
-    """Whether `name` has been indexed (it may be empty)."""
-    async with engine.connect() as conn:
-        query = text("SELECT EXISTS (SELECT 1 FROM docs_collections WHERE name = :n)")
-        return bool(await conn.scalar(query, {"n": name}))
-
-
 async def list_terms(engine: AsyncEngine, collection: str, tenant: str = "") -> list[ReaderTerm]:
     """The collection's rows for `tenant` ('' : those for every tenant), by phrase."""
     async with engine.connect() as conn:

@@ -38,46 +38,39 @@ def phrase_stems(text: str) -> tuple[str, ...]:
     return tuple(stem(w) for w in _WORD.findall(text.lower()))
 
 
-_stems = phrase_stems
-
-
 def split_terms(docs: str) -> tuple[str, ...]:
     """The documentation terms of a thesaurus row's `docs` column (comma-separated)."""
     return tuple(t.strip() for t in docs.split(",") if t.strip())
 
 
 @functools.cache
-def _table() -> dict[tuple[str, ...], tuple[str, ...]]:
-    """{the stems of a reader phrase: the documentation terms}."""
+def generic_table() -> dict[tuple[str, ...], tuple[str, ...]]:
+    """The shipped table, {the stems of a reader phrase: the documentation terms} (shared: not
+    to be changed)."""
     table: dict[tuple[str, ...], tuple[str, ...]] = {}
     source = files("rag.data").joinpath("reader_terms.tsv").read_text(encoding="utf-8")
     for row in csv.DictReader(source.splitlines(), delimiter="\t"):
-        phrase, docs = _stems(row["reader"]), split_terms(row["docs"])
+        phrase, docs = phrase_stems(row["reader"]), split_terms(row["docs"])
         if phrase and docs:
             table[phrase] = table.get(phrase, ()) + docs
     return table
-
-
-def generic_table() -> dict[tuple[str, ...], tuple[str, ...]]:
-    """The shipped table (not to be changed: it is shared)."""
-    return _table()
 
 
 @functools.lru_cache(maxsize=4096)
 def expansion(query: str) -> tuple[str, ...]:
     """The documentation terms for the reader phrases in `query`, longest phrases first, without
     terms the query already uses; at most MAX_EXPANSIONS."""
-    return expand(_table(), query)
+    return expand(generic_table(), query)
 
 
 def expand(table: Mapping[tuple[str, ...], tuple[str, ...]], query: str) -> tuple[str, ...]:
     """`expansion` with the table `table` ({the stems of a reader phrase: the documentation terms})."""
-    words = _stems(query)
+    words = phrase_stems(query)
     held = set(words)
     found: list[str] = []
     for size in range(MAX_PHRASE_WORDS, 0, -1):
         for start in range(len(words) - size + 1):
             for term in table.get(words[start : start + size], ()):
-                if term not in found and not set(_stems(term)) <= held:
+                if term not in found and not set(phrase_stems(term)) <= held:
                     found.append(term)
     return tuple(found[:MAX_EXPANSIONS])

@@ -143,8 +143,7 @@ async def _terms(args: argparse.Namespace) -> None:
 
 async def _check_collection(engine: AsyncEngine, name: str, configured: list[str]) -> None:
     """A collection that exists or an assistant answers from; a one-line error otherwise."""
-    from rag.collections import list_collections
-    from rag.reader_terms import collection_exists
+    from rag.collections import collection_exists, list_collections
 
     if name in configured or await collection_exists(engine, name):
         return

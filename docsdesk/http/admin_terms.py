@@ -27,6 +27,7 @@ from docsdesk.http.chatkit import read_body
 from docsdesk.http.deps import Services, ServicesDep
 from docsdesk.insights.admin import database_errors
 from docsdesk.ops.access import telemetry_of
+from rag.collections import collection_exists
 from rag.reader_terms import (
     MAX_FILE_BYTES,
     ReaderTerm,
@@ -35,7 +36,6 @@ from rag.reader_terms import (
     add_term,
     checked_name,
     checked_term,
-    collection_exists,
     import_terms,
     list_terms,
     parse_file,

@@ -52,7 +52,7 @@ def test_phrases_match_on_stems_and_terms_the_query_uses_are_not_added():
 def test_longer_phrases_come_first_and_the_expansion_is_capped(monkeypatch):
     monkeypatch.setattr(
         thesaurus,
-        "_table",
+        "generic_table",
         lambda: {
             ("log",): ("journal",),
             ("log", "in"): ("login",),
@@ -64,6 +64,6 @@ def test_longer_phrases_come_first_and_the_expansion_is_capped(monkeypatch):
 
 
 def test_every_row_of_the_shipped_thesaurus_is_read():
-    table = thesaurus._table()
+    table = thesaurus.generic_table()
     assert len(table) > 400
     assert all(phrase and terms for phrase, terms in table.items())
