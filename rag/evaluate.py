@@ -190,12 +190,18 @@ def rank_of(urls: list[str], expected: tuple[str, ...]) -> tuple[list[str], int 
 
 
 async def evaluate(
-    search: DocsSearch, cases: list[Case], collection: str | Sequence[str] | None, k: int = K
+    search: DocsSearch,
+    cases: list[Case],
+    collection: str | Sequence[str] | None,
+    k: int = K,
+    *,
+    tenant: str = "",
 ) -> Report:
-    """Ask every question (top `k` results) and rank the expected pages."""
+    """Ask every question (top `k` results, as `tenant`'s readers search) and rank the
+    expected pages."""
     report = Report(k=k)
     for case in cases:
-        results = await search.search(case.question, k=k, **scope_of(collection))
+        results = await search.search(case.question, k=k, tenant=tenant, **scope_of(collection))
         pages, rank = rank_of([r.url for r in results], case.expected)
         report.outcomes.append(Outcome(case, pages, rank))
     return report

@@ -46,16 +46,29 @@ def version_columns(query: SearchQuery) -> str:
 
 
 class Vocabulary:
-    """A table and the versions of the rows it was built from; its expansions are cached."""
+    """A table and the versions of the rows it was built from; its expansions are cached.
+    `own` are the reader phrases of the scope's own rows (the docs team's, not the generic
+    table's)."""
 
-    def __init__(self, table: Mapping[tuple[str, ...], tuple[str, ...]] | None, versions: Versions) -> None:
+    def __init__(
+        self,
+        table: Mapping[tuple[str, ...], tuple[str, ...]] | None,
+        versions: Versions,
+        own: frozenset[tuple[str, ...]] = frozenset(),
+    ) -> None:
         self.versions = versions
         self.table = table
+        self.own = own
         self._expansion = functools.lru_cache(maxsize=1024)(functools.partial(thesaurus.expand, table or {}))
 
     def expansion(self, query: str) -> tuple[str, ...]:
         """The documentation terms for `query` (`rag.thesaurus.expand`)."""
         return thesaurus.expansion(query) if self.table is None else self._expansion(query)
+
+    def taught(self, query: str) -> frozenset[str]:
+        """The stems of the words of `query` that the scope's own rows map to documentation
+        terms: the docs team says the docs cover them, in other words."""
+        return thesaurus.phrase_words(self.own, query) if self.own else frozenset()
 
 
 GENERIC = Vocabulary(None, (0, 0))  # the generic table alone: a scope with no rows of its own
@@ -104,7 +117,8 @@ class Vocabularies:
         rows = (await conn.execute(statement, {**query.binds, "tenant": query.tenant})).all()
         read = (int(rows[0].shared_terms), int(rows[0].own_terms))
         found = [(r.tenant, r.reader, r.docs) for r in rows if r.reader is not None]
-        vocabulary = Vocabulary(merged(found), read) if read != (0, 0) else GENERIC
+        own = frozenset(thesaurus.phrase_stems(reader) for _, reader, _ in found)
+        vocabulary = Vocabulary(merged(found), read, own) if read != (0, 0) else GENERIC
         key = (query.tenant if read[1] else "", query.collections)
         self._cached[key] = vocabulary
         self._cached.move_to_end(key)

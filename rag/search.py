@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 from sqlalchemy import String, TextClause, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from docsdesk.core.terms import query_text, question_text
+from docsdesk.core.terms import query_text
 from rag import schema
 from rag.embeddings import Embedder
 from rag.nearest import NearestChunks
@@ -48,8 +47,9 @@ from rag.ranking import (
 from rag.reader_vocabulary import Vocabularies, version_columns
 from rag.results import Found
 from rag.results import SearchResult as SearchResult  # re-exported: what a search returns
-from rag.thesaurus import EXPANSION_WEIGHT
+from rag.thesaurus import EXPANSION_WEIGHT, phrase_stems
 from rag.top_page import top_page_scores
+from rag.unknown_words import words_no_chunk_holds
 from rag.urls import absolute_url
 from rag.version_notes import version_change
 
@@ -58,7 +58,6 @@ log = logging.getLogger("docsdesk.search")
 PREFER_URL_BOOST = 1.02  # the reader's page wins ties and near-ties, not against better answers
 MAX_K = 50
 MAX_QUERY_CHARS = 1000
-MAX_UNKNOWN_WORDS = 32  # words of a query checked against the documentation's vocabulary
 CONCURRENT_CHANGE_RETRIES = 3
 HEADLINE_OPTIONS = (
     'StartSel=**, StopSel=**, MaxWords=40, MinWords=15, ShortWord=3, MaxFragments=2, FragmentDelimiter=" … "'
@@ -355,28 +354,23 @@ class DocsSearch:
         ]
 
     async def unknown_words(
-        self, query: str, *, collection: str | None = None, collections: Sequence[str] | None = None
+        self,
+        query: str,
+        *,
+        collection: str | None = None,
+        collections: Sequence[str] | None = None,
+        tenant: str = "",
     ) -> list[str]:
         """The words of `query` (question and stop words aside) that no chunk in scope holds:
-        what the documentation never mentions, in the query's order (an e-mail is one word)."""
+        what the documentation never mentions, in the query's order (an e-mail is one word).
+        A word of a reader phrase of the scope's own reader terms (`tenant`'s too), as of its
+        last search, is not one: the docs team says the docs cover it in other words."""
         await self.startup()
-        scoped = SearchQuery.of(query, collection=collection, collections=collections)
-        words = list(dict.fromkeys(re.findall(r"[^\W_][\w.@'’-]*[^\W_]|[^\W_]", question_text(query))))[
-            :MAX_UNKNOWN_WORDS
-        ]
-        if not words:
-            return []
-        statement = scoped.statement(f"""
-            SELECT w.word FROM unnest(CAST(:words AS text[])) WITH ORDINALITY AS w(word, n)
-            CROSS JOIN LATERAL (SELECT tsvector_to_array(to_tsvector('english', w.word)) AS lexemes) AS t
-            WHERE cardinality(t.lexemes) > 0 AND coalesce((
-                SELECT sum(l.chunks) FROM docs_lexemes l
-                WHERE l.lexeme = ANY(t.lexemes) {scoped.scope("l.collection")}
-            ), 0) <= 0 ORDER BY w.n
-        """)
+        scoped = SearchQuery.of(query, collection=collection, collections=collections, tenant=tenant)
         async with self.engine.connect() as conn:
-            rows = await conn.execute(statement, {"words": words, **scoped.binds})
-            return [row.word for row in rows]
+            unknown = await words_no_chunk_holds(conn, scoped, query)
+        taught = self.vocabularies.current(scoped).taught(query)
+        return [word for word in unknown if not (taught and set(phrase_stems(word)) <= taught)]
 
     async def stats(self) -> dict[str, Any]:
         """Counts for readiness checks: chunks, documents, collections, vector support, embedder."""

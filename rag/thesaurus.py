@@ -63,6 +63,19 @@ def expansion(query: str) -> tuple[str, ...]:
     return expand(generic_table(), query)
 
 
+def phrase_words(phrases: frozenset[tuple[str, ...]], query: str) -> frozenset[str]:
+    """The stems of the words of `query` that are part of one of `phrases` (reader phrases'
+    stems) where it occurs in the query."""
+    words = phrase_stems(query)
+    return frozenset(
+        word
+        for size in range(MAX_PHRASE_WORDS, 0, -1)
+        for start in range(len(words) - size + 1)
+        if words[start : start + size] in phrases
+        for word in words[start : start + size]
+    )
+
+
 def expand(table: Mapping[tuple[str, ...], tuple[str, ...]], query: str) -> tuple[str, ...]:
     """`expansion` with the table `table` ({the stems of a reader phrase: the documentation terms})."""
     words = phrase_stems(query)

@@ -148,10 +148,10 @@ class AnswerReport:
 
 
 async def answer_question(
-    search: DocsSearch, question: str, collection: str | Sequence[str] | None
+    search: DocsSearch, question: str, collection: str | Sequence[str] | None, *, tenant: str = ""
 ) -> OfflineReply:
     """The offline model's reply to `question`: its search, the tool output, its answer step."""
-    return offline_reply(await tool_output(search, question, collection), question)
+    return offline_reply(await tool_output(search, question, collection, tenant=tenant), question)
 
 
 async def tool_output(
@@ -159,22 +159,29 @@ async def tool_output(
     question: str,
     collection: str | Sequence[str] | None,
     page_sections: int = OFFLINE_TOP_PAGE_SECTIONS,
+    *,
+    tenant: str = "",
 ) -> str:
     """The offline model's `search_docs` output for `question` (its search with the first
-    page's further sections, the words no page uses), numbered from 1, without a turn."""
+    page's further sections, the words no page uses), numbered from 1, without a turn; as
+    `tenant`'s readers search."""
     scope = scope_of(collection)
-    found = await search.find(SearchQuery.of(question, k=TOP_PASSAGES, **scope, page_sections=page_sections))
-    unknown = await search.unknown_words(question, **scope)
+    found = await search.find(
+        SearchQuery.of(question, k=TOP_PASSAGES, **scope, page_sections=page_sections, tenant=tenant)
+    )
+    unknown = await search.unknown_words(question, **scope, tenant=tenant)
     numbered = list(enumerate([*found.results, *found.top_page], start=1))
     more = numbered[len(found.results) :]
     return format_passages(question, numbered[: len(found.results)], unknown, more=more)
 
 
 async def evaluate_answers(
-    search: DocsSearch, cases: list[Case], collection: str | Sequence[str] | None
+    search: DocsSearch, cases: list[Case], collection: str | Sequence[str] | None, *, tenant: str = ""
 ) -> AnswerReport:
-    """Answer every question as the offline model does and score the answers."""
+    """Answer every question as the offline model does (as `tenant`'s readers ask) and score
+    the answers."""
     report = AnswerReport()
     for case in cases:
-        report.outcomes.append(AnswerOutcome(case, await answer_question(search, case.question, collection)))
+        reply = await answer_question(search, case.question, collection, tenant=tenant)
+        report.outcomes.append(AnswerOutcome(case, reply))
     return report

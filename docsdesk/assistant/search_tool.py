@@ -153,7 +153,7 @@ async def run_search(ctx: DocsAgentContext, query: str) -> str:
     )
     results = found.results
     observe_search(time.perf_counter() - started, len(results))
-    unknown = await ctx.search.unknown_words(query, **ctx.scope())
+    unknown = await ctx.search.unknown_words(query, **ctx.scope(), tenant=ctx.request_context.tenant_id)
     ctx.searches.append(
         SearchRecord(query, len(results), max((r.score for r in results), default=None), unknown)
     )

@@ -88,6 +88,7 @@ def _register_search(subparsers: argparse._SubParsersAction, formatter: type[arg
     parser.add_argument("query")
     parser.add_argument("-k", type=int, default=5, help="number of results")
     add_assistant_arguments(parser)
+    add_tenant_argument(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON list")
     parser.set_defaults(func=run_search)
 
@@ -105,6 +106,7 @@ def _register_eval(subparsers: argparse._SubParsersAction, formatter: type[argpa
     )
     parser.add_argument("questions", type=Path, metavar="QUESTIONS.tsv")
     add_assistant_arguments(parser)
+    add_tenant_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the figures and misses as JSON")
     parser.set_defaults(func=run_eval)
 
@@ -130,6 +132,25 @@ def _register_collections(
     actions.add_parser(
         "list", help="list the collections (the default)", formatter_class=formatter
     ).set_defaults(func=run_collections)
+
+
+def add_tenant_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tenant",
+        default="",
+        metavar="NAME",
+        help="search as this tenant's readers do: their own reader terms apply too (docsdesk terms)",
+    )
+
+
+def checked_tenant(args: argparse.Namespace) -> str:
+    """`--tenant`, or exit naming what is wrong with it."""
+    from rag.reader_terms import ReaderTermError, checked_name
+
+    try:
+        return checked_name(args.tenant, "--tenant", empty=True)
+    except ReaderTermError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 def add_exclude_argument(parser: argparse.ArgumentParser) -> None:
@@ -228,8 +249,9 @@ async def serving_search(args: argparse.Namespace) -> AsyncIterator[tuple[DocsSe
 async def _search(args: argparse.Namespace) -> None:
     from rag.evaluate import scope_of
 
+    tenant = checked_tenant(args)
     async with serving_search(args) as (search, resolved):
-        results = await search.search(args.query, k=args.k, **scope_of(resolved.collections))
+        results = await search.search(args.query, k=args.k, tenant=tenant, **scope_of(resolved.collections))
     several = len(resolved.collections) > 1
     if args.json:
         print(json.dumps([result_json(r) for r in results], ensure_ascii=False, indent=2))
@@ -244,9 +266,10 @@ async def _eval(args: argparse.Namespace) -> None:
     from rag.evaluate import evaluate, load_questions
 
     cases = load_questions(args.questions)  # a malformed file fails before the database starts
+    tenant = checked_tenant(args)
     async with serving_search(args) as (search, resolved):
-        report = await evaluate(search, cases, resolved.collections)
-        answers = await evaluate_answers(search, cases, resolved.collections)
+        report = await evaluate(search, cases, resolved.collections, tenant=tenant)
+        answers = await evaluate_answers(search, cases, resolved.collections, tenant=tenant)
     if args.json:
         document = {"collection": resolved.label, **report.as_dict(), **answers.as_dict()}
         if resolved.assistant is not None:

@@ -134,9 +134,7 @@ class DocsTools:
         started = time.perf_counter()
         found = await asyncio.gather(*(self.search_engine.search(query, k=k, collection=c) for c in scope))
         results = sorted((r for rs in found for r in rs), key=lambda r: -r.score)[:k]
-        unknown = await self.search_engine.unknown_words(
-            query, collection=scope[0] if len(scope) == 1 else None
-        )
+        unknown = await self.search_engine.unknown_words(query, collections=scope)
         self._record(principal, scope[0], query, results, unknown, time.perf_counter() - started)
         passages = [
             Passage(

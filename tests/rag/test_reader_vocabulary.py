@@ -151,3 +151,21 @@ def test_rows_join_the_generic_table_in_layers():
     assert table[("thumb", "up")] == ("praise",) and table[("kudo",)] == ("a",)
     assert table[("time", "limit")] == generic_table()[("time", "limit")]
     assert generic_table()[("thumb", "up")] == ("feedback", "rating")  # the shared table is untouched
+
+
+async def test_a_word_the_team_maps_is_not_one_the_docs_lack(engine, sites):
+    site, other = sites
+    search = DocsSearch(engine)
+    question = "member kudos for a gizmo"
+    assert await search.unknown_words(question, collection=site) == ["kudos", "gizmo"]
+
+    await add_term(engine, site, checked_term("kudos", "endorse"))
+    await add_term(engine, other, checked_term("member kudos", "endorse"), tenant="acme")
+    await search.search(question, collection=site)  # the scope's rows, as of its search
+    assert await search.unknown_words(question, collection=site) == ["gizmo"]
+    await search.search(question, collection=other)
+    assert await search.unknown_words(question, collection=other) == ["kudos", "gizmo"]  # acme's row only
+    await search.search(question, collection=other, tenant="acme")
+    assert await search.unknown_words(question, collection=other, tenant="acme") == ["gizmo"]
+    not_the_phrase = "kudos for a member"
+    assert await search.unknown_words(not_the_phrase, collection=other, tenant="acme") == ["kudos"]

@@ -3,6 +3,8 @@ bad line reported by number, nothing written), remove, per tenant; one-line erro
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.docsdesk.cli.test_cli import run_cli
@@ -77,3 +79,37 @@ def test_terms_errors_are_one_line(database, site, tmp_path):
     no_header.write_text("kudos\tendorse\n", encoding="utf-8")
     result = run_cli("terms", "import", str(no_header), "--collection", site, **env)
     assert f"{no_header}:1: the first line must be the header reader<TAB>docs" in result.stderr
+
+
+@pytest.fixture
+async def two_pages(engine, tmp_path):
+    pages = {"a.md": "# Endorsements\n\nEndorse a colleague.\n", "b.md": "# Billing\n\nInvoices monthly.\n"}
+    return await ingested_pages(engine, tmp_path / "docs", pages, "https://d.test/")
+
+
+def test_search_and_eval_as_a_tenants_readers(database, two_pages, tmp_path):
+    site = two_pages
+    env = {"DATABASE_URL": database.url, "DOCSDESK_DATA_DIR": str(tmp_path), "DOCSDESK_EMBEDDINGS": "none"}
+    scope = ("--collection", site)
+    assert run_cli("terms", "add", "kudos", "endorse", *scope, "--tenant", "acme", **env).returncode == 0
+
+    def first_urls(*tenant: str) -> list[str]:
+        result = run_cli("search", "kudos", "--json", *scope, *tenant, **env)
+        assert result.returncode == 0, result.stderr
+        return [r["url"] for r in json.loads(result.stdout)]
+
+    assert first_urls() == []  # the collection's readers at large: no page says "kudos"
+    assert first_urls("--tenant", "acme")[0].startswith("https://d.test/a/")
+
+    questions = tmp_path / "q.tsv"
+    questions.write_text("question\texpected\tphrase\nkudos for a colleague\thttps://d.test/a/\tcolleague\n")
+    plain = json.loads(run_cli("eval", str(questions), "--json", *scope, **env).stdout)
+    acme = json.loads(run_cli("eval", str(questions), "--json", *scope, "--tenant", "acme", **env).stdout)
+    # "kudos" is a word no page uses: for readers at large, the docs lack half of the question
+    assert (plain["recall@1"], plain["false_refusals"], plain["answer_hit_rate"]) == (1, 1, 0)
+    assert (acme["recall@1"], acme["false_refusals"], acme["answer_hit_rate"]) == (1, 0, 1)
+
+    bad = run_cli("search", "kudos", *scope, "--tenant", "a b", **env)
+    assert (
+        bad.returncode == 1 and bad.stderr.strip() == "error: --tenant contains spaces or control characters"
+    )
