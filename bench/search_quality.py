@@ -51,6 +51,8 @@ TARGETS = {  # (set, config) -> (recall@1, recall@5)
     ("heldout4-reader", "hybrid"): (0.85, 0.97),
     ("heldout5-reader", "fts"): (0.85, 0.97),
     ("heldout5-reader", "hybrid"): (0.85, 0.97),
+    ("heldout6-reader", "fts"): (0.85, 0.97),
+    ("heldout6-reader", "hybrid"): (0.85, 0.97),
 }
 
 
