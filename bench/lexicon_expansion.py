@@ -9,6 +9,10 @@ the query) as further terms, exactly as the reader-terms thesaurus adds its term
 word's weight, at most eight a query). Nothing of this is in docsdesk: the search is
 `rag.search.DocsSearch` with its scope's vocabulary wrapped here.
 
+A variant `co:S:M:N` adds instead, for each query word in 2 to 20% of the chunks, the N words
+sharing most chunks with it (in at least 3 chunks and a quarter of the word's; score: the share
+of the word's chunks holding it x its idf, at least S), the M best of the query's.
+
 `--pairs` prints the model's similarity of reader phrases and the documentation's word for
 them (and, with `--onnx`, the transformer's, if `onnx` embeddings are installed).
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import math
 import re
 import sys
 import tempfile
@@ -148,14 +153,16 @@ _SMALL = frozenset(
 
 @dataclass(frozen=True)
 class Variant:
-    similarity: float  # T: the least cosine of an added word
-    rare: int  # R: a query word in at most this many chunks is expanded
+    similarity: float  # T: the least cosine of an added word (co-occurrence: the least score)
+    rare: int  # R: a query word in at most this many chunks is expanded (co-occurrence: M, words a query)
     per_word: int  # N: lexicon words added per query word
+    cooccurring: bool = False  # words that share chunks with the query word, not nearest vectors
 
     @classmethod
     def parse(cls, spec: str) -> Variant:
-        t, r, n = spec.split(":")
-        return cls(float(t), int(r), int(n))
+        kind, _, rest = spec.rpartition("co:") if spec.startswith("co:") else ("", "", spec)
+        t, r, n = rest.split(":")
+        return cls(float(t), int(r), int(n), spec.startswith("co:"))
 
 
 class Lexicon:
@@ -164,18 +171,47 @@ class Lexicon:
     def __init__(self, texts: list[str], model: Any) -> None:
         spellings: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
         self.chunks: collections.Counter[str] = collections.Counter()
+        self.sets: list[set[str]] = []
         for chunk in texts:
             words = _WORD.findall(chunk.lower())
             for word in words:
                 spellings[stem(word)][word] += 1
             self.chunks.update({stem(w) for w in words})
+            self.sets.append({stem(w) for w in words if w not in _SMALL and len(w) > 2})
         self.stems = sorted(s for s in spellings if len(s) > 2)
         self.words = [spellings[s].most_common(1)[0][0] for s in self.stems]
         self.model = model
         self.vectors = model.encode(self.words, normalize=True, use_multiprocessing=False)
 
+    def associated(self, words: list[str], variant: Variant) -> tuple[str, ...]:
+        """The words sharing most chunks with each query word (confidence x idf), best first."""
+        held = {stem(w) for w in words}
+        total = len(self.sets)
+        scored: dict[str, float] = {}
+        for q in held:
+            df = self.chunks.get(q, 0)
+            if df < 2 or df > total / 5:
+                continue
+            together = collections.Counter(t for chunk in self.sets if q in chunk for t in chunk)
+            best = sorted(
+                (
+                    (c / df * math.log(total / self.chunks[t]), t)
+                    for t, c in together.items()
+                    if c >= 3 and c >= df / 4 and t not in held
+                ),
+                reverse=True,
+            )[: variant.per_word]
+            for score, t in best:
+                if score >= variant.similarity:
+                    scored[t] = max(scored.get(t, 0.0), score)
+        index = {s: i for i, s in enumerate(self.stems)}
+        top = sorted(scored, key=lambda t: -scored[t])[: variant.rare]
+        return tuple(self.words[index[t]] for t in top if t in index)
+
     def expansion(self, query: str, variant: Variant) -> tuple[str, ...]:
         words = [w for w in _WORD.findall(question_text(query).lower()) if w not in _SMALL]
+        if variant.cooccurring:
+            return self.associated(words, variant)
         held = {stem(w) for w in words}
         probes = [w for w in dict.fromkeys(words) if self.chunks.get(stem(w), 0) <= variant.rare]
         if not probes:
