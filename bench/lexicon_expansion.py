@@ -11,7 +11,8 @@ word's weight, at most eight a query). Nothing of this is in docsdesk: the searc
 
 A variant `co:S:M:N` adds instead, for each query word in 2 to 20% of the chunks, the N words
 sharing most chunks with it (in at least 3 chunks and a quarter of the word's; score: the share
-of the word's chunks holding it x its idf, at least S), the M best of the query's.
+of the word's chunks holding it x its idf, at least S), the M best of the query's; `hd:S:M:N`
+the same among the words of the collection's titles and headings only.
 
 `--pairs` prints the model's similarity of reader phrases and the documentation's word for
 them (and, with `--onnx`, the transformer's, if `onnx` embeddings are installed).
@@ -157,18 +158,20 @@ class Variant:
     rare: int  # R: a query word in at most this many chunks is expanded (co-occurrence: M, words a query)
     per_word: int  # N: lexicon words added per query word
     cooccurring: bool = False  # words that share chunks with the query word, not nearest vectors
+    headings: bool = False  # co-occurring words of the titles and headings only
 
     @classmethod
     def parse(cls, spec: str) -> Variant:
-        kind, _, rest = spec.rpartition("co:") if spec.startswith("co:") else ("", "", spec)
+        kind, _, rest = spec.partition(":") if spec[:3] in ("co:", "hd:") else ("", "", spec)
         t, r, n = rest.split(":")
-        return cls(float(t), int(r), int(n), spec.startswith("co:"))
+        return cls(float(t), int(r), int(n), bool(kind), kind == "hd")
 
 
 class Lexicon:
     """A scope's words, their chunk counts (by stem) and their static vectors."""
 
-    def __init__(self, texts: list[str], model: Any) -> None:
+    def __init__(self, texts: list[str], model: Any, headings: list[str] | None = None) -> None:
+        self.headings = {stem(w) for h in headings or [] for w in _WORD.findall(h.lower())}
         spellings: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
         self.chunks: collections.Counter[str] = collections.Counter()
         self.sets: list[set[str]] = []
@@ -197,7 +200,10 @@ class Lexicon:
                 (
                     (c / df * math.log(total / self.chunks[t]), t)
                     for t, c in together.items()
-                    if c >= 3 and c >= df / 4 and t not in held
+                    if c >= 3
+                    and c >= df / 4
+                    and t not in held
+                    and (not variant.headings or t in self.headings)
                 ),
                 reverse=True,
             )[: variant.per_word]
@@ -256,8 +262,10 @@ async def lexicons_of(engine: AsyncEngine, prefix: str, names: list[str]) -> dic
                 text("SELECT page_title, heading_path, text FROM docs_chunks WHERE collection = :c"),
                 {"c": prefix + name},
             )
+            rows = rows.all()
             texts = [f"{r.page_title} {' '.join(r.heading_path)} {r.text}" for r in rows]
-            found[(prefix + name,)] = Lexicon(texts, model)
+            headings = [f"{r.page_title} {' '.join(r.heading_path)}" for r in rows]
+            found[(prefix + name,)] = Lexicon(texts, model, headings)
     return found
 
 
