@@ -33,6 +33,7 @@ from typing import Literal
 from docsdesk.assistant.further import MAX_EXTRA_QUOTES, further_quotes, page_quotes, top_passage_quote
 from docsdesk.assistant.pieces import Piece, Quote, render, split_passage
 from docsdesk.assistant.quotes import continued, dangles, pointers, quote_for, quoted_terms
+from docsdesk.assistant.refusal import unstated_figure
 from docsdesk.assistant.words import (
     STOP_WORDS,
     alternatives,
@@ -228,6 +229,8 @@ def extract_answer(
         best.match = max(best.match, MIN_SECTION_MATCH if named & best.terms else 0.0)
     if best.match < MIN_SECTION_MATCH or not best.pieces:
         return OfflineAnswer.not_covered("no_matching_section")
+    if unstated_figure(question, [p for s in [*sections, *_sections(list(more))] for p in s.pieces]):
+        return OfflineAnswer.not_covered("unstated_figure")  # `refusal`: asked for a figure none states
     return _answer_from(best, sections, weight, total, more)
 
 
