@@ -32,11 +32,19 @@ _STOP_WORDS_TEXT = (
 STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*|[0-9]+(?:\.[0-9]+)*")
 _POSSESSIVE = frozenset({"my", "our", "your", "their"})
+# What a reader names after "my" or "our": their app, site, company, team, project, their users.
+_OWN_THINGS_TEXT = (
+    "app apps application applications site website portal company org organization organisation "
+    "team project product platform startup business shop users customers employees staff"
+)
+_OWN_THINGS = frozenset(_OWN_THINGS_TEXT.split())
 _NUMERIC = re.compile(r"^v?\d[\w.]*$", re.IGNORECASE)
-# A product's or service's name as typed: an acronym ("AWS", "TOTP") or a capitalised word
-# ("Slack"); not an identifier (inner capitals after a lower-case letter, digits, `_`, `.`).
+# A product's or service's name as typed: an acronym ("AWS", "TOTP"), a capitalised word
+# ("Slack") or a styled one (`_STYLED`: "gRPC"); not an identifier (inner capitals after a lower-case letter, digits, `_`, `.`).
 _ACRONYM = re.compile(r"^[A-Z]{2,6}$")
 _CAPITALISED = re.compile(r"^[A-Z][a-z]{2,}$")
+# A name styled with a lower-case prefix before an acronym: "gRPC", "eBPF", "iOS", "macOS".
+_STYLED = re.compile(r"^[a-z]{1,3}(?:[A-Z]{2,}[a-z]*|OS)$")
 # A name in camel case ("PyInstaller", "GraphQL", "JetBrains"): its parts, capitalised words or
 # acronyms. More than MAX_NAME_PARTS parts is a class or an error ("CollectionWasNotInitialized").
 _CAMEL_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z][a-z]+|[A-Z]+")
@@ -88,11 +96,13 @@ def named_terms(question: str) -> set[str]:
 
 def readers_own(question: str, word: str) -> bool:
     """Whether `word` (one the documentation never uses) is the reader's context rather than
-    their subject: a capitalised name after "my", "our", "your" or "their" (their app, their
-    company; "our Acme Portal" is one name), or a version, number or time."""
+    their subject: a capitalised name after "my", "our", "your" or "their" that names their app,
+    site, company, team or project ("my Zorbly app", "our Acme Portal": `_OWN_THINGS`), or a
+    version, number or time. A name after "my" that names something else is a product the reader
+    uses ("my Pinecone index", "my GraphQL API"), and may be what they ask about."""
     if _NUMERIC.match(word):
         return True
-    if not word[:1].isupper():  # "our brand" is a topic; "our Zorbly portal" a name
+    if not (word[:1].isupper() or _STYLED.match(word)):  # "our brand" is a topic; "our Zorbly portal" a name
         return False
     tokens = [token.strip(".,;:!?") for token in re.findall(r"[\w'’.-]+", question)]
     for at, token in enumerate(tokens):
@@ -101,7 +111,11 @@ def readers_own(question: str, word: str) -> bool:
         before = at - 1
         while before >= 0 and tokens[before][:1].isupper():  # the name's earlier words
             before -= 1
-        if before >= 0 and tokens[before].casefold() in _POSSESSIVE:
+        after = at + 1
+        while after < len(tokens) and tokens[after][:1].isupper():  # the name's later words
+            after += 1
+        named = {token.casefold() for token in tokens[before + 1 : after + 1]}
+        if before >= 0 and tokens[before].casefold() in _POSSESSIVE and named & _OWN_THINGS:
             return True
     return False
 
@@ -142,7 +156,12 @@ def names_a_product(question: str, word: str, kinds: frozenset[str] = frozenset(
     ("422 Unprocessable Entity")."""
     if readers_own(question, word):
         return False
-    if not (_ACRONYM.match(word) or _CAPITALISED.match(word) or _camel_name(question, word, kinds)):
+    if not (
+        _ACRONYM.match(word)
+        or _CAPITALISED.match(word)
+        or _STYLED.match(word)
+        or _camel_name(question, word, kinds)
+    ):
         return False
     for match in re.finditer(rf"(?<![\w.-]){re.escape(word)}(?![\w-])", question):
         before = question[: match.start()]

@@ -21,6 +21,10 @@ from docsdesk.assistant.words import (
     [
         ("Which server method receives feedback in my Zorbly app?", "Zorbly", True),
         ("How do I deploy our Acme portal?", "Acme", True),
+        # a name after "my" that is no app, site, company or project of theirs: a product they use
+        ("is there a connector to query my Pinecone index as a tool?", "Pinecone", False),
+        ("expose my GraphQL API as MCP tools automatically", "GraphQL", False),
+        ("can our Zorbly users sign in with it?", "Zorbly", True),
         ("Where is the billing page in our Acme Portal v10?", "Portal", True),  # one name, two words
         ("upgrading from v9 to v10 and UserDB is gone", "v10", True),
         ("run my agent every morning at 8am", "8am", True),
@@ -47,6 +51,10 @@ def test_named_terms_are_the_identifiers_whole():
     [
         ("how do I hook an agent up as a Slack bot that answers in channels", "Slack", True),
         ("add two-factor authentication with an authenticator app (TOTP) to login", "TOTP", True),
+        ("does the python sdk have a gRPC transport?", "gRPC", True),  # styled: a lower-case prefix
+        ("our iOS app keeps logging out", "iOS", False),  # their own app, on a platform
+        ("is sendMessage called twice?", "sendMessage", False),  # an identifier, not a name
+        ("expose my GraphQL API as MCP tools automatically", "GraphQL", True),
         ("deploying the server on AWS Lambda, any gotchas?", "AWS", True),
         ("Slack bots: can the agent answer in channels?", "Slack", False),  # starts the question
         ("how do I unit test my agent workflow in CI", "CI", False),  # where the reader works
