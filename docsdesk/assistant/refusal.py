@@ -10,7 +10,7 @@ word: "five attempts", "`lifetime_seconds=3600`", "at most 50"), or by a setting
 amount (`max_turns`, `total_tokens`, `lifetime_seconds`), in a piece that names what the question
 counts ("how many *days*", "max number of *handoffs*") or, for "how long" and "how big", a unit of
 time or size. A list's numbering, versions, dates, ports and the digits inside a name are no
-figures.
+amounts; a date is a year with its month (`2025-12-27`, "March 2026").
 
 Only the question's own ask counts: "how many" or "how long" opening a sentence ("by default, how
 many tool calls ..."), or "is there a max / hard cap / limit ...", "what's the default max ...";
@@ -41,6 +41,17 @@ _LIMIT = re.compile(
     r"\b(?:is\s+there|are\s+there|what\s+is|what's|whats|what\s+are)\s+(?:a|an|the|any)\s+"
     r"(?:(?:default|hard|upper|lower|built-in|official)\s+)*"
     r"(?P<how>max|maximum|min|minimum|limit|cap|threshold|quota)\b(?P<rest>[^.?!;]*)",
+    re.I,
+)
+# "when is 3.0 coming out?", "when will it be released?": a date
+_WHEN = re.compile(
+    _ASK_START + r"when\s+(?:is|will|does|do|are)\b(?P<rest>(?:[^.?!;]|\.(?=\d))*?)"
+    r"\b(?:come|comes|coming|out|release|released|ship|ships|shipping|launch|available)\b",
+    re.I,
+)
+_DATE = re.compile(
+    r"\b(?:19|20)\d\d-\d\d(?:-\d\d)?\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+"
+    r"(?:\d{1,2},?\s+)?(?:19|20)\d\d\b|\bQ[1-4]\s+(?:19|20)\d\d\b",
     re.I,
 )
 # The question asks about something that happened to the reader: "how many tokens did my run use".
@@ -87,10 +98,14 @@ class Figure:
 
     counted: frozenset[str]
     units: frozenset[str] = frozenset()
+    date: bool = False  # a date, not an amount ("when is 3.0 coming out?")
 
 
 def asked_figure(question: str) -> Figure | None:
     """The figure `question` asks for, or None when its ask is not for a figure."""
+    when = _WHEN.search(question)
+    if when is not None:
+        return Figure(frozenset(terms(when.group("rest"))), date=True)
     for pattern in (_HOW, _LIMIT):
         match = pattern.search(question)
         if match is None:
@@ -130,15 +145,22 @@ def has_amount(text: str) -> bool:
         return True
     if any(m.group(0).lower() in _NUMBER_WORDS for m in _NUMBER_WORD.finditer(body)):
         return True
-    return any(set(identifier_terms(name).split()) & _AMOUNT_PARTS for name in _NAME.findall(body))
+    return names_an_amount(body)
+
+
+def names_an_amount(text: str) -> bool:
+    """Whether `text` names a setting that is an amount (`max_turns`, `lifetime_seconds`)."""
+    return any(set(identifier_terms(name).split()) & _AMOUNT_PARTS for name in _NAME.findall(text))
 
 
 def states_figure(piece: Piece, figure: Figure) -> bool:
     """Whether `piece` states the asked figure: an amount, with what is counted or its unit."""
     about = figure.counted | figure.units
     if about and not piece.terms & about:
-        return False
-    return has_amount(piece.text)
+        # "how long does a run go on?": a limit in other units than time (`max_turns`); a size
+        # limit's name holds a unit of size (`max_queue_size`)
+        return figure.units == _DURATION and names_an_amount(piece.text)
+    return bool(_DATE.search(piece.text)) if figure.date else has_amount(piece.text)
 
 
 def unstated_figure(question: str, pieces: Iterable[Piece]) -> bool:
