@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from docsdesk.assistant.answer import extract_answer
 from docsdesk.assistant.words import (
     camel_parts,
     identifier_kinds,
@@ -100,3 +101,21 @@ def test_camel_case_names_and_the_kinds_the_docs_identifiers_name():
 
 def test_contraction_and_prefix_fragments_are_not_terms():
     assert question_terms("we're re-running it and it doesn't work, dont ask why") == {"run", "work", "ask"}
+
+
+def test_a_product_after_my_is_not_the_readers_own_name():
+    hosted = (
+        "## Connector-backed hosted servers\n\nHosted MCP also supports OpenAI connectors. Instead of "
+        "specifying a `server_url`, supply a `connector_id` and an access token. The Responses API "
+        "handles authentication and the hosted server exposes the connector's tools."
+    )
+    passages = [(1, "Model context protocol (MCP) › Connector-backed hosted servers", hosted)]
+    question = "is there a built in connector to query my Pinecone index as a tool?"
+    answer = extract_answer(question, passages, ["Pinecone"])
+    assert not answer.covered and answer.reason == "unknown_product" and answer.absent == ("Pinecone",)
+    assert answer.cited == ()
+    # The reader's own app, named after "my": their context, not their subject.
+    own = extract_answer(
+        "is there a built in connector for the tools of my Zorbly app?", passages, ["Zorbly"]
+    )
+    assert own.covered and own.cited == (1,)
