@@ -33,7 +33,7 @@ from typing import Literal
 from docsdesk.assistant.further import MAX_EXTRA_QUOTES, further_quotes, page_quotes, top_passage_quote
 from docsdesk.assistant.pieces import Piece, Quote, render, split_passage
 from docsdesk.assistant.quotes import continued, dangles, pointers, quote_for, quoted_terms
-from docsdesk.assistant.refusal import unstated_figure
+from docsdesk.assistant.refusal import asked_figure, unstated_figure
 from docsdesk.assistant.words import (
     STOP_WORDS,
     alternatives,
@@ -69,7 +69,8 @@ class OfflineAnswer:
     outcome: Outcome
     text: str = ""  # the quotes as Markdown, each with its [n] marker
     cited: tuple[int, ...] = ()  # passage numbers quoted, in order
-    # not covered: "no_results", "absent_terms", "unknown_product" or "no_matching_section"
+    # not covered: "no_results", "absent_terms", "unknown_product", "no_matching_section" or
+    # "unstated_figure" (`docsdesk.assistant.refusal`)
     reason: str = ""
     absent: tuple[str, ...] = ()  # the question's words the documentation never uses
 
@@ -196,7 +197,8 @@ def extract_answer(
     further sections of the first passage's page (the search's `top_page`), best first.
 
     Not covered only on evidence: no passages, words no page uses holding much of the question,
-    or no passage (with its title and headings) holding enough of the question's weight."""
+    no passage (with its title and headings) holding enough of the question's weight, or a figure
+    asked that no passage states (`refusal.unstated_figure`)."""
     if not passages:
         return OfflineAnswer.not_covered("no_results")
     sections = _sections(passages)
@@ -229,7 +231,9 @@ def extract_answer(
         best.match = max(best.match, MIN_SECTION_MATCH if named & best.terms else 0.0)
     if best.match < MIN_SECTION_MATCH or not best.pieces:
         return OfflineAnswer.not_covered("no_matching_section")
-    if unstated_figure(question, [p for s in [*sections, *_sections(list(more))] for p in s.pieces]):
+    if asked_figure(question) and unstated_figure(
+        question, [p for s in [*sections, *_sections(list(more))] for p in s.pieces]
+    ):
         return OfflineAnswer.not_covered("unstated_figure")  # `refusal`: asked for a figure none states
     return _answer_from(best, sections, weight, total, more)
 
