@@ -32,7 +32,7 @@ from typing import Literal
 
 from docsdesk.assistant.further import MAX_EXTRA_QUOTES, further_quotes, page_quotes, top_passage_quote
 from docsdesk.assistant.pieces import Piece, Quote, render, split_passage
-from docsdesk.assistant.quotes import continued, dangles, pointers, quote_for, quoted_terms
+from docsdesk.assistant.quotes import continued, dangles, pointers, quote_for, quoted_terms, trimmed
 from docsdesk.assistant.refusal import asked_figure, unstated_figure
 from docsdesk.assistant.words import (
     STOP_WORDS,
@@ -274,6 +274,7 @@ def _answer_from(
 
     top_passage_quote(quotes, sections[0], first.score, score)
     page_quotes(quotes, [*sections, *_more_sections(more, sections, quotes)], set(weight), score)
+    quotes = [trimmed(quote, set(weight)) for quote in quotes]
     cited = tuple(dict.fromkeys(q.passage for q in quotes))
     return OfflineAnswer("answered", render(quotes), cited)
 

@@ -25,6 +25,7 @@ _SENTENCE_END = re.compile(
 )
 MAX_HEADING_CHARS = 100  # of the section name a quote is shown under
 CLIPPED = "…"  # what ends a passage clipped for the tool output
+LEFT_OUT = "…"  # the item that stands for those of a quoted list left out
 _WORDY = re.compile(r"\w")
 
 
@@ -178,6 +179,7 @@ class Quote:
 
     pieces: list[Piece]
     lead: Piece | None = None
+    omitted: bool = False  # items of its list were left out (`quotes.trimmed`): a last item "…"
 
     @property
     def passage(self) -> int:
@@ -208,13 +210,13 @@ def render(quotes: list[Quote]) -> str:
             after = " ".join(p.text for p in quote.pieces[1:] if p.prose)
             blocks.append(f"{_intro(quote)}\n\n{first.text}" + (f"\n\n> {after}" if after else ""))
         elif first.kind == "row":
-            rows = "\n".join(p.text for p in quote.pieces)
+            rows = "\n".join(p.text for p in quote.pieces)  # a row stands alone: no marker
             blocks.append(f"{_intro(quote)}\n\n{first.header}\n{rows}")
         else:
             lines = [
                 ("- " + _LIST_ITEM.sub("", p.text, count=1)) if p.kind == "item" else p.text
                 for p in quote.pieces
-            ]
+            ] + ([f"- {LEFT_OUT}"] if quote.omitted else [])
             joined = "\n".join(lines) if any(p.kind == "item" for p in quote.pieces) else " ".join(lines)
             body = "\n".join("> " + line for line in joined.splitlines())
             blocks.append(f"From “{_heading(quote)}”:\n{body} [{quote.passage}]")

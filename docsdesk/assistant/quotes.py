@@ -4,8 +4,10 @@ A piece alone may not stand: a code block or a table needs the sentence that int
 list item the sentence that opens its list, a sentence that starts with "This" or "They" the
 one it refers back to. `quote_for` widens the chosen piece to that whole, and never across a
 heading: a sentence right before a code block or table (it ends its paragraph) introduces it;
-a short list is quoted whole under its opening sentence; a long one gives that sentence and
-the chosen item.
+a short list is quoted whole under its opening sentence, a long one gives that sentence and
+the chosen item; a short table is quoted whole, a long one gives the chosen row under its
+header. `trimmed` then leaves out the bullet items and rows that hold none of the question's
+words.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ LEAD_WINDOW = 3  # sentences before a code block or table that may introduce it
 MAX_LIST_ITEMS = 8  # a list of at most this many items is quoted whole
 MAX_LIST_CHARS = 900  # ... when its items hold at most this many characters
 MAX_TABLE_ROWS = 8  # rows of a table quoted with the sentence that introduces it
+MAX_WHOLE_TABLE_ROWS = 4  # a table of at most this many rows is quoted whole
 MAX_PARAGRAPH_CHARS = 400  # a paragraph this short is quoted whole around its best sentence
 SHORT_QUOTE_CHARS = 250  # a quote this short goes on into the next sentence of its section
 _REFERS_BACK = re.compile(r"^(?:This|That|These|Those|It|Its|They|Their|Such|Both)\b")
@@ -34,6 +37,7 @@ _ELSEWHERE_HEADING = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.!?][*_`)\"'”’]*$")  # a whole sentence, not a label ("**Arguments**")
+_NUMBERED = re.compile(r"^\s*\d{1,3}[.)]\s")  # an item of a numbered list: a step
 _INLINE_NAME = re.compile(r"`([A-Za-z_][\w.]*[\w])")
 
 
@@ -62,15 +66,26 @@ def lead_of(pieces: list[Piece], index: int) -> Piece | None:
     return colon or max(before, key=lambda p: (len(p.terms & block_terms), p.score, -before.index(p)))
 
 
-def _rows(pieces: list[Piece], first: int) -> list[Piece]:
-    """The rows of the table whose first row is at `first` (at most MAX_TABLE_ROWS)."""
+def _rows(pieces: list[Piece], first: int, limit: int = MAX_TABLE_ROWS) -> list[Piece]:
+    """The rows of the table whose first row is at `first` (at most `limit`)."""
     header = pieces[first].header
     rows: list[Piece] = []
     for piece in pieces[first:]:
-        if piece.kind != "row" or piece.header != header or len(rows) >= MAX_TABLE_ROWS:
+        if piece.kind != "row" or piece.header != header or len(rows) >= limit:
             break
         rows.append(piece)
     return rows
+
+
+def _row_quote(pieces: list[Piece], index: int) -> Quote:
+    """The row at `index` under the sentences before its table; a short table (at most
+    MAX_WHOLE_TABLE_ROWS rows) whole, as a short list is: a reader asking which of a few
+    options fits, or what the difference is, needs the rows side by side."""
+    piece = pieces[index]
+    first = next(i for i, p in enumerate(pieces) if p.kind == "row" and p.header == piece.header)
+    rows = _rows(pieces, first, MAX_WHOLE_TABLE_ROWS + 1)
+    whole = len(rows) <= MAX_WHOLE_TABLE_ROWS and sum(len(p.text) for p in rows) <= MAX_LIST_CHARS
+    return Quote(rows if whole else [piece], lead_of(pieces, first))
 
 
 def _list_quote(pieces: list[Piece], index: int) -> Quote:
@@ -168,8 +183,7 @@ def quote_for(piece: Piece, pieces: list[Piece]) -> Quote:
         tail = [explained] if explained is not None and _REFERS_BACK.match(explained.text) else []
         return Quote([piece, *tail], lead_of(pieces, index))
     if piece.kind == "row":  # the sentences before the table, not the rows before
-        first = next(i for i, p in enumerate(pieces) if p.kind == "row" and p.header == piece.header)
-        return Quote([piece], lead_of(pieces, first))
+        return _row_quote(pieces, index)
     if piece.kind == "item":
         return _list_quote(pieces, index)
     return with_example(_sentence_quote(pieces, index), pieces, piece)
@@ -190,6 +204,22 @@ def with_example(quote: Quote, pieces: list[Piece], piece: Piece | None = None) 
         if later.kind == "code" and any(name in later.text for name in names):
             return Quote([later], piece)
     return quote
+
+
+def trimmed(quote: Quote, wanted: set[str]) -> Quote:
+    """`quote` without the items of its bullet list, or the rows of its table, that hold none
+    of `wanted` (the question's terms) when others do: a short list or table is quoted whole
+    for the items that answer, and the rest only lengthens the answer. The quote says that it
+    left some out (`Quote.omitted`: a list ends with an item "…"; a table's rows are records
+    that stand alone, as a single quoted row always did). The steps of a numbered list stay
+    whole."""
+    parts = [p for p in quote.pieces if p.kind in ("item", "row")]
+    if len(parts) < 2 or any(p.kind == "item" and _NUMBERED.match(p.text) for p in parts):
+        return quote
+    left_out = {id(p) for p in parts if not (p.terms or terms(p.text)) & wanted}
+    if not left_out or len(left_out) == len(parts):
+        return quote
+    return Quote([p for p in quote.pieces if id(p) not in left_out], quote.lead, omitted=True)
 
 
 def quoted_terms(quote: Quote) -> set[str]:

@@ -444,3 +444,17 @@ def result(url: str, heading: str, text: str) -> SearchResult:
         collection="c",
         chunk_id=1,
     )
+
+
+def test_an_answer_leaves_out_the_bullet_items_that_hold_nothing_of_the_question() -> None:
+    passage = (
+        "## Custom endpoints\n\nThe transport configuration lets you customize the default behavior:\n\n"
+        "- `url`: Override the WebSocket endpoint\n- `headers`: Provide explicit headers such as auth headers\n"
+        "- `api_key`: Pass an API key directly or via callback\n- `call_id`: Attach to an existing call\n"
+    )
+    answer = extract_answer("how do I override the websocket endpoint url", [(1, "Realtime", passage)])
+    assert answer.covered
+    assert answer.text == (
+        "From “Custom endpoints”:\n> The transport configuration lets you customize the default behavior:\n"
+        "> - `url`: Override the WebSocket endpoint\n> - … [1]"
+    )

@@ -17,6 +17,7 @@ from docsdesk.assistant.quotes import (
     dangles,
     pointers,
     quote_for,
+    trimmed,
 )
 from docsdesk.assistant.words import terms
 
@@ -271,3 +272,61 @@ def test_answers_never_cut_a_sentence_nor_leave_a_marker_alone():
             head = sentence[:25]
             if head in quoted_text:  # a sentence quoted is quoted whole
                 assert sentence in quoted_text, (question, sentence, answer.text)
+
+
+def test_a_short_table_is_quoted_whole_and_a_long_one_by_its_row():
+    # "stdio or http, which is the default?": the rows side by side answer it, not one row.
+    text = (
+        "## Pick a transport\n\n| Transport | When |\n|---|---|\n"
+        "| `stdio` | Local servers. The default. |\n| `streamable-http` | Anything you deploy. |\n"
+        "| `sse` | You don't. |\n"
+    )
+    assert quoted(text, "The default") == (
+        "From “Pick a transport” [1]:\n\n| Transport | When |\n|---|---|\n"
+        "| `stdio` | Local servers. The default. |\n| `streamable-http` | Anything you deploy. |\n"
+        "| `sse` | You don't. |"
+    )
+    rows = "\n".join(f"| `option{i}` | value {i} |" for i in range(6))
+    long = f"## Options\n\n| Name | Value |\n|---|---|\n{rows}\n"
+    assert (
+        quoted(long, "value 3")
+        == "From “Options” [1]:\n\n| Name | Value |\n|---|---|\n| `option3` | value 3 |"
+    )
+
+
+def test_trimmed_leaves_out_the_bullet_items_and_rows_that_hold_nothing_of_the_question():
+    text = (
+        "## Custom endpoints\n\nThe transport configuration lets you customize the default:\n\n"
+        "- `url`: Override the WebSocket endpoint\n- `headers`: Provide explicit headers\n"
+        "- `api_key`: Pass an API key directly or via callback\n"
+    )
+    pieces = pieces_of(text)
+    for piece in pieces:
+        piece.terms = terms(piece.text)
+    quote = quote_for(next(p for p in pieces if "headers" in p.text), pieces)
+    assert len(quote.pieces) == 4  # the short list whole, under its opening sentence
+    kept = trimmed(quote, terms("which headers does the websocket send"))
+    assert render([kept]) == (
+        "From “Custom endpoints”:\n> The transport configuration lets you customize the default:\n"
+        "> - `url`: Override the WebSocket endpoint\n> - `headers`: Provide explicit headers\n> - … [1]"
+    )
+    assert trimmed(quote, terms("unrelated words only")) is quote  # no item holds any: whole
+    assert trimmed(quote, terms("websocket headers api key")) is quote  # every item holds some
+
+    table = "## Limits\n\n| name | limit |\n| --- | --- |\n| uploads | 10 MB |\n| threads | 500 per user |\n"
+    rows = pieces_of(table)
+    for piece in rows:
+        piece.terms = terms(piece.text)
+    whole = quote_for(rows[0], rows)
+    assert render([trimmed(whole, terms("upload size limit"))]) == (
+        "From “Limits” [1]:\n\n| name | limit |\n| --- | --- |\n| uploads | 10 MB |"
+    )  # a row is a record that stands alone: no marker
+
+
+def test_the_steps_of_a_numbered_list_stay_whole():
+    text = "## Install\n\nTo install:\n\n1. Download the package\n2. Unpack it\n3. Run the installer\n"
+    pieces = pieces_of(text)
+    for piece in pieces:
+        piece.terms = terms(piece.text)
+    quote = quote_for(next(p for p in pieces if "Unpack" in p.text), pieces)
+    assert trimmed(quote, terms("how do I unpack it")) is quote
