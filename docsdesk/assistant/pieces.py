@@ -206,9 +206,11 @@ def render(quotes: list[Quote]) -> str:
     blocks: list[str] = []
     for quote in quotes:
         first = quote.pieces[0]
-        if first.kind == "code":  # then the sentences that explain it, if any
-            after = " ".join(p.text for p in quote.pieces[1:] if p.prose)
-            blocks.append(f"{_intro(quote)}\n\n{first.text}" + (f"\n\n> {after}" if after else ""))
+        if first.kind == "code":  # then the sentences (or annotations: items) that explain it
+            after = "\n".join(p.text for p in quote.pieces[1:] if p.kind == "item")
+            after = after or " ".join(p.text for p in quote.pieces[1:] if p.prose)
+            body = "\n".join("> " + line for line in after.splitlines())
+            blocks.append(f"{_intro(quote)}\n\n{first.text}" + (f"\n\n{body}" if after else ""))
         elif first.kind == "row":
             rows = "\n".join(p.text for p in quote.pieces)  # a row stands alone: no marker
             blocks.append(f"{_intro(quote)}\n\n{first.header}\n{rows}")

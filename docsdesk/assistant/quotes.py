@@ -24,7 +24,12 @@ MAX_TABLE_ROWS = 8  # rows of a table quoted with the sentence that introduces i
 MAX_WHOLE_TABLE_ROWS = 4  # a table of at most this many rows is quoted whole
 MAX_PARAGRAPH_CHARS = 400  # a paragraph this short is quoted whole around its best sentence
 SHORT_QUOTE_CHARS = 250  # a quote this short goes on into the next sentence of its section
-_REFERS_BACK = re.compile(r"^(?:This|That|These|Those|It|Its|They|Their|Such|Both)\b")
+# A sentence that goes on from the one before: a pronoun ("This", "They") or a connective
+# ("Indeed", "However", "In that case") whose antecedent is that sentence.
+_REFERS_BACK = re.compile(
+    r"^(?:This|That|These|Those|It|Its|They|Their|Such|Both"
+    r"|Indeed|However|Instead|Otherwise|Therefore|Thus|Hence|So|But|Also|In (?:that|this|such a) case)\b"
+)
 # What a guide's table of contents says: "This guide covers:", "In this page you'll learn", or a
 # heading sending the reader elsewhere ("Where to go next", "Next steps", "See also").
 _CONTENTS_INTRO = re.compile(
@@ -90,7 +95,8 @@ def _row_quote(pieces: list[Piece], index: int) -> Quote:
 
 def _list_quote(pieces: list[Piece], index: int) -> Quote:
     """The list around the item at `index` under the sentence that opens it: whole when it is
-    short, else that sentence and the item."""
+    short, else that sentence and the item. A numbered list right after a code block annotates
+    it ("1. This is the `db` instance we defined above"): it comes after that block."""
     start = end = index
     while (before := _neighbour(pieces, start, -1)) is not None and before.kind == "item":
         start -= 1
@@ -101,6 +107,8 @@ def _list_quote(pieces: list[Piece], index: int) -> Quote:
     items = pieces[start : end + 1]
     if len(items) > MAX_LIST_ITEMS or sum(len(p.text) for p in items) > MAX_LIST_CHARS:
         items = [pieces[index]]
+    if opening is not None and opening.kind == "code" and _NUMBERED.match(pieces[start].text):
+        return Quote([opening, *items], lead_of(pieces, start - 1))  # the block's annotations
     return Quote([*intro, *items])
 
 

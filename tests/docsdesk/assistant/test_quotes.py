@@ -330,3 +330,40 @@ def test_the_steps_of_a_numbered_list_stay_whole():
         piece.terms = terms(piece.text)
     quote = quote_for(next(p for p in pieces if "Unpack" in p.text), pieces)
     assert trimmed(quote, terms("how do I unpack it")) is quote
+
+
+def test_a_sentence_opening_with_a_connective_comes_with_the_one_it_goes_on_from():
+    # "Indeed, ..." explains the sentence before it, which says what the reader asked.
+    text = (
+        "## Logout\n\nSome other paragraph about login.\n\n"
+        "On logout, this strategy **won't do anything**. "
+        "Indeed, a JWT can't be invalidated on the server-side: it's valid until it expires.\n"
+    )
+    assert quoted(text, "Indeed") == (
+        "From “Logout”:\n> On logout, this strategy **won't do anything**. "
+        "Indeed, a JWT can't be invalidated on the server-side: it's valid until it expires. [1]"
+    )
+    fix = (
+        "## Streaming\n\nSome providers stream tool-call deltas in unreliable chunks. "
+        "In that case, enable buffering so tool calls come whole.\n"
+    )
+    assert quoted(fix, "unreliable") == (
+        "From “Streaming”:\n> Some providers stream tool-call deltas in unreliable chunks. "
+        "In that case, enable buffering so tool calls come whole. [1]"
+    )
+
+
+def test_a_numbered_list_right_after_a_code_block_annotates_it():
+    text = (
+        "## Input filters\n\nSome patterns are implemented for you in `handoff_filters`:\n\n"
+        "```python\nhandoff(agent=agent, input_filter=handoff_filters.remove_all_tools)  # (1)\n```\n\n"
+        "1. This will automatically remove all tool-related items from the history.\n"
+    )
+    assert quoted(text, "tool-related items") == (
+        "From “Input filters”:\n> Some patterns are implemented for you in `handoff_filters`: [1]\n\n"
+        "```python\nhandoff(agent=agent, input_filter=handoff_filters.remove_all_tools)  # (1)\n```\n\n"
+        "> 1. This will automatically remove all tool-related items from the history."
+    )
+    # A list a sentence opens is still quoted under that sentence.
+    opened = "## Steps\n\n```sh\npip install x\n```\n\nThen:\n\n1. Run it\n2. Check it\n"
+    assert quoted(opened, "Check it") == "From “Steps”:\n> Then:\n> - Run it\n> - Check it [1]"
