@@ -273,7 +273,8 @@ def _answer_from(
             _score_pieces(section, weight, total)
 
     top_passage_quote(quotes, sections[0], first.score, score)
-    page_quotes(quotes, [*sections, *_more_sections(more, sections, quotes)], set(weight), score)
+    extra = _more_sections(more, sections, quotes)
+    page_quotes(quotes, [*sections, *extra], set(weight), score, extra[0] if extra else None)
     quotes = [trimmed(quote, set(weight)) for quote in quotes]
     cited = tuple(dict.fromkeys(q.passage for q in quotes))
     return OfflineAnswer("answered", render(quotes), cited)

@@ -9,7 +9,8 @@ MAX_EXTRA_QUOTES more, in this order:
   elsewhere does not silence it;
 - the best piece of each further passage of the first quote's page that holds a word of the
   question the quotes lack (`page_quotes`): a page's opening states its topic, a later section
-  of it says how ("Implement `add_feedback` on your server", "Recap").
+  of it says how ("Implement `add_feedback` on your server", "Recap"); while the answer is short,
+  the first page's best further section even without such a word; none once the answer is long.
 
 None repeats a quoted piece or ends with a sentence opening what it leaves out.
 """
@@ -19,12 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
-from docsdesk.assistant.pieces import Piece, Quote
+from docsdesk.assistant.pieces import Piece, Quote, render
 from docsdesk.assistant.quotes import dangles, holds, quote_for, quoted_terms
 
 MAX_EXTRA_QUOTES = 2  # further quotes, each answering another part of the question
 MIN_NEW_PART = 0.3  # share of the weight a further quote must add that the others lack
 MIN_EXTRA_SCORE = 0.6  # ... and its score, as a share of the first quote's
+MAX_PAGE_ANSWER_CHARS = 900  # a same-page quote is added only while the answer is shorter
+SHORT_ANSWER_CHARS = 500  # ... and the top page's best further section even without a new term
 TOP_PASSAGE_SCORE = (
     0.5  # the first passage's best piece, quoted when it scores this share of the first quote's
 )
@@ -81,23 +84,32 @@ def top_passage_quote(quotes: list[Quote], top: P, first_score: float, score: Ca
 
 
 def page_quotes(
-    quotes: list[Quote], passages: Sequence[P], wanted: set[str], score: Callable[[P], None]
+    quotes: list[Quote],
+    passages: Sequence[P],
+    wanted: set[str],
+    score: Callable[[P], None],
+    lead: P | None = None,
 ) -> None:
     """Add the best piece of each further passage (in the search's order) from the page of the
-    first quote, while the answer has room, when it holds a term of `wanted` (the question's)
-    that the quotes so far lack."""
+    first quote, while the answer has room and is shorter than MAX_PAGE_ANSWER_CHARS, when it
+    holds a term of `wanted` (the question's) that the quotes so far lack. `lead`: the first of
+    the first page's further sections (the search's `top_page`, ranked for the whole question
+    among that page's sections), quoted without a new term while the answer is shorter than
+    SHORT_ANSWER_CHARS: a quote or two that only state the topic, where the page goes on to
+    say how ("Turning it off", "With Beanie support")."""
     page = next((p.page for p in passages if p.number == quotes[0].passage), "")
     for passage in passages:
-        if len(quotes) > MAX_EXTRA_QUOTES:
+        if len(quotes) > MAX_EXTRA_QUOTES or len(render(quotes)) >= MAX_PAGE_ANSWER_CHARS:
             break
         if not page or passage.page != page or not passage.pieces:
             continue
         if any(q.passage == passage.number for q in quotes):
             continue
         score(passage)
-        quote = _best(passage, quotes, 0.0)
+        short = passage is lead and len(render(quotes)) < SHORT_ANSWER_CHARS
+        quote = _best(passage, quotes, -1.0 if short else 0.0)
         held = set().union(*(quoted_terms(q) for q in quotes))
-        if quote is not None and (quoted_terms(quote) & wanted) - held:
+        if quote is not None and (short or (quoted_terms(quote) & wanted) - held):
             quotes.append(quote)
 
 

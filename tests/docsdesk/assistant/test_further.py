@@ -93,3 +93,53 @@ def test_the_offline_reply_knows_each_passages_page_from_its_url():
     assert reply.outcome == "answered"
     assert reply.answer.cited[0] == 1 and 3 in reply.answer.cited
     assert "`add_feedback`" in reply.text
+
+
+TRACING_QUESTION = "I don't want the server emitting any tracing spans at all, how do I rip that out"
+TRACING = (
+    "# OpenTelemetry\n\nThe server emits a span for every request it handles, and propagates "
+    "the trace context it receives."
+)
+TURNING_OFF = (
+    "## Turning it off\n\nRemove `OpenTelemetryMiddleware` from the middleware list: nothing is "
+    "recorded then."
+)
+OTEL_PAGE = "https://docs.example/otel/"
+
+
+def test_a_short_answer_gets_the_first_pages_best_further_section_without_a_new_word():
+    # The further section says how ("Turning it off") in none of the question's words: a short
+    # answer (the topic stated) quotes it all the same; a long one does not.
+    passages = [(1, "OpenTelemetry", TRACING)]
+    more = [(2, "OpenTelemetry › Turning it off", TURNING_OFF)]
+    answer = extract_answer(TRACING_QUESTION, passages, pages=[OTEL_PAGE], more=more)
+    assert answer.covered and answer.cited == (1, 2), answer.text
+    assert "`OpenTelemetryMiddleware`" in answer.text
+    # ... only the first of them, the search's best for the question on that page.
+    other = (3, "OpenTelemetry › Exporters", "## Exporters\n\nPick an exporter for your backend.")
+    answer = extract_answer(TRACING_QUESTION, passages, pages=[OTEL_PAGE], more=[other, more[0]])
+    assert answer.cited == (1, 3), answer.text
+    answer = extract_answer(
+        TRACING_QUESTION, [(1, "OpenTelemetry", long_code(10))], pages=[OTEL_PAGE], more=more
+    )
+    assert answer.covered and 500 < len(answer.text) < 900 and 2 not in answer.cited, answer.text
+
+
+def long_code(lines: int) -> str:
+    """A section whose first quote is a sentence and a code block of `lines` lines."""
+    code = "\n".join(f"span_{i} = tracer.start_span('request {i}')  # one tracing span" for i in range(lines))
+    return f"# OpenTelemetry\n\nThe server emits tracing spans for every request it handles:\n\n```python\n{code}\n```\n"
+
+
+def test_no_further_section_of_the_page_once_the_answer_is_long():
+    # The same section about the server as in the test above, after a first quote of more than
+    # MAX_PAGE_ANSWER_CHARS: the answer shows enough of the page already.
+    feedback = "## Enable feedback actions on the client\n\nEnable thumbs up/down feedback in the client:\n\n"
+    code = "\n".join(
+        f"thumbs_{i} = chatkit.feedback('up', 'down')  # thumbs up/down control {i}" for i in range(14)
+    )
+    passages = [(1, PASSAGES[0][1], f"{feedback}```ts\n{code}\n```\n"), PASSAGES[1], PASSAGES[2]]
+    answer = extract_answer(FEEDBACK_QUESTION, passages, pages=PAGES)
+    assert answer.covered and answer.cited == (1,) and len(answer.text) > 900, answer.text
+    shorter = [(1, PASSAGES[0][1], f"{feedback}```ts\n{code[:300]}\n```\n"), PASSAGES[1], PASSAGES[2]]
+    assert extract_answer(FEEDBACK_QUESTION, shorter, pages=PAGES).cited == (1, 3)
