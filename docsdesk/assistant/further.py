@@ -12,7 +12,8 @@ MAX_EXTRA_QUOTES more, in this order:
   of it says how ("Implement `add_feedback` on your server", "Recap"); while the answer is short,
   the first page's best further section even without such a word; none once the answer is long.
 
-None repeats a quoted piece or ends with a sentence opening what it leaves out.
+None repeats a quoted piece, ends with a sentence opening what it leaves out, or holds a long
+code block.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from docsdesk.assistant.quotes import dangles, holds, quote_for, quoted_terms
 MAX_EXTRA_QUOTES = 2  # further quotes, each answering another part of the question
 MIN_NEW_PART = 0.3  # share of the weight a further quote must add that the others lack
 MIN_EXTRA_SCORE = 0.6  # ... and its score, as a share of the first quote's
+MAX_FURTHER_CODE_CHARS = 700  # a further quote holds no longer code block
 MAX_PAGE_ANSWER_CHARS = 900  # a same-page quote is added only while the answer is shorter
 SHORT_ANSWER_CHARS = 500  # ... and the top page's best further section even without a new term
 TOP_PASSAGE_SCORE = (
@@ -123,9 +125,12 @@ def _best(passage: Passage, quotes: list[Quote], floor: float) -> Quote | None:
 
 
 def _whole(piece: Piece, passage: Passage, quotes: list[Quote]) -> Quote | None:
-    """The coherent quote around `piece`, unless it ends on what it leaves out or repeats a
-    quoted piece."""
+    """The coherent quote around `piece`, unless it ends on what it leaves out, repeats a
+    quoted piece or holds a code block longer than MAX_FURTHER_CODE_CHARS (an example that
+    long is for the page the citation links to, not for an answer's second or third quote)."""
     quote = quote_for(piece, passage.pieces)
     if dangles(quote, passage.pieces) or any(holds(q, p) for q in quotes for p in quote.pieces):
+        return None
+    if any(p.kind == "code" and len(p.text) > MAX_FURTHER_CODE_CHARS for p in quote.pieces):
         return None
     return quote

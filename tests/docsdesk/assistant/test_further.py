@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from docsdesk.assistant.answer import extract_answer
+from docsdesk.assistant.further import MAX_FURTHER_CODE_CHARS
 from docsdesk.assistant.offline import offline_reply
 
 TOAST_QUESTION = "pop a toast in the frontend from python without waiting for anything back"
@@ -143,3 +144,20 @@ def test_no_further_section_of_the_page_once_the_answer_is_long():
     assert answer.covered and answer.cited == (1,) and len(answer.text) > 900, answer.text
     shorter = [(1, PASSAGES[0][1], f"{feedback}```ts\n{code[:300]}\n```\n"), PASSAGES[1], PASSAGES[2]]
     assert extract_answer(FEEDBACK_QUESTION, shorter, pages=PAGES).cited == (1, 3)
+
+
+def test_a_further_quote_holds_no_long_code_block():
+    def turning_off(lines: int) -> tuple[int, str, str]:
+        code = "\n".join(f"app.middleware.remove(OpenTelemetryMiddleware)  # step {i}" for i in range(lines))
+        return (
+            2,
+            "OpenTelemetry › Turning it off",
+            f"## Turning it off\n\nRemove the middleware:\n\n```python\n{code}\n```\n",
+        )
+
+    passages = [(1, "OpenTelemetry", TRACING)]
+    short = extract_answer(TRACING_QUESTION, passages, pages=[OTEL_PAGE], more=[turning_off(3)])
+    assert short.cited == (1, 2) and "OpenTelemetryMiddleware" in short.text, short.text
+    assert len(turning_off(14)[2]) > MAX_FURTHER_CODE_CHARS
+    long = extract_answer(TRACING_QUESTION, passages, pages=[OTEL_PAGE], more=[turning_off(14)])
+    assert long.covered and long.cited == (1,), long.text
