@@ -38,7 +38,7 @@ _CONTENTS_INTRO = re.compile(
     re.IGNORECASE,
 )
 _ELSEWHERE_HEADING = re.compile(
-    r"^(?:where to go next|next steps?|what's next|see also|learn more|further reading|related\b)",
+    r"^(?:where to go next|next steps?|next:|what's next|see also|learn more|further reading|related\b)",
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.!?][*_`)\"'”’]*$")  # a whole sentence, not a label ("**Arguments**")

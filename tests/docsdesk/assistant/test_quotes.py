@@ -198,6 +198,11 @@ def test_lists_pointing_elsewhere_are_pointers():
         "- Partial images",
         "- Concepts: manifests and capabilities.",
     }
+    # "Next: add features" sends the reader on too; a heading that only starts with the word
+    # does not ("Next-turn agent").
+    on = pieces_of("## Next: add features\n\n- Let users pick tools and models\n")
+    assert pointers(on) == {0}
+    assert pointers(pieces_of("## Next-turn agent\n\n- The agent that answers the next turn\n")) == set()
 
 
 def test_a_guides_table_of_contents_loses_to_the_section_it_names():
