@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DOCSDESK_BENCH_CORPUS", REPO.parent / "shared" / "corpus"))
@@ -25,3 +26,27 @@ def third_party_sets() -> dict[str, tuple[Path, str]]:
             if line.lower().startswith("base-url:"):
                 found[source.parent.name] = (source.parent / "docs", line.split(":", 1)[1].strip())
     return found
+
+
+def all_doc_sets(corpus: Path = CORPUS) -> dict[str, tuple[Path, str]]:
+    """Every doc set: collection -> (docs folder, base URL)."""
+    return {**{c: (corpus / f, b) for c, (f, b) in DOC_SETS.items()}, **third_party_sets()}
+
+
+async def ingest_doc_sets(engine: Any, prefix: str, embedder: Any, corpus: Path = CORPUS) -> int:
+    """Ingest every doc set into the collection `prefix` + its name (MkDocs URLs); the chunks
+    written."""
+    from rag.ingest import ingest
+
+    chunks = 0
+    for collection, (folder, base_url) in all_doc_sets(corpus).items():
+        summary = await ingest(
+            engine,
+            [folder],
+            base_url=base_url,
+            collection=prefix + collection,
+            url_style="mkdocs",
+            embedder=embedder,
+        )
+        chunks += summary.chunks
+    return chunks

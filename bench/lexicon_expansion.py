@@ -43,13 +43,12 @@ import numpy as np  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine  # noqa: E402
 
-from bench._doc_sets import CORPUS, DOC_SETS, QUESTIONS, third_party_sets  # noqa: E402
+from bench._doc_sets import CORPUS, QUESTIONS, all_doc_sets, ingest_doc_sets  # noqa: E402
 from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
 from docsdesk.core.terms import question_text, stem  # noqa: E402
 from rag.embeddings import DEFAULT_STATIC_MODEL, build_embedder  # noqa: E402
 from rag.evaluate import Report, evaluate, load_questions  # noqa: E402
-from rag.ingest import ingest  # noqa: E402
 from rag.local_embedders import _load_static, static_model_dir  # noqa: E402
 from rag.reader_vocabulary import Vocabularies  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
@@ -272,24 +271,15 @@ async def lexicons_of(engine: AsyncEngine, prefix: str, names: list[str]) -> dic
 async def run_config(engine: AsyncEngine, name: str, args: argparse.Namespace, settings: Settings) -> None:
     embedder = build_embedder(f"model2vec:{DEFAULT_STATIC_MODEL}", settings) if name == "hybrid" else None
     prefix = f"lexicon-{name}-"
-    doc_sets = {**{c: (args.corpus / f, b) for c, (f, b) in DOC_SETS.items()}, **third_party_sets()}
-    for collection, (folder, base_url) in doc_sets.items():
-        await ingest(
-            engine,
-            [folder],
-            base_url=base_url,
-            collection=prefix + collection,
-            url_style="mkdocs",
-            embedder=embedder,
-        )
-    lexicons = await lexicons_of(engine, prefix, list(doc_sets))
+    await ingest_doc_sets(engine, prefix, embedder, args.corpus)
+    lexicons = await lexicons_of(engine, prefix, list(all_doc_sets(args.corpus)))
     for spec in ["none", *args.variants.split(",")]:
         search = DocsSearch(engine, embedder)
         if spec != "none":
             search.vocabularies = ExpandingVocabularies(lexicons, Variant.parse(spec))
         for set_name in args.sets.split(","):
             report = Report()
-            for collection in doc_sets:
+            for collection in all_doc_sets(args.corpus):
                 path = QUESTIONS / f"{set_name}-{collection}.tsv"
                 if path.exists():
                     part = await evaluate(search, load_questions(path), prefix + collection)

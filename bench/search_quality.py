@@ -32,12 +32,11 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
-from bench._doc_sets import CORPUS, DOC_SETS, QUESTIONS, third_party_sets  # noqa: E402
+from bench._doc_sets import CORPUS, DOC_SETS, QUESTIONS, all_doc_sets, ingest_doc_sets  # noqa: E402
 from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
 from rag.embeddings import DEFAULT_EMBEDDINGS, Embedder, build_embedder  # noqa: E402
 from rag.evaluate import Report, evaluate, load_questions  # noqa: E402
-from rag.ingest import ingest  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
 
 TARGETS = {  # (set, config) -> (recall@1, recall@5)
@@ -76,22 +75,12 @@ async def run_config(engine: AsyncEngine, run: ConfigRun, sets: list[str], corpu
     """Ingest both doc sets into this configuration's collections, then evaluate each set."""
     prefix = f"quality-{run.name}-"
     started = time.perf_counter()
-    doc_sets = {**{c: (corpus / f, b) for c, (f, b) in DOC_SETS.items()}, **third_party_sets()}
-    for collection, (folder, base_url) in doc_sets.items():
-        summary = await ingest(
-            engine,
-            [folder],
-            base_url=base_url,
-            collection=prefix + collection,
-            url_style="mkdocs",
-            embedder=embedder,
-        )
-        run.chunks += summary.chunks
+    run.chunks += await ingest_doc_sets(engine, prefix, embedder, corpus)
     run.ingest_seconds = time.perf_counter() - started
     search = DocsSearch(engine, embedder)
     await search.startup()
     for set_name in sets:
-        for collection in doc_sets:
+        for collection in all_doc_sets(corpus):
             path = QUESTIONS / f"{set_name}-{collection}.tsv"
             if not path.exists():
                 continue
