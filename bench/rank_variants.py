@@ -9,7 +9,8 @@ then evaluates each variant (`NAME:P1:P2...`), as search is plus one change:
 - `eng:T:F`: the idf of the stems of everyday English words (whole words of the static model's
   vocabulary whose vector is shorter than T: model2vec weighs frequent tokens down) times F.
 - `burst:F:R:N`: the idf of a lexeme in at least N chunks of the scope, nearly all on different
-  pages (pages / chunks at least R: a word pages mention in passing), times F.
+  pages (pages / chunks at least R: a word pages mention in passing), times F;
+  `burst:F:R:N:T`: only everyday English words among them (as `eng:T`).
 - `lnorm:X`: the full-text length norm X instead of `rag.ranking.LENGTH_NORM`.
 - `second:W`: each page's chunks gain W x the page's second-best chunk's score.
 - `hpage:W`: each of the ten best pages gains W x the idf of the query's lexemes its title
@@ -183,7 +184,7 @@ _PLAN = DocsSearch._plan
 BURST_LOG: list[tuple[str, int, int]] = []
 
 
-def burst_plan(factor: float, ratio: float, least: float) -> Callable[..., Any]:
+def burst_plan(factor: float, ratio: float, least: float, english: float = 0.0) -> Callable[..., Any]:
     """`DocsSearch._plan` with the idf of each lexeme whose chunks (at least `least`) are
     nearly all on different pages (pages / chunks at least `ratio`) multiplied by `factor`:
     a word a page mentions in passing, not a topic any page is about."""
@@ -204,7 +205,9 @@ def burst_plan(factor: float, ratio: float, least: float) -> Callable[..., Any]:
         BURST_LOG.extend((lex, *spread.get(lex, (0, 0))) for lex in lexemes)
         idf = tuple(
             w * factor
-            if spread.get(lex, (0, 0))[0] >= least and spread[lex][1] >= ratio * spread[lex][0]
+            if spread.get(lex, (0, 0))[0] >= least
+            and spread[lex][1] >= ratio * spread[lex][0]
+            and (not english or lex in common_english(english))
             else w
             for lex, w in zip(lexemes, planned.idf, strict=True)
         )
