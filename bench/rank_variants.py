@@ -13,6 +13,7 @@ then evaluates each variant (`NAME:P1:P2...`), as search is plus one change:
   `burst:F:R:N:T`: only everyday English words among them (as `eng:T`).
 - `lnorm:X`: the full-text length norm X instead of `rag.ranking.LENGTH_NORM`.
 - `second:W`: each page's chunks gain W x the page's second-best chunk's score.
+- `depth:X`: each chunk's score times 1 - X per heading level below its page title.
 - `hpage:W`: each of the ten best pages gains W x the idf of the query's lexemes its title
   and headings hold (relative to the best page's).
 - `near:W:S`, `nearh:W:S`: the 30 best chunks gain W x the idf of the distinct query lexemes
@@ -178,6 +179,19 @@ async def nearness(conn, scores, pages, plan, fused, weight, window, top=30, hea
         best[cid] = top_sum
     high = max(best.values(), default=0.0) or 1.0
     return {cid: (s + weight * best.get(cid, 0.0) / high) / (1 + weight) for cid, s in scores.items()}
+
+
+@variant("depth")
+async def shallow(conn, scores, pages, plan, fused, step):
+    """Each chunk's score times 1 - `step` per heading level below the page title."""
+    rows = (
+        await conn.execute(
+            text("SELECT id, cardinality(heading_path) AS depth FROM docs_chunks WHERE id = ANY(:ids)"),
+            {"ids": list(scores)},
+        )
+    ).all()
+    depth = {r.id: max(1, r.depth) for r in rows}
+    return {cid: s * (1 - step * (depth.get(cid, 1) - 1)) for cid, s in scores.items()}
 
 
 _PLAN = DocsSearch._plan
