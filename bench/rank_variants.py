@@ -13,6 +13,7 @@ then evaluates each variant (`NAME:P1:P2...`), as search is plus one change:
   `burst:F:R:N:T`: only everyday English words among them (as `eng:T`).
 - `lnorm:X`: the full-text length norm X instead of `rag.ranking.LENGTH_NORM`.
 - `second:W`: each page's chunks gain W x the page's second-best chunk's score.
+- `hplain:T`: an everyday English word (as `eng:T`) in a heading weighs as in the text.
 - `depth:X`: each chunk's score times 1 - X per heading level below its page title.
 - `hpage:W`: each of the ten best pages gains W x the idf of the query's lexemes its title
   and headings hold (relative to the best page's).
@@ -194,6 +195,27 @@ async def shallow(conn, scores, pages, plan, fused, step):
     return {cid: s * (1 - step * (depth.get(cid, 1) - 1)) for cid, s in scores.items()}
 
 
+_FULL_TEXT_SQL = rag.search.full_text_sql
+
+
+def heading_plain(threshold: float) -> Callable[..., str]:
+    """`full_text_sql` with an everyday English word (as `eng:T`) in a heading weighing as
+    in the text (the other words' headings weigh twice their text)."""
+
+    def sql(plan: FullTextPlan, column: str, *, scope: str, negated: bool) -> str:
+        statement = _FULL_TEXT_SQL(plan, column, scope=scope, negated=negated)
+        common = common_english(threshold)
+        for i, term in enumerate(plan.terms):
+            if term.strip("'") in common:
+                statement = statement.replace(
+                    f"ts_rank('{rag.ranking.FIELD_WEIGHTS}', r.tsv, CAST(:term{i} AS tsquery), 0)",
+                    f"ts_rank('{{0.1, 0.3, 0.4, 0.4}}', r.tsv, CAST(:term{i} AS tsquery), 0)",
+                )
+        return statement
+
+    return sql
+
+
 _PLAN = DocsSearch._plan
 BURST_LOG: list[tuple[str, int, int]] = []
 
@@ -236,6 +258,7 @@ def patched(name: str) -> Callable[..., Any]:
     if name.startswith("nearh"):
         params = [*params, 30, 1]
     DocsSearch._plan = burst_plan(*params) if name.startswith("burst") else _PLAN  # type: ignore[method-assign]
+    rag.search.full_text_sql = heading_plain(params[0]) if name.startswith("hplain") else _FULL_TEXT_SQL
     LexemeStats.idf = idf_rule(name.split(":")[0], params)  # type: ignore[method-assign]
     rag.ranking.LENGTH_NORM = params[0] if name.startswith("lnorm") else LENGTH_NORM
 

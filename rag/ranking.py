@@ -26,6 +26,8 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
 from typing import Any
 
 from rag import schema
@@ -38,6 +40,7 @@ MAX_CANDIDATES = 300  # candidates per query, at most (ranked by idf-weighted co
 MAX_SCORED = 100  # of those, the best scored in full (BM25-style)
 MAX_SCORED_TERMS = 16  # the query's lexemes scored, rarest first
 FIELD_WEIGHTS = "{0.1, 0.3, 0.4, 0.8}"  # ts_rank weights D, C (identifier parts), B (text), A (headings)
+PLAIN_FIELD_WEIGHTS = "{0.1, 0.3, 0.4, 0.4}"  # an everyday word (`everyday_words`): a heading counts as text
 LENGTH_NORM = 0.1  # score / (1 + LENGTH_NORM * ln(1 + distinct lexemes)): long chunks pay a little
 
 _NEGATED = re.compile(r'(?:^|\s)-("[^"]*"?|\S+)')
@@ -113,6 +116,7 @@ class FullTextPlan:
     terms: tuple[str, ...] = ()
     idf: tuple[float, ...] = ()
     selective: bool = False  # some lexeme is rare enough to select candidates
+    plain: tuple[bool, ...] = ()  # per scored lexeme: an everyday word (`everyday_words`)
     version_change: bool = False  # the query says the version changed (`rag.version_notes`)
 
     @property
@@ -151,6 +155,19 @@ class LexemeStats:
         return self.df(lexeme) > MAX_RANKED
 
 
+@cache
+def everyday_words() -> frozenset[str]:
+    """The stems of everyday English words (`rag/data/everyday_words.txt`, made by
+    `bench/everyday_words.py` from the shipped static model: the commonest words of its
+    vocabulary). In a heading they say little of the section's topic ("Auto-generate a title
+    after the first turn", "Structured input: ask for specific answers"), so they score there
+    as in the text."""
+    source = files("rag.data").joinpath("everyday_words.txt").read_text(encoding="utf-8")
+    return frozenset(
+        line.strip() for line in source.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
 def selectors(weighted: list[str], stats: LexemeStats) -> list[str]:
     """The lexemes whose chunks are the candidates: the informative ones (in at most
     MAX_RANKED chunks), rarest first, while their chunks add up to at most MAX_CANDIDATES
@@ -178,8 +195,10 @@ def full_text_sql(plan: FullTextPlan, column: str, *, scope: str, negated: bool)
     coordination = " + ".join(
         f"CAST(:idf{i} AS float8) * (m.tsv @@ CAST(:term{i} AS tsquery))::int" for i in terms
     )
+    plain = {i for i, flag in enumerate(plan.plain) if flag}
     score = " + ".join(
-        f"CAST(:idf{i} AS float8) * ts_rank('{FIELD_WEIGHTS}', r.tsv, CAST(:term{i} AS tsquery), 0)"
+        f"CAST(:idf{i} AS float8) * ts_rank('{PLAIN_FIELD_WEIGHTS if i in plain else FIELD_WEIGHTS}',"
+        f" r.tsv, CAST(:term{i} AS tsquery), 0)"
         for i in terms
     )
     # row_number() <= MAX_CANDIDATES stops the (bitmap index) scan early, like a LIMIT, but

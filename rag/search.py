@@ -36,6 +36,7 @@ from rag.ranking import (
     LexemeStats,
     Ranked,
     diversified,
+    everyday_words,
     full_text_sql,
     fuse,
     path_words,
@@ -281,6 +282,7 @@ class DocsSearch:
             terms=tuple(tsquery_any([lex]) or "" for lex in weighted),
             idf=tuple(idf(lex) for lex in weighted),
             selective=bool(selecting),
+            plain=tuple(lex in everyday_words() for lex in weighted),
             version_change=version_change(query.positive),
         )
 

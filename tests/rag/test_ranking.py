@@ -14,7 +14,15 @@ from sqlalchemy import text
 from docsdesk.core.database import create_engine
 from docsdesk.core.terms import identifier_terms, query_text
 from rag.ingest import ingest
-from rag.ranking import diversified, path_words
+from rag.ranking import (
+    FIELD_WEIGHTS,
+    PLAIN_FIELD_WEIGHTS,
+    FullTextPlan,
+    diversified,
+    everyday_words,
+    full_text_sql,
+    path_words,
+)
 from rag.search import DocsSearch, SearchQuery
 from tests.rag.test_search import PAGES, TrigramEmbedder
 from tests.support import ingested_pages, new_id, write_pages
@@ -253,3 +261,35 @@ async def test_cli_snippets_keep_literal_angle_bracket_text(database, tmp_path):
     )
     assert status == 0, err
     assert "openai:<model>" in json.loads(out)[0]["snippet"].replace("**", "")
+
+
+async def test_an_everyday_word_in_a_heading_counts_as_in_the_text(engine, tmp_path, monkeypatch):
+    # Each page holds "first" and "widget" once, one in its title: the title naming the widget
+    # wins, the one whose "first" is an everyday word ("First steps") does not.
+    collection = new_id("c")
+    pages = {
+        "first.md": "# First steps\n\nConfigure the widget here.\n",
+        "widget.md": "# Widget\n\nIt ships in the first release.\n",
+    }
+    await ingest(engine, [write_pages(tmp_path, pages)], base_url=BASE, collection=collection)
+    assert {"first", "answer", "still"} <= everyday_words() and "widget" not in everyday_words()
+    results = await DocsSearch(engine).search("first widget", collection=collection)
+    assert [r.source_path for r in results] == ["widget.md", "first.md"]
+    assert results[0].score > results[1].score * 1.05
+    monkeypatch.setattr("rag.search.everyday_words", lambda: frozenset())
+    results = await DocsSearch(engine).search("first widget", collection=collection)
+    assert results[0].score == pytest.approx(results[1].score)  # without it, both headings count double
+
+
+def test_only_the_everyday_words_score_their_headings_as_text() -> None:
+    plan = FullTextPlan(
+        highlight="'first' | 'widget'",
+        any="'widget'",
+        terms=("'first'", "'widget'"),
+        idf=(1.0, 1.0),
+        selective=True,
+        plain=(True, False),
+    )
+    sql = full_text_sql(plan, "tsv", scope="", negated=False)
+    assert f"ts_rank('{PLAIN_FIELD_WEIGHTS}', r.tsv, CAST(:term0" in sql
+    assert f"ts_rank('{FIELD_WEIGHTS}', r.tsv, CAST(:term1" in sql
