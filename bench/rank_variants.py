@@ -13,7 +13,8 @@ then evaluates each variant (`NAME:P1:P2...`), as search is plus one change:
   `burst:F:R:N:T`: only everyday English words among them (as `eng:T`).
 - `lnorm:X`: the full-text length norm X instead of `rag.ranking.LENGTH_NORM`.
 - `second:W`: each page's chunks gain W x the page's second-best chunk's score.
-- `hplain:T`: an everyday English word (as `eng:T`) in a heading weighs as in the text.
+- `hplain:T`: the everyday English words whose heading weighs as text (`rag.ranking.everyday_words`)
+  are those of `eng:T` (`hplain:0`: none, search as it was before that rule).
 - `depth:X`: each chunk's score times 1 - X per heading level below its page title.
 - `hpage:W`: each of the ten best pages gains W x the idf of the query's lexemes its title
   and headings hold (relative to the best page's).
@@ -50,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine  # noqa: E402
 import rag.ranking  # noqa: E402
 import rag.search  # noqa: E402
 from bench._doc_sets import CORPUS, DOC_SETS, QUESTIONS, third_party_sets  # noqa: E402
+from bench.everyday_words import everyday_stems  # noqa: E402
 from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
 from rag.embeddings import DEFAULT_EMBEDDINGS, build_embedder  # noqa: E402
@@ -85,17 +87,7 @@ def common_english(threshold: float) -> frozenset[str]:
     """Stems of the whole words of the static model's vocabulary whose vector is short (model2vec
     weighs frequent English tokens down): the reader's everyday words ("still", "many", "first")."""
     if threshold not in _COMMON:
-        import numpy as np
-        from model2vec import StaticModel
-
-        from docsdesk.core.terms import stem
-
-        model = StaticModel.from_pretrained(str(REPO / "rag/models/all-MiniLM-L6-v2-static128"))
-        norms = np.linalg.norm(model.embedding.astype(float), axis=1)
-        vocab = model.tokenizer.get_vocab()
-        _COMMON[threshold] = frozenset(
-            stem(tok) for tok, i in vocab.items() if tok.isalpha() and len(tok) > 2 and norms[i] < threshold
-        )
+        _COMMON[threshold] = frozenset(everyday_stems(threshold))
     return _COMMON[threshold]
 
 
@@ -195,25 +187,7 @@ async def shallow(conn, scores, pages, plan, fused, step):
     return {cid: s * (1 - step * (depth.get(cid, 1) - 1)) for cid, s in scores.items()}
 
 
-_FULL_TEXT_SQL = rag.search.full_text_sql
-
-
-def heading_plain(threshold: float) -> Callable[..., str]:
-    """`full_text_sql` with an everyday English word (as `eng:T`) in a heading weighing as
-    in the text (the other words' headings weigh twice their text)."""
-
-    def sql(plan: FullTextPlan, column: str, *, scope: str, negated: bool) -> str:
-        statement = _FULL_TEXT_SQL(plan, column, scope=scope, negated=negated)
-        common = common_english(threshold)
-        for i, term in enumerate(plan.terms):
-            if term.strip("'") in common:
-                statement = statement.replace(
-                    f"ts_rank('{rag.ranking.FIELD_WEIGHTS}', r.tsv, CAST(:term{i} AS tsquery), 0)",
-                    f"ts_rank('{{0.1, 0.3, 0.4, 0.4}}', r.tsv, CAST(:term{i} AS tsquery), 0)",
-                )
-        return statement
-
-    return sql
+_EVERYDAY = rag.search.everyday_words
 
 
 _PLAN = DocsSearch._plan
@@ -258,7 +232,9 @@ def patched(name: str) -> Callable[..., Any]:
     if name.startswith("nearh"):
         params = [*params, 30, 1]
     DocsSearch._plan = burst_plan(*params) if name.startswith("burst") else _PLAN  # type: ignore[method-assign]
-    rag.search.full_text_sql = heading_plain(params[0]) if name.startswith("hplain") else _FULL_TEXT_SQL
+    rag.search.everyday_words = (
+        (lambda: common_english(params[0])) if name.startswith("hplain") else _EVERYDAY
+    )
     LexemeStats.idf = idf_rule(name.split(":")[0], params)  # type: ignore[method-assign]
     rag.ranking.LENGTH_NORM = params[0] if name.startswith("lnorm") else LENGTH_NORM
 

@@ -39,8 +39,8 @@ MAX_RANKED = 200  # a lexeme in more chunks than this is common: it scores but s
 MAX_CANDIDATES = 300  # candidates per query, at most (ranked by idf-weighted coordination)
 MAX_SCORED = 100  # of those, the best scored in full (BM25-style)
 MAX_SCORED_TERMS = 16  # the query's lexemes scored, rarest first
-FIELD_WEIGHTS = "{0.1, 0.3, 0.4, 0.8}"  # ts_rank weights D, C (identifier parts), B (text), A (headings)
-PLAIN_FIELD_WEIGHTS = "{0.1, 0.3, 0.4, 0.4}"  # an everyday word (`everyday_words`): a heading counts as text
+FIELD_WEIGHTS = (0.1, 0.3, 0.4, 0.8)  # ts_rank weights D, C (identifier parts), B (text), A (headings)
+PLAIN_FIELD_WEIGHTS = (0.1, 0.3, 0.4, 0.4)  # an everyday word (`everyday_words`): a heading counts as text
 LENGTH_NORM = 0.1  # score / (1 + LENGTH_NORM * ln(1 + distinct lexemes)): long chunks pay a little
 
 _NEGATED = re.compile(r'(?:^|\s)-("[^"]*"?|\S+)')
@@ -125,7 +125,13 @@ class FullTextPlan:
             "any": self.any,
             **{f"term{i}": t for i, t in enumerate(self.terms)},
             **{f"idf{i}": w for i, w in enumerate(self.idf)},
+            **{f"weights{i}": list(self.weights(i)) for i in range(len(self.terms))},
         }
+
+    def weights(self, i: int) -> tuple[float, ...]:
+        """The field weights of the `i`th scored lexeme: a heading counts as the text for an
+        everyday word (bound, so the statement's text is the same for every query)."""
+        return PLAIN_FIELD_WEIGHTS if i < len(self.plain) and self.plain[i] else FIELD_WEIGHTS
 
 
 def tsquery_any(lexemes: Sequence[str]) -> str | None:
@@ -195,10 +201,8 @@ def full_text_sql(plan: FullTextPlan, column: str, *, scope: str, negated: bool)
     coordination = " + ".join(
         f"CAST(:idf{i} AS float8) * (m.tsv @@ CAST(:term{i} AS tsquery))::int" for i in terms
     )
-    plain = {i for i, flag in enumerate(plan.plain) if flag}
     score = " + ".join(
-        f"CAST(:idf{i} AS float8) * ts_rank('{PLAIN_FIELD_WEIGHTS if i in plain else FIELD_WEIGHTS}',"
-        f" r.tsv, CAST(:term{i} AS tsquery), 0)"
+        f"CAST(:idf{i} AS float8) * ts_rank(CAST(:weights{i} AS float4[]), r.tsv, CAST(:term{i} AS tsquery), 0)"
         for i in terms
     )
     # row_number() <= MAX_CANDIDATES stops the (bitmap index) scan early, like a LIMIT, but

@@ -290,6 +290,9 @@ def test_only_the_everyday_words_score_their_headings_as_text() -> None:
         selective=True,
         plain=(True, False),
     )
+    assert plan.binds["weights0"] == list(PLAIN_FIELD_WEIGHTS) and plan.binds["weights1"] == list(
+        FIELD_WEIGHTS
+    )
+    assert PLAIN_FIELD_WEIGHTS[3] == PLAIN_FIELD_WEIGHTS[2] < FIELD_WEIGHTS[3]  # heading as text
     sql = full_text_sql(plan, "tsv", scope="", negated=False)
-    assert f"ts_rank('{PLAIN_FIELD_WEIGHTS}', r.tsv, CAST(:term0" in sql
-    assert f"ts_rank('{FIELD_WEIGHTS}', r.tsv, CAST(:term1" in sql
+    assert "ts_rank(CAST(:weights0 AS float4[])" in sql and "ts_rank(CAST(:weights1 AS float4[])" in sql
