@@ -8,7 +8,8 @@ Each lexeme gets an inverse document frequency from the exact count of the chunk
 holding it (`docs_lexemes`, kept by triggers), so "agent" in an agents' corpus weighs little
 and `set_default_openai_key` much, whatever other collections hold. A chunk scores the sum
 over the query's lexemes of idf × a saturating term frequency with field weights (`ts_rank`
-of that lexeme alone: title and headings 'A' 0.8, text 'B' 0.4, identifier parts 'C' 0.3),
+of that lexeme alone: title and headings 'A' 0.8, text 'B' 0.4, identifier parts 'C' 0.3;
+an everyday English word's headings 0.4, `everyday_words`),
 divided by a mild length norm: BM25's shape, computed in PostgreSQL on the candidates only.
 
 Candidates are the chunks holding one of the query's rarest lexemes (`selectors`: at most
