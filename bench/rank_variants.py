@@ -50,13 +50,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine  # noqa: E402
 
 import rag.ranking  # noqa: E402
 import rag.search  # noqa: E402
-from bench._doc_sets import CORPUS, DOC_SETS, QUESTIONS, third_party_sets  # noqa: E402
+from bench._doc_sets import QUESTIONS, all_doc_sets, ingest_doc_sets  # noqa: E402
 from bench.everyday_words import everyday_stems  # noqa: E402
 from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
 from rag.embeddings import DEFAULT_EMBEDDINGS, build_embedder  # noqa: E402
 from rag.evaluate import Report, evaluate, load_questions, matches  # noqa: E402
-from rag.ingest import ingest  # noqa: E402
 from rag.page_evidence import add_page_evidence, best_pages  # noqa: E402
 from rag.ranking import LENGTH_NORM, FullTextPlan, LexemeStats  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
@@ -251,17 +250,8 @@ def patched(name: str) -> Callable[..., Any]:
 
 
 async def ingest_all(engine: AsyncEngine, prefix: str, embedder: Any) -> dict[str, tuple[Path, str]]:
-    doc_sets = {**{c: (CORPUS / f, b) for c, (f, b) in DOC_SETS.items()}, **third_party_sets()}
-    for collection, (folder, base_url) in doc_sets.items():
-        await ingest(
-            engine,
-            [folder],
-            base_url=base_url,
-            collection=prefix + collection,
-            url_style="mkdocs",
-            embedder=embedder,
-        )
-    return doc_sets
+    await ingest_doc_sets(engine, prefix, embedder)
+    return all_doc_sets()
 
 
 async def describe(engine: AsyncEngine, search: DocsSearch, case: Any, collection: str) -> None:
