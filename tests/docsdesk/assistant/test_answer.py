@@ -22,6 +22,7 @@ from docsdesk.assistant.offline import (
 from docsdesk.assistant.search_tool import TOP_PAGE_KEY, format_passages
 from rag.ingest import ingest
 from rag.search import DocsSearch, SearchResult
+from tests.docsdesk.assistant.test_further import FEEDBACK_QUESTION, MENTIONS, SERVER
 from tests.support import FIXTURE_DOCS, new_id
 
 BASE = "https://lantern.example/"
@@ -371,16 +372,10 @@ def test_a_product_named_in_camel_case_is_not_covered_unless_built_like_the_docs
 
 # --- the first page's further sections (the search's `top_page`) ----------------------------
 
-FEEDBACK = "thumbs up / thumbs down clicks — where do they arrive on the backend so I can store them"
 CLIENT = (
     "## Enable feedback actions on the client\n\n"
     "Collect thumbs up/down feedback. Enable the message actions by setting `threadItemActions.feedback`; "
     "ChatKit.js renders the controls and sends a request when a user clicks them."
-)
-MENTIONS = "### Handle clicks\n\nClicks on tagged entities call your `onClick` handler in the client."
-SERVER = (
-    "## Implement add_feedback on your server\n\n"
-    "Override the `add_feedback` method on your backend to persist the signal."
 )
 FEEDBACK_PAGE, INPUT_PAGE = "https://docs.example/feedback/", "https://docs.example/input/"
 SERVER_SECTION = (6, "Handle feedback › Implement add_feedback on your server", SERVER)
@@ -392,10 +387,10 @@ def test_a_further_section_of_the_first_page_is_quoted_after_the_passages():
         (2, "Input", MENTIONS),
     ]
     pages = [FEEDBACK_PAGE, INPUT_PAGE]
-    answer = extract_answer(FEEDBACK, passages, pages=pages, more=[SERVER_SECTION])
+    answer = extract_answer(FEEDBACK_QUESTION, passages, pages=pages, more=[SERVER_SECTION])
     assert answer.covered and answer.cited[0] == 1, answer.text
     assert 6 in answer.cited and "`add_feedback` method on your backend" in answer.text, answer.text
-    assert "`add_feedback`" not in extract_answer(FEEDBACK, passages, pages=pages).text
+    assert "`add_feedback`" not in extract_answer(FEEDBACK_QUESTION, passages, pages=pages).text
 
 
 def test_further_sections_are_quoted_only_after_a_first_quote_from_their_page():
@@ -404,11 +399,13 @@ def test_further_sections_are_quoted_only_after_a_first_quote_from_their_page():
         (1, "Input", MENTIONS),
         (2, "Handle feedback › Enable feedback actions on the client", CLIENT),
     ]
-    answer = extract_answer(FEEDBACK, passages, pages=[INPUT_PAGE, FEEDBACK_PAGE], more=[SERVER_SECTION])
+    answer = extract_answer(
+        FEEDBACK_QUESTION, passages, pages=[INPUT_PAGE, FEEDBACK_PAGE], more=[SERVER_SECTION]
+    )
     assert answer.covered and answer.cited[0] == 2, answer.text
     assert 6 not in answer.cited, answer.text
     # Nor without knowing the pages.
-    assert 6 not in extract_answer(FEEDBACK, [passages[1]], more=[SERVER_SECTION]).cited
+    assert 6 not in extract_answer(FEEDBACK_QUESTION, [passages[1]], more=[SERVER_SECTION]).cited
 
 
 def test_a_further_section_is_never_the_first_quote():
@@ -420,7 +417,7 @@ def test_a_further_section_is_never_the_first_quote():
 
 def test_the_offline_reply_reads_the_further_sections_from_the_tool_output():
     output = format_passages(
-        FEEDBACK,
+        FEEDBACK_QUESTION,
         [
             (1, result(FEEDBACK_PAGE + "#enable", "Enable feedback", CLIENT)),
             (2, result(INPUT_PAGE, "Input", MENTIONS)),
@@ -428,7 +425,7 @@ def test_the_offline_reply_reads_the_further_sections_from_the_tool_output():
         more=[(3, result(FEEDBACK_PAGE + "#server", "Implement add_feedback on your server", SERVER))],
     )
     assert [p["number"] for p in json.loads(output)[TOP_PAGE_KEY]] == [3]
-    reply = offline_reply(output, FEEDBACK)
+    reply = offline_reply(output, FEEDBACK_QUESTION)
     assert reply.answer.cited[0] == 1 and 3 in reply.answer.cited, reply.text
 
 
