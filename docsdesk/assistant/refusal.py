@@ -20,6 +20,7 @@ measurement of the reader's own run, which the docs answer with where to read it
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -101,6 +102,7 @@ class Figure:
     date: bool = False  # a date, not an amount ("when is 3.0 coming out?")
 
 
+@functools.lru_cache(maxsize=256)  # asked before the pieces are gathered, then again by `unstated_figure`
 def asked_figure(question: str) -> Figure | None:
     """The figure `question` asks for, or None when its ask is not for a figure."""
     when = _WHEN.search(question)
