@@ -383,6 +383,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                     user_hash=hash_user(self.salt, context.user_id),
                     collection=agent_context.collection or "",
                     outcome=run.outcome(agent_context),
+                    not_covered_reason=run.not_covered_reason(agent_context),
                     model=assistant.model_name,
                     created_at=started_at,
                     answers=run.answers,

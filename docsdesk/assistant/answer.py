@@ -46,6 +46,7 @@ from docsdesk.assistant.words import (
     terms,
 )
 from docsdesk.core.terms import QUESTION_WORDS, stem
+from docsdesk.core.turn import NotCoveredReason
 
 MAX_UNKNOWN_SHARE = 0.4  # words no page uses holding this share of the question: not covered
 MIN_UNKNOWN_TERMS = 2  # ... when there are at least this many of them (or half the question)
@@ -69,9 +70,7 @@ class OfflineAnswer:
     outcome: Outcome
     text: str = ""  # the quotes as Markdown, each with its [n] marker
     cited: tuple[int, ...] = ()  # passage numbers quoted, in order
-    # not covered: "no_results", "absent_terms", "unknown_product", "no_matching_section" or
-    # "unstated_figure" (`docsdesk.assistant.refusal`)
-    reason: str = ""
+    reason: NotCoveredReason | None = None  # not covered: why (the turn records it)
     absent: tuple[str, ...] = ()  # the question's words the documentation never uses
 
     @property
@@ -79,7 +78,7 @@ class OfflineAnswer:
         return self.outcome == "answered"
 
     @classmethod
-    def not_covered(cls, reason: str, absent: Sequence[str] = ()) -> OfflineAnswer:
+    def not_covered(cls, reason: NotCoveredReason, absent: Sequence[str] = ()) -> OfflineAnswer:
         return cls("not_covered", reason=reason, absent=tuple(absent))
 
 
@@ -200,14 +199,16 @@ def extract_answer(
     no passage (with its title and headings) holding enough of the question's weight, or a figure
     asked that no passage states (`refusal.unstated_figure`)."""
     if not passages:
-        return OfflineAnswer.not_covered("no_results")
+        return OfflineAnswer.not_covered(NotCoveredReason.NO_RESULTS)
     sections = _sections(passages)
     for section, page in zip(sections, pages, strict=False):
         section.page = page
     wanted = question_terms(question) | compounds(question, sections)
     absent = _absent_terms(question, wanted, unknown, sections)
     if _refused_for_absent_terms(wanted, absent):
-        return OfflineAnswer.not_covered("absent_terms", [w for w in unknown if question_terms(w) & absent])
+        return OfflineAnswer.not_covered(
+            NotCoveredReason.ABSENT_TERMS, [w for w in unknown if question_terms(w) & absent]
+        )
     camel = any(camel_parts(w) for w in unknown)  # the passages' identifiers, only when they matter
     kinds = identifier_kinds("\n".join(text for _, _, text in passages)) if camel else frozenset()
     products = [
@@ -218,7 +219,7 @@ def extract_answer(
         and not _known_alternative(question, w, unknown)
     ]
     if products:  # the question names a product or service no page mentions
-        return OfflineAnswer.not_covered("unknown_product", products)
+        return OfflineAnswer.not_covered(NotCoveredReason.UNKNOWN_PRODUCT, products)
     wanted = (wanted - absent) or wanted
     weight = _weights(wanted, sections)
     total = sum(weight.values()) or 1.0
@@ -230,11 +231,13 @@ def extract_answer(
         best = next((s for s in sections if named & s.terms and s.pieces), best)
         best.match = max(best.match, MIN_SECTION_MATCH if named & best.terms else 0.0)
     if best.match < MIN_SECTION_MATCH or not best.pieces:
-        return OfflineAnswer.not_covered("no_matching_section")
+        return OfflineAnswer.not_covered(NotCoveredReason.NO_MATCHING_SECTION)
     if asked_figure(question) and unstated_figure(
         question, [p for s in [*sections, *_sections(list(more))] for p in s.pieces]
     ):
-        return OfflineAnswer.not_covered("unstated_figure")  # `refusal`: asked for a figure none states
+        return OfflineAnswer.not_covered(
+            NotCoveredReason.UNSTATED_FIGURE
+        )  # `refusal`: asked for a figure none states
     return _answer_from(best, sections, weight, total, more)
 
 
@@ -357,5 +360,5 @@ def page_lead(passage: tuple[int, str, str], sentences: int = 2) -> OfflineAnswe
     number, title, text = passage
     lead = [p for p in split_passage(text, number, 0, title) if p.prose and not p.clipped][:sentences]
     if not lead:
-        return OfflineAnswer.not_covered("no_matching_section")
+        return OfflineAnswer.not_covered(NotCoveredReason.NO_MATCHING_SECTION)
     return OfflineAnswer("answered", render([Quote(lead)]), (number,))

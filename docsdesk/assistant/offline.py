@@ -373,7 +373,7 @@ class OfflineModel(SynthesizedModel):
             )
             if not reply.answer.covered and not turn.reported and _offers(tools, REPORT_TOOL):
                 # Declared through the tool (the turn's recorded outcome), then said.
-                return [function_call_item(REPORT_TOOL, {})]
+                return [function_call_item(REPORT_TOOL, {"reason": str(reply.answer.reason)})]
             return [message_item(reply.text)]
         if not _offers(tools, SEARCH_TOOL):
             return [message_item(OFFLINE_NO_SEARCH)]

@@ -1,17 +1,19 @@
 """The `report_not_covered` tool: how the model declares that the documentation does not
-answer the question. The declaration is the turn's recorded outcome (`TurnOutcome`), set on
-the turn's context; the wording of the reply plays no part in it. `request_person` likewise
-records that the reader asked for a person (docsdesk.handoff then offers the hand-off form)."""
+answer the question, and why (`NotCoveredReason`). The declaration is the turn's recorded
+outcome (`TurnOutcome`) and reason, set on the turn's context; the wording of the reply plays
+no part in it. `request_person` likewise records that the reader asked for a person
+(docsdesk.handoff then offers the hand-off form)."""
 
 from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from agents import RunContextWrapper, function_tool
 
 from docsdesk.assistant.search_tool import DocsAgentContext
-from docsdesk.core.turn import TurnOutcome
+from docsdesk.core.turn import NotCoveredReason, TurnOutcome
 from docsdesk.ops.metrics import observe_tool
 
 REPORT_NOT_COVERED = "report_not_covered"
@@ -21,17 +23,31 @@ ACKNOWLEDGED = (
 )
 
 
-@function_tool(name_override=REPORT_NOT_COVERED, failure_error_function=None)
-async def report_not_covered(ctx: RunContextWrapper[DocsAgentContext]) -> str:
-    """Declare that the documentation does not cover the reader's question.
+def _not_recorded(ctx: RunContextWrapper[Any], error: Exception) -> str:
+    """What the model reads when its call could not be taken (a reason outside the list)."""
+    reasons = ", ".join(r.value for r in NotCoveredReason)
+    return f"Not recorded: {str(error).splitlines()[0][:200]}. Call it again with `reason` one of: {reasons}."
+
+
+@function_tool(name_override=REPORT_NOT_COVERED, failure_error_function=_not_recorded)
+async def report_not_covered(ctx: RunContextWrapper[DocsAgentContext], reason: NotCoveredReason) -> str:
+    """Declare that the documentation does not cover the reader's question, and why.
 
     Call it once, before you reply, when your searches found nothing that answers the
     question (after trying other words). Do not call it when the passages answer the
     question, even partly: then answer and cite them. After calling it, tell the reader
     briefly that the documentation does not seem to cover this; do not guess.
+
+    Args:
+        reason: What is missing, for the docs team: "no_results" (the searches found nothing),
+            "absent_terms" (the question's key words are on no page), "unknown_product" (it
+            names a product, service or tool the docs never mention), "no_matching_section"
+            (the docs use its words, but no passage answers it), "unstated_figure" (it asks for
+            a number, such as a limit, default, count, duration or date, that no passage states).
     """
     started = time.perf_counter()
     ctx.context.outcome = TurnOutcome.NOT_COVERED
+    ctx.context.not_covered_reason = reason
     observe_tool(REPORT_NOT_COVERED, "ok", time.perf_counter() - started)
     return ACKNOWLEDGED
 

@@ -29,7 +29,7 @@ from docsdesk.assistant.citations import annotate
 from docsdesk.assistant.definition import Assistant
 from docsdesk.assistant.search_tool import DocsAgentContext
 from docsdesk.core.context import RequestContext
-from docsdesk.core.turn import TurnOutcome
+from docsdesk.core.turn import NotCoveredReason, TurnOutcome
 from docsdesk.ops.metrics import observe_first_delta, observe_model_run, observe_tokens
 from docsdesk.ops.outage import STREAM_MESSAGE as OUTAGE_STREAM_MESSAGE
 from docsdesk.ops.outage import outage_kind
@@ -67,10 +67,22 @@ class TurnRun:
             return TurnOutcome.ERROR
         if agent_context.outcome is not None:
             return agent_context.outcome
-        searches = agent_context.searches
-        if searches and not any(s.results for s in searches):
+        if _found_nothing(agent_context):
             return TurnOutcome.NOT_COVERED
         return TurnOutcome.ANSWERED
+
+    def not_covered_reason(self, agent_context: DocsAgentContext) -> NotCoveredReason | None:
+        """Why a not-covered turn was: as the model declared it, else the searches found nothing."""
+        if self.outcome(agent_context) != TurnOutcome.NOT_COVERED:
+            return None
+        if agent_context.not_covered_reason is not None:
+            return agent_context.not_covered_reason
+        return NotCoveredReason.NO_RESULTS if _found_nothing(agent_context) else None
+
+
+def _found_nothing(agent_context: DocsAgentContext) -> bool:
+    searches = agent_context.searches
+    return bool(searches) and not any(s.results for s in searches)
 
 
 async def run_agent(

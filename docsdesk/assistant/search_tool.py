@@ -15,7 +15,7 @@ from pydantic import Field, SkipValidation
 
 from docsdesk.assistant.pieces import clip_passage
 from docsdesk.core.context import PageContext, RequestContext
-from docsdesk.core.turn import SearchRecord, TurnOutcome
+from docsdesk.core.turn import NotCoveredReason, SearchRecord, TurnOutcome
 from docsdesk.ops.metrics import observe_search, observe_tool
 from rag.pages import ReaderPage, reader_page_opening
 from rag.search import DocsSearch, SearchQuery, SearchResult
@@ -46,6 +46,7 @@ class DocsAgentContext(AgentContext[RequestContext]):
     searches: list[SearchRecord] = Field(default_factory=list)
     # Set by the model through the `report_not_covered` tool (docsdesk.assistant.report).
     outcome: TurnOutcome | None = None
+    not_covered_reason: NotCoveredReason | None = None
     # Set by the model through the `request_person` tool; `handoff_available` tells it whether
     # the hand-off form will be shown (a channel is configured).
     asked_for_person: bool = False

@@ -32,6 +32,7 @@ def print_report(report: dict[str, Any]) -> None:
     for table in (
         _overview(report),
         _per_day_table(report["per_day"]),
+        _reasons_table(report["not_covered_reasons"]),
         *_question_tables(report),
         _missing_table(report["missing_words"]),
         _negative_table(report["negative_feedback"]),
@@ -101,18 +102,28 @@ def _per_day_table(per_day: list[dict[str, Any]]) -> Any:
     return days
 
 
+def _reasons_table(rows: list[dict[str, Any]]) -> Any:
+    reasons = _table("Why not covered", "turns", "reason", right=("turns",))
+    for row in rows:
+        reasons.add_row(str(row["turns"]), _plain(row["label"]))
+    return reasons
+
+
 def _question_tables(report: dict[str, Any]) -> list[Any]:
     tables = []
     for key, title in (
         ("coverage_gaps", "Coverage gaps (not covered by the docs)"),
         ("top_questions", "Top questions"),
     ):
-        table = _table(title, "asked", "question", "last asked", right=("asked",))
+        table = _table(title, "asked", "question", "last asked", "why not covered", right=("asked",))
         for group in report[key]:
             question = group["question"]
             if group["variants"]:
                 question += "\n[dim]also: " + " · ".join(group["variants"]) + "[/]"
-            table.add_row(str(group["count"]), _plain(question, keep_markup=True), group["last_asked"][:10])
+            why = "\n".join(f"{r['turns']}: {_plain(r['label'])}" for r in group.get("reasons", []))
+            table.add_row(
+                str(group["count"]), _plain(question, keep_markup=True), group["last_asked"][:10], why
+            )
         tables.append(table)
     return tables
 

@@ -18,6 +18,32 @@ class TurnOutcome(StrEnum):
     CANCELLED = "cancelled"
 
 
+class NotCoveredReason(StrEnum):
+    """Why a turn was not covered, for the docs team: what is missing tells them what to write.
+    Set with the outcome by the code that decided it (the offline answerer, the model's
+    `report_not_covered` call, an MCP search), never read back from the reply."""
+
+    NO_RESULTS = "no_results"
+    ABSENT_TERMS = "absent_terms"
+    UNKNOWN_PRODUCT = "unknown_product"
+    NO_MATCHING_SECTION = "no_matching_section"
+    UNSTATED_FIGURE = "unstated_figure"
+
+    @property
+    def label(self) -> str:
+        """What it means, in the words of the insights report."""
+        return _REASON_LABELS[self]
+
+
+_REASON_LABELS = {
+    NotCoveredReason.NO_RESULTS: "the search found nothing",
+    NotCoveredReason.ABSENT_TERMS: "its key words are on no page",
+    NotCoveredReason.UNKNOWN_PRODUCT: "it names something the docs never mention",
+    NotCoveredReason.NO_MATCHING_SECTION: "the docs use its words, but no section answers it",
+    NotCoveredReason.UNSTATED_FIGURE: "it asks for a figure (a limit, default, count or date) no page states",
+}
+
+
 class TurnChannel(StrEnum):
     """Where a turn came from: a conversation in the chat widget (the ChatKit API), or a
     search a coding agent made over the Model Context Protocol (docsdesk.mcp), which belongs

@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from docsdesk.insights.reasons import label
+
 MAX_ITEMS = 500
 
 _THREAD = text(
@@ -21,7 +23,7 @@ _ITEMS = text(
 )
 _TURNS = text(
     """
-    SELECT question_item_id, answer_item_id, outcome, searches, cited_urls, model,
+    SELECT question_item_id, answer_item_id, outcome, not_covered_reason, searches, cited_urls, model,
            first_text_ms, duration_ms, input_tokens, output_tokens, user_hash, collection,
            page_url, created_at
     FROM turns WHERE thread_id = :thread ORDER BY created_at, id
@@ -76,7 +78,14 @@ async def conversation(engine: AsyncEngine, thread_id: str, tenant: str | None) 
         "created_at": thread.created_at.isoformat(),
         "items": [entry for row in items if (entry := _item(row)) is not None],
         "turns": [
-            {**turn, "cited_urls": list(turn["cited_urls"]), "created_at": turn["created_at"].isoformat()}
+            {
+                **turn,
+                "not_covered_label": label(turn["not_covered_reason"])
+                if turn["outcome"] == "not_covered"
+                else None,
+                "cited_urls": list(turn["cited_urls"]),
+                "created_at": turn["created_at"].isoformat(),
+            }
             for turn in turns
         ],
     }

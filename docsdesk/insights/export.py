@@ -31,6 +31,7 @@ FIELDS = [
     "answer",
     "cited_urls",
     "outcome",
+    "not_covered_reason",
     "feedback",
     "page_url",
     "user",
@@ -44,6 +45,7 @@ FIELDS = [
 
 _PAGE = f"""
     SELECT t.id, t.created_at, t.thread_id, t.question, t.answer, t.cited_urls, t.outcome,
+           t.not_covered_reason,
            f.kind AS feedback, t.page_url, t.user_hash, t.tenant_id, t.collection, t.model,
            t.first_text_ms, t.assistant, t.channel
     FROM turns t LEFT JOIN feedback f ON f.item_id = t.answer_item_id
@@ -84,6 +86,7 @@ async def turn_rows(engine: AsyncEngine, scope: Scope, batch: int = BATCH) -> As
                 "answer": row.answer,
                 "cited_urls": list(row.cited_urls),
                 "outcome": row.outcome,
+                "not_covered_reason": row.not_covered_reason,
                 "feedback": row.feedback,
                 "page_url": row.page_url,
                 "user": row.user_hash,
@@ -150,6 +153,7 @@ def _md(rows: list[dict]) -> str:
     for row in rows:
         lines = [
             f"## {row['time']} · {row['outcome']}"
+            + (f" ({row['not_covered_reason']})" if row["not_covered_reason"] else "")
             + (f" · rated {row['feedback']}" if row["feedback"] else ""),
             "",
             f"- thread: `{row['thread_id']}`  user: `{row['user']}`"

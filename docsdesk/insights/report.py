@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chatkit_store.schema import TURN_OUTCOMES
 from docsdesk.core.turn import TurnChannel
 from docsdesk.insights.handoffs import handoff_report
+from docsdesk.insights.pages import page_sections
+from docsdesk.insights.reasons import merged, reason_counts
 
 MAX_DAYS = 3650
 GROUP_CANDIDATES = 300  # the most frequent keys considered for trigram merging
@@ -101,10 +103,17 @@ _TOTALS = text(
     """
 )
 # One aggregate over the window's turns serves both lists: every question (top questions)
-# and the not-covered ones (coverage gaps); each keeps its GROUP_CANDIDATES biggest keys.
+# and the not-covered ones (coverage gaps); each keeps its GROUP_CANDIDATES biggest keys. A
+# group carries its not-covered turns' count per reason (`r`: recorded reasons only).
 _GROUPS = text(
     f"""
-    WITH g AS (
+    WITH r AS (
+        SELECT c.key, jsonb_object_agg(c.reason, c.n) AS reasons FROM (
+            SELECT t.question_key AS key, t.not_covered_reason AS reason, count(*) AS n
+            FROM turns t WHERE {SCOPED} AND t.outcome = 'not_covered' AND t.not_covered_reason IS NOT NULL
+            GROUP BY 1, 2
+        ) c GROUP BY c.key
+    ), g AS (
         SELECT t.question_key AS key, count(*) AS n, min(t.id) AS first_id, max(t.created_at) AS last,
                count(*) FILTER (WHERE t.outcome = 'not_covered') AS gap_n,
                min(t.id) FILTER (WHERE t.outcome = 'not_covered') AS gap_first_id,
@@ -117,8 +126,9 @@ _GROUPS = text(
         (SELECT 'gap', key, gap_n, gap_last, gap_first_id FROM g WHERE gap_n > 0
          ORDER BY gap_n DESC, key LIMIT :candidates)
     )
-    SELECT p.list, p.key, p.n, p.last, e.question, e.page_url, e.thread_id
-    FROM picked p JOIN turns e ON e.id = p.first_id ORDER BY p.list, p.n DESC, p.key
+    SELECT p.list, p.key, p.n, p.last, e.question, e.page_url, e.thread_id, r.reasons
+    FROM picked p JOIN turns e ON e.id = p.first_id LEFT JOIN r ON r.key = p.key
+    ORDER BY p.list, p.n DESC, p.key
     """
 )
 _SIMILAR = text(
@@ -172,6 +182,12 @@ _CHANNELS = text(
     f"""
     SELECT t.channel, count(*) AS turns, count(*) FILTER (WHERE t.outcome = 'not_covered') AS not_covered
     FROM turns t WHERE {SCOPED} GROUP BY t.channel ORDER BY t.channel
+    """
+)
+_REASONS = text(
+    f"""
+    SELECT t.not_covered_reason AS reason, count(*) AS n FROM turns t
+    WHERE {SCOPED} AND t.outcome = 'not_covered' GROUP BY 1
     """
 )
 _PAGES = text(
@@ -253,21 +269,20 @@ async def _merge(engine: AsyncEngine, rows: list[Any], trigram: bool) -> list[di
                 "last_asked": row.last.isoformat(),
                 "page_url": row.page_url,
                 "threads": [row.thread_id],  # conversations where it was asked (the console opens them)
+                "reasons": merged(row.reasons),
             }
         else:
             group["count"] += row.n
+            group["reasons"] = merged(group["reasons"], row.reasons)
             if len(group["threads"]) < 5 and row.thread_id not in group["threads"]:
                 group["threads"].append(row.thread_id)
             if len(group["variants"]) < 5:
                 group["variants"].append(row.question)
             group["last_asked"] = max(group["last_asked"], row.last.isoformat())
-    ordered = sorted(groups.values(), key=lambda g: -g["count"])
-    return ordered[:SHOWN]
-
-
-def _matches(page_url: str, cited: str) -> bool:
-    # Own-docs pages are stored site-relative (/about/x.md) and cited absolute.
-    return cited == page_url or (page_url.startswith("/") and cited.endswith(page_url))
+    ordered = sorted(groups.values(), key=lambda g: -g["count"])[:SHOWN]
+    for group in ordered:
+        group["reasons"] = reason_counts(group["reasons"].items())
+    return ordered
 
 
 def _channels(rows: list[Any]) -> dict[str, dict[str, int]]:
@@ -287,11 +302,14 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
             _rows(engine, _PAGES, params),
             _rows(engine, _MISSING_WORDS, {**params, "shown": SHOWN}),
             _rows(engine, _CHANNELS, params),
+            _rows(engine, _REASONS, params),
         ),
         question_groups(engine, params, trigram),
         handoff_report(engine, params),
     )
-    per_day_rows, totals_rows, negative, feedback_rows, cited_rows, pages, missing, channel_rows = rows
+    per_day_rows, totals_rows, negative, feedback_rows, cited_rows, pages, missing, channel_rows, reasons = (
+        rows
+    )
     per_day, outcomes = _per_day(per_day_rows, params)
     totals = totals_rows[0]
     return {
@@ -305,6 +323,7 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
             "output_tokens": totals.output_tokens,
         },
         "channels": _channels(channel_rows),
+        "not_covered_reasons": reason_counts((row.reason, row.n) for row in reasons),
         "per_day": per_day,
         "coverage_gaps": groups["gap"],
         "top_questions": groups["top"],
@@ -314,7 +333,7 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
         ],
         "feedback": {"positive": 0, "negative": 0, **{kind: n for kind, n in feedback_rows}},
         "negative_feedback": [_negative(row) for row in negative],
-        **_page_sections(cited_rows, pages),
+        **page_sections(cited_rows, pages, SHOWN),
         "latency_ms": {
             "first_text": {"p50": _ms(totals.first_p50), "p95": _ms(totals.first_p95)},
             "total": {"p50": _ms(totals.total_p50), "p95": _ms(totals.total_p95)},
@@ -362,25 +381,4 @@ def _negative(row: Any) -> dict[str, Any]:
         "outcome": row.outcome,
         "asked_at": row.created_at.isoformat(),
         "rated_at": row.rated_at.isoformat(),
-    }
-
-
-def _page_sections(cited_rows: list[Any], pages: list[Any]) -> dict[str, Any]:
-    """The most cited pages (with their titles) and the pages never cited."""
-    cited_pages = [(page, n) for page, n in cited_rows]
-
-    def title_of(url: str) -> str | None:
-        return next((title for page_url, title in pages if _matches(page_url, url)), None)
-
-    never = [
-        {"url": page_url, "title": title}
-        for page_url, title in pages
-        if not any(_matches(page_url, cited) for cited, _ in cited_pages)
-    ]
-    return {
-        "top_cited_pages": [
-            {"url": url, "title": title_of(url), "citations": n} for url, n in cited_pages[:SHOWN]
-        ],
-        "never_cited_pages": never[:200],
-        "never_cited_total": len(never),
     }

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatkit_store.schema import TURN_OUTCOMES
 from docsdesk.core.context import DEFAULT_ASSISTANT, PageContext
-from docsdesk.core.turn import SearchRecord, TurnChannel, TurnOutcome
+from docsdesk.core.turn import NotCoveredReason, SearchRecord, TurnChannel, TurnOutcome
 
 log = logging.getLogger("docsdesk.turns")
 
@@ -53,13 +53,17 @@ class TurnRecord:
     output_tokens: int | None = None
     channel: TurnChannel = TurnChannel.WIDGET  # migration 0007
     assistant: str = DEFAULT_ASSISTANT
+    not_covered_reason: NotCoveredReason | None = None  # migration 0018
 
     def row(self) -> dict:
         if self.outcome not in TURN_OUTCOMES:
             raise ValueError(f"unknown turn outcome {self.outcome!r}")
+        if self.not_covered_reason is not None and self.outcome != TurnOutcome.NOT_COVERED:
+            raise ValueError(f"a {self.outcome} turn has no not-covered reason")
         row = {name: getattr(self, name) for name in _FIELDS}  # cheaper than asdict()
         row["outcome"] = str(self.outcome)
         row["channel"] = str(self.channel)
+        row["not_covered_reason"] = str(self.not_covered_reason) if self.not_covered_reason else None
         row["searches"] = [s.as_json() for s in self.searches]
         row["question"] = self.question[:MAX_QUESTION_CHARS]
         row["answer"] = self.answer[:MAX_ANSWER_CHARS]
@@ -77,22 +81,25 @@ _INSERT = text(
     INSERT INTO turns (thread_id, question_item_id, answer_item_id, tenant_id, user_hash,
                        collection, question, page_url, page_title, searches, cited_urls,
                        answer, outcome, model, first_text_ms, duration_ms, input_tokens,
-                       output_tokens, created_at, channel, assistant)
+                       output_tokens, created_at, channel, assistant, not_covered_reason)
     SELECT r.thread_id, r.question_item_id, r.answer_item_id, r.tenant_id, r.user_hash,
            r.collection, r.question, r.page_url, r.page_title, coalesce(r.searches, '[]'),
            coalesce(ARRAY(SELECT jsonb_array_elements_text(r.cited_urls)), '{}'),
            r.answer, r.outcome, r.model, r.first_text_ms, r.duration_ms, r.input_tokens,
-           r.output_tokens, r.created_at, coalesce(r.channel, 'widget'), r.assistant
+           r.output_tokens, r.created_at, coalesce(r.channel, 'widget'), r.assistant,
+           r.not_covered_reason
     FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS (
         thread_id text, question_item_id text, answer_item_id text, tenant_id text,
         user_hash text, collection text, question text, page_url text, page_title text,
         searches jsonb, cited_urls jsonb, answer text, outcome text, model text,
         first_text_ms integer, duration_ms integer, input_tokens integer,
-        output_tokens integer, created_at timestamptz, channel text, assistant text)
+        output_tokens integer, created_at timestamptz, channel text, assistant text,
+        not_covered_reason text)
     ) WITH ORDINALITY AS r(
         thread_id, question_item_id, answer_item_id, tenant_id, user_hash, collection, question,
         page_url, page_title, searches, cited_urls, answer, outcome, model, first_text_ms,
-        duration_ms, input_tokens, output_tokens, created_at, channel, assistant, n)
+        duration_ms, input_tokens, output_tokens, created_at, channel, assistant, not_covered_reason,
+        n)
     WHERE r.thread_id IS NULL OR EXISTS (SELECT 1 FROM threads t WHERE t.id = r.thread_id)
     ORDER BY r.n
     """
@@ -230,11 +237,11 @@ def turn_record(
     channel: TurnChannel = TurnChannel.WIDGET,
     sources: Sequence[str] = (),
     assistant: str = DEFAULT_ASSISTANT,
+    not_covered_reason: NotCoveredReason | None = None,
 ) -> TurnRecord:
     """A turn's record from what the turn produced: its answer text and cited URLs come from
-    the finished answer items (their annotations), never from parsing the text. A search made
-    over MCP has no thread and no answer: its `sources` are the passages' URLs it handed to
-    the agent to cite."""
+    the finished answer items (their annotations), never from parsing the text. An MCP search
+    has no thread and no answer: its `sources` are the passages' URLs it gave the agent."""
     cited: list[str] = [
         *sources,
         *(
@@ -267,4 +274,5 @@ def turn_record(
         output_tokens=output_tokens,
         channel=channel,
         assistant=assistant,
+        not_covered_reason=not_covered_reason,
     )

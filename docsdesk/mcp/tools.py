@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from docsdesk.core.turn import SearchRecord, TurnChannel, TurnOutcome
+from docsdesk.core.turn import NotCoveredReason, SearchRecord, TurnChannel, TurnOutcome
 from docsdesk.insights.turns import TurnRecorder, turn_record
 from docsdesk.mcp.assistants import McpAssistant, McpAssistants
 from docsdesk.mcp.pages import read_page
@@ -40,12 +40,16 @@ class Principal:
     user_hash: str
 
 
-def covered(query: str, results: Sequence[SearchResult], unknown: Sequence[str]) -> bool:
-    """Whether a search counts as covered by the docs: it found passages, and the docs use at
-    least half of its words. With vectors, a search always finds its nearest passages, so
-    "kubernetes helm chart" over docs that never name Kubernetes or Helm still returns some:
-    the missing words are the evidence that the docs do not cover it."""
-    return bool(results) and 2 * len(unknown) < len(query.split())
+def not_covered_reason(
+    query: str, results: Sequence[SearchResult], unknown: Sequence[str]
+) -> NotCoveredReason | None:
+    """Why a search counts as not covered by the docs, or None when covered: it found no
+    passage, or the docs lack at least half of its words. With vectors, a search always finds
+    its nearest passages, so "kubernetes helm chart" over docs that never name Kubernetes or
+    Helm still returns some: the missing words are the evidence that the docs do not cover it."""
+    if not results:
+        return NotCoveredReason.NO_RESULTS
+    return NotCoveredReason.ABSENT_TERMS if 2 * len(unknown) >= len(query.split()) else None
 
 
 class Passage(BaseModel):
@@ -160,11 +164,12 @@ class DocsTools:
         seconds: float,
     ) -> None:
         """The search as a turn of channel `mcp`: no thread, no answer; not covered when it
-        found nothing or the docs lack most of its words (see `covered`); the passages' URLs as
-        its sources."""
+        found nothing or the docs lack most of its words (`not_covered_reason`); the passages'
+        URLs as its sources."""
         if self.recorder is None:
             return
         best = max((r.score for r in results), default=None)
+        reason = not_covered_reason(query, results, unknown)
         self.recorder.record(
             turn_record(
                 thread_id=None,
@@ -173,7 +178,8 @@ class DocsTools:
                 tenant_id="",
                 user_hash=principal.user_hash,
                 collection=collection,
-                outcome=TurnOutcome.ANSWERED if covered(query, results, unknown) else TurnOutcome.NOT_COVERED,
+                outcome=TurnOutcome.ANSWERED if reason is None else TurnOutcome.NOT_COVERED,
+                not_covered_reason=reason,
                 model="",
                 created_at=datetime.now(UTC),
                 answers=(),

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
+from docsdesk.core.turn import NotCoveredReason
 from docsdesk.insights.turns import SearchRecord, TurnRecord, write_turns
 
 
@@ -43,6 +44,7 @@ def turn(
     ago_days: float = 0,
     first_ms: int = 300,
     not_in_docs: list[str] | None = None,
+    reason: NotCoveredReason | None = None,
 ) -> TurnRecord:
     return TurnRecord(
         thread_id=thread_id,
@@ -67,6 +69,7 @@ def turn(
         cited_urls=cited or [],
         first_text_ms=first_ms,
         duration_ms=first_ms * 3,
+        not_covered_reason=reason,
     )
 
 

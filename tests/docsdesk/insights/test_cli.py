@@ -9,6 +9,7 @@ import json
 import os
 import sys
 
+from docsdesk.core.turn import NotCoveredReason
 from tests.docsdesk.insights.conftest import ADMIN_TOKEN
 from tests.docsdesk.insights.seed import seed, seed_thread, turn
 from tests.support import REPO
@@ -41,6 +42,7 @@ async def seeded(engine, collection: str) -> None:
                 collection,
                 outcome="not_covered",
                 not_in_docs=["Windows"],
+                reason=NotCoveredReason.ABSENT_TERMS,
             ),
             turn(thread, "can lantern run on windows", collection, outcome="not_covered"),
             turn(
@@ -72,12 +74,14 @@ async def test_report_and_export_read_the_database(database, engine, collection,
     assert "Coverage gaps" in out and "Can Lantern run on Windows?" in out
     assert "[bold]retries[/bold]" in out  # reader text printed literally, not as markup
     assert "Words readers looked for that no page uses" in out and "windows" in out
+    assert "Why not covered" in out and NotCoveredReason.ABSENT_TERMS.label in out
 
     target = tmp_path / "turns.csv"
     code, out, err = await docsdesk("export", "--format", "csv", "-o", str(target), **env)
     assert code == 0, err
     rows = list(csv.DictReader(target.open(encoding="utf-8")))
     assert len(rows) == 3 and "exported 3 turns" in err
+    assert [r["not_covered_reason"] for r in rows] == ["absent_terms", "", ""]
     code, out, err = await docsdesk("export", "--format", "jsonl", **env)
     assert [json.loads(line)["outcome"] for line in out.splitlines()] == [
         "not_covered",

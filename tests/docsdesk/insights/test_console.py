@@ -10,6 +10,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from docsdesk.core.turn import NotCoveredReason
+from docsdesk.insights.reasons import NOT_RECORDED
 from tests.docsdesk.insights.conftest import ADMIN_TOKEN
 from tests.docsdesk.insights.seed import seed, seed_thread, turn
 
@@ -30,6 +32,7 @@ def drive(browser, url: str) -> dict:
     seen = {
         "gaps": browser.find_element(By.ID, "gaps").text,
         "missing": browser.find_element(By.ID, "missing").text,
+        "reasons": browser.find_element(By.ID, "reasons").text,
         "bars": len(browser.find_elements(By.CSS_SELECTOR, "#volume-chart rect")),
         "outcome_bars": len(browser.find_elements(By.CSS_SELECTOR, "#outcome-chart rect")),
         "cards": browser.find_element(By.ID, "cards").text,
@@ -71,12 +74,16 @@ async def test_console_shows_gaps_and_the_playground_streams_an_answer(
                 collection,
                 outcome="not_covered",
                 not_in_docs=["Helm"],
+                reason=NotCoveredReason.UNKNOWN_PRODUCT,
             ),
             turn(thread, "Is there a helm chart for lantern", collection, outcome="not_covered"),
         ],
     )
     seen = await asyncio.to_thread(drive, browser, url)
     assert "Is there a Helm chart for Lantern?" in seen["gaps"]
+    product = NotCoveredReason.UNKNOWN_PRODUCT.label
+    assert f"{product} (1)" in seen["gaps"]  # the gap's reasons: the one recorded
+    assert f"{product} 1" in seen["reasons"] and f"{NOT_RECORDED} 1" in seen["reasons"]
     assert "helm 1 Is there a Helm chart for Lantern?" in seen["missing"]
     assert seen["bars"] >= 1 and seen["outcome_bars"] == 4
     assert "questions" in seen["cards"]

@@ -69,7 +69,7 @@ async def test_not_covered_when_search_finds_nothing_or_the_model_reports_it(adm
             TitledScript(
                 [
                     Call("search_docs", {"query": "windows"}),
-                    Call(REPORT_NOT_COVERED),
+                    Call(REPORT_NOT_COVERED, {"reason": "absent_terms"}),
                     "Windows is not something these pages talk about.",
                 ]
             ),
@@ -79,9 +79,10 @@ async def test_not_covered_when_search_finds_nothing_or_the_model_reports_it(adm
     [first] = await turns_of(engine, empty)
     [second] = await turns_of(engine, reported)
     assert first["outcome"] == "not_covered" and first["searches"][0]["results"] == 0
+    assert first["not_covered_reason"] == "no_results"  # every search found nothing
     assert first["searches"][0]["best_score"] is None
     assert "zxqv" in first["searches"][0]["not_in_docs"]
-    assert second["outcome"] == "not_covered"
+    assert second["outcome"] == "not_covered" and second["not_covered_reason"] == "absent_terms"
     assert second["answer"] == "Windows is not something these pages talk about."
     assert done_items(events, "assistant_message")[-1]["content"][0]["text"] == second["answer"]
 
@@ -95,12 +96,20 @@ async def test_the_outcome_is_the_tool_call_whatever_the_prompt_or_wording(admin
         ("Answer questions about Lantern.", [Call("search_docs", {"query": "install"}), refusal], "answered"),
         (
             "Be terse.",
-            [Call("search_docs", {"query": "install"}), Call(REPORT_NOT_COVERED), "Nope."],
+            [
+                Call("search_docs", {"query": "install"}),
+                Call(REPORT_NOT_COVERED, {"reason": "no_matching_section"}),
+                "Nope.",
+            ],
             "not_covered",
         ),
         (
             SYSTEM_PROMPT,
-            [Call("search_docs", {"query": "install"}), Call(REPORT_NOT_COVERED), refusal],
+            [
+                Call("search_docs", {"query": "install"}),
+                Call(REPORT_NOT_COVERED, {"reason": "unknown_product"}),
+                refusal,
+            ],
             "not_covered",
         ),
         (SYSTEM_PROMPT, [Call("search_docs", {"query": "install"}), refusal], "answered"),
@@ -115,8 +124,9 @@ async def test_the_outcome_is_the_tool_call_whatever_the_prompt_or_wording(admin
             threads.append(thread_id)
     use_assistant(app, instructions=SYSTEM_PROMPT)
     await flush(app)
-    outcomes = [(await turns_of(engine, thread_id))[0]["outcome"] for thread_id in threads]
-    assert outcomes == [expected for _, _, expected in cases]
+    turns = [(await turns_of(engine, thread_id))[0] for thread_id in threads]
+    assert [t["outcome"] for t in turns] == [expected for _, _, expected in cases]
+    assert [t["not_covered_reason"] for t in turns] == [None, "no_matching_section", "unknown_product", None]
 
 
 async def test_the_offline_models_refusal_is_recorded_not_covered(admin_app, engine):
@@ -131,11 +141,13 @@ async def test_the_offline_models_refusal_is_recorded_not_covered(admin_app, eng
         answered, _ = await client.new_thread("How do I install Lantern?")
     await flush(app)
     [turn] = await turns_of(engine, refused)
-    # Passages were found (so not the "every search found nothing" evidence), none answers.
+    # Passages were found (so not the "every search found nothing" evidence), none answers:
+    # "warp coil" is on no page.
     assert turn["searches"][0]["results"] > 0
-    assert turn["outcome"] == "not_covered"
+    assert turn["outcome"] == "not_covered" and turn["not_covered_reason"] == "absent_terms"
     assert done_items(events, "assistant_message")[-1]["content"][0]["text"] == turn["answer"]
-    assert (await turns_of(engine, answered))[0]["outcome"] == "answered"
+    [done] = await turns_of(engine, answered)
+    assert done["outcome"] == "answered" and done["not_covered_reason"] is None
 
 
 async def test_error_turn_is_recorded(admin_app, engine):

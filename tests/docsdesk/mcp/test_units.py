@@ -69,11 +69,13 @@ def test_llms_txt_escapes_link_text():
 
 
 def test_a_search_is_covered_when_the_docs_use_most_of_its_words():
-    from docsdesk.mcp.tools import covered
+    from docsdesk.core.turn import NotCoveredReason
+    from docsdesk.mcp.tools import not_covered_reason
     from rag.search import SearchResult
 
     hit = SearchResult("T", [], "https://d.test/a/", "s", 0.5, "t", "a.md", "docs", 1)
-    assert covered("retry policy backoff", [hit], [])
-    assert covered("retry policy kubernetes", [hit], ["kubernetes"])
-    assert not covered("kubernetes helm chart", [hit], ["kubernetes", "helm"])
-    assert not covered("retry policy", [], [])
+    assert not_covered_reason("retry policy backoff", [hit], []) is None
+    assert not_covered_reason("retry policy kubernetes", [hit], ["kubernetes"]) is None
+    absent = not_covered_reason("kubernetes helm chart", [hit], ["kubernetes", "helm"])
+    assert absent == NotCoveredReason.ABSENT_TERMS
+    assert not_covered_reason("retry policy", [], []) == NotCoveredReason.NO_RESULTS
