@@ -52,6 +52,8 @@ TARGETS = {  # (set, config) -> (recall@1, recall@5)
     ("heldout5-reader", "hybrid"): (0.85, 0.97),
     ("heldout6-reader", "fts"): (0.85, 0.97),
     ("heldout6-reader", "hybrid"): (0.85, 0.97),
+    ("heldout7-reader", "fts"): (0.85, 0.97),
+    ("heldout7-reader", "hybrid"): (0.85, 0.97),
 }
 
 
