@@ -35,21 +35,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench._doc_sets import CORPUS, DOC_SETS, QUESTIONS, third_party_sets  # noqa: E402
+from docsdesk.assistant.answer_eval import tool_output as offline_tool_output  # noqa: E402
 from docsdesk.assistant.offline import (  # noqa: E402
-    OFFLINE_NOT_COVERED,
-    OFFLINE_NOTHING_FOUND,
     TOP_PASSAGES,
     offline_answer,
+    offline_reply,
     parse_search_output,
 )
 from docsdesk.assistant.search_tool import OFFLINE_TOP_PAGE_SECTIONS, TOP_PAGE_KEY  # noqa: E402
-
-try:  # the typed decision; an older tree (for the "before" figures) only has the text
-    from docsdesk.assistant.offline import offline_reply
-except ImportError:  # pragma: no cover - older trees
-    offline_reply = None
-from bench._doc_sets import CORPUS, DOC_SETS, QUESTIONS, third_party_sets  # noqa: E402
-from docsdesk.assistant.answer_eval import tool_output as offline_tool_output  # noqa: E402
 from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
 from rag.embeddings import DEFAULT_EMBEDDINGS, build_embedder  # noqa: E402
@@ -119,12 +113,9 @@ def _p95(values: list[float]) -> float:
 
 
 def reply_of(output: str, question: str) -> tuple[str, bool, bool]:
-    """(the answer, whether it is a refusal, whether it cites anything)."""
-    if offline_reply is not None:
-        reply = offline_reply(output, question)
-        return reply.text, not reply.answer.covered, bool(reply.answer.cited)
-    text = offline_answer(output, question)
-    return text, text in (OFFLINE_NOT_COVERED, OFFLINE_NOTHING_FOUND), "[" in text
+    """(the answer, whether it is a refusal, whether it cites anything): the typed decision."""
+    reply = offline_reply(output, question)
+    return reply.text, not reply.answer.covered, bool(reply.answer.cited)
 
 
 def normal(text: str) -> str:

@@ -20,6 +20,7 @@ from docsdesk.assistant.answer import (
     page_lead,
 )
 from docsdesk.assistant.intents import asks_for_a_person
+from docsdesk.assistant.not_covered import refusal_text
 from docsdesk.assistant.search_tool import TOP_PAGE_KEY
 from docsdesk.assistant.stream import SynthesizedModel, as_dict, function_call_item, message_item
 from docsdesk.core.blocks import QUOTE_BLOCK, QUOTE_INTRO, parse_attachment_block, read_block
@@ -193,11 +194,6 @@ def clip(text: str, limit: int) -> str:
 # --- the offline model --------------------------------------------------------------------
 
 OFFLINE_INTRO = "No language model is configured; this is what the documentation says:"
-OFFLINE_NOTHING_FOUND = "I couldn't find anything relevant to your question in the documentation."
-OFFLINE_NOT_COVERED = (
-    "The documentation does not seem to cover this question: none of the passages the search "
-    "found answers it. Try other words, or ask about a topic of these docs."
-)
 OFFLINE_NO_QUESTION = "Please type a question about the documentation."
 OFFLINE_NO_SEARCH = "No language model is configured and documentation search is unavailable."
 QUERY_LIMIT = 300
@@ -337,7 +333,7 @@ def offline_reply(
     if answer.covered:
         reply = f"{OFFLINE_INTRO}\n\n{answer.text}"
     else:
-        reply = OFFLINE_NOTHING_FOUND if answer.reason == "no_results" else OFFLINE_NOT_COVERED
+        reply = refusal_text(answer)
     return OfflineReply("\n\n".join([*[n for n in notes if n], reply]), answer)
 
 

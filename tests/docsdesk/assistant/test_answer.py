@@ -12,10 +12,9 @@ import pytest
 
 from docsdesk.assistant.answer import asks_about_the_page, extract_answer, page_lead, split_passage
 from docsdesk.assistant.answer_eval import tool_output
+from docsdesk.assistant.not_covered import OFFLINE_NOTHING_FOUND, refusal_text
 from docsdesk.assistant.offline import (
     OFFLINE_INTRO,
-    OFFLINE_NOT_COVERED,
-    OFFLINE_NOTHING_FOUND,
     offline_answer,
     offline_reply,
 )
@@ -110,7 +109,6 @@ async def test_answer_quotes_what_answers(engine, lantern, question, wanted, unw
 async def test_uncovered_questions_say_so_and_cite_nothing(engine, lantern, question, found):
     assert bool(await DocsSearch(engine).search(question, collection=lantern)) is found
     text = await answer(engine, lantern, question)
-    assert text == (OFFLINE_NOT_COVERED if found else OFFLINE_NOTHING_FOUND)
     assert not re.search(r"\[\d+\]", text)
     # The decision is typed, with the evidence it rests on, and cites nothing.
     search = DocsSearch(engine)
@@ -119,6 +117,12 @@ async def test_uncovered_questions_say_so_and_cite_nothing(engine, lantern, ques
     reply = offline_reply(format_passages(question, list(enumerate(results, start=1)), unknown), question)
     assert reply.outcome == "not_covered" and reply.answer.cited == ()
     assert reply.answer.reason in (("absent_terms", "unknown_product") if found else ("no_results",))
+    # The reader is told what is missing: the words no page uses, named as the reader wrote them.
+    assert text == refusal_text(reply.answer)
+    if found:
+        assert reply.answer.absent and all(f"“{word}”" in text for word in reply.answer.absent[:3])
+    else:
+        assert text == OFFLINE_NOTHING_FOUND
 
 
 def test_table_rows_keep_their_header_and_code_stays_whole() -> None:

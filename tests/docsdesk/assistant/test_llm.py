@@ -33,6 +33,7 @@ from docsdesk.assistant import models as llm
 from docsdesk.assistant import offline as offline_model
 from docsdesk.assistant import stream as model_stream
 from docsdesk.assistant.history import DocsConverter
+from docsdesk.assistant.not_covered import OFFLINE_NOTHING_FOUND
 from docsdesk.assistant.search_tool import no_results
 from docsdesk.core.context import PageContext, RequestContext
 from docsdesk.core.settings import Settings
@@ -439,13 +440,13 @@ async def test_offline_no_results():
         offline_agent(no_results("warp drive"), queries),
         [_user("warp drive?")],
     )
-    assert result.final_output == offline_model.OFFLINE_NOTHING_FOUND
+    assert result.final_output == OFFLINE_NOTHING_FOUND
     assert "[" not in result.final_output
     for group in split_responses(raw):
         assert_well_formed(group)
     # The non-streaming path (get_response) behaves the same.
     agent = offline_agent(no_results("warp drive"), queries)
-    assert (await Runner.run(agent, "warp drive?")).final_output == offline_model.OFFLINE_NOTHING_FOUND
+    assert (await Runner.run(agent, "warp drive?")).final_output == OFFLINE_NOTHING_FOUND
     assert queries == ["warp drive?", "warp drive?"]
 
 
@@ -515,7 +516,7 @@ def test_parse_search_output_reads_the_tools_json_and_nothing_else():
         '{"passages": [{"number": "1"}]}',
     ):
         assert offline_model.parse_search_output(junk) == []
-    assert offline_model.offline_answer("garbage", "q?") == offline_model.OFFLINE_NOTHING_FOUND
+    assert offline_model.offline_answer("garbage", "q?") == OFFLINE_NOTHING_FOUND
 
 
 def test_split_deltas():
