@@ -73,6 +73,7 @@ class AnswerOutcome:
             "expected": list(self.case.expected) or "-",
             "phrase": self.case.phrase,
             "outcome": self.reply.outcome,
+            "not_covered_reason": self.reply.answer.reason,
             "miss": self.miss,
             "answer": self.reply.text,
         }
@@ -139,7 +140,8 @@ class AnswerReport:
         ]
         for outcome in self.misses:
             out.append("")
-            out.append(f"{outcome.miss}: {outcome.case.question}")
+            why = f" ({outcome.reply.answer.reason})" if outcome.refused else ""
+            out.append(f"{outcome.miss}{why}: {outcome.case.question}")
             if outcome.case.phrase:
                 out.append(f"  phrase: {outcome.case.phrase}")
             answer = " ".join(outcome.reply.text.split())
