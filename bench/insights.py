@@ -2,7 +2,8 @@
 
 Seeds N turn records (default 100,000) over 90 days in one collection: realistic reader
 questions (bench/questions/project-*.tsv) with near-duplicate variants (case, punctuation, typos),
-70% answered / 20% not covered / 8% error / 2% cancelled, cited pages of the collection,
+70% answered / 20% not covered / 8% error / 2% cancelled (nine in ten not-covered turns with a
+reason, the rest as recorded before reasons were), cited pages of the collection,
 a word no page uses in each not-covered turn's search (300 distinct),
 negative feedback on 3% of answers. Then:
 
@@ -40,6 +41,7 @@ from sqlalchemy import text  # noqa: E402
 
 from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
+from docsdesk.core.turn import NotCoveredReason  # noqa: E402
 from docsdesk.insights.export import FORMATS, export_chunks  # noqa: E402
 from docsdesk.insights.report import Scope, build_report  # noqa: E402
 from rag.evaluate import load_questions  # noqa: E402
@@ -69,7 +71,7 @@ _SEED_TURNS = text(
     """
     INSERT INTO turns (thread_id, question_item_id, answer_item_id, tenant_id, user_hash, collection,
                        question, page_url, searches, cited_urls, answer, outcome, model,
-                       first_text_ms, duration_ms, created_at)
+                       first_text_ms, duration_ms, created_at, not_covered_reason)
     SELECT 'thr_bench_' || (1 + g % :threads), 'msg_q_' || g, 'msg_a_' || g, '',
            substr(md5('u' || (g % 5000)), 1, 16), :collection,
            CASE g % 4
@@ -86,7 +88,9 @@ _SEED_TURNS = text(
            CASE WHEN o.outcome = 'answered' THEN ARRAY[u.url || '#section', u2.url] ELSE '{}' END,
            'An answer of a few sentences that quotes the documentation [1].', o.outcome, 'offline',
            200 + (random() * 800)::int, 1000 + (random() * 3000)::int,
-           now() - (random() * interval '90 days')
+           now() - (random() * interval '90 days'),
+           CASE WHEN o.outcome = 'not_covered' AND g % 10 > 0  -- a tenth from before reasons were recorded
+                THEN (CAST(:reasons AS text[]))[1 + g % 5] END
     FROM generate_series(1, :turns) AS g
     CROSS JOIN LATERAL (SELECT (CAST(:questions AS text[]))[1 + (g * 7919 % :nq) % :nq] AS text) q
     CROSS JOIN LATERAL (SELECT (CAST(:urls AS text[]))[1 + (g % :nu)] AS url) u
@@ -149,6 +153,7 @@ async def seed(engine, turns: int) -> None:
                 "nq": len(asked),
                 "urls": urls,
                 "nu": len(urls),
+                "reasons": [r.value for r in NotCoveredReason],
             },
         )
         await conn.execute(_SEED_FEEDBACK, {"collection": COLLECTION})
