@@ -34,8 +34,8 @@ def reason_counts(counts: Iterable[tuple[str | None, int]]) -> list[dict[str, An
 
 
 def merged(*groups: Mapping[str, int] | None) -> dict[str, int]:
-    """Per-reason counts of several question groups, added up."""
+    """Per-reason counts of several question groups, added up (reasons counted 0 left out)."""
     total: Counter[str] = Counter()
     for group in groups:
-        total.update(group or {})
+        total.update({reason: n for reason, n in (group or {}).items() if n})
     return dict(total)

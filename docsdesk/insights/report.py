@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatkit_store.schema import TURN_OUTCOMES
-from docsdesk.core.turn import TurnChannel
+from docsdesk.core.turn import NotCoveredReason, TurnChannel
 from docsdesk.insights.handoffs import handoff_report
 from docsdesk.insights.pages import page_sections
 from docsdesk.insights.reasons import merged, reason_counts
@@ -85,8 +85,9 @@ SCOPED = """
 
 _PER_DAY = text(
     f"""
-    SELECT (t.created_at AT TIME ZONE 'UTC')::date AS day, t.outcome, count(*) AS n
-    FROM turns t WHERE {SCOPED} GROUP BY 1, 2 ORDER BY 1
+    SELECT (t.created_at AT TIME ZONE 'UTC')::date AS day, t.outcome, t.not_covered_reason AS reason,
+           count(*) AS n
+    FROM turns t WHERE {SCOPED} GROUP BY 1, 2, 3 ORDER BY 1
     """
 )
 _TOTALS = text(
@@ -104,31 +105,28 @@ _TOTALS = text(
 )
 # One aggregate over the window's turns serves both lists: every question (top questions)
 # and the not-covered ones (coverage gaps); each keeps its GROUP_CANDIDATES biggest keys. A
-# group carries its not-covered turns' count per reason (`r`: recorded reasons only).
+# group carries its not-covered turns' count per reason (only not-covered turns have one).
+_REASON_COUNTS = ", ".join(
+    f"'{r.value}', count(*) FILTER (WHERE t.not_covered_reason = '{r.value}')" for r in NotCoveredReason
+)
 _GROUPS = text(
     f"""
-    WITH r AS (
-        SELECT c.key, jsonb_object_agg(c.reason, c.n) AS reasons FROM (
-            SELECT t.question_key AS key, t.not_covered_reason AS reason, count(*) AS n
-            FROM turns t WHERE {SCOPED} AND t.outcome = 'not_covered' AND t.not_covered_reason IS NOT NULL
-            GROUP BY 1, 2
-        ) c GROUP BY c.key
-    ), g AS (
+    WITH g AS (
         SELECT t.question_key AS key, count(*) AS n, min(t.id) AS first_id, max(t.created_at) AS last,
+               jsonb_build_object({_REASON_COUNTS}) AS reasons,
                count(*) FILTER (WHERE t.outcome = 'not_covered') AS gap_n,
                min(t.id) FILTER (WHERE t.outcome = 'not_covered') AS gap_first_id,
                max(t.created_at) FILTER (WHERE t.outcome = 'not_covered') AS gap_last
         FROM turns t WHERE {SCOPED}
         GROUP BY t.question_key
     ), picked AS (
-        (SELECT 'top' AS list, key, n, last, first_id FROM g ORDER BY n DESC, key LIMIT :candidates)
+        (SELECT 'top' AS list, key, n, last, first_id, reasons FROM g ORDER BY n DESC, key LIMIT :candidates)
         UNION ALL
-        (SELECT 'gap', key, gap_n, gap_last, gap_first_id FROM g WHERE gap_n > 0
+        (SELECT 'gap', key, gap_n, gap_last, gap_first_id, reasons FROM g WHERE gap_n > 0
          ORDER BY gap_n DESC, key LIMIT :candidates)
     )
-    SELECT p.list, p.key, p.n, p.last, e.question, e.page_url, e.thread_id, r.reasons
-    FROM picked p JOIN turns e ON e.id = p.first_id LEFT JOIN r ON r.key = p.key
-    ORDER BY p.list, p.n DESC, p.key
+    SELECT p.list, p.key, p.n, p.last, e.question, e.page_url, e.thread_id, p.reasons
+    FROM picked p JOIN turns e ON e.id = p.first_id ORDER BY p.list, p.n DESC, p.key
     """
 )
 _SIMILAR = text(
@@ -184,12 +182,6 @@ _CHANNELS = text(
     FROM turns t WHERE {SCOPED} GROUP BY t.channel ORDER BY t.channel
     """
 )
-_REASONS = text(
-    f"""
-    SELECT t.not_covered_reason AS reason, count(*) AS n FROM turns t
-    WHERE {SCOPED} AND t.outcome = 'not_covered' GROUP BY 1
-    """
-)
 _PAGES = text(
     "SELECT page_url, title FROM docs_documents WHERE collection = ANY(CAST(:pages AS text[])) ORDER BY page_url"
 )
@@ -216,8 +208,8 @@ async def _rows(engine: AsyncEngine, statement, params: dict[str, Any]) -> list[
 def _per_day(rows: list[Any], scope: dict[str, Any]) -> tuple[list[dict], dict[str, int]]:
     counts: dict[date, dict[str, int]] = {}
     totals = dict.fromkeys(TURN_OUTCOMES, 0)
-    for day, outcome, n in rows:
-        counts.setdefault(day, dict.fromkeys(TURN_OUTCOMES, 0))[outcome] = n
+    for day, outcome, _, n in rows:
+        counts.setdefault(day, dict.fromkeys(TURN_OUTCOMES, 0))[outcome] += n
         totals[outcome] += n
     first: date = scope["since"].astimezone(UTC).date()
     last: date = scope["until"].astimezone(UTC).date()
@@ -302,14 +294,11 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
             _rows(engine, _PAGES, params),
             _rows(engine, _MISSING_WORDS, {**params, "shown": SHOWN}),
             _rows(engine, _CHANNELS, params),
-            _rows(engine, _REASONS, params),
         ),
         question_groups(engine, params, trigram),
         handoff_report(engine, params),
     )
-    per_day_rows, totals_rows, negative, feedback_rows, cited_rows, pages, missing, channel_rows, reasons = (
-        rows
-    )
+    per_day_rows, totals_rows, negative, feedback_rows, cited_rows, pages, missing, channel_rows = rows
     per_day, outcomes = _per_day(per_day_rows, params)
     totals = totals_rows[0]
     return {
@@ -323,7 +312,9 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
             "output_tokens": totals.output_tokens,
         },
         "channels": _channels(channel_rows),
-        "not_covered_reasons": reason_counts((row.reason, row.n) for row in reasons),
+        "not_covered_reasons": reason_counts(
+            (row.reason, row.n) for row in per_day_rows if row.outcome == "not_covered"
+        ),
         "per_day": per_day,
         "coverage_gaps": groups["gap"],
         "top_questions": groups["top"],
