@@ -66,6 +66,11 @@ def test_questions_asking_for_a_figure(question, counted):
         "I have no idea how many items there will be in total",  # not the ask
         "how do I rate limit how many messages a user can send?",
         "what is the default model?",  # a default, not a figure
+        # a default or a duration named without asking its figure (covered dev questions)
+        "what's the difference between running on stdio and on http, which is the default?",
+        "ModelSettings timeout for a model call",
+        "set a timeout on a function tool",
+        "data retention: delete old threads and avoid storing PII",
     ],
 )
 def test_questions_not_asking_for_a_figure(question):

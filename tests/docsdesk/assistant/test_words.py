@@ -119,3 +119,38 @@ def test_a_product_after_my_is_not_the_readers_own_name():
         "is there a built in connector for the tools of my Zorbly app?", passages, ["Zorbly"]
     )
     assert own.covered and own.cited == (1,)
+
+
+@pytest.mark.parametrize(
+    ("question", "word"),
+    [
+        # Lower-case tools that no page names, as the reader's context in covered dev questions:
+        # a rule taking such a word for a product refused them (docs/search-record.md).
+        ("nightly cron job has to call an oauth protected mcp server", "cron"),
+        ("install the SDK in a virtualenv and run my first agent", "virtualenv"),
+        ("async sqlalchemy: attributes blow up with lazy load / greenlet errors", "greenlet"),
+        ("pointed everything at our local OpenAI-compatible llama server", "llama"),
+        # everyday words of the web no dictionary of English holds, nor the tokenizer whole
+        ("disable thread history sidebar", "sidebar"),
+        ("pick one of our support tickets from a dropdown in the message box", "dropdown"),
+        ("add first name and birthdate to the signup form", "signup"),
+        ("how do I create the very first admin account?", "admin"),
+    ],
+)
+def test_a_lower_case_word_no_page_uses_is_no_product(question, word):
+    assert not names_a_product(question, word)
+
+
+def test_a_lower_case_tool_of_the_readers_setting_leaves_the_question_answered():
+    machine = (
+        "## Machine to machine\n\nA nightly job, a CI step, another service. There is no browser and "
+        'nobody to click "allow". That is the **client credentials** grant: you already hold a '
+        "`client_id` and a `client_secret`, and the token endpoint is the whole flow.\n\n"
+        "`ClientCredentialsOAuthProvider` is the same `httpx2.Auth`, minus the human."
+    )
+    question = (
+        "nightly cron job has to call an oauth protected mcp server. I have a client id and secret, "
+        "no browser, nobody to click allow"
+    )
+    answer = extract_answer(question, [(1, "OAuth clients › Machine to machine", machine)], ["cron"])
+    assert answer.covered and answer.cited == (1,) and "client credentials" in answer.text
