@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Literal
 
 from agents import RunContextWrapper, function_tool
 
@@ -23,6 +23,11 @@ ACKNOWLEDGED = (
 )
 
 
+# The reasons as the tool's parameter: a plain enum of strings in its JSON schema (no `$ref`,
+# which not every model provider accepts); the same values as `NotCoveredReason`.
+Reason = Literal["no_results", "absent_terms", "unknown_product", "no_matching_section", "unstated_figure"]
+
+
 def _not_recorded(ctx: RunContextWrapper[Any], error: Exception) -> str:
     """What the model reads when its call could not be taken (a reason outside the list)."""
     reasons = ", ".join(r.value for r in NotCoveredReason)
@@ -30,7 +35,7 @@ def _not_recorded(ctx: RunContextWrapper[Any], error: Exception) -> str:
 
 
 @function_tool(name_override=REPORT_NOT_COVERED, failure_error_function=_not_recorded)
-async def report_not_covered(ctx: RunContextWrapper[DocsAgentContext], reason: NotCoveredReason) -> str:
+async def report_not_covered(ctx: RunContextWrapper[DocsAgentContext], reason: Reason) -> str:
     """Declare that the documentation does not cover the reader's question, and why.
 
     Call it once, before you reply, when your searches found nothing that answers the
@@ -47,7 +52,7 @@ async def report_not_covered(ctx: RunContextWrapper[DocsAgentContext], reason: N
     """
     started = time.perf_counter()
     ctx.context.outcome = TurnOutcome.NOT_COVERED
-    ctx.context.not_covered_reason = reason
+    ctx.context.not_covered_reason = NotCoveredReason(reason)
     observe_tool(REPORT_NOT_COVERED, "ok", time.perf_counter() - started)
     return ACKNOWLEDGED
 

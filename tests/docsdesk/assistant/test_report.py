@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import get_args
 
 import pytest
 from agents import Runner
@@ -10,7 +11,7 @@ from chatkit.types import ThreadMetadata
 
 from chatkit_store import PostgresStore
 from docsdesk.assistant.definition import Assistant, AssistantLimits
-from docsdesk.assistant.report import REPORT_NOT_COVERED
+from docsdesk.assistant.report import REPORT_NOT_COVERED, Reason, report_not_covered
 from docsdesk.assistant.run import TurnRun
 from docsdesk.assistant.search_tool import DocsAgentContext
 from docsdesk.core.context import RequestContext
@@ -53,6 +54,12 @@ async def test_the_tool_call_sets_the_outcome(engine, wording, instructions):
     run = TurnRun(status="ok")
     assert run.outcome(context) is TurnOutcome.NOT_COVERED
     assert run.not_covered_reason(context) is NotCoveredReason.UNKNOWN_PRODUCT
+
+
+def test_the_tools_reasons_are_the_recorded_ones_inline_in_its_schema():
+    assert set(get_args(Reason)) == {r.value for r in NotCoveredReason}
+    schema = report_not_covered.params_json_schema
+    assert schema["properties"]["reason"]["enum"] == list(get_args(Reason)) and "$defs" not in schema
 
 
 @pytest.mark.parametrize("arguments", [{}, {"reason": "dunno"}, {"reason": "Unstated_Figure"}])
