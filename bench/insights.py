@@ -16,13 +16,17 @@ negative feedback on 3% of answers. Then:
 The database is an embedded PostgreSQL in a temporary directory, or DATABASE_URL (the
 benchmark then leaves its collection's rows behind under the name `bench-insights`).
 
-    python bench/insights.py [--turns 100000] [--report-runs 5]
+    python bench/insights.py [--turns 100000] [--report-runs 5] [--baseline REV]
+
+`--baseline REV` also times the report of docsdesk/insights/report.py at git revision REV,
+alternating with today's on the same turns, and prints both medians and their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import resource
@@ -161,6 +165,42 @@ async def seed(engine, turns: int) -> None:
     print(f"seeded {turns - present} turns ({turns // 5} threads) in {time.perf_counter() - started:.1f} s")
 
 
+def baseline_report(revision: str):
+    """`build_report` of docsdesk/insights/report.py at git revision `revision` (its other
+    imports are today's modules)."""
+    shown = subprocess.run(
+        ["git", "show", f"{revision}:docsdesk/insights/report.py"], cwd=REPO, capture_output=True, text=True
+    )
+    if shown.returncode != 0:
+        raise SystemExit(f"--baseline {revision}: {shown.stderr.strip()}")
+    path = Path(tempfile.mkdtemp(prefix="docsdesk-baseline-")) / "report_baseline.py"
+    path.write_text(shown.stdout, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("report_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["report_baseline"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.build_report
+
+
+async def compare_report(engine, runs: int, revision: str) -> None:
+    """Today's report and the revision's, run alternately on the same turns: medians and ratio."""
+    old_build = baseline_report(revision)
+    scope = Scope(collection=COLLECTION, days=DAYS + 1)
+    timings: dict[str, list[float]] = {"today": [], revision: []}
+    await build_report(engine, scope)
+    await old_build(engine, scope)  # warm-up, both
+    for _ in range(runs):
+        for name, build in (("today", build_report), (revision, old_build)):
+            started = time.perf_counter()
+            await build(engine, scope)
+            timings[name].append(time.perf_counter() - started)
+    new, old = statistics.median(timings["today"]), statistics.median(timings[revision])
+    print(
+        f"  interleaved with {revision}'s report, {runs} runs each: median {new * 1000:.0f} ms against "
+        f"{old * 1000:.0f} ms ({new / old:.2f}x)"
+    )
+
+
 async def time_report(engine, runs: int) -> tuple[float, list[float], dict]:
     scope = Scope(collection=COLLECTION, days=DAYS + 1)
     timings = []
@@ -249,6 +289,8 @@ async def main(args: argparse.Namespace) -> None:
                 f"max {max(warm) * 1000:.0f} ms  [target < {TARGET_REPORT_SECONDS:.0f} s: "
                 f"{'PASS' if max(cold, *warm) < TARGET_REPORT_SECONDS else 'MISS'}]"
             )
+            if args.baseline:
+                await compare_report(db.engine, args.report_runs, args.baseline)
             os.environ["DATABASE_URL"] = db.url
             os.environ["BENCH_DATA_DIR"] = tmp
             print(
@@ -281,6 +323,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=100_000, help="turn records to seed")
     parser.add_argument("--report-runs", type=int, default=5, help="timed report runs after the first")
+    parser.add_argument(
+        "--baseline", metavar="REV", help="also time the report as it was at this git revision"
+    )
     parser.add_argument("--export-child", choices=FORMATS, help=argparse.SUPPRESS)
     parser.add_argument("--days", type=int, default=DAYS + 1, help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
