@@ -153,7 +153,7 @@ def _md(rows: list[dict]) -> str:
     for row in rows:
         lines = [
             f"## {row['time']} · {row['outcome']}"
-            + (f" ({row['not_covered_reason']})" if row["not_covered_reason"] else "")
+            + (f" ({_md_inline(row['not_covered_reason'])})" if row["not_covered_reason"] else "")
             + (f" · rated {row['feedback']}" if row["feedback"] else ""),
             "",
             f"- thread: `{row['thread_id']}`  user: `{row['user']}`"
