@@ -19,10 +19,14 @@ from tests.test_attachments import Script, blocks_in, direct, parts_of
 
 
 def child_pids() -> list[int]:
+    """This process's children, over all its threads (a thread may end while they are read)."""
     pids = []
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        pids += [int(p) for p in (task / "children").read_text().split()]
-    return pids
+        try:
+            pids += [int(p) for p in (task / "children").read_text().split()]
+        except FileNotFoundError:  # the thread ended since the listing: it has no children now
+            continue
+    return sorted(pids)
 
 
 def cpu_seconds() -> float:
