@@ -112,10 +112,10 @@ def _p95(values: list[float]) -> float:
     return values[max(0, round(0.95 * len(values)) - 1)]
 
 
-def reply_of(output: str, question: str) -> tuple[str, bool, bool]:
-    """(the answer, whether it is a refusal, whether it cites anything): the typed decision."""
+def reply_of(output: str, question: str) -> tuple[str, bool, tuple[int, ...]]:
+    """(the answer, whether it is a refusal, the passages it cites): the typed decision."""
     reply = offline_reply(output, question)
-    return reply.text, not reply.answer.covered, bool(reply.answer.cited)
+    return reply.text, not reply.answer.covered, reply.answer.cited
 
 
 def normal(text: str) -> str:
@@ -167,11 +167,11 @@ async def answer_sets(
             misses = []
             for case in load_questions(path):
                 output = await tool_output(search, case.question, collection)
-                text, refused, cites = reply_of(output, case.question)
+                text, refused, cited = reply_of(output, case.question)
                 if not case.expected:
                     oos += 1
-                    oos_ok += refused and not cites
-                    if not (refused and not cites):  # out of scope, yet answered (or citing)
+                    oos_ok += refused and not cited
+                    if not (refused and not cited):  # out of scope, yet answered (or citing)
                         misses.append((case.question, "-", text))
                     continue
                 covered += 1
@@ -184,7 +184,6 @@ async def answer_sets(
                     page1 += on_top
                     page1_hits += hit and on_top
                     if not hit:
-                        cited = offline_reply(output, case.question).answer.cited if offline_reply else ()
                         kind = miss_class(output, case.expected, case.phrase, cited)
                         misses.append((case.question, case.phrase, f"[{kind}] {text}"))
                 elif refused:

@@ -33,7 +33,7 @@ from typing import Literal
 from docsdesk.assistant.further import MAX_EXTRA_QUOTES, further_quotes, page_quotes, top_passage_quote
 from docsdesk.assistant.pieces import Piece, Quote, render, split_passage
 from docsdesk.assistant.quotes import continued, dangles, pointers, quote_for, quoted_terms, trimmed
-from docsdesk.assistant.refusal import asked_figure, unstated_figure
+from docsdesk.assistant.refusal import asked_figure, none_states
 from docsdesk.assistant.words import (
     STOP_WORDS,
     alternatives,
@@ -232,12 +232,9 @@ def extract_answer(
         best.match = max(best.match, MIN_SECTION_MATCH if named & best.terms else 0.0)
     if best.match < MIN_SECTION_MATCH or not best.pieces:
         return OfflineAnswer.not_covered(NotCoveredReason.NO_MATCHING_SECTION)
-    if asked_figure(question) and unstated_figure(
-        question, [p for s in [*sections, *_sections(list(more))] for p in s.pieces]
-    ):
-        return OfflineAnswer.not_covered(
-            NotCoveredReason.UNSTATED_FIGURE
-        )  # `refusal`: asked for a figure none states
+    figure = asked_figure(question)
+    if figure and none_states(figure, [p for s in [*sections, *_sections(list(more))] for p in s.pieces]):
+        return OfflineAnswer.not_covered(NotCoveredReason.UNSTATED_FIGURE)  # asked for a figure none states
     return _answer_from(best, sections, weight, total, more)
 
 

@@ -101,14 +101,15 @@ def page_quotes(
     say how ("Turning it off", "With Beanie support")."""
     page = next((p.page for p in passages if p.number == quotes[0].passage), "")
     for passage in passages:
-        if len(quotes) > MAX_EXTRA_QUOTES or len(render(quotes)) >= MAX_PAGE_ANSWER_CHARS:
+        length = len(render(quotes))
+        if len(quotes) > MAX_EXTRA_QUOTES or length >= MAX_PAGE_ANSWER_CHARS:
             break
         if not page or passage.page != page or not passage.pieces:
             continue
         if any(q.passage == passage.number for q in quotes):
             continue
         score(passage)
-        short = passage is lead and len(render(quotes)) < SHORT_ANSWER_CHARS
+        short = passage is lead and length < SHORT_ANSWER_CHARS
         quote = _best(passage, quotes, -1.0 if short else 0.0)
         held = set().union(*(quoted_terms(q) for q in quotes))
         if quote is not None and (short or (quoted_terms(quote) & wanted) - held):

@@ -20,7 +20,6 @@ measurement of the reader's own run, which the docs answer with where to read it
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -102,7 +101,6 @@ class Figure:
     date: bool = False  # a date, not an amount ("when is 3.0 coming out?")
 
 
-@functools.lru_cache(maxsize=256)  # asked before the pieces are gathered, then again by `unstated_figure`
 def asked_figure(question: str) -> Figure | None:
     """The figure `question` asks for, or None when its ask is not for a figure."""
     when = _WHEN.search(question)
@@ -168,6 +166,9 @@ def states_figure(piece: Piece, figure: Figure) -> bool:
 def unstated_figure(question: str, pieces: Iterable[Piece]) -> bool:
     """Whether `question` asks for a figure that none of `pieces` states."""
     figure = asked_figure(question)
-    if figure is None:
-        return False
+    return figure is not None and none_states(figure, pieces)
+
+
+def none_states(figure: Figure, pieces: Iterable[Piece]) -> bool:
+    """Whether none of `pieces` states `figure` (what a question asks, `asked_figure`)."""
     return not any(states_figure(piece, figure) for piece in pieces)
