@@ -455,6 +455,26 @@ async def webhooks_collection(database, tmp_path_factory) -> str:
     return collection
 
 
+async def test_the_offline_model_answers_a_follow_up_from_the_earlier_question(settings, webhooks_collection):
+    """ "and in which cases?" names nothing the docs hold: alone it is not covered; after a
+    question about retries it is about retries (the history the server sends the model)."""
+    from tests.support.chatkit_client import signed_in
+
+    update = {"collection": webhooks_collection, "model": "offline"}
+    async with signed_in(create_app(settings.model_copy(update=update))) as client:
+        _, alone = await client.new_thread("and in which cases?")
+        thread_id, _ = await client.new_thread("are failed webhook deliveries retried?")
+        events = await client.call(
+            "threads.add_user_message", {"thread_id": thread_id, "input": user_input("and in which cases?")}
+        )
+    assert not done_items(alone, "assistant_message")[-1]["content"][0]["annotations"]
+    answer = done_items(events, "assistant_message")[-1]["content"][0]
+    assert "retried with backoff" in answer["text"], answer["text"]
+    assert [a["source"]["url"] for a in answer["annotations"]] == [
+        "https://hooks.example/webhooks/#retry-policy"
+    ]
+
+
 async def test_the_offline_model_quotes_and_cites_a_further_section_of_the_first_page(
     settings, webhooks_collection
 ):

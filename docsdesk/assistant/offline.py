@@ -5,7 +5,7 @@ fresh install works with no API key."""
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urldefrag
 
@@ -19,119 +19,15 @@ from docsdesk.assistant.answer import (
     extract_answer,
     page_lead,
 )
+from docsdesk.assistant.follow_up import earlier_topic
 from docsdesk.assistant.intents import asks_for_a_person
 from docsdesk.assistant.not_covered import refusal_text
 from docsdesk.assistant.search_tool import TOP_PAGE_KEY
-from docsdesk.assistant.stream import SynthesizedModel, as_dict, function_call_item, message_item
-from docsdesk.core.blocks import QUOTE_BLOCK, QUOTE_INTRO, parse_attachment_block, read_block
-from docsdesk.core.context import PAGE_BLOCK
+from docsdesk.assistant.stream import SynthesizedModel, function_call_item, message_item
+from docsdesk.assistant.turn_input import PERSON_TOOL, REPORT_TOOL, SEARCH_TOOL, Turn, read_turn
 
-SEARCH_TOOL = "search_docs"
-REPORT_TOOL = "report_not_covered"  # docsdesk.assistant.report: the docs do not cover it
-PERSON_TOOL = "request_person"  # docsdesk.assistant.report: the reader asks for a person
 OFFLINE_PERSON_FORM = "You can send this conversation to the support team with the form below."
 OFFLINE_NO_PERSON = "There is no support channel set up here; the documentation is all I can offer."
-
-# --- reading Responses input ----------------------------------------------------------------
-
-QUOTE_PREFIX = QUOTE_INTRO
-PAGE_CONTEXT_PREFIX = f"<{PAGE_BLOCK}>"
-
-
-def _content_text(content: Any, attachments: list[dict[str, Any]] | None = None) -> str:
-    """The text of a message's content (a string or a list of text parts). Attachment data
-    blocks are not part of it: they go to `attachments` when given."""
-    if isinstance(content, str):
-        return content
-    texts = []
-    for part in content or []:
-        part = as_dict(part)
-        if isinstance(part.get("text"), str):
-            block = parse_attachment_block(part["text"])
-            if block is None:
-                texts.append(part["text"])
-            elif attachments is not None:
-                attachments.append(block)
-    return "\n".join(texts)
-
-
-def _is_user_message(item: dict[str, Any]) -> bool:
-    return item.get("role") == "user" and item.get("type", "message") == "message"
-
-
-@dataclass
-class Turn:
-    """What the current turn (everything after the last user message block) holds."""
-
-    question: str
-    quote: str
-    page_title: str
-    search_output: str | None
-    attachments: list[dict[str, Any]] = field(default_factory=list)
-    reported: bool = False  # this turn already called REPORT_TOOL
-    person_output: str | None = None  # PERSON_TOOL's output, once called this turn
-
-
-def read_turn(input: str | list[Any]) -> Turn:
-    """Extract the question, its quoted selection / page title and this turn's search output."""
-    if isinstance(input, str):
-        return Turn(question=input.strip(), quote="", page_title="", search_output=None)
-    items = [as_dict(item) for item in input]
-    user_indexes = [i for i, item in enumerate(items) if _is_user_message(item)]
-    if not user_indexes:
-        return Turn(question="", quote="", page_title="", search_output=None)
-    last_user = user_indexes[-1]
-    block_start = last_user
-    while block_start > 0 and _is_user_message(items[block_start - 1]):
-        block_start -= 1
-
-    question = quote = page_title = ""
-    attachments: list[dict[str, Any]] = []
-    for item in items[block_start : last_user + 1]:
-        text = _content_text(item.get("content"), attachments)
-        stripped = text.lstrip()
-        if stripped.startswith(QUOTE_PREFIX):
-            value = read_block(QUOTE_BLOCK, stripped[len(QUOTE_PREFIX) :])
-            quote = value if isinstance(value, str) else ""
-        elif stripped.startswith(PAGE_CONTEXT_PREFIX):
-            page_title = _page_title(stripped)
-        elif text.strip():
-            question = text.strip()
-
-    search_calls = {
-        item.get("call_id")
-        for item in items[last_user + 1 :]
-        if item.get("type") == "function_call" and item.get("name") == SEARCH_TOOL
-    }
-    person_calls = {
-        item.get("call_id")
-        for item in items[last_user + 1 :]
-        if item.get("type") == "function_call" and item.get("name") == PERSON_TOOL
-    }
-    search_output = person_output = None
-    for item in items[last_user + 1 :]:
-        if item.get("type") == "function_call_output" and item.get("call_id") in search_calls:
-            search_output = _content_text(item.get("output"))
-        if item.get("type") == "function_call_output" and item.get("call_id") in person_calls:
-            person_output = _content_text(item.get("output"))
-    return Turn(
-        question=question,
-        quote=quote,
-        page_title=page_title,
-        search_output=search_output,
-        attachments=attachments,
-        person_output=person_output,
-        reported=any(
-            item.get("type") == "function_call" and item.get("name") == REPORT_TOOL
-            for item in items[last_user + 1 :]
-        ),
-    )
-
-
-def _page_title(page_context: str) -> str:
-    page = read_block(PAGE_BLOCK, page_context)
-    title = page.get("title") if isinstance(page, dict) else None
-    return title if isinstance(title, str) else ""
 
 
 # --- search output ---------------------------------------------------------------------------
@@ -246,12 +142,15 @@ def attachment_excerpt(turn: Turn) -> Excerpt | None:
 
 
 def search_query(turn: Turn) -> str:
-    """The question, focused by an attached error line, the quoted selection, and the page
-    title when the question refers to the page (<= QUERY_LIMIT)."""
+    """The question, focused by an attached error line, the quoted selection, and the topic of
+    the reader's earlier question when it leans on it (`follow_up.earlier_topic`), else the page
+    title when it refers to the page (<= QUERY_LIMIT)."""
     question = " ".join(turn.question.split())
     found = attachment_excerpt(turn)
-    title = clip(" ".join(turn.page_title.split()), 80) if _REFERS_TO_PAGE.search(question) else ""
-    extras = [found.text if found else "", clip(" ".join(turn.quote.split()), 120), title]
+    topic = earlier_topic(question, turn.earlier)
+    on_page = not topic and _REFERS_TO_PAGE.search(question)
+    title = clip(" ".join(turn.page_title.split()), 80) if on_page else ""
+    extras = [found.text if found else "", clip(" ".join(turn.quote.split()), 120), topic, title]
     extras = [extra for extra in extras if extra]
     budget = QUERY_LIMIT - sum(len(extra) + 1 for extra in extras)
     return " ".join(part for part in [clip(question, budget), *extras] if part)

@@ -456,12 +456,12 @@ def test_offline_searches_again_on_a_new_turn():
         {"type": "function_call", "call_id": "c1", "name": "search_docs", "arguments": "{}"},
         {"type": "function_call_output", "call_id": "c1", "output": PASSAGES},
         {"role": "assistant", "content": "Earlier answer."},
-        _user("How do I install it with pip?"),
+        _user("How do I install docsdesk with pip?"),
     ]
     tools = [search_stub("", [])]
     [item] = offline_model.OfflineModel().reply(None, history, tools)
     assert isinstance(item, ResponseFunctionToolCall)
-    assert json.loads(item.arguments) == {"query": "How do I install it with pip?"}
+    assert json.loads(item.arguments) == {"query": "How do I install docsdesk with pip?"}
     [answer] = offline_model.OfflineModel().reply(
         None, [*history, {**history[1], "call_id": "c2"}, {**history[2], "call_id": "c2"}], tools
     )
