@@ -93,4 +93,4 @@ feedback = Table(
 )
 
 #: One record per assistant turn (migration 0003), written by `docsdesk.insights.turns`.
-TURN_OUTCOMES = ("answered", "not_covered", "error", "cancelled")
+TURN_OUTCOMES = ("answered", "not_covered", "error", "cancelled", "small_talk")  # 0019: small_talk

@@ -20,7 +20,7 @@ from docsdesk.assistant.answer import (
     page_lead,
 )
 from docsdesk.assistant.follow_up import earlier_topic
-from docsdesk.assistant.intents import asks_for_a_person
+from docsdesk.assistant.intents import SMALL_TALK_REPLIES, asks_for_a_person, small_talk_turn
 from docsdesk.assistant.not_covered import refusal_text
 from docsdesk.assistant.search_tool import TOP_PAGE_KEY
 from docsdesk.assistant.stream import SynthesizedModel, function_call_item, message_item
@@ -259,6 +259,9 @@ class OfflineModel(SynthesizedModel):
             if turn.person_output is None:
                 return [function_call_item(PERSON_TOOL, {})]
             return [message_item(_person_reply(turn.person_output))]
+        talk = small_talk_turn(turn)
+        if talk is not None and turn.search_output is None:
+            return [message_item(SMALL_TALK_REPLIES[talk])]  # "thanks!", "hi": nothing to search
         if turn.search_output is not None:
             # Scored against what was searched: the question, an attached error line, the
             # quote, and the page title when the question refers to the page.

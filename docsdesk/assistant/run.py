@@ -27,7 +27,9 @@ from chatkit.types import (
 
 from docsdesk.assistant.citations import annotate
 from docsdesk.assistant.definition import Assistant
+from docsdesk.assistant.intents import small_talk_turn
 from docsdesk.assistant.search_tool import DocsAgentContext
+from docsdesk.assistant.turn_input import read_turn
 from docsdesk.core.context import RequestContext
 from docsdesk.core.turn import NotCoveredReason, TurnOutcome
 from docsdesk.ops.metrics import observe_first_delta, observe_model_run, observe_tokens
@@ -59,12 +61,15 @@ class TurnRun:
         return self.status == "ok"
 
     def outcome(self, agent_context: DocsAgentContext) -> TurnOutcome:
-        """Declared by the model (`report_not_covered`), or every search found nothing, or
-        answered; for a run that did not finish, cancelled or error."""
+        """Small talk (the reader's message, `intents.small_talk`), declared by the model
+        (`report_not_covered`), or every search found nothing, or answered; for a run that did
+        not finish, cancelled or error."""
         if self.status == "cancelled":
             return TurnOutcome.CANCELLED
         if not self.finished:
             return TurnOutcome.ERROR
+        if agent_context.small_talk is not None:
+            return TurnOutcome.SMALL_TALK
         if agent_context.outcome is not None:
             return agent_context.outcome
         if _found_nothing(agent_context):
@@ -92,7 +97,9 @@ async def run_agent(
     context: RequestContext,
     run: TurnRun,
 ) -> AsyncIterator[ThreadStreamEvent]:
-    """Stream the assistant's answer as ChatKit events, filling in `run` as it goes."""
+    """Stream the assistant's answer as ChatKit events, filling in `run` as it goes. Whether the
+    reader's message is small talk is decided here, from the message, for every model."""
+    agent_context.small_talk = small_talk_turn(read_turn(input_items))
     result = Runner.run_streamed(
         assistant.agent, input_items, context=agent_context, max_turns=assistant.limits.max_agent_turns
     )

@@ -47,6 +47,9 @@ class DocsAgentContext(AgentContext[RequestContext]):
     # Set by the model through the `report_not_covered` tool (docsdesk.assistant.report).
     outcome: TurnOutcome | None = None
     not_covered_reason: NotCoveredReason | None = None
+    # The reader's message is small talk ("thanks!"): its kind (`intents.small_talk`), set by
+    # `run.run_agent` before the model runs; the turn is recorded as small talk.
+    small_talk: str | None = None
     # Set by the model through the `request_person` tool; `handoff_available` tells it whether
     # the hand-off form will be shown (a channel is configured).
     asked_for_person: bool = False

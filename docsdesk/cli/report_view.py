@@ -67,17 +67,18 @@ def _overview(report: dict[str, Any]) -> Any:
     totals, latency = report["totals"], report["latency_ms"]["first_text"]
 
     def share(n: int) -> str:
-        return f"{n} ({round(100 * n / totals['turns'])}%)" if totals["turns"] else str(n)
+        return f"{n} ({round(100 * n / totals['questions'])}%)" if totals["questions"] else str(n)
 
     overview = Table(title="Overview", show_header=False)
     for label, value in [
-        ("questions", totals["turns"]),
+        ("questions", totals["questions"]),
         ("conversations", totals["conversations"]),
         ("readers", totals["users"]),
         ("answered", share(totals["answered"])),
         ("not covered", share(totals["not_covered"])),
         ("errors", share(totals["error"])),
         ("cancelled", share(totals["cancelled"])),
+        ("small talk", totals["small_talk"]),
         ("by channel", channels_line(report)),
         ("rated up / down", f"{report['feedback']['positive']} / {report['feedback']['negative']}"),
         (
@@ -90,7 +91,7 @@ def _overview(report: dict[str, Any]) -> Any:
 
 
 def _per_day_table(per_day: list[dict[str, Any]]) -> Any:
-    columns = ("answered", "not_covered", "error", "cancelled")
+    columns = ("answered", "not_covered", "error", "cancelled", "small_talk")
     days = _table(
         "Questions per day", "day", *(c.replace("_", " ") for c in columns), "total", right=("total",)
     )

@@ -16,6 +16,9 @@ class TurnOutcome(StrEnum):
     NOT_COVERED = "not_covered"
     ERROR = "error"
     CANCELLED = "cancelled"
+    # A greeting, thanks, goodbye or acknowledgement ("thanks!"), decided from the reader's
+    # message (docsdesk.assistant.intents.small_talk): not a question, whatever the model replied.
+    SMALL_TALK = "small_talk"
 
 
 class NotCoveredReason(StrEnum):

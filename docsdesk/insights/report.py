@@ -117,7 +117,7 @@ _GROUPS = text(
                count(*) FILTER (WHERE t.outcome = 'not_covered') AS gap_n,
                min(t.id) FILTER (WHERE t.outcome = 'not_covered') AS gap_first_id,
                max(t.created_at) FILTER (WHERE t.outcome = 'not_covered') AS gap_last
-        FROM turns t WHERE {SCOPED}
+        FROM turns t WHERE {SCOPED} AND t.outcome <> 'small_talk'
         GROUP BY t.question_key
     ), picked AS (
         (SELECT 'top' AS list, key, n, last, first_id, reasons FROM g ORDER BY n DESC, key LIMIT :candidates)
@@ -305,6 +305,7 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
         "scope": _scope(scope, params),
         "totals": {
             "turns": sum(outcomes.values()),
+            "questions": sum(outcomes.values()) - outcomes["small_talk"],  # greetings and thanks apart
             **outcomes,
             "conversations": totals.conversations,
             "users": totals.users,

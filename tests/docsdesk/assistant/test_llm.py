@@ -468,7 +468,7 @@ def test_offline_searches_again_on_a_new_turn():
     assert isinstance(answer, ResponseOutputMessage)
     assert answer.content[0].text.startswith(offline_model.OFFLINE_INTRO)
     # Without a search tool it says so instead of calling a tool that does not exist.
-    [plain] = offline_model.OfflineModel().reply(None, [_user("Hi?")], [])
+    [plain] = offline_model.OfflineModel().reply(None, [_user("What is docsdesk?")], [])
     assert plain.content[0].text == offline_model.OFFLINE_NO_SEARCH
 
 
