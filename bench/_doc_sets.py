@@ -5,6 +5,9 @@ bench/corpora/NAME (NAME/docs, and NAME/SOURCE.md with its base URL on a `base-u
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +53,23 @@ async def ingest_doc_sets(engine: Any, prefix: str, embedder: Any, corpus: Path 
         )
         chunks += summary.chunks
     return chunks
+
+
+@asynccontextmanager
+async def searched_doc_sets(prefix: str) -> AsyncIterator[Any]:
+    """A `DocsSearch` (hybrid, the default embedder) over every doc set, ingested into the
+    collections `prefix` + its name in a throwaway database."""
+    from docsdesk.core.database import open_database
+    from docsdesk.core.settings import Settings
+    from rag.embeddings import DEFAULT_EMBEDDINGS, build_embedder
+    from rag.search import DocsSearch
+
+    with tempfile.TemporaryDirectory(prefix=f"docsdesk-{prefix}") as tmp:
+        settings = Settings(_env_file=None, data_dir=Path(tmp))
+        db = await open_database(settings)
+        try:
+            embedder = build_embedder(DEFAULT_EMBEDDINGS, settings)
+            await ingest_doc_sets(db.engine, prefix, embedder)
+            yield DocsSearch(db.engine, embedder)
+        finally:
+            await db.close()

@@ -17,19 +17,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench._doc_sets import QUESTIONS, ingest_doc_sets  # noqa: E402
+from bench._doc_sets import QUESTIONS, searched_doc_sets  # noqa: E402
 from docsdesk.assistant.answer_eval import contains_phrase, tool_output  # noqa: E402
 from docsdesk.assistant.offline import offline_reply, parse_search_output, read_turn, search_query  # noqa: E402
-from docsdesk.core.database import open_database  # noqa: E402
-from docsdesk.core.settings import Settings  # noqa: E402
-from rag.embeddings import DEFAULT_EMBEDDINGS, build_embedder  # noqa: E402
 from rag.evaluate import rank_of  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
 
@@ -50,41 +46,33 @@ async def ask(search: DocsSearch, items: list[dict[str, Any]], collection: str) 
 
 
 async def run(sets: list[str], verbose: bool) -> None:
-    with tempfile.TemporaryDirectory(prefix="docsdesk-follow-ups-") as tmp:
-        settings = Settings(_env_file=None, data_dir=Path(tmp))
-        db = await open_database(settings)
-        try:
-            embedder = build_embedder(DEFAULT_EMBEDDINGS, settings)
-            await ingest_doc_sets(db.engine, "fu-", embedder)
-            search = DocsSearch(db.engine, embedder)
-            for set_name in sets:
-                rows = (QUESTIONS / f"{set_name}.tsv").read_text(encoding="utf-8").splitlines()[1:]
-                tally: dict[str, list[int]] = {}
-                for row in rows:
-                    collection, first, follow_up, expected, phrase, kind = row.split("\t")
-                    wanted = tuple(u.strip() for u in expected.split(","))
-                    _, answer = await ask(search, [user(first)], f"fu-{collection}")
-                    output, reply = await ask(
-                        search, [user(first), assistant(answer), user(follow_up)], f"fu-{collection}"
-                    )
-                    _, rank = rank_of([p.url for p in parse_search_output(output)], wanted)
-                    hit = contains_phrase(reply, phrase)
-                    for key in (kind, "all"):
-                        counts = tally.setdefault(key, [0, 0, 0, 0])
-                        counts[0] += 1
-                        counts[1] += rank == 1
-                        counts[2] += rank is not None and rank <= 5
-                        counts[3] += hit
-                    if verbose and not hit and not set_name.startswith("heldout"):
-                        print(f"MISS {follow_up!r} (after {first!r}) phrase={phrase!r} rank={rank}")
-                        print("   ", " ".join(reply.split())[:300])
-                for key, (n, at_1, at_5, hits) in tally.items():
-                    print(
-                        f"{set_name} {key:<9} {n:>3} follow-ups  recall@1 {at_1 / n:.3f}  "
-                        f"recall@5 {at_5 / n:.3f}  phrase hit {hits}/{n}"
-                    )
-        finally:
-            await db.close()
+    async with searched_doc_sets("fu-") as search:
+        for set_name in sets:
+            rows = (QUESTIONS / f"{set_name}.tsv").read_text(encoding="utf-8").splitlines()[1:]
+            tally: dict[str, list[int]] = {}
+            for row in rows:
+                collection, first, follow_up, expected, phrase, kind = row.split("\t")
+                wanted = tuple(u.strip() for u in expected.split(","))
+                _, answer = await ask(search, [user(first)], f"fu-{collection}")
+                output, reply = await ask(
+                    search, [user(first), assistant(answer), user(follow_up)], f"fu-{collection}"
+                )
+                _, rank = rank_of([p.url for p in parse_search_output(output)], wanted)
+                hit = contains_phrase(reply, phrase)
+                for key in (kind, "all"):
+                    counts = tally.setdefault(key, [0, 0, 0, 0])
+                    counts[0] += 1
+                    counts[1] += rank == 1
+                    counts[2] += rank is not None and rank <= 5
+                    counts[3] += hit
+                if verbose and not hit and not set_name.startswith("heldout"):
+                    print(f"MISS {follow_up!r} (after {first!r}) phrase={phrase!r} rank={rank}")
+                    print("   ", " ".join(reply.split())[:300])
+            for key, (n, at_1, at_5, hits) in tally.items():
+                print(
+                    f"{set_name} {key:<9} {n:>3} follow-ups  recall@1 {at_1 / n:.3f}  "
+                    f"recall@5 {at_5 / n:.3f}  phrase hit {hits}/{n}"
+                )
 
 
 if __name__ == "__main__":

@@ -18,18 +18,14 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench._doc_sets import QUESTIONS, all_doc_sets, ingest_doc_sets  # noqa: E402
+from bench._doc_sets import QUESTIONS, all_doc_sets, searched_doc_sets  # noqa: E402
 from docsdesk.assistant.answer_eval import tool_output  # noqa: E402
 from docsdesk.assistant.offline import offline_reply  # noqa: E402
-from docsdesk.core.database import open_database  # noqa: E402
-from docsdesk.core.settings import Settings  # noqa: E402
-from rag.embeddings import DEFAULT_EMBEDDINGS, build_embedder  # noqa: E402
 from rag.evaluate import load_questions  # noqa: E402
 from rag.search import DocsSearch  # noqa: E402
 
@@ -37,20 +33,12 @@ from rag.search import DocsSearch  # noqa: E402
 async def answers(sets: list[str]) -> dict[str, list[dict]]:
     """{collection: its covered questions' rows} for the question sets `sets`."""
     found: dict[str, list[dict]] = {}
-    with tempfile.TemporaryDirectory(prefix="docsdesk-judged-") as tmp:
-        settings = Settings(_env_file=None, data_dir=Path(tmp))
-        db = await open_database(settings)
-        try:
-            embedder = build_embedder(DEFAULT_EMBEDDINGS, settings)
-            await ingest_doc_sets(db.engine, "judged-", embedder)
-            search = DocsSearch(db.engine, embedder)
-            for set_name in sets:
-                for name, (folder, base) in all_doc_sets().items():
-                    path = QUESTIONS / f"{set_name}-{name}.tsv"
-                    if path.is_file():
-                        found.setdefault(name, []).extend(await answer_rows(search, path, name, folder, base))
-        finally:
-            await db.close()
+    async with searched_doc_sets("judged-") as search:
+        for set_name in sets:
+            for name, (folder, base) in all_doc_sets().items():
+                path = QUESTIONS / f"{set_name}-{name}.tsv"
+                if path.is_file():
+                    found.setdefault(name, []).extend(await answer_rows(search, path, name, folder, base))
     return found
 
 

@@ -27,7 +27,6 @@ import asyncio
 import math
 import re
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,18 +39,16 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import docsdesk.assistant.answer as answer  # noqa: E402
-from bench._doc_sets import QUESTIONS, all_doc_sets, ingest_doc_sets  # noqa: E402
+from bench._doc_sets import QUESTIONS, all_doc_sets, searched_doc_sets  # noqa: E402
 from bench.offline_answer import normal  # noqa: E402
 from docsdesk.assistant.answer_eval import tool_output  # noqa: E402
 from docsdesk.assistant.offline import offline_reply  # noqa: E402
 from docsdesk.assistant.pieces import Piece, Quote, render  # noqa: E402
 from docsdesk.assistant.quotes import dangles, quote_for, quoted_terms  # noqa: E402
 from docsdesk.assistant.words import terms  # noqa: E402
-from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
-from rag.embeddings import DEFAULT_EMBEDDINGS, build_embedder  # noqa: E402
+from rag.embeddings import build_embedder  # noqa: E402
 from rag.evaluate import load_questions  # noqa: E402
-from rag.search import DocsSearch  # noqa: E402
 
 _CODE_NAME = re.compile(r"`[^`]+`|\b[a-z]+_[a-z_]+\b|\b[a-z]+[A-Z]\w+\b|\b[A-Z][a-z]+[A-Z]\w+\b")
 _HOW = re.compile(r"\b(?:how|way|can i|want|need|possible|should)\b", re.IGNORECASE)
@@ -163,22 +160,14 @@ def hits_with(w: np.ndarray, cases: list[Case], k: int, cosine: Cosine | None) -
 
 async def load_cases(sets: list[str]) -> list[Case]:
     cases = []
-    with tempfile.TemporaryDirectory(prefix="docsdesk-quote-choice-") as tmp:
-        settings = Settings(_env_file=None, data_dir=Path(tmp))
-        db = await open_database(settings)
-        try:
-            embedder = build_embedder(DEFAULT_EMBEDDINGS, settings)
-            await ingest_doc_sets(db.engine, "qc-", embedder)
-            search = DocsSearch(db.engine, embedder)
-            for set_name in sets:
-                for name in all_doc_sets():
-                    path = QUESTIONS / f"{set_name}-{name}.tsv"
-                    for case in load_questions(path) if path.is_file() else []:
-                        if case.expected and case.phrase:
-                            output = await tool_output(search, case.question, f"qc-{name}")
-                            cases.append(Case(set_name, case.question, case.phrase, output))
-        finally:
-            await db.close()
+    async with searched_doc_sets("qc-") as search:
+        for set_name in sets:
+            for name in all_doc_sets():
+                path = QUESTIONS / f"{set_name}-{name}.tsv"
+                for case in load_questions(path) if path.is_file() else []:
+                    if case.expected and case.phrase:
+                        output = await tool_output(search, case.question, f"qc-{name}")
+                        cases.append(Case(set_name, case.question, case.phrase, output))
     return cases
 
 
