@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from docsdesk.assistant.intents import small_talk
 from docsdesk.assistant.words import STOP_WORDS, question_terms
 from docsdesk.core.terms import QUESTION_WORDS
 
@@ -60,7 +61,9 @@ def _asked(question: str) -> str:
 def earlier_topic(question: str, earlier: Sequence[str]) -> str:
     """What the reader's earlier questions that `question` leans on ask about ("" when it does
     not lean on them, or there are none): the previous question, and the one before while the
-    previous one leaned on it too, within TOPIC_LIMIT characters."""
+    previous one leaned on it too, within TOPIC_LIMIT characters. Small talk ("thanks!") is no
+    earlier question."""
+    earlier = [text for text in earlier if small_talk(text) is None]  # "thanks!" asked nothing
     if not earlier or not leans_on_earlier(question):
         return ""
     chosen = [earlier[-1]]

@@ -64,6 +64,10 @@ def test_the_topic_comes_from_the_previous_question_and_the_one_it_leaned_on():
     # A question of its own, or none before it: no topic.
     assert earlier_topic("How do I configure retries for failed jobs?", earlier) == ""
     assert earlier_topic("can I turn it off?", ()) == ""
+    # Small talk in between asked nothing: the question before it gives the topic.
+    assert (
+        earlier_topic("and on windows?", ("How do I install docsdesk?", "ok thanks!")) == "install docsdesk"
+    )
     # A long earlier question is cut at a word, within TOPIC_LIMIT characters.
     topic = earlier_topic("and that?", ("retries backoff " * 40,))
     assert (
