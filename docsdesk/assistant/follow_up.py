@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from docsdesk.assistant.answer import asks_about_the_page
 from docsdesk.assistant.intents import small_talk
 from docsdesk.assistant.words import STOP_WORDS, question_terms
 from docsdesk.core.terms import QUESTION_WORDS
@@ -23,6 +24,8 @@ _POINTS_BACK = re.compile(
 _CONTINUES = re.compile(
     r"^\W*(?:and|also|but|or|so|then|what about|how about|same for|instead)\b", re.IGNORECASE
 )
+# ... of which these point at something said before rather than at the page ("this one")
+_POINTS_TO_EARLIER = re.compile(r"\b(?:it|its|it's|that|they|them|their|those|same)\b", re.IGNORECASE)
 # "this page", "here", "above": the reader's page, not an earlier question
 _NAMES_THE_PAGE = re.compile(r"\b(?:page|here|above|below|current|section)\b", re.IGNORECASE)
 _OWN = frozenset({"my", "our", "your", "their"})  # "my Zorbly app": the reader's own, kept with it
@@ -38,6 +41,8 @@ def leans_on_earlier(question: str) -> bool:
     """Whether `question` takes its topic from the reader's previous question."""
     if not question.strip() or names_the_page(question):
         return False
+    if asks_about_the_page(question):  # no topic of its own: "what happens when it goes over?"
+        return bool(_POINTS_TO_EARLIER.search(question))  # not "And this one?" (the page)
     return (
         bool(_POINTS_BACK.search(question) or _CONTINUES.search(question))
         or len(question_terms(question)) <= MAX_OWN_TERMS
@@ -61,9 +66,10 @@ def _asked(question: str) -> str:
 def earlier_topic(question: str, earlier: Sequence[str]) -> str:
     """What the reader's earlier questions that `question` leans on ask about ("" when it does
     not lean on them, or there are none): the previous question, and the one before while the
-    previous one leaned on it too, within TOPIC_LIMIT characters. Small talk ("thanks!") is no
-    earlier question."""
-    earlier = [text for text in earlier if small_talk(text) is None]  # "thanks!" asked nothing
+    previous one leaned on it too, within TOPIC_LIMIT characters. Small talk ("thanks!") and a
+    question about the page itself ("What is this page about?") name no topic to lean on."""
+    # "thanks!" and "What is this page about?" name no topic of their own
+    earlier = [text for text in earlier if small_talk(text) is None and not asks_about_the_page(text)]
     if not earlier or not leans_on_earlier(question):
         return ""
     chosen = [earlier[-1]]

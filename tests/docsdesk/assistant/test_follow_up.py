@@ -43,6 +43,7 @@ def answered(call: str) -> list[dict[str, Any]]:
         ("which class?", True),
         ("How do I configure retries for failed jobs?", False),  # a question of its own
         ("What is this page about?", False),  # the page, not an earlier question
+        ("And this one?", False),  # asked on another page: that page
         ("does the section above apply here?", False),
         ("", False),
     ],
@@ -64,6 +65,8 @@ def test_the_topic_comes_from_the_previous_question_and_the_one_it_leaned_on():
     # A question of its own, or none before it: no topic.
     assert earlier_topic("How do I configure retries for failed jobs?", earlier) == ""
     assert earlier_topic("can I turn it off?", ()) == ""
+    # A question about the page names no topic to lean on.
+    assert earlier_topic("and in code?", ("What is this page about?",)) == ""
     # Small talk in between asked nothing: the question before it gives the topic.
     assert (
         earlier_topic("and on windows?", ("How do I install docsdesk?", "ok thanks!")) == "install docsdesk"
