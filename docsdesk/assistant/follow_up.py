@@ -33,13 +33,9 @@ MAX_OWN_TERMS = 2  # a question naming this few things of its own leans on the o
 TOPIC_LIMIT = 160  # characters of earlier questions' words added to the search
 
 
-def names_the_page(question: str) -> bool:
-    return bool(_NAMES_THE_PAGE.search(question))
-
-
 def leans_on_earlier(question: str) -> bool:
     """Whether `question` takes its topic from the reader's previous question."""
-    if not question.strip() or names_the_page(question):
+    if not question.strip() or _NAMES_THE_PAGE.search(question):
         return False
     if asks_about_the_page(question):  # no topic of its own: "what happens when it goes over?"
         return bool(_POINTS_TO_EARLIER.search(question))  # not "And this one?" (the page)
@@ -50,9 +46,9 @@ def leans_on_earlier(question: str) -> bool:
 
 
 def _asked(question: str) -> str:
-    """`question` without its opening question and stop words ("how do I", "can you"; not
-    "my", which says that what follows is the reader's own) and its closing punctuation: what it asks about, in the reader's words (phrases such as "thumbs up"
-    and "my Zorbly app" stay whole)."""
+    """`question` without its opening question and stop words ("how do I", "can you"; not "my",
+    which says that what follows is the reader's own) and its closing punctuation: what it asks
+    about, in the reader's words (phrases such as "thumbs up" and "my Zorbly app" stay whole)."""
     words = question.split()
     while (
         words
@@ -68,7 +64,6 @@ def earlier_topic(question: str, earlier: Sequence[str]) -> str:
     not lean on them, or there are none): the previous question, and the one before while the
     previous one leaned on it too, within TOPIC_LIMIT characters. Small talk ("thanks!") and a
     question about the page itself ("What is this page about?") name no topic to lean on."""
-    # "thanks!" and "What is this page about?" name no topic of their own
     earlier = [text for text in earlier if small_talk(text) is None and not asks_about_the_page(text)]
     if not earlier or not leans_on_earlier(question):
         return ""

@@ -16,6 +16,7 @@ PERSON_TOOL = "request_person"  # docsdesk.assistant.report: the reader asks for
 
 QUOTE_PREFIX = QUOTE_INTRO
 PAGE_CONTEXT_PREFIX = f"<{PAGE_BLOCK}>"
+EARLIER_QUESTIONS = 2  # the reader's questions before this one that a follow-up may lean on
 
 
 def _content_text(content: Any, attachments: list[dict[str, Any]] | None = None) -> str:
@@ -37,9 +38,6 @@ def _content_text(content: Any, attachments: list[dict[str, Any]] | None = None)
 
 def _is_user_message(item: dict[str, Any]) -> bool:
     return item.get("role") == "user" and item.get("type", "message") == "message"
-
-
-EARLIER_QUESTIONS = 2  # the reader's questions before this one that a follow-up may lean on
 
 
 @dataclass
