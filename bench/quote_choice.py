@@ -141,19 +141,21 @@ def fit(
 def hits_with(w: np.ndarray, cases: list[Case], k: int, cosine: Cosine | None) -> int:
     """Answers holding the phrase when the first quote is the best of the K pieces by `w`."""
 
-    def choosing(
-        candidates: list[tuple[Piece, Any]], weight: dict[str, float], total: float
-    ) -> tuple[Piece, list[Quote]]:
-        top = candidates[0][0].score or 1.0
-        chosen = candidates[:k]
-        x = np.array([signals(current, p, s, weight, total, top, cosine) for p, s in chosen])
-        piece, section = chosen[int(np.argmax(x @ w))]
-        return piece, [quote_for(piece, section.pieces)]
+    def chooser(question: str) -> Callable[..., tuple[Piece, list[Quote]]]:
+        def choosing(
+            candidates: list[tuple[Piece, Any]], weight: dict[str, float], total: float
+        ) -> tuple[Piece, list[Quote]]:
+            top = candidates[0][0].score or 1.0
+            chosen = candidates[:k]
+            x = np.array([signals(question, p, s, weight, total, top, cosine) for p, s in chosen])
+            piece, section = chosen[int(np.argmax(x @ w))]
+            return piece, [quote_for(piece, section.pieces)]
+
+        return choosing
 
     hits = 0
-    with mock.patch.object(answer, "_first_quote", choosing):
-        for case in cases:
-            current = case.question
+    for case in cases:
+        with mock.patch.object(answer, "_first_quote", chooser(case.question)):
             hits += normal(case.phrase) in normal(offline_reply(case.output, case.question).text)
     return hits
 

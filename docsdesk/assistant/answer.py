@@ -197,7 +197,7 @@ def extract_answer(
 
     Not covered only on evidence: no passages, words no page uses holding much of the question,
     no passage (with its title and headings) holding enough of the question's weight, or a figure
-    asked that no passage states (`refusal.unstated_figure`)."""
+    asked that no passage states (`refusal.asked_figure`, `refusal.none_states`)."""
     if not passages:
         return OfflineAnswer.not_covered(NotCoveredReason.NO_RESULTS)
     sections = _sections(passages)

@@ -163,12 +163,6 @@ def states_figure(piece: Piece, figure: Figure) -> bool:
     return bool(_DATE.search(piece.text)) if figure.date else has_amount(piece.text)
 
 
-def unstated_figure(question: str, pieces: Iterable[Piece]) -> bool:
-    """Whether `question` asks for a figure that none of `pieces` states."""
-    figure = asked_figure(question)
-    return figure is not None and none_states(figure, pieces)
-
-
 def none_states(figure: Figure, pieces: Iterable[Piece]) -> bool:
     """Whether none of `pieces` states `figure` (what a question asks, `asked_figure`)."""
     return not any(states_figure(piece, figure) for piece in pieces)

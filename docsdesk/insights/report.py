@@ -300,12 +300,12 @@ async def build_report(engine: AsyncEngine, scope: Scope) -> dict[str, Any]:
     )
     per_day_rows, totals_rows, negative, feedback_rows, cited_rows, pages, missing, channel_rows = rows
     per_day, outcomes = _per_day(per_day_rows, params)
-    totals = totals_rows[0]
+    turns, totals = sum(outcomes.values()), totals_rows[0]
     return {
         "scope": _scope(scope, params),
         "totals": {
-            "turns": sum(outcomes.values()),
-            "questions": sum(outcomes.values()) - outcomes["small_talk"],  # greetings and thanks apart
+            "turns": turns,
+            "questions": turns - outcomes["small_talk"],  # greetings and thanks apart
             **outcomes,
             "conversations": totals.conversations,
             "users": totals.users,

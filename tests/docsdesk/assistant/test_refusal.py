@@ -9,7 +9,7 @@ import pytest
 
 from docsdesk.assistant.answer import extract_answer
 from docsdesk.assistant.pieces import split_passage
-from docsdesk.assistant.refusal import asked_figure, has_amount, unstated_figure
+from docsdesk.assistant.refusal import asked_figure, has_amount, none_states
 from docsdesk.assistant.words import terms
 
 TRACING = (
@@ -116,7 +116,8 @@ def test_a_figure_no_passage_states_is_not_covered():
     assert extract_answer("where is the traces dashboard", passages).covered
     answer = extract_answer(question, passages)
     assert not answer.covered and answer.reason == "unstated_figure" and answer.cited == ()
-    assert unstated_figure(question, [p for _, _, text in passages for p in pieces(text)])
+    figure = asked_figure(question)
+    assert figure is not None and none_states(figure, [p for _, _, text in passages for p in pieces(text)])
 
 
 def test_a_figure_a_passage_states_is_answered():
