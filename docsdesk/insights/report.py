@@ -160,6 +160,11 @@ _CITED = text(
 )
 # The words of the assistant's searches that no page uses: what readers look for and the docs
 # never name (lower-cased; each counted once per turn), with the question of the latest turn.
+# Only the words the turn's own question holds: a follow-up's search also holds the earlier
+# question's words (and a language model may bring in words of its own), which are counted for
+# the turn that asked them. A search word (rag.unknown_words: letters and digits joined by
+# . @ ' ’ -) is in the question when it stands there between characters that are neither
+# letters nor digits; "." is the one regular-expression character such a word can hold.
 _MISSING_WORDS = text(
     f"""
     WITH w AS (
@@ -169,6 +174,7 @@ _MISSING_WORDS = text(
             CASE WHEN jsonb_typeof(s.search -> 'not_in_docs') = 'array' THEN s.search -> 'not_in_docs' ELSE '[]' END
         ) AS n(word)
         WHERE {SCOPED}
+          AND lower(t.question) ~ ('(^|[^[:alnum:]])' || replace(lower(word), '.', '\\.') || '($|[^[:alnum:]])')
     )
     SELECT word, count(*) AS turns, max(created_at) AS last,
            (array_agg(question ORDER BY created_at DESC))[1] AS example

@@ -89,16 +89,22 @@ async def test_report_lists_the_words_readers_looked_for_that_no_page_uses(admin
             ),
             turn(thread, "How do I retry?", collection),
             turn(thread, "Helm in another collection", "other-" + collection, not_in_docs=["helm"]),
+            # A follow-up whose search repeats the earlier question's words: they count for the
+            # question that asked them, and a word of its own ("node.js", a dot) counts here.
+            turn(thread, "and what about the node.js client?", collection, not_in_docs=["euros", "node.js"]),
+            turn(thread, "nodexjs", collection, not_in_docs=["node.js"], ago_days=3),
         ],
     )
     async with admin(url) as http:
         report = (await http.get("/admin/api/report", params={"days": 30})).json()
     missing = [(w["word"], w["turns"], w["example"]) for w in report["missing_words"]]
-    # Case folded, one count per turn, the latest question as the example, busiest first.
+    # Case folded, one count per turn, the latest question as the example, busiest first; a
+    # word counts for a turn whose question holds it ("nodexjs" does not hold "node.js").
     assert missing == [
         ("helm", 2, "Is there a helm chart?"),
         ("euros", 1, "Pay invoices in euros?"),
         ("invoices", 1, "Pay invoices in euros?"),
+        ("node.js", 1, "and what about the node.js client?"),
     ]
 
 
