@@ -1,6 +1,5 @@
-"""The ChatKitServer subclass: request checks the SDK leaves to us, and respond(), which asks
-the assistant the request names (docsdesk.assistant) to answer and records the turn
-(docsdesk.insights.turns)."""
+"""The ChatKitServer subclass: request checks the SDK leaves to us, and respond(), which has the
+request's assistant (docsdesk.assistant) answer and records the turn (docsdesk.insights.turns)."""
 
 from __future__ import annotations
 
@@ -384,6 +383,7 @@ class DocsDeskServer(ChatKitServer[RequestContext]):
                     collection=agent_context.collection or "",
                     outcome=run.outcome(agent_context),
                     not_covered_reason=run.not_covered_reason(agent_context),
+                    follows=agent_context.follows,
                     model=assistant.model_name,
                     created_at=started_at,
                     answers=run.answers,

@@ -59,12 +59,30 @@ def _asked(question: str) -> str:
     return " ".join(words).rstrip("?!.,;: ")
 
 
+def _topical(earlier: Sequence[str]) -> list[str]:
+    """The earlier questions that name a topic: not small talk ("thanks!"), not a question about
+    the page itself ("What is this page about?")."""
+    return [text for text in earlier if small_talk(text) is None and not asks_about_the_page(text)]
+
+
+def leaned_on(question: str, earlier: Sequence[str]) -> str | None:
+    """The reader's previous question that `question` says it leans on, as they asked it, or
+    None: what the turn records for the insights, whatever model answers it. Only a question
+    that points back ("can I turn it off?") or continues ("and in code?") counts; a merely short
+    one ("Is there a Windows installer?") is counted as a question of its own."""
+    topical = _topical(earlier)
+    if not topical or _NAMES_THE_PAGE.search(question):
+        return None
+    says_so = _POINTS_TO_EARLIER.search(question) or _CONTINUES.search(question)
+    return topical[-1] if says_so else None
+
+
 def earlier_topic(question: str, earlier: Sequence[str]) -> str:
     """What the reader's earlier questions that `question` leans on ask about ("" when it does
     not lean on them, or there are none): the previous question, and the one before while the
-    previous one leaned on it too, within TOPIC_LIMIT characters. Small talk ("thanks!") and a
-    question about the page itself ("What is this page about?") name no topic to lean on."""
-    earlier = [text for text in earlier if small_talk(text) is None and not asks_about_the_page(text)]
+    previous one leaned on it too, within TOPIC_LIMIT characters. Small talk and questions about
+    the page name no topic to lean on (`_topical`)."""
+    earlier = _topical(earlier)
     if not earlier or not leans_on_earlier(question):
         return ""
     chosen = [earlier[-1]]

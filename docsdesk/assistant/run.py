@@ -27,6 +27,7 @@ from chatkit.types import (
 
 from docsdesk.assistant.citations import annotate
 from docsdesk.assistant.definition import Assistant
+from docsdesk.assistant.follow_up import leaned_on
 from docsdesk.assistant.intents import small_talk_turn
 from docsdesk.assistant.search_tool import DocsAgentContext
 from docsdesk.assistant.turn_input import read_turn
@@ -98,8 +99,11 @@ async def run_agent(
     run: TurnRun,
 ) -> AsyncIterator[ThreadStreamEvent]:
     """Stream the assistant's answer as ChatKit events, filling in `run` as it goes. Whether the
-    reader's message is small talk is decided here, from the message, for every model."""
-    agent_context.small_talk = small_talk_turn(read_turn(input_items))
+    reader's message is small talk, and which earlier question it leans on, is decided here,
+    from the conversation, for every model."""
+    turn = read_turn(input_items)
+    agent_context.small_talk = small_talk_turn(turn)
+    agent_context.follows = None if agent_context.small_talk else leaned_on(turn.question, turn.earlier)
     result = Runner.run_streamed(
         assistant.agent, input_items, context=agent_context, max_turns=assistant.limits.max_agent_turns
     )

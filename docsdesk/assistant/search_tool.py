@@ -50,6 +50,9 @@ class DocsAgentContext(AgentContext[RequestContext]):
     # The reader's message is small talk ("thanks!"): its kind (`intents.small_talk`), set by
     # `run.run_agent` before the model runs; the turn is recorded as small talk.
     small_talk: str | None = None
+    # The reader's previous question that this one leans on ("and can I turn it off?"), as they
+    # asked it (`follow_up.leaned_on`), set by `run.run_agent`; the turn records it.
+    follows: str | None = None
     # Set by the model through the `request_person` tool; `handoff_available` tells it whether
     # the hand-off form will be shown (a channel is configured).
     asked_for_person: bool = False

@@ -118,13 +118,13 @@ def _question_tables(report: dict[str, Any]) -> list[Any]:
     ):
         table = _table(title, "asked", "question", "last asked", "why not covered", right=("asked",))
         for group in report[key]:
-            question = group["question"]
+            question = _plain(group["question"])
+            if group.get("follows"):  # a follow-up: the question it leans on
+                question = f"[dim]after “{_plain(group['follows'])}”:[/]\n{question}"
             if group["variants"]:
-                question += "\n[dim]also: " + " · ".join(group["variants"]) + "[/]"
+                question += "\n[dim]also: " + _plain(" · ".join(group["variants"])) + "[/]"
             why = "\n".join(f"{r['turns']}: {_plain(r['label'])}" for r in group.get("reasons", []))
-            table.add_row(
-                str(group["count"]), _plain(question, keep_markup=True), group["last_asked"][:10], why
-            )
+            table.add_row(str(group["count"]), question, group["last_asked"][:10], why)
         tables.append(table)
     return tables
 
@@ -188,13 +188,8 @@ def _cited_table(pages: list[dict[str, Any]]) -> Any:
     return cited
 
 
-def _plain(value: str, keep_markup: bool = False) -> str:
+def _plain(value: str) -> str:
     """Reader text shown literally: Rich markup in it is escaped, terminal controls removed."""
     from rich.markup import escape
 
-    value = terminal_safe(value)
-    if keep_markup:  # only our own [dim] suffix is markup
-        head, sep, tail = value.partition("\n[dim]also: ")
-        if sep:
-            return escape(head) + sep + escape(tail[: -len("[/]")]) + "[/]"
-    return escape(value)
+    return escape(terminal_safe(value))

@@ -28,6 +28,7 @@ FIELDS = [
     "time",
     "thread_id",
     "question",
+    "follows",
     "answer",
     "cited_urls",
     "outcome",
@@ -44,7 +45,7 @@ FIELDS = [
 ]
 
 _PAGE = f"""
-    SELECT t.id, t.created_at, t.thread_id, t.question, t.answer, t.cited_urls, t.outcome,
+    SELECT t.id, t.created_at, t.thread_id, t.question, t.follows, t.answer, t.cited_urls, t.outcome,
            t.not_covered_reason,
            f.kind AS feedback, t.page_url, t.user_hash, t.tenant_id, t.collection, t.model,
            t.first_text_ms, t.assistant, t.channel
@@ -83,6 +84,7 @@ async def turn_rows(engine: AsyncEngine, scope: Scope, batch: int = BATCH) -> As
                 "time": row.created_at.isoformat(),
                 "thread_id": row.thread_id,
                 "question": row.question,
+                "follows": row.follows,  # the earlier question a follow-up leans on
                 "answer": row.answer,
                 "cited_urls": list(row.cited_urls),
                 "outcome": row.outcome,
@@ -161,6 +163,8 @@ def _md(rows: list[dict]) -> str:
         ]
         if row["page_url"]:
             lines.append(f"- asked on: {_md_url(row['page_url'])}")
+        if row["follows"]:
+            lines.append(f"- follows: {_md_inline(' '.join(row['follows'].split()))}")
         lines += [
             "",
             "**Question**",

@@ -106,26 +106,34 @@ _TOTALS = text(
 # One aggregate over the window's turns serves both lists: every question (top questions)
 # and the not-covered ones (coverage gaps); each keeps its GROUP_CANDIDATES biggest keys. A
 # group carries its not-covered turns' count per reason (only not-covered turns have one).
+# A follow-up ("and can I turn it off?") is grouped with the question it leans on (`follows`),
+# reduced as question_key is, after a unit separator: the same words after another question
+# are another question, and groups merge by similar words only after the same question.
+_FOLLOWS_KEY = (
+    "chr(31) || coalesce(nullif(strip(to_tsvector('english'::regconfig, t.follows))::text, ''), "
+    "lower(btrim(t.follows)))"
+)
 _REASON_COUNTS = ", ".join(
     f"'{r.value}', count(*) FILTER (WHERE t.not_covered_reason = '{r.value}')" for r in NotCoveredReason
 )
 _GROUPS = text(
     f"""
     WITH g AS (
-        SELECT t.question_key AS key, count(*) AS n, min(t.id) AS first_id, max(t.created_at) AS last,
+        SELECT t.question_key || coalesce({_FOLLOWS_KEY}, '') AS key, count(*) AS n, min(t.id) AS first_id,
+               max(t.created_at) AS last,
                jsonb_build_object({_REASON_COUNTS}) AS reasons,
                count(*) FILTER (WHERE t.outcome = 'not_covered') AS gap_n,
                min(t.id) FILTER (WHERE t.outcome = 'not_covered') AS gap_first_id,
                max(t.created_at) FILTER (WHERE t.outcome = 'not_covered') AS gap_last
         FROM turns t WHERE {SCOPED} AND t.outcome <> 'small_talk'
-        GROUP BY t.question_key
+        GROUP BY 1
     ), picked AS (
         (SELECT 'top' AS list, key, n, last, first_id, reasons FROM g ORDER BY n DESC, key LIMIT :candidates)
         UNION ALL
         (SELECT 'gap', key, gap_n, gap_last, gap_first_id, reasons FROM g WHERE gap_n > 0
          ORDER BY gap_n DESC, key LIMIT :candidates)
     )
-    SELECT p.list, p.key, p.n, p.last, e.question, e.page_url, e.thread_id, p.reasons
+    SELECT p.list, p.key, p.n, p.last, e.question, e.follows, e.page_url, e.thread_id, p.reasons
     FROM picked p JOIN turns e ON e.id = p.first_id ORDER BY p.list, p.n DESC, p.key
     """
 )
@@ -133,7 +141,8 @@ _SIMILAR = text(
     """
     SELECT a.i, b.i FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS a(key, i)
     JOIN unnest(CAST(:keys AS text[])) WITH ORDINALITY AS b(key, i)
-      ON a.i < b.i AND similarity(a.key, b.key) >= :threshold
+      ON a.i < b.i AND split_part(a.key, chr(31), 2) = split_part(b.key, chr(31), 2)
+      AND similarity(split_part(a.key, chr(31), 1), split_part(b.key, chr(31), 1)) >= :threshold
     """
 )
 _NEGATIVE = text(
@@ -262,6 +271,7 @@ async def _merge(engine: AsyncEngine, rows: list[Any], trigram: bool) -> list[di
         if group is None:
             groups[lead] = {
                 "question": row.question,
+                "follows": row.follows,  # the earlier question a follow-up leans on, or None
                 "count": row.n,
                 "variants": [],
                 "last_asked": row.last.isoformat(),

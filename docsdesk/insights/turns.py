@@ -54,6 +54,7 @@ class TurnRecord:
     channel: TurnChannel = TurnChannel.WIDGET  # migration 0007
     assistant: str = DEFAULT_ASSISTANT
     not_covered_reason: NotCoveredReason | None = None  # migration 0018
+    follows: str | None = None  # the earlier question a follow-up leans on; migration 0020
 
     def row(self) -> dict:
         if self.outcome not in TURN_OUTCOMES:
@@ -66,6 +67,7 @@ class TurnRecord:
         row["not_covered_reason"] = str(self.not_covered_reason) if self.not_covered_reason else None
         row["searches"] = [s.as_json() for s in self.searches]
         row["question"] = self.question[:MAX_QUESTION_CHARS]
+        row["follows"] = self.follows[:MAX_QUESTION_CHARS] if self.follows else None
         row["answer"] = self.answer[:MAX_ANSWER_CHARS]
         row["created_at"] = self.created_at.isoformat()
         return row
@@ -81,25 +83,26 @@ _INSERT = text(
     INSERT INTO turns (thread_id, question_item_id, answer_item_id, tenant_id, user_hash,
                        collection, question, page_url, page_title, searches, cited_urls,
                        answer, outcome, model, first_text_ms, duration_ms, input_tokens,
-                       output_tokens, created_at, channel, assistant, not_covered_reason)
+                       output_tokens, created_at, channel, assistant, not_covered_reason,
+                       follows)
     SELECT r.thread_id, r.question_item_id, r.answer_item_id, r.tenant_id, r.user_hash,
            r.collection, r.question, r.page_url, r.page_title, coalesce(r.searches, '[]'),
            coalesce(ARRAY(SELECT jsonb_array_elements_text(r.cited_urls)), '{}'),
            r.answer, r.outcome, r.model, r.first_text_ms, r.duration_ms, r.input_tokens,
            r.output_tokens, r.created_at, coalesce(r.channel, 'widget'), r.assistant,
-           r.not_covered_reason
+           r.not_covered_reason, r.follows
     FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS (
         thread_id text, question_item_id text, answer_item_id text, tenant_id text,
         user_hash text, collection text, question text, page_url text, page_title text,
         searches jsonb, cited_urls jsonb, answer text, outcome text, model text,
         first_text_ms integer, duration_ms integer, input_tokens integer,
         output_tokens integer, created_at timestamptz, channel text, assistant text,
-        not_covered_reason text)
+        not_covered_reason text, follows text)
     ) WITH ORDINALITY AS r(
         thread_id, question_item_id, answer_item_id, tenant_id, user_hash, collection, question,
         page_url, page_title, searches, cited_urls, answer, outcome, model, first_text_ms,
         duration_ms, input_tokens, output_tokens, created_at, channel, assistant, not_covered_reason,
-        n)
+        follows, n)
     WHERE r.thread_id IS NULL OR EXISTS (SELECT 1 FROM threads t WHERE t.id = r.thread_id)
     ORDER BY r.n
     """
@@ -238,6 +241,7 @@ def turn_record(
     sources: Sequence[str] = (),
     assistant: str = DEFAULT_ASSISTANT,
     not_covered_reason: NotCoveredReason | None = None,
+    follows: str | None = None,
 ) -> TurnRecord:
     """A turn's record from what the turn produced: its answer text and cited URLs come from
     the finished answer items (their annotations), never from parsing the text. An MCP search
@@ -275,4 +279,5 @@ def turn_record(
         channel=channel,
         assistant=assistant,
         not_covered_reason=not_covered_reason,
+        follows=follows,
     )

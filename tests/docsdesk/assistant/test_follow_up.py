@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from openai.types.responses import ResponseFunctionToolCall
 
-from docsdesk.assistant.follow_up import TOPIC_LIMIT, earlier_topic, leans_on_earlier
+from docsdesk.assistant.follow_up import TOPIC_LIMIT, earlier_topic, leaned_on, leans_on_earlier
 from docsdesk.assistant.offline import OfflineModel, search_query
 from docsdesk.assistant.turn_input import read_turn
 from docsdesk.core.context import PageContext
@@ -76,6 +76,20 @@ def test_the_topic_comes_from_the_previous_question_and_the_one_it_leaned_on():
     assert (
         len(topic) <= TOPIC_LIMIT and not topic.endswith(" ") and topic.split()[-1] in ("retries", "backoff")
     )
+
+
+def test_the_turn_records_the_question_a_follow_up_says_it_leans_on():
+    earlier = ("How do I set up webhooks?", "thanks!")
+    # Small talk in between is skipped: the reader's question, as they asked it.
+    assert leaned_on("can I turn it off?", earlier) == "How do I set up webhooks?"
+    assert leaned_on("and in code?", earlier) == "How do I set up webhooks?"
+    # Short is not enough for the record: a question of its own counts as itself.
+    assert leans_on_earlier("Is there a Windows installer?")
+    assert leaned_on("Is there a Windows installer?", earlier) is None
+    # The page, a question about the page, or nothing before: no earlier question.
+    assert leaned_on("does it apply on this page?", earlier) is None
+    assert leaned_on("and in code?", ("What is this page about?",)) is None
+    assert leaned_on("can I turn it off?", ()) is None
 
 
 def test_read_turn_keeps_the_earlier_questions_without_their_context_blocks():

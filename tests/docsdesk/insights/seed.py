@@ -45,6 +45,7 @@ def turn(
     first_ms: int = 300,
     not_in_docs: list[str] | None = None,
     reason: NotCoveredReason | None = None,
+    follows: str | None = None,
 ) -> TurnRecord:
     return TurnRecord(
         thread_id=thread_id,
@@ -70,6 +71,7 @@ def turn(
         first_text_ms=first_ms,
         duration_ms=first_ms * 3,
         not_covered_reason=reason,
+        follows=follows,
     )
 
 

@@ -51,6 +51,7 @@ async def seeded(engine, collection: str) -> None:
                 collection,
                 cited=["https://docs.example.com/concepts/retries/"],
             ),
+            turn(thread, "and [red]on macOS[/red]?", collection, follows="Can Lantern run on Windows?"),
         ],
     )
 
@@ -73,6 +74,7 @@ async def test_report_and_export_read_the_database(database, engine, collection,
     assert code == 0, err
     assert "Coverage gaps" in out and "Can Lantern run on Windows?" in out
     assert "[bold]retries[/bold]" in out  # reader text printed literally, not as markup
+    assert "after “Can Lantern run on Windows?”:" in out and "and [red]on macOS[/red]?" in out
     assert "Words readers looked for that no page uses" in out and "windows" in out
     assert "Why not covered" in out and NotCoveredReason.ABSENT_TERMS.label in out
 
@@ -80,12 +82,14 @@ async def test_report_and_export_read_the_database(database, engine, collection,
     code, out, err = await docsdesk("export", "--format", "csv", "-o", str(target), **env)
     assert code == 0, err
     rows = list(csv.DictReader(target.open(encoding="utf-8")))
-    assert len(rows) == 3 and "exported 3 turns" in err
-    assert [r["not_covered_reason"] for r in rows] == ["absent_terms", "", ""]
+    assert len(rows) == 4 and "exported 4 turns" in err
+    assert [r["not_covered_reason"] for r in rows] == ["absent_terms", "", "", ""]
+    assert [r["follows"] for r in rows] == ["", "", "", "Can Lantern run on Windows?"]
     code, out, err = await docsdesk("export", "--format", "jsonl", **env)
     assert [json.loads(line)["outcome"] for line in out.splitlines()] == [
         "not_covered",
         "not_covered",
+        "answered",
         "answered",
     ]
 
@@ -99,10 +103,10 @@ async def test_report_and_export_through_the_admin_api(admin_app, engine, collec
     env = {"DOCSDESK_ADMIN_TOKEN": ADMIN_TOKEN, "DOCSDESK_DATA_DIR": str(tmp_path)}
     code, out, err = await docsdesk("report", "--url", url, "--json", **env)
     assert code == 0, err
-    assert json.loads(out)["totals"]["turns"] == 3
+    assert json.loads(out)["totals"]["turns"] == 4
     code, out, err = await docsdesk("export", "--url", url, "--format", "md", **env)
     assert code == 0, err
-    assert out.count("**Question**") == 3
+    assert out.count("**Question**") == 4 and "- follows: Can Lantern run on Windows?" in out
     code, out, err = await docsdesk("report", "--url", url, "--token", "wrong-token-0123456789", **env)
     assert code == 1 and "401" in err and "Traceback" not in err
 

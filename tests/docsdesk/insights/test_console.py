@@ -77,10 +77,20 @@ async def test_console_shows_gaps_and_the_playground_streams_an_answer(
                 reason=NotCoveredReason.UNKNOWN_PRODUCT,
             ),
             turn(thread, "Is there a helm chart for lantern", collection, outcome="not_covered"),
+            turn(
+                thread,
+                "and for <b>OpenShift</b>?",
+                collection,
+                outcome="not_covered",
+                follows="Is there a Helm chart for Lantern?",
+                reason=NotCoveredReason.ABSENT_TERMS,
+            ),
         ],
     )
     seen = await asyncio.to_thread(drive, browser, url)
     assert "Is there a Helm chart for Lantern?" in seen["gaps"]
+    # A follow-up, with the question it followed above it (reader text as text, not HTML).
+    assert "after “Is there a Helm chart for Lantern?”:\nand for <b>OpenShift</b>?" in seen["gaps"]
     product = NotCoveredReason.UNKNOWN_PRODUCT.label
     assert f"{product} (1)" in seen["gaps"]  # the gap's reasons: the one recorded
     assert f"{product} 1" in seen["reasons"] and f"{NOT_RECORDED} 1" in seen["reasons"]

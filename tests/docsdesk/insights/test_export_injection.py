@@ -52,6 +52,7 @@ async def test_exports_neutralise_formulas_and_escape_markdown(admin_app, engine
     ]
     forged = turn(thread, HOSTILE_MD, collection)
     forged.page_url = "https://x.example/\n## Forged <img src=x onerror=alert(2)>"  # an old, unchecked row
+    forged.follows = "=HYPERLINK(1)\n## Forged follows <img src=x onerror=alert(3)> **bold**"
     await seed(engine, [*records, forged])
     async with admin(url) as http:
         text = (await http.get("/admin/api/export", params={"format": "csv"})).text

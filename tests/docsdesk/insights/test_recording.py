@@ -278,3 +278,24 @@ async def test_jwt_tenant_claim_is_recorded_and_scopes_the_report(settings, coll
     assert report["totals"]["turns"] == 1
     assert [q["question"] for q in report["top_questions"]] == ["A tenant question"]
     assert info["tenant_claim"] == "org"
+
+
+async def test_a_follow_up_is_recorded_with_the_question_it_leans_on(admin_app, engine):
+    """Decided from the conversation, whatever the model: here a scripted language model."""
+    url, app = admin_app
+    use(app, TitledScript(["Retries [1].", "You're welcome!", "Set it to 0 [1].", "No [1]."]))
+    async with ChatKitClient(url) as client:
+        await client.login()
+        thread_id, _ = await client.new_thread("How do I retry a failed job?")
+        for message in ("thanks!", "and can I turn it off?", "Is there a Windows installer?"):
+            await client.call(
+                "threads.add_user_message", {"thread_id": thread_id, "input": user_input(message)}
+            )
+    await flush(app)
+    turns = await turns_of(engine, thread_id)
+    assert [(t["question"], t["follows"]) for t in turns] == [
+        ("How do I retry a failed job?", None),
+        ("thanks!", None),
+        ("and can I turn it off?", "How do I retry a failed job?"),
+        ("Is there a Windows installer?", None),
+    ]

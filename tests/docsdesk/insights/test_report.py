@@ -108,6 +108,37 @@ async def test_report_lists_the_words_readers_looked_for_that_no_page_uses(admin
     ]
 
 
+async def test_report_keeps_a_follow_up_with_the_question_it_leans_on(admin_app, engine, collection):
+    url, _ = admin_app
+    thread = await seed_thread(engine)
+    webhooks, retries = "How do I set up webhooks?", "Are failed jobs retried?"
+    await seed(
+        engine,
+        [
+            turn(thread, "can I turn it off?", collection, outcome="not_covered", follows=webhooks),
+            turn(
+                thread,
+                "Can I turn it off",
+                collection,
+                outcome="not_covered",
+                follows="how do I set up webhooks",
+            ),
+            turn(thread, "can I turn it off?", collection, outcome="not_covered", follows=retries),
+            turn(thread, "Can I turn it off?", collection, outcome="not_covered"),
+        ],
+    )
+    async with admin(url) as http:
+        report = (await http.get("/admin/api/report", params={"days": 30})).json()
+    gaps = sorted((g["count"], g["question"], g["follows"]) for g in report["coverage_gaps"])
+    # The same words after another question (or after none) are another coverage gap.
+    assert gaps == [
+        (1, "Can I turn it off?", None),
+        (1, "can I turn it off?", retries),
+        (2, "can I turn it off?", webhooks),
+    ]
+    assert sorted(g["count"] for g in report["top_questions"]) == [1, 1, 2]
+
+
 async def test_negative_feedback_comes_with_question_and_sources(admin_app, engine, collection):
     url, _ = admin_app
     thread = await seed_thread(engine)
