@@ -4,7 +4,8 @@ Seeds N turn records (default 100,000) over 90 days in one collection: realistic
 questions (bench/questions/project-*.tsv) with near-duplicate variants (case, punctuation, typos),
 70% answered / 20% not covered / 8% error / 2% cancelled (nine in ten not-covered turns with a
 reason, the rest as recorded before reasons were), cited pages of the collection,
-a word no page uses in each not-covered turn's search (300 distinct),
+a word no page uses in each not-covered turn's search (one of the question's own words), a
+tenth of the turns follow-ups of another question,
 negative feedback on 3% of answers. Then:
 
 - times the report (`build_report`, what GET /admin/api/report and `docsdesk report` run):
@@ -75,7 +76,7 @@ _SEED_TURNS = text(
     """
     INSERT INTO turns (thread_id, question_item_id, answer_item_id, tenant_id, user_hash, collection,
                        question, page_url, searches, cited_urls, answer, outcome, model,
-                       first_text_ms, duration_ms, created_at, not_covered_reason)
+                       first_text_ms, duration_ms, created_at, not_covered_reason, follows)
     SELECT 'thr_bench_' || (1 + g % :threads), 'msg_q_' || g, 'msg_a_' || g, '',
            substr(md5('u' || (g % 5000)), 1, 16), :collection,
            CASE g % 4
@@ -87,16 +88,19 @@ _SEED_TURNS = text(
            u.url,
            jsonb_build_array(jsonb_build_object(
                'query', q.text, 'results', 5, 'best_score', 0.03,
-               'not_in_docs', CASE WHEN o.outcome = 'not_covered' THEN jsonb_build_array('word' || (g % 300))
+               'not_in_docs', CASE WHEN o.outcome = 'not_covered' THEN jsonb_build_array(w.word)
                                    ELSE '[]'::jsonb END)),
            CASE WHEN o.outcome = 'answered' THEN ARRAY[u.url || '#section', u2.url] ELSE '{}' END,
            'An answer of a few sentences that quotes the documentation [1].', o.outcome, 'offline',
            200 + (random() * 800)::int, 1000 + (random() * 3000)::int,
            now() - (random() * interval '90 days'),
            CASE WHEN o.outcome = 'not_covered' AND g % 10 > 0  -- a tenth from before reasons were recorded
-                THEN (CAST(:reasons AS text[]))[1 + g % 5] END
+                THEN (CAST(:reasons AS text[]))[1 + g % 5] END,
+           CASE WHEN g % 10 = 3 THEN (CAST(:questions AS text[]))[1 + (g * 31 % :nq)] END  -- a follow-up
     FROM generate_series(1, :turns) AS g
     CROSS JOIN LATERAL (SELECT (CAST(:questions AS text[]))[1 + (g * 7919 % :nq) % :nq] AS text) q
+    -- the reader's word no page uses: one of the question's own words, as the search reports it
+    CROSS JOIN LATERAL (SELECT coalesce((regexp_match(q.text, '.*\\m([[:alpha:]]{5,})'))[1], 'word') AS word) w
     CROSS JOIN LATERAL (SELECT (CAST(:urls AS text[]))[1 + (g % :nu)] AS url) u
     CROSS JOIN LATERAL (SELECT (CAST(:urls AS text[]))[1 + ((g / 3) % :nu)] AS url) u2
     CROSS JOIN LATERAL (SELECT CASE WHEN g % 50 < 35 THEN 'answered' WHEN g % 50 < 45 THEN 'not_covered'
