@@ -1,6 +1,7 @@
 """The documentation sets the quality benchmarks ingest: the two of the shared corpus
-(../shared/corpus, or DOCSDESK_BENCH_CORPUS) and the third-party ones vendored under
-bench/corpora/NAME (NAME/docs, and NAME/SOURCE.md with its base URL on a `base-url:` line)."""
+(../shared/corpus, or DOCSDESK_BENCH_CORPUS), the third-party ones vendored under
+bench/corpora/NAME (NAME/docs, and NAME/SOURCE.md with its base URL on a `base-url:` line), and
+docsdesk's own docs (the demo `docsdesk serve` answers from, with its URLs: /about/NAME.md)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ DOC_SETS = {  # collection -> (folder of the shared corpus, published base URL)
 }
 QUESTIONS = REPO / "bench" / "questions"  # SET-COLLECTION.tsv
 THIRD_PARTY = REPO / "bench" / "corpora"
+OWN_DOCS = {"docsdesk": (REPO / "docsdesk" / "own_docs", "/about/")}  # as rag.collections.ingest_own_docs
+
+
+def url_style(collection: str) -> str:
+    """How the doc set's file paths map to its URLs: the own docs' as served, the others' MkDocs."""
+    return "plain" if collection in OWN_DOCS else "mkdocs"
 
 
 def third_party_sets() -> dict[str, tuple[Path, str]]:
@@ -33,11 +40,11 @@ def third_party_sets() -> dict[str, tuple[Path, str]]:
 
 def all_doc_sets(corpus: Path = CORPUS) -> dict[str, tuple[Path, str]]:
     """Every doc set: collection -> (docs folder, base URL)."""
-    return {**{c: (corpus / f, b) for c, (f, b) in DOC_SETS.items()}, **third_party_sets()}
+    return {**{c: (corpus / f, b) for c, (f, b) in DOC_SETS.items()}, **third_party_sets(), **OWN_DOCS}
 
 
 async def ingest_doc_sets(engine: Any, prefix: str, embedder: Any, corpus: Path = CORPUS) -> int:
-    """Ingest every doc set into the collection `prefix` + its name (MkDocs URLs); the chunks
+    """Ingest every doc set into the collection `prefix` + its name (`url_style`); the chunks
     written."""
     from rag.ingest import ingest
 
@@ -48,7 +55,7 @@ async def ingest_doc_sets(engine: Any, prefix: str, embedder: Any, corpus: Path 
             [folder],
             base_url=base_url,
             collection=prefix + collection,
-            url_style="mkdocs",
+            url_style=url_style(collection),
             embedder=embedder,
         )
         chunks += summary.chunks

@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench._doc_sets import CORPUS, DOC_SETS, QUESTIONS, third_party_sets  # noqa: E402
+from bench._doc_sets import CORPUS, DOC_SETS, OWN_DOCS, QUESTIONS, third_party_sets, url_style  # noqa: E402
 from docsdesk.assistant.answer_eval import tool_output as offline_tool_output  # noqa: E402
 from docsdesk.assistant.offline import (  # noqa: E402
     TOP_PASSAGES,
@@ -243,17 +243,17 @@ async def main() -> None:
                     url_style="mkdocs",
                     embedder=embedder,
                 )
-            for name, (folder, base) in third_party_sets().items():
+            for name, (folder, base) in {**third_party_sets(), **OWN_DOCS}.items():
                 await ingest(
                     db.engine,
                     [folder],
                     base_url=base,
                     collection=f"offline-{name}",
-                    url_style="mkdocs",
+                    url_style=url_style(name),
                     embedder=embedder,
                 )
             search = DocsSearch(db.engine, embedder)
-            collections = {name: f"offline-{name}" for name in [*DOC_SETS, *third_party_sets()]}
+            collections = {name: f"offline-{name}" for name in [*DOC_SETS, *third_party_sets(), *OWN_DOCS]}
             chosen = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--sets=")), SETS)
             await answer_sets(search, chosen, collections, "--verbose" in sys.argv)
             asked = [
