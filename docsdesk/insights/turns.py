@@ -246,16 +246,6 @@ def turn_record(
     """A turn's record from what the turn produced: its answer text and cited URLs come from
     the finished answer items (their annotations), never from parsing the text. An MCP search
     has no thread and no answer: its `sources` are the passages' URLs it gave the agent."""
-    cited: list[str] = [
-        *sources,
-        *(
-            url
-            for item in answers
-            for part in item.content
-            for annotation in part.annotations
-            if (url := getattr(annotation.source, "url", None))
-        ),
-    ]
     return TurnRecord(
         thread_id=thread_id,
         question_item_id=question_item_id,
@@ -271,7 +261,7 @@ def turn_record(
         page_url=page.url if page else None,
         page_title=page.title if page else None,
         searches=list(searches),
-        cited_urls=list(dict.fromkeys(cited)),
+        cited_urls=_cited_urls(answers, sources),
         first_text_ms=round(first_text_seconds * 1000) if first_text_seconds is not None else None,
         duration_ms=round(duration_seconds * 1000),
         input_tokens=input_tokens,
@@ -281,3 +271,15 @@ def turn_record(
         not_covered_reason=not_covered_reason,
         follows=follows,
     )
+
+
+def _cited_urls(answers: Sequence[AssistantMessageItem], sources: Sequence[str]) -> list[str]:
+    """`sources`, then the URLs the answer items' annotations cite, each once, in order."""
+    cited = [
+        url
+        for item in answers
+        for part in item.content
+        for annotation in part.annotations
+        if (url := getattr(annotation.source, "url", None))
+    ]
+    return list(dict.fromkeys([*sources, *cited]))
