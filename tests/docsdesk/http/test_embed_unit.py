@@ -76,7 +76,9 @@ def run(page, body: str, **args):
         "  (value) => done(JSON.stringify(value === undefined ? null : value)),\n"
         "  (error) => done(JSON.stringify({ thrown: String((error && error.stack) || error) })));\n"
     )
-    return json.loads(browser.execute_async_script(script, args))
+    result = json.loads(browser.execute_async_script(script, args))
+    assert not (isinstance(result, dict) and "thrown" in result), result["thrown"]
+    return result
 
 
 CHATKIT_CALL = """
