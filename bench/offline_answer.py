@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench._doc_sets import CORPUS, DOC_SETS, OWN_DOCS, QUESTIONS, third_party_sets, url_style  # noqa: E402
+from bench._doc_sets import DOC_SETS, QUESTIONS, all_doc_sets, ingest_doc_sets  # noqa: E402
 from docsdesk.assistant.answer_eval import tool_output as offline_tool_output  # noqa: E402
 from docsdesk.assistant.offline import (  # noqa: E402
     TOP_PASSAGES,
@@ -48,7 +48,6 @@ from docsdesk.core.database import open_database  # noqa: E402
 from docsdesk.core.settings import Settings  # noqa: E402
 from rag.embeddings import DEFAULT_EMBEDDINGS, build_embedder  # noqa: E402
 from rag.evaluate import load_questions, matches  # noqa: E402
-from rag.ingest import ingest  # noqa: E402
 from rag.search import DocsSearch, SearchQuery  # noqa: E402
 
 REPEAT = 5
@@ -234,26 +233,9 @@ async def main() -> None:
         embedder = build_embedder(spec, settings)
         print(f"embedder: {embedder.name if embedder else 'none (full text only)'}")
         try:
-            for name, (folder, base) in DOC_SETS.items():
-                await ingest(
-                    db.engine,
-                    [CORPUS / folder],
-                    base_url=base,
-                    collection=f"offline-{name}",
-                    url_style="mkdocs",
-                    embedder=embedder,
-                )
-            for name, (folder, base) in {**third_party_sets(), **OWN_DOCS}.items():
-                await ingest(
-                    db.engine,
-                    [folder],
-                    base_url=base,
-                    collection=f"offline-{name}",
-                    url_style=url_style(name),
-                    embedder=embedder,
-                )
+            await ingest_doc_sets(db.engine, "offline-", embedder)
             search = DocsSearch(db.engine, embedder)
-            collections = {name: f"offline-{name}" for name in [*DOC_SETS, *third_party_sets(), *OWN_DOCS]}
+            collections = {name: f"offline-{name}" for name in all_doc_sets()}
             chosen = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--sets=")), SETS)
             await answer_sets(search, chosen, collections, "--verbose" in sys.argv)
             asked = [
